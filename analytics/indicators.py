@@ -1,0 +1,401 @@
+"""City indicators: each one a ratio of per-frame sums, with its formula and a source.
+
+Every indicator is defined at frame level by a numerator and a denominator expression over the
+``frames`` table and aggregated as a ratio of sums, ``Σ num / Σ den``, over whatever cell the
+caller groups by (city, camera, district, H3 cell, hour of day, weekday, day, or several of these)
+within a time window. A *share* indicator is a pixel ratio; a *mean* indicator has denominator 1
+per frame where it was measured. Every value carries n_frames, n_clips and a 95% interval with
+clips as clusters (:mod:`analytics.stats`); cells with fewer than ``min_frames`` frames are missing.
+
+``void`` pixels never enter a denominator: ``valid_px`` is all pixels minus void.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from analytics.errors import InputError
+from analytics.stats import t_quantile_975
+from analytics.taxonomy import VALID_GROUPS, group_label
+
+if TYPE_CHECKING:
+    from analytics.store import Store
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One indicator: ``value = Σ numerator / Σ denominator`` over the frames of a cell."""
+
+    name: str
+    label: str
+    unit: str  # "%" for shares shown as percentages, otherwise a unit of the mean
+    numerator: str
+    denominator: str
+    formula: str
+    source: str
+    theme: str
+    heuristic: bool = False
+
+    @property
+    def is_share(self) -> bool:
+        return self.unit == "%"
+
+
+def _share(name: str, label: str, num: str, formula: str, source: str, theme: str) -> Indicator:
+    return Indicator(name, label, "%", num, "valid_px", formula, source, theme)
+
+
+_LANDCOVER_SOURCE = "Pixel-share street-view metrics as in Gong et al. 2018, Building and Environment 134:155–167"
+_INDICATORS: list[Indicator] = [
+    _share(f"share_{g}", f"{group_label(g)} share", f"{g}_px", f"{g} pixels / valid pixels", _LANDCOVER_SOURCE, "land cover")
+    for g in VALID_GROUPS
+    if g != "damage"
+]
+_INDICATORS += [
+    _share(
+        "green_view", "Green view index", "vegetation_px", "vegetation pixels / valid pixels",
+        "Li et al. 2015, 'Assessing street-level urban greenery using Google Street View and a modified green view index', "
+        "Urban Forestry & Urban Greening 14(3):675–685",
+        "green",
+    ),
+    _share(
+        "green_space", "Green space", "vegetation_px + terrain_px", "(vegetation + terrain pixels) / valid pixels",
+        "Green view index extended with ground cover (terrain), cf. Ye et al. 2019, Landscape and Urban Planning 191",
+        "green",
+    ),
+    _share(
+        "sky_view", "Sky view", "sky_px", "sky pixels / valid pixels",
+        "Street-view sky view factor, Gong et al. 2018, Building and Environment 134:155–167", "form",
+    ),
+    _share(
+        "enclosure", "Street enclosure", "built_px + vegetation_px", "(built + vegetation pixels) / valid pixels",
+        "Ewing & Handy 2009, 'Measuring the unmeasurable', Journal of Urban Design 14(1):65–84; pixel form as in "
+        "Ma et al. 2021, Cities 110",
+        "form",
+    ),
+    _share(
+        "pedestrian_share", "Pedestrian use (pixel share)", "person_px", "(person + rider pixels) / valid pixels",
+        "Pixel share of people; Cityscapes' rider class counts as a person", "pedestrians",
+    ),
+    Indicator(
+        "people_per_frame", "People per frame", "people", "n_person", "1",
+        "mean over frames of the number of person blobs (connected components above a minimum area)",
+        "Connected-component count of the person mask; undercounts groups that touch", "pedestrians", heuristic=True,
+    ),
+    Indicator(
+        "pedestrians_on_sidewalk", "Pedestrians on sidewalks", "%", "person_sidewalk_px",
+        "CASE WHEN person_sidewalk_px IS NOT NULL THEN person_px END",
+        "person pixels inside zones with role 'sidewalk' / person pixels (cameras with sidewalk zones only)",
+        "Zone statistics over the segmentation mask (cf. supervision PolygonZone)", "pedestrians",
+    ),
+    Indicator(
+        "road_occupancy", "Road occupancy", "%",
+        "CAST(vehicle_px AS DOUBLE) / nullif(vehicle_px + road_px, 0)",
+        "CASE WHEN vehicle_px + road_px > 0 THEN 1 END",
+        "mean over frames of vehicle pixels / (vehicle + road pixels)",
+        "Image analogue of detector occupancy (share of roadway covered by vehicles), cf. Highway Capacity Manual",
+        "congestion",
+    ),
+    Indicator(
+        "vehicle_stationarity", "Vehicle stationarity", "%", "vehicle_stationarity",
+        "CASE WHEN vehicle_stationarity IS NOT NULL THEN 1 END",
+        "mean over frames of (vehicle pixels that were vehicle in the previous sampled frame / vehicle pixels)",
+        "Frame-differencing of vehicle masks; a jam holds still, flowing traffic does not", "congestion", heuristic=True,
+    ),
+    Indicator(
+        "vehicles_per_frame", "Vehicles per frame", "vehicles", "n_vehicle", "1",
+        "mean over frames of the number of vehicle blobs", "Connected-component count of the vehicle mask", "congestion",
+        heuristic=True,
+    ),
+    Indicator(
+        "damage_ratio", "Road damage (model)", "%", "damage_px", "CASE WHEN damage_px IS NOT NULL THEN road_px + damage_px END",
+        "damage pixels / (road + damage pixels), models with damage classes only",
+        "Pixel share of damage classes of a road-damage model", "damage",
+    ),
+    Indicator(
+        "distress_share", "Road distress (heuristic)", "%", "distress_crack_px + distress_pothole_px",
+        "CASE WHEN distress_crack_px IS NOT NULL THEN road_px END",
+        "(crack-like + pothole-like pixels) / road pixels; an image heuristic over road pixels",
+        "Dark thin structures (black-hat morphology) and dark compact blobs on road pixels; checked on synthetic road "
+        "textures with drawn cracks and holes only",
+        "damage", heuristic=True,
+    ),
+    Indicator(
+        "mean_confidence", "Model confidence", "%", "mean_confidence", "CASE WHEN mean_confidence IS NOT NULL THEN 1 END",
+        "mean over frames of the mean per-pixel softmax maximum", "Softmax confidence of the segmentation model", "quality",
+    ),
+    Indicator(
+        "low_confidence_share", "Low-confidence pixels", "%", "low_conf_share",
+        "CASE WHEN low_conf_share IS NOT NULL THEN 1 END",
+        "mean over frames of the share of pixels whose softmax maximum is below the low-confidence threshold",
+        "Softmax confidence of the segmentation model", "quality",
+    ),
+    Indicator(
+        "flicker", "Flicker", "%", "flicker", "CASE WHEN flicker IS NOT NULL THEN 1 END",
+        "mean over frames of the share of pixels whose class changed since the previous sampled frame",
+        "Temporal consistency of the segmentation", "quality",
+    ),
+]
+INDICATORS: dict[str, Indicator] = {i.name: i for i in _INDICATORS}
+"""All indicators by name."""
+
+HEADLINE = ("green_view", "sky_view", "enclosure", "pedestrian_share", "people_per_frame", "road_occupancy",
+            "vehicle_stationarity", "damage_ratio", "distress_share")
+"""Indicators shown first on the dashboard, in reports and by the CLI."""
+
+GROUPINGS: dict[str, str] = {
+    "city": "'city'",
+    "camera": "f.camera_id",
+    "district": "coalesce(f.district_id, '(outside districts)')",
+    "h3": "h3m.cell",
+    "hour": "CAST(hour(f.ts) AS INTEGER)",
+    "weekday": "CAST(isodow(f.ts) AS INTEGER)",
+    "day": "CAST(f.ts AS DATE)",
+}
+"""Groupings and their SQL key expressions (fixed strings; no user text enters SQL)."""
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+CONGESTION_LEVELS = ("free", "moderate", "heavy", "jammed")
+OCCUPANCY_THRESHOLDS = (0.12, 0.25, 0.40)
+STATIONARY_JAM = 0.50
+
+
+def congestion_level(occupancy: float, stationarity: float) -> str:
+    """Congestion level from road occupancy and vehicle stationarity (a documented heuristic).
+
+    - ``jammed``: occupancy ≥ 0.40 and stationarity ≥ 0.50 (a full road that holds still)
+    - ``heavy``: occupancy ≥ 0.40, or occupancy ≥ 0.25 with stationarity ≥ 0.50
+    - ``moderate``: occupancy ≥ 0.12
+    - ``free``: below that; missing occupancy gives ``"unknown"``
+
+    Thresholds are heuristics set on the demo city's design and sanity-checked on the car-park
+    sample footage (parked cars read as high stationarity); they are not calibrated against
+    loop-detector counts.
+
+    >>> congestion_level(0.05, 0.9), congestion_level(0.2, 0.1), congestion_level(0.3, 0.7), congestion_level(0.5, 0.8)
+    ('free', 'moderate', 'heavy', 'jammed')
+    >>> congestion_level(float('nan'), 0.5)
+    'unknown'
+    """
+    if occupancy is None or math.isnan(occupancy):
+        return "unknown"
+    stat = 0.0 if stationarity is None or math.isnan(stationarity) else stationarity
+    low, mid, high = OCCUPANCY_THRESHOLDS
+    if occupancy >= high and stat >= STATIONARY_JAM:
+        return "jammed"
+    if occupancy >= high or (occupancy >= mid and stat >= STATIONARY_JAM):
+        return "heavy"
+    if occupancy >= low:
+        return "moderate"
+    return "free"
+
+
+def previous_period(start: date, end: date) -> tuple[date, date]:
+    """The period of equal length just before ``[start, end]`` (both inclusive).
+
+    >>> previous_period(date(2026, 3, 8), date(2026, 3, 14))
+    (datetime.date(2026, 3, 1), datetime.date(2026, 3, 7))
+    """
+    days = (end - start).days + 1
+    return start - timedelta(days=days), start - timedelta(days=1)
+
+
+def _check_args(by: Sequence[str], names: Sequence[str], start: date | None, end: date | None) -> None:
+    bad = [b for b in by if b not in GROUPINGS]
+    if bad:
+        raise InputError(f"unknown grouping {bad[0]!r}; choose from {', '.join(GROUPINGS)}")
+    if len(set(by)) != len(by):
+        raise InputError(f"grouping {list(by)} repeats a key")
+    unknown = [n for n in names if n not in INDICATORS]
+    if unknown:
+        raise InputError(f"unknown indicator {unknown[0]!r}; choose from {', '.join(INDICATORS)}")
+    if start is not None and end is not None and start > end:
+        raise InputError(f"the period starts ({start}) after it ends ({end}); give --from before --to")
+
+
+def _as_date(value: date | datetime | str | None, what: str) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise InputError(f"{what} {value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def compute(
+    store: Store,
+    by: str | Sequence[str] = "district",
+    indicators: Sequence[str] | None = None,
+    start: date | str | None = None,
+    end: date | str | None = None,
+    cameras: Sequence[str] | None = None,
+    districts: Sequence[str] | None = None,
+    hours: tuple[int, int] | None = None,
+    h3_resolution: int = 8,
+    min_frames: int | None = None,
+) -> pd.DataFrame:
+    """Indicators per cell, long format.
+
+    Returns one row per (cell, indicator) with the grouping keys as columns, then ``indicator``,
+    ``value``, ``ci_low``, ``ci_high``, ``n_frames``, ``n_clips`` and ``enough`` (False where the
+    cell has fewer than ``min_frames`` frames for that indicator; value and interval are NaN
+    there). ``start``/``end`` are inclusive dates; ``hours`` an inclusive hour-of-day range.
+    Shares are fractions in [0, 1].
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+    names = list(indicators) if indicators else list(INDICATORS)
+    d0, d1 = _as_date(start, "start date"), _as_date(end, "end date")
+    _check_args(keys, names, d0, d1)
+    if min_frames is None:
+        from analytics.settings import load_settings
+
+        min_frames = load_settings().min_frames
+    if hours is not None and not (0 <= hours[0] <= hours[1] <= 23):
+        raise InputError(f"hours {hours} must be a range within 0..23 with start <= end")
+    where = ["f.active"]
+    params: dict[str, Any] = {}
+    if d0 is not None:
+        where.append("f.ts >= $t0")
+        params["t0"] = datetime.combine(d0, time.min)
+    if d1 is not None:
+        where.append("f.ts < $t1")
+        params["t1"] = datetime.combine(d1 + timedelta(days=1), time.min)
+    if cameras:
+        where.append("f.camera_id IN (SELECT unnest($cams))")
+        params["cams"] = list(cameras)
+    if districts:
+        where.append("f.district_id IN (SELECT unnest($dists))")
+        params["dists"] = list(districts)
+    if hours is not None:
+        where.append("hour(f.ts) BETWEEN $h0 AND $h1")
+        params["h0"], params["h1"] = hours
+    key_sql = [f"{GROUPINGS[k]} AS k_{k}" for k in keys]
+    key_cols = [f"k_{k}" for k in keys]
+    parts_base, parts_clip, parts_cell = [], [], []
+    for j, name in enumerate(names):
+        ind = INDICATORS[name]
+        parts_base.append(f"CAST({ind.numerator} AS DOUBLE) AS y{j}, CAST({ind.denominator} AS DOUBLE) AS x{j}")
+        parts_clip.append(
+            f"sum(y{j}) FILTER (WHERE x{j} > 0) AS y{j}, sum(x{j}) FILTER (WHERE x{j} > 0) AS x{j}, "
+            f"count(*) FILTER (WHERE x{j} > 0) AS f{j}"
+        )
+        parts_cell.append(
+            f"sum(f{j}) AS n{j}, count(*) FILTER (WHERE f{j} > 0) AS k{j}, sum(y{j}) AS Y{j}, sum(x{j}) AS X{j}, "
+            f"sum(y{j} * y{j}) AS yy{j}, sum(x{j} * y{j}) AS xy{j}, sum(x{j} * x{j}) AS xx{j}"
+        )
+    join = ""
+    cur = store.cursor()
+    try:
+        if "h3" in keys:
+            pts = cur.execute(
+                f"SELECT DISTINCT f.lon, f.lat FROM frames f WHERE {' AND '.join(where)}", params
+            ).df()
+            from analytics.geo import h3_cells
+
+            pts["cell"] = h3_cells(pts["lon"].to_numpy(), pts["lat"].to_numpy(), h3_resolution)
+            cur.register("_h3map", pts)
+            join = "JOIN _h3map h3m ON f.lon = h3m.lon AND f.lat = h3m.lat"
+        group = ", ".join(key_cols)
+        sql = (
+            f"WITH base AS (SELECT {', '.join(key_sql)}, f.clip_sha256, {', '.join(parts_base)} "
+            f"FROM frames f {join} WHERE {' AND '.join(where)}), "
+            f"per_clip AS (SELECT {group}, clip_sha256, {', '.join(parts_clip)} FROM base GROUP BY {group}, clip_sha256) "
+            f"SELECT {group}, {', '.join(parts_cell)} FROM per_clip GROUP BY {group} ORDER BY {group}"
+        )
+        agg = cur.execute(sql, params).df()
+    finally:
+        cur.close()
+    return _finish(agg, keys, names, min_frames)
+
+
+def _finish(agg: pd.DataFrame, keys: list[str], names: list[str], min_frames: int) -> pd.DataFrame:
+    """Turn per-cell sums into values and intervals (vectorised form of stats.ratio_interval)."""
+    out = []
+    for j, name in enumerate(names):
+        ind = INDICATORS[name]
+        n = agg[f"n{j}"].fillna(0).astype(np.int64)
+        k = agg[f"k{j}"].fillna(0).astype(np.int64)
+        big_y, big_x = agg[f"Y{j}"].astype(float), agg[f"X{j}"].astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = big_y / big_x
+            resid = agg[f"yy{j}"] - 2 * r * agg[f"xy{j}"] + r * r * agg[f"xx{j}"]
+            var = (k / (k - 1)) * resid.clip(lower=0) / big_x**2
+        t = np.array([t_quantile_975(int(v) - 1) if v >= 2 else np.nan for v in k])
+        half = t * np.sqrt(var.where(k >= 2))
+        lo, hi = r - half, r + half
+        if ind.is_share:
+            lo, hi = lo.clip(lower=0.0, upper=1.0), hi.clip(lower=0.0, upper=1.0)
+        else:
+            lo = lo.clip(lower=0.0)
+        enough = (n >= min_frames) & big_x.gt(0)
+        df = pd.DataFrame({k_: agg[f"k_{k_}"] for k_ in keys})
+        df["indicator"] = name
+        df["value"] = r.where(enough)
+        df["ci_low"] = lo.where(enough)
+        df["ci_high"] = hi.where(enough)
+        df["n_frames"] = n
+        df["n_clips"] = k
+        df["enough"] = enough.astype(bool)
+        out.append(df)
+    if not out:
+        return pd.DataFrame(columns=[*keys, "indicator", "value", "ci_low", "ci_high", "n_frames", "n_clips", "enough"])
+    res = pd.concat(out, ignore_index=True)
+    return res.sort_values([*keys, "indicator"], kind="stable", ignore_index=True)
+
+
+def to_wide(long: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """One row per cell: ``<ind>``, ``<ind>_low``, ``<ind>_high``, ``<ind>_n_frames``, then cell n_frames/n_clips.
+
+    Adds ``congestion_level`` where road occupancy was computed.
+    """
+    keys = list(keys)
+    if long.empty:
+        return pd.DataFrame(columns=keys)
+    names = list(dict.fromkeys(long["indicator"]))
+    base = long.groupby(keys, dropna=False, sort=True).agg(n_frames=("n_frames", "max"), n_clips=("n_clips", "max")).reset_index()
+    for name in names:
+        part = long[long["indicator"] == name].set_index(keys)
+        base = base.join(
+            part[["value", "ci_low", "ci_high", "n_frames"]].rename(
+                columns={"value": name, "ci_low": f"{name}_low", "ci_high": f"{name}_high", "n_frames": f"{name}_n_frames"}
+            ),
+            on=keys,
+        )
+    if "road_occupancy" in names:
+        stat = base["vehicle_stationarity"] if "vehicle_stationarity" in names else pd.Series(np.nan, index=base.index)
+        base["congestion_level"] = [congestion_level(o, s) for o, s in zip(base["road_occupancy"], stat)]
+    return base
+
+
+def data_period(store: Store) -> tuple[date | None, date | None]:
+    """First and last day with active frames."""
+    row = store.query_df("SELECT min(ts) AS a, max(ts) AS b FROM frames WHERE active").iloc[0]
+    if pd.isna(row["a"]):
+        return None, None
+    return pd.Timestamp(row["a"]).date(), pd.Timestamp(row["b"]).date()
+
+
+def format_value(name: str, value: float, digits: int = 1) -> str:
+    """A value for people: shares as percentages, means with their unit.
+
+    >>> format_value("green_view", 0.1834), format_value("people_per_frame", 2.345), format_value("sky_view", float("nan"))
+    ('18.3%', '2.3 people', 'not enough data')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "not enough data"
+    ind = INDICATORS[name]
+    if ind.is_share:
+        return f"{100 * value:.{digits}f}%"
+    return f"{value:.{digits}f} {ind.unit}"

@@ -1,0 +1,178 @@
+"""The validated record that travels from the analysis pipeline (or the demo city) to the store.
+
+:class:`ClipMeasurements` is a dataclass of parallel numpy arrays, one row per sampled frame,
+checked on construction: a wrong shape raises :class:`~analytics.errors.InputError` showing the
+expected against the actual shape. Frames and pixels never reach the store, only these numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analytics.errors import InputError
+from analytics.taxonomy import ClassSet
+
+SOURCES = ("footage", "synthetic")
+OBJECT_GROUPS = ("person", "two_wheeler", "vehicle")
+"""Groups whose connected components are counted as objects."""
+
+
+@dataclass(frozen=True)
+class ClipInfo:
+    """One clip file: identified by the SHA-256 of its bytes."""
+
+    sha256: str
+    camera_id: str
+    start_time: datetime
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    n_frames: int
+    source: str = "footage"
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
+            raise InputError(f"clip sha256 must be 64 lowercase hex digits, got {self.sha256!r}")
+        if not self.camera_id:
+            raise InputError("clip needs a camera id")
+        if self.source not in SOURCES:
+            raise InputError(f"clip source {self.source!r}; expected one of {SOURCES}")
+        if not (self.duration_s >= 0 and self.fps > 0 and self.width > 0 and self.height > 0 and self.n_frames >= 0):
+            raise InputError(
+                f"clip {self.label or self.sha256[:12]}: duration {self.duration_s}, fps {self.fps}, "
+                f"size {self.width}x{self.height}, frames {self.n_frames}; expected positive values"
+            )
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """How a clip was analysed: the model and every setting that changes the numbers."""
+
+    model_name: str
+    weights_sha256: str
+    class_set: ClassSet
+    sampling: str
+    """Sampling rule, e.g. ``"fps=2"``, ``"every=5"``, ``"all"``."""
+    smoothing: str = "off"
+    """Temporal smoothing, e.g. ``"off"`` or ``"ema=0.6"``."""
+    code_version: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def settings_key(self) -> str:
+        """SHA-256 over everything that changes the numbers (code version excluded).
+
+        The same clip analysed with the same key is already stored: ingesting it again is a no-op.
+        """
+        payload = {
+            "model": self.model_name,
+            "weights": self.weights_sha256,
+            "classes": list(zip(self.class_set.class_names, self.class_set.groups)),
+            "sampling": self.sampling,
+            "smoothing": self.smoothing,
+            "params": self.params,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A small anonymised image of one sampled frame (people blurred), PNG or JPEG bytes."""
+
+    frame_pos: int
+    image: bytes
+    kind: str = "frame"  # "frame" or "overlay"
+    mime: str = "image/jpeg"
+
+
+def _check_1d(name: str, arr: np.ndarray, n: int) -> None:
+    if arr.shape != (n,):
+        raise InputError(f"{name}: expected shape ({n},), got {arr.shape}")
+
+
+@dataclass
+class ClipMeasurements:
+    """Per-sampled-frame measurements of one clip under one run (parallel arrays of length n).
+
+    ``class_pixels[i, c]`` is the number of pixels of class ``c`` in sampled frame ``i``.
+    Float arrays use NaN for "not measured" (e.g. flicker of the first frame).
+    """
+
+    clip: ClipInfo
+    run: RunInfo
+    frame_index: np.ndarray
+    t_s: np.ndarray
+    class_pixels: np.ndarray
+    mean_confidence: np.ndarray
+    low_conf_share: np.ndarray
+    flicker: np.ndarray
+    vehicle_stationarity: np.ndarray
+    object_counts: np.ndarray
+    """(n, 3) counts of person, two_wheeler and vehicle objects."""
+    distress_crack_px: np.ndarray | None = None
+    distress_pothole_px: np.ndarray | None = None
+    lon: np.ndarray | None = None
+    lat: np.ndarray | None = None
+    objects: pd.DataFrame | None = None
+    """Optional boxes: columns frame_pos, group, x0, y0, x1, y1, area_px."""
+    zone_pixels: pd.DataFrame | None = None
+    """Optional: columns frame_pos, zone, role, class_id, pixels."""
+    previews: list[Preview] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.frame_index = np.asarray(self.frame_index, dtype=np.int64)
+        n = int(self.frame_index.shape[0]) if self.frame_index.ndim == 1 else -1
+        if n < 1:
+            raise InputError(f"clip {self.clip.label or self.clip.sha256[:12]}: no sampled frames to store")
+        self.t_s = np.asarray(self.t_s, dtype=np.float64)
+        self.class_pixels = np.asarray(self.class_pixels, dtype=np.int64)
+        c = self.run.class_set.num_classes
+        if self.class_pixels.shape != (n, c):
+            raise InputError(f"class_pixels: expected shape ({n}, {c}), got {self.class_pixels.shape}")
+        if (self.class_pixels < 0).any():
+            raise InputError("class_pixels: pixel counts must not be negative")
+        self.object_counts = np.asarray(self.object_counts, dtype=np.int64)
+        if self.object_counts.shape != (n, len(OBJECT_GROUPS)):
+            raise InputError(f"object_counts: expected shape ({n}, {len(OBJECT_GROUPS)}), got {self.object_counts.shape}")
+        for name in ("mean_confidence", "low_conf_share", "flicker", "vehicle_stationarity"):
+            arr = np.asarray(getattr(self, name), dtype=np.float64)
+            _check_1d(name, arr, n)
+            setattr(self, name, arr)
+        for name in ("distress_crack_px", "distress_pothole_px", "lon", "lat"):
+            val = getattr(self, name)
+            if val is not None:
+                arr = np.asarray(val, dtype=np.float64)
+                _check_1d(name, arr, n)
+                setattr(self, name, arr)
+        _check_1d("t_s", self.t_s, n)
+        if np.any(np.diff(self.frame_index) <= 0):
+            raise InputError("frame_index must be strictly increasing")
+        if np.isnan(self.t_s).any() or (self.t_s < 0).any():
+            raise InputError("t_s: timestamps must be present and not negative")
+        for name in ("mean_confidence", "low_conf_share", "flicker", "vehicle_stationarity"):
+            arr = getattr(self, name)
+            ok = np.isnan(arr) | ((arr >= 0) & (arr <= 1))
+            if not ok.all():
+                raise InputError(f"{name}: values must lie in [0, 1] (or be NaN), got {arr[~ok][:3].tolist()}")
+        if self.objects is not None:
+            need = {"frame_pos", "group", "x0", "y0", "x1", "y1", "area_px"}
+            if not need.issubset(self.objects.columns):
+                raise InputError(f"objects: expected columns {sorted(need)}, got {list(self.objects.columns)}")
+        if self.zone_pixels is not None:
+            need = {"frame_pos", "zone", "role", "class_id", "pixels"}
+            if not need.issubset(self.zone_pixels.columns):
+                raise InputError(f"zone_pixels: expected columns {sorted(need)}, got {list(self.zone_pixels.columns)}")
+
+    @property
+    def n(self) -> int:
+        """Number of sampled frames."""
+        return int(self.frame_index.shape[0])

@@ -1,0 +1,392 @@
+"""Segmentation adapter over ONNX Runtime for any model with a card.
+
+Model quirks stay here, at the boundary: whatever the ONNX graph outputs (logits ``(N, C, h, w)``),
+:class:`Segmenter` returns a :class:`Segmentation` holding per-pixel class ids (``uint8``) and
+confidence (the softmax maximum) at the model's input size, plus where the frame lies in it.
+
+Resize policy (``card.resize``), from a frame of ``fw x fh`` pixels to the model's ``W x H``:
+
+- ``letterbox`` keeps the aspect ratio: scale ``s = min(W / fw, H / fh)``, centre the resized
+  frame and pad the rest with the card's mean colour (zero after normalisation). Padding is not
+  part of the frame: :attr:`Geometry.content` says which rows and columns are the frame and
+  the measurements only count those.
+- ``crop`` keeps the aspect ratio: scale ``s = max(W / fw, H / fh)`` and cut the centre
+  ``W x H``; the frame's edges beyond it are not seen.
+- ``stretch`` scales x and y independently to ``W x H`` (distorts shapes).
+
+Normalisation per the card: ``x = (pixel * scale - mean[c]) / std[c]`` with the channels in the
+card's order (``RGB`` or ``BGR``), laid out as ``float32 (3, H, W)``.
+
+Speed: the softmax, arg-max and confidence are appended to the model's own graph (so ONNX Runtime
+computes them with its threads instead of numpy loops), and so is the optional temporal smoothing
+(:func:`analytics.temporal.ema_update`, the same formula). Frames are batched where the graph has
+a free batch dimension and batching is faster.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from analytics.cards import ModelCard
+from analytics.errors import InputError, ModelError
+
+__all__ = ["Geometry", "Segmentation", "Segmenter", "frame_geometry", "preprocess", "normalisation"]
+
+MAX_FRAME_SIDE = 16384
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where a frame lies in the model input: ``x_model = x_frame * scale_x + offset_x`` (same for y).
+
+    ``content`` is ``(y0, y1, x0, x1)``: the rows and columns of the model input that show the
+    frame (the whole input for ``crop`` and ``stretch``; inside the padding for ``letterbox``).
+    """
+
+    frame_h: int
+    frame_w: int
+    input_h: int
+    input_w: int
+    resized_h: int
+    resized_w: int
+    offset_x: int
+    offset_y: int
+    content: tuple[int, int, int, int]
+
+    @property
+    def scale_x(self) -> float:
+        return self.resized_w / self.frame_w
+
+    @property
+    def scale_y(self) -> float:
+        return self.resized_h / self.frame_h
+
+    def to_model(self, xy: np.ndarray) -> np.ndarray:
+        """Map frame pixel coordinates ``(n, 2)`` of x, y to model-input coordinates.
+
+        >>> g = frame_geometry(100, 200, 50, 50, "letterbox")
+        >>> g.to_model(np.array([[0.0, 0.0], [200.0, 100.0]])).tolist()
+        [[0.0, 12.5], [50.0, 37.5]]
+        """
+        xy = np.asarray(xy, dtype=np.float64)
+        return np.stack([xy[:, 0] * self.scale_x + self.offset_x, xy[:, 1] * self.scale_y + self.offset_y], axis=1)
+
+    def to_frame(self, xy: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`to_model`."""
+        xy = np.asarray(xy, dtype=np.float64)
+        return np.stack([(xy[:, 0] - self.offset_x) / self.scale_x, (xy[:, 1] - self.offset_y) / self.scale_y], axis=1)
+
+
+def frame_geometry(frame_h: int, frame_w: int, input_h: int, input_w: int, resize: str) -> Geometry:
+    """Geometry of a ``frame_w x frame_h`` frame fed to a ``input_w x input_h`` model (see module doc).
+
+    >>> frame_geometry(272, 640, 384, 768, "letterbox").content    # 640x272 -> 768x326, 29 rows of padding above
+    (29, 355, 0, 768)
+    >>> g = frame_geometry(432, 768, 384, 768, "crop")             # 768x432 -> 853x480, centre cut
+    >>> (g.resized_w, g.resized_h, g.offset_x, g.offset_y)
+    (853, 480, -42, -48)
+    """
+    if frame_h < 1 or frame_w < 1 or frame_h > MAX_FRAME_SIDE or frame_w > MAX_FRAME_SIDE:
+        raise InputError(f"frame size {frame_w}x{frame_h}; expected 1 to {MAX_FRAME_SIDE} pixels a side")
+    if resize == "stretch":
+        return Geometry(frame_h, frame_w, input_h, input_w, input_h, input_w, 0, 0, (0, input_h, 0, input_w))
+    if resize == "letterbox":
+        s = min(input_w / frame_w, input_h / frame_h)
+        rw, rh = max(1, min(input_w, round(frame_w * s))), max(1, min(input_h, round(frame_h * s)))
+        ox, oy = (input_w - rw) // 2, (input_h - rh) // 2
+        return Geometry(frame_h, frame_w, input_h, input_w, rh, rw, ox, oy, (oy, oy + rh, ox, ox + rw))
+    if resize == "crop":
+        s = max(input_w / frame_w, input_h / frame_h)
+        rw, rh = max(input_w, round(frame_w * s)), max(input_h, round(frame_h * s))
+        ox, oy = -((rw - input_w) // 2), -((rh - input_h) // 2)
+        return Geometry(frame_h, frame_w, input_h, input_w, rh, rw, ox, oy, (0, input_h, 0, input_w))
+    raise InputError(f"resize policy {resize!r}; expected letterbox, crop or stretch")
+
+
+def normalisation(card: ModelCard) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel ``(a, b)`` in the card's channel order with ``x = pixel * a + b``.
+
+    ``a = scale / std``, ``b = -mean / std``.
+
+    >>> from analytics.taxonomy import CITYSCAPES
+    >>> a, b = normalisation(ModelCard("m", CITYSCAPES, 32, 32, scale=1.0, mean=(1.0, 2.0, 3.0), std=(2.0, 2.0, 2.0)))
+    >>> a.tolist(), b.tolist()
+    ([0.5, 0.5, 0.5], [-0.5, -1.0, -1.5])
+    """
+    std = np.asarray(card.std, dtype=np.float64)
+    a = card.scale / std
+    b = -np.asarray(card.mean, dtype=np.float64) / std
+    return a.astype(np.float32), b.astype(np.float32)
+
+
+def _check_frame(frame: Any) -> np.ndarray:
+    if not isinstance(frame, np.ndarray):
+        raise InputError(f"frame must be a numpy array, got {type(frame).__name__}")
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise InputError(f"frame must be (height, width, 3) BGR, got shape {frame.shape}")
+    if frame.dtype != np.uint8:
+        raise InputError(f"frame must be uint8, got {frame.dtype}")
+    return frame
+
+
+def preprocess(
+    frame_bgr: np.ndarray, card: ModelCard, out: np.ndarray | None = None, geometry: Geometry | None = None
+) -> np.ndarray:
+    """A BGR ``uint8 (h, w, 3)`` frame as the model's ``float32 (3, H, W)`` input (see module doc).
+
+    ``out`` (a ``float32 (3, H, W)`` array, e.g. one slot of a batch) is filled in place when given.
+
+    >>> from analytics.taxonomy import CITYSCAPES
+    >>> card = ModelCard("m", CITYSCAPES, 16, 32, scale=1.0, mean=(0, 0, 0), std=(1, 1, 1))
+    >>> x = preprocess(np.full((10, 10, 3), (1, 2, 3), np.uint8), card)   # BGR (1, 2, 3) -> RGB (3, 2, 1)
+    >>> x.shape, x[:, 8, 16].tolist(), x[:, 8, 0].tolist()             # centre is the frame, the sides padding
+    ((3, 16, 32), [3.0, 2.0, 1.0], [0.0, 0.0, 0.0])
+    """
+    frame = _check_frame(frame_bgr)
+    h, w = frame.shape[:2]
+    g = geometry or frame_geometry(h, w, card.input_height, card.input_width, card.resize)
+    if (g.frame_h, g.frame_w) != (h, w):
+        raise InputError(f"geometry is for {g.frame_w}x{g.frame_h} frames, got {w}x{h}")
+    H, W = card.input_height, card.input_width
+    if out is None:
+        out = np.empty((3, H, W), dtype=np.float32)
+    elif out.shape != (3, H, W) or out.dtype != np.float32:
+        raise InputError(f"out must be float32 (3, {H}, {W}), got {out.dtype} {out.shape}")
+    shrink = g.resized_w < w and g.resized_h < h
+    interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    resized = frame if (g.resized_w, g.resized_h) == (w, h) else cv2.resize(frame, (g.resized_w, g.resized_h), interpolation=interp)
+    if card.resize == "crop":
+        y0, x0 = -g.offset_y, -g.offset_x
+        resized = resized[y0 : y0 + H, x0 : x0 + W]
+    a, b = normalisation(card)
+    cy0, cy1, cx0, cx1 = g.content
+    if card.resize == "letterbox" and (cy1 - cy0, cx1 - cx0) != (H, W):
+        out.fill(0.0)  # the card's mean colour, normalised
+    order = (2, 1, 0) if card.channel_order == "RGB" else (0, 1, 2)
+    for c, src in enumerate(order):
+        dst = out[c, cy0:cy1, cx0:cx1]
+        np.multiply(resized[:, :, src], a[c], out=dst, casting="unsafe")
+        dst += b[c]
+    return out
+
+
+@dataclass
+class Segmentation:
+    """One frame's segmentation at the model's input size.
+
+    ``labels`` (uint8 H x W) class ids, ``confidence`` (float32 H x W) the largest class
+    probability, ``probabilities`` (float32 C x H x W) when asked for; ``geometry`` says where the
+    frame lies (padding of a letterbox is outside ``geometry.content``).
+    """
+
+    labels: np.ndarray
+    confidence: np.ndarray
+    geometry: Geometry
+    probabilities: np.ndarray | None = None
+
+    def content(self) -> tuple[np.ndarray, np.ndarray]:
+        """Labels and confidence of the frame's own pixels (letterbox padding removed)."""
+        y0, y1, x0, x1 = self.geometry.content
+        return self.labels[y0:y1, x0:x1], self.confidence[y0:y1, x0:x1]
+
+
+def _opset(model: Any) -> int:
+    for imp in model.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            return int(imp.version)
+    return 13
+
+
+def _augment(model: Any, num_classes: int, smoothing: bool) -> Any:
+    """Append softmax, arg-max, confidence (and EMA smoothing) to a logits model.
+
+    Outputs: ``ul_labels`` uint8 (N, h, w), ``ul_confidence`` float32 (N, h, w) and, with
+    smoothing, ``ul_state`` float32 (N, C, h, w), the smoothed probabilities; extra inputs
+    ``ul_prev`` (the previous state) and ``ul_alpha`` (shape (1,)):
+    ``p = alpha * softmax(logits) + (1 - alpha) * prev`` (see :func:`analytics.temporal.ema_update`).
+    """
+    from onnx import TensorProto, helper
+
+    opset = _opset(model)
+    if opset < 13:
+        raise ModelError(f"ONNX opset {opset} is too old; UrbanLens needs opset 13 or newer")
+    g = model.graph
+    logits = g.output[0].name
+    nodes = []
+
+    def reduce_max(x: str, y: str) -> None:
+        if opset >= 18:
+            nodes.append(helper.make_node("ReduceMax", [x, "ul_axes"], [y], keepdims=0))
+        else:
+            nodes.append(helper.make_node("ReduceMax", [x], [y], axes=[1], keepdims=0))
+
+    if opset >= 18:
+        g.initializer.append(helper.make_tensor("ul_axes", TensorProto.INT64, [1], [1]))
+    nodes.append(helper.make_node("Softmax", [logits], ["ul_probs"], axis=1))
+    probs = "ul_probs"
+    if smoothing:
+        nodes += [
+            helper.make_node("Sub", ["ul_prev", "ul_probs"], ["ul_diff"]),
+            helper.make_node("Sub", ["ul_one", "ul_alpha"], ["ul_keep"]),
+            helper.make_node("Mul", ["ul_diff", "ul_keep"], ["ul_kdiff"]),
+            helper.make_node("Add", ["ul_probs", "ul_kdiff"], ["ul_state"]),
+        ]
+        g.initializer.append(helper.make_tensor("ul_one", TensorProto.FLOAT, [1], [1.0]))
+        probs = "ul_state"
+    reduce_max(probs, "ul_confidence")
+    nodes.append(helper.make_node("ArgMax", [probs], ["ul_argmax"], axis=1, keepdims=0))
+    nodes.append(helper.make_node("Cast", ["ul_argmax"], ["ul_labels"], to=TensorProto.UINT8))
+    g.node.extend(nodes)
+    del g.output[:]
+    g.output.extend(
+        [
+            helper.make_tensor_value_info("ul_labels", TensorProto.UINT8, None),
+            helper.make_tensor_value_info("ul_confidence", TensorProto.FLOAT, None),
+        ]
+    )
+    if smoothing:
+        g.output.append(helper.make_tensor_value_info("ul_state", TensorProto.FLOAT, None))
+        g.input.extend(
+            [
+                helper.make_tensor_value_info("ul_prev", TensorProto.FLOAT, ["N", num_classes, "h", "w"]),
+                helper.make_tensor_value_info("ul_alpha", TensorProto.FLOAT, [1]),
+            ]
+        )
+    return model
+
+
+def session_options(threads: int | None = None) -> Any:
+    """ONNX Runtime options tuned for a small CPU: ``threads`` intra-op threads (default: the
+    ``URBANLENS_THREADS`` setting), one inter-op thread, every graph optimisation, no spinning
+    (spinning threads would steal the cores that decode the next frames)."""
+    import onnxruntime as ort
+
+    if threads is None:
+        from analytics.settings import load_settings
+
+        threads = load_settings().threads
+    if not isinstance(threads, int) or threads < 1:
+        raise InputError(f"threads={threads!r}; expected a whole number of at least 1")
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.add_session_config_entry("session.intra_op.allow_spinning", os.environ.get("URBANLENS_ORT_SPIN", "0"))
+    so.log_severity_level = 3
+    return so
+
+
+class Segmenter:
+    """An ONNX Runtime session for one model card.
+
+    >>> # seg = Segmenter(installed.onnx_path, installed.card); s = seg.segment(frame_bgr); s.labels
+    """
+
+    def __init__(
+        self, onnx_path: str | Path, card: ModelCard, threads: int | None = None, *, smoothing_alpha: float | None = None,
+        batch_size: int | None = None,
+    ) -> None:
+        import onnx
+        import onnxruntime as ort
+
+        path = Path(onnx_path)
+        if not path.is_file():
+            raise ModelError(f"ONNX model {str(path)!r} does not exist; install it with `urbanlens models install {card.name}`")
+        if smoothing_alpha is not None and not 0.0 < smoothing_alpha <= 1.0:
+            raise InputError(f"smoothing alpha {smoothing_alpha!r}; expected a number in (0, 1]")
+        self.card = card
+        self.onnx_path = path
+        self.smoothing_alpha = smoothing_alpha
+        try:
+            model = onnx.load(str(path))
+        except Exception as exc:  # onnx raises DecodeError and others for a corrupt file
+            raise ModelError(f"{path.name} is not a readable ONNX model: {exc}") from None
+        inputs = [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+        if len(inputs) != 1:
+            raise ModelError(f"{path.name}: expected one image input, found {len(inputs)}")
+        dims = inputs[0].type.tensor_type.shape.dim
+        shape = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+        if len(shape) != 4 or shape[1] not in (None, 3):
+            raise ModelError(f"{path.name}: input shape {shape}; expected (N, 3, H, W)")
+        if shape[2] not in (None, card.input_height) or shape[3] not in (None, card.input_width):
+            raise ModelError(
+                f"{path.name} takes {shape[3]}x{shape[2]} input but card {card.name!r} says "
+                f"{card.input_width}x{card.input_height}"
+            )
+        self.dynamic_batch = shape[0] is None
+        self.input_name = inputs[0].name
+        self.batch_size = 1 if smoothing_alpha is not None or not self.dynamic_batch else max(1, batch_size or 1)
+        try:
+            aug = _augment(model, card.num_classes, smoothing_alpha is not None)
+            self._session = ort.InferenceSession(
+                aug.SerializeToString(), sess_options=session_options(threads), providers=["CPUExecutionProvider"]
+            )
+        except ModelError:
+            raise
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise ModelError(f"{path.name} cannot be loaded by ONNX Runtime: {str(exc).splitlines()[0]}") from None
+        self._state: np.ndarray | None = None
+
+    def reset(self) -> None:
+        """Forget the smoothing state (call between clips)."""
+        self._state = None
+
+    def geometry(self, frame_h: int, frame_w: int) -> Geometry:
+        return frame_geometry(frame_h, frame_w, self.card.input_height, self.card.input_width, self.card.resize)
+
+    def run(self, batch: np.ndarray, geometries: Sequence[Geometry]) -> list[Segmentation]:
+        """Segment preprocessed input ``float32 (N, 3, H, W)`` (from :func:`preprocess`)."""
+        if batch.ndim != 4 or batch.shape[1:] != (3, self.card.input_height, self.card.input_width):
+            raise InputError(f"batch must be (N, 3, {self.card.input_height}, {self.card.input_width}), got {batch.shape}")
+        if len(geometries) != batch.shape[0]:
+            raise InputError(f"{batch.shape[0]} inputs but {len(geometries)} geometries")
+        if self.smoothing_alpha is None:
+            if batch.shape[0] > 1 and not self.dynamic_batch:
+                return [s for i in range(batch.shape[0]) for s in self.run(batch[i : i + 1], geometries[i : i + 1])]
+            labels, conf = self._session.run(["ul_labels", "ul_confidence"], {self.input_name: batch})
+            return [self._finish(labels[i], conf[i], geometries[i]) for i in range(batch.shape[0])]
+        out = []
+        for i in range(batch.shape[0]):
+            first = self._state is None
+            prev = np.zeros((1, self.card.num_classes, 1, 1), np.float32) if first else self._state
+            alpha = np.array([1.0 if first else self.smoothing_alpha], np.float32)
+            labels, conf, state = self._session.run(
+                ["ul_labels", "ul_confidence", "ul_state"], {self.input_name: batch[i : i + 1], "ul_prev": prev, "ul_alpha": alpha}
+            )
+            self._state = state
+            out.append(self._finish(labels[0], conf[0], geometries[i]))
+        return out
+
+    def _finish(self, labels: np.ndarray, conf: np.ndarray, geometry: Geometry) -> Segmentation:
+        H, W = self.card.input_height, self.card.input_width
+        if labels.shape != (H, W):  # models that predict at a lower resolution
+            labels = cv2.resize(labels, (W, H), interpolation=cv2.INTER_NEAREST)
+            conf = cv2.resize(conf, (W, H), interpolation=cv2.INTER_LINEAR)
+        return Segmentation(labels=labels, confidence=conf, geometry=geometry)
+
+    def segment(self, frame_bgr: np.ndarray) -> Segmentation:
+        """Segment one BGR frame: labels and confidence at the model's input size."""
+        frame = _check_frame(frame_bgr)
+        g = self.geometry(*frame.shape[:2])
+        x = preprocess(frame, self.card, geometry=g)
+        return self.run(x[None], [g])[0]
+
+    def segment_many(self, frames: Sequence[np.ndarray]) -> list[Segmentation]:
+        """Segment several frames (batched where the model allows it)."""
+        out: list[Segmentation] = []
+        for start in range(0, len(frames), self.batch_size):
+            chunk = frames[start : start + self.batch_size]
+            geos = [self.geometry(*_check_frame(f).shape[:2]) for f in chunk]
+            batch = np.empty((len(chunk), 3, self.card.input_height, self.card.input_width), np.float32)
+            for i, (f, g) in enumerate(zip(chunk, geos)):
+                preprocess(f, self.card, out=batch[i], geometry=g)
+            out.extend(self.run(batch, geos))
+        return out
