@@ -28,6 +28,11 @@ def _is_id(text: str) -> bool:
     return bool(text) and len(text) <= 64 and all(c.isalnum() or c in "-_." for c in text)
 
 
+def _shown(value: object) -> str:
+    """A cell as a person typed it; empty cells say so."""
+    return "(empty)" if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA else repr(value)
+
+
 def validate_cameras(df: pd.DataFrame) -> pd.DataFrame:
     """Check a table of cameras; returns it normalised or raises InputError listing bad rows.
 
@@ -53,9 +58,9 @@ def validate_cameras(df: pd.DataFrame) -> pd.DataFrame:
         if cid is pd.NA or not _is_id(str(cid)):
             errors.append(f"row {line}: camera_id {cid!r} must be 1–64 letters, digits, '-', '_' or '.'")
         if pd.isna(row["lon"]) or not -180 <= row["lon"] <= 180:
-            errors.append(f"row {line} ({cid}): lon {df['lon'].iloc[int(str(i))]!r} must be a number in [-180, 180]")
+            errors.append(f"row {line} ({cid}): lon {_shown(df['lon'].iloc[int(str(i))])} must be a number in [-180, 180]")
         if pd.isna(row["lat"]) or not -90 <= row["lat"] <= 90:
-            errors.append(f"row {line} ({cid}): lat {df['lat'].iloc[int(str(i))]!r} must be a number in [-90, 90]")
+            errors.append(f"row {line} ({cid}): lat {_shown(df['lat'].iloc[int(str(i))])} must be a number in [-90, 90]")
         if not pd.isna(row["heading"]) and not 0 <= row["heading"] <= 360:
             errors.append(f"row {line} ({cid}): heading {row['heading']} must be in [0, 360] degrees")
         if row["kind"] not in ("fixed", "mobile"):

@@ -33,3 +33,23 @@ def model_mirror(shared_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     mirror = shared_dir / "models" / "espnetv2"
     monkeypatch.setenv("URBANLENS_MODEL_MIRROR", str(mirror))
     return mirror
+
+
+ESPNETV2_WEIGHTS = {
+    "2.0": "espnetv2_s_2.0_city_1024x512.pth",
+    "1.0": "espnetv2_s_1.0_city_1024x512.pth",
+}
+
+
+@pytest.fixture(scope="session")
+def espnetv2_onnx(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """ESPNetv2 ONNX files at 384x768 for scales "2.0" and "1.0", built once per test session."""
+    from analytics.models.checkpoint import read_state_dict
+    from analytics.models.espnetv2 import save_espnetv2
+
+    folder = tmp_path_factory.mktemp("espnetv2")
+    built = {}
+    for scale, name in ESPNETV2_WEIGHTS.items():
+        state = read_state_dict(shared_dir / "models" / "espnetv2" / name)
+        built[scale] = save_espnetv2(state, folder / f"espnetv2_s{scale}_384x768.onnx", 384, 768)
+    return built

@@ -1,0 +1,188 @@
+"""The store: schema migrations, one transaction per ingestion, idempotence, bad database files."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics.errors import InputError, SchemaVersionError, StoreError
+from analytics.store import LATEST_VERSION, MIGRATIONS, Store, migrate, schema_version
+from tests.helpers import BG, CAR, PERSON, ROAD, VEG, clip_from_pixels, run_info, store_with_cameras
+
+T0 = datetime(2026, 3, 2, 8, 0)
+
+
+def _count(store: Store, table: str) -> int:
+    return int(store.scalar(f"SELECT count(*) FROM {table}"))  # table names are test constants
+
+
+def test_new_file_has_latest_schema(tmp_path: Path) -> None:
+    with Store(tmp_path / "a.duckdb") as s:
+        assert s.scalar("SELECT value FROM meta WHERE key = 'schema_version'") == str(LATEST_VERSION)
+
+
+def test_older_file_is_upgraded_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    migrate(con, target=1)  # a file as version 1 of UrbanLens wrote it
+    con.execute("INSERT INTO cameras VALUES ('c1', 'one', 4.0, 52.0, NULL, 'fixed', NULL, 'user')")
+    con.close()
+    with Store(path) as s:
+        assert s.upgraded_from == 1
+        assert s.scalar("SELECT value FROM meta WHERE key = 'schema_version'") == str(LATEST_VERSION)
+        assert s.camera("c1")["name"] == "one"
+        assert _count(s, "camera_zones") == 0  # table added by migration 2
+        s.ingest(clip_from_pixels("c1", T0, [{ROAD: 10}], zone_person=[0]))
+
+
+def test_newer_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.duckdb"
+    Store(path).close()
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(LATEST_VERSION + 1)])
+    con.close()
+    with pytest.raises(SchemaVersionError, match="newer than this UrbanLens"):
+        Store(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (b"this is not a database", "not a DuckDB database"),  # text renamed to .duckdb
+        (b"", "not a DuckDB database|cannot open"),  # empty file
+    ],
+)
+def test_not_a_duckdb_file(tmp_path: Path, content: bytes, match: str) -> None:
+    path = tmp_path / "x.duckdb"
+    path.write_bytes(content)
+    with pytest.raises(StoreError, match=match):
+        Store(path)
+    assert path.read_bytes() == content  # left as it was
+
+
+def test_foreign_duckdb_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "foreign.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE sales (x INTEGER)")
+    con.close()
+    with pytest.raises(StoreError, match="did not create"):
+        Store(path)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere; permissions cannot be tested")
+def test_read_only_location(tmp_path: Path) -> None:
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    with pytest.raises(StoreError):
+        Store(ro / "x.duckdb")
+
+
+def test_read_only_open_of_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="does not exist"):
+        Store(tmp_path / "missing.duckdb", read_only=True)
+
+
+def test_migrations_are_numbered_in_order() -> None:
+    assert [m[0] for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+
+
+def test_ingest_stores_group_columns(tmp_path: Path) -> None:
+    s = store_with_cameras(str(tmp_path / "s.duckdb"), [("c1", 4.0, 52.0)])
+    res = s.ingest(clip_from_pixels("c1", T0, [{ROAD: 60, CAR: 20, PERSON: 5, 12: 5, BG: 10}]))
+    assert [r.status for r in res] == ["stored"]
+    row = s.query_df("SELECT road_px, vehicle_px, person_px, void_px, valid_px, damage_px FROM frames").iloc[0]
+    assert (row["road_px"], row["vehicle_px"], row["person_px"], row["void_px"], row["valid_px"]) == (60, 20, 10, 10, 90)
+    assert pd.isna(row["damage_px"])  # Cityscapes has no damage class: NULL, not 0
+
+
+def test_reingest_is_a_noop(tmp_path: Path) -> None:
+    s = store_with_cameras(str(tmp_path / "s.duckdb"), [("c1", 4.0, 52.0)])
+    clip = clip_from_pixels("c1", T0, [{ROAD: 60}, {ROAD: 50, VEG: 10}])
+    assert s.ingest(clip)[0].status == "stored"
+    before = {t: _count(s, t) for t in ("clips", "model_runs", "frames", "frame_class_pixels")}
+    again = s.ingest(clip)[0]
+    assert again.status == "skipped" and "already" in again.message
+    assert {t: _count(s, t) for t in before} == before
+
+
+def test_new_settings_supersede_old_run(tmp_path: Path) -> None:
+    s = store_with_cameras(str(tmp_path / "s.duckdb"), [("c1", 4.0, 52.0)])
+    s.ingest(clip_from_pixels("c1", T0, [{ROAD: 60}]))
+    clip2 = clip_from_pixels("c1", T0, [{ROAD: 60}, {ROAD: 40}], run=run_info(smooth=True))
+    s.ingest(clip2)
+    assert _count(s, "clips") == 1 and _count(s, "model_runs") == 2
+    assert s.scalar("SELECT count(*) FROM frames WHERE active") == 2  # only the newer run counts
+
+
+def test_batch_is_one_transaction(tmp_path: Path) -> None:
+    s = store_with_cameras(str(tmp_path / "s.duckdb"), [("c1", 4.0, 52.0)])
+    good = clip_from_pixels("c1", T0, [{ROAD: 60}], label="good")
+    bad = clip_from_pixels("nope", T0, [{ROAD: 60}], label="bad")  # unknown camera fails half-way
+    with pytest.raises(InputError, match="unknown camera 'nope'"):
+        s.ingest([good, bad])
+    assert _count(s, "clips") == 0 and _count(s, "frames") == 0
+
+
+def test_failure_while_writing_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import analytics.store as store_mod
+
+    s = store_with_cameras(str(tmp_path / "s.duckdb"), [("c1", 4.0, 52.0)])
+    real = store_mod._insert
+
+    def crash_on_class_pixels(cur, table, df):  # type: ignore[no-untyped-def]
+        if table == "frame_class_pixels":
+            raise RuntimeError("disk full (simulated)")
+        real(cur, table, df)
+
+    monkeypatch.setattr(store_mod, "_insert", crash_on_class_pixels)
+    with pytest.raises(RuntimeError, match="simulated"):
+        s.ingest(clip_from_pixels("c1", T0, [{ROAD: 60}]))
+    monkeypatch.undo()
+    for t in ("clips", "model_runs", "frames", "frame_class_pixels"):
+        assert _count(s, t) == 0, t
+    assert s.ingest(clip_from_pixels("c1", T0, [{ROAD: 60}]))[0].status == "stored"
+
+
+def test_same_clip_other_camera_is_refused(tmp_path: Path) -> None:
+    s = store_with_cameras(str(tmp_path / "s.duckdb"), [("c1", 4.0, 52.0), ("c2", 4.1, 52.0)])
+    clip = clip_from_pixels("c1", T0, [{ROAD: 60}])
+    s.ingest(clip)
+    moved = clip_from_pixels("c1", T0, [{ROAD: 60}], run=run_info(x=1))
+    object.__setattr__(moved.clip, "camera_id", "c2")
+    with pytest.raises(InputError, match="already stored for camera 'c1'"):
+        s.ingest(moved)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("class_pixels", np.zeros((2, 20)), r"expected shape \(1, 20\)"),  # two rows for one frame
+        ("class_pixels", -np.ones((1, 20)), "must not be negative"),
+        ("flicker", np.array([1.5]), r"values must lie in \[0, 1\]"),
+        ("t_s", np.array([np.nan]), "timestamps must be present"),
+    ],
+)
+def test_measurements_validate_shapes(field: str, value: np.ndarray, match: str) -> None:
+    import dataclasses
+
+    clip = clip_from_pixels("c1", T0, [{ROAD: 60}])
+    with pytest.raises(InputError, match=match):
+        dataclasses.replace(clip, **{field: value})
+
+
+def test_unknown_camera_lookup_names_known(tmp_path: Path) -> None:
+    s = store_with_cameras(str(tmp_path / "s.duckdb"), [("c1", 4.0, 52.0)])
+    with pytest.raises(InputError, match="known cameras include c1"):
+        s.camera("zz")
+
+
+def test_schema_version_of_empty_file(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "e.duckdb"))
+    assert schema_version(con) == 0
