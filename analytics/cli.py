@@ -10,7 +10,7 @@ import importlib
 import json
 import sys
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -71,7 +71,7 @@ def demo(
     )
 
 
-class Grouping(str, Enum):
+class Grouping(StrEnum):
     city = "city"
     camera = "camera"
     district = "district"
@@ -81,7 +81,7 @@ class Grouping(str, Enum):
     day = "day"
 
 
-class OutFormat(str, Enum):
+class OutFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"

@@ -254,7 +254,7 @@ def build_demo(path: str | Path, force: bool = False, seed: int = 7, days: int =
         store.upsert_districts(demo_districts())
         cams = demo_cameras(rng)
         store.upsert_cameras(cams)
-        cam_rows = store.cameras().to_dict("records")
+        cam_rows: list[dict[str, object]] = [{str(k): v for k, v in r.items()} for r in store.cameras().to_dict("records")]
         for cam in cam_rows:
             if cam["camera_id"] in ZONED_CAMERAS:
                 zone = pd.DataFrame([{"zone": "sidewalk", "role": "sidewalk",
@@ -267,7 +267,7 @@ def build_demo(path: str | Path, force: bool = False, seed: int = 7, days: int =
             mood = float(np.clip(rng.normal(1.0, 0.12), 0.6, 1.3))  # weather and events: a day-wide factor
             batch = []
             for ci, cam in enumerate(cam_rows):
-                home = cam["district_id"] or "old-town"
+                home = str(cam["district_id"] or "old-town")
                 if cam["kind"] == "mobile":
                     if day.weekday() >= 5:
                         continue
@@ -277,7 +277,8 @@ def build_demo(path: str | Path, force: bool = False, seed: int = 7, days: int =
                     hours = range(6 + (d + ci) % 2, 23, 2)
                 for h in hours:
                     minute = int(rng.integers(0, 50))
-                    batch.append(_clip_measurements(rng, cam, home, datetime.combine(day, datetime.min.time()).replace(hour=h, minute=minute), mood, run))
+                    when = datetime.combine(day, datetime.min.time()).replace(hour=h, minute=minute)
+                    batch.append(_clip_measurements(rng, cam, home, when, mood, run))
             store.ingest(batch)
             n_clips += len(batch)
             n_frames += sum(m.n for m in batch)

@@ -245,7 +245,7 @@ def parse_zones(source: str | Path | bytes, frame_size: tuple[int, int] | None =
             isinstance(p, list | tuple) and len(p) == 2 and all(isinstance(v, int | float) and math.isfinite(v) for v in p)
             for p in poly
         )
-        if not ok:
+        if not ok or not isinstance(poly, list):
             errors.append(f"zone {i} ({name}): polygon must be a list of at least 3 [x, y] pixel points")
             continue
         if frame_size is not None:

@@ -295,7 +295,7 @@ class Store:
             known = self.query_df("SELECT camera_id FROM cameras ORDER BY camera_id LIMIT 10")["camera_id"].tolist()
             hint = f"; known cameras include {', '.join(known)}" if known else "; the database has no cameras yet"
             raise InputError(f"unknown camera {camera_id!r}{hint} (add one with `urbanlens cameras add`)")
-        return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in df.iloc[0].to_dict().items()}
+        return {str(k): (None if isinstance(v, float) and np.isnan(v) else v) for k, v in df.iloc[0].to_dict().items()}
 
     def cameras(self) -> pd.DataFrame:
         return self.query_df("SELECT * FROM cameras ORDER BY camera_id")
@@ -332,7 +332,7 @@ class Store:
             "(SELECT coalesce(avg(CASE WHEN source = 'synthetic' THEN 1.0 ELSE 0.0 END), 0) FROM clips) AS synthetic_share, "
             "(SELECT min(ts) FROM frames WHERE active) AS first_ts, (SELECT max(ts) FROM frames WHERE active) AS last_ts"
         ).iloc[0]
-        out = row.to_dict()
+        out: dict[str, Any] = {str(k): v for k, v in row.to_dict().items()}
         out["path"] = str(self.path)
         out["schema_version"] = LATEST_VERSION
         try:
@@ -356,7 +356,7 @@ def _frame_columns(m: ClipMeasurements, camera: dict[str, Any], run_id: int, fir
     groups = m.class_pixels @ _group_matrix(m)
     lon = np.full(n, float(camera["lon"])) if m.lon is None else np.where(np.isnan(m.lon), float(camera["lon"]), m.lon)
     lat = np.full(n, float(camera["lat"])) if m.lat is None else np.where(np.isnan(m.lat), float(camera["lat"]), m.lat)
-    start = np.datetime64(pd.Timestamp(m.clip.start_time).to_datetime64(), "us")
+    start = pd.Timestamp(m.clip.start_time).as_unit("us").to_datetime64()
     nan = np.full(n, np.nan)
     data: dict[str, Any] = {
         "frame_id": np.arange(first_id, first_id + n, dtype=np.int64),
@@ -410,7 +410,7 @@ def _ingest_batch(cur: duckdb.DuckDBPyConnection, batch: list[ClipMeasurements])
     stored_clips = dict(cur.execute("SELECT clip_sha256, camera_id FROM clips WHERE clip_sha256 IN (SELECT unnest(?))", [shas]).fetchall())
     cam_ids = sorted({m.clip.camera_id for m in batch})
     cam_df = cur.execute("SELECT * FROM cameras WHERE camera_id IN (SELECT unnest(?))", [cam_ids]).df()
-    cameras = {r["camera_id"]: r for r in cam_df.to_dict("records")}
+    cameras: dict[str, dict[str, Any]] = {str(r["camera_id"]): {str(k): v for k, v in r.items()} for r in cam_df.to_dict("records")}
     districts = cur.execute("SELECT district_id, geometry_geojson FROM districts").df() if (cam_df["kind"] == "mobile").any() else None
     next_run = int(cur.execute("SELECT coalesce(max(run_id), 0) + 1 FROM model_runs").fetchall()[0][0])
     next_frame = int(cur.execute("SELECT coalesce(max(frame_id), 0) + 1 FROM frames").fetchall()[0][0])
@@ -507,8 +507,8 @@ def _ingest_batch(cur: duckdb.DuckDBPyConnection, batch: list[ClipMeasurements])
         }))
     _insert_parts(cur, "frame_objects", object_parts)
     if zone_parts:
-        z = pd.concat(zone_parts, ignore_index=True).groupby(["frame_id", "zone", "role", "grp"], as_index=False)["pixels"].sum()
-        _insert(cur, "frame_zone_pixels", z)
+        zones = pd.concat(zone_parts, ignore_index=True).groupby(["frame_id", "zone", "role", "grp"], as_index=False)["pixels"].sum()
+        _insert(cur, "frame_zone_pixels", pd.DataFrame(zones))
     _insert(cur, "previews", pd.DataFrame(preview_rows))
     return results
 

@@ -14,7 +14,21 @@ from analytics import indicators as ind
 from analytics.errors import InputError
 from analytics.stats import ratio_interval
 from analytics.store import Store
-from tests.helpers import BG, BICYCLE, BUILDING, CAR, PERSON, RIDER, ROAD, SIDEWALK, SKY, TERRAIN, VEG, clip_from_pixels, store_with_cameras
+from tests.helpers import (
+    BG,
+    BICYCLE,
+    BUILDING,
+    CAR,
+    PERSON,
+    RIDER,
+    ROAD,
+    SIDEWALK,
+    SKY,
+    TERRAIN,
+    VEG,
+    clip_from_pixels,
+    store_with_cameras,
+)
 
 T0 = datetime(2026, 3, 2, 8, 0)  # a Monday
 

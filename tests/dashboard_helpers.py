@@ -1,0 +1,20 @@
+"""Helpers shared by the dashboard tests: one demo database per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+_BUILT: dict[str, Path] = {}
+
+
+def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build the synthetic demo city once per session (about 5 s) and return its path."""
+    if "demo" not in _BUILT:
+        from analytics.demo import build_demo
+
+        path = tmp_path_factory.mktemp("demo-city") / "demo.duckdb"
+        build_demo(path)
+        _BUILT["demo"] = path
+    return _BUILT["demo"]

@@ -1,0 +1,115 @@
+"""Real-browser test: ``streamlit run`` on 127.0.0.1, Debian's chromium driven by Playwright.
+
+Visits every page of the dashboard on the demo city, checks its title and that no error or
+exception element shows, and saves a screenshot of each into tests/artifacts/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+APP = REPO / "dashboard" / "app.py"
+ARTIFACTS = REPO / "tests" / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+PAGES = [("overview", "City overview"), ("explore", "Explore indicators"), ("camera", "Camera"),
+         ("analyse", "Analyse footage"), ("data", "Data")]
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_streamlit(db: Path, home: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """Start the dashboard headless on 127.0.0.1:port; returns once it answers its health check."""
+    env = {**os.environ, "URBANLENS_DB": str(db), "URBANLENS_HOME": str(home)}
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true", "--server.address", "127.0.0.1",
+           "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=str(REPO), env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.terminate()
+    raise RuntimeError("streamlit did not answer within 60 s")
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.dashboard_helpers import demo_database
+
+    return demo_database(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def server(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium (`apt-get install -y chromium`; .ci/run does it)")
+    home = tmp_path_factory.mktemp("browser-home")
+    port = _free_port()
+    proc = start_streamlit(demo_db, home, port, home / "streamlit.log")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def wait_for_page(page, title: str, timeout_ms: int = 30000) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the page's title shows and Streamlit has stopped running the script."""
+    page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=timeout_ms)
+    deadline = time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        running = page.locator('[data-testid="stStatusWidget"]').count()
+        skeletons = page.locator('[data-testid="stSkeleton"]').count()
+        if not running and not skeletons:
+            break
+        time.sleep(0.25)
+    page.wait_for_timeout(1500)  # plotly draws after the script ends
+
+
+def test_every_page_renders_in_chromium(server: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            for slug, title in PAGES:
+                page.goto(f"{server}/{slug}", wait_until="domcontentloaded")
+                wait_for_page(page, title)
+                assert page.locator('[data-testid="stException"]').count() == 0, f"{slug}: exception shown"
+                assert page.locator('[data-testid="stAlertContentError"]').count() == 0, f"{slug}: error shown"
+                assert "UrbanLens" in page.title() or title in page.title()
+                page.screenshot(path=str(ARTIFACTS / f"page_{slug}.png"), full_page=True)
+            assert not errors, f"JavaScript errors: {errors[:3]}"
+        finally:
+            browser.close()
