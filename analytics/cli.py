@@ -107,10 +107,14 @@ def indicators(
     h3_resolution: Annotated[int, typer.Option("--h3-resolution", help="H3 resolution for --by h3 (0–15).")] = 8,
     min_frames: Annotated[int | None, typer.Option(help="Cells with fewer frames are missing (default: settings).")] = None,
     fmt: Annotated[OutFormat, typer.Option("--format", help="table, csv or json.")] = OutFormat.table,
+    parquet: Annotated[
+        Path | None, typer.Option("--parquet", help="Read frames from a Parquet folder (day=/camera_id= partitions) instead.")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Indicators per camera, district, H3 cell, hour, weekday or day, with n and 95% intervals."""
     from analytics import indicators as ind
+    from analytics.parquet import ParquetStore
     from analytics.store import Store
 
     d0, d1 = _parse_date(date_from, "--from"), _parse_date(date_to, "--to")
@@ -119,7 +123,8 @@ def indicators(
     if not path.exists():
         raise InputError(f"no database at {str(path)!r}; run `urbanlens demo` or `urbanlens ingest` first")
     with Store(path) as store:
-        long = ind.compute(store, by=keys, indicators=indicator or None, start=d0, end=d1, h3_resolution=h3_resolution,
+        source = ParquetStore(parquet, places=store) if parquet else store
+        long = ind.compute(source, by=keys, indicators=indicator or None, start=d0, end=d1, h3_resolution=h3_resolution,
                            min_frames=min_frames)
     wide = ind.to_wide(long, keys)
     if fmt is OutFormat.csv:
@@ -244,6 +249,20 @@ def districts_import(
     with Store(_db_path(db)) as store:
         n = store.upsert_districts(df)
     console.print(f"Imported {n} district(s) from {geojson}.")
+
+
+@app.command("export-parquet")
+def export_parquet(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write day=YYYY-MM-DD/camera_id=ID/*.parquet into.")],
+    db: DbOption = None,
+) -> None:
+    """Export frame measurements as Parquet partitioned by day and camera (the cluster layout)."""
+    from analytics.parquet import export_frames
+    from analytics.store import Store
+
+    with Store(_db_path(db)) as store:
+        n = export_frames(store, out_dir)
+    console.print(f"Wrote {n:,} frame rows to {out_dir} (partitioned by day and camera).")
 
 
 @app.command()
