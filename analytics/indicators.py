@@ -309,9 +309,9 @@ def compute(
             join = "JOIN _h3map h3m ON f.lon = h3m.lon AND f.lat = h3m.lat"
         group = ", ".join(key_cols)
         sql = (
-            f"WITH base AS (SELECT {', '.join(key_sql)}, f.clip_sha256, {', '.join(parts_base)} "
+            f"WITH base AS (SELECT {', '.join(key_sql)}, f.run_id, {', '.join(parts_base)} "
             f"FROM frames f {join} WHERE {' AND '.join(where)}), "
-            f"per_clip AS (SELECT {group}, clip_sha256, {', '.join(parts_clip)} FROM base GROUP BY {group}, clip_sha256) "
+            f"per_clip AS (SELECT {group}, run_id, {', '.join(parts_clip)} FROM base GROUP BY {group}, run_id) "
             f"SELECT {group}, {', '.join(parts_cell)} FROM per_clip GROUP BY {group} ORDER BY {group}"
         )
         agg = cur.execute(sql, params).df()
@@ -320,38 +320,54 @@ def compute(
     return _finish(agg, keys, names, min_frames)
 
 
+_T_TABLE = np.array([np.nan] + [t_quantile_975(d) for d in range(1, 31)])
+
+
+def _t975(k: np.ndarray) -> np.ndarray:
+    """t quantile for k clusters (k − 1 degrees of freedom); NaN below 2 clusters."""
+    df = k - 1
+    out = np.where(df > 30, 1.96, _T_TABLE[np.clip(df, 0, 30)])
+    return np.where(df >= 1, out, np.nan)
+
+
 def _finish(agg: pd.DataFrame, keys: list[str], names: list[str], min_frames: int) -> pd.DataFrame:
     """Turn per-cell sums into values and intervals (vectorised form of stats.ratio_interval)."""
-    out = []
+    cols = ["indicator", "value", "ci_low", "ci_high", "n_frames", "n_clips", "enough"]
+    if not names or agg.empty:
+        return pd.DataFrame(columns=[*keys, *cols])
+    m = len(agg)
+    arr = {c: agg[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in agg.columns if not c.startswith("k_")}
+    values, lows, highs, ns, ks, oks = [], [], [], [], [], []
     for j, name in enumerate(names):
-        ind = INDICATORS[name]
-        n = agg[f"n{j}"].fillna(0).astype(np.int64)
-        k = agg[f"k{j}"].fillna(0).astype(np.int64)
-        big_y, big_x = agg[f"Y{j}"].astype(float), agg[f"X{j}"].astype(float)
+        n = np.nan_to_num(arr[f"n{j}"]).astype(np.int64)
+        k = np.nan_to_num(arr[f"k{j}"]).astype(np.int64)
+        big_y, big_x = arr[f"Y{j}"], arr[f"X{j}"]
         with np.errstate(invalid="ignore", divide="ignore"):
             r = big_y / big_x
-            resid = agg[f"yy{j}"] - 2 * r * agg[f"xy{j}"] + r * r * agg[f"xx{j}"]
-            var = (k / (k - 1)) * resid.clip(lower=0) / big_x**2
-        t = np.array([t_quantile_975(int(v) - 1) if v >= 2 else np.nan for v in k])
-        half = t * np.sqrt(var.where(k >= 2))
+            resid = np.clip(arr[f"yy{j}"] - 2 * r * arr[f"xy{j}"] + r * r * arr[f"xx{j}"], 0, None)
+            var = np.where(k >= 2, k / np.maximum(k - 1, 1) * resid / big_x**2, np.nan)
+        half = _t975(k) * np.sqrt(var)
         lo, hi = r - half, r + half
-        if ind.is_share:
-            lo, hi = lo.clip(lower=0.0, upper=1.0), hi.clip(lower=0.0, upper=1.0)
+        if INDICATORS[name].is_share:
+            lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
         else:
-            lo = lo.clip(lower=0.0)
-        enough = (n >= min_frames) & big_x.gt(0)
-        df = pd.DataFrame({k_: agg[f"k_{k_}"] for k_ in keys})
-        df["indicator"] = name
-        df["value"] = r.where(enough)
-        df["ci_low"] = lo.where(enough)
-        df["ci_high"] = hi.where(enough)
-        df["n_frames"] = n
-        df["n_clips"] = k
-        df["enough"] = enough.astype(bool)
-        out.append(df)
-    if not out:
-        return pd.DataFrame(columns=[*keys, "indicator", "value", "ci_low", "ci_high", "n_frames", "n_clips", "enough"])
-    res = pd.concat(out, ignore_index=True)
+            lo = np.clip(lo, 0.0, None)
+        ok = (n >= min_frames) & (np.nan_to_num(big_x) > 0)
+        values.append(np.where(ok, r, np.nan))
+        lows.append(np.where(ok, lo, np.nan))
+        highs.append(np.where(ok, hi, np.nan))
+        ns.append(n)
+        ks.append(k)
+        oks.append(ok)
+    out = {key: np.tile(agg[f"k_{key}"].to_numpy(), len(names)) for key in keys}
+    out["indicator"] = np.repeat(np.array(names, dtype=object), m)
+    out["value"] = np.concatenate(values)
+    out["ci_low"] = np.concatenate(lows)
+    out["ci_high"] = np.concatenate(highs)
+    out["n_frames"] = np.concatenate(ns)
+    out["n_clips"] = np.concatenate(ks)
+    out["enough"] = np.concatenate(oks)
+    res = pd.DataFrame(out)
     return res.sort_values([*keys, "indicator"], kind="stable", ignore_index=True)
 
 
