@@ -164,7 +164,9 @@ _SPLIT = {  # how a group's pixels spread over the demo model's classes
 def _clip_measurements(
     rng: np.random.Generator, cam: dict[str, object], did: str, start: datetime, day_mood: float, run: RunInfo
 ) -> ClipMeasurements:
-    prof = _PROFILES[did]
+    prof = dict(_PROFILES[did])
+    for key, factor in dict(cam.get("look") or {}).items():  # each camera sees its own street
+        prof[key] = prof[key] * factor
     n = FRAMES_PER_CLIP
     t_s = np.arange(n) / SAMPLE_FPS
     hour = np.full(n, start.hour + start.minute / 60.0) + t_s / 3600.0
@@ -261,6 +263,8 @@ def build_demo(path: str | Path, force: bool = False, seed: int = 7, days: int =
                                       "polygon_json": json.dumps([[0, 250], [250, 200], [300, 384], [0, 384]])}])
                 store.set_zones(cam["camera_id"], zone)
                 cam["zones"] = True
+            look_keys = ("road", "sidewalk", "built", "vegetation", "terrain", "sky", "traffic", "peds", "damage")
+            cam["look"] = {k: float(np.exp(rng.normal(0, 0.25))) for k in look_keys}
         n_clips = n_frames = 0
         for d in range(days):
             day = start + timedelta(days=d)

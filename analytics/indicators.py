@@ -406,12 +406,17 @@ def data_period(store: Store) -> tuple[date | None, date | None]:
 def format_value(name: str, value: float, digits: int = 1) -> str:
     """A value for people: shares as percentages, means with their unit.
 
+    Shares below 1% get one more digit so small differences stay visible.
+
     >>> format_value("green_view", 0.1834), format_value("people_per_frame", 2.345), format_value("sky_view", float("nan"))
     ('18.3%', '2.3 people', 'not enough data')
+    >>> format_value("pedestrian_share", 0.00234)
+    '0.23%'
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "not enough data"
     ind = INDICATORS[name]
     if ind.is_share:
-        return f"{100 * value:.{digits}f}%"
+        pct = 100 * value
+        return f"{pct:.{digits + 1 if abs(pct) < 1 else digits}f}%"
     return f"{value:.{digits}f} {ind.unit}"
