@@ -165,8 +165,10 @@ def _clip_measurements(
     rng: np.random.Generator, cam: dict[str, object], did: str, start: datetime, day_mood: float, run: RunInfo
 ) -> ClipMeasurements:
     prof = dict(_PROFILES[did])
-    for key, factor in dict(cam.get("look") or {}).items():  # each camera sees its own street
-        prof[key] = prof[key] * factor
+    look = cam.get("look")
+    if isinstance(look, dict):  # each camera sees its own street
+        for key, factor in look.items():
+            prof[key] = prof[key] * float(factor)
     n = FRAMES_PER_CLIP
     t_s = np.arange(n) / SAMPLE_FPS
     hour = np.full(n, start.hour + start.minute / 60.0) + t_s / 3600.0

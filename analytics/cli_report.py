@@ -1,0 +1,83 @@
+"""CLI command ``urbanlens report``: a district or city report as PDF or self-contained HTML.
+
+The lead's :mod:`analytics.cli` calls :func:`register` on its typer app. Bad input raises
+:class:`~analytics.errors.InputError`, which ``analytics.cli.main`` prints as one line.
+Heavy imports (reportlab, matplotlib, plotly) happen only when the command runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from analytics.errors import InputError
+
+__all__ = ["register", "report", "output_format"]
+
+FORMATS = {".pdf": "pdf", ".html": "html", ".htm": "html"}
+
+
+def output_format(path: Path) -> str:
+    """``pdf`` or ``html`` from the file name; InputError for anything else.
+
+    >>> output_format(Path("r.PDF")), output_format(Path("out/r.html"))
+    ('pdf', 'html')
+    """
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(f"--out {str(path)!r}: the file name must end in .pdf or .html (got {path.suffix or 'no suffix'!r})")
+    return fmt
+
+
+def report(
+    district: Annotated[
+        str | None, typer.Option("--district", "-d", help="District name or id (case-insensitive).")
+    ] = None,
+    city: Annotated[bool, typer.Option("--city", help="Report on the whole city instead of a district.")] = False,
+    date_from: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD (default: first day with data).")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD (default: last day with data).")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file: .pdf (A4) or .html (self-contained).")] = Path(
+        "report.pdf"
+    ),
+    main_indicator: Annotated[
+        str, typer.Option("--indicator", help="Indicator for the map and the camera ranking.")
+    ] = "green_view",
+    db: Annotated[
+        Path | None, typer.Option("--db", help="DuckDB file (default: $URBANLENS_DB or $URBANLENS_HOME/urbanlens.duckdb).")
+    ] = None,
+) -> None:
+    """Write a report for officials on a district or the whole city over a period, as PDF or HTML."""
+    import time
+
+    from analytics.reports import build_report
+    from analytics.settings import load_settings
+    from analytics.store import open_store
+
+    if city and district:
+        raise InputError("give either --district NAME or --city, not both")
+    if not city and not district:
+        raise InputError("say which area: --district NAME (or id) or --city")
+    fmt = output_format(out)
+    if out.exists() and out.is_dir():
+        raise InputError(f"--out {str(out)!r} is a folder; give a file name ending in .{fmt}")
+    t0 = time.perf_counter()
+    path = db.expanduser() if db else load_settings().db_path
+    with open_store(path, read_only=True) as store:
+        content = build_report(store, None if city else district, date_from, date_to, main_indicator=main_indicator)
+    if fmt == "pdf":
+        from analytics.reports.pdf import write_pdf
+
+        written = write_pdf(content, out)
+    else:
+        from analytics.reports.html import write_html
+
+        written = write_html(content, out)
+    note = "" if content.has_data else " (no footage in this period: the report says so)"
+    typer.echo(f"Wrote {content.title}, {content.period_text}, to {written} in {time.perf_counter() - t0:.1f} s{note}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``report`` to the ``urbanlens`` app."""
+    app.command("report")(report)

@@ -1,0 +1,403 @@
+"""The report as one self-contained HTML file: interactive plotly charts, no external requests.
+
+Everything is inline: plotly.js (the offline bundle, once), styles, and images as ``data:`` URIs.
+A Content-Security-Policy meta tag forbids the page from loading anything from the network,
+so a copy opened offline (or forwarded by e-mail) looks exactly like the original.
+Lays out a :class:`~analytics.reports.content.ReportContent`; it never queries the store.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
+from plotly.offline import get_plotlyjs
+from plotly.subplots import make_subplots
+
+from analytics.indicators import HEADLINE, INDICATORS, WEEKDAYS
+from analytics.reports import figures
+from analytics.reports.content import SHORT_LABELS, ReportContent, camera_columns, fmt, fmt_interval, fmt_number, format_lonlat, previous_text
+
+CSP = (
+    "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
+    "img-src data: blob:; font-src data:; connect-src 'none'"
+)
+"""Content-Security-Policy of the page: inline code and data: images only, no network at all."""
+
+PLOTLY_BUNDLE_ID = "plotly-bundle"
+"""``id`` of the single ``<script>`` element that holds the offline plotly.js bundle."""
+
+_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+
+_CSS = """
+:root { --accent: #1f4e79; --light: #eef3f8; --grid: #c8d3de; --muted: #666; --warn: #fff4e5; --warn-edge: #e08a00; }
+* { box-sizing: border-box; }
+body { font-family: "DejaVu Sans", "Segoe UI", Helvetica, Arial, sans-serif; color: #222; margin: 0; background: #f6f7f9;
+       font-size: 15px; line-height: 1.5; }
+main { max-width: 980px; margin: 0 auto; background: white; padding: 28px 40px 40px; }
+.kicker { color: var(--muted); font-size: 13px; margin: 0; }
+h1 { color: var(--accent); font-size: 32px; margin: 2px 0 4px; }
+h2 { color: var(--accent); font-size: 21px; margin: 30px 0 8px; border-bottom: 2px solid var(--light); padding-bottom: 4px; }
+h3 { font-size: 16px; margin: 18px 0 6px; }
+.subtitle { font-size: 17px; margin: 0 0 6px; }
+.small, .caption { font-size: 12.5px; color: var(--muted); }
+.box { background: var(--warn); border: 1px solid var(--warn-edge); padding: 8px 12px; margin: 12px 0; }
+table { border-collapse: collapse; width: 100%; font-size: 13.5px; margin: 6px 0; }
+th { background: var(--accent); color: white; text-align: left; padding: 5px 6px; font-weight: 600; vertical-align: bottom; }
+td { padding: 4px 6px; border-bottom: 1px solid var(--grid); vertical-align: top; }
+tbody tr:nth-child(even) td { background: var(--light); }
+td.num, th.num { text-align: right; white-space: nowrap; }
+code, .mono { font-family: "DejaVu Sans Mono", Consolas, monospace; font-size: 12px; word-break: break-all; }
+.chart { width: 100%; }
+.scroll { overflow-x: auto; }
+figure { margin: 10px 0; }
+figure img { max-width: 100%; border: 1px solid var(--grid); }
+.previews { display: flex; gap: 12px; flex-wrap: wrap; }
+.previews figure { flex: 1 1 300px; }
+nav.toc { font-size: 13px; margin: 10px 0 0; }
+nav.toc a { color: var(--accent); margin-right: 12px; }
+footer { margin-top: 30px; font-size: 12px; color: var(--muted); border-top: 1px solid var(--grid); padding-top: 8px; }
+@media print { body { background: white; } main { padding: 0; max-width: none; } h2 { break-after: avoid; }
+  figure, table { break-inside: avoid; } nav.toc { display: none; } }
+"""
+
+
+def _e(text: object) -> str:
+    return escape(str(text), quote=True)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], num_cols: Sequence[int] = (), raw: bool = False) -> str:
+    """An HTML table; cells are escaped unless ``raw`` (then the caller escaped them)."""
+    th = "".join(f'<th class="num">{_e(h)}</th>' if i in num_cols else f"<th>{_e(h)}</th>" for i, h in enumerate(header))
+    body = []
+    for row in rows:
+        tds = "".join(
+            f'<td class="num">{c if raw else _e(c)}</td>' if i in num_cols else f"<td>{c if raw else _e(c)}</td>"
+            for i, c in enumerate(row)
+        )
+        body.append(f"<tr>{tds}</tr>")
+    return f'<div class="scroll"><table><thead><tr>{th}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+
+
+def _ul(items: Sequence[str]) -> str:
+    return "<ul>" + "".join(f"<li>{_e(t)}</li>" for t in items) + "</ul>"
+
+
+def _fig_html(fig: go.Figure, div_id: str) -> str:
+    return pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=div_id, config=_CONFIG,
+                       default_width="100%", default_height=f"{fig.layout.height or 420}px")
+
+
+def _data_uri(mime: str, data: bytes) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+# ---------------------------------------------------------------------------------------------
+# interactive figures
+
+
+def map_figure(c: ReportContent) -> go.Figure:
+    """Districts and cameras in lon/lat on plain axes (no tiles, so nothing to download)."""
+    main = c.main_indicator
+    scale = 100.0 if INDICATORS[main].is_share else 1.0
+    cmap = colormaps[figures.cmap_name(main)]
+    norm = figures.value_norm(c)
+    lon0, lon1, lat0, lat1 = figures.map_extent(c)
+    fig = go.Figure()
+    for row in c.districts.to_dict("records"):
+        val = row["value"]
+        finite = isinstance(val, float) and math.isfinite(val)
+        label = f"{row['name']}: {fmt(main, val) if finite else 'not enough data'}"
+        for ring in figures.polygon_rings(row["geometry_geojson"]):
+            face = to_hex(cmap(norm(val))) if (row["in_area"] and finite) else "#f1f1f1"
+            fig.add_trace(go.Scatter(
+                x=ring[:, 0], y=ring[:, 1], fill="toself", mode="lines", fillcolor=face, opacity=0.6 if row["in_area"] else 0.8,
+                line={"color": "#222" if row["in_area"] else "#aaa", "width": 1.6 if row["in_area"] else 0.8},
+                name=str(row["name"]), hoverinfo="text", text=label, showlegend=False,
+            ))
+            cx, cy = ring[:-1].mean(axis=0) if len(ring) > 3 else ring.mean(axis=0)
+            if lon0 <= cx <= lon1 and lat0 <= cy <= lat1:
+                fig.add_annotation(x=cx, y=cy, text=_e(row["name"]), showarrow=False,
+                                   font={"size": 13 if row["in_area"] else 11, "color": "#555" if row["in_area"] else "#999"})
+    if not c.track.empty:
+        fig.add_trace(go.Scatter(x=c.track["lon"], y=c.track["lat"], mode="markers", marker={"size": 3, "color": "#555"},
+                                 name="mobile camera route", hoverinfo="skip"))
+    cams = c.cameras[c.cameras["kind"] != "mobile"] if not c.cameras.empty else c.cameras
+    if not cams.empty:
+        vals = cams[main].to_numpy(dtype=float) * scale
+        text = [
+            f"<b>{_e(r['name'])}</b> (rank {r['rank'] or '–'})<br>{_e(INDICATORS[main].label)}: {fmt(main, r[main])}"
+            f" ({fmt_interval(main, r[f'{main}_low'], r[f'{main}_high'], r[main]) or 'no interval'})<br>{int(r['n_frames']):,} frames"
+            for r in cams.to_dict("records")
+        ]
+        fig.add_trace(go.Scatter(
+            x=cams["lon"], y=cams["lat"], mode="markers+text", text=[f"{r or '–'} {n}" for r, n in zip(cams["rank"], cams["name"])], textposition="top right",
+            hovertext=text, hoverinfo="text", name="cameras",
+            marker={"size": 15, "color": np.where(np.isfinite(vals), vals, np.nan), "colorscale": figures.cmap_name(main),
+                    "cmin": float(norm.vmin or 0.0) * scale, "cmax": float(norm.vmax or 1.0) * scale, "line": {"color": "#222", "width": 1.2},
+                    "showscale": True, "colorbar": {"title": {"text": _axis_title(main)}, "thickness": 14}},
+        ))
+    if c.damage:
+        fig.add_trace(go.Scatter(
+            x=[f.lon for f in c.damage], y=[f.lat for f in c.damage], mode="markers", name="road-damage finding",
+            marker={"size": 26, "color": "rgba(0,0,0,0)", "line": {"color": figures.DAMAGE_COLOR, "width": 2.5}},
+            hovertext=[_e(f.text) for f in c.damage], hoverinfo="text",
+        ))
+    lat_mid = (lat0 + lat1) / 2
+    ratio = 1.0 / max(math.cos(math.radians(lat_mid)), 0.2)
+    height = int(np.clip(860 * (lat1 - lat0) * ratio / max(lon1 - lon0, 1e-9), 380, 700))
+    fig.update_layout(
+        template="plotly_white", height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        legend={"orientation": "h", "y": -0.02, "x": 0}, hovermode="closest",
+        xaxis={"range": [lon0, lon1], "visible": False},
+        yaxis={"range": [lat0, lat1], "visible": False, "scaleanchor": "x", "scaleratio": ratio},
+    )
+    return fig
+
+
+def _axis_title(name: str) -> str:
+    i = INDICATORS[name]
+    return f"{i.label} (%)" if i.is_share else f"{i.label} ({i.unit})"
+
+
+def _band_traces(x: Sequence[Any], df: pd.DataFrame, name: str, color: str, dash: str = "solid") -> list[go.Scatter]:
+    s = 100.0 if INDICATORS[name].is_share else 1.0
+    y, lo, hi = (df[name].to_numpy(dtype=float) * s, df[f"{name}_low"].to_numpy(dtype=float) * s,
+                 df[f"{name}_high"].to_numpy(dtype=float) * s)
+    label = INDICATORS[name].label
+    fill = "rgba({},{},{},0.18)".format(*[int(color[i:i + 2], 16) for i in (1, 3, 5)])
+    return [
+        go.Scatter(x=x, y=hi, mode="lines", line={"width": 0}, hoverinfo="skip", showlegend=False, legendgroup=name),
+        go.Scatter(x=x, y=lo, mode="lines", line={"width": 0}, fill="tonexty", fillcolor=fill, hoverinfo="skip",
+                   showlegend=False, legendgroup=name),
+        go.Scatter(x=x, y=y, mode="lines+markers", name=label, legendgroup=name, line={"color": color, "dash": dash},
+                   marker={"size": 5}, customdata=np.stack([lo, hi, df["n_frames"].to_numpy()], axis=1),
+                   hovertemplate=f"{label}: %{{y:.2f}} (95%: %{{customdata[0]:.2f}}–%{{customdata[1]:.2f}}; "
+                                 "%{customdata[2]} frames)<extra></extra>"),
+    ]
+
+
+def pattern_figure(df: pd.DataFrame, by: str) -> go.Figure:
+    """Pedestrian use and congestion by hour of day or by day, with 95% bands and congestion levels on hover."""
+    if by == "hour":
+        x: list[Any] = [int(h) for h in df["hour"]]
+    else:
+        x = [f"{WEEKDAYS[d.weekday()]} {d:%d %b}" for d in df["day"]]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Pedestrian use", "Congestion"), horizontal_spacing=0.1)
+    for t in _band_traces(x, df, "people_per_frame", "#2c7fb8"):
+        fig.add_trace(t, row=1, col=1)
+    for t in _band_traces(x, df, "road_occupancy", "#d95f0e"):
+        fig.add_trace(t, row=1, col=2)
+    for t in _band_traces(x, df, "vehicle_stationarity", "#636363", dash="dash"):
+        fig.add_trace(t, row=1, col=2)
+    levels = df["congestion_level"].astype(str).tolist()
+    fig.add_trace(go.Bar(x=x, y=[2.0 if lv != "unknown" else 0 for lv in levels], name="congestion level",
+                         marker={"color": [figures.LEVEL_COLORS.get(lv, "#bbb") for lv in levels]}, text=levels,
+                         hovertemplate="congestion: %{text}<extra></extra>", textposition="none"), row=1, col=2)
+    if by == "day":
+        for i, d in enumerate(df["day"]):
+            if d.weekday() >= 5:
+                for col in (1, 2):
+                    fig.add_vrect(x0=i - 0.5, x1=i + 0.5, fillcolor="rgba(0,0,0,0.06)", line_width=0, layer="below",
+                                  row=1, col=col)
+    if by == "hour":
+        fig.update_xaxes(title_text="hour of day", dtick=3, range=[-0.5, 23.5])
+    fig.update_yaxes(title_text="people per frame", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="% of road / of vehicles", rangemode="tozero", row=1, col=2)
+    fig.update_layout(template="plotly_white", height=360, margin={"l": 50, "r": 10, "t": 40, "b": 40}, hovermode="x unified",
+                      legend={"orientation": "h", "y": -0.22}, bargap=0.05)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# sections
+
+
+def _header(c: ReportContent) -> str:
+    area = "the whole city" if c.is_city else f"district {c.area_name}"
+    compare = "." if c.is_city else " and with the city average over the same period."
+    out = [
+        '<p class="kicker">UrbanLens · street-level indicators for officials</p>',
+        f"<h1>{_e(c.title)}</h1>",
+        f'<p class="subtitle">{_e(c.period_text)} · {_e(area)}</p>',
+        f'<p class="small">Generated {c.generated_at:%d %b %Y %H:%M} by UrbanLens {_e(c.version)}. Compared with '
+        f"{previous_text(c.days)} ({c.previous_start:%d %b} – {c.previous_end:%d %b %Y}){_e(compare)}</p>",
+    ]
+    if c.sources.synthetic_share > 0:
+        out.append(f'<div class="box"><b>Demo data: {100 * c.sources.synthetic_share:.0f}% of the footage behind this report is '
+                   "synthetic. The numbers describe a made-up city and must not be used for decisions.</b></div>")
+    if not c.has_data:
+        out.append(f'<div class="box"><b>No data for this area and period.</b> {_e(c.no_data_reason)} So this report '
+                   "has no summary, map or charts; the methods appendix still explains how the numbers are made.</div>")
+    sections = ["summary", "map", "patterns", "cameras", "damage", "coverage", "methods"] if c.has_data else [
+        "sources", "coverage", "methods"]
+    out.append('<nav class="toc">' + "".join(f'<a href="#{k}">{k.capitalize()}</a>' for k in sections) + "</nav>")
+    return "\n".join(out)
+
+
+def _sources(c: ReportContent) -> str:
+    s = c.sources
+    span = f"{s.first_ts:%d %b %Y %H:%M} – {s.last_ts:%d %b %Y %H:%M}" if s.first_ts and s.last_ts else "none"
+    rows = [["Cameras", f"{s.cameras}"], ["Clips", f"{s.clips:,}"], ["Sampled frames", f"{s.frames:,}"],
+            ["Hours of footage", f"{s.hours:,.1f}"], ["Synthetic share", f"{100 * s.synthetic_share:.0f}% of clips"],
+            ["Footage from", span]]
+    models = [[_e(m.name), f'<span class="mono">{_e(m.weights_sha256)}</span>', _e(m.code_version), _e(m.sampling),
+               _e(m.smoothing), _e(m.class_set), f"{m.clips:,}"] for m in c.models]
+    if not models:
+        models = [["(none: no frames in this period)", "", "", "", "", "", ""]]
+    return ("<h2 id=\"sources\">Data sources</h2>" + _table(["What", "Count"], rows, num_cols=[1])
+            + "<h3>Models</h3>"
+            + _table(["Model", "Weights SHA-256", "Code", "Sampling", "Smoothing", "Class set", "Clips"], models, num_cols=[6],
+                     raw=True))
+
+
+def _summary(c: ReportContent) -> str:
+    out = ['<h2 id="summary">Summary</h2>']
+    if c.key_points:
+        out += ["<h3>Key points</h3>", _ul(c.key_points)]
+    header = ["Indicator", "Value", "95% interval"] + ([] if c.is_city else ["City average"]) + (
+        [previous_text(c.days).replace("the previous", "Previous")] if c.has_previous else []) + ["Frames"]
+    rows = []
+    for ln in c.summary:
+        row = [ln.label + (" †" if ln.heuristic else ""), ln.value_text, ln.interval_text or "–"]
+        if not c.is_city:
+            row.append(fmt(ln.name, ln.city))
+        if c.has_previous:
+            row.append(fmt(ln.name, ln.previous) if not math.isnan(ln.previous) else "no data")
+        row.append(f"{ln.n_frames:,}")
+        rows.append(row)
+    out.append(_table(header, rows, num_cols=list(range(1, len(header)))))
+    note = "" if c.has_previous else (f" No footage in {previous_text(c.days)} ({c.previous_start:%d %b} – "
+                                      f"{c.previous_end:%d %b %Y}), so no change over time can be given.")
+    out.append(f'<p class="caption">† heuristic indicator (see caveats). Intervals: 95%, clips as the sampling unit '
+               f"(methods appendix).{_e(note)}</p>")
+    out += ["<h3>In plain words</h3>", _ul([ln.text for ln in c.summary])]
+    return "\n".join(out)
+
+
+def _map(c: ReportContent) -> str:
+    label = INDICATORS[c.main_indicator].label
+    what = "the districts" if c.is_city else f"{c.area_name} (outlined) and its neighbours (grey)"
+    return (f'<h2 id="map">Map: {_e(label)} by camera</h2><div class="chart">{_fig_html(map_figure(c), "ul-map")}</div>'
+            f'<p class="caption">Map of {_e(what)}. Fill and camera colour: {_e(label.lower())} over the period; number: '
+            "the camera's rank in the table below; red ring: road-damage finding. Hover for values. Drawn offline from the "
+            "district polygons (no base map).</p>")
+
+
+def _patterns(c: ReportContent) -> str:
+    return (
+        '<h2 id="patterns">Patterns of pedestrian use and congestion</h2><h3>By hour of day</h3>'
+        f'<div class="chart">{_fig_html(pattern_figure(c.hourly, "hour"), "ul-hourly")}</div>'
+        '<p class="caption">Values over all days of the period; shaded band: 95% interval; hours without enough footage are '
+        "left out. Bars: congestion level of each hour (methods appendix).</p>"
+        f'<h3>By day</h3><div class="chart">{_fig_html(pattern_figure(c.daily, "day"), "ul-daily")}</div>'
+        '<p class="caption">One point per day of the period; weekends shaded.</p>'
+    )
+
+
+def _cameras(c: ReportContent) -> str:
+    out = ['<h2 id="cameras">Cameras, ranked</h2>']
+    if c.cameras.empty:
+        return out[0] + "<p>No camera recorded footage in this area and period.</p>"
+    cols = camera_columns(c.main_indicator, c.cameras)
+    header = ["#", "Camera", "Frames", *[SHORT_LABELS.get(n, INDICATORS[n].label) for n in cols], "Congestion"]
+    rows = []
+    for r in c.cameras.to_dict("records"):
+        name = str(r["name"]) + (" (mobile)" if r.get("kind") == "mobile" else "")
+        vals = ["–" if pd.isna(r[n]) else fmt(n, r[n]) if INDICATORS[n].is_share else fmt_number(n, r[n]) for n in cols]
+        rows.append([str(r["rank"] or "–"), name, f"{int(r['n_frames']):,}", *vals, str(r.get("congestion_level") or "")])
+    out.append(_table(header, rows, num_cols=list(range(2, 3 + len(cols)))))
+    out.append(f'<p class="caption">Ranked by {_e(INDICATORS[c.main_indicator].label.lower())}, highest first. '
+               f"'–': fewer than {c.min_frames} frames (not enough data).</p>")
+    return "\n".join(out)
+
+
+def _damage(c: ReportContent) -> str:
+    out = ['<h2 id="damage">Road damage findings</h2>']
+    if not c.damage:
+        return out[0] + f"<p>{_e(c.damage_note or 'No road damage findings.')}</p>"
+    rows = [[f.camera_name, format_lonlat(f.lon, f.lat), fmt("damage_ratio", f.damage_ratio), fmt("distress_share", f.distress_share),
+             f"{f.worst_ts:%d %b %Y %H:%M}" if f.worst_ts else "–", f"{f.n_frames:,}"] for f in c.damage]
+    out.append(_table(["Camera", "Location", "Damage (model)", "Distress †", "Most damaged frame", "Frames"], rows,
+                      num_cols=[2, 3, 5]))
+    out.append(_ul([f.text for f in c.damage]))
+    for f in c.damage:
+        if f.previews:
+            figs = "".join(f'<figure><img alt="{_e(p.caption)}" src="{_data_uri(p.mime, p.data)}">'
+                           f'<figcaption class="caption">{_e(p.caption)}</figcaption></figure>' for p in f.previews)
+            out.append(f"<h3>{_e(f.camera_name)}: anonymised previews</h3><div class=\"previews\">{figs}</div>")
+    if c.damage_note:
+        out.append(f'<p class="caption">{_e(c.damage_note)}</p>')
+    return "\n".join(out)
+
+
+def _coverage(c: ReportContent) -> str:
+    out = ['<h2 id="coverage">Data coverage and caveats</h2>']
+    if c.coverage:
+        out += ["<h3>Coverage</h3>", _ul(c.coverage)]
+    out += ["<h3>Caveats</h3>", _ul(c.caveats)]
+    return "\n".join(out)
+
+
+def _methods(c: ReportContent) -> str:
+    m = c.methods
+    by_name = m.indicators.set_index("name")
+    order = [*HEADLINE, *[n for n in m.indicators["name"] if n not in HEADLINE]]
+    rows = [[str(by_name.loc[n, "label"]) + (" †" if by_name.loc[n, "heuristic"] else ""), str(by_name.loc[n, "formula"]),
+             str(by_name.loc[n, "source"])] for n in order]
+    groups = [[str(r["label"]), str(r["classes"])] for r in m.groups.to_dict("records")]
+    return "\n".join([
+        '<h2 id="methods">Methods appendix</h2><h3>Indicators</h3>',
+        _table(["Indicator", "Formula", "Source"], rows),
+        '<p class="caption">Shares are computed over valid pixels: void / unlabelled pixels never enter a denominator.</p>',
+        "<h3>Class groups</h3>", _table(["Group", "Model classes that feed it"], groups),
+        "<h3>Sampling</h3>",
+        f"<p>Frames are sampled from each clip at {_e(', '.join(m.sampling))} (temporal smoothing: {_e(', '.join(m.smoothing))}); "
+        "each sampled frame becomes one row of measurements. Pixels and images never reach the database, only numbers (and "
+        "small anonymised previews when asked for).</p>",
+        "<h3>How the intervals are computed</h3>", f"<p>{_e(m.intervals)}</p>",
+        "<h3>Thresholds and heuristics</h3>", _ul(m.thresholds),
+        "<h3>Known weaknesses of the model</h3>", _ul(m.weaknesses),
+    ])
+
+
+def render_html(content: ReportContent) -> str:
+    """The report as one HTML document (a string of a few MB: the plotly.js bundle is inline)."""
+    c = content
+    parts = [_header(c), _sources(c)]
+    if c.has_data:  # without footage there is nothing to summarise: the box under the title says so
+        parts += [_summary(c), _map(c), _patterns(c), _cameras(c), _damage(c)]
+    parts += [_coverage(c), _methods(c)]
+    title = f"{c.title}, {c.period_text}"
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f'<meta name="generator" content="UrbanLens {_e(c.version)}">\n'
+        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n"
+        f'<script id="{PLOTLY_BUNDLE_ID}" type="text/javascript">{get_plotlyjs()}</script>\n'
+        "</head>\n<body>\n<main>\n" + "\n".join(parts)
+        + f"\n<footer>UrbanLens {_e(c.version)} · {_e(c.title)} · {_e(c.period_text)} · generated "
+        f"{c.generated_at:%d %b %Y %H:%M}. This file is self-contained: it loads nothing from the network.</footer>\n"
+        "</main>\n</body>\n</html>\n"
+    )
+
+
+def write_html(content: ReportContent, path: str | Path) -> Path:
+    """Write the HTML report to ``path`` (folders are created); returns the path."""
+    p = Path(path).expanduser()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".part")
+    tmp.write_text(render_html(content), encoding="utf-8")
+    tmp.replace(p)
+    return p

@@ -1,0 +1,119 @@
+"""Reports: pick an area and a period, preview the report, download it as PDF and as self-contained HTML.
+
+Only widgets here: the report itself is :mod:`analytics.reports` (the same one `urbanlens report` writes).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import streamlit as st
+import streamlit.components.v1 as components
+
+from analytics.errors import UrbanLensError
+from analytics.indicators import HEADLINE, INDICATORS
+from analytics.reports import build_report
+from analytics.reports.html import render_html
+from analytics.reports.pdf import render_pdf
+from dashboard import ui
+
+CITY = "__city__"
+
+
+@dataclass(frozen=True)
+class Built:
+    """What the page shows and offers for download (bytes are cached, widgets are not)."""
+
+    title: str
+    period: str
+    has_data: bool
+    no_data_reason: str
+    key_points: tuple[str, ...]
+    sentences: tuple[str, ...]
+    caveats: tuple[str, ...]
+    pdf: bytes
+    html: str
+
+
+@st.cache_data(ttl=ui.TTL, show_spinner=False, max_entries=8)
+def _build(path: str, area: str | None, start: date, end: date, main: str) -> Built:
+    content = build_report(ui.store(), area, start, end, main_indicator=main)
+    return Built(content.title, content.period_text, content.has_data, content.no_data_reason, content.key_points,
+                 tuple(ln.text for ln in content.summary), content.caveats, render_pdf(content), render_html(content))
+
+
+def _file_stem(area: str | None, start: date, end: date) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", (area or "city").lower()).strip("-") or "area"
+    return f"urbanlens-report-{slug}-{start:%Y%m%d}-{end:%Y%m%d}"
+
+
+st.title("Reports")
+st.caption("A report for officials on one district or the whole city over a period: summary in plain words, map, "
+           "patterns, ranked cameras, road damage, coverage and caveats, and a methods appendix. "
+           "The same report as `urbanlens report --district NAME --from DATE --to DATE --out FILE.pdf`.")
+path = ui.db_path()
+try:
+    stats = ui.stats(path)
+    districts = ui.districts(path)
+    first, last = ui.period_bounds(path)
+except UrbanLensError as exc:
+    ui.show_error(exc)
+    st.stop()
+if not stats["frames"] or first is None or last is None:
+    ui.empty_state("**No measurements yet.** Reports need analysed clips.")
+    st.stop()
+ui.synthetic_banner()
+
+side_start, side_end = ui.period()
+default_start = side_start or max(first, last - timedelta(days=6))
+default_end = side_end or last
+options = [CITY, *districts["district_id"].tolist()]
+names = {CITY: "Whole city", **dict(zip(districts["district_id"], districts["name"]))}
+c1, c2, c3 = st.columns([2, 2, 2])
+area_key = c1.selectbox("Area", options, format_func=lambda k: names.get(k, k), key="report_area")
+picked = c2.date_input("Period (from – to)", value=(default_start, default_end), min_value=first - timedelta(days=366),
+                       max_value=last + timedelta(days=366), key="report_period")
+main = c3.selectbox("Main indicator (map and ranking)", list(HEADLINE), index=0, key="report_indicator",
+                    format_func=lambda n: INDICATORS[n].label)
+if not (isinstance(picked, tuple) and len(picked) == 2):
+    st.info("Pick the last day of the period too.", icon=":material/date_range:")
+    st.stop()
+start, end = picked
+area = None if area_key == CITY else str(area_key)
+
+try:
+    with st.spinner("Building the report…"):
+        built = _build(path, area, start, end, str(main))
+except UrbanLensError as exc:
+    ui.show_error(exc)
+    st.stop()
+
+stem = _file_stem(area, start, end)
+d1, d2, _ = st.columns([1, 1, 3])
+d1.download_button("Download PDF", built.pdf, f"{stem}.pdf", "application/pdf", key="report_pdf", icon=":material/picture_as_pdf:",
+                   type="primary")
+d2.download_button("Download HTML", built.html.encode("utf-8"), f"{stem}.html", "text/html", key="report_html",
+                   icon=":material/html:")
+st.caption(f"PDF {len(built.pdf) / 1e6:.1f} MB (A4) · HTML {len(built.html) / 1e6:.1f} MB, self-contained: opens offline and "
+           "loads nothing from the network.")
+
+st.subheader(f"{built.title} · {built.period}")
+if not built.has_data:
+    st.warning(built.no_data_reason, icon=":material/warning:")
+tab_summary, tab_preview = st.tabs(["Summary", "Full preview"])
+with tab_summary:
+    if built.key_points:
+        st.markdown("##### Key points")
+        st.markdown("\n".join(f"- {p}" for p in built.key_points))
+    st.markdown("##### In plain words")
+    st.markdown("\n".join(f"- {s}" for s in built.sentences))
+    st.markdown("##### Caveats")
+    st.markdown("\n".join(f"- {c}" for c in built.caveats))
+with tab_preview:
+    # the HTML report carries plotly.js inline (about 5 MB): send it to the browser only when asked for
+    if st.toggle("Show the full report (interactive HTML)", value=False, key="report_preview"):
+        components.html(built.html, height=900, scrolling=True)
+    else:
+        st.caption("The full preview is the HTML report itself, with its interactive map and charts.")
