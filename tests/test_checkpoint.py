@@ -25,8 +25,8 @@ from analytics.models.checkpoint import read_state_dict
 class _FakeStorage:
     """Stands for a torch FloatStorage while pickling (pickled as a persistent id)."""
 
-    def __init__(self, key: str, data: np.ndarray) -> None:
-        self.key, self.data = key, data
+    def __init__(self, key: str, data: np.ndarray, kind: str = "FloatStorage") -> None:
+        self.key, self.data, self.kind = key, data, kind
 
 
 def _fake_torch(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
@@ -42,6 +42,7 @@ def _fake_torch(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
     utils._rebuild_tensor_v2 = _rebuild_tensor_v2  # type: ignore[attr-defined]
     float_storage = type("FloatStorage", (), {"__module__": "torch"})
     torch.FloatStorage = float_storage  # type: ignore[attr-defined]
+    torch.BFloat16Storage = type("BFloat16Storage", (), {"__module__": "torch"})  # type: ignore[attr-defined]
     torch._utils = utils  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "torch", torch)
     monkeypatch.setitem(sys.modules, "torch._utils", utils)
@@ -64,7 +65,7 @@ class _Tensor:
 class _Pickler(pickle.Pickler):
     def persistent_id(self, obj: Any) -> Any:
         if isinstance(obj, _FakeStorage):
-            return ("storage", sys.modules["torch"].FloatStorage, obj.key, "cpu", obj.data.size)
+            return ("storage", getattr(sys.modules["torch"], obj.kind), obj.key, "cpu", obj.data.size)
         return None
 
 
@@ -230,3 +231,15 @@ def test_zip_with_missing_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_missing_file() -> None:
     with pytest.raises(DataFormatError, match="does not exist"):
         read_state_dict("/no/such/checkpoint.pth")
+
+
+def test_bfloat16_is_widened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_torch(monkeypatch)
+    bits = np.array([0x3F80, 0xC020], np.uint16)  # 1.0 and -2.5 in bfloat16
+    storage = _FakeStorage("0", bits, "BFloat16Storage")
+    path = tmp_path / "bf16.pth"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("archive/data.pkl", _pickle(OrderedDict(w=_Tensor(storage, (2,)))))
+        zf.writestr("archive/data/0", bits.tobytes())
+    got = read_state_dict(path)["w"]
+    assert got.dtype == np.float32 and got.tolist() == [1.0, -2.5]

@@ -212,3 +212,11 @@ def test_bad_state_dicts(state_s1: dict[str, np.ndarray], change: object, messag
 def test_wrong_scale_is_refused(state_s1: dict[str, np.ndarray]) -> None:
     with pytest.raises(ModelError, match="scale 1.0, not at the requested scale 2.0"):
         build_espnetv2(state_s1, 384, 768, scale=2.0)
+
+
+def test_plain_graph_computes_the_same(state_s1: dict[str, np.ndarray], reference: Path) -> None:
+    """The benchmark's baseline (unfolded batch norms, ONNX PRelu) is the same function."""
+    x = prep(cv2.imread(str(reference / "bikes_f165.png")))
+    fast = session(build_espnetv2(state_s1, 384, 768).SerializeToString()).run(None, {"input": x})[0]
+    plain = session(build_espnetv2(state_s1, 384, 768, plain=True).SerializeToString()).run(None, {"input": x})[0]
+    np.testing.assert_allclose(fast, plain, atol=2e-3)

@@ -14,7 +14,8 @@ Two container formats are understood:
 - the older "legacy" format (a run of pickles followed by the raw storages), in which the
   upstream ESPNetv2 weights are stored.
 
-The result is a ``dict[str, numpy.ndarray]`` (float32 tensors stay float32).
+The result is a ``dict[str, numpy.ndarray]`` (float32 tensors stay float32; bfloat16 tensors are
+widened to float32, since numpy has no bfloat16).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ _STORAGE_DTYPES: dict[str, np.dtype[Any]] = {
     "CharStorage": np.dtype("i1"),
     "ByteStorage": np.dtype("u1"),
     "BoolStorage": np.dtype("?"),
+    "BFloat16Storage": np.dtype("<u2"),  # raw bits; widened to float32 when read
 }
 
 
@@ -67,6 +69,7 @@ class _StorageRef:
     dtype: np.dtype[Any]
     numel: int
     view: tuple[str, int, int] | None = None  # legacy views: (root key, offset, size)
+    bfloat16: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
         view = rest[0] if rest and rest[0] is not None else None
         if view is not None:
             view = (str(view[0]), int(view[1]), int(view[2]))
-        return _StorageRef(str(key), stype.dtype, int(numel), view)
+        return _StorageRef(str(key), stype.dtype, int(numel), view, stype.name == "BFloat16Storage")
 
 
 def _unpickle(fileobj: BinaryIO, source: str) -> Any:
@@ -174,6 +177,8 @@ def _tensor_array(name: str, ref: _TensorRef, storages: dict[str, np.ndarray], s
     view = np.lib.stride_tricks.as_strided(
         flat[start:], shape=ref.size, strides=tuple(st * item for st in ref.stride), writeable=False
     )
+    if sref.bfloat16:
+        return (view.astype(np.uint32) << 16).view(np.float32)
     return np.ascontiguousarray(view)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -67,15 +68,15 @@ def check_input_size(height: int, width: int) -> tuple[int, int]:
 
     >>> check_input_size(384, 768)
     (384, 768)
-    >>> check_input_size(360, 640)
+    >>> check_input_size(360, 640)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    analytics.errors.InputError: input size 360x640 is not valid for ESPNetv2: height and width must be multiples of 16 from 64 to 4096 (e.g. 384x768, 512x1024, 368x640)
+    analytics.errors.InputError: input size 360x640 is not valid for ESPNetv2: ... multiples of 16 ... (e.g. ..., 368x640)
     """
     ok = all(isinstance(v, int) and v % TOTAL_STRIDE == 0 and MIN_SIDE <= v <= MAX_SIDE for v in (height, width))
     if not ok:
-        h_ok = max(MIN_SIDE, round(height / TOTAL_STRIDE) * TOTAL_STRIDE) if isinstance(height, int) else 384
-        w_ok = max(MIN_SIDE, round(width / TOTAL_STRIDE) * TOTAL_STRIDE) if isinstance(width, int) else 768
+        h_ok = max(MIN_SIDE, int(height / TOTAL_STRIDE + 0.5) * TOTAL_STRIDE) if isinstance(height, int) else 384
+        w_ok = max(MIN_SIDE, int(width / TOTAL_STRIDE + 0.5) * TOTAL_STRIDE) if isinstance(width, int) else 768
         raise InputError(
             f"input size {height}x{width} is not valid for ESPNetv2: height and width must be multiples of "
             f"{TOTAL_STRIDE} from {MIN_SIDE} to {MAX_SIDE} (e.g. 384x768, 512x1024, {h_ok}x{w_ok})"
@@ -107,6 +108,7 @@ class _Graph:
     inits: list[onnx.TensorProto] = field(default_factory=list)
     used: set[str] = field(default_factory=set)
     count: int = 0
+    plain: bool = False  # unfolded batch norms and ONNX PRelu, as a straight export would write them
 
     def tensor(self, key: str, shape: tuple[int, ...]) -> np.ndarray:
         """A weight from the state_dict, checked against the shape the architecture needs."""
@@ -122,7 +124,7 @@ class _Graph:
         self.inits.append(numpy_helper.from_array(value, name))
         return name
 
-    def node(self, op: str, inputs: list[str], out: str | None = None, **attrs: object) -> str:
+    def node(self, op: str, inputs: list[str], out: str | None = None, **attrs: Any) -> str:
         self.count += 1
         out = out or f"t{self.count}_{op.lower()}"
         self.nodes.append(helper.make_node(op, inputs, [out], name=f"n{self.count}_{op}", **attrs))
@@ -181,6 +183,9 @@ class _Graph:
         """Convolution (no bias) with the following batch norm folded into it."""
         w = self.tensor(conv_key, shape)
         b = None
+        if bn_prefix is not None and self.plain:
+            y = self.conv(x, w, None, conv_key.removesuffix(".weight"), stride, dilation, groups)
+            return self.batch_norm(y, bn_prefix, shape[0], out)
         if bn_prefix is not None:
             scale, shift = self.bn_affine(bn_prefix, shape[0])
             w = (w * scale[:, None, None, None]).astype(np.float32)
@@ -192,6 +197,8 @@ class _Graph:
         ONNX Runtime's broadcasting PRelu kernel); channels with a > 1 are flipped in sign around
         the max, since ``min(x, a*x) = -max(-x, -a*x)``."""
         slope = self.tensor(key, (channels,))
+        if self.plain:
+            return self.node("PRelu", [x, self.const(key, slope.reshape(channels, 1, 1))], out)
         sign = np.where(slope > 1.0, -1.0, 1.0).astype(np.float32)
         if np.all(sign > 0):
             ax = self.node("Mul", [x, self.const(key, slope.reshape(channels, 1, 1))])
@@ -201,8 +208,17 @@ class _Graph:
         v = self.node("Mul", [x, self.const(key, (slope * sign).reshape(channels, 1, 1))])
         return self.node("Mul", [self.node("Max", [u, v]), s], out)
 
+    def batch_norm(self, x: str, prefix: str, channels: int, out: str | None = None) -> str:
+        """An unfolded inference-mode BatchNormalization node (only for the ``plain`` graph)."""
+        params = [self.tensor(f"{prefix}.{k}", (channels,)) for k in ("weight", "bias", "running_mean", "running_var")]
+        self.used.add(f"{prefix}.num_batches_tracked")
+        names = [self.const(f"{prefix}.{k}", v) for k, v in zip(("gamma", "beta", "mean", "var"), params)]
+        return self.node("BatchNormalization", [x, *names], out, epsilon=BN_EPS)
+
     def affine(self, x: str, bn_prefix: str, channels: int) -> str:
         """A batch norm that follows no convolution, as one multiply and one add."""
+        if self.plain:
+            return self.batch_norm(x, bn_prefix, channels)
         scale, shift = self.bn_affine(bn_prefix, channels)
         y = self.node("Mul", [x, self.const(f"{bn_prefix}.scale", scale.reshape(channels, 1, 1))])
         return self.node("Add", [y, self.const(f"{bn_prefix}.shift", shift.reshape(channels, 1, 1))])
@@ -419,26 +435,29 @@ def build_espnetv2(
     width: int,
     scale: float | None = None,
     debug_outputs: tuple[str, ...] = (),
+    plain: bool = False,
 ) -> onnx.ModelProto:
     """Write ESPNetv2 (segmentation, 20 Cityscapes classes) as an opset-17 ONNX model.
 
     ``scale`` (1.0 or 2.0) is read from the weights when not given. ``height`` and ``width`` must
     be multiples of 16 (see :func:`check_input_size`). ``debug_outputs`` names intermediate
     module outputs (``"base_net.level3.0"``, ``"bu_dec_l2"``, ...) to expose as extra outputs,
-    for comparing against the reference module statistics. A missing or mis-shaped tensor raises
+    for comparing against the reference module statistics. ``plain=True`` writes the graph as a
+    straight export would (unfolded BatchNormalization nodes, ONNX PRelu), as a benchmark
+    baseline; it computes the same function, more slowly. A missing or mis-shaped tensor raises
     :class:`~analytics.errors.ModelError` naming it; the model is checked with ``onnx.checker``.
     """
     check_input_size(height, width)
     found = infer_scale(state_dict)
     if scale is not None and float(scale) != found:
         raise ModelError(f"the weights are ESPNetv2 at scale {found}, not at the requested scale {scale}")
-    g = _Graph(weights=state_dict)
+    g = _Graph(weights=state_dict, plain=plain)
     _network(g, "input", found, height, width)
     unused = sorted(k for k in state_dict if k not in g.used)
     if unused:
         raise ModelError(f"ESPNetv2 state_dict has {len(unused)} unexpected tensor(s), e.g. {unused[:3]}")
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", NUM_CLASSES, height, width])]
-    outputs += [helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in debug_outputs]
+    outputs += [helper.make_tensor_value_info(name, TensorProto.FLOAT, [None] * 4) for name in debug_outputs]
     graph = helper.make_graph(
         g.nodes,
         f"espnetv2_s{found}",

@@ -1,0 +1,176 @@
+"""CLI commands for models: ``urbanlens models list|install|add`` and ``urbanlens segment``.
+
+The lead's :mod:`analytics.cli` calls :func:`register` on its typer app. Errors are raised as
+:class:`~analytics.errors.UrbanLensError` subclasses; ``analytics.cli.main`` prints them as one line.
+
+``segment`` resizes an image of another size to the model input by the card's resize policy
+(the built-in cards use ``letterbox``: keep the aspect ratio, scale to fit, centre, pad with the
+mean colour; see :mod:`analytics.segment`). The labels PNG holds one class id per pixel at the
+model input size, with letterbox padding written as the void class; ``--keep-size`` maps the
+labels back onto the image's own pixels instead (nearest neighbour).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import typer
+
+from analytics.errors import DataFormatError, InputError
+from analytics.settings import load_settings
+
+__all__ = ["register", "models_app"]
+
+models_app = typer.Typer(help="List, install and add segmentation models.", no_args_is_help=True)
+
+
+def _megabytes(n: int | None) -> str:
+    return "-" if n is None else f"{n / 1e6:.1f} MB"
+
+
+@models_app.command("list")
+def list_command() -> None:
+    """Installed and available models, with input size, licence and size on disk."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from analytics.models.zoo import list_models
+
+    settings = load_settings()
+    table = Table(title=f"Models ({settings.model_dir})")
+    for col in ("name", "status", "input (HxW)", "licence", "size", "path"):
+        table.add_column(col)
+    for m in list_models(settings):
+        status = "installed" if m.installed else "available"
+        if not m.builtin:
+            status += " (own)"
+        h, w = m.input_size
+        table.add_row(m.name, status, f"{h}x{w}", m.license, _megabytes(m.size_bytes), str(m.path or "-"))
+    Console(width=160).print(table)
+
+
+@models_app.command("install")
+def install_command(
+    name: str = typer.Argument(..., help="Built-in model name, e.g. espnetv2-s2."),
+    size: str | None = typer.Option(None, "--size", help="Model input HEIGHTxWIDTH, multiples of 16 (default: the card's, 384x768)."),
+    source: str | None = typer.Option(None, "--source", help="Take the weights from this FILE, DIR or URL instead of the mirror or upstream."),
+) -> None:
+    """Fetch the upstream weights (SHA-256 checked), build the ONNX model and install it; prints its path."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    from analytics.models.zoo import install, parse_size
+
+    settings = load_settings()
+    hw = parse_size(size) if size else None
+    from rich.console import Console
+
+    columns = ("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(f"fetching {name} weights", total=None)
+
+        def progress(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        model = install(name, settings, size=hw, source=source, progress=progress)
+    typer.echo(str(model.onnx_path))
+
+
+@models_app.command("add")
+def add_command(
+    onnx_file: Path = typer.Argument(..., help="Your ONNX segmentation model (input N,3,H,W; output N,classes,h,w)."),
+    card: Path = typer.Option(..., "--card", help="Its model card (.toml, .json or .yaml)."),
+) -> None:
+    """Check an ONNX model against its card and install it under the card's name; prints its path."""
+    from analytics.models.zoo import add_model
+
+    model = add_model(onnx_file, card, load_settings())
+    typer.echo(str(model.onnx_path))
+
+
+def read_image(path: Path) -> np.ndarray:
+    """An image file as a BGR ``uint8 (H, W, 3)`` array; a clear error for anything else."""
+    if not path.is_file():
+        raise InputError(f"image {str(path)!r} does not exist")
+    data = np.fromfile(str(path), dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise DataFormatError(f"{path.name} is not an image OpenCV can read (PNG, JPEG, BMP, TIFF, WebP, ...)")
+    return image
+
+
+def _affine(scale_x: float, scale_y: float, offset_x: float, offset_y: float) -> np.ndarray:
+    return np.array([[scale_x, 0.0, offset_x], [0.0, scale_y, offset_y]], dtype=np.float64)
+
+
+def frame_in_model_space(frame: np.ndarray, geometry: object) -> np.ndarray:
+    """The frame placed as the model sees it (resized, cropped or padded to the input size), for overlays."""
+    g = geometry
+    m = _affine(g.scale_x, g.scale_y, g.offset_x, g.offset_y)  # type: ignore[attr-defined]
+    size = (g.input_w, g.input_h)  # type: ignore[attr-defined]
+    return cv2.warpAffine(frame, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+
+
+def labels_to_frame(labels: np.ndarray, geometry: object, fill: int) -> np.ndarray:
+    """Labels at the model input size mapped back onto the frame's pixels (nearest neighbour).
+
+    Frame pixels the model did not see (cut off by ``crop``) get ``fill``.
+    """
+    g = geometry
+    m = _affine(g.scale_x, g.scale_y, g.offset_x, g.offset_y)  # type: ignore[attr-defined]
+    size = (g.frame_w, g.frame_h)  # type: ignore[attr-defined]
+    return cv2.warpAffine(labels, m, size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+
+
+def _write_png(path: Path, image: np.ndarray, what: str) -> None:
+    if path.suffix.lower() != ".png":
+        raise InputError(f"{what} {str(path)!r}: expected a .png file name (lossless)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, buf = cv2.imencode(".png", image)
+    if not ok:
+        raise InputError(f"{what} {str(path)!r} could not be encoded")
+    buf.tofile(str(path))
+
+
+def segment_command(
+    image: Path = typer.Argument(..., help="A street image (PNG, JPEG, ...)."),
+    out: Path = typer.Option(..., "--out", help="Where to write the labels: a uint8 PNG of class ids."),
+    model: str | None = typer.Option(None, "--model", help="Installed model name (default: espnetv2-s2)."),
+    overlay_path: Path | None = typer.Option(None, "--overlay", help="Also write a colour overlay with a legend (PNG)."),
+    keep_size: bool = typer.Option(False, "--keep-size", help="Write labels at the image's size instead of the model input size."),
+) -> None:
+    """Segment one image: per-pixel class ids (and an optional colour overlay with a legend)."""
+    from analytics.models.zoo import resolve
+    from analytics.overlay import overlay
+    from analytics.segment import Segmenter
+
+    settings = load_settings()
+    installed = resolve(model or settings.default_model, settings)
+    frame = read_image(image)
+    card = installed.card
+    result = Segmenter(installed.onnx_path, card, threads=settings.threads).segment(frame)
+    void_ids = card.class_set.class_ids("void")
+    fill = void_ids[0] if void_ids else 0
+    labels = result.labels.copy()
+    y0, y1, x0, x1 = result.geometry.content
+    outside = np.ones(labels.shape, bool)
+    outside[y0:y1, x0:x1] = False
+    labels[outside] = fill
+    if keep_size:
+        labels = labels_to_frame(labels, result.geometry, fill)
+        base = frame
+    else:
+        base = frame_in_model_space(frame, result.geometry)
+    _write_png(out, labels, "--out")
+    typer.echo(f"labels: {out} ({labels.shape[1]}x{labels.shape[0]}, model {card.name})")
+    if overlay_path is not None:
+        _write_png(overlay_path, overlay(base, labels, card.class_set), "--overlay")
+        typer.echo(f"overlay: {overlay_path}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``models`` sub-commands and the ``segment`` command to ``app``."""
+    app.add_typer(models_app, name="models")
+    app.command("segment")(segment_command)

@@ -1,0 +1,186 @@
+"""Fetch upstream weight files, verified by SHA-256.
+
+Where a file comes from, first match wins:
+
+1. ``source`` (the ``--source`` option): a file, a folder holding the file by its upstream name,
+   or an ``http(s)://`` / ``file://`` address;
+2. the ``URBANLENS_MODEL_MIRROR`` folder (``Settings.model_mirror``), by the upstream file name;
+3. the upstream address in the model card.
+
+Local files are read in place and only verified. Downloads go to ``<dest_dir>/<name>.part``
+first, resume from there when the server honours ``Range``, and are renamed to their final name
+only after the SHA-256 matches, so a partial or corrupt download never looks complete. A file
+that fails the check is deleted and :class:`~analytics.errors.ChecksumError` names both hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import shutil
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from analytics.errors import ChecksumError, InputError, ModelError
+
+__all__ = ["Progress", "download", "fetch_file", "sha256_file"]
+
+Progress = Callable[[int, int | None], None]
+"""Called with (bytes so far, total bytes or None when unknown)."""
+
+_CHUNK = 1 << 16
+_TIMEOUT_S = 60.0
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes.
+
+    >>> import tempfile, os
+    >>> with tempfile.NamedTemporaryFile(delete=False) as f:
+    ...     _ = f.write(b"abc")
+    >>> sha256_file(f.name)[:16]
+    'ba7816bf8f01cfea'
+    >>> os.unlink(f.name)
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _is_url(text: str) -> bool:
+    return urllib.parse.urlparse(text).scheme in ("http", "https", "file")
+
+
+def _verify(path: Path, sha256: str | None, origin: str) -> Path:
+    if sha256 is None:
+        return path
+    got = sha256_file(path)
+    if got != sha256:
+        raise ChecksumError(f"{origin}: SHA-256 is {got}, expected {sha256}; the file is corrupt or not the pinned version")
+    return path
+
+
+def download(
+    url: str, dest: Path, sha256: str | None = None, progress: Progress | None = None, timeout: float = _TIMEOUT_S
+) -> Path:
+    """Download ``url`` to ``dest`` through ``dest.part`` (resumed when possible); verify; rename.
+
+    Raises :class:`~analytics.errors.ModelError` when the server cannot be reached or the
+    transfer stops short (the ``.part`` file is kept so the next try resumes), and
+    :class:`~analytics.errors.ChecksumError` when the bytes do not have the pinned SHA-256
+    (the ``.part`` file is deleted).
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"User-Agent": "urbanlens"})
+    if have and not url.startswith("file:"):
+        request.add_header("Range", f"bytes={have}-")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            status = getattr(resp, "status", 200) or 200
+            resumed = have > 0 and status == 206
+            if not resumed:
+                have = 0
+            length = resp.headers.get("Content-Length")
+            total = have + int(length) if length is not None and length.isdigit() else None
+            done = have
+            with open(part, "ab" if resumed else "wb") as out:
+                if progress:
+                    progress(done, total)
+                for block in iter(lambda: resp.read(_CHUNK), b""):
+                    out.write(block)
+                    done += len(block)
+                    if progress:
+                        progress(done, total)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:  # the .part file is already complete (or longer than the file)
+            done, total = have, have
+        else:
+            raise ModelError(f"cannot download {url}: HTTP {exc.code} {exc.reason}") from None
+    except http.client.IncompleteRead:
+        done = part.stat().st_size if part.exists() else 0
+        raise ModelError(f"download of {url} stopped at {done} bytes (truncated); run the command again to resume") from None
+    except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ModelError(
+            f"cannot download {url}: {reason}. Run the command again to resume, or point URBANLENS_MODEL_MIRROR "
+            f"or --source at a copy of the file"
+        ) from None
+    if total is not None and done < total:
+        raise ModelError(
+            f"download of {url} stopped at {done} of {total} bytes (truncated); run the command again to resume"
+        )
+    try:
+        _verify(part, sha256, f"download of {url}")
+    except ChecksumError:
+        part.unlink(missing_ok=True)
+        raise
+    os.replace(part, dest)
+    return dest
+
+
+def fetch_file(
+    filename: str,
+    url: str | None,
+    sha256: str | None,
+    dest_dir: Path,
+    source: str | Path | None = None,
+    mirror: Path | None = None,
+    progress: Progress | None = None,
+) -> Path:
+    """A verified local copy of the upstream file ``filename`` (see the module doc for the order).
+
+    Returns the path of the file: in place for a local ``source`` or the mirror, under
+    ``dest_dir`` for a download (an already downloaded, verified file is reused).
+    """
+    if not filename or "/" in filename or "\\" in filename or filename in (".", ".."):
+        raise InputError(f"weight file name {filename!r} must be a plain file name")
+    if source is not None:
+        text = str(source)
+        if _is_url(text):
+            return _fetch_url(text, filename, sha256, dest_dir, progress)
+        p = Path(text).expanduser()
+        if p.is_dir():
+            p = p / filename
+        if not p.is_file():
+            raise InputError(f"--source {text!r}: no file {p.name!r} there; give a file, a folder holding {filename!r}, or a URL")
+        return _verify(p, sha256, f"--source file {str(p)!r}")
+    if mirror is not None:
+        p = Path(mirror) / filename
+        if not p.is_file():
+            raise ModelError(f"URBANLENS_MODEL_MIRROR={str(mirror)!r} has no file {filename!r}")
+        return _verify(p, sha256, f"mirror file {str(p)!r}")
+    if not url:
+        raise ModelError(f"no address to download {filename!r} from; give --source FILE|DIR|URL")
+    return _fetch_url(url, filename, sha256, dest_dir, progress)
+
+
+def _fetch_url(url: str, filename: str, sha256: str | None, dest_dir: Path, progress: Progress | None) -> Path:
+    dest = dest_dir / filename
+    if dest.is_file():
+        try:
+            return _verify(dest, sha256, f"cached file {str(dest)!r}")
+        except ChecksumError:
+            dest.unlink()
+    if url.startswith("file:"):
+        local = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path))
+        if not local.is_file():
+            raise InputError(f"--source {url!r}: no such file")
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        part = dest.with_name(dest.name + ".part")
+        shutil.copyfile(local, part)
+        try:
+            _verify(part, sha256, f"file {str(local)!r}")
+        except ChecksumError:
+            part.unlink(missing_ok=True)
+            raise
+        os.replace(part, dest)
+        return dest
+    return download(url, dest, sha256, progress)

@@ -1,0 +1,271 @@
+"""The model zoo: built-in cards, installed models, installing and bring-your-own.
+
+Installed layout (under ``Settings.model_dir``, i.e. ``$URBANLENS_HOME/models``)::
+
+    <name>/model.onnx    the ONNX graph
+    <name>/card.json     its card, at the installed input size
+
+Installing is atomic: everything is written into a hidden temporary folder beside the target
+and renamed into place only when complete, so an interrupted or failed install never leaves a
+half-installed model (a previous install of the same name stays until the new one is ready).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analytics.cards import ModelCard, load_card
+from analytics.errors import DataFormatError, InputError, ModelError
+from analytics.models.fetch import Progress, fetch_file, sha256_file
+from analytics.settings import Settings
+
+__all__ = [
+    "InstalledModel",
+    "ModelListing",
+    "add_model",
+    "builtin_cards",
+    "install",
+    "list_models",
+    "parse_size",
+    "resolve",
+]
+
+MODEL_FILE = "model.onnx"
+CARD_FILE = "card.json"
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    """A model ready to run: its card, ONNX file, the file's SHA-256 and size in bytes."""
+
+    card: ModelCard
+    onnx_path: Path
+    weights_sha256: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class ModelListing:
+    """One row of ``urbanlens models list``."""
+
+    name: str
+    builtin: bool
+    installed: bool
+    input_size: tuple[int, int]
+    license: str
+    size_bytes: int | None
+    path: Path | None
+
+
+def builtin_cards() -> dict[str, ModelCard]:
+    """The cards shipped with UrbanLens (``analytics/models/cards/*.toml``), by name."""
+    cards: dict[str, ModelCard] = {}
+    folder = resources.files("analytics.models").joinpath("cards")
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            with resources.as_file(entry) as path:
+                card = load_card(path)
+            cards[card.name] = card
+    return cards
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """Parse ``HxW`` (e.g. ``384x768``) into ``(height, width)``.
+
+    >>> parse_size("512x1024")
+    (512, 1024)
+    >>> parse_size("big")
+    Traceback (most recent call last):
+    ...
+    analytics.errors.InputError: size 'big' is not HEIGHTxWIDTH (e.g. 384x768)
+    """
+    parts = text.lower().replace(" ", "").split("x")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise InputError(f"size {text!r} is not HEIGHTxWIDTH (e.g. 384x768)")
+    return int(parts[0]), int(parts[1])
+
+
+def _installed_dirs(settings: Settings) -> list[Path]:
+    root = settings.model_dir
+    if not root.is_dir():
+        return []
+    return sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".") and (d / CARD_FILE).is_file())
+
+
+def _load_installed(folder: Path) -> InstalledModel:
+    onnx_path = folder / MODEL_FILE
+    if not onnx_path.is_file():
+        raise ModelError(f"model {folder.name!r} is damaged ({MODEL_FILE} is missing); run `urbanlens models install {folder.name}`")
+    card = load_card(folder / CARD_FILE)
+    return InstalledModel(card, onnx_path, sha256_file(onnx_path), onnx_path.stat().st_size)
+
+
+def list_models(settings: Settings) -> list[ModelListing]:
+    """Built-in and installed models, installed ones with their size on disk."""
+    rows: dict[str, ModelListing] = {}
+    builtins = builtin_cards()
+    for name, card in builtins.items():
+        rows[name] = ModelListing(name, True, False, card.input_size, card.license, None, None)
+    for folder in _installed_dirs(settings):
+        try:
+            card = load_card(folder / CARD_FILE)
+        except (InputError, DataFormatError):
+            continue
+        onnx_path = folder / MODEL_FILE
+        size = onnx_path.stat().st_size if onnx_path.is_file() else None
+        rows[card.name] = ModelListing(
+            card.name, card.name in builtins, onnx_path.is_file(), card.input_size, card.license, size, onnx_path
+        )
+    return list(rows.values())
+
+
+def resolve(name: str, settings: Settings) -> InstalledModel:
+    """The installed model ``name``; :class:`~analytics.errors.ModelError` says how to install it if absent."""
+    folder = settings.model_dir / name
+    if not (folder / CARD_FILE).is_file():
+        if name in builtin_cards():
+            hint = f"run `urbanlens models install {name}`"
+        else:
+            hint = f"built-in models: {', '.join(builtin_cards())}; add your own with `urbanlens models add MODEL.onnx --card CARD.toml`"
+        raise ModelError(f"model {name!r} is not installed; {hint}")
+    return _load_installed(folder)
+
+
+def _atomic_install(name: str, settings: Settings, write: Callable[[Path], None]) -> Path:
+    """Run ``write(tmp_folder)`` and move the folder to ``model_dir/name`` only if it succeeds."""
+    root = settings.model_dir
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".{name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        write(tmp)
+        final = root / name
+        old = root / f".{name}.old-{uuid.uuid4().hex[:8]}"
+        if final.exists():
+            os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+        return final
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def install(
+    name: str,
+    settings: Settings,
+    size: tuple[int, int] | None = None,
+    source: str | Path | None = None,
+    progress: Progress | None = None,
+) -> InstalledModel:
+    """Fetch the upstream weights of built-in model ``name``, build its ONNX graph and install it.
+
+    ``size`` is ``(height, width)`` of the model input (default: the card's); ``source`` a file,
+    folder or URL to take the weights from instead of the mirror or the upstream address.
+    """
+    cards = builtin_cards()
+    if name not in cards:
+        raise InputError(f"unknown model {name!r}; built-in models: {', '.join(cards)}")
+    card = cards[name]
+    if card.architecture != "espnetv2":
+        raise ModelError(f"model {name!r}: UrbanLens cannot build architecture {card.architecture!r}; expected 'espnetv2'")
+    from analytics.models.checkpoint import read_state_dict
+    from analytics.models.espnetv2 import build_espnetv2, check_input_size
+
+    height, width = check_input_size(*(size or card.input_size))
+    weights_file = str(card.params.get("weights_file") or (card.source_url or "").rsplit("/", 1)[-1])
+    weights = fetch_file(
+        weights_file, card.source_url, card.sha256, settings.download_dir, source=source, mirror=settings.model_mirror,
+        progress=progress,
+    )
+    state_dict = read_state_dict(weights)
+    scale = card.params.get("scale")
+    model = build_espnetv2(state_dict, height, width, scale=float(scale) if scale is not None else None)
+    sized = card.with_size(height, width)
+
+    def write(folder: Path) -> None:
+        (folder / MODEL_FILE).write_bytes(model.SerializeToString())
+        (folder / CARD_FILE).write_text(sized.to_json(), encoding="utf-8")
+
+    return _load_installed(_atomic_install(name, settings, write))
+
+
+def _dims(value_info: Any) -> list[int | str | None]:
+    dims = value_info.type.tensor_type.shape.dim
+    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in dims]
+
+
+def check_onnx_against_card(onnx_path: Path, card: ModelCard) -> None:
+    """Refuse an ONNX file whose input/output shapes or class count disagree with ``card``.
+
+    Checks the declared shapes first (naming the mismatch), then runs the model once on a blank
+    input of the card's size to confirm the output is ``(1, classes, h, w)``.
+    """
+    import onnx
+
+    try:
+        model = onnx.load(str(onnx_path))
+    except Exception as exc:  # a protobuf DecodeError or OSError for a file that is not ONNX
+        raise ModelError(f"{onnx_path.name} is not an ONNX model ({type(exc).__name__})") from None
+    init_names = {t.name for t in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in init_names]
+    if len(inputs) != 1:
+        raise ModelError(f"{onnx_path.name} has {len(inputs)} inputs; a segmentation model takes one image (N, 3, H, W)")
+    h, w = card.input_size
+    shape_in = _dims(inputs[0])
+    expected_in = ["N", 3, h, w]
+    if len(shape_in) != 4 or any(isinstance(a, int) and a != b for a, b in zip(shape_in[1:], expected_in[1:])):
+        raise ModelError(f"{onnx_path.name}: input shape {shape_in} does not match the card's (N, 3, {h}, {w})")
+    if not model.graph.output:
+        raise ModelError(f"{onnx_path.name} has no outputs")
+    shape_out = _dims(model.graph.output[0])
+    if shape_out and (len(shape_out) != 4 or (isinstance(shape_out[1], int) and shape_out[1] != card.num_classes)):
+        raise ModelError(
+            f"{onnx_path.name}: output shape {shape_out} is not (N, {card.num_classes}, h, w); "
+            f"the card {card.name!r} lists {card.num_classes} classes"
+        )
+    _dry_run(onnx_path, inputs[0].name, card)
+
+
+def _dry_run(onnx_path: Path, input_name: str, card: ModelCard) -> None:
+    import onnxruntime as ort
+
+    h, w = card.input_size
+    try:
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        sess = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+        out = sess.run(None, {input_name: np.zeros((1, 3, h, w), np.float32)})[0]
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise ModelError(f"{onnx_path.name} does not run on a {h}x{w} input: {str(exc).splitlines()[0]}") from None
+    shape = tuple(np.shape(out))
+    if len(shape) != 4 or shape[0] != 1 or shape[1] != card.num_classes:
+        raise ModelError(
+            f"{onnx_path.name}: output shape {shape} is not (1, {card.num_classes}, h, w); "
+            f"the card {card.name!r} lists {card.num_classes} classes"
+        )
+
+
+def add_model(onnx_path: str | Path, card_path: str | Path, settings: Settings) -> InstalledModel:
+    """Install a bring-your-own ONNX segmentation model under its card's name, after checking them."""
+    src = Path(onnx_path)
+    if not src.is_file():
+        raise InputError(f"ONNX file {str(src)!r} does not exist")
+    card = load_card(card_path)
+    if card.name in builtin_cards():
+        raise InputError(f"card name {card.name!r} is a built-in model; give your model another name")
+    check_onnx_against_card(src, card)
+
+    def write(folder: Path) -> None:
+        shutil.copyfile(src, folder / MODEL_FILE)
+        (folder / CARD_FILE).write_text(card.to_json(), encoding="utf-8")
+
+    return _load_installed(_atomic_install(card.name, settings, write))

@@ -1,0 +1,146 @@
+"""`urbanlens models ...` and `urbanlens segment` through typer's test runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from analytics import cli_models
+from analytics.errors import DataFormatError, InputError, ModelError
+from analytics.models.zoo import install
+from analytics.settings import load_settings
+
+runner = CliRunner()
+
+
+def make_app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """UrbanLens (test app)."""
+
+    cli_models.register(app)
+    return app
+
+
+APP = make_app()
+
+
+@pytest.fixture(scope="module")
+def installed_home(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A URBANLENS_HOME with espnetv2-s2 installed from the mirror, shared by this module's tests."""
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("URBANLENS_HOME", str(home))
+        mp.setenv("URBANLENS_MODEL_MIRROR", str(shared_dir / "models" / "espnetv2"))
+        install("espnetv2-s2", load_settings())
+    return home
+
+
+@pytest.fixture
+def home(installed_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("URBANLENS_HOME", str(installed_home))
+    return installed_home
+
+
+def test_list_shows_installed_and_available(home: Path) -> None:
+    result = runner.invoke(APP, ["models", "list"])
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[1]: line for line in result.output.splitlines() if "espnetv2-" in line}
+    assert "installed" in lines["espnetv2-s2"] and "MB" in lines["espnetv2-s2"] and "384x768" in lines["espnetv2-s2"]
+    assert "available" in lines["espnetv2-s1"] and "MIT" in lines["espnetv2-s1"]
+
+
+def test_install_prints_path(model_mirror: Path) -> None:
+    result = runner.invoke(APP, ["models", "install", "espnetv2-s1", "--size", "256x512"])
+    assert result.exit_code == 0, result.output
+    path = Path(result.output.strip().splitlines()[-1])
+    assert path == load_settings().model_dir / "espnetv2-s1" / "model.onnx" and path.is_file()
+
+
+def test_install_bad_size(model_mirror: Path) -> None:
+    result = runner.invoke(APP, ["models", "install", "espnetv2-s1", "--size", "big"])
+    assert isinstance(result.exception, InputError)
+
+
+def test_segment_matches_reference(home: Path, shared_dir: Path, tmp_path: Path) -> None:
+    """The acceptance path: install (done by the fixture) then segment a golden image."""
+    ref = shared_dir / "reference" / "espnetv2"
+    out, over = tmp_path / "labels.png", tmp_path / "overlay.png"
+    result = runner.invoke(APP, ["segment", str(ref / "bikes_f140.png"), "--out", str(out), "--overlay", str(over)])
+    assert result.exit_code == 0, result.output
+    labels = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    golden = cv2.imread(str(ref / "labels_s2.0_bikes_f140.png"), cv2.IMREAD_UNCHANGED)
+    assert labels.dtype == np.uint8 and labels.shape == (384, 768)
+    assert (labels == golden).mean() >= 0.999
+    picture = cv2.imread(str(over))
+    assert picture.shape[0] == 384 and picture.shape[1] > 768  # the frame plus a legend panel
+
+
+def test_segment_other_size(home: Path, shared_dir: Path, tmp_path: Path) -> None:
+    """A 640x272 frame is letterboxed into 768x384; --keep-size maps labels back to 640x272."""
+    cap = cv2.VideoCapture(str(shared_dir / "samples" / "bikes.mp4"))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 175)
+    ok, frame = cap.read()
+    cap.release()
+    assert ok
+    image = tmp_path / "frame.jpg"
+    cv2.imwrite(str(image), frame)
+    model_size, keep = tmp_path / "model.png", tmp_path / "keep.png"
+    assert runner.invoke(APP, ["segment", str(image), "--out", str(model_size)]).exit_code == 0
+    assert runner.invoke(APP, ["segment", str(image), "--out", str(keep), "--keep-size"]).exit_code == 0
+    a = cv2.imread(str(model_size), cv2.IMREAD_UNCHANGED)
+    b = cv2.imread(str(keep), cv2.IMREAD_UNCHANGED)
+    assert a.shape == (384, 768) and b.shape == (272, 640)
+    assert (a[:29] == 19).all() and (a[-29:] == 19).all()  # letterbox padding is void
+    assert (b != 19).mean() > 0.9  # the frame's own pixels get real classes
+
+
+@pytest.mark.parametrize(
+    ("setup", "error", "message"),
+    [
+        ("text", DataFormatError, "not an image"),  # a text file named .png
+        ("missing", InputError, "does not exist"),  # no such file
+        ("jpeg-out", InputError, "expected a .png"),  # labels must be lossless
+        ("not-installed", ModelError, "urbanlens models install espnetv2-s1"),  # model not installed
+    ],
+)
+def test_segment_errors(home: Path, shared_dir: Path, tmp_path: Path, setup: str, error: type[Exception], message: str) -> None:
+    image = shared_dir / "reference" / "espnetv2" / "bikes_f140.png"
+    args = ["--out", str(tmp_path / "labels.png")]
+    if setup == "text":
+        image = tmp_path / "notes.png"
+        image.write_text("hello")
+    elif setup == "missing":
+        image = tmp_path / "nothing.png"
+    elif setup == "jpeg-out":
+        args = ["--out", str(tmp_path / "labels.jpg")]
+    else:
+        args += ["--model", "espnetv2-s1"]
+    result = runner.invoke(APP, ["segment", str(image), *args])
+    assert isinstance(result.exception, error), result.output
+    assert message in str(result.exception)
+
+
+def test_add_refuses_mismatched_card(home: Path, tmp_path: Path) -> None:
+    card = tmp_path / "card.json"
+    card.write_text('{"name": "mine", "input_height": 512, "input_width": 1024, "class_set": "cityscapes"}')
+    onnx_path = home / "models" / "espnetv2-s2" / "model.onnx"
+    result = runner.invoke(APP, ["models", "add", str(onnx_path), "--card", str(card)])
+    assert isinstance(result.exception, ModelError)
+    assert "512, 1024" in str(result.exception)
+
+
+def test_add_accepts_matching_card(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("URBANLENS_HOME", str(tmp_path / "own-home"))
+    card = tmp_path / "card.yaml"
+    card.write_text("name: mine\ninput_height: 384\ninput_width: 768\nclass_set: cityscapes\n")
+    result = runner.invoke(APP, ["models", "add", str(home / "models" / "espnetv2-s2" / "model.onnx"), "--card", str(card)])
+    assert result.exit_code == 0, result.output
+    assert Path(result.output.strip()) == tmp_path / "own-home" / "models" / "mine" / "model.onnx"
