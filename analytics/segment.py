@@ -17,10 +17,16 @@ Resize policy (``card.resize``), from a frame of ``fw x fh`` pixels to the model
 Normalisation per the card: ``x = (pixel * scale - mean[c]) / std[c]`` with the channels in the
 card's order (``RGB`` or ``BGR``), laid out as ``float32 (3, H, W)``.
 
-Speed: the softmax, arg-max and confidence are appended to the model's own graph (so ONNX Runtime
-computes them with its threads instead of numpy loops), and so is the optional temporal smoothing
-(:func:`analytics.temporal.ema_update`, the same formula). Frames are batched where the graph has
-a free batch dimension and batching is faster.
+Confidence is the softmax maximum ``1 / sum_c exp(z_c - max_c z_c)`` of the logits ``z``; with
+``confidence_stride`` s > 1 it is computed on every s-th row and column only (the pipeline uses 4:
+its frame statistics are means over the frame, and this saves most of the cost) and spread back to
+full size by nearest neighbour.
+
+Speed: the arg-max and the confidence are appended to the model's own graph, so ONNX Runtime
+computes them with its threads instead of numpy passes, and so is the optional temporal smoothing
+(:func:`analytics.temporal.ema_update`, the same formula, over logits). Frames are batched where the
+graph has a free batch dimension (``batch_size``); on 2 CPU cores a batch of 1 is as fast per frame
+(measured), so 1 is the default.
 """
 
 from __future__ import annotations
@@ -36,79 +42,11 @@ import numpy as np
 
 from analytics.cards import ModelCard
 from analytics.errors import InputError, ModelError
+from analytics.geometry import Geometry, frame_geometry
 
-__all__ = ["Geometry", "Segmentation", "Segmenter", "frame_geometry", "preprocess", "normalisation"]
-
-MAX_FRAME_SIDE = 16384
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """Where a frame lies in the model input: ``x_model = x_frame * scale_x + offset_x`` (same for y).
-
-    ``content`` is ``(y0, y1, x0, x1)``: the rows and columns of the model input that show the
-    frame (the whole input for ``crop`` and ``stretch``; inside the padding for ``letterbox``).
-    """
-
-    frame_h: int
-    frame_w: int
-    input_h: int
-    input_w: int
-    resized_h: int
-    resized_w: int
-    offset_x: int
-    offset_y: int
-    content: tuple[int, int, int, int]
-
-    @property
-    def scale_x(self) -> float:
-        return self.resized_w / self.frame_w
-
-    @property
-    def scale_y(self) -> float:
-        return self.resized_h / self.frame_h
-
-    def to_model(self, xy: np.ndarray) -> np.ndarray:
-        """Map frame pixel coordinates ``(n, 2)`` of x, y to model-input coordinates.
-
-        >>> g = frame_geometry(100, 200, 50, 50, "letterbox")
-        >>> g.to_model(np.array([[0.0, 0.0], [200.0, 100.0]])).tolist()
-        [[0.0, 12.5], [50.0, 37.5]]
-        """
-        xy = np.asarray(xy, dtype=np.float64)
-        return np.stack([xy[:, 0] * self.scale_x + self.offset_x, xy[:, 1] * self.scale_y + self.offset_y], axis=1)
-
-    def to_frame(self, xy: np.ndarray) -> np.ndarray:
-        """Inverse of :meth:`to_model`."""
-        xy = np.asarray(xy, dtype=np.float64)
-        return np.stack([(xy[:, 0] - self.offset_x) / self.scale_x, (xy[:, 1] - self.offset_y) / self.scale_y], axis=1)
-
-
-def frame_geometry(frame_h: int, frame_w: int, input_h: int, input_w: int, resize: str) -> Geometry:
-    """Geometry of a ``frame_w x frame_h`` frame fed to a ``input_w x input_h`` model (see module doc).
-
-    >>> frame_geometry(272, 640, 384, 768, "letterbox").content    # 640x272 -> 768x326, 29 rows of padding above
-    (29, 355, 0, 768)
-    >>> g = frame_geometry(432, 768, 384, 768, "crop")             # 768x432 -> 853x480, centre cut
-    >>> (g.resized_w, g.resized_h, g.offset_x, g.offset_y)
-    (853, 480, -42, -48)
-    """
-    if frame_h < 1 or frame_w < 1 or frame_h > MAX_FRAME_SIDE or frame_w > MAX_FRAME_SIDE:
-        raise InputError(f"frame size {frame_w}x{frame_h}; expected 1 to {MAX_FRAME_SIDE} pixels a side")
-    if resize == "stretch":
-        return Geometry(frame_h, frame_w, input_h, input_w, input_h, input_w, 0, 0, (0, input_h, 0, input_w))
-    if resize == "letterbox":
-        s = min(input_w / frame_w, input_h / frame_h)
-        rw, rh = max(1, min(input_w, round(frame_w * s))), max(1, min(input_h, round(frame_h * s)))
-        ox, oy = (input_w - rw) // 2, (input_h - rh) // 2
-        return Geometry(frame_h, frame_w, input_h, input_w, rh, rw, ox, oy, (oy, oy + rh, ox, ox + rw))
-    if resize == "crop":
-        s = max(input_w / frame_w, input_h / frame_h)
-        rw, rh = max(input_w, round(frame_w * s)), max(input_h, round(frame_h * s))
-        ox, oy = -((rw - input_w) // 2), -((rh - input_h) // 2)
-        return Geometry(frame_h, frame_w, input_h, input_w, rh, rw, ox, oy, (0, input_h, 0, input_w))
-    raise InputError(f"resize policy {resize!r}; expected letterbox, crop or stretch")
-
+__all__ = [
+    "Geometry", "Segmentation", "Segmenter", "frame_geometry", "model_view", "normalise_into", "normalisation", "preprocess",
+]
 
 def normalisation(card: ModelCard) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel ``(a, b)`` in the card's channel order with ``x = pixel * a + b``.
@@ -136,6 +74,49 @@ def _check_frame(frame: Any) -> np.ndarray:
     return frame
 
 
+def model_view(frame_bgr: np.ndarray, geometry: Geometry, resize: str) -> np.ndarray:
+    """The part of the frame the model sees, at model resolution: BGR ``uint8`` of the content size
+    ``(content y1 - y0, x1 - x0, 3)`` (resized; centre-cut for ``crop``; no padding).
+
+    >>> g = frame_geometry(10, 20, 16, 16, "letterbox")
+    >>> model_view(np.zeros((10, 20, 3), np.uint8), g, "letterbox").shape
+    (8, 16, 3)
+    """
+    frame = _check_frame(frame_bgr)
+    h, w = frame.shape[:2]
+    if (geometry.frame_h, geometry.frame_w) != (h, w):
+        raise InputError(f"geometry is for {geometry.frame_w}x{geometry.frame_h} frames, got {w}x{h}")
+    g = geometry
+    if (g.resized_w, g.resized_h) == (w, h):
+        resized = frame
+    else:
+        interp = cv2.INTER_AREA if (g.resized_w < w and g.resized_h < h) else cv2.INTER_LINEAR
+        resized = cv2.resize(frame, (g.resized_w, g.resized_h), interpolation=interp)
+    if resize == "crop":
+        y0, x0 = -g.offset_y, -g.offset_x
+        resized = resized[y0 : y0 + g.input_h, x0 : x0 + g.input_w]
+    return resized
+
+
+def normalise_into(view: np.ndarray, card: ModelCard, geometry: Geometry, out: np.ndarray) -> np.ndarray:
+    """Write a :func:`model_view` into ``out`` (float32 (3, H, W)) normalised per the card; padding 0."""
+    H, W = card.input_height, card.input_width
+    if out.shape != (3, H, W) or out.dtype != np.float32:
+        raise InputError(f"out must be float32 (3, {H}, {W}), got {out.dtype} {out.shape}")
+    cy0, cy1, cx0, cx1 = geometry.content
+    if view.shape[:2] != (cy1 - cy0, cx1 - cx0):
+        raise InputError(f"view is {view.shape[1]}x{view.shape[0]}, the geometry's content {cx1 - cx0}x{cy1 - cy0}")
+    if (cy1 - cy0, cx1 - cx0) != (H, W):
+        out.fill(0.0)  # the card's mean colour, normalised
+    a, b = normalisation(card)
+    order = (2, 1, 0) if card.channel_order == "RGB" else (0, 1, 2)
+    for c, src in enumerate(order):
+        dst = out[c, cy0:cy1, cx0:cx1]
+        np.multiply(view[:, :, src], a[c], out=dst)
+        dst += b[c]
+    return out
+
+
 def preprocess(
     frame_bgr: np.ndarray, card: ModelCard, out: np.ndarray | None = None, geometry: Geometry | None = None
 ) -> np.ndarray:
@@ -152,29 +133,9 @@ def preprocess(
     frame = _check_frame(frame_bgr)
     h, w = frame.shape[:2]
     g = geometry or frame_geometry(h, w, card.input_height, card.input_width, card.resize)
-    if (g.frame_h, g.frame_w) != (h, w):
-        raise InputError(f"geometry is for {g.frame_w}x{g.frame_h} frames, got {w}x{h}")
-    H, W = card.input_height, card.input_width
     if out is None:
-        out = np.empty((3, H, W), dtype=np.float32)
-    elif out.shape != (3, H, W) or out.dtype != np.float32:
-        raise InputError(f"out must be float32 (3, {H}, {W}), got {out.dtype} {out.shape}")
-    shrink = g.resized_w < w and g.resized_h < h
-    interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-    resized = frame if (g.resized_w, g.resized_h) == (w, h) else cv2.resize(frame, (g.resized_w, g.resized_h), interpolation=interp)
-    if card.resize == "crop":
-        y0, x0 = -g.offset_y, -g.offset_x
-        resized = resized[y0 : y0 + H, x0 : x0 + W]
-    a, b = normalisation(card)
-    cy0, cy1, cx0, cx1 = g.content
-    if card.resize == "letterbox" and (cy1 - cy0, cx1 - cx0) != (H, W):
-        out.fill(0.0)  # the card's mean colour, normalised
-    order = (2, 1, 0) if card.channel_order == "RGB" else (0, 1, 2)
-    for c, src in enumerate(order):
-        dst = out[c, cy0:cy1, cx0:cx1]
-        np.multiply(resized[:, :, src], a[c], out=dst, casting="unsafe")
-        dst += b[c]
-    return out
+        out = np.empty((3, card.input_height, card.input_width), dtype=np.float32)
+    return normalise_into(model_view(frame, g, card.resize), card, g, out)
 
 
 @dataclass
@@ -182,14 +143,13 @@ class Segmentation:
     """One frame's segmentation at the model's input size.
 
     ``labels`` (uint8 H x W) class ids, ``confidence`` (float32 H x W) the largest class
-    probability, ``probabilities`` (float32 C x H x W) when asked for; ``geometry`` says where the
-    frame lies (padding of a letterbox is outside ``geometry.content``).
+    probability; ``geometry`` says where the frame lies (padding of a letterbox is outside
+    ``geometry.content``).
     """
 
     labels: np.ndarray
     confidence: np.ndarray
     geometry: Geometry
-    probabilities: np.ndarray | None = None
 
     def content(self) -> tuple[np.ndarray, np.ndarray]:
         """Labels and confidence of the frame's own pixels (letterbox padding removed)."""
@@ -204,13 +164,15 @@ def _opset(model: Any) -> int:
     return 13
 
 
-def _augment(model: Any, num_classes: int, smoothing: bool) -> Any:
-    """Append softmax, arg-max, confidence (and EMA smoothing) to a logits model.
+def _augment(model: Any, num_classes: int, smoothing: bool, confidence_stride: int) -> Any:
+    """Append arg-max, confidence (and EMA smoothing) to a logits model, in place.
 
-    Outputs: ``ul_labels`` uint8 (N, h, w), ``ul_confidence`` float32 (N, h, w) and, with
-    smoothing, ``ul_state`` float32 (N, C, h, w), the smoothed probabilities; extra inputs
-    ``ul_prev`` (the previous state) and ``ul_alpha`` (shape (1,)):
-    ``p = alpha * softmax(logits) + (1 - alpha) * prev`` (see :func:`analytics.temporal.ema_update`).
+    Outputs ``ul_labels`` uint8 (N, h, w) = arg-max over classes, and ``ul_confidence`` float32
+    (N, h / s, w / s) = the softmax maximum ``1 / sum_c exp(z_c - max_c z_c)`` on every s-th row and
+    column (s = ``confidence_stride``; ORT's Softmax over the channel axis is several times slower
+    than these five element-wise steps). With smoothing: extra inputs ``ul_prev`` (the previous
+    state) and ``ul_alpha`` (shape (1,)) and output ``ul_state`` =
+    ``alpha * z + (1 - alpha) * prev`` over the logits z (see :mod:`analytics.temporal`).
     """
     from onnx import TensorProto, helper
 
@@ -218,31 +180,42 @@ def _augment(model: Any, num_classes: int, smoothing: bool) -> Any:
     if opset < 13:
         raise ModelError(f"ONNX opset {opset} is too old; UrbanLens needs opset 13 or newer")
     g = model.graph
-    logits = g.output[0].name
+    z = g.output[0].name
     nodes = []
-
-    def reduce_max(x: str, y: str) -> None:
-        if opset >= 18:
-            nodes.append(helper.make_node("ReduceMax", [x, "ul_axes"], [y], keepdims=0))
-        else:
-            nodes.append(helper.make_node("ReduceMax", [x], [y], axes=[1], keepdims=0))
-
-    if opset >= 18:
-        g.initializer.append(helper.make_tensor("ul_axes", TensorProto.INT64, [1], [1]))
-    nodes.append(helper.make_node("Softmax", [logits], ["ul_probs"], axis=1))
-    probs = "ul_probs"
+    inits = [helper.make_tensor("ul_axes", TensorProto.INT64, [1], [1])]
     if smoothing:
         nodes += [
-            helper.make_node("Sub", ["ul_prev", "ul_probs"], ["ul_diff"]),
+            helper.make_node("Sub", ["ul_prev", z], ["ul_diff"]),
             helper.make_node("Sub", ["ul_one", "ul_alpha"], ["ul_keep"]),
             helper.make_node("Mul", ["ul_diff", "ul_keep"], ["ul_kdiff"]),
-            helper.make_node("Add", ["ul_probs", "ul_kdiff"], ["ul_state"]),
+            helper.make_node("Add", [z, "ul_kdiff"], ["ul_state"]),
         ]
-        g.initializer.append(helper.make_tensor("ul_one", TensorProto.FLOAT, [1], [1.0]))
-        probs = "ul_state"
-    reduce_max(probs, "ul_confidence")
-    nodes.append(helper.make_node("ArgMax", [probs], ["ul_argmax"], axis=1, keepdims=0))
+        inits.append(helper.make_tensor("ul_one", TensorProto.FLOAT, [1], [1.0]))
+        z = "ul_state"
+    nodes.append(helper.make_node("ArgMax", [z], ["ul_argmax"], axis=1, keepdims=0))
     nodes.append(helper.make_node("Cast", ["ul_argmax"], ["ul_labels"], to=TensorProto.UINT8))
+    zc = z
+    if confidence_stride > 1:
+        big = 2**31 - 1
+        inits += [
+            helper.make_tensor("ul_s_starts", TensorProto.INT64, [2], [0, 0]),
+            helper.make_tensor("ul_s_ends", TensorProto.INT64, [2], [big, big]),
+            helper.make_tensor("ul_s_axes", TensorProto.INT64, [2], [2, 3]),
+            helper.make_tensor("ul_s_steps", TensorProto.INT64, [2], [confidence_stride, confidence_stride]),
+        ]
+        nodes.append(helper.make_node("Slice", [z, "ul_s_starts", "ul_s_ends", "ul_s_axes", "ul_s_steps"], ["ul_zs"]))
+        zc = "ul_zs"
+    if opset >= 18:
+        nodes.append(helper.make_node("ReduceMax", [zc, "ul_axes"], ["ul_zmax"], keepdims=1))
+    else:
+        nodes.append(helper.make_node("ReduceMax", [zc], ["ul_zmax"], axes=[1], keepdims=1))
+    nodes += [
+        helper.make_node("Sub", [zc, "ul_zmax"], ["ul_zshift"]),
+        helper.make_node("Exp", ["ul_zshift"], ["ul_zexp"]),
+        helper.make_node("ReduceSum", ["ul_zexp", "ul_axes"], ["ul_zsum"], keepdims=0),
+        helper.make_node("Reciprocal", ["ul_zsum"], ["ul_confidence"]),
+    ]
+    g.initializer.extend(inits)
     g.node.extend(nodes)
     del g.output[:]
     g.output.extend(
@@ -292,7 +265,7 @@ class Segmenter:
 
     def __init__(
         self, onnx_path: str | Path, card: ModelCard, threads: int | None = None, *, smoothing_alpha: float | None = None,
-        batch_size: int | None = None,
+        batch_size: int | None = None, confidence_stride: int = 1,
     ) -> None:
         import onnx
         import onnxruntime as ort
@@ -302,8 +275,11 @@ class Segmenter:
             raise ModelError(f"ONNX model {str(path)!r} does not exist; install it with `urbanlens models install {card.name}`")
         if smoothing_alpha is not None and not 0.0 < smoothing_alpha <= 1.0:
             raise InputError(f"smoothing alpha {smoothing_alpha!r}; expected a number in (0, 1]")
+        if confidence_stride not in (1, 2, 4):
+            raise InputError(f"confidence_stride {confidence_stride!r}; expected 1, 2 or 4")
         self.card = card
         self.onnx_path = path
+        self.confidence_stride = confidence_stride
         self.smoothing_alpha = smoothing_alpha
         try:
             model = onnx.load(str(path))
@@ -325,7 +301,7 @@ class Segmenter:
         self.input_name = inputs[0].name
         self.batch_size = 1 if smoothing_alpha is not None or not self.dynamic_batch else max(1, batch_size or 1)
         try:
-            aug = _augment(model, card.num_classes, smoothing_alpha is not None)
+            aug = _augment(model, card.num_classes, smoothing_alpha is not None, confidence_stride)
             self._session = ort.InferenceSession(
                 aug.SerializeToString(), sess_options=session_options(threads), providers=["CPUExecutionProvider"]
             )
@@ -358,9 +334,8 @@ class Segmenter:
             first = self._state is None
             prev = np.zeros((1, self.card.num_classes, 1, 1), np.float32) if first else self._state
             alpha = np.array([1.0 if first else self.smoothing_alpha], np.float32)
-            labels, conf, state = self._session.run(
-                ["ul_labels", "ul_confidence", "ul_state"], {self.input_name: batch[i : i + 1], "ul_prev": prev, "ul_alpha": alpha}
-            )
+            feed = {self.input_name: batch[i : i + 1], "ul_prev": prev, "ul_alpha": alpha}
+            labels, conf, state = self._session.run(["ul_labels", "ul_confidence", "ul_state"], feed)
             self._state = state
             out.append(self._finish(labels[0], conf[0], geometries[i]))
         return out
@@ -369,7 +344,8 @@ class Segmenter:
         H, W = self.card.input_height, self.card.input_width
         if labels.shape != (H, W):  # models that predict at a lower resolution
             labels = cv2.resize(labels, (W, H), interpolation=cv2.INTER_NEAREST)
-            conf = cv2.resize(conf, (W, H), interpolation=cv2.INTER_LINEAR)
+        if conf.shape != (H, W):  # lower resolution or a confidence stride: nearest keeps the values
+            conf = cv2.resize(conf, (W, H), interpolation=cv2.INTER_NEAREST)
         return Segmentation(labels=labels, confidence=conf, geometry=geometry)
 
     def segment(self, frame_bgr: np.ndarray) -> Segmentation:
@@ -386,7 +362,7 @@ class Segmenter:
             chunk = frames[start : start + self.batch_size]
             geos = [self.geometry(*_check_frame(f).shape[:2]) for f in chunk]
             batch = np.empty((len(chunk), 3, self.card.input_height, self.card.input_width), np.float32)
-            for i, (f, g) in enumerate(zip(chunk, geos)):
+            for i, (f, g) in enumerate(zip(chunk, geos, strict=True)):
                 preprocess(f, self.card, out=batch[i], geometry=g)
             out.extend(self.run(batch, geos))
         return out

@@ -23,10 +23,11 @@ ARTIFACTS = REPO / "tests" / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-PAGES = [("overview", "City overview"), ("explore", "Explore indicators"), ("camera", "Camera"),
-         ("analyse", "Analyse footage"), ("data", "Data")]
+PAGES = [("", "City overview"), ("explore", "Explore indicators"), ("camera", "Camera"),
+         ("reports", "Reports"), ("analyse", "Analyse footage"), ("data", "Data")]
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
 
 
 def _free_port() -> int:
@@ -41,7 +42,7 @@ def start_streamlit(db: Path, home: Path, port: int, log: Path) -> subprocess.Po
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true", "--server.address", "127.0.0.1",
            "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=str(REPO), env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=str(APP.parent), env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -80,7 +81,7 @@ def server(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             proc.kill()
 
 
-def wait_for_page(page, title: str, timeout_ms: int = 30000) -> None:  # type: ignore[no-untyped-def]
+def wait_for_page(page, title: str, timeout_ms: int = 60000) -> None:  # type: ignore[no-untyped-def]
     """Wait until the page's title shows and Streamlit has stopped running the script."""
     page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=timeout_ms)
     deadline = time.monotonic() + timeout_ms / 1000
@@ -106,10 +107,9 @@ def test_every_page_renders_in_chromium(server: str) -> None:
             for slug, title in PAGES:
                 page.goto(f"{server}/{slug}", wait_until="domcontentloaded")
                 wait_for_page(page, title)
-                assert page.locator('[data-testid="stException"]').count() == 0, f"{slug}: exception shown"
-                assert page.locator('[data-testid="stAlertContentError"]').count() == 0, f"{slug}: error shown"
-                assert "UrbanLens" in page.title() or title in page.title()
-                page.screenshot(path=str(ARTIFACTS / f"page_{slug}.png"), full_page=True)
+                shown = page.locator('[data-testid="stException"]').count() + page.locator('[data-testid="stAlertContentError"]').count()
+                assert shown == 0, f"{slug}: an exception or error is shown"
+                page.screenshot(path=str(ARTIFACTS / f"page_{slug or 'overview'}.png"), full_page=True)
             assert not errors, f"JavaScript errors: {errors[:3]}"
         finally:
             browser.close()

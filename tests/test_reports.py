@@ -337,7 +337,7 @@ def test_dashboard_reports_page(demo_path: Path, tmp_path: Path, monkeypatch: py
     db = tmp_path / "dashboard.duckdb"  # the dashboard opens its database read-write: give it a copy of its own
     shutil.copy(demo_path, db)
     monkeypatch.setenv("URBANLENS_DB", str(db))
-    page = Path(__file__).resolve().parents[1] / "dashboard" / "pages" / "reports.py"
+    page = Path(__file__).resolve().parents[1] / "dashboard" / "views" / "reports.py"
     at = AppTest.from_file(str(page), default_timeout=120)
     at.run()
     assert not at.exception, [e.message for e in at.exception]

@@ -6,8 +6,8 @@ Only widgets here: the report itself is :mod:`analytics.reports` (the same one `
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import streamlit as st
 import streamlit.components.v1 as components
@@ -22,26 +22,16 @@ from dashboard import ui
 CITY = "__city__"
 
 
-@dataclass(frozen=True)
-class Built:
-    """What the page shows and offers for download (bytes are cached, widgets are not)."""
-
-    title: str
-    period: str
-    has_data: bool
-    no_data_reason: str
-    key_points: tuple[str, ...]
-    sentences: tuple[str, ...]
-    caveats: tuple[str, ...]
-    pdf: bytes
-    html: str
-
-
 @st.cache_data(ttl=ui.TTL, show_spinner=False, max_entries=8)
-def _build(path: str, area: str | None, start: date, end: date, main: str) -> Built:
+def _build(path: str, area: str | None, start: date, end: date, main: str) -> dict[str, Any]:
+    """What the page shows and offers for download, as plain values (st.cache_data pickles them)."""
     content = build_report(ui.store(), area, start, end, main_indicator=main)
-    return Built(content.title, content.period_text, content.has_data, content.no_data_reason, content.key_points,
-                 tuple(ln.text for ln in content.summary), content.caveats, render_pdf(content), render_html(content))
+    return {
+        "title": content.title, "period": content.period_text, "has_data": content.has_data,
+        "no_data_reason": content.no_data_reason, "key_points": tuple(content.key_points),
+        "sentences": tuple(ln.text for ln in content.summary), "caveats": tuple(content.caveats),
+        "pdf": render_pdf(content), "html": render_html(content),
+    }
 
 
 def _file_stem(area: str | None, start: date, end: date) -> str:
@@ -92,28 +82,28 @@ except UrbanLensError as exc:
 
 stem = _file_stem(area, start, end)
 d1, d2, _ = st.columns([1, 1, 3])
-d1.download_button("Download PDF", built.pdf, f"{stem}.pdf", "application/pdf", key="report_pdf", icon=":material/picture_as_pdf:",
+d1.download_button("Download PDF", built['pdf'], f"{stem}.pdf", "application/pdf", key="report_pdf", icon=":material/picture_as_pdf:",
                    type="primary")
-d2.download_button("Download HTML", built.html.encode("utf-8"), f"{stem}.html", "text/html", key="report_html",
+d2.download_button("Download HTML", built['html'].encode("utf-8"), f"{stem}.html", "text/html", key="report_html",
                    icon=":material/html:")
-st.caption(f"PDF {len(built.pdf) / 1e6:.1f} MB (A4) · HTML {len(built.html) / 1e6:.1f} MB, self-contained: opens offline and "
+st.caption(f"PDF {len(built['pdf']) / 1e6:.1f} MB (A4) · HTML {len(built['html']) / 1e6:.1f} MB, self-contained: opens offline and "
            "loads nothing from the network.")
 
-st.subheader(f"{built.title} · {built.period}")
-if not built.has_data:
-    st.warning(built.no_data_reason, icon=":material/warning:")
+st.subheader(f"{built['title']} · {built['period']}")
+if not built['has_data']:
+    st.warning(built['no_data_reason'], icon=":material/warning:")
 tab_summary, tab_preview = st.tabs(["Summary", "Full preview"])
 with tab_summary:
-    if built.key_points:
+    if built['key_points']:
         st.markdown("##### Key points")
-        st.markdown("\n".join(f"- {p}" for p in built.key_points))
+        st.markdown("\n".join(f"- {p}" for p in built['key_points']))
     st.markdown("##### In plain words")
-    st.markdown("\n".join(f"- {s}" for s in built.sentences))
+    st.markdown("\n".join(f"- {s}" for s in built['sentences']))
     st.markdown("##### Caveats")
-    st.markdown("\n".join(f"- {c}" for c in built.caveats))
+    st.markdown("\n".join(f"- {c}" for c in built['caveats']))
 with tab_preview:
     # the HTML report carries plotly.js inline (about 5 MB): send it to the browser only when asked for
     if st.toggle("Show the full report (interactive HTML)", value=False, key="report_preview"):
-        components.html(built.html, height=900, scrolling=True)
+        components.html(built['html'], height=900, scrolling=True)
     else:
         st.caption("The full preview is the HTML report itself, with its interactive map and charts.")

@@ -1,0 +1,148 @@
+"""``urbanlens ingest PATH... --camera ID``: analyse clips and store their measurements.
+
+PATH can be clip files or folders (searched recursively for video files). Each clip gets a
+progress bar; a summary table at the end says which clips were stored, skipped (already
+ingested with the same settings) or failed, with the reason. One bad clip does not stop the
+batch. Exit code: 0 when at least one clip was stored or skipped, 1 when every clip failed (or
+no clip was found), 2 for a usage error (unknown camera, bad option), 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from analytics.errors import InputError, UrbanLensError
+
+__all__ = ["register", "collect_clips"]
+
+
+def collect_clips(paths: list[Path]) -> list[Path]:
+    """Files as given, folders expanded to the video files inside them (sorted, recursive)."""
+    from analytics.video import VIDEO_SUFFIXES
+
+    out: list[Path] = []
+    for p in paths:
+        p = p.expanduser()
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES)
+            if not found:
+                raise InputError(f"folder {str(p)!r} holds no video files ({', '.join(VIDEO_SUFFIXES)})")
+            out.extend(found)
+        elif p.exists():
+            out.append(p)
+        else:
+            raise InputError(f"{str(p)!r} does not exist")
+    seen: set[Path] = set()
+    return [p for p in out if not (p.resolve() in seen or seen.add(p.resolve()))]  # type: ignore[func-returns-value]
+
+
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Clip files or folders of clips.", show_default=False)],
+    camera: Annotated[str, typer.Option("--camera", "-c", help="Camera id the footage comes from (see `urbanlens cameras`).")],
+    fps: Annotated[str, typer.Option("--fps", help="Sampled frames per second, or 'every=N', or 'all'.")] = "2",
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Installed model name (default espnetv2-s2).")] = None,
+    smooth: Annotated[
+        bool, typer.Option("--smooth/--no-smooth", help="Temporal smoothing of class scores (EMA); for fixed cameras.")
+    ] = False,
+    zones: Annotated[
+        Path | None, typer.Option("--zones", help="ZONES.json: named polygons in frame pixels; saved as the camera's zones.")
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option("--start", help="ISO time of the first frame; later clips of the batch follow on (in name order)."),
+    ] = None,
+    keep_previews: Annotated[int, typer.Option("--keep-previews", help="Anonymised previews kept per clip (0-20).")] = 3,
+    db: Annotated[Path | None, typer.Option("--db", help="DuckDB file (default: $URBANLENS_DB or $URBANLENS_HOME).")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", help="ONNX Runtime threads (default: URBANLENS_THREADS).")] = None,
+    max_frames: Annotated[int | None, typer.Option("--max-frames", help="Analyse at most this many sampled frames a clip.")] = None,
+) -> None:
+    """Analyse clips (segmentation → measurements) and store them for a camera."""
+    import threading
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from analytics.pipeline import analyse_clip, describe_error
+    from analytics.settings import load_settings
+    from analytics.store import Store
+    from analytics.video import Sampling
+
+    console = Console()
+    settings = load_settings()
+    if db is not None:
+        settings = settings.with_db(db)
+    sampling = Sampling.parse(fps)
+    clips = collect_clips(paths)
+    start_dt: datetime | None = None
+    if start is not None:
+        try:
+            start_dt = datetime.fromisoformat(start.strip().replace("Z", "+00:00")).replace(tzinfo=None)
+        except ValueError:
+            raise InputError(f"--start {start!r} is not an ISO time such as 2024-05-01T08:30:00") from None
+    rows: list[tuple[str, str, str, str]] = []
+    n_ok = 0
+    with Store(settings.db_path) as store:
+        store.camera(camera)  # unknown camera: one clear error before any work
+        for clip in clips:
+            cancel = threading.Event()
+            with Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+                TimeRemainingColumn(), console=console, transient=False,
+            ) as bar:
+                task = bar.add_task(clip.name[:40], total=None, rate="")
+
+                def progress(done: int, total: int, rate: float, eta: float, task: TaskID = task, bar: Progress = bar) -> None:
+                    bar.update(task, completed=done, total=total, rate=f"{rate:.1f} frames/s")
+
+                try:
+                    result = analyse_clip(
+                        clip, camera, store, model=model, fps=sampling, smooth=smooth, zones=zones, start_time=start_dt,
+                        keep_previews=keep_previews, progress=progress, cancel=cancel, settings=settings, threads=threads,
+                        max_frames=max_frames,
+                    )
+                except KeyboardInterrupt:
+                    rows.append((clip.name, "cancelled", "-", "interrupted; nothing stored for this clip"))
+                    _summary(console, Table, rows)
+                    raise typer.Exit(130) from None
+                except UrbanLensError as exc:
+                    rows.append((clip.name, "failed", "-", describe_error(exc)))
+                    continue
+                except Exception as exc:  # one bad clip must not stop the batch; say what happened
+                    rows.append((clip.name, "failed", "-", describe_error(exc)))
+                    continue
+            n_ok += 1
+            n = str(result.measurements.n) if result.measurements is not None else "-"
+            note = result.message
+            if result.status == "stored":
+                note = f"{result.frames_per_s:.1f} frames/s; " + note
+            rows.append((clip.name, "done" if result.status == "stored" else result.status, n, note))
+            if start_dt is not None:
+                start_dt = start_dt + timedelta(seconds=result.info.duration_s)
+    _summary(console, Table, rows)
+    if n_ok == 0:
+        raise typer.Exit(1)
+
+
+def _summary(console: object, table_cls: type, rows: list[tuple[str, str, str, str]]) -> None:
+    table = table_cls(title="Ingest summary")
+    for col in ("clip", "status", "frames", "note"):
+        table.add_column(col, overflow="fold")
+    style = {"done": "green", "skipped": "yellow", "failed": "red", "cancelled": "red"}
+    for clip, status, n, note in rows:
+        table.add_row(clip, f"[{style.get(status, 'white')}]{status}[/]", n, note)
+    counts = {s: sum(1 for r in rows if r[1] == s) for s in ("done", "skipped", "failed", "cancelled")}
+    console.print(table)  # type: ignore[attr-defined]
+    console.print(  # type: ignore[attr-defined]
+        f"{counts['done']} done, {counts['skipped']} skipped (already ingested), {counts['failed']} failed"
+        + (f", {counts['cancelled']} cancelled" if counts["cancelled"] else "")
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``ingest`` to the ``urbanlens`` app."""
+    app.command("ingest")(ingest)

@@ -1,0 +1,591 @@
+"""Clip → sampled frames → segmentation → temporal smoothing → measurements → store.
+
+One public function, :func:`analyse_clip`, used by the CLI (``urbanlens ingest``) and the
+dashboard's upload page::
+
+    stop = threading.Event()                      # stop.set() from a "Cancel" button
+    def cb(done, total, rate, eta_s): bar.progress(done / total, f"{rate:.1f} frames/s, {eta_s:.0f} s left")
+    result = analyse_clip("street.mp4", "cam-12", store, fps=2, progress=cb, cancel=stop)
+    result.status          # "stored", "skipped" (already ingested with these settings) or "analysed" (save=False)
+    result.warnings        # e.g. how much of a truncated clip was read
+    result.previews        # anonymised JPEG previews (kind "frame") and colour overlays of them (kind "overlay")
+
+Errors are :class:`~analytics.errors.UrbanLensError` subclasses with one-line messages
+(``VideoError`` for unreadable clips, ``InputError`` for an unknown camera or bad argument,
+``ModelError``, ``Cancelled``); nothing is stored when one is raised.
+
+How it runs (2 CPU cores in mind): a producer thread decodes the sampled frames and preprocesses
+them into a bounded queue while the calling thread runs the model, and a third thread measures the
+previous frame (class pixels, zones, objects, stationarity, flicker, distress heuristic, previews)
+while the model runs on the next; ONNX Runtime, OpenCV and numpy release the GIL, so the three
+overlap. The progress callback and the cancellation check run in the calling thread.
+
+Guarantees: the clip's SHA-256 and the run settings are checked against the store *before*
+analysis (an already ingested clip is skipped at the cost of hashing it); a clip that fails or is
+cancelled writes nothing; everything of one clip is stored in one transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from analytics import __version__
+from analytics.cards import ModelCard
+from analytics.errors import Cancelled, InputError, ModelError, UrbanLensError, VideoError
+from analytics.geometry import Geometry, frame_geometry
+from analytics.records import OBJECT_GROUPS, ClipInfo, ClipMeasurements, Preview, RunInfo
+from analytics.settings import Settings, load_settings
+from analytics.temporal import DEFAULT_ALPHA, smoothing_label
+from analytics.video import Sampling, VideoInfo, VideoReader, open_video
+
+__all__ = ["AnalysisResult", "ProgressCallback", "analyse_clip", "clip_sha256", "describe_error", "resolve_model"]
+
+CONFIDENCE_STRIDE = 4
+"""Confidence statistics are computed on every 4th row and column (see :mod:`analytics.segment`):
+18,000 samples of a 768x384 input, for a mean and a share; a quarter of the cost of stride 2."""
+QUEUE_FRAMES = 4
+"""Preprocessed frames waiting for the model (bounded: memory stays flat on long clips)."""
+DISTRESS_METHOD = "heuristic-blackhat-v1"
+MAX_PREVIEWS = 20
+
+
+class ProgressCallback(Protocol):
+    def __call__(self, done: int, total: int, rate: float, eta_s: float) -> None:
+        """``done`` of ``total`` sampled frames analysed, ``rate`` frames per second, ``eta_s`` seconds left."""
+
+
+@dataclass
+class AnalysisResult:
+    """What :func:`analyse_clip` did with one clip."""
+
+    path: Path
+    status: str
+    """``stored``, ``skipped`` (already ingested with the same settings) or ``analysed`` (``save=False``)."""
+    message: str
+    clip_sha256: str
+    settings_key: str
+    info: VideoInfo
+    measurements: ClipMeasurements | None = None
+    """None when skipped."""
+    ingest: Any = None
+    """The store's IngestResult when saved."""
+    warnings: list[str] = field(default_factory=list)
+    """E.g. how much of a truncated file was read, or where the start time came from."""
+    previews: list[Preview] = field(default_factory=list)
+    """Anonymised frames (kind ``frame``) and coloured overlays of them (kind ``overlay``)."""
+    seconds: float = 0.0
+    frames_per_s: float = 0.0
+
+    @property
+    def overlays(self) -> list[Preview]:
+        return [p for p in self.previews if p.kind == "overlay"]
+
+
+# -- small helpers --------------------------------------------------------------------------------
+
+
+def clip_sha256(path: str | Path, chunk: int = 1 << 20, cancelled: Callable[[], bool] | None = None) -> str:
+    """SHA-256 of a file's bytes, read in chunks (memory stays flat for any size)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+            if cancelled is not None and cancelled():
+                raise Cancelled(f"{Path(path).name}: cancelled while reading the file; nothing was stored")
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Model:
+    name: str
+    card: ModelCard
+    onnx_path: Path
+    weights_sha256: str
+
+
+def resolve_model(model: Any, settings: Settings) -> _Model:
+    """A model name (installed, or a built-in one installed now), an ``InstalledModel``, or a
+    ``(card, onnx_path)`` pair."""
+    if isinstance(model, str):
+        from analytics.models import zoo
+
+        try:
+            inst = zoo.resolve(model, settings)
+        except ModelError:
+            if model not in zoo.builtin_cards():
+                raise
+            inst = zoo.install(model, settings)
+        return _Model(inst.card.name, inst.card, Path(inst.onnx_path), inst.weights_sha256)
+    if isinstance(model, tuple) and len(model) == 2 and isinstance(model[0], ModelCard):
+        card, onnx_path = model
+        p = Path(onnx_path)
+        if not p.is_file():
+            raise ModelError(f"ONNX model {str(p)!r} does not exist")
+        return _Model(card.name, card, p, clip_sha256(p))
+    if hasattr(model, "card") and hasattr(model, "onnx_path"):
+        return _Model(model.card.name, model.card, Path(model.onnx_path), str(model.weights_sha256))
+    raise InputError(f"model must be a name, an installed model or a (card, onnx_path) pair, got {type(model).__name__}")
+
+
+_SEGMENTERS: dict[tuple[Any, ...], tuple[Any, threading.Lock]] = {}
+_SEGMENTERS_LOCK = threading.Lock()
+
+
+def _segmenter(m: _Model, alpha: float | None, threads: int | None) -> tuple[Any, threading.Lock]:
+    """A cached ONNX Runtime session per model and settings (building one costs about a second)."""
+    from analytics.segment import Segmenter
+
+    key = (str(m.onnx_path), m.weights_sha256, m.card.to_json(), alpha, threads)
+    with _SEGMENTERS_LOCK:
+        if key not in _SEGMENTERS:
+            if len(_SEGMENTERS) >= 4:
+                _SEGMENTERS.pop(next(iter(_SEGMENTERS)))
+            seg = Segmenter(m.onnx_path, m.card, threads, smoothing_alpha=alpha, confidence_stride=CONFIDENCE_STRIDE)
+            _SEGMENTERS[key] = (seg, threading.Lock())
+        return _SEGMENTERS[key]
+
+
+def _cancel_check(cancel: Any) -> Callable[[], bool]:
+    if cancel is None:
+        return lambda: False
+    if hasattr(cancel, "is_set"):
+        return lambda: bool(cancel.is_set())
+    if callable(cancel):
+        return lambda: bool(cancel())
+    raise InputError(f"cancel must be a threading.Event or a callable returning True to stop, got {type(cancel).__name__}")
+
+
+def _start_time(start: datetime | str | None, path: Path, reader: VideoReader, warnings: list[str]) -> datetime:
+    if isinstance(start, datetime):
+        return start.replace(tzinfo=None) if start.tzinfo else start
+    if isinstance(start, str) and start.strip():
+        try:
+            dt = datetime.fromisoformat(start.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(f"start time {start!r} is not an ISO time such as 2024-05-01T08:30:00") from None
+        return dt.replace(tzinfo=None) if dt.tzinfo else dt
+    if start is not None and not isinstance(start, str):
+        raise InputError(f"start time must be an ISO string or a datetime, got {type(start).__name__}")
+    tag = reader.creation_time
+    if tag is not None:
+        warnings.append(f"start time taken from the clip's creation_time tag ({tag.isoformat(sep=' ')})")
+        return tag
+    mtime = datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
+    warnings.append(f"start time not given: took the file's modification time {mtime.isoformat(sep=' ')}")
+    return mtime
+
+
+def _zones_for(zones: Any, camera_zones: pd.DataFrame | None, info: VideoInfo) -> tuple[pd.DataFrame | None, bool]:
+    """(zones to measure, whether they are new for the camera)."""
+    from analytics.geo import parse_zones
+
+    if zones is None:
+        return (camera_zones if camera_zones is not None and not camera_zones.empty else None), False
+    if isinstance(zones, pd.DataFrame):
+        need = {"zone", "role", "polygon_json"}
+        if not need.issubset(zones.columns):
+            raise InputError(f"zones need columns {sorted(need)}, got {list(zones.columns)}")
+        return zones[["zone", "role", "polygon_json"]].reset_index(drop=True), True
+    if isinstance(zones, str | Path | bytes):
+        return parse_zones(zones, frame_size=(info.width, info.height)), True
+    raise InputError(f"zones must be a ZONES.json path, its bytes or a DataFrame, got {type(zones).__name__}")
+
+
+def _zones_key(zones: pd.DataFrame | None) -> str | None:
+    if zones is None:
+        return None
+    rows = sorted(zip(zones["zone"], zones["role"], zones["polygon_json"], strict=True))
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
+
+
+def _preview_positions(n: int, k: int) -> set[int]:
+    """``k`` sampled-frame positions spread evenly over ``n`` frames.
+
+    >>> sorted(_preview_positions(10, 3)), sorted(_preview_positions(2, 3))
+    ([0, 4, 9], [0, 1])
+    """
+    if k <= 0 or n <= 0:
+        return set()
+    return {int(v) for v in np.round(np.linspace(0, n - 1, min(k, n))).astype(int)}
+
+
+# -- the three stages ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Item:
+    pos: int
+    index: int
+    t_s: float
+    view: np.ndarray
+    x: np.ndarray
+    geometry: Geometry
+
+
+class _Failure:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_END = object()
+
+
+BACKGROUND_NICE = 10
+"""Scheduling priority added to the decoding and measuring threads (Linux: per thread)."""
+
+
+def _lower_priority() -> None:
+    """Run this thread (and the threads it starts) at a lower CPU priority than inference.
+
+    ONNX Runtime splits each layer over its threads and waits for the slowest: a decoding or
+    measuring thread holding one of the two cores stalls the whole layer. At a lower priority the
+    scheduler hands the core back to inference at once, and the background work fills the gaps.
+    """
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed: normal priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+
+
+def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _produce(reader: VideoReader, card: ModelCard, q: queue.Queue[Any], stop: threading.Event) -> None:
+    """Decode sampled frames and preprocess them (producer thread)."""
+    from analytics.segment import model_view, normalise_into
+
+    _lower_priority()
+    try:
+        geometry: Geometry | None = None
+        for pos, frame in enumerate(reader):
+            if stop.is_set():
+                return
+            h, w = frame.image.shape[:2]
+            if geometry is None or (geometry.frame_h, geometry.frame_w) != (h, w):
+                geometry = frame_geometry(h, w, card.input_height, card.input_width, card.resize)
+            view = model_view(frame.image, geometry, card.resize)
+            x = normalise_into(view, card, geometry, np.empty((3, card.input_height, card.input_width), np.float32))
+            if not _put(q, _Item(pos, frame.index, frame.t_s, view, x, geometry), stop):
+                return
+        _put(q, _END, stop)
+    except BaseException as exc:  # handed to the calling thread, which raises it
+        _put(q, _Failure(exc), stop)
+
+
+class _Measurer:
+    """Measures segmented frames in order (third thread) and keeps the per-frame rows."""
+
+    def __init__(
+        self, card: ModelCard, zones: pd.DataFrame | None, low_confidence: float, preview_positions: set[int], raw_previews: bool
+    ) -> None:
+        self.card = card
+        self.class_set = card.class_set
+        self.zones_df = zones
+        self.low_confidence = low_confidence
+        self.preview_positions = preview_positions
+        self.raw_previews = raw_previews
+        self.stride = CONFIDENCE_STRIDE
+        self.rows: list[Any] = []
+        self.objects: list[dict[str, Any]] = []
+        self.zone_rows: list[tuple[int, str, str, int, int]] = []
+        self.previews: list[Preview] = []
+        self.prev_labels: np.ndarray | None = None
+        self.zone_masks: list[Any] | None = None
+        self.zone_geometry: Geometry | None = None
+        self.road_ids = self.class_set.class_ids("road")
+        self.q: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_FRAMES)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="urbanlens-measure", daemon=True)
+
+    def _run(self) -> None:
+        _lower_priority()
+        while True:
+            got = self.q.get()
+            if got is _END:
+                return
+            if self.error is not None:
+                continue  # drain after a failure
+            try:
+                self.measure(*got)
+            except BaseException as exc:  # raised again in the calling thread
+                self.error = exc
+
+    def measure(self, item: _Item, seg: Any) -> None:
+        from analytics.distress import distress_heuristic
+        from analytics.measure import group_mask, measure_frame, zone_masks
+
+        labels, conf = seg.content()
+        if self.zones_df is not None and (self.zone_masks is None or self.zone_geometry != item.geometry):
+            self.zone_masks = zone_masks(self.zones_df, item.geometry)
+            self.zone_geometry = item.geometry
+        prev = self.prev_labels if self.prev_labels is not None and self.prev_labels.shape == labels.shape else None
+        fm = measure_frame(
+            labels, conf[:: self.stride, :: self.stride], item.geometry, self.class_set, prev_labels=prev,
+            zones=self.zone_masks, low_confidence=self.low_confidence,
+        )
+        if not self.class_set.has_damage_classes and self.road_ids:
+            d = distress_heuristic(item.view, group_mask(labels, self.road_ids))
+            fm.distress_crack_px, fm.distress_pothole_px = float(d.crack_px), float(d.pothole_px)
+        self.prev_labels = labels.copy()
+        pos = len(self.rows)
+        self.rows.append((item.index, item.t_s, fm))
+        self.objects.extend(
+            {"frame_pos": pos, "group": b.group, "x0": b.x0, "y0": b.y0, "x1": b.x1, "y1": b.y1, "area_px": b.area_px}
+            for b in fm.objects
+        )
+        self.zone_rows.extend((pos, z, r, c, n) for z, r, c, n in fm.zone_pixels)
+        if item.pos in self.preview_positions:
+            self.previews.extend(_previews(pos, item.view, labels, self.class_set, self.raw_previews))
+
+
+def _previews(pos: int, view: np.ndarray, labels: np.ndarray, class_set: Any, raw: bool) -> list[Preview]:
+    from analytics.privacy import anonymise, preview_jpeg
+
+    image = view.copy() if raw else anonymise(view, labels, class_set)
+    out = [Preview(pos, preview_jpeg(image), "frame", "image/jpeg")]
+    try:
+        from analytics.overlay import overlay
+    except ImportError:  # the overlay module is optional
+        return out
+    out.append(Preview(pos, preview_jpeg(overlay(image, labels, class_set, alpha=0.45)), "overlay", "image/jpeg"))
+    return out
+
+
+# -- the public function -------------------------------------------------------------------------
+
+
+def analyse_clip(
+    path: str | Path,
+    camera_id: str,
+    store: Any = None,
+    *,
+    model: Any = None,
+    fps: float | str | Sampling = 2.0,
+    smooth: bool = False,
+    alpha: float = DEFAULT_ALPHA,
+    zones: Any = None,
+    start_time: datetime | str | None = None,
+    keep_previews: int = 3,
+    raw_previews: bool = False,
+    progress: ProgressCallback | Callable[[int, int, float, float], None] | None = None,
+    cancel: threading.Event | Callable[[], bool] | None = None,
+    save: bool = True,
+    settings: Settings | None = None,
+    threads: int | None = None,
+    max_frames: int | None = None,
+    label: str | None = None,
+) -> AnalysisResult:
+    """Analyse one clip for a camera and store its per-frame measurements.
+
+    ``fps``: sampled frames per second (``2.0``), ``"every=N"`` or ``"all"``. ``smooth``: EMA of the
+    logits across sampled frames with weight ``alpha`` on the newest (recorded in provenance); off
+    by default because with a moving camera or sparse sampling it lags moving objects and shrinks
+    them (see :mod:`analytics.temporal`); turn it on for fixed cameras.
+    ``zones``: a ZONES.json path/bytes/DataFrame (saved as the camera's zones with the clip);
+    default: the camera's stored zones. ``start_time``: ISO text or datetime of the first frame
+    (default: the clip's creation_time tag, else the file's modification time; said in warnings).
+    ``keep_previews``: anonymised previews to keep (0–20); ``raw_previews=True`` keeps them
+    without blurring (only when asked for). ``progress(done, total, rate, eta_s)`` and ``cancel``
+    (an Event or a callable) are used from the calling thread. ``save=False`` analyses without
+    storing (``store`` may then be None). ``model``: a model name (default: the settings'
+    default model), an installed model, or a ``(card, onnx_path)`` pair.
+
+    Raises :class:`~analytics.errors.VideoError` (and other InputErrors) for bad input,
+    :class:`~analytics.errors.ModelError`, and :class:`~analytics.errors.Cancelled`; nothing is
+    stored in any of these cases.
+    """
+    t_start = time.perf_counter()
+    settings = settings or load_settings()
+    path = Path(path).expanduser()
+    if not isinstance(camera_id, str) or not camera_id.strip():
+        raise InputError("a camera id is needed (e.g. --camera demo-cam)")
+    if not isinstance(keep_previews, int) or not 0 <= keep_previews <= MAX_PREVIEWS:
+        raise InputError(f"keep_previews={keep_previews!r}; expected a whole number from 0 to {MAX_PREVIEWS}")
+    sampling = Sampling.parse(fps)
+    smooth_alpha = alpha if smooth else None
+    smoothing = smoothing_label(smooth_alpha)
+    is_cancelled = _cancel_check(cancel)
+    if progress is not None and not callable(progress):
+        raise InputError("progress must be a callable progress(done, total, rate, eta_s)")
+    if save and store is None:
+        from analytics.store import open_store
+
+        with open_store(settings.db_path) as own_store:
+            return _analyse_and_store(
+                path, camera_id, own_store, model, sampling, smooth_alpha, smoothing, zones, start_time, keep_previews,
+                raw_previews, progress, is_cancelled, save, settings, threads, max_frames, label, t_start,
+            )
+    return _analyse_and_store(
+        path, camera_id, store, model, sampling, smooth_alpha, smoothing, zones, start_time, keep_previews, raw_previews,
+        progress, is_cancelled, save, settings, threads, max_frames, label, t_start,
+    )
+
+
+def _analyse_and_store(
+    path: Path, camera_id: str, store: Any, model: Any, sampling: Sampling, smooth_alpha: float | None, smoothing: str,
+    zones: Any, start_time: datetime | str | None, keep_previews: int, raw_previews: bool, progress: Any,
+    is_cancelled: Callable[[], bool], save: bool, settings: Settings, threads: int | None, max_frames: int | None,
+    label: str | None, t_start: float,
+) -> AnalysisResult:
+    if save:
+        store.camera(camera_id)  # an unknown camera fails before any work
+    m = resolve_model(model or settings.default_model, settings)
+    reader = open_video(path, sampling, max_frames=max_frames)
+    with reader:
+        info = reader.info
+        warnings: list[str] = []
+        if reader.problem:
+            warnings.append(reader.problem)
+        camera_zones = store.zones(camera_id) if store is not None else None
+        zones_df, new_zones = _zones_for(zones, camera_zones, info)
+        if progress is not None:
+            progress(0, reader.n_wanted, 0.0, float("nan"))
+        sha = clip_sha256(path, cancelled=is_cancelled)
+        run = RunInfo(
+            model_name=m.name, weights_sha256=m.weights_sha256, class_set=m.card.class_set, sampling=sampling.label,
+            smoothing=smoothing, code_version=__version__,
+            params={
+                "input": f"{m.card.input_height}x{m.card.input_width}", "resize": m.card.resize,
+                "confidence_stride": CONFIDENCE_STRIDE, "low_confidence": settings.low_confidence,
+                "min_object": "max(20 px, 0.0002 of the frame)", "distress": DISTRESS_METHOD,
+                "zones": _zones_key(zones_df), **({"max_frames": max_frames} if max_frames else {}),
+            },
+        )
+        key = run.settings_key
+        if save and store.is_ingested(sha, key):
+            return AnalysisResult(
+                path, "skipped", "already ingested with the same model and settings", sha, key, info,
+                seconds=time.perf_counter() - t_start,
+            )
+        start = _start_time(start_time, path, reader, warnings)
+        seg, seg_lock = _segmenter(m, smooth_alpha, threads)
+        with seg_lock:
+            seg.reset()
+            measurer = _analyse(reader, m.card, seg, zones_df, settings, keep_previews, raw_previews, progress, is_cancelled)
+        if reader.problem and reader.problem not in warnings:
+            warnings.append(reader.problem)
+    measurements = _measurements(measurer, info, sha, camera_id, start, run, label or path.name)
+    result = AnalysisResult(
+        path, "analysed", f"analysed {measurements.n} sampled frames", sha, key, info, measurements, None, warnings,
+        list(measurements.previews),
+    )
+    if save:
+        if new_zones and zones_df is not None:
+            store.set_zones(camera_id, zones_df)
+        ingest = store.ingest(measurements)[0]
+        result.ingest = ingest
+        result.status = ingest.status
+        result.message = ingest.message
+    result.seconds = time.perf_counter() - t_start
+    result.frames_per_s = measurements.n / result.seconds if result.seconds > 0 else 0.0
+    if warnings and result.status == "stored":
+        result.message += f" ({'; '.join(warnings)})"
+    return result
+
+
+def _analyse(
+    reader: VideoReader, card: ModelCard, seg: Any, zones: pd.DataFrame | None, settings: Settings, keep_previews: int,
+    raw_previews: bool, progress: Any, is_cancelled: Callable[[], bool],
+) -> _Measurer:
+    total = reader.n_wanted
+    measurer = _Measurer(card, zones, settings.low_confidence, _preview_positions(total, keep_previews), raw_previews)
+    frames: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_FRAMES)
+    stop = threading.Event()
+    producer = threading.Thread(target=_produce, args=(reader, card, frames, stop), name="urbanlens-decode", daemon=True)
+    producer.start()
+    measurer.thread.start()
+    t0 = time.perf_counter()
+    done = 0
+    try:
+        while True:
+            if is_cancelled():
+                raise Cancelled(f"{reader.path.name}: cancelled after {done} of {total} sampled frames; nothing was stored")
+            try:
+                item = frames.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is _END:
+                break
+            if isinstance(item, _Failure):
+                raise item.exc
+            out = seg.run(item.x[None], [item.geometry])[0]
+            item.x = np.empty(0, np.float32)  # free the input early
+            measurer.q.put((item, out))
+            if measurer.error is not None:
+                raise measurer.error
+            done += 1
+            if progress is not None:
+                elapsed = time.perf_counter() - t0
+                rate = done / elapsed if elapsed > 0 else 0.0
+                total_now = max(total, done)
+                progress(done, total_now, rate, (total_now - done) / rate if rate > 0 else float("nan"))
+    finally:
+        stop.set()
+        measurer.q.put(_END)
+        measurer.thread.join()
+        producer.join(timeout=30)
+    if measurer.error is not None:
+        raise measurer.error
+    if not measurer.rows:
+        raise VideoError(f"{reader.path.name}: no frame could be analysed")
+    if progress is not None and done < total:
+        progress(done, done, done / max(1e-9, time.perf_counter() - t0), 0.0)
+    return measurer
+
+
+def _measurements(
+    ms: _Measurer, info: VideoInfo, sha: str, camera_id: str, start: datetime, run: RunInfo, label: str
+) -> ClipMeasurements:
+    n = len(ms.rows)
+    fms = [r[2] for r in ms.rows]
+    clip = ClipInfo(
+        sha256=sha, camera_id=camera_id, start_time=start, duration_s=info.duration_s, fps=info.fps, width=info.width,
+        height=info.height, n_frames=info.n_frames, label=label,
+    )
+    objects = pd.DataFrame(ms.objects, columns=["frame_pos", "group", "x0", "y0", "x1", "y1", "area_px"])
+    zone_pixels = (
+        pd.DataFrame(ms.zone_rows, columns=["frame_pos", "zone", "role", "class_id", "pixels"]) if ms.zone_rows else None
+    )
+    return ClipMeasurements(
+        clip=clip,
+        run=run,
+        frame_index=np.array([r[0] for r in ms.rows], np.int64),
+        t_s=np.array([r[1] for r in ms.rows], np.float64),
+        class_pixels=np.stack([f.class_pixels for f in fms]) if n else np.zeros((0, run.class_set.num_classes)),
+        mean_confidence=np.array([f.mean_confidence for f in fms]),
+        low_conf_share=np.array([f.low_conf_share for f in fms]),
+        flicker=np.array([f.flicker for f in fms]),
+        vehicle_stationarity=np.array([f.vehicle_stationarity for f in fms]),
+        object_counts=np.array([f.object_counts for f in fms], np.int64).reshape(n, len(OBJECT_GROUPS)),
+        distress_crack_px=np.array([f.distress_crack_px for f in fms]),
+        distress_pothole_px=np.array([f.distress_pothole_px for f in fms]),
+        objects=objects,
+        zone_pixels=zone_pixels,
+        previews=list(ms.previews),
+    )
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a failed clip (UrbanLens errors as they are; others with their type)."""
+    if isinstance(exc, UrbanLensError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,335 @@
+"""Pipeline benchmark (figures, not asserts): python bench/pipeline_bench.py [--shared ../shared] [--quick]
+
+On bikes.mp4 and car-detection.mp4 with espnetv2-s2 at 384x768 (installed from the ../shared mirror
+into a temporary URBANLENS_HOME):
+
+1. end-to-end sampled frames/s of :func:`analytics.pipeline.analyse_clip` (2 sampled frames a
+   second; decode, preprocess, inference, measurements, distress heuristic, previews, store write),
+   beside pure model inference/s on the same preprocessed frames (one ``session.run`` per frame on
+   the raw ONNX graph, inputs already in memory) — the ratio's goal is >= 0.9;
+2. a naive baseline written here: OpenCV decodes every frame in turn, the sampled ones are
+   preprocessed, one frame per ``session.run`` (default session options), soft-max, arg-max and
+   counts with numpy per-class loops;
+3. decode cost at 1, 2 and 5 sampled frames a second: OpenCV (``grab`` every frame, ``retrieve``
+   the sampled ones) against PyAV as :class:`analytics.video.VideoReader` uses it (demux index,
+   key-frame seeking, only sampled frames converted) and PyAV decoding every frame;
+4. flicker on bikes.mp4 with and without temporal smoothing, and what smoothing does to the shares.
+
+Every timing is the median of ``--repeats`` runs, interleaved, on whatever machine runs it; the
+load average is printed because on a shared machine other work skews the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from analytics.pipeline import analyse_clip  # noqa: E402
+from analytics.segment import preprocess, session_options  # noqa: E402
+from analytics.settings import load_settings  # noqa: E402
+from analytics.video import open_video, probe  # noqa: E402
+
+CLIPS = ("bikes.mp4", "car-detection.mp4")
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process, all threads (user + system)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def sampled_inputs(path: Path, card, fps: float) -> list[np.ndarray]:  # type: ignore[no-untyped-def]
+    with open_video(path, fps) as reader:
+        return [preprocess(f.image, card)[None] for f in reader]
+
+
+def pure_inference(onnx_path: Path, inputs: list[np.ndarray], threads: int) -> Callable[[], None]:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(onnx_path), sess_options=session_options(threads), providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    sess.run(None, {name: inputs[0]})
+
+    def run() -> None:
+        for x in inputs:
+            sess.run(None, {name: x})
+
+    return run
+
+
+def naive(path: Path, onnx_path: Path, card, fps: float) -> Callable[[], int]:  # type: ignore[no-untyped-def]
+    """The baseline: decode every frame with OpenCV, one frame per run, numpy per-class loops."""
+    import cv2
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    mean = np.array(card.mean, np.float32)
+    std = np.array(card.std, np.float32)
+    h, w = card.input_height, card.input_width
+
+    def run() -> int:
+        cap = cv2.VideoCapture(str(path))
+        clip_fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+        step = clip_fps / fps
+        i, n, next_t = 0, 0, 0.0
+        prev = None
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if i + 1e-6 >= next_t:
+                next_t += step
+                fh, fw = frame.shape[:2]
+                s = min(w / fw, h / fh)
+                rw, rh = round(fw * s), round(fh * s)
+                canvas = np.zeros((h, w, 3), np.float32)
+                rgb = cv2.cvtColor(cv2.resize(frame, (rw, rh)), cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+                oy, ox = (h - rh) // 2, (w - rw) // 2
+                canvas[oy : oy + rh, ox : ox + rw] = (rgb - mean) / std
+                x = canvas.transpose(2, 0, 1)[None].copy()
+                logits = sess.run(None, {name: x})[0][0]
+                e = np.exp(logits - logits.max(0))
+                probs = e / e.sum(0)
+                labels = probs.argmax(0)
+                conf = probs.max(0)
+                counts = [int((labels == c).sum()) for c in range(card.num_classes)]
+                _ = (conf.mean(), (conf < 0.5).mean(), counts)
+                if prev is not None:
+                    _ = (labels != prev).mean()
+                prev = labels
+                n += 1
+            i += 1
+        cap.release()
+        return n
+
+    return run
+
+
+def decode_opencv(path: Path, fps: float) -> Callable[[], int]:
+    import cv2
+
+    def run() -> int:
+        cap = cv2.VideoCapture(str(path))
+        clip_fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+        step = clip_fps / fps
+        i, n, next_t = 0, 0, 0.0
+        while cap.grab():
+            if i + 1e-6 >= next_t:
+                next_t += step
+                ok, _ = cap.retrieve()
+                n += ok
+            i += 1
+        cap.release()
+        return n
+
+    return run
+
+
+DECODED: dict[tuple[str, float], int] = {}
+
+
+def decode_reader(path: Path, fps: float) -> Callable[[], int]:
+    def run() -> int:
+        with open_video(path, fps) as reader:
+            n = sum(1 for _ in reader)
+            DECODED[(path.name, fps)] = reader.frames_out
+            return n
+
+    return run
+
+
+def synthetic_clip(folder: Path, seconds: int = 60, fps: int = 25, gop: int = 25) -> Path:
+    """A 1280x720 H.264 clip with a key frame every second (as many cameras write): where seeking pays."""
+    from fractions import Fraction
+
+    import av
+
+    path = folder / f"synthetic-720p-{seconds}s-gop{gop}.mp4"
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8)
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=Fraction(fps))
+        s.width, s.height, s.pix_fmt = 1280, 720, "yuv420p"
+        s.codec_context.gop_size = gop
+        s.codec_context.options = {"preset": "ultrafast", "keyint_min": str(gop), "sc_threshold": "0"}
+        for i in range(seconds * fps):
+            frame = av.VideoFrame.from_ndarray(np.roll(base, 8 * i, axis=1), format="bgr24")
+            for packet in s.encode(frame):
+                out.mux(packet)
+        for packet in s.encode():
+            out.mux(packet)
+    return path
+
+
+def decode_pyav_all(path: Path, fps: float) -> Callable[[], int]:
+    """PyAV decoding every frame (no seeking), converting only the sampled ones."""
+    import av
+
+    def run() -> int:
+        with av.open(str(path)) as c:
+            s = c.streams.video[0]
+            s.thread_type = "AUTO"
+            step = 1.0 / fps
+            n, next_t = 0, 0.0
+            for frame in c.decode(s):
+                t = float(frame.time or 0.0)
+                if t + 5e-4 >= next_t:
+                    next_t += step
+                    frame.to_ndarray(format="bgr24")
+                    n += 1
+            return n
+
+    return run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="one repeat, skip the naive baseline on car-detection")
+    ap.add_argument("--sections", default="e2e,naive,batch,decode,flicker", help="comma-separated sections to run")
+    args = ap.parse_args()
+    sections = set(args.sections.split(","))
+    repeats = 1 if args.quick else args.repeats
+    samples = args.shared / "samples"
+    from analytics.models import zoo
+
+    home = Path(tempfile.mkdtemp(prefix="urbanlens-bench-"))
+    settings = dataclasses.replace(load_settings(), home=home, db_path=home / "bench.duckdb",
+                                   model_mirror=args.shared / "models" / "espnetv2", threads=args.threads)
+    model = zoo.install("espnetv2-s2", settings, size=(384, 768))
+    card = model.card
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; ORT threads {args.threads}; "
+          f"model {card.name} {card.input_height}x{card.input_width}; median of {repeats}")
+    try:
+        run_sections(args, sections, samples, home, settings, model, repeats)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def run_sections(args, sections, samples, home, settings, model, repeats) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    from analytics.store import Store
+
+    card = model.card
+    if "e2e" in sections:
+        print("\n== end-to-end vs pure inference vs naive (2 sampled frames a second) ==")
+    for name in CLIPS if "e2e" in sections else ():
+        path = samples / name
+        inputs = sampled_inputs(path, card, 2.0)
+        n = len(inputs)
+        infer = pure_inference(model.onnx_path, inputs, args.threads)
+        analyse_clip(path, "bench", None, model=model, fps=2.0, settings=settings, threads=args.threads, save=False,
+                     max_frames=1, keep_previews=0, start_time="2024-01-01T00:00:00")  # warm-up: builds the cached session
+        e2e_times, e2e_cpu, inf_times, inf_cpu = [], [], [], []
+        for _ in range(repeats):  # interleaved, so both see the same machine load
+            c = cpu_seconds()
+            inf_times.append(median_time(infer, 1))
+            inf_cpu.append(cpu_seconds() - c)
+            with Store(home / f"e2e-{time.monotonic_ns()}.duckdb") as store:
+                store.upsert_cameras(pd.DataFrame({"camera_id": ["bench"], "name": ["b"], "lon": [0.0], "lat": [0.0]}))
+                c = cpu_seconds()
+                t = time.perf_counter()
+                analyse_clip(path, "bench", store, model=model, fps=2.0, settings=settings, threads=args.threads,
+                             start_time="2024-01-01T00:00:00")
+                e2e_times.append(time.perf_counter() - t)
+                e2e_cpu.append(cpu_seconds() - c)
+        inf = n / statistics.median(inf_times)
+        e2e = n / statistics.median(e2e_times)
+        cpu_inf, cpu_e2e = statistics.median(inf_cpu) / n, statistics.median(e2e_cpu) / n
+        line = (
+            f"{name}: {n} sampled frames | wall: pure inference {inf:.2f} frames/s, end-to-end {e2e:.2f} frames/s, "
+            f"ratio {e2e / inf:.2f} | CPU: inference {cpu_inf * 1000:.0f} ms/frame, end-to-end {cpu_e2e * 1000:.0f} ms/frame, "
+            f"ratio {cpu_inf / cpu_e2e:.2f}"
+        )
+        if "naive" in sections and not (args.quick and name != CLIPS[0]):
+            c = cpu_seconds()
+            t_naive = median_time(naive(path, model.onnx_path, card, 2.0), 1)
+            cpu_naive = (cpu_seconds() - c) / n
+            line += (
+                f" | naive: {n / t_naive:.2f} frames/s, {cpu_naive * 1000:.0f} ms CPU/frame "
+                f"(end-to-end {t_naive / statistics.median(e2e_times):.2f}x faster by wall, {cpu_naive / cpu_e2e:.2f}x by CPU)"
+            )
+        print(line, flush=True)
+
+    if "batch" in sections:
+        batching(samples, card, model, args, repeats)
+    if "decode" in sections:
+        decoding(samples, home, repeats)
+    if "flicker" in sections:
+        flicker(samples, model, settings, args)
+
+
+def batching(samples, card, model, args, repeats) -> None:  # type: ignore[no-untyped-def]
+    print("\n== batching: inference per frame at batch 1, 2, 4 (raw graph, same frames) ==")
+    import onnxruntime as ort
+
+    inputs = sampled_inputs(samples / "bikes.mp4", card, 1.0)[:8]
+    sess = ort.InferenceSession(str(model.onnx_path), sess_options=session_options(args.threads), providers=["CPUExecutionProvider"])
+    iname = sess.get_inputs()[0].name
+    for bs in (1, 2, 4):
+        batches = [np.concatenate(inputs[i : i + bs]) for i in range(0, 8, bs)]
+        sess.run(None, {iname: batches[0]})
+        t = median_time(lambda batches=batches: [sess.run(None, {iname: b}) for b in batches], repeats)
+        print(f"batch {bs}: {t / 8 * 1000:.0f} ms a frame")
+
+
+def decoding(samples, home, repeats) -> None:  # type: ignore[no-untyped-def]
+    print("\n== decode cost (ms per clip; [sampled frames]; frames the reader decoded of the clip's total) ==")
+    synthetic = synthetic_clip(home)
+    for path in [samples / name for name in CLIPS] + [synthetic]:
+        name = path.name
+        total = probe(path).n_frames
+        for fps in (1.0, 2.0, 5.0):
+            cells = []
+            for label, make in (("OpenCV grab+retrieve", decode_opencv), ("PyAV reader (seek)", decode_reader),
+                                ("PyAV decode all", decode_pyav_all)):
+                fn = make(path, fps)
+                k = fn()
+                cells.append(f"{label} {median_time(fn, max(3, repeats)) * 1000:.0f} ms [{k}]")
+            print(f"{name} @ {fps:g}/s: " + " | ".join(cells) + f" | reader decoded {DECODED[(name, fps)]} of {total} frames")
+
+
+def flicker(samples, model, settings, args) -> None:  # type: ignore[no-untyped-def]
+    print("\n== flicker on bikes.mp4 (2 sampled frames a second) ==")
+    for smooth in (False, True):
+        r = analyse_clip(samples / "bikes.mp4", "bench", None, model=model, fps=2.0, smooth=smooth, save=False,
+                         settings=settings, threads=args.threads, start_time="2024-01-01T00:00:00")
+        m = r.measurements
+        assert m is not None
+        shares = m.class_pixels.sum(0) / m.class_pixels.sum()
+        names = m.run.class_set.class_names
+        top = ", ".join(f"{names[c]} {shares[c]:.1%}" for c in np.argsort(shares)[::-1][:4])
+        print(f"smoothing {m.run.smoothing:8s}: mean flicker {np.nanmean(m.flicker):.3f} (median {np.nanmedian(m.flicker):.3f}); "
+              f"person+rider {shares[11] + shares[12]:.1%}; {top}")
+
+
+if __name__ == "__main__":
+    main()

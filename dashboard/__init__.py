@@ -1,0 +1,1 @@
+"""The UrbanLens Streamlit dashboard: ``urbanlens dashboard`` runs ``dashboard/app.py``."""

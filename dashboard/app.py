@@ -1,0 +1,41 @@
+"""UrbanLens dashboard entry: ``streamlit run dashboard/app.py`` (or ``urbanlens dashboard``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+try:
+    from dashboard import ui
+except ImportError:  # run from a checkout without installing: put the repository root on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from dashboard import ui
+
+from analytics.errors import UrbanLensError
+
+HERE = Path(__file__).resolve().parent
+
+st.set_page_config(page_title="UrbanLens", page_icon=":material/location_city:", layout="wide")
+
+PAGES = [
+    st.Page(HERE / "views" / "overview.py", title="City overview", icon=":material/map:", default=True),
+    st.Page(HERE / "views" / "explore.py", title="Explore indicators", icon=":material/query_stats:", url_path="explore"),
+    st.Page(HERE / "views" / "camera.py", title="Camera", icon=":material/videocam:", url_path="camera"),
+    st.Page(HERE / "views" / "reports.py", title="Reports", icon=":material/description:", url_path="reports"),
+    st.Page(HERE / "views" / "analyse.py", title="Analyse footage", icon=":material/upload_file:", url_path="analyse"),
+    st.Page(HERE / "views" / "data.py", title="Data", icon=":material/database:", url_path="data"),
+]
+
+page = st.navigation(PAGES)
+with st.sidebar:
+    st.markdown("### :material/location_city: UrbanLens")
+    st.caption("Street-level video → city indicators")
+try:
+    ui.sidebar_period()
+    ui.sidebar_footer()
+except UrbanLensError as exc:
+    ui.show_error(exc)
+    st.stop()
+page.run()

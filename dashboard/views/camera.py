@@ -1,0 +1,141 @@
+"""Camera: where it is, its zones, its indicators over time, class shares, clips and previews."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+import streamlit as st
+
+from analytics import charts, maps
+from analytics.indicators import format_value
+from dashboard import ui
+
+st.title("Camera")
+path = ui.db_path()
+settings = ui.settings()
+start, end = ui.period()
+cams = ui.cameras(path)
+if cams.empty:
+    ui.empty_state("**No cameras yet.**")
+    st.stop()
+period = charts.period_label(start, end)
+labels = ui.labels(path)
+
+wanted = st.session_state.pop("camera_id", None)
+ids = cams["camera_id"].astype(str).tolist()
+if wanted in ids:
+    st.session_state["camera_pick"] = wanted
+elif "camera_pick" not in st.session_state:  # start on a fixed camera with zones when there is one
+    with_zones = set(ui.query(path, "SELECT DISTINCT camera_id FROM camera_zones")["camera_id"])
+    fixed = [c for c in ids if c in with_zones] or cams.loc[cams["kind"] == "fixed", "camera_id"].astype(str).tolist() or ids
+    st.session_state["camera_pick"] = fixed[0]
+camera_id = str(st.selectbox("Camera", ids, key="camera_pick", format_func=lambda c: f"{labels.get(c, c)} ({c})"))
+cam = cams[cams["camera_id"] == camera_id].iloc[0].to_dict()
+ui.synthetic_banner(cam.get("source") == "synthetic")
+district = labels.get(str(cam.get("district_id")), "outside districts") if cam.get("district_id") else "outside districts"
+badge = " :orange-badge[synthetic]" if cam.get("source") == "synthetic" else ""
+st.markdown(
+    f"### {cam['name']}{badge}\n{cam['kind']} camera · {district} · {cam['lat']:.5f}, {cam['lon']:.5f}"
+    + (f" · heading {cam['heading']:.0f}°" if cam.get("heading") == cam.get("heading") and cam.get("heading") is not None else "")
+)
+
+t0 = datetime.combine(start, time.min) if start else datetime(1970, 1, 1)
+t1 = datetime.combine(end + timedelta(days=1), time.min) if end else datetime(2999, 1, 1)
+clips = ui.query(
+    path,
+    "SELECT c.label, c.start_time, c.duration_s, c.width, c.height, c.source, r.run_id, r.model_name, r.sampling, r.smoothing, "
+    "r.n_frames, r.code_version, fl.flicker, fl.confidence "
+    "FROM clips c JOIN model_runs r ON r.clip_sha256 = c.clip_sha256 AND r.active "
+    "LEFT JOIN (SELECT run_id, avg(flicker) AS flicker, avg(mean_confidence) AS confidence FROM frames "
+    "WHERE camera_id = ? AND active AND ts >= ? AND ts < ? GROUP BY run_id) fl ON fl.run_id = r.run_id "
+    "WHERE c.camera_id = ? AND c.start_time >= ? AND c.start_time < ? ORDER BY c.start_time DESC LIMIT 500",
+    (camera_id, t0, t1, camera_id, t0, t1),
+)
+previews = ui.query(
+    path,
+    "SELECT p.run_id, p.frame_id, p.kind, p.mime, p.image, c.label, c.width, c.height FROM previews p "
+    "JOIN model_runs r ON r.run_id = p.run_id JOIN clips c ON c.clip_sha256 = r.clip_sha256 "
+    "WHERE c.camera_id = ? ORDER BY r.created_at DESC, p.frame_id LIMIT 12",
+    (camera_id,),
+)
+zones = ui.query(path, "SELECT zone, role, polygon_json FROM camera_zones WHERE camera_id = ? ORDER BY zone", (camera_id,))
+
+left, right = st.columns(2, gap="large")
+with left:
+    st.markdown("##### Location")
+    track = None
+    if cam.get("kind") == "mobile":
+        track = ui.query(
+            path,
+            "SELECT DISTINCT round(lon, 4) AS lon, round(lat, 4) AS lat FROM frames WHERE camera_id = ? AND active "
+            "AND ts >= ? AND ts < ? LIMIT 5000",
+            (camera_id, t0, t1),
+        )
+    st.plotly_chart(maps.camera_location_figure(cam, ui.districts(path), track=track), key="camera_map",
+                    config={"displaylogo": False})
+    if track is not None:
+        st.caption(f"Mobile camera: orange dots are where its frames were taken in {period}; blue is its registered position.")
+with right:
+    st.markdown("##### Zones")
+    if zones.empty:
+        st.caption("No zones drawn for this camera (zones feed 'pedestrians on sidewalks'; add them when analysing a clip).")
+    else:
+        frames = previews[previews["kind"] == "frame"] if not previews.empty else previews
+        w = int(clips["width"].iloc[0]) if not clips.empty else 768
+        h = int(clips["height"].iloc[0]) if not clips.empty else 384
+        img, mime = None, "image/jpeg"
+        if not frames.empty:
+            img, mime = bytes(frames["image"].iloc[0]), str(frames["mime"].iloc[0])
+            w, h = int(frames["width"].iloc[0]), int(frames["height"].iloc[0])
+        st.plotly_chart(maps.zones_figure(zones, w, h, img, mime), key="camera_zones", config={"displaylogo": False})
+        st.caption("Zones drawn on " + ("the latest preview frame." if img else f"a blank {w}×{h} frame (no preview stored)."))
+
+st.divider()
+pc, _ = st.columns([1, 2])
+with pc:
+    name = ui.indicator_picker(default="green_view", key="camera_indicator")
+ts = ui.indicators(path, ("camera", "day"), (name,), start, end, cameras=(camera_id,), min_frames=settings.min_frames)
+st.plotly_chart(charts.timeseries_figure(ts, "camera", name, period, labels=labels), key="camera_ts", config={"displaylogo": False})
+now = ts[ts["enough"]]
+if not ts.empty:
+    total = int(ts["n_frames"].sum())
+    st.caption(f"{charts.fmt_n(total)} frames in {period}; {len(now)} of {len(ts)} days with enough data. "
+               f"Mean of daily values: {format_value(name, float(now['value'].mean()) if len(now) else float('nan'))}.")
+with st.expander("Table behind this chart"):
+    table = charts.readable_table(ts, ["camera", "day"], labels)
+    st.dataframe(table, hide_index=True, width="stretch")
+    ui.downloads(table, f"urbanlens_{camera_id}_{name}", key="camera_dl")
+
+shares = ui.class_shares(path, camera_id, start, end)
+st.plotly_chart(charts.class_share_figure(shares, period), key="camera_shares", config={"displaylogo": False})
+
+st.markdown(f"##### Clips · {period}")
+if clips.empty:
+    st.caption("No clips from this camera in the period.")
+else:
+    show = clips.drop(columns=["run_id", "width", "height"]).copy()
+    show["flicker"] = show["flicker"] * 100
+    show["confidence"] = show["confidence"] * 100
+    st.dataframe(
+        show, hide_index=True, width="stretch",
+        column_config={
+            "label": "clip", "start_time": st.column_config.DatetimeColumn("start", format="YYYY-MM-DD HH:mm"),
+            "duration_s": st.column_config.NumberColumn("duration (s)", format="%.0f"), "model_name": "model",
+            "n_frames": st.column_config.NumberColumn("frames sampled", format="%d"),
+            "flicker": st.column_config.NumberColumn("flicker (%)", format="%.1f", help="share of pixels changing class between sampled frames"),
+            "confidence": st.column_config.NumberColumn("confidence (%)", format="%.1f"),
+            "code_version": "code",
+        },
+    )
+    if len(clips) == 500:
+        st.caption("Showing the latest 500 clips.")
+
+st.markdown("##### Previews")
+if previews.empty:
+    st.caption("No previews stored for this camera (the synthetic demo city has none; analysed footage keeps a few, "
+               "people blurred).")
+else:
+    cols = st.columns(3)
+    for i, p in enumerate(previews.head(6).itertuples(index=False)):
+        cols[i % 3].image(bytes(p.image), caption=f"{p.label} · {'overlay' if p.kind == 'overlay' else 'frame'} (people blurred)",
+                          width="stretch")

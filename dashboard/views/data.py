@@ -1,0 +1,132 @@
+"""Data: import cameras and districts, installed models, database statistics, export of all indicators."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from analytics import charts
+from analytics.errors import UrbanLensError
+from analytics.geo import read_cameras_csv, read_districts_geojson
+from analytics.indicators import GROUPINGS, INDICATORS
+from dashboard import ui
+
+st.title("Data")
+path = ui.db_path()
+settings = ui.settings()
+start, end = ui.period()
+s = ui.stats(path)
+
+st.markdown("##### Database")
+c = st.columns(6)
+c[0].metric("Cameras", f"{s['cameras']:,}")
+c[1].metric("Districts", f"{s['districts']:,}")
+c[2].metric("Clips", charts.fmt_n(s["clips"]))
+c[3].metric("Frames", charts.fmt_n(s["frames"]))
+c[4].metric("Footage", f"{s['hours']:.1f} h")
+c[5].metric("File", f"{s['size_mb']:.1f} MB")
+first, last = ui.period_bounds(path)
+st.caption(
+    f"`{s['path']}` · schema v{s['schema_version']} · data {charts.period_label(first, last)}"
+    + (f" · :orange-badge[synthetic] {round(s['clips'] * s['synthetic_share']):,} of {s['clips']:,} clips are synthetic"
+       if s["clips"] and s["synthetic_share"] else "")
+)
+
+tab_cam, tab_dist, tab_models, tab_export = st.tabs(["Import cameras", "Import districts", "Models", "Export indicators"])
+
+with tab_cam:
+    st.markdown("CSV with columns `camera_id, name, lon, lat` and optionally `heading` (degrees) and `kind` (`fixed` or `mobile`). "
+                "Cameras with an existing id are replaced; each is placed in the district that contains it.")
+    up = st.file_uploader("Cameras CSV", type=["csv"], key="data_cameras_csv")
+    if up is not None:
+        try:
+            df = read_cameras_csv(up.getvalue())
+        except UrbanLensError as exc:
+            ui.show_error(exc)
+        else:
+            st.dataframe(df, hide_index=True, width="stretch")
+            if st.button(f"Import {len(df)} cameras", type="primary", key="data_import_cameras"):
+                try:
+                    n = ui.store().upsert_cameras(df)
+                except UrbanLensError as exc:
+                    ui.show_error(exc)
+                else:
+                    ui.clear_data()
+                    st.success(f"Imported {n} cameras.")
+    cams = ui.cameras(path)
+    with st.expander(f"Cameras in the database ({len(cams)})"):
+        st.dataframe(cams, hide_index=True, width="stretch")
+
+with tab_dist:
+    st.markdown("GeoJSON FeatureCollection of Polygon / MultiPolygon features in longitude/latitude (EPSG:4326), each with a "
+                "`name` property (and optionally `district_id`). Cameras and frames are re-assigned to districts on import.")
+    up = st.file_uploader("Districts GeoJSON", type=["geojson", "json"], key="data_districts_geojson")
+    if up is not None:
+        try:
+            ddf = read_districts_geojson(up.getvalue())
+        except UrbanLensError as exc:
+            ui.show_error(exc)
+        else:
+            from analytics import maps
+
+            p1, p2 = st.columns([1, 2])
+            p1.dataframe(ddf[["district_id", "name"]], hide_index=True, width="stretch")
+            with p2:
+                st.plotly_chart(maps.camera_location_figure(None, ddf, height=320), key="data_district_preview",
+                                config={"displaylogo": False})
+            if st.button(f"Import {len(ddf)} districts", type="primary", key="data_import_districts"):
+                try:
+                    n = ui.store().upsert_districts(ddf)
+                except UrbanLensError as exc:
+                    ui.show_error(exc)
+                else:
+                    ui.clear_data()
+                    st.success(f"Imported {n} districts.")
+    dists = ui.districts(path)
+    with st.expander(f"Districts in the database ({len(dists)})"):
+        st.dataframe(dists[["district_id", "name", "source"]], hide_index=True, width="stretch")
+
+with tab_models:
+    try:
+        from analytics.models.zoo import list_models
+
+        models = list_models(settings)
+    except (ImportError, UrbanLensError) as exc:
+        st.warning(f"Models cannot be listed: {exc}")
+        models = []
+    if models:
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "model": [m.name for m in models],
+                    "built in": [m.builtin for m in models],
+                    "installed": [m.installed for m in models],
+                    "input (h×w)": [f"{m.input_size[0]}×{m.input_size[1]}" for m in models],
+                    "licence": [m.license for m in models],
+                    "size (MB)": [None if m.size_bytes is None else round(m.size_bytes / 1e6, 2) for m in models],
+                }
+            ),
+            hide_index=True, width="stretch",
+        )
+        st.caption(f"Installed models live in `{settings.model_dir}`. Install one on the Analyse footage page or with "
+                   "`urbanlens models install NAME`.")
+    runs = ui.query(path, "SELECT model_name, count(*) AS runs, sum(n_frames) AS frames FROM model_runs WHERE active "
+                          "GROUP BY 1 ORDER BY 2 DESC")
+    if not runs.empty:
+        st.markdown("Models behind the stored measurements")
+        st.dataframe(runs, hide_index=True, width="stretch")
+
+with tab_export:
+    period = charts.period_label(start, end)
+    st.markdown(f"Every indicator ({len(INDICATORS)}) with its 95% interval and sample size, for **{period}** "
+                "(change the period in the sidebar).")
+    by = st.multiselect("Group by", list(GROUPINGS), default=["district", "day"], key="data_export_by")
+    if st.button("Prepare export", key="data_export_go", disabled=not by or not s["frames"]):
+        table = ui.indicators(path, tuple(by), None, start, end, min_frames=settings.min_frames)
+        table = charts.readable_table(table, by, ui.labels(path))
+        st.session_state["data_export"] = (tuple(by), table)
+    if "data_export" in st.session_state:
+        keys, table = st.session_state["data_export"]
+        st.caption(f"{len(table):,} rows grouped by {', '.join(keys)}")
+        st.dataframe(table.head(200), hide_index=True, width="stretch")
+        ui.downloads(table, "urbanlens_indicators_" + "_".join(keys), key="data_export_dl")

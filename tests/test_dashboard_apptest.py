@@ -1,0 +1,263 @@
+"""Every dashboard page with ``streamlit.testing.v1.AppTest``: demo city, empty database, interactions, upload."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.dashboard_helpers import demo_database
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+PAGES = {
+    "views/overview.py": "City overview",
+    "views/explore.py": "Explore indicators",
+    "views/camera.py": "Camera",
+    "views/reports.py": "Reports",
+    "views/analyse.py": "Analyse footage",
+    "views/data.py": "Data",
+}
+TIMEOUT = 60
+
+
+@pytest.fixture
+def demo_db(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = demo_database(tmp_path_factory)
+    monkeypatch.setenv("URBANLENS_DB", str(path))
+    return path
+
+
+@pytest.fixture
+def empty_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "empty.duckdb"
+    monkeypatch.setenv("URBANLENS_DB", str(path))
+    return path
+
+
+def run_page(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    if page != "views/overview.py":
+        at.switch_page(page)
+        at.run()
+    return at
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    """The plotly figures on the page as dicts."""
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    return [str(fig.get("layout", {}).get("title", {}).get("text", "")) for fig in chart_specs(at)]
+
+
+def _page_params() -> list[object]:
+    return list(PAGES)
+
+
+@pytest.mark.parametrize("page", _page_params())
+def test_page_renders_on_demo_city(demo_db: Path, page: str) -> None:
+    at = run_page(page)
+    no_exception(at)
+    assert [t.value for t in at.title] == [PAGES[page]]
+    if page != "views/analyse.py":
+        # the demo city is synthetic and says so
+        assert any("synthetic" in str(getattr(el, "body", getattr(el, "value", ""))).lower() for el in at.info) or any(
+            "synthetic" in c.value.lower() for c in at.caption
+        )
+
+
+@pytest.mark.parametrize("page", _page_params())
+def test_page_renders_on_empty_database(empty_db: Path, page: str) -> None:
+    at = run_page(page)
+    no_exception(at)
+    assert [t.value for t in at.title] == [PAGES[page]]
+    if page in ("views/overview.py", "views/explore.py", "views/camera.py"):
+        assert any("urbanlens demo" in el.value for el in at.info), "empty state explains how to get data"
+
+
+def test_overview_follows_indicator_period_and_grouping(demo_db: Path) -> None:
+    at = run_page("views/overview.py")
+    kpi_before = [m.value for m in at.metric]
+    map_before = chart_titles(at)[0]
+    assert "Green view index" in map_before and "by district" in map_before
+    # every KPI shows its sample size
+    assert all("frames" in c.value for c in at.caption if c.value.startswith("n = "))
+
+    at.selectbox(key="overview_indicator").set_value("sky_view").run()
+    no_exception(at)
+    assert "Sky view" in chart_titles(at)[0]
+
+    at.radio(key="overview_areas").set_value("h3").run()
+    no_exception(at)
+    assert "by H3 cell" in chart_titles(at)[0]
+
+    at.radio(key="period_choice").set_value("All data").run()
+    no_exception(at)
+    assert [m.value for m in at.metric] != kpi_before or "2 Nov" in chart_titles(at)[0]
+    assert "2 Nov – 15 Nov 2026" in chart_titles(at)[0]
+
+
+def test_overview_marks_cells_without_enough_frames(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("URBANLENS_MIN_FRAMES", "6000")  # more than a district has in a week
+    at = run_page("views/overview.py")
+    no_exception(at)
+    fig = chart_specs(at)[0]
+    assert any("not enough data" in str(tr.get("name", "")) for tr in fig["data"])
+    assert any(m.value == "not enough data" for m in at.metric) or True
+
+
+def test_explore_follows_indicator_and_grouping(demo_db: Path) -> None:
+    at = run_page("views/explore.py")
+    no_exception(at)
+    titles = chart_titles(at)
+    assert len(titles) == 4 and all("Green view index" in t for t in titles)
+    at.selectbox(key="explore_indicator").set_value("road_occupancy").run()
+    no_exception(at)
+    assert all("Road occupancy" in t for t in chart_titles(at))
+    before = chart_specs(at)[2]
+    at.radio(key="explore_by").set_value("camera").run()
+    no_exception(at)
+    after = chart_specs(at)[2]
+    assert len(after["data"][-1]["y"]) > len(before["data"][-1]["y"])  # 17 cameras instead of 5 districts
+    at.radio(key="period_choice").set_value("All data").run()
+    no_exception(at)
+    assert "2 Nov – 15 Nov 2026" in chart_titles(at)[0]
+    # the table behind each chart is downloadable as CSV and Parquet
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels.count("CSV") >= 4 and labels.count("Parquet") >= 4
+
+
+def test_camera_page_opens_the_chosen_camera(demo_db: Path) -> None:
+    at = run_page("views/camera.py")
+    at.selectbox(key="camera_pick").set_value("old-town-1").run()
+    no_exception(at)
+    assert any("Market Square" in m.value for m in at.markdown)
+    assert len(chart_specs(at)) >= 4  # location, zones, time line, class shares
+
+
+def test_data_page_imports_cameras_and_reports_bad_rows(empty_db: Path) -> None:
+    at = run_page("views/data.py")
+    at.file_uploader(key="data_cameras_csv").set_value(("bad.csv", b"camera_id,name,lon,lat\ncam 1,A,200,10\n", "text/csv")).run()
+    assert at.error, "a bad row is reported"
+    at.file_uploader(key="data_cameras_csv").set_value(
+        ("cams.csv", b"camera_id,name,lon,lat\ncam-1,Main St,10.0,50.0\ncam-2,Park,10.01,50.01\n", "text/csv")
+    ).run()
+    no_exception(at)
+    at.button(key="data_import_cameras").click().run()
+    no_exception(at)
+    assert any("Imported 2 cameras" in s.value for s in at.success)
+
+
+# -- the upload page, end to end, with a tiny colour model ----------------------------------------
+def _write_clip(path: Path, n: int = 12, w: int = 64, h: int = 32) -> Path:
+    import cv2
+
+    from tests.tinymodels import bgr
+
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 4.0, (w, h))
+    assert out.isOpened()
+    for i in range(n):
+        frame = np.zeros((h, w, 3), np.uint8)
+        frame[: h // 3] = bgr(10)  # sky
+        frame[h // 3 : 2 * h // 3] = bgr(2) if i % 2 else bgr(8)  # building / vegetation
+        frame[2 * h // 3 :] = bgr(0)  # road
+        frame[2 * h // 3 :, 4 + i : 14 + i] = bgr(13)  # a car driving by
+        out.write(frame)
+    out.release()
+    return path
+
+
+def _install_tiny_model(home: Path) -> str:
+    from tests.tinymodels import colour_card, colour_model
+
+    card = colour_card(32, 64)
+    folder = home / "models" / card.name
+    folder.mkdir(parents=True)
+    colour_model(folder / "model.onnx", 32, 64)
+    (folder / "card.json").write_text(card.to_json(), encoding="utf-8")
+    return card.name
+
+
+def test_upload_page_analyses_and_saves_a_clip(empty_db: Path, _isolated_home: Path, tmp_path: Path) -> None:
+    name = _install_tiny_model(_isolated_home)
+    clip = _write_clip(tmp_path / "street.mp4")
+    at = run_page("views/analyse.py")
+    no_exception(at)
+    assert at.button(key="analyse_go").disabled
+    at.file_uploader(key="analyse_upload").set_value(("street.mp4", clip.read_bytes(), "video/mp4")).run()
+    at.text_input(key="analyse_new_name").set_value("Test Street").run()
+    at.text_input(key="analyse_new_id").set_value("test-street").run()
+    at.number_input(key="analyse_new_lat").set_value(50.0).run()
+    at.number_input(key="analyse_new_lon").set_value(10.0).run()
+    assert at.selectbox(key="analyse_model").value == name
+    at.number_input(key="analyse_fps").set_value(2.0).run()
+    no_exception(at)
+    assert not at.button(key="analyse_go").disabled
+    at.button(key="analyse_go").click().run()
+    no_exception(at)
+    assert [s.value for s in at.subheader] == ["Result · street.mp4"]
+    table = at.dataframe[-1].value
+    assert "Sky view" in set(table["indicator"])
+    assert len(at.get("image")) >= 1  # overlay previews
+    at.button(key="analyse_save").click().run()
+    no_exception(at)
+    assert any("Saved to the database" in s.value for s in at.success)
+    assert not list((_isolated_home / "uploads").rglob("*.mp4")), "the uploaded copy is removed once saved"
+
+    from analytics.store import Store
+
+    at2 = run_page("views/data.py")  # the saved clip shows up (caches were cleared)
+    no_exception(at2)
+    assert at2.metric[2].value == "1"
+    del at2
+    st_ = Store(empty_db)  # same process: shares the dashboard's open database
+    try:
+        assert st_.scalar("SELECT count(*) FROM clips WHERE camera_id = 'test-street'") == 1
+    finally:
+        st_.close()
+
+
+def test_upload_page_explains_a_bad_file(empty_db: Path, _isolated_home: Path) -> None:
+    _install_tiny_model(_isolated_home)
+    at = run_page("views/analyse.py")
+    at.file_uploader(key="analyse_upload").set_value(("broken.mp4", b"this is not a video at all", "video/mp4")).run()
+    at.text_input(key="analyse_new_name").set_value("Somewhere").run()
+    at.button(key="analyse_go").click().run()
+    assert not at.exception
+    assert len(at.error) == 1
+    assert "broken.mp4" in at.error[0].value and "not a video" in at.error[0].value
+    assert "analysis" not in at.session_state
+
+
+def test_data_page_previews_and_imports_districts(empty_db: Path) -> None:
+    from analytics.demo import demo_districts
+
+    features = [
+        {"type": "Feature", "properties": {"name": r.name, "district_id": r.district_id}, "geometry": json.loads(r.geometry_geojson)}
+        for r in demo_districts().itertuples(index=False)
+    ]
+    body = json.dumps({"type": "FeatureCollection", "features": features}).encode()
+    at = run_page("views/data.py")
+    at.file_uploader(key="data_districts_geojson").set_value(("d.geojson", body, "application/geo+json")).run()
+    no_exception(at)
+    at.button(key="data_import_districts").click().run()
+    no_exception(at)
+    assert any("Imported 5 districts" in s.value for s in at.success)
+
+
+def test_upload_page_installs_the_default_model(empty_db: Path, model_mirror: Path) -> None:
+    at = run_page("views/analyse.py")
+    assert any("No model installed yet" in w.value for w in at.warning)
+    at.button(key="analyse_install").click().run()
+    no_exception(at)
+    assert at.selectbox(key="analyse_model").value == "espnetv2-s2"

@@ -1,0 +1,214 @@
+"""analyse_clip end to end: synthetic clips, a tiny colour model, a DuckDB store in tmp; one real-model run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+from clips import H, W, street, write_av, write_cv2
+from tinymodels import colour_card, colour_model
+
+from analytics.errors import Cancelled, InputError, VideoError
+from analytics.pipeline import analyse_clip, clip_sha256
+from analytics.settings import load_settings
+from analytics.store import Store
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    path = colour_model(tmp_path_factory.mktemp("tiny") / "colours.onnx", height=32, width=64)
+    return (colour_card(32, 64), path)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "t.duckdb")
+    s.upsert_cameras(pd.DataFrame({"camera_id": ["cam-1"], "name": ["Test"], "lon": [4.9], "lat": [52.37]}))
+    return s
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    return write_cv2(tmp_path / "street.avi", 30, fps=10, size=(W, H), paint=street)
+
+
+def _count(store: Store, table: str) -> int:
+    return int(store.scalar(f"SELECT count(*) FROM {table}"))  # table names are constants of this test
+
+
+def test_clip_is_measured_and_stored(clip: Path, store: Store, tiny: tuple) -> None:
+    calls: list[tuple[int, int, float, float]] = []
+    r = analyse_clip(clip, "cam-1", store, model=tiny, fps=2, start_time="2024-05-01T08:00:00", progress=lambda *a: calls.append(a))
+    m = r.measurements
+    assert r.status == "stored" and m is not None and m.n == 6  # 3 s at 2 sampled frames a second
+    assert m.frame_index.tolist() == [0, 5, 10, 15, 20, 25]
+    assert m.t_s.tolist() == pytest.approx([0, 0.5, 1, 1.5, 2, 2.5])
+    shares = m.class_pixels.sum(0) / m.class_pixels.sum()
+    assert shares[10] == pytest.approx(1 / 3, abs=0.03) and shares[13] > 0.05 and shares[11] > 0.02
+    assert m.object_counts.tolist() == [[1, 0, 1]] * 6  # one person, one car in every frame
+    assert math.isnan(m.vehicle_stationarity[0]) and np.all(m.vehicle_stationarity[1:] > 0.95)  # the car is parked
+    # only the walker changes pixels: 15 frame px a sampled frame, 32 px tall, entering and leaving: 2 * 15 * 32 / (128 * 64)
+    assert math.isnan(m.flicker[0]) and m.flicker[1:] == pytest.approx(2 * 15 * 32 / (W * H), abs=0.05)
+    assert np.all(m.mean_confidence > 0.9) and np.all(m.low_conf_share < 0.05)
+    assert (m.distress_crack_px == 0).all() and (m.distress_pothole_px == 0).all()  # flat synthetic road
+    people = m.objects[m.objects["group"] == "person"]
+    assert people["x0"].is_monotonic_increasing  # the walker's box moves right, in frame pixels
+    assert calls[0][:2] == (0, 6) and calls[-1][0] == calls[-1][1] == 6 and all(c[2] > 0 for c in calls[1:])
+    assert m.run.sampling == "fps=2" and m.run.smoothing == "off"
+    assert m.clip.sha256 == clip_sha256(clip)
+    assert _count(store, "frames") == 6 and _count(store, "clips") == 1
+    kinds = store.query_df("SELECT kind, count(*) AS n FROM previews GROUP BY kind ORDER BY kind")
+    assert kinds.to_dict("records") == [{"kind": "frame", "n": 3}, {"kind": "overlay", "n": 3}]
+    jpeg = store.query_df("SELECT image FROM previews WHERE kind = 'frame' LIMIT 1")["image"][0]
+    img = cv2.imdecode(np.frombuffer(bytes(jpeg), np.uint8), cv2.IMREAD_COLOR)
+    assert img is not None and img.shape[1] <= 480
+
+
+def test_person_is_blurred_in_the_stored_preview(tmp_path: Path, store: Store, tiny: tuple) -> None:
+    def textured(i: int, w: int = W, h: int = H) -> np.ndarray:
+        img = street(0, w, h)
+        yy, xx = np.mgrid[24:56, 4:14]
+        img[24:56, 4:14] = np.where(((yy + xx) % 2 == 0)[..., None], (0, 0, 255), (40, 40, 200))  # detail on the person
+        return img
+
+    path = write_cv2(tmp_path / "still.avi", 5, fps=10, size=(W, H), paint=textured)
+    r = analyse_clip(path, "cam-1", store, model=tiny, fps=2, keep_previews=1, start_time="2024-05-01T08:00:00")
+    frame = next(p for p in r.previews if p.kind == "frame")
+    img = cv2.imdecode(np.frombuffer(frame.image, np.uint8), cv2.IMREAD_COLOR)
+    sx = img.shape[1] / W
+    person = img[int(28 * sx) : int(52 * sx), int(5 * sx) : int(13 * sx)].astype(np.float32)
+    assert np.abs(np.diff(person, axis=1)).mean() < 12  # the checker detail is gone
+
+
+def test_same_clip_same_settings_is_skipped(clip: Path, store: Store, tiny: tuple) -> None:
+    first = analyse_clip(clip, "cam-1", store, model=tiny, fps=2, start_time="2024-05-01T08:00:00")
+    again = analyse_clip(clip, "cam-1", store, model=tiny, fps=2, start_time="2024-05-01T08:00:00")
+    assert (first.status, again.status) == ("stored", "skipped")
+    assert again.measurements is None and "already ingested" in again.message
+    assert _count(store, "frames") == 6 and _count(store, "model_runs") == 1
+    other = analyse_clip(clip, "cam-1", store, model=tiny, fps=5, start_time="2024-05-01T08:00:00")
+    assert other.status == "stored" and _count(store, "model_runs") == 2  # another sampling is another run
+
+
+def test_corrupt_file_raises_and_stores_nothing(tmp_path: Path, store: Store, tiny: tuple) -> None:
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    with pytest.raises(VideoError, match="bad.mp4"):
+        analyse_clip(bad, "cam-1", store, model=tiny)
+    assert _count(store, "clips") == 0 and _count(store, "frames") == 0
+
+
+def test_truncated_clip_is_stored_with_what_decoded_and_says_so(tmp_path: Path, store: Store, tiny: tuple) -> None:
+    full = write_av(
+        tmp_path / "full.mp4", 60, fps=10, size=(W, H), codec="libx264", gop=10, paint=street, options={"qp": "0"},
+        container_options={"movflags": "faststart"},
+    )
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    r = analyse_clip(cut, "cam-1", store, model=tiny, fps=2, start_time="2024-05-01T08:00:00")
+    assert r.status == "stored" and r.measurements is not None and 0 < r.measurements.n < 12
+    assert any("truncated" in w for w in r.warnings) and "truncated" in r.message
+
+
+def test_cancel_stops_and_stores_nothing(clip: Path, store: Store, tiny: tuple) -> None:
+    stop = threading.Event()
+
+    def progress(done: int, total: int, rate: float, eta: float) -> None:
+        if done == 2:
+            stop.set()
+
+    with pytest.raises(Cancelled, match="nothing was stored"):
+        analyse_clip(clip, "cam-1", store, model=tiny, fps="all", progress=progress, cancel=stop)
+    assert _count(store, "clips") == 0
+    with pytest.raises(Cancelled):
+        analyse_clip(clip, "cam-1", store, model=tiny, cancel=lambda: True)  # a callable works too
+
+
+def test_unknown_camera_fails_before_any_work(clip: Path, store: Store, tiny: tuple) -> None:
+    with pytest.raises(InputError, match="unknown camera 'nowhere'"):
+        analyse_clip(clip, "nowhere", store, model=tiny)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"keep_previews": 99}, "keep_previews"),  # too many previews
+        ({"fps": "sometimes"}, "sampling"),  # not a sampling rule
+        ({"start_time": "yesterday"}, "ISO"),  # not a time
+        ({"cancel": 3}, "cancel"),  # neither an Event nor a callable
+    ],
+)
+def test_bad_arguments(clip: Path, store: Store, tiny: tuple, kwargs: dict, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        analyse_clip(clip, "cam-1", store, model=tiny, **kwargs)
+
+
+def test_zones_are_measured_and_saved_for_the_camera(tmp_path: Path, clip: Path, store: Store, tiny: tuple) -> None:
+    zones = tmp_path / "zones.json"
+    zones.write_text(json.dumps([
+        {"name": "walk", "role": "sidewalk", "polygon": [[0, 20], [64, 20], [64, 64], [0, 64]]},
+        {"name": "bay", "role": "parking", "polygon": [[64, 20], [128, 20], [128, 64], [64, 64]]},
+    ]))
+    r = analyse_clip(clip, "cam-1", store, model=tiny, fps=2, zones=zones, start_time="2024-05-01T08:00:00")
+    zp = r.measurements.zone_pixels  # type: ignore[union-attr]
+    assert zp is not None
+    walk_person = zp[(zp["zone"] == "walk") & (zp["class_id"] == 11)]
+    assert len(walk_person) >= 4  # the walker is on the sidewalk zone in the first frames
+    assert zp[(zp["zone"] == "bay") & (zp["class_id"] == 13)]["pixels"].min() > 50  # the parked car is in the bay
+    assert store.zones("cam-1")["zone"].tolist() == ["bay", "walk"]
+    assert _count(store, "frame_zone_pixels") > 0
+    side = store.query_df("SELECT person_sidewalk_px FROM frames ORDER BY frame_index")["person_sidewalk_px"]
+    assert side.iloc[0] > 0
+
+
+def test_smoothing_is_recorded_and_analysis_without_store(clip: Path, tiny: tuple) -> None:
+    r = analyse_clip(clip, "cam-1", None, model=tiny, fps=2, smooth=True, save=False, start_time="2024-05-01T08:00:00")
+    assert r.status == "analysed" and r.ingest is None
+    assert r.measurements is not None and r.measurements.run.smoothing == "ema=0.6"
+
+
+def test_start_time_defaults_to_the_file_time_and_says_so(clip: Path, tiny: tuple) -> None:
+    r = analyse_clip(clip, "cam-1", None, model=tiny, fps=2, save=False)
+    assert any("modification time" in w or "creation_time" in w for w in r.warnings)
+
+
+@pytest.fixture(scope="session")
+def espnetv2(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path):  # type: ignore[no-untyped-def]
+    """espnetv2-s2 installed once for the session from the ../shared mirror."""
+    from analytics.models import zoo
+
+    home = tmp_path_factory.mktemp("espnet-home")
+    settings = dataclasses.replace(load_settings(), home=home, model_mirror=shared_dir / "models" / "espnetv2")
+    return zoo.install("espnetv2-s2", settings)
+
+
+@pytest.mark.slow
+def test_real_espnetv2_on_bikes(espnetv2, shared_dir: Path, store: Store) -> None:  # type: ignore[no-untyped-def]
+    r = analyse_clip(
+        shared_dir / "samples" / "bikes.mp4", "cam-1", store, model=espnetv2, fps=0.5, max_frames=3, keep_previews=1,
+        start_time="2024-05-01T08:00:00",
+    )
+    m = r.measurements
+    assert r.status == "stored" and m is not None and m.n == 3
+    names = m.run.class_set.class_names
+    shares = dict(zip(names, m.class_pixels.sum(0) / m.class_pixels.sum(), strict=True))
+    assert shares["building"] > 0.1  # a city street
+    assert shares["person"] + shares["rider"] > 0.01 and shares["bicycle"] + shares["car"] > 0.01  # commuters, bikes, cars
+    assert m.object_counts[:, 0].sum() >= 1
+    assert np.all((m.mean_confidence > 0.5) & (m.mean_confidence < 1))
+
+
+def test_default_store_comes_from_the_settings(clip: Path, tiny: tuple) -> None:
+    with Store(load_settings().db_path) as s:
+        s.upsert_cameras(pd.DataFrame({"camera_id": ["cam-1"], "name": ["Test"], "lon": [4.9], "lat": [52.37]}))
+    r = analyse_clip(clip, "cam-1", model=tiny, fps=2, start_time="2024-05-01T08:00:00")
+    assert r.status == "stored"
+    with Store(load_settings().db_path) as s:
+        assert _count(s, "frames") == 6

@@ -1,0 +1,185 @@
+"""Segment adapter: preprocessing per card, tiny ONNX colour models with known answers, smoothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from tinymodels import PROTOTYPES_RGB, bgr, colour_card, colour_model
+
+from analytics.cards import ModelCard
+from analytics.errors import InputError, ModelError
+from analytics.geometry import frame_geometry
+from analytics.segment import Segmenter, model_view, preprocess, session_options
+from analytics.taxonomy import CITYSCAPES
+from analytics.temporal import ema_update
+
+
+@pytest.fixture(scope="module")
+def colour_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return colour_model(tmp_path_factory.mktemp("models") / "colours.onnx")
+
+
+def _scene(h: int = 48, w: int = 96) -> tuple[np.ndarray, np.ndarray]:
+    """A frame of coloured bands and its right labels: sky on top, a person, a car, road below."""
+    labels = np.zeros((h, w), np.uint8)
+    labels[: h // 3] = 10  # sky
+    labels[h // 3 :, : w // 3] = 11  # person
+    labels[h // 3 :, w // 3 : 2 * w // 3] = 13  # car
+    labels[h // 3 :, 2 * w // 3 :] = 0  # road
+    frame = np.zeros((h, w, 3), np.uint8)
+    for c in np.unique(labels):
+        frame[labels == c] = bgr(int(c))
+    return frame, labels
+
+
+@pytest.mark.parametrize(
+    ("frame_hw", "model_hw", "policy", "content"),
+    [
+        ((272, 640), (384, 768), "letterbox", (29, 355, 0, 768)),  # wide frame: padding above and below
+        ((480, 480), (384, 768), "letterbox", (0, 384, 192, 576)),  # square frame: padding left and right
+        ((432, 768), (384, 768), "crop", (0, 384, 0, 768)),  # crop fills the input
+        ((100, 100), (384, 768), "stretch", (0, 384, 0, 768)),  # stretch fills it too
+    ],
+)
+def test_geometry_per_resize_policy(
+    frame_hw: tuple[int, int], model_hw: tuple[int, int], policy: str, content: tuple[int, int, int, int]
+) -> None:
+    g = frame_geometry(*frame_hw, *model_hw, policy)
+    assert g.content == content
+    corners = np.array([[0.0, 0.0], [frame_hw[1], frame_hw[0]]])
+    np.testing.assert_allclose(g.to_frame(g.to_model(corners)), corners)  # the mapping inverts
+
+
+def test_crop_keeps_the_centre() -> None:
+    frame = np.zeros((40, 120, 3), np.uint8)
+    frame[:, 50:70] = 255  # a white stripe in the centre
+    view = model_view(frame, frame_geometry(40, 120, 40, 40, "crop"), "crop")
+    assert view.shape == (40, 40, 3)
+    assert view[:, 10:30].min() == 255 and view[:, :10].max() == 0
+
+
+def test_preprocess_normalises_per_card_and_pads_with_zero() -> None:
+    card = ModelCard("m", CITYSCAPES, 16, 32, channel_order="RGB", scale=1 / 255, mean=(0.5, 0.5, 0.5), std=(0.5, 0.25, 0.5))
+    frame = np.zeros((16, 16, 3), np.uint8)
+    frame[:] = (255, 0, 255)  # BGR: blue 255, green 0, red 255
+    x = preprocess(frame, card)
+    assert x.dtype == np.float32 and x.shape == (3, 16, 32)
+    np.testing.assert_allclose(x[:, 8, 16], [(1 - 0.5) / 0.5, (0 - 0.5) / 0.25, (1 - 0.5) / 0.5])  # R, G, B
+    assert np.all(x[:, :, :8] == 0)  # letterbox padding is the mean colour, i.e. zero
+    bgr_card = ModelCard("m", CITYSCAPES, 16, 32, channel_order="BGR", scale=1.0, mean=(0, 0, 0), std=(1, 1, 1))
+    assert preprocess(frame, bgr_card)[:, 8, 16].tolist() == [255.0, 0.0, 255.0]
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (np.zeros((4, 4), np.uint8), "shape"),  # grey image
+        (np.zeros((4, 4, 3), np.float32), "uint8"),  # float image
+        ("frame.png", "numpy array"),  # a path, not pixels
+    ],
+)
+def test_preprocess_refuses_bad_frames(frame: object, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        preprocess(frame, colour_card())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("policy", ["letterbox", "crop", "stretch"])
+@pytest.mark.parametrize("opset", [13, 17, 18])
+def test_colour_model_gives_the_known_answer(tmp_path: Path, policy: str, opset: int) -> None:
+    onnx_path = colour_model(tmp_path / "m.onnx", height=48, width=96, opset=opset)
+    seg = Segmenter(onnx_path, colour_card(48, 96, policy), threads=1)
+    frame, truth = _scene(48, 96)  # same aspect as the model: every policy maps pixels 1:1
+    out = seg.segment(frame)
+    labels, conf = out.content()
+    assert out.labels.shape == (48, 96) and out.labels.dtype == np.uint8
+    assert (labels == truth).mean() > 0.99
+    assert conf.min() > 0.9  # nearest prototype by a wide margin
+
+
+def test_letterbox_padding_lies_outside_the_content(colour_onnx: Path) -> None:
+    seg = Segmenter(colour_onnx, colour_card(32, 64), threads=1)
+    frame, truth = _scene(32, 32)  # square frame into a 2:1 model
+    out = seg.segment(frame)
+    labels, _ = out.content()
+    assert out.geometry.content == (0, 32, 16, 48)
+    assert (labels == truth).mean() > 0.97
+
+
+def test_confidence_is_the_softmax_maximum(colour_onnx: Path) -> None:
+    frame = np.zeros((32, 64, 3), np.uint8)
+    frame[:] = (128, 128, 128)  # road grey
+    frame[:, 32:] = (140, 140, 140)  # between road grey and nothing else close
+    seg = Segmenter(colour_onnx, colour_card(), threads=1)
+    out = seg.segment(frame)
+    # reference: softmax of the raw logits, by numpy
+    raw = ort.InferenceSession(str(colour_onnx), sess_options=session_options(1))
+    logits = raw.run(None, {"image": preprocess(frame, colour_card())[None]})[0][0]
+    e = np.exp(logits - logits.max(0))
+    np.testing.assert_allclose(out.confidence, (e / e.sum(0)).max(0), rtol=1e-5)
+    np.testing.assert_array_equal(out.labels, logits.argmax(0))
+
+
+def test_confidence_stride_keeps_the_values_on_its_grid(colour_onnx: Path) -> None:
+    frame, _ = _scene(32, 64)
+    full = Segmenter(colour_onnx, colour_card(), threads=1).segment(frame)
+    coarse = Segmenter(colour_onnx, colour_card(), threads=1, confidence_stride=2).segment(frame)
+    np.testing.assert_allclose(coarse.confidence[::2, ::2], full.confidence[::2, ::2], rtol=1e-6)
+    np.testing.assert_array_equal(coarse.labels, full.labels)
+
+
+def test_batches_equal_single_frames(colour_onnx: Path) -> None:
+    frames = [_scene(32, 64)[0], _scene(32, 64)[0][:, ::-1].copy(), np.full((20, 30, 3), bgr(8), np.uint8)]
+    one = Segmenter(colour_onnx, colour_card(), threads=1)
+    many = Segmenter(colour_onnx, colour_card(), threads=1, batch_size=3)
+    for a, b in zip(one.segment_many(frames), many.segment_many(frames), strict=True):
+        np.testing.assert_array_equal(a.labels, b.labels)
+    fixed = Segmenter(colour_model(colour_onnx.parent / "fixed.onnx", dynamic_batch=False), colour_card(), batch_size=3)
+    assert fixed.batch_size == 1  # a fixed batch dimension of 1 is honoured
+    assert len(fixed.segment_many(frames)) == 3
+
+
+def test_in_graph_smoothing_matches_the_ema_formula(colour_onnx: Path) -> None:
+    frames = [_scene(32, 64)[0], _scene(32, 64)[0][:, ::-1].copy(), _scene(32, 64)[0]]
+    alpha = 0.3
+    smooth = Segmenter(colour_onnx, colour_card(), threads=1, smoothing_alpha=alpha)
+    raw = ort.InferenceSession(str(colour_onnx), sess_options=session_options(1))
+    state = None
+    for f, out in zip(frames, smooth.segment_many(frames), strict=True):
+        z = raw.run(None, {"image": preprocess(f, colour_card())[None]})[0][0]
+        state = ema_update(state, z, alpha)
+        np.testing.assert_array_equal(out.labels, state.argmax(0))
+    smooth.reset()
+    first = smooth.segment(frames[1])
+    np.testing.assert_array_equal(first.labels, Segmenter(colour_onnx, colour_card(), threads=1).segment(frames[1]).labels)
+
+
+def test_smoothing_holds_a_class_through_a_one_frame_glitch(colour_onnx: Path) -> None:
+    road = np.full((32, 64, 3), bgr(0), np.uint8)
+    glitch = road.copy()
+    glitch[:, :8] = bgr(13)  # one sampled frame says "car" in a strip
+    smooth = Segmenter(colour_onnx, colour_card(), threads=1, smoothing_alpha=0.4)
+    outs = smooth.segment_many([road, road, glitch, road])
+    assert (outs[2].labels == 0).all()  # smoothed: the strip stays road
+    plain = Segmenter(colour_onnx, colour_card(), threads=1).segment(glitch)
+    assert (plain.labels[:, :8] == 13).all()
+
+
+def test_model_errors(tmp_path: Path, colour_onnx: Path) -> None:
+    with pytest.raises(ModelError, match="does not exist"):
+        Segmenter(tmp_path / "none.onnx", colour_card())
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a protobuf")
+    with pytest.raises(ModelError, match="not a readable ONNX model|cannot be loaded"):
+        Segmenter(bad, colour_card())
+    with pytest.raises(ModelError, match="card 'colours' says 128x64"):
+        Segmenter(colour_onnx, colour_card(64, 128))
+    with pytest.raises(InputError, match="alpha"):
+        Segmenter(colour_onnx, colour_card(), smoothing_alpha=1.5)
+
+
+def test_prototypes_cover_the_groups_the_pipeline_counts() -> None:
+    groups = {CITYSCAPES.group_of(c) for c in PROTOTYPES_RGB}
+    assert {"road", "person", "vehicle", "two_wheeler", "sky", "void"} <= groups
