@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from analytics import catalog as catalog_mod
 from analytics import charts
 from analytics.errors import UrbanLensError
 from analytics.indicators import INDICATORS, compute, data_period
@@ -94,9 +95,14 @@ def class_shares(path: str, camera_id: str | None, start: date | None, end: date
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def query(path: str, sql: str, params: tuple[Any, ...] = ()) -> pd.DataFrame:
-    """A parameterised query (SQL text fixed by the page, values in ``params``)."""
-    return _store(path).query_df(sql, list(params))
+def catalog(path: str, name: str, *args: Any) -> Any:
+    """A cached look-up from :mod:`analytics.catalog` by function name (e.g. ``camera_clips``)."""
+    return getattr(catalog_mod, name)(_store(path), *args)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def zones(path: str, camera_id: str) -> pd.DataFrame:
+    return _store(path).zones(camera_id)
 
 
 def labels(path: str) -> dict[str, str]:

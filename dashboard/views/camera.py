@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-
 import streamlit as st
 
 from analytics import charts, maps
@@ -26,7 +24,7 @@ ids = cams["camera_id"].astype(str).tolist()
 if wanted in ids:
     st.session_state["camera_pick"] = wanted
 elif "camera_pick" not in st.session_state:  # start on a fixed camera with zones when there is one
-    with_zones = set(ui.query(path, "SELECT DISTINCT camera_id FROM camera_zones")["camera_id"])
+    with_zones = set(ui.catalog(path, "cameras_with_zones"))
     fixed = [c for c in ids if c in with_zones] or cams.loc[cams["kind"] == "fixed", "camera_id"].astype(str).tolist() or ids
     st.session_state["camera_pick"] = fixed[0]
 camera_id = str(st.selectbox("Camera", ids, key="camera_pick", format_func=lambda c: f"{labels.get(c, c)} ({c})"))
@@ -39,38 +37,16 @@ st.markdown(
     + (f" · heading {cam['heading']:.0f}°" if cam.get("heading") == cam.get("heading") and cam.get("heading") is not None else "")
 )
 
-t0 = datetime.combine(start, time.min) if start else datetime(1970, 1, 1)
-t1 = datetime.combine(end + timedelta(days=1), time.min) if end else datetime(2999, 1, 1)
-clips = ui.query(
-    path,
-    "SELECT c.label, c.start_time, c.duration_s, c.width, c.height, c.source, r.run_id, r.model_name, r.sampling, r.smoothing, "
-    "r.n_frames, r.code_version, fl.flicker, fl.confidence "
-    "FROM clips c JOIN model_runs r ON r.clip_sha256 = c.clip_sha256 AND r.active "
-    "LEFT JOIN (SELECT run_id, avg(flicker) AS flicker, avg(mean_confidence) AS confidence FROM frames "
-    "WHERE camera_id = ? AND active AND ts >= ? AND ts < ? GROUP BY run_id) fl ON fl.run_id = r.run_id "
-    "WHERE c.camera_id = ? AND c.start_time >= ? AND c.start_time < ? ORDER BY c.start_time DESC LIMIT 500",
-    (camera_id, t0, t1, camera_id, t0, t1),
-)
-previews = ui.query(
-    path,
-    "SELECT p.run_id, p.frame_id, p.kind, p.mime, p.image, c.label, c.width, c.height FROM previews p "
-    "JOIN model_runs r ON r.run_id = p.run_id JOIN clips c ON c.clip_sha256 = r.clip_sha256 "
-    "WHERE c.camera_id = ? ORDER BY r.created_at DESC, p.frame_id LIMIT 12",
-    (camera_id,),
-)
-zones = ui.query(path, "SELECT zone, role, polygon_json FROM camera_zones WHERE camera_id = ? ORDER BY zone", (camera_id,))
+clips = ui.catalog(path, "camera_clips", camera_id, start, end)
+previews = ui.catalog(path, "camera_previews", camera_id)
+zones = ui.zones(path, camera_id)
 
 left, right = st.columns(2, gap="large")
 with left:
     st.markdown("##### Location")
     track = None
     if cam.get("kind") == "mobile":
-        track = ui.query(
-            path,
-            "SELECT DISTINCT round(lon, 4) AS lon, round(lat, 4) AS lat FROM frames WHERE camera_id = ? AND active "
-            "AND ts >= ? AND ts < ? LIMIT 5000",
-            (camera_id, t0, t1),
-        )
+        track = ui.catalog(path, "camera_track", camera_id, start, end)
     st.plotly_chart(maps.camera_location_figure(cam, ui.districts(path), track=track), key="camera_map",
                     config={"displaylogo": False})
     if track is not None:

@@ -110,8 +110,7 @@ with tab_models:
         )
         st.caption(f"Installed models live in `{settings.model_dir}`. Install one on the Analyse footage page or with "
                    "`urbanlens models install NAME`.")
-    runs = ui.query(path, "SELECT model_name, count(*) AS runs, sum(n_frames) AS frames FROM model_runs WHERE active "
-                          "GROUP BY 1 ORDER BY 2 DESC")
+    runs = ui.catalog(path, "model_run_summary")
     if not runs.empty:
         st.markdown("Models behind the stored measurements")
         st.dataframe(runs, hide_index=True, width="stretch")
