@@ -36,7 +36,7 @@ __all__ = [
     "zone_masks",
 ]
 
-MIN_OBJECT_SHARE = 0.0002
+MIN_OBJECT_SHARE = 0.001
 """A blob smaller than this share of the frame's pixels is not counted as an object."""
 MIN_OBJECT_PX = 20
 """...and never smaller than this many model pixels."""
@@ -111,7 +111,7 @@ def min_object_area(content_pixels: int) -> int:
     """Smallest blob counted as an object: ``max(MIN_OBJECT_PX, MIN_OBJECT_SHARE * pixels)``.
 
     >>> min_object_area(768 * 326)
-    50
+    250
     """
     return max(MIN_OBJECT_PX, int(round(MIN_OBJECT_SHARE * content_pixels)))
 

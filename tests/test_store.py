@@ -75,13 +75,16 @@ def test_foreign_duckdb_file_is_refused(tmp_path: Path) -> None:
         Store(path)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere; permissions cannot be tested")
 def test_read_only_location(tmp_path: Path) -> None:
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o500)
-    with pytest.raises(StoreError):
-        Store(ro / "x.duckdb")
+    if os.geteuid() == 0:
+        target = Path("/proc/urbanlens/x.duckdb")  # not writable even for root
+    else:
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        target = ro / "x.duckdb"
+    with pytest.raises(StoreError, match="cannot"):
+        Store(target)
 
 
 def test_read_only_open_of_missing_file(tmp_path: Path) -> None:
