@@ -221,8 +221,13 @@ def _check_args(by: Sequence[str], names: Sequence[str], start: date | None, end
         raise InputError(f"the period starts ({start}) after it ends ({end}); give --from before --to")
 
 
-def _as_date(value: date | datetime | str | None, what: str) -> date | None:
-    if value is None:
+def as_date(value: date | datetime | str | None, what: str) -> date | None:
+    """A date from a date, a datetime or ``YYYY-MM-DD`` text (None or blank text: no date).
+
+    >>> as_date("2026-11-09", "start"), as_date(" ", "start")
+    (datetime.date(2026, 11, 9), None)
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, datetime):
         return value.date()
@@ -256,7 +261,7 @@ def compute(
     """
     keys = [by] if isinstance(by, str) else list(by)
     names = list(indicators) if indicators else list(INDICATORS)
-    d0, d1 = _as_date(start, "start date"), _as_date(end, "end date")
+    d0, d1 = as_date(start, "start date"), as_date(end, "end date")
     _check_args(keys, names, d0, d1)
     if min_frames is None:
         from analytics.settings import load_settings

@@ -29,6 +29,7 @@ from analytics.indicators import (
     INDICATORS,
     OCCUPANCY_THRESHOLDS,
     STATIONARY_JAM,
+    as_date,
     compute,
     data_period,
     previous_period,
@@ -458,22 +459,9 @@ def resolve_area(store: Store, district: str | None) -> tuple[str | None, str]:
     raise InputError(f"unknown district {district!r}; known districts: {known}")
 
 
-def _as_date(value: date | datetime | str | None, what: str) -> date | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise InputError(f"{what} {value!r} is not a date; use YYYY-MM-DD") from None
-
-
 def resolve_period(store: Store, start: date | str | None, end: date | str | None) -> tuple[date, date]:
     """Inclusive period; missing ends default to the data's first/last day (today where there is none)."""
-    d0, d1 = _as_date(start, "start date"), _as_date(end, "end date")
+    d0, d1 = as_date(start, "start date"), as_date(end, "end date")
     if d0 is not None and d1 is not None and d0 > d1:
         raise InputError(f"the period starts ({d0}) after it ends ({d1}); give --from before --to")
     first, last = data_period(store)
