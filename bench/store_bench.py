@@ -89,7 +89,8 @@ def main() -> None:
     run = RunInfo("bench", "0" * 64, __import__("analytics.demo", fromlist=["DEMO_CLASS_SET"]).DEMO_CLASS_SET, "fps=0.5", "off")
     from datetime import datetime
 
-    batch = [_clip_measurements(rng, cams[i % 16], "old-town", datetime(2030, 1, 1) + timedelta(minutes=i), 1.0, run) for i in range(400)]
+    base = datetime(2030, 1, 1) + timedelta(days=int(store.scalar("SELECT count(*) FROM clips")))  # new clips on every run
+    batch = [_clip_measurements(rng, cams[i % 16], "old-town", base + timedelta(minutes=i), 1.0, run) for i in range(400)]
     t0 = time.perf_counter()
     store.ingest(batch)
     dt = time.perf_counter() - t0
@@ -103,6 +104,7 @@ def main() -> None:
     cam = "old-town-1"
     q1 = _times(lambda: ind.compute(store, by="district", start=w0, end=last), args.repeat)
     q1h = _times(lambda: ind.compute(store, by="district", indicators=list(ind.HEADLINE), start=w0, end=last), args.repeat)
+    q1p = _times(lambda: ind.compute(store, by="district", indicators=["green_view", "road_occupancy"], start=w0, end=last), args.repeat)
     q2 = _times(lambda: ind.compute(store, by="hour", cameras=[cam], indicators=["pedestrian_share", "road_occupancy"]), args.repeat)
 
     cols = "ts, clip_sha256, camera_id, district_id, vegetation_px, valid_px, vehicle_px, road_px, person_px"
@@ -119,10 +121,11 @@ def main() -> None:
         print(f"{name:<58} median {med:7.1f} ms   p95 {p95:7.1f} ms{ratio}")
 
     print(f"\nqueries on {n:,} frames (repeat {args.repeat}):")
-    row("indicators by district, 7-day window, all 24 indicators", q1, p1)
-    row("indicators by district, 7-day window, 9 headline", q1h, p1)
+    row("indicators by district, 7-day window, green view + occupancy", q1p, p1)
+    row("indicators by district, 7-day window, 9 headline", q1h)
+    row(f"indicators by district, 7-day window, all {len(ind.INDICATORS)} indicators", q1)
     row(f"hourly series for one camera ({cam})", q2, p2)
-    row("pandas: by district (green view + occupancy only)", p1)
+    row("pandas: by district (green view + occupancy, same sums)", p1)
     row("pandas: hourly series for one camera", p2)
     print(f"(pandas needed {load:.2f} s to load the frames from DuckDB first; not counted above)")
 
