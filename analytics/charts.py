@@ -358,22 +358,16 @@ def distribution_figure(long: pd.DataFrame, group_key: str, name: str, period: s
 def class_shares(store: Store, camera_id: str | None = None, start: date | None = None, end: date | None = None,
                  clip_sha256: str | None = None, by: str = "day") -> pd.DataFrame:
     """Share of valid pixels per indicator group, per day (``by='day'``) or per sampled frame (``by='frame'``)."""
-    from datetime import datetime, time, timedelta
+    from analytics.indicators import period_filter
 
-    where = ["active"]
-    params: dict[str, Any] = {}
+    window, params = period_filter(start, end, "ts")
+    where = ["active", *window]
     if camera_id is not None:
         where.append("camera_id = $cam")
         params["cam"] = camera_id
     if clip_sha256 is not None:
         where.append("clip_sha256 = $clip")
         params["clip"] = clip_sha256
-    if start is not None:
-        where.append("ts >= $t0")
-        params["t0"] = datetime.combine(start, time.min)
-    if end is not None:
-        where.append("ts < $t1")
-        params["t1"] = datetime.combine(end + timedelta(days=1), time.min)
     groups = [g for g in VALID_GROUPS if g != "damage"] + ["damage"]
     sums = ", ".join(f"sum(coalesce({g}_px, 0)) AS {g}" for g in groups)
     key = "CAST(ts AS DATE)" if by == "day" else "t_s"

@@ -208,6 +208,25 @@ def previous_period(start: date, end: date) -> tuple[date, date]:
     return start - timedelta(days=days), start - timedelta(days=1)
 
 
+def period_filter(start: date | None, end: date | None, column: str = "f.ts") -> tuple[list[str], dict[str, Any]]:
+    """SQL conditions and parameters for inclusive dates: ``column >= start 00:00`` and ``column < (end + 1 day) 00:00``.
+
+    ``column`` is a fixed column name chosen by the caller, never user text.
+
+    >>> period_filter(date(2026, 11, 9), None, "ts")
+    (['ts >= $t0'], {'t0': datetime.datetime(2026, 11, 9, 0, 0)})
+    """
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if start is not None:
+        where.append(f"{column} >= $t0")
+        params["t0"] = datetime.combine(start, time.min)
+    if end is not None:
+        where.append(f"{column} < $t1")
+        params["t1"] = datetime.combine(end + timedelta(days=1), time.min)
+    return where, params
+
+
 def _check_args(by: Sequence[str], names: Sequence[str], start: date | None, end: date | None) -> None:
     bad = [b for b in by if b not in GROUPINGS]
     if bad:
@@ -269,14 +288,8 @@ def compute(
         min_frames = load_settings().min_frames
     if hours is not None and not (0 <= hours[0] <= hours[1] <= 23):
         raise InputError(f"hours {hours} must be a range within 0..23 with start <= end")
-    where = ["f.active"]
-    params: dict[str, Any] = {}
-    if d0 is not None:
-        where.append("f.ts >= $t0")
-        params["t0"] = datetime.combine(d0, time.min)
-    if d1 is not None:
-        where.append("f.ts < $t1")
-        params["t1"] = datetime.combine(d1 + timedelta(days=1), time.min)
+    window, params = period_filter(d0, d1)
+    where = ["f.active", *window]
     if cameras:
         where.append("f.camera_id IN (SELECT unnest($cams))")
         params["cams"] = list(cameras)
