@@ -213,6 +213,18 @@ def downloads(df: pd.DataFrame, stem: str, key: str) -> None:
                        icon=":material/download:")
 
 
+def import_button(label: str, key: str, write: Any, what: str) -> None:
+    """A button that writes imported rows with ``write()`` (returns a count), then clears cached results."""
+    if st.button(label, type="primary", key=key):
+        try:
+            n = write()
+        except UrbanLensError as exc:
+            show_error(exc)
+        else:
+            clear_data()
+            st.success(f"Imported {n} {what}.")
+
+
 def show_error(exc: BaseException) -> None:
     """One clear message for an UrbanLens error (multi-line details in a code block)."""
     text = str(exc)

@@ -66,6 +66,17 @@ def _verify(path: Path, sha256: str | None, origin: str) -> Path:
     return path
 
 
+def _promote(part: Path, dest: Path, sha256: str | None, origin: str) -> Path:
+    """Verify a finished ``.part`` file and rename it into place; a bad one is deleted, never installed."""
+    try:
+        _verify(part, sha256, origin)
+    except ChecksumError:
+        part.unlink(missing_ok=True)
+        raise
+    os.replace(part, dest)
+    return dest
+
+
 def download(
     url: str, dest: Path, sha256: str | None = None, progress: Progress | None = None, timeout: float = _TIMEOUT_S
 ) -> Path:
@@ -117,13 +128,7 @@ def download(
         raise ModelError(
             f"download of {url} stopped at {done} of {total} bytes (truncated); run the command again to resume"
         )
-    try:
-        _verify(part, sha256, f"download of {url}")
-    except ChecksumError:
-        part.unlink(missing_ok=True)
-        raise
-    os.replace(part, dest)
-    return dest
+    return _promote(part, dest, sha256, f"download of {url}")
 
 
 def fetch_file(
@@ -176,11 +181,5 @@ def _fetch_url(url: str, filename: str, sha256: str | None, dest_dir: Path, prog
         dest_dir.mkdir(parents=True, exist_ok=True)
         part = dest.with_name(dest.name + ".part")
         shutil.copyfile(local, part)
-        try:
-            _verify(part, sha256, f"file {str(local)!r}")
-        except ChecksumError:
-            part.unlink(missing_ok=True)
-            raise
-        os.replace(part, dest)
-        return dest
+        return _promote(part, dest, sha256, f"file {str(local)!r}")
     return download(url, dest, sha256, progress)

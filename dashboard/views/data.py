@@ -45,14 +45,7 @@ with tab_cam:
             ui.show_error(exc)
         else:
             st.dataframe(df, hide_index=True, width="stretch")
-            if st.button(f"Import {len(df)} cameras", type="primary", key="data_import_cameras"):
-                try:
-                    n = ui.store().upsert_cameras(df)
-                except UrbanLensError as exc:
-                    ui.show_error(exc)
-                else:
-                    ui.clear_data()
-                    st.success(f"Imported {n} cameras.")
+            ui.import_button(f"Import {len(df)} cameras", "data_import_cameras", lambda: ui.store().upsert_cameras(df), "cameras")
     cams = ui.cameras(path)
     with st.expander(f"Cameras in the database ({len(cams)})"):
         st.dataframe(cams, hide_index=True, width="stretch")
@@ -74,14 +67,8 @@ with tab_dist:
             with p2:
                 st.plotly_chart(maps.camera_location_figure(None, ddf, height=320), key="data_district_preview",
                                 config={"displaylogo": False})
-            if st.button(f"Import {len(ddf)} districts", type="primary", key="data_import_districts"):
-                try:
-                    n = ui.store().upsert_districts(ddf)
-                except UrbanLensError as exc:
-                    ui.show_error(exc)
-                else:
-                    ui.clear_data()
-                    st.success(f"Imported {n} districts.")
+            ui.import_button(f"Import {len(ddf)} districts", "data_import_districts", lambda: ui.store().upsert_districts(ddf),
+                             "districts")
     dists = ui.districts(path)
     with st.expander(f"Districts in the database ({len(dists)})"):
         st.dataframe(dists[["district_id", "name", "source"]], hide_index=True, width="stretch")
