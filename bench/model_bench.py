@@ -64,7 +64,7 @@ def make_session(model: bytes | str, threads: int, level: str = "all") -> ort.In
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = LEVELS[level]
     so.log_severity_level = 3
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as analytics.segment runs it
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as analytics.footage.segment runs it
     return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
 
 

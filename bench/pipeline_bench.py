@@ -3,7 +3,7 @@
 On bikes.mp4 and car-detection.mp4 with espnetv2-s2 at 384x768 (installed from the ../shared mirror
 into a temporary URBANLENS_HOME):
 
-1. end-to-end sampled frames/s of :func:`analytics.pipeline.analyse_clip` (2 sampled frames a
+1. end-to-end sampled frames/s of :func:`analytics.footage.pipeline.analyse_clip` (2 sampled frames a
    second; decode, preprocess, inference, measurements, distress heuristic, previews, store write),
    beside pure model inference/s on the same preprocessed frames (one ``session.run`` per frame on
    the raw ONNX graph, inputs already in memory) — the ratio's goal is >= 0.9;
@@ -11,7 +11,7 @@ into a temporary URBANLENS_HOME):
    preprocessed, one frame per ``session.run`` (default session options), soft-max, arg-max and
    counts with numpy per-class loops;
 3. decode cost at 1, 2 and 5 sampled frames a second: OpenCV (``grab`` every frame, ``retrieve``
-   the sampled ones) against PyAV as :class:`analytics.video.VideoReader` uses it (demux index,
+   the sampled ones) against PyAV as :class:`analytics.footage.video.VideoReader` uses it (demux index,
    key-frame seeking, only sampled frames converted) and PyAV decoding every frame;
 4. flicker on bikes.mp4 with and without temporal smoothing, and what smoothing does to the shares.
 
@@ -37,10 +37,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from analytics.pipeline import analyse_clip  # noqa: E402
-from analytics.segment import preprocess, session_options  # noqa: E402
+from analytics.footage.pipeline import analyse_clip  # noqa: E402
+from analytics.footage.segment import preprocess, session_options  # noqa: E402
+from analytics.footage.video import open_video, probe  # noqa: E402
 from analytics.settings import load_settings  # noqa: E402
-from analytics.video import open_video, probe  # noqa: E402
 
 CLIPS = ("bikes.mp4", "car-detection.mp4")
 

@@ -15,12 +15,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from analytics import catalog as catalog_mod
-from analytics import charts
 from analytics.errors import UrbanLensError
 from analytics.indicators import INDICATORS, compute, data_period
 from analytics.settings import Settings, load_settings
 from analytics.store import Store
+from analytics.store import catalog as catalog_mod
+from analytics.visual import charts
 
 TTL = 600
 PERIOD_CHOICES = ("Last 7 days", "Last 30 days", "All data", "Custom")
@@ -96,7 +96,7 @@ def class_shares(path: str, camera_id: str | None, start: date | None, end: date
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def catalog(path: str, name: str, *args: Any) -> Any:
-    """A cached look-up from :mod:`analytics.catalog` by function name (e.g. ``camera_clips``)."""
+    """A cached look-up from :mod:`analytics.store.catalog` by function name (e.g. ``camera_clips``)."""
     return getattr(catalog_mod, name)(_store(path), *args)
 
 

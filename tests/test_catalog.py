@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from analytics import catalog
 from analytics.records import Preview
+from analytics.store import catalog
 from tests.helpers import ROAD, clip_from_pixels, store_with_cameras
 
 

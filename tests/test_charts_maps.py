@@ -1,4 +1,4 @@
-"""analytics.charts and analytics.maps: figures follow the rules (units, period, missing cells grey, offline)."""
+"""analytics.visual.charts and analytics.visual.maps: figures follow the rules (units, period, missing cells grey, offline)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics import charts, maps
 from analytics.store import Store
+from analytics.visual import charts, maps
 from tests.dashboard_helpers import demo_database
 
 SQUARE = json.dumps({"type": "Polygon", "coordinates": [[[0, 0], [0, 1], [1, 1], [1, 0], [0, 0]]]})

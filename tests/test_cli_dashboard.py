@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from analytics import cli_dashboard
 from analytics.cli import app
+from analytics.cli import dashboard as cli_dashboard
 
 
 def test_dashboard_builds_the_demo_then_runs_streamlit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,7 @@ from tinymodels import colour_card, colour_model
 from typer.testing import CliRunner
 
 from analytics.cli import app
-from analytics.cli_ingest import collect_clips
+from analytics.cli.ingest import collect_clips
 from analytics.errors import InputError
 from analytics.settings import load_settings
 from analytics.store import Store

@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from analytics import cli_models
+from analytics.cli import models as cli_models
 from analytics.errors import DataFormatError, InputError, ModelError
 from analytics.models.zoo import install
 from analytics.settings import load_settings

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from analytics.distress import distress_heuristic
 from analytics.errors import InputError
+from analytics.footage.distress import distress_heuristic
 
 
 def _asphalt(h: int = 200, w: int = 400, seed: int = 0) -> np.ndarray:

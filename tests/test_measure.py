@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from analytics.errors import InputError
-from analytics.geometry import frame_geometry
-from analytics.measure import (
+from analytics.footage.geometry import frame_geometry
+from analytics.footage.measure import (
     class_pixels,
     confidence_stats,
     find_objects,

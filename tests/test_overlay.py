@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from analytics.errors import InputError
-from analytics.overlay import class_palette, colorize, legend_entries, overlay
+from analytics.footage.overlay import class_palette, colorize, legend_entries, overlay
 from analytics.taxonomy import CITYSCAPES, GROUP_COLORS, ClassSet
 
 TOY = ClassSet("toy", ("asphalt", "lane", "tree", "unknown"), ("road", "road", "vegetation", "void"))

@@ -9,8 +9,8 @@ import pytest
 
 from analytics import indicators as ind
 from analytics.demo import build_demo
-from analytics.parquet import ParquetStore, export_frames
 from analytics.store import Store
+from analytics.store.parquet import ParquetStore, export_frames
 
 
 def test_same_indicators_from_parquet(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from clips import H, W, street, write_av, write_cv2
 from tinymodels import colour_card, colour_model
 
 from analytics.errors import Cancelled, InputError, VideoError
-from analytics.pipeline import analyse_clip, clip_sha256
+from analytics.footage.pipeline import analyse_clip, clip_sha256
 from analytics.settings import load_settings
 from analytics.store import Store
 

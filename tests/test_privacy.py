@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from analytics.errors import InputError
-from analytics.privacy import PREVIEW_WIDTH, anonymise, pixelate, preview_jpeg, privacy_mask
+from analytics.footage.privacy import PREVIEW_WIDTH, anonymise, pixelate, preview_jpeg, privacy_mask
 from analytics.taxonomy import CITYSCAPES
 
 ROAD, PERSON, RIDER, CAR, BICYCLE = 0, 11, 12, 13, 18

@@ -289,7 +289,7 @@ def test_previews_appear_with_their_location(demo_path: Path, tmp_path: Path) ->
 
 
 def _app() -> typer.Typer:
-    from analytics.cli_report import register
+    from analytics.cli.report import register
 
     app = typer.Typer()
 

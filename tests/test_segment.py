@@ -11,10 +11,10 @@ from tinymodels import PROTOTYPES_RGB, bgr, colour_card, colour_model
 
 from analytics.cards import ModelCard
 from analytics.errors import InputError, ModelError
-from analytics.geometry import frame_geometry
-from analytics.segment import Segmenter, model_view, preprocess, session_options
+from analytics.footage.geometry import frame_geometry
+from analytics.footage.segment import Segmenter, model_view, preprocess, session_options
+from analytics.footage.temporal import ema_update
 from analytics.taxonomy import CITYSCAPES
-from analytics.temporal import ema_update
 
 
 @pytest.fixture(scope="module")

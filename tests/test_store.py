@@ -134,7 +134,7 @@ def test_batch_is_one_transaction(tmp_path: Path) -> None:
 
 
 def test_failure_while_writing_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import analytics.store as store_mod
+    import analytics.store.database as store_mod
 
     s = store_with_cameras(str(tmp_path / "s.duckdb"), [("c1", 4.0, 52.0)])
     real = store_mod._insert

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from analytics.errors import InputError
-from analytics.temporal import ema_update, flicker, smoothing_label
+from analytics.footage.temporal import ema_update, flicker, smoothing_label
 
 
 def test_ema_converges_to_a_steady_input() -> None:

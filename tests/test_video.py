@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from clips import index_frame, read_index, write_av, write_cv2
 
-from analytics import video
 from analytics.errors import InputError, VideoError
-from analytics.video import Sampling, open_video, probe, select_frames
+from analytics.footage import video
+from analytics.footage.video import Sampling, open_video, probe, select_frames
 
 LOSSLESS = {"qp": "0"}
 

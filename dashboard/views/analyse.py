@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from analytics import charts
 from analytics.errors import UrbanLensError
-from analytics.video import VIDEO_SUFFIXES
+from analytics.footage.video import VIDEO_SUFFIXES
+from analytics.visual import charts
 from dashboard import ui
 
 st.title("Analyse footage")
@@ -152,7 +152,7 @@ if problems:
     st.caption("To analyse: " + "; ".join(problems) + ".")
 
 if go_clicked and clip_path is not None and model_name:
-    from analytics.pipeline import analyse_clip
+    from analytics.footage.pipeline import analyse_clip
 
     st.session_state.pop("analysis", None)
     bar = st.progress(0.0, text="Opening the clip…")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import charts, maps
 from analytics.indicators import format_value
+from analytics.visual import charts, maps
 from dashboard import ui
 
 st.title("Camera")

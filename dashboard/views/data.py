@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analytics import charts
 from analytics.errors import UrbanLensError
 from analytics.geo import read_cameras_csv, read_districts_geojson
 from analytics.indicators import GROUPINGS, INDICATORS
+from analytics.visual import charts
 from dashboard import ui
 
 st.title("Data")
@@ -60,7 +60,7 @@ with tab_dist:
         except UrbanLensError as exc:
             ui.show_error(exc)
         else:
-            from analytics import maps
+            from analytics.visual import maps
 
             p1, p2 = st.columns([1, 2])
             p1.dataframe(ddf[["district_id", "name"]], hide_index=True, width="stretch")

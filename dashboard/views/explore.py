@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import charts
 from analytics.indicators import INDICATORS
+from analytics.visual import charts
 from dashboard import ui
 
 st.title("Explore indicators")

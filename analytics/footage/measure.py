@@ -1,9 +1,9 @@
 """Pure per-frame measurements from a label map: what the store receives for each sampled frame.
 
 Every function takes the *content* of a segmentation (the frame's own pixels at model resolution,
-letterbox padding removed; see :class:`analytics.segment.Geometry`) and returns plain numbers.
+letterbox padding removed; see :class:`analytics.footage.segment.Geometry`) and returns plain numbers.
 Pixel counts are model-resolution pixels; object boxes and zone polygons are in frame pixels.
-Nothing here draws (see :mod:`analytics.privacy` and :mod:`analytics.overlay`).
+Nothing here draws (see :mod:`analytics.footage.privacy` and :mod:`analytics.footage.overlay`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.errors import InputError
-from analytics.geometry import Geometry
+from analytics.footage.geometry import Geometry
 from analytics.records import OBJECT_GROUPS
 from analytics.taxonomy import ClassSet
 
@@ -247,7 +247,7 @@ def measure_frame(
     ``confidence`` may be a regular subsample of the label map's grid (e.g. every 2nd row and
     column): only its mean and low-confidence share are used.
     """
-    from analytics.temporal import flicker
+    from analytics.footage.temporal import flicker
 
     labels = _check_labels(labels)
     if confidence.ndim != 2:

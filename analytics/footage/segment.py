@@ -24,7 +24,7 @@ full size by nearest neighbour.
 
 Speed: the arg-max and the confidence are appended to the model's own graph, so ONNX Runtime
 computes them with its threads instead of numpy passes, and so is the optional temporal smoothing
-(:func:`analytics.temporal.ema_update`, the same formula, over logits). Frames are batched where the
+(:func:`analytics.footage.temporal.ema_update`, the same formula, over logits). Frames are batched where the
 graph has a free batch dimension (``batch_size``); on 2 CPU cores a batch of 1 is as fast per frame
 (measured), so 1 is the default.
 """
@@ -42,7 +42,7 @@ import numpy as np
 
 from analytics.cards import ModelCard
 from analytics.errors import InputError, ModelError
-from analytics.geometry import Geometry, frame_geometry
+from analytics.footage.geometry import Geometry, frame_geometry
 
 __all__ = [
     "Geometry", "Segmentation", "Segmenter", "frame_geometry", "model_view", "normalise_into", "normalisation", "preprocess",
@@ -172,7 +172,7 @@ def _augment(model: Any, num_classes: int, smoothing: bool, confidence_stride: i
     column (s = ``confidence_stride``; ORT's Softmax over the channel axis is several times slower
     than these five element-wise steps). With smoothing: extra inputs ``ul_prev`` (the previous
     state) and ``ul_alpha`` (shape (1,)) and output ``ul_state`` =
-    ``alpha * z + (1 - alpha) * prev`` over the logits z (see :mod:`analytics.temporal`).
+    ``alpha * z + (1 - alpha) * prev`` over the logits z (see :mod:`analytics.footage.temporal`).
     """
     from onnx import TensorProto, helper
 

@@ -1,6 +1,6 @@
 """Where a frame lies in a model's input: the pure geometry of the resize policies of model cards.
 
-See :mod:`analytics.segment` for the policies (``letterbox``, ``crop``, ``stretch``).
+See :mod:`analytics.footage.segment` for the policies (``letterbox``, ``crop``, ``stretch``).
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-from analytics.charts import FONT, MISSING_COLOR, MISSING_TEXT, VALUE_SCALE, display_scale, fmt_n, indicator_title, rows
 from analytics.indicators import INDICATORS, format_value
+from analytics.visual.charts import FONT, MISSING_COLOR, MISSING_TEXT, VALUE_SCALE, display_scale, fmt_n, indicator_title, rows
 
 
 def _rings(geometry_geojson: str | dict[str, Any]) -> list[list[list[float]]]:

@@ -9,7 +9,7 @@ frame and "road" in the next. Two pure functions:
   to a per-pixel constant, so ``softmax(s_t)`` is the normalised weighted geometric mean of the
   frames' class probabilities (log-linear pooling; Genest & Zidek, *Statistical Science* 1986),
   which needs no softmax per frame. The segment adapter runs exactly this formula inside the
-  ONNX graph for speed (:class:`analytics.segment.Segmenter` with ``smoothing_alpha``); this
+  ONNX graph for speed (:class:`analytics.footage.segment.Segmenter` with ``smoothing_alpha``); this
   function is its reference and its test oracle.
 
   When to use it: a fixed camera sampled densely. With a moving camera or sparse sampling (2

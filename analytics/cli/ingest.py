@@ -9,21 +9,26 @@ no clip was found), 2 for a usage error (unknown camera, bad option), 130 when i
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
 from analytics.errors import InputError, UrbanLensError
+from analytics.footage.video import VIDEO_SUFFIXES, Sampling
+from analytics.settings import load_settings
+from analytics.store import Store
 
 __all__ = ["register", "collect_clips"]
 
 
 def collect_clips(paths: list[Path]) -> list[Path]:
     """Files as given, folders expanded to the video files inside them (sorted, recursive)."""
-    from analytics.video import VIDEO_SUFFIXES
-
     out: list[Path] = []
     for p in paths:
         p = p.expanduser()
@@ -61,16 +66,10 @@ def ingest(
     max_frames: Annotated[int | None, typer.Option("--max-frames", help="Analyse at most this many sampled frames a clip.")] = None,
 ) -> None:
     """Analyse clips (segmentation → measurements) and store them for a camera."""
-    import threading
 
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
-    from rich.table import Table
 
-    from analytics.pipeline import analyse_clip, describe_error
-    from analytics.settings import load_settings
-    from analytics.store import Store
-    from analytics.video import Sampling
+    # deferred: the pipeline loads ONNX Runtime, PyAV and OpenCV, which other commands do not need
+    from analytics.footage.pipeline import analyse_clip, describe_error
 
     console = Console()
     settings = load_settings()

@@ -1,11 +1,11 @@
 """CLI commands for models: ``urbanlens models list|install|add`` and ``urbanlens segment``.
 
-The lead's :mod:`analytics.cli` calls :func:`register` on its typer app. Errors are raised as
+:mod:`analytics.cli` calls :func:`register` on its typer app. Errors are raised as
 :class:`~analytics.errors.UrbanLensError` subclasses; ``analytics.cli.main`` prints them as one line.
 
 ``segment`` resizes an image of another size to the model input by the card's resize policy
 (the built-in cards use ``letterbox``: keep the aspect ratio, scale to fit, centre, pad with the
-mean colour; see :mod:`analytics.segment`). The labels PNG holds one class id per pixel at the
+mean colour; see :mod:`analytics.footage.segment`). The labels PNG holds one class id per pixel at the
 model input size, with letterbox padding written as the void class; ``--keep-size`` maps the
 labels back onto the image's own pixels instead (nearest neighbour).
 """
@@ -17,8 +17,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+from rich.table import Table
 
 from analytics.errors import DataFormatError, InputError
+from analytics.footage.overlay import overlay
+from analytics.footage.segment import Segmenter
+from analytics.models.zoo import add_model, install, list_models, parse_size, resolve
 from analytics.settings import load_settings
 
 __all__ = ["register", "models_app"]
@@ -33,10 +39,7 @@ def _megabytes(n: int | None) -> str:
 @models_app.command("list")
 def list_command() -> None:
     """Installed and available models, with input size, licence and size on disk."""
-    from rich.console import Console
-    from rich.table import Table
 
-    from analytics.models.zoo import list_models
 
     settings = load_settings()
     table = Table(title=f"Models ({settings.model_dir})")
@@ -58,13 +61,10 @@ def install_command(
     source: str | None = typer.Option(None, "--source", help="Take the weights from this FILE, DIR or URL instead of the mirror or upstream."),
 ) -> None:
     """Fetch the upstream weights (SHA-256 checked), build the ONNX model and install it; prints its path."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-    from analytics.models.zoo import install, parse_size
 
     settings = load_settings()
     hw = parse_size(size) if size else None
-    from rich.console import Console
 
     columns = ("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
@@ -83,8 +83,6 @@ def add_command(
     card: Path = typer.Option(..., "--card", help="Its model card (.toml, .json or .yaml)."),
 ) -> None:
     """Check an ONNX model against its card and install it under the card's name; prints its path."""
-    from analytics.models.zoo import add_model
-
     model = add_model(onnx_file, card, load_settings())
     typer.echo(str(model.onnx_path))
 
@@ -142,10 +140,6 @@ def segment_command(
     keep_size: bool = typer.Option(False, "--keep-size", help="Write labels at the image's size instead of the model input size."),
 ) -> None:
     """Segment one image: per-pixel class ids (and an optional colour overlay with a legend)."""
-    from analytics.models.zoo import resolve
-    from analytics.overlay import overlay
-    from analytics.segment import Segmenter
-
     settings = load_settings()
     installed = resolve(model or settings.default_model, settings)
     frame = read_image(image)

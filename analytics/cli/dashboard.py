@@ -11,7 +11,9 @@ from typing import Annotated
 
 import typer
 
+from analytics.demo import build_demo
 from analytics.errors import InputError
+from analytics.settings import load_settings
 
 
 def app_path() -> Path:
@@ -44,7 +46,6 @@ def streamlit_command(app: Path, host: str, port: int, max_upload_mb: int) -> li
 
 def register(app: typer.Typer) -> None:
     """Add the ``dashboard`` command to the CLI."""
-
     @app.command()
     def dashboard(
         port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8501,
@@ -53,12 +54,9 @@ def register(app: typer.Typer) -> None:
         no_demo: Annotated[bool, typer.Option("--no-demo", help="Do not build the demo city when the database does not exist.")] = False,
     ) -> None:
         """Open the dashboard (http://127.0.0.1:8501); builds the synthetic demo city first if there is no database yet."""
-        from analytics.settings import load_settings
-
         settings = load_settings()
         db_path = db.expanduser().resolve() if db else settings.db_path
         if not db_path.exists() and not no_demo:
-            from analytics.demo import build_demo
 
             typer.echo(f"No database at {db_path}: building the demo city Lensfield (synthetic data) first…")
             summary = build_demo(db_path)

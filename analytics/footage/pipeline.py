@@ -46,16 +46,16 @@ import pandas as pd
 from analytics import __version__
 from analytics.cards import ModelCard
 from analytics.errors import Cancelled, InputError, ModelError, UrbanLensError, VideoError
-from analytics.geometry import Geometry, frame_geometry
+from analytics.footage.geometry import Geometry, frame_geometry
+from analytics.footage.temporal import DEFAULT_ALPHA, smoothing_label
+from analytics.footage.video import Sampling, VideoInfo, VideoReader, open_video
 from analytics.records import OBJECT_GROUPS, ClipInfo, ClipMeasurements, Preview, RunInfo
 from analytics.settings import Settings, load_settings
-from analytics.temporal import DEFAULT_ALPHA, smoothing_label
-from analytics.video import Sampling, VideoInfo, VideoReader, open_video
 
 __all__ = ["AnalysisResult", "ProgressCallback", "analyse_clip", "clip_sha256", "describe_error", "resolve_model"]
 
 CONFIDENCE_STRIDE = 4
-"""Confidence statistics are computed on every 4th row and column (see :mod:`analytics.segment`):
+"""Confidence statistics are computed on every 4th row and column (see :mod:`analytics.footage.segment`):
 18,000 samples of a 768x384 input, for a mean and a share; a quarter of the cost of stride 2."""
 QUEUE_FRAMES = 4
 """Preprocessed frames waiting for the model (bounded: memory stays flat on long clips)."""
@@ -147,7 +147,7 @@ _SEGMENTERS_LOCK = threading.Lock()
 
 def _segmenter(m: _Model, alpha: float | None, threads: int | None) -> tuple[Any, threading.Lock]:
     """A cached ONNX Runtime session per model and settings (building one costs about a second)."""
-    from analytics.segment import Segmenter
+    from analytics.footage.segment import Segmenter
 
     key = (str(m.onnx_path), m.weights_sha256, m.card.to_json(), alpha, threads)
     with _SEGMENTERS_LOCK:
@@ -271,7 +271,7 @@ def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
 
 def _produce(reader: VideoReader, card: ModelCard, q: queue.Queue[Any], stop: threading.Event) -> None:
     """Decode sampled frames and preprocess them (producer thread)."""
-    from analytics.segment import model_view, normalise_into
+    from analytics.footage.segment import model_view, normalise_into
 
     _lower_priority()
     try:
@@ -330,8 +330,8 @@ class _Measurer:
                 self.error = exc
 
     def measure(self, item: _Item, seg: Any) -> None:
-        from analytics.distress import distress_heuristic
-        from analytics.measure import group_mask, measure_frame, zone_masks
+        from analytics.footage.distress import distress_heuristic
+        from analytics.footage.measure import group_mask, measure_frame, zone_masks
 
         labels, conf = seg.content()
         if self.zones_df is not None and (self.zone_masks is None or self.zone_geometry != item.geometry):
@@ -358,12 +358,12 @@ class _Measurer:
 
 
 def _previews(pos: int, view: np.ndarray, labels: np.ndarray, class_set: Any, raw: bool) -> list[Preview]:
-    from analytics.privacy import anonymise, preview_jpeg
+    from analytics.footage.privacy import anonymise, preview_jpeg
 
     image = view.copy() if raw else anonymise(view, labels, class_set)
     out = [Preview(pos, preview_jpeg(image), "frame", "image/jpeg")]
     try:
-        from analytics.overlay import overlay
+        from analytics.footage.overlay import overlay
     except ImportError:  # the overlay module is optional
         return out
     out.append(Preview(pos, preview_jpeg(overlay(image, labels, class_set, alpha=0.45)), "overlay", "image/jpeg"))
@@ -399,7 +399,7 @@ def analyse_clip(
     ``fps``: sampled frames per second (``2.0``), ``"every=N"`` or ``"all"``. ``smooth``: EMA of the
     logits across sampled frames with weight ``alpha`` on the newest (recorded in provenance); off
     by default because with a moving camera or sparse sampling it lags moving objects and shrinks
-    them (see :mod:`analytics.temporal`); turn it on for fixed cameras.
+    them (see :mod:`analytics.footage.temporal`); turn it on for fixed cameras.
     ``zones``: a ZONES.json path/bytes/DataFrame (saved as the camera's zones with the clip);
     default: the camera's stored zones. ``start_time``: ISO text or datetime of the first frame
     (default: the clip's creation_time tag, else the file's modification time; said in warnings).

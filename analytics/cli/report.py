@@ -1,18 +1,21 @@
 """CLI command ``urbanlens report``: a district or city report as PDF or self-contained HTML.
 
-The lead's :mod:`analytics.cli` calls :func:`register` on its typer app. Bad input raises
+:mod:`analytics.cli` calls :func:`register` on its typer app. Bad input raises
 :class:`~analytics.errors.InputError`, which ``analytics.cli.main`` prints as one line.
 Heavy imports (reportlab, matplotlib, plotly) happen only when the command runs.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from analytics.errors import InputError
+from analytics.settings import load_settings
+from analytics.store import open_store
 
 __all__ = ["register", "report", "output_format"]
 
@@ -49,11 +52,8 @@ def report(
     ] = None,
 ) -> None:
     """Write a report for officials on a district or the whole city over a period, as PDF or HTML."""
-    import time
-
+    # deferred: reports load matplotlib, plotly and reportlab, which other commands do not need
     from analytics.reports import build_report
-    from analytics.settings import load_settings
-    from analytics.store import open_store
 
     if city and district:
         raise InputError("give either --district NAME or --city, not both")

@@ -1,0 +1,5 @@
+"""``python -m analytics.cli``: the same as the ``urbanlens`` command."""
+
+from analytics.cli import main
+
+main()

@@ -1,0 +1,157 @@
+"""City-wide commands: ``demo``, ``indicators``, ``indicators-list``, ``export-parquet`` and ``info``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from analytics import indicators as ind
+from analytics.cli._common import DbOption, console, db_path
+from analytics.demo import build_demo
+from analytics.errors import InputError
+from analytics.indicators import GROUPINGS, INDICATORS, format_value
+from analytics.store import Store
+from analytics.store.parquet import ParquetStore, export_frames
+
+app = typer.Typer()
+
+
+@app.command()
+def demo(
+    db: DbOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing database file.")] = False,
+    days: Annotated[int, typer.Option(help="Days of synthetic clips (14 by default).")] = 14,
+) -> None:
+    """Build the demo city "Lensfield" (synthetic data, 5 districts, 17 cameras) into a new database."""
+    summary = build_demo(db_path(db), force=force, days=days)
+    console.print(
+        f"Built the demo city (synthetic) in {summary.seconds:.1f} s: {summary.districts} districts, {summary.cameras} cameras, "
+        f"{summary.clips:,} clips, {summary.frames:,} sampled frames → {summary.path}"
+    )
+
+
+Grouping = StrEnum("Grouping", {name: name for name in GROUPINGS})  # type: ignore[misc]
+"""The ``--by`` choices: the groupings that :func:`analytics.indicators.compute` knows."""
+
+
+class OutFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _parse_date(value: str | None, what: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{what} {value!r} is not a date; use YYYY-MM-DD") from None
+
+
+@app.command()
+def indicators(
+    by: Annotated[list[Grouping], typer.Option("--by", help="Grouping; repeat for a cross (e.g. --by district --by hour).")],
+    indicator: Annotated[
+        list[str] | None, typer.Option("--indicator", "-i", help="Indicator name (repeatable; default: all). See `urbanlens indicators-list`.")
+    ] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD (inclusive).")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD (inclusive).")] = None,
+    h3_resolution: Annotated[int, typer.Option("--h3-resolution", help="H3 resolution for --by h3 (0–15).")] = 8,
+    min_frames: Annotated[int | None, typer.Option(help="Cells with fewer frames are missing (default: settings).")] = None,
+    fmt: Annotated[OutFormat, typer.Option("--format", help="table, csv or json.")] = OutFormat.table,
+    parquet: Annotated[
+        Path | None, typer.Option("--parquet", help="Read frames from a Parquet folder (day=/camera_id= partitions) instead.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Indicators per camera, district, H3 cell, hour, weekday or day, with n and 95% intervals."""
+    d0, d1 = _parse_date(date_from, "--from"), _parse_date(date_to, "--to")
+    keys = [b.value for b in by]
+    path = db_path(db)
+    if not path.exists():
+        raise InputError(f"no database at {str(path)!r}; run `urbanlens demo` or `urbanlens ingest` first")
+    with Store(path) as store:
+        source = ParquetStore(parquet, places=store) if parquet else store
+        long = ind.compute(source, by=keys, indicators=indicator or None, start=d0, end=d1, h3_resolution=h3_resolution,
+                           min_frames=min_frames)
+    wide = ind.to_wide(long, keys)
+    if fmt is OutFormat.csv:
+        sys.stdout.write(wide.to_csv(index=False))
+    elif fmt is OutFormat.json:
+        sys.stdout.write(wide.to_json(orient="records", date_format="iso", indent=1) + "\n")
+    else:
+        _print_table(wide, keys, long["indicator"].unique().tolist() if not long.empty else [])
+
+
+def _print_table(wide: pd.DataFrame, keys: list[str], names: list[str]) -> None:
+
+
+    if wide.empty:
+        console.print("No frames match; nothing to show.")
+        return
+    table = Table(show_lines=False)
+    for k in keys:
+        table.add_column(k)
+    table.add_column("frames", justify="right")
+    table.add_column("clips", justify="right")
+    for n in names:
+        table.add_column(INDICATORS[n].label + (" (heuristic)" if INDICATORS[n].heuristic else ""), justify="right")
+    for _, row in wide.iterrows():
+        cells = [str(row[k]) for k in keys] + [f"{int(row['n_frames']):,}", f"{int(row['n_clips']):,}"]
+        for n in names:
+            v = row[n]
+            if pd.isna(v):
+                cells.append("[dim]not enough data[/dim]")
+            elif pd.isna(row[f"{n}_low"]):
+                cells.append(format_value(n, v))
+            else:
+                cells.append(f"{format_value(n, v)} ({format_value(n, row[f'{n}_low'])}–{format_value(n, row[f'{n}_high'])})")
+        table.add_row(*cells)
+    console.print(table)
+
+
+@app.command("indicators-list")
+def indicators_list() -> None:
+    """List every indicator with its formula and source."""
+    table = Table()
+    for col in ("name", "label", "unit", "formula", "source"):
+        table.add_column(col)
+    for i in INDICATORS.values():
+        table.add_row(i.name, i.label + (" (heuristic)" if i.heuristic else ""), i.unit, i.formula, i.source)
+    console.print(table)
+
+
+@app.command("export-parquet")
+def export_parquet(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write day=YYYY-MM-DD/camera_id=ID/*.parquet into.")],
+    db: DbOption = None,
+) -> None:
+    """Export frame measurements as Parquet partitioned by day and camera (the cluster layout)."""
+    with Store(db_path(db)) as store:
+        n = export_frames(store, out_dir)
+    console.print(f"Wrote {n:,} frame rows to {out_dir} (partitioned by day and camera).")
+
+
+@app.command()
+def info(db: DbOption = None) -> None:
+    """Database statistics: cameras, districts, clips, frames, hours, share synthetic."""
+    path = db_path(db)
+    if not path.exists():
+        raise InputError(f"no database at {str(path)!r}; run `urbanlens demo` or `urbanlens ingest` first")
+    with Store(path) as store:
+        stats = store.stats()
+    console.print(json.dumps(stats, default=str, indent=1))
+
+
+def register(root: typer.Typer) -> None:
+    """Add the city-wide commands to the ``urbanlens`` app."""
+    root.registered_commands.extend(app.registered_commands)

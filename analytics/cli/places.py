@@ -1,0 +1,83 @@
+"""``urbanlens cameras add|import|list`` and ``urbanlens districts import``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from analytics.cli._common import DbOption, console, db_path
+from analytics.geo import parse_zones, read_cameras_csv, read_districts_geojson
+from analytics.store import Store
+
+cameras_app = typer.Typer(help="Add and import cameras so footage can be tied to places.", no_args_is_help=True)
+districts_app = typer.Typer(help="Import district polygons (GeoJSON).", no_args_is_help=True)
+
+
+@cameras_app.command("add")
+def cameras_add(
+    camera_id: Annotated[str, typer.Argument(help="Camera id (letters, digits, '-', '_', '.').")],
+    lon: Annotated[float, typer.Option(help="Longitude, WGS 84 degrees [-180, 180].")],
+    lat: Annotated[float, typer.Option(help="Latitude, WGS 84 degrees [-90, 90].")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    heading: Annotated[float | None, typer.Option(help="View direction, degrees from north [0, 360].")] = None,
+    kind: Annotated[str, typer.Option(help="fixed or mobile.")] = "fixed",
+    zones: Annotated[Path | None, typer.Option(help="Zones JSON (polygons in frame pixels with name and role).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Add (or update) one camera."""
+    zone_df = parse_zones(zones) if zones else None
+    df = pd.DataFrame([{"camera_id": camera_id, "name": name or camera_id, "lon": lon, "lat": lat, "heading": heading, "kind": kind}])
+    with Store(db_path(db)) as store:
+        store.upsert_cameras(df)
+        if zone_df is not None:
+            store.set_zones(camera_id, zone_df)
+        cam = store.camera(camera_id)
+    where = f"in district {cam['district_id']}" if cam.get("district_id") else "outside every known district"
+    console.print(f"Camera {camera_id} at {lat:.5f}, {lon:.5f} ({where}).")
+
+
+@cameras_app.command("import")
+def cameras_import(
+    csv_path: Annotated[Path, typer.Argument(help="CSV with columns camera_id,lon,lat[,name,heading,kind].")],
+    db: DbOption = None,
+) -> None:
+    """Import cameras from a CSV; a file with any bad row changes nothing."""
+    df = read_cameras_csv(csv_path)
+    with Store(db_path(db)) as store:
+        n = store.upsert_cameras(df)
+    console.print(f"Imported {n} camera(s) from {csv_path}.")
+
+
+@cameras_app.command("list")
+def cameras_list(db: DbOption = None) -> None:
+    """List cameras with their district."""
+    with Store(db_path(db)) as store:
+        df = store.cameras()
+    table = Table()
+    for col in ("camera_id", "name", "lon", "lat", "kind", "district_id"):
+        table.add_column(col)
+    for _, r in df.iterrows():
+        table.add_row(*(str(r[c]) for c in ("camera_id", "name", "lon", "lat", "kind", "district_id")))
+    console.print(table)
+
+
+@districts_app.command("import")
+def districts_import(
+    geojson: Annotated[Path, typer.Argument(help="GeoJSON FeatureCollection of Polygon/MultiPolygon with a 'name' property.")],
+    db: DbOption = None,
+) -> None:
+    """Import districts; cameras and frames are re-assigned to districts by location."""
+    df = read_districts_geojson(geojson)
+    with Store(db_path(db)) as store:
+        n = store.upsert_districts(df)
+    console.print(f"Imported {n} district(s) from {geojson}.")
+
+
+def register(root: typer.Typer) -> None:
+    """Add the ``cameras`` and ``districts`` command groups to the ``urbanlens`` app."""
+    root.add_typer(cameras_app, name="cameras")
+    root.add_typer(districts_app, name="districts")

@@ -1,0 +1,1 @@
+"""Charts and maps drawn from DataFrames (indicator tables, catalog look-ups); no SQL here."""
