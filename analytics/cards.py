@@ -4,7 +4,8 @@ A card (TOML, JSON or YAML) holds::
 
     name = "espnetv2-s2"
     task = "semantic-segmentation"
-    architecture = "espnetv2"          # optional: how UrbanLens builds it from upstream weights
+    architecture = "espnetv2"          # optional: a key of analytics.models.architectures.ARCHITECTURES,
+                                       # the builder that turns the upstream weights into ONNX
     source_url = "https://..."         # upstream address of the weights (or of the ONNX file)
     sha256 = "..."                     # SHA-256 of that upstream file
     license = "MIT"
@@ -33,6 +34,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from analytics.errors import DataFormatError, InputError
 from analytics.taxonomy import BUILTIN_CLASS_SETS, ClassSet
@@ -155,17 +158,9 @@ def load_card(path: str | Path) -> ModelCard:
         elif suffix == ".json":
             data = json.loads(text)
         elif suffix in (".yaml", ".yml"):
-            import yaml
-
             data = yaml.safe_load(text)
         else:
             raise InputError(f"model card {p.name!r}: unknown format {suffix!r}; use .toml, .json, .yaml or .yml")
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise DataFormatError(f"model card {p.name!r} cannot be parsed: {exc}") from None
-    except ImportError:
-        raise InputError("reading YAML cards needs PyYAML") from None
-    except Exception as exc:  # yaml.YAMLError without importing yaml at module level
-        if isinstance(exc, InputError):
-            raise
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
         raise DataFormatError(f"model card {p.name!r} cannot be parsed: {exc}") from None
     return card_from_dict(data)

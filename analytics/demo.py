@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import shapely
+from shapely.geometry import Polygon
 
 from analytics.errors import InputError
 from analytics.records import ClipInfo, ClipMeasurements, RunInfo
@@ -106,9 +109,6 @@ def demo_districts() -> pd.DataFrame:
 
 def demo_cameras(rng: np.random.Generator) -> pd.DataFrame:
     """16 fixed street cameras inside the districts and one mobile dashcam."""
-    import shapely
-    from shapely.geometry import Polygon
-
     rows = []
     for did, _name, ring in _DISTRICTS:
         poly = Polygon(_abs(ring))
@@ -161,9 +161,15 @@ _SPLIT = {  # how a group's pixels spread over the demo model's classes
 }
 
 
-def _clip_measurements(
+def demo_clip_measurements(
     rng: np.random.Generator, cam: dict[str, object], did: str, start: datetime, day_mood: float, run: RunInfo
 ) -> ClipMeasurements:
+    """One synthetic clip of camera ``cam`` (a row of :func:`demo_cameras`) in district ``did`` from ``start``.
+
+    ``day_mood`` scales the day's traffic and pedestrians (1.0 is a typical day).
+    """
+    if did not in _PROFILES:
+        raise InputError(f"district {did!r} is not in the demo city; expected one of {', '.join(_PROFILES)}")
     prof = dict(_PROFILES[did])
     look = cam.get("look")
     if isinstance(look, dict):  # each camera sees its own street
@@ -237,8 +243,6 @@ ZONED_CAMERAS = ("old-town-1", "old-town-3", "university-2", "riverside-1", "nor
 
 def build_demo(path: str | Path, force: bool = False, seed: int = 7, days: int = DEMO_DAYS, start: date = DEMO_START) -> DemoSummary:
     """Build the demo database at ``path`` from scratch (refuses to touch an existing file unless ``force``)."""
-    import time
-
     t0 = time.perf_counter()
     p = Path(path).expanduser()
     if p.exists():
@@ -284,7 +288,7 @@ def build_demo(path: str | Path, force: bool = False, seed: int = 7, days: int =
                 for h in hours:
                     minute = int(rng.integers(0, 50))
                     when = datetime.combine(day, datetime.min.time()).replace(hour=h, minute=minute)
-                    batch.append(_clip_measurements(rng, cam, home, when, mood, run))
+                    batch.append(demo_clip_measurements(rng, cam, home, when, mood, run))
             store.ingest(batch)
             n_clips += len(batch)
             n_frames += sum(m.n for m in batch)

@@ -1,7 +1,12 @@
 """Places: cameras from CSV, districts from GeoJSON, point-in-polygon and H3 cells.
 
 Validation is strict and row-precise: a bad file is refused whole with the row and the reason,
-so nothing half-imported ever reaches the store.
+so nothing half-imported ever reaches the store. Nothing here touches the database: the store
+layer reads its tables, asks the spatial functions below, and writes the answers itself
+(:mod:`analytics.store.places`).
+
+District polygons are parsed once into a :class:`DistrictIndex` (shapely geometries in an
+``STRtree``) that answers point-in-polygon for any number of cameras or frames in one call.
 """
 
 from __future__ import annotations
@@ -9,10 +14,11 @@ from __future__ import annotations
 import io
 import json
 import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import h3
 import numpy as np
 import pandas as pd
@@ -22,6 +28,10 @@ from shapely.geometry import shape
 from analytics.errors import DataFormatError, InputError
 
 CAMERA_COLUMNS = ("camera_id", "name", "lon", "lat", "heading", "kind")
+CAMERA_KINDS = ("fixed", "mobile")
+"""A fixed camera stays at its position; a mobile one (a bus, a bike) records each frame's position."""
+ZONE_ROLES = ("sidewalk", "lane", "crossing", "plaza", "bike_lane", "parking", "other")
+"""What a zone of a camera's frame is; ``sidewalk`` zones feed the pedestrians-on-sidewalks indicator."""
 
 
 def _is_id(text: str) -> bool:
@@ -63,7 +73,7 @@ def validate_cameras(df: pd.DataFrame) -> pd.DataFrame:
             errors.append(f"row {line} ({cid}): lat {_shown(df['lat'].iloc[int(str(i))])} must be a number in [-90, 90]")
         if not pd.isna(row["heading"]) and not 0 <= row["heading"] <= 360:
             errors.append(f"row {line} ({cid}): heading {row['heading']} must be in [0, 360] degrees")
-        if row["kind"] not in ("fixed", "mobile"):
+        if row["kind"] not in CAMERA_KINDS:
             errors.append(f"row {line} ({cid}): kind {row['kind']!r} must be 'fixed' or 'mobile'")
     dupes = out["camera_id"][out["camera_id"].duplicated()].dropna().unique().tolist()
     if dupes:
@@ -156,53 +166,106 @@ def _slug(name: str) -> str:
     return "-".join(p for p in s.split("-") if p) or "district"
 
 
-def district_of_points(lon: np.ndarray, lat: np.ndarray, districts: pd.DataFrame) -> np.ndarray:
-    """District id containing each point (None outside every district; first match wins)."""
-    out = np.full(len(lon), None, dtype=object)
-    if districts.empty or len(lon) == 0:
-        return out
-    pts = shapely.points(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-    for did, gj in zip(districts["district_id"], districts["geometry_geojson"]):
-        poly = shape(json.loads(gj))
-        shapely.prepare(poly)
-        inside = shapely.contains(poly, pts) & (out == None)  # noqa: E711 - elementwise on object array
-        out[inside] = did
-    return out
+def parse_geometries(geojson: Iterable[str | dict[str, Any]]) -> np.ndarray:
+    """GeoJSON geometries (text or parsed dicts) as an array of shapely geometries, parsed in one call.
 
-
-def assign_districts(cur: duckdb.DuckDBPyConnection) -> None:
-    """Recompute cameras.district_id and frames.district_id from the district polygons.
-
-    Fixed cameras are placed by their position; frames of mobile cameras by their own position.
+    >>> parse_geometries(['{"type": "Point", "coordinates": [4, 52]}'])[0].wkt
+    'POINT (4 52)'
     """
-    districts = cur.execute("SELECT district_id, geometry_geojson FROM districts").df()
-    cams = cur.execute("SELECT camera_id, lon, lat FROM cameras").df()
-    cams["district_id"] = district_of_points(cams["lon"].to_numpy(), cams["lat"].to_numpy(), districts)
-    cur.register("_cam_d", cams[["camera_id", "district_id"]])
-    cur.execute("UPDATE cameras SET district_id = d.district_id FROM _cam_d d WHERE cameras.camera_id = d.camera_id")
-    cur.unregister("_cam_d")
-    cur.execute(
-        "UPDATE frames SET district_id = c.district_id FROM cameras c "
-        "WHERE frames.camera_id = c.camera_id AND c.kind = 'fixed'"
-    )
-    pts = cur.execute(
-        "SELECT DISTINCT f.lon, f.lat FROM frames f JOIN cameras c USING (camera_id) WHERE c.kind = 'mobile'"
-    ).df()
-    if not pts.empty:
-        pts["district_id"] = district_of_points(pts["lon"].to_numpy(), pts["lat"].to_numpy(), districts)
-        cur.register("_pt_d", pts)
-        cur.execute(
-            "UPDATE frames SET district_id = p.district_id FROM _pt_d p, cameras c "
-            "WHERE frames.lon = p.lon AND frames.lat = p.lat AND frames.camera_id = c.camera_id AND c.kind = 'mobile'"
-        )
-        cur.unregister("_pt_d")
+    texts = np.array([g if isinstance(g, str) else json.dumps(g) for g in geojson], dtype=object)
+    if len(texts) == 0:
+        return np.empty(0, dtype=object)
+    try:
+        return np.asarray(shapely.from_geojson(texts), dtype=object)
+    except shapely.errors.GEOSException as exc:
+        raise DataFormatError(f"a geometry is not valid GeoJSON: {str(exc).splitlines()[0]}") from None
 
 
-def h3_cells(lon: np.ndarray, lat: np.ndarray, resolution: int) -> list[str]:
-    """H3 cell (hex string) of each point at ``resolution`` (0–15)."""
-    if not isinstance(resolution, int) or not 0 <= resolution <= 15:
-        raise InputError(f"H3 resolution {resolution!r} must be a whole number from 0 to 15")
-    return [h3.latlng_to_cell(float(la), float(lo), resolution) for lo, la in zip(lon, lat)]
+@dataclass(frozen=True)
+class DistrictIndex:
+    """District polygons parsed once, with a spatial index for point-in-polygon look-ups.
+
+    ``ids[i]`` is the district of ``geometries[i]``, in the table's order: where districts overlap,
+    a point belongs to the first one that contains it.
+    """
+
+    ids: np.ndarray
+    geometries: np.ndarray
+    tree: shapely.STRtree
+
+    def locate(self, lon: Sequence[float] | np.ndarray, lat: Sequence[float] | np.ndarray) -> np.ndarray:
+        """District id containing each point (None outside every district, or where a coordinate is missing).
+
+        One ``STRtree.query(points, predicate="within")`` for all points; points on a border are outside.
+        """
+        x, y = np.asarray(lon, dtype=float).ravel(), np.asarray(lat, dtype=float).ravel()
+        if x.shape != y.shape:
+            raise InputError(f"{len(x)} longitudes but {len(y)} latitudes; give one of each per point")
+        out = np.full(len(x), None, dtype=object)
+        if len(self.ids) == 0 or len(x) == 0:
+            return out
+        point_i, area_i = self.tree.query(shapely.points(x, y), predicate="within")
+        if len(point_i):
+            order = np.lexsort((area_i, point_i))  # by point, then by district order
+            point_i, area_i = point_i[order], area_i[order]
+            first = np.r_[True, point_i[1:] != point_i[:-1]]
+            out[point_i[first]] = self.ids[area_i[first]]
+        return out
+
+
+def district_index(districts: pd.DataFrame) -> DistrictIndex:
+    """Parse the districts table (columns district_id, geometry_geojson) once into a :class:`DistrictIndex`."""
+    missing = [c for c in ("district_id", "geometry_geojson") if c not in districts.columns]
+    if missing:
+        raise InputError(f"districts table lacks column(s) {', '.join(missing)}; expected district_id, geometry_geojson")
+    geoms = parse_geometries(districts["geometry_geojson"])
+    return DistrictIndex(np.asarray(districts["district_id"], dtype=object), geoms, shapely.STRtree(geoms))
+
+
+def district_of_points(
+    lon: Sequence[float] | np.ndarray, lat: Sequence[float] | np.ndarray, districts: pd.DataFrame | DistrictIndex
+) -> np.ndarray:
+    """District id containing each point (None outside every district; first match wins).
+
+    ``districts`` is the districts table or, to look up many batches against the same polygons,
+    a :class:`DistrictIndex` built once with :func:`district_index`.
+    """
+    index = districts if isinstance(districts, DistrictIndex) else district_index(districts)
+    return index.locate(lon, lat)
+
+
+def polygon_rings(geometry: str | dict[str, Any]) -> list[np.ndarray]:
+    """Exterior rings, as (n, 2) lon/lat arrays, of a GeoJSON Polygon, MultiPolygon, Feature or collection.
+
+    The one reader of stored district geometry for drawing; anything else (or text that is not
+    JSON) gives ``[]``, and rings of fewer than three points are left out.
+
+    >>> [r.shape for r in polygon_rings('{"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}')]
+    [(4, 2)]
+    >>> len(polygon_rings({"type": "MultiPolygon", "coordinates": [[[[0, 0], [1, 0], [1, 1], [0, 0]]]] * 2})), polygon_rings("{bad")
+    (2, [])
+    """
+    if isinstance(geometry, str):
+        try:
+            geom = json.loads(geometry)
+        except ValueError:
+            return []
+    else:
+        geom = geometry
+    if not isinstance(geom, dict):
+        return []
+    kind = geom.get("type")
+    if kind == "Feature":
+        return polygon_rings(geom.get("geometry") or {})
+    if kind == "GeometryCollection":
+        return [r for g in geom.get("geometries") or [] for r in polygon_rings(g)]
+    if kind == "Polygon":
+        polys = [geom.get("coordinates") or []]
+    elif kind == "MultiPolygon":
+        polys = geom.get("coordinates") or []
+    else:
+        return []
+    return [np.asarray(p[0], dtype=float)[:, :2] for p in polys if p and len(p[0]) >= 3]
 
 
 def h3_boundary_geojson(cell: str) -> dict[str, Any]:
@@ -218,8 +281,6 @@ def parse_zones(source: str | Path | bytes, frame_size: tuple[int, int] | None =
     Coordinates are pixels of the clip's frames (x to the right, y down). Returns columns zone,
     role, polygon_json. With ``frame_size`` (width, height) every vertex must lie inside the frame.
     """
-    from analytics.store import ZONE_ROLES
-
     try:
         raw = source if isinstance(source, bytes) else Path(source).read_bytes()
         data = json.loads(raw.decode("utf-8"))

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
+import h3
 import numpy as np
 import pandas as pd
 
 from analytics.errors import InputError
+from analytics.periods import check_period, parse_date
 from analytics.stats import t_quantile_975
 from analytics.taxonomy import VALID_GROUPS, group_label
 
@@ -29,9 +31,13 @@ if TYPE_CHECKING:
     from analytics.store import Store
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Indicator:
-    """One indicator: ``value = Σ numerator / Σ denominator`` over the frames of a cell."""
+    """One indicator: ``value = Σ numerator / Σ denominator`` over the frames of a cell.
+
+    ``numerator`` and ``denominator`` are fixed SQL expressions over one row of ``frames``; a frame
+    enters an indicator only where its denominator is positive (NULL leaves it out).
+    """
 
     name: str
     label: str
@@ -48,103 +54,114 @@ class Indicator:
         return self.unit == "%"
 
 
-def _share(name: str, label: str, num: str, formula: str, source: str, theme: str) -> Indicator:
-    return Indicator(name, label, "%", num, "valid_px", formula, source, theme)
+def _share(*, name: str, label: str, numerator: str, formula: str, source: str, theme: str) -> Indicator:
+    """A pixel share: ``numerator / valid pixels`` (void left out), shown in percent."""
+    return Indicator(name=name, label=label, unit="%", numerator=numerator, denominator="valid_px", formula=formula,
+                     source=source, theme=theme)
 
 
 _LANDCOVER_SOURCE = "Pixel-share street-view metrics as in Gong et al. 2018, Building and Environment 134:155–167"
 _INDICATORS: list[Indicator] = [
-    _share(f"share_{g}", f"{group_label(g)} share", f"{g}_px", f"{g} pixels / valid pixels", _LANDCOVER_SOURCE, "land cover")
+    _share(name=f"share_{g}", label=f"{group_label(g)} share", numerator=f"{g}_px", formula=f"{g} pixels / valid pixels",
+           source=_LANDCOVER_SOURCE, theme="land cover")
     for g in VALID_GROUPS
     if g != "damage"
 ]
 _INDICATORS += [
     _share(
-        "green_view", "Green view index", "vegetation_px", "vegetation pixels / valid pixels",
-        "Li et al. 2015, 'Assessing street-level urban greenery using Google Street View and a modified green view index', "
-        "Urban Forestry & Urban Greening 14(3):675–685",
-        "green",
+        name="green_view", label="Green view index", numerator="vegetation_px", formula="vegetation pixels / valid pixels",
+        source="Li et al. 2015, 'Assessing street-level urban greenery using Google Street View and a modified green view "
+        "index', Urban Forestry & Urban Greening 14(3):675–685",
+        theme="green",
     ),
     _share(
-        "green_space", "Green space", "vegetation_px + terrain_px", "(vegetation + terrain pixels) / valid pixels",
-        "Green view index extended with ground cover (terrain), cf. Ye et al. 2019, Landscape and Urban Planning 191",
-        "green",
+        name="green_space", label="Green space", numerator="vegetation_px + terrain_px",
+        formula="(vegetation + terrain pixels) / valid pixels",
+        source="Green view index extended with ground cover (terrain), cf. Ye et al. 2019, Landscape and Urban Planning 191",
+        theme="green",
     ),
     _share(
-        "sky_view", "Sky view", "sky_px", "sky pixels / valid pixels",
-        "Street-view sky view factor, Gong et al. 2018, Building and Environment 134:155–167", "form",
+        name="sky_view", label="Sky view", numerator="sky_px", formula="sky pixels / valid pixels",
+        source="Street-view sky view factor, Gong et al. 2018, Building and Environment 134:155–167", theme="form",
     ),
     _share(
-        "enclosure", "Street enclosure", "built_px + vegetation_px", "(built + vegetation pixels) / valid pixels",
-        "Ewing & Handy 2009, 'Measuring the unmeasurable', Journal of Urban Design 14(1):65–84; pixel form as in "
+        name="enclosure", label="Street enclosure", numerator="built_px + vegetation_px",
+        formula="(built + vegetation pixels) / valid pixels",
+        source="Ewing & Handy 2009, 'Measuring the unmeasurable', Journal of Urban Design 14(1):65–84; pixel form as in "
         "Ma et al. 2021, Cities 110",
-        "form",
+        theme="form",
     ),
     _share(
-        "pedestrian_share", "Pedestrian use (pixel share)", "person_px", "(person + rider pixels) / valid pixels",
-        "Pixel share of people; Cityscapes' rider class counts as a person", "pedestrians",
+        name="pedestrian_share", label="Pedestrian use (pixel share)", numerator="person_px",
+        formula="(person + rider pixels) / valid pixels",
+        source="Pixel share of people; Cityscapes' rider class counts as a person", theme="pedestrians",
     ),
     Indicator(
-        "people_per_frame", "People per frame", "people", "n_person", "1",
-        "mean over frames of the number of person blobs (connected components above a minimum area)",
-        "Connected-component count of the person mask; undercounts groups that touch", "pedestrians", heuristic=True,
-    ),
-    Indicator(
-        "pedestrians_on_sidewalk", "Pedestrians on sidewalks", "%", "person_sidewalk_px",
-        "CASE WHEN person_sidewalk_px IS NOT NULL THEN person_px END",
-        "person pixels inside zones with role 'sidewalk' / person pixels (cameras with sidewalk zones only)",
-        "Zone statistics over the segmentation mask (cf. supervision PolygonZone)", "pedestrians",
-    ),
-    Indicator(
-        "road_occupancy", "Road occupancy", "%",
-        "CAST(vehicle_px AS DOUBLE) / nullif(vehicle_px + road_px, 0)",
-        "CASE WHEN vehicle_px + road_px > 0 THEN 1 END",
-        "mean over frames of vehicle pixels / (vehicle + road pixels)",
-        "Image analogue of detector occupancy (share of roadway covered by vehicles), cf. Highway Capacity Manual",
-        "congestion",
-    ),
-    Indicator(
-        "vehicle_stationarity", "Vehicle stationarity", "%", "vehicle_stationarity",
-        "CASE WHEN vehicle_stationarity IS NOT NULL THEN 1 END",
-        "mean over frames of (vehicle pixels that were vehicle in the previous sampled frame / vehicle pixels)",
-        "Frame-differencing of vehicle masks; a jam holds still, flowing traffic does not", "congestion", heuristic=True,
-    ),
-    Indicator(
-        "vehicles_per_frame", "Vehicles per frame", "vehicles", "n_vehicle", "1",
-        "mean over frames of the number of vehicle blobs", "Connected-component count of the vehicle mask", "congestion",
+        name="people_per_frame", label="People per frame", unit="people", numerator="n_person", denominator="1",
+        formula="mean over frames of the number of person blobs (connected components above a minimum area)",
+        source="Connected-component count of the person mask; undercounts groups that touch", theme="pedestrians",
         heuristic=True,
     ),
     Indicator(
-        "damage_ratio", "Road damage (model)", "%", "damage_px", "CASE WHEN damage_px IS NOT NULL THEN road_px + damage_px END",
-        "damage pixels / (road + damage pixels), models with damage classes only",
-        "Pixel share of damage classes of a road-damage model", "damage",
+        name="pedestrians_on_sidewalk", label="Pedestrians on sidewalks", unit="%", numerator="person_sidewalk_px",
+        denominator="CASE WHEN person_sidewalk_px IS NOT NULL THEN person_px END",
+        formula="person pixels inside zones with role 'sidewalk' / person pixels (cameras with sidewalk zones only)",
+        source="Zone statistics over the segmentation mask (cf. supervision PolygonZone)", theme="pedestrians",
     ),
     Indicator(
-        "distress_share", "Road distress (heuristic)", "%", "distress_crack_px + distress_pothole_px",
-        "CASE WHEN distress_crack_px IS NOT NULL THEN road_px END",
-        "(crack-like + pothole-like pixels) / road pixels; an image heuristic over road pixels",
-        "Dark thin structures (black-hat morphology) and dark compact blobs on road pixels; checked on synthetic road "
+        name="road_occupancy", label="Road occupancy", unit="%",
+        numerator="CAST(vehicle_px AS DOUBLE) / nullif(vehicle_px + road_px, 0)",
+        denominator="CASE WHEN vehicle_px + road_px > 0 THEN 1 END",
+        formula="mean over frames of vehicle pixels / (vehicle + road pixels)",
+        source="Image analogue of detector occupancy (share of roadway covered by vehicles), cf. Highway Capacity Manual",
+        theme="congestion",
+    ),
+    Indicator(
+        name="vehicle_stationarity", label="Vehicle stationarity", unit="%", numerator="vehicle_stationarity",
+        denominator="CASE WHEN vehicle_stationarity IS NOT NULL THEN 1 END",
+        formula="mean over frames of (vehicle pixels that were vehicle in the previous sampled frame / vehicle pixels)",
+        source="Frame-differencing of vehicle masks; a jam holds still, flowing traffic does not", theme="congestion",
+        heuristic=True,
+    ),
+    Indicator(
+        name="vehicles_per_frame", label="Vehicles per frame", unit="vehicles", numerator="n_vehicle", denominator="1",
+        formula="mean over frames of the number of vehicle blobs", source="Connected-component count of the vehicle mask",
+        theme="congestion", heuristic=True,
+    ),
+    Indicator(
+        name="damage_ratio", label="Road damage (model)", unit="%", numerator="damage_px",
+        denominator="CASE WHEN damage_px IS NOT NULL THEN road_px + damage_px END",
+        formula="damage pixels / (road + damage pixels), models with damage classes only",
+        source="Pixel share of damage classes of a road-damage model", theme="damage",
+    ),
+    Indicator(
+        name="distress_share", label="Road distress (heuristic)", unit="%", numerator="distress_crack_px + distress_pothole_px",
+        denominator="CASE WHEN distress_crack_px IS NOT NULL THEN road_px END",
+        formula="(crack-like + pothole-like pixels) / road pixels; an image heuristic over road pixels",
+        source="Dark thin structures (black-hat morphology) and dark compact blobs on road pixels; checked on synthetic road "
         "textures with drawn cracks and holes only",
-        "damage", heuristic=True,
+        theme="damage", heuristic=True,
     ),
     Indicator(
-        "mean_confidence", "Model confidence", "%", "mean_confidence", "CASE WHEN mean_confidence IS NOT NULL THEN 1 END",
-        "mean over frames of the mean per-pixel softmax maximum", "Softmax confidence of the segmentation model", "quality",
+        name="mean_confidence", label="Model confidence", unit="%", numerator="mean_confidence",
+        denominator="CASE WHEN mean_confidence IS NOT NULL THEN 1 END",
+        formula="mean over frames of the mean per-pixel softmax maximum", source="Softmax confidence of the segmentation model",
+        theme="quality",
     ),
     Indicator(
-        "low_confidence_share", "Low-confidence pixels", "%", "low_conf_share",
-        "CASE WHEN low_conf_share IS NOT NULL THEN 1 END",
-        "mean over frames of the share of pixels whose softmax maximum is below the low-confidence threshold",
-        "Softmax confidence of the segmentation model", "quality",
+        name="low_confidence_share", label="Low-confidence pixels", unit="%", numerator="low_conf_share",
+        denominator="CASE WHEN low_conf_share IS NOT NULL THEN 1 END",
+        formula="mean over frames of the share of pixels whose softmax maximum is below the low-confidence threshold",
+        source="Softmax confidence of the segmentation model", theme="quality",
     ),
     Indicator(
-        "flicker", "Flicker", "%", "flicker", "CASE WHEN flicker IS NOT NULL THEN 1 END",
-        "mean over frames of the share of pixels whose class changed since the previous sampled frame",
-        "Temporal consistency of the segmentation", "quality",
+        name="flicker", label="Flicker", unit="%", numerator="flicker", denominator="CASE WHEN flicker IS NOT NULL THEN 1 END",
+        formula="mean over frames of the share of pixels whose class changed since the previous sampled frame",
+        source="Temporal consistency of the segmentation", theme="quality",
     ),
 ]
 INDICATORS: dict[str, Indicator] = {i.name: i for i in _INDICATORS}
-"""All indicators by name."""
+"""All indicators by name: adding one is one entry in ``_INDICATORS`` above (every face reads this registry)."""
 
 HEADLINE = ("green_view", "sky_view", "enclosure", "pedestrian_share", "people_per_frame", "road_occupancy",
             "vehicle_stationarity", "damage_ratio", "distress_share")
@@ -159,7 +176,9 @@ GROUPINGS: dict[str, str] = {
     "weekday": "CAST(isodow(f.ts) AS INTEGER)",
     "day": "CAST(f.ts AS DATE)",
 }
-"""Groupings and their SQL key expressions (fixed strings; no user text enters SQL)."""
+"""Groupings and their SQL key expressions (fixed strings; no user text enters SQL).
+
+Adding a grouping is one entry here: the CLI's ``--by`` choices and the dashboard's export are built from it."""
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -198,16 +217,6 @@ def congestion_level(occupancy: float, stationarity: float) -> str:
     return "free"
 
 
-def previous_period(start: date, end: date) -> tuple[date, date]:
-    """The period of equal length just before ``[start, end]`` (both inclusive).
-
-    >>> previous_period(date(2026, 3, 8), date(2026, 3, 14))
-    (datetime.date(2026, 3, 1), datetime.date(2026, 3, 7))
-    """
-    days = (end - start).days + 1
-    return start - timedelta(days=days), start - timedelta(days=1)
-
-
 def period_filter(start: date | None, end: date | None, column: str = "f.ts") -> tuple[list[str], dict[str, Any]]:
     """SQL conditions and parameters for inclusive dates: ``column >= start 00:00`` and ``column < (end + 1 day) 00:00``.
 
@@ -227,6 +236,17 @@ def period_filter(start: date | None, end: date | None, column: str = "f.ts") ->
     return where, params
 
 
+def h3_cells(lon: np.ndarray, lat: np.ndarray, resolution: int) -> list[str]:
+    """H3 cell (hex string) of each point at ``resolution`` (0–15), the key of the ``h3`` grouping.
+
+    >>> h3_cells(np.array([4.9]), np.array([52.37]), 5)
+    ['85196953fffffff']
+    """
+    if not isinstance(resolution, int) or not 0 <= resolution <= 15:
+        raise InputError(f"H3 resolution {resolution!r} must be a whole number from 0 to 15")
+    return [h3.latlng_to_cell(float(la), float(lo), resolution) for lo, la in zip(lon, lat)]
+
+
 def _check_args(by: Sequence[str], names: Sequence[str], start: date | None, end: date | None) -> None:
     bad = [b for b in by if b not in GROUPINGS]
     if bad:
@@ -236,26 +256,7 @@ def _check_args(by: Sequence[str], names: Sequence[str], start: date | None, end
     unknown = [n for n in names if n not in INDICATORS]
     if unknown:
         raise InputError(f"unknown indicator {unknown[0]!r}; choose from {', '.join(INDICATORS)}")
-    if start is not None and end is not None and start > end:
-        raise InputError(f"the period starts ({start}) after it ends ({end}); give --from before --to")
-
-
-def as_date(value: date | datetime | str | None, what: str) -> date | None:
-    """A date from a date, a datetime or ``YYYY-MM-DD`` text (None or blank text: no date).
-
-    >>> as_date("2026-11-09", "start"), as_date(" ", "start")
-    (datetime.date(2026, 11, 9), None)
-    """
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise InputError(f"{what} {value!r} is not a date; use YYYY-MM-DD") from None
+    check_period(start, end)
 
 
 def compute(
@@ -268,7 +269,8 @@ def compute(
     districts: Sequence[str] | None = None,
     hours: tuple[int, int] | None = None,
     h3_resolution: int = 8,
-    min_frames: int | None = None,
+    *,
+    min_frames: int,
 ) -> pd.DataFrame:
     """Indicators per cell, long format.
 
@@ -276,16 +278,15 @@ def compute(
     ``value``, ``ci_low``, ``ci_high``, ``n_frames``, ``n_clips`` and ``enough`` (False where the
     cell has fewer than ``min_frames`` frames for that indicator; value and interval are NaN
     there). ``start``/``end`` are inclusive dates; ``hours`` an inclusive hour-of-day range.
-    Shares are fractions in [0, 1].
+    Shares are fractions in [0, 1]. ``min_frames`` comes from the caller (usually
+    ``settings.min_frames``).
     """
     keys = [by] if isinstance(by, str) else list(by)
     names = list(indicators) if indicators else list(INDICATORS)
-    d0, d1 = as_date(start, "start date"), as_date(end, "end date")
+    d0, d1 = parse_date(start, "start date"), parse_date(end, "end date")
     _check_args(keys, names, d0, d1)
-    if min_frames is None:
-        from analytics.settings import load_settings
-
-        min_frames = load_settings().min_frames
+    if min_frames < 1:
+        raise InputError(f"min_frames={min_frames} must be at least 1")
     if hours is not None and not (0 <= hours[0] <= hours[1] <= 23):
         raise InputError(f"hours {hours} must be a range within 0..23 with start <= end")
     window, params = period_filter(d0, d1)
@@ -320,8 +321,6 @@ def compute(
             pts = cur.execute(
                 f"SELECT DISTINCT f.lon, f.lat FROM frames f WHERE {' AND '.join(where)}", params
             ).df()
-            from analytics.geo import h3_cells
-
             pts["cell"] = h3_cells(pts["lon"].to_numpy(), pts["lat"].to_numpy(), h3_resolution)
             cur.register("_h3map", pts)
             join = "JOIN _h3map h3m ON f.lon = h3m.lon AND f.lat = h3m.lat"
@@ -419,22 +418,3 @@ def data_period(store: Store) -> tuple[date | None, date | None]:
     if pd.isna(row["a"]):
         return None, None
     return pd.Timestamp(row["a"]).date(), pd.Timestamp(row["b"]).date()
-
-
-def format_value(name: str, value: float, digits: int = 1) -> str:
-    """A value for people: shares as percentages, means with their unit.
-
-    Shares below 1% get one more digit so small differences stay visible.
-
-    >>> format_value("green_view", 0.1834), format_value("people_per_frame", 2.345), format_value("sky_view", float("nan"))
-    ('18.3%', '2.3 people', 'not enough data')
-    >>> format_value("pedestrian_share", 0.00234)
-    '0.23%'
-    """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "not enough data"
-    ind = INDICATORS[name]
-    if ind.is_share:
-        pct = 100 * value
-        return f"{pct:.{digits + 1 if abs(pct) < 1 else digits}f}%"
-    return f"{value:.{digits}f} {ind.unit}"

@@ -13,10 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import sys
-import time
 from pathlib import Path
+
+import streamlit as st
+from _timing import measure
+from streamlit.testing.v1 import AppTest
+
+from analytics.demo import build_demo
+from analytics.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "dashboard" / "app.py")
@@ -26,9 +30,6 @@ GOAL_S = 1.5
 
 def ensure_db(path: Path, days: int) -> int:
     """Build the demo city with ``days`` days into ``path`` unless it exists; returns its frame count."""
-    from analytics.demo import build_demo
-    from analytics.store import Store
-
     if not path.exists():
         print(f"building {path} ({days} days of the synthetic demo city)…", flush=True)
         summary = build_demo(path, days=days)
@@ -39,9 +40,6 @@ def ensure_db(path: Path, days: int) -> int:
 
 def time_pages(db: Path, repeat: int, period: str) -> dict[str, dict[str, float]]:
     """Median cold and warm script-run seconds per page on database ``db`` with the sidebar ``period``."""
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
-
     os.environ["URBANLENS_DB"] = str(db)
     out: dict[str, dict[str, float]] = {}
     for page in PAGES:
@@ -50,22 +48,12 @@ def time_pages(db: Path, repeat: int, period: str) -> dict[str, dict[str, float]
         at.radio(key="period_choice").set_value(period)
         if page != PAGES[0]:
             at.switch_page(page)
-        cold, warm = [], []
-        for _ in range(repeat):
-            st.cache_data.clear()
-            t = time.perf_counter()
-            at.run()
-            cold.append(time.perf_counter() - t)
-            if at.exception:
-                break
+        cold = measure(at.run, repeat, warmup=0, setup=st.cache_data.clear)
         if at.exception:
             print(f"  {period:12s} {page:22s} FAILS: {at.exception[0].message.splitlines()[0]}", flush=True)
             continue
-        for _ in range(repeat):
-            t = time.perf_counter()
-            at.run()
-            warm.append(time.perf_counter() - t)
-        out[page] = {"cold_s": statistics.median(cold), "warm_s": statistics.median(warm)}
+        warm = measure(at.run, repeat, warmup=0)
+        out[page] = {"cold_s": cold.median, "warm_s": warm.median}
         print(f"  {period:12s} {page:22s} cold {out[page]['cold_s']:.3f} s   warm {out[page]['warm_s']:.3f} s", flush=True)
     return out
 
@@ -79,7 +67,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     os.environ.setdefault("URBANLENS_HOME", str(args.big.parent / "home"))
-    sys.path.insert(0, str(REPO))
     results: dict[str, dict[str, object]] = {}
     for label, path, days in (("demo", args.demo, 14), ("1M", args.big, args.big_days)):
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,23 +23,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import onnxruntime as ort
+from _timing import Timing, interleaved
 
+from analytics.cards import ModelCard
+from analytics.footage.segment import preprocess, session_options
 from analytics.models.checkpoint import read_state_dict
 from analytics.models.espnetv2 import build_espnetv2
-from analytics.models.zoo import parse_size
+from analytics.models.fetch import fetch_file
+from analytics.models.zoo import builtin_cards, parse_size
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
-WEIGHTS = {"2.0": "espnetv2_s_2.0_city_1024x512.pth", "1.0": "espnetv2_s_1.0_city_1024x512.pth"}
+CARDS: dict[str, ModelCard] = {str(c.params["scale"]): c for c in builtin_cards().values() if c.architecture == "espnetv2"}
+"""The built-in ESPNetv2 cards by width scale ("2.0", "1.0"): their upstream weight files and normalisation."""
 SIZES = ((384, 768), (512, 1024))
 GOLDEN = ("bikes_f140", "bikes_f165", "car_detection_f200")
 LEVELS = {
@@ -48,44 +51,24 @@ LEVELS = {
     "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
     "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
 }
-MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
 def prep(image_bgr: np.ndarray) -> np.ndarray:
-    rgb = image_bgr[:, :, ::-1].astype(np.float32) / 255.0
-    return np.ascontiguousarray(((rgb - MEAN) / STD).transpose(2, 0, 1)[None])
+    """A 768x384 BGR image as a batch of one model input, as the pipeline prepares it."""
+    return preprocess(image_bgr, CARDS["2.0"])[None]
 
 
 def make_session(model: bytes | str, threads: int, level: str = "all") -> ort.InferenceSession:
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    """A session with the pipeline's options (:func:`analytics.footage.segment.session_options`) at one optimisation level."""
+    so = session_options(threads)
     so.graph_optimization_level = LEVELS[level]
-    so.log_severity_level = 3
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as analytics.footage.segment runs it
     return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
 
 
-def time_interleaved(
-    sessions: dict[str, ort.InferenceSession], x: np.ndarray, rounds: int
-) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Wall-clock and CPU ms per frame of each session in each round, timed round-robin so load
-    changes hit all variants alike. CPU time (all threads of this process, no spinning) is the
-    steadier figure on a busy machine."""
-    for s in sessions.values():
-        for _ in range(2):
-            s.run(None, {"input": x})
-    wall: dict[str, list[float]] = {k: [] for k in sessions}
-    cpu: dict[str, list[float]] = {k: [] for k in sessions}
-    for _ in range(rounds):
-        for name, s in sessions.items():
-            t0, c0 = time.perf_counter(), time.process_time()
-            s.run(None, {"input": x})
-            wall[name].append((time.perf_counter() - t0) * 1000.0)
-            cpu[name].append((time.process_time() - c0) * 1000.0)
-    return wall, cpu
+def time_interleaved(sessions: dict[str, ort.InferenceSession], x: np.ndarray, rounds: int) -> dict[str, Timing]:
+    """Seconds per frame of each session, timed round-robin so load changes hit all variants alike.
+    CPU time (all threads of this process, no spinning) is the steadier figure on a busy machine."""
+    return interleaved({k: (lambda s=s: s.run(None, {"input": x})) for k, s in sessions.items()}, rounds, warmup=2)
 
 
 def golden_inputs(reference: Path) -> list[np.ndarray]:
@@ -106,6 +89,7 @@ def calibration_inputs(reference: Path, samples: Path) -> list[np.ndarray]:
 
 
 def quantised_variants(fp32_path: Path, calib: list[np.ndarray], folder: Path) -> dict[str, Path]:
+    # deferred: onnxruntime.quantization is slow to import and only --int8 needs it
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -147,7 +131,7 @@ def main() -> None:
     parser.add_argument("--samples", type=Path, default=SHARED / "samples")
     parser.add_argument("--int8", action="store_true", help="also quantise to int8 (s2.0 and s1.0 at 384x768)")
     parser.add_argument("--json", type=Path, help="write the figures to this JSON file")
-    parser.add_argument("--scales", nargs="+", default=list(WEIGHTS), choices=list(WEIGHTS))
+    parser.add_argument("--scales", nargs="+", default=list(CARDS), choices=list(CARDS))
     parser.add_argument("--sizes", nargs="+", default=[f"{h}x{w}" for h, w in SIZES], help="HxW, multiples of 16")
     args = parser.parse_args()
 
@@ -156,7 +140,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for scale in args.scales:
-            state = read_state_dict(args.weights / WEIGHTS[scale])
+            card = CARDS[scale]  # the weights are checked against the card's SHA-256 before they are read
+            weights = fetch_file(str(card.params["weights_file"]), None, card.sha256, folder, source=args.weights)
+            state = read_state_dict(weights)
             for height, width in (parse_size(text) for text in args.sizes):
                 model = build_espnetv2(state, height, width).SerializeToString()
                 plain = build_espnetv2(state, height, width, plain=True).SerializeToString()
@@ -174,19 +160,19 @@ def main() -> None:
                     for name, path in quantised_variants(fp32_path, calib, folder).items():
                         sessions[name] = make_session(str(path), args.threads)
                         row[f"{name} agreement"] = agreement(fp32, sessions[name], golden_inputs(args.reference))
-                wall, cpu = time_interleaved(sessions, x, args.rounds)
-                medians = {k: statistics.median(v) for k, v in wall.items()}
-                fastest = {k: min(v) for k, v in wall.items()}
-                cpu_med = {k: statistics.median(v) for k, v in cpu.items()}
-                base, cpu_base = medians["plain@all"], cpu_med["plain@all"]
-                row["median_ms"], row["min_ms"], row["median_cpu_ms"] = medians, fastest, cpu_med
-                row["ratio_vs_plain"] = {k: v / base for k, v in medians.items()}
-                row["cpu_ratio_vs_plain"] = {k: v / cpu_base for k, v in cpu_med.items()}
+                timings = time_interleaved(sessions, x, args.rounds)
+                base = timings["plain@all"]
+                row["median_ms"] = {k: t.median * 1000 for k, t in timings.items()}
+                row["min_ms"] = {k: t.fastest * 1000 for k, t in timings.items()}
+                row["median_cpu_ms"] = {k: t.cpu_median * 1000 for k, t in timings.items()}
+                row["ratio_vs_plain"] = {k: t.ratio(base) for k, t in timings.items()}
+                row["cpu_ratio_vs_plain"] = {k: t.ratio(base, cpu=True) for k, t in timings.items()}
                 results["runs"].append(row)
                 print(f"\ns{scale} {height}x{width}    wall median   wall min  ratio    CPU median  ratio")
-                for k, v in medians.items():
+                for k, t in timings.items():
                     extra = f"  labels agree with fp32 on {row[k + ' agreement']:.4%} of golden pixels" if k + " agreement" in row else ""
-                    print(f"  {k:20s} {v:8.1f} ms {fastest[k]:8.1f} ms  x{v / base:4.2f}  {cpu_med[k]:8.1f} ms  x{cpu_med[k] / cpu_base:4.2f}{extra}")
+                    print(f"  {k:20s} {t.median * 1000:8.1f} ms {t.fastest * 1000:8.1f} ms  x{t.ratio(base):4.2f}  "
+                          f"{t.cpu_median * 1000:8.1f} ms  x{t.ratio(base, cpu=True):4.2f}{extra}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -25,41 +25,31 @@ import argparse
 import dataclasses
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import av
+import cv2
 import numpy as np
+import onnxruntime as ort
+import pandas as pd
+from _timing import Timing, measure
+
+from analytics.footage.pipeline import analyse_clip
+from analytics.footage.segment import preprocess, session_options
+from analytics.footage.video import open_video, probe
+from analytics.models import zoo
+from analytics.settings import load_settings
+from analytics.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from analytics.footage.pipeline import analyse_clip  # noqa: E402
-from analytics.footage.segment import preprocess, session_options  # noqa: E402
-from analytics.footage.video import open_video, probe  # noqa: E402
-from analytics.settings import load_settings  # noqa: E402
+sys.path.insert(0, str(REPO))  # the tests' clip writer, tests/clips.py
+from tests.clips import write_av  # noqa: E402
 
 CLIPS = ("bikes.mp4", "car-detection.mp4")
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process, all threads (user + system)."""
-    import resource
-
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def sampled_inputs(path: Path, card, fps: float) -> list[np.ndarray]:  # type: ignore[no-untyped-def]
@@ -68,8 +58,6 @@ def sampled_inputs(path: Path, card, fps: float) -> list[np.ndarray]:  # type: i
 
 
 def pure_inference(onnx_path: Path, inputs: list[np.ndarray], threads: int) -> Callable[[], None]:
-    import onnxruntime as ort
-
     sess = ort.InferenceSession(str(onnx_path), sess_options=session_options(threads), providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
     sess.run(None, {name: inputs[0]})
@@ -83,9 +71,6 @@ def pure_inference(onnx_path: Path, inputs: list[np.ndarray], threads: int) -> C
 
 def naive(path: Path, onnx_path: Path, card, fps: float) -> Callable[[], int]:  # type: ignore[no-untyped-def]
     """The baseline: decode every frame with OpenCV, one frame per run, numpy per-class loops."""
-    import cv2
-    import onnxruntime as ort
-
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
     mean = np.array(card.mean, np.float32)
@@ -131,8 +116,6 @@ def naive(path: Path, onnx_path: Path, card, fps: float) -> Callable[[], int]:  
 
 
 def decode_opencv(path: Path, fps: float) -> Callable[[], int]:
-    import cv2
-
     def run() -> int:
         cap = cv2.VideoCapture(str(path))
         clip_fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
@@ -165,31 +148,16 @@ def decode_reader(path: Path, fps: float) -> Callable[[], int]:
 
 def synthetic_clip(folder: Path, seconds: int = 60, fps: int = 25, gop: int = 25) -> Path:
     """A 1280x720 H.264 clip with a key frame every second (as many cameras write): where seeking pays."""
-    from fractions import Fraction
-
-    import av
-
-    path = folder / f"synthetic-720p-{seconds}s-gop{gop}.mp4"
-    rng = np.random.default_rng(0)
-    base = rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8)
-    with av.open(str(path), "w") as out:
-        s = out.add_stream("libx264", rate=Fraction(fps))
-        s.width, s.height, s.pix_fmt = 1280, 720, "yuv420p"
-        s.codec_context.gop_size = gop
-        s.codec_context.options = {"preset": "ultrafast", "keyint_min": str(gop), "sc_threshold": "0"}
-        for i in range(seconds * fps):
-            frame = av.VideoFrame.from_ndarray(np.roll(base, 8 * i, axis=1), format="bgr24")
-            for packet in s.encode(frame):
-                out.mux(packet)
-        for packet in s.encode():
-            out.mux(packet)
-    return path
+    base = np.random.default_rng(0).integers(0, 255, (720, 1280, 3), dtype=np.uint8)
+    return write_av(
+        folder / f"synthetic-720p-{seconds}s-gop{gop}.mp4", seconds * fps, fps=fps, size=(1280, 720), gop=gop,
+        options={"preset": "ultrafast", "keyint_min": str(gop), "sc_threshold": "0"},
+        paint=lambda i, w, h: np.roll(base, 8 * i, axis=1),
+    )
 
 
 def decode_pyav_all(path: Path, fps: float) -> Callable[[], int]:
     """PyAV decoding every frame (no seeking), converting only the sampled ones."""
-    import av
-
     def run() -> int:
         with av.open(str(path)) as c:
             s = c.streams.video[0]
@@ -218,8 +186,6 @@ def main() -> None:
     sections = set(args.sections.split(","))
     repeats = 1 if args.quick else args.repeats
     samples = args.shared / "samples"
-    from analytics.models import zoo
-
     home = Path(tempfile.mkdtemp(prefix="urbanlens-bench-"))
     settings = dataclasses.replace(load_settings(), home=home, db_path=home / "bench.duckdb",
                                    model_mirror=args.shared / "models" / "espnetv2", threads=args.threads)
@@ -234,10 +200,6 @@ def main() -> None:
 
 
 def run_sections(args, sections, samples, home, settings, model, repeats) -> None:  # type: ignore[no-untyped-def]
-    import pandas as pd
-
-    from analytics.store import Store
-
     card = model.card
     if "e2e" in sections:
         print("\n== end-to-end vs pure inference vs naive (2 sampled frames a second) ==")
@@ -248,34 +210,28 @@ def run_sections(args, sections, samples, home, settings, model, repeats) -> Non
         infer = pure_inference(model.onnx_path, inputs, args.threads)
         analyse_clip(path, "bench", None, model=model, fps=2.0, settings=settings, threads=args.threads, save=False,
                      max_frames=1, keep_previews=0, start_time="2024-01-01T00:00:00")  # warm-up: builds the cached session
-        e2e_times, e2e_cpu, inf_times, inf_cpu = [], [], [], []
+        infs, e2es = [], []
         for _ in range(repeats):  # interleaved, so both see the same machine load
-            c = cpu_seconds()
-            inf_times.append(median_time(infer, 1))
-            inf_cpu.append(cpu_seconds() - c)
+            infs.append(measure(infer, 1, warmup=0))
             with Store(home / f"e2e-{time.monotonic_ns()}.duckdb") as store:
                 store.upsert_cameras(pd.DataFrame({"camera_id": ["bench"], "name": ["b"], "lon": [0.0], "lat": [0.0]}))
-                c = cpu_seconds()
-                t = time.perf_counter()
-                analyse_clip(path, "bench", store, model=model, fps=2.0, settings=settings, threads=args.threads,
-                             start_time="2024-01-01T00:00:00")
-                e2e_times.append(time.perf_counter() - t)
-                e2e_cpu.append(cpu_seconds() - c)
-        inf = n / statistics.median(inf_times)
-        e2e = n / statistics.median(e2e_times)
-        cpu_inf, cpu_e2e = statistics.median(inf_cpu) / n, statistics.median(e2e_cpu) / n
+                e2es.append(measure(lambda store=store, path=path: analyse_clip(
+                    path, "bench", store, model=model, fps=2.0, settings=settings, threads=args.threads,
+                    start_time="2024-01-01T00:00:00"), 1, warmup=0))
+        inf_t, e2e_t = Timing.join(infs), Timing.join(e2es)
+        inf, e2e = n / inf_t.median, n / e2e_t.median
+        cpu_inf, cpu_e2e = inf_t.cpu_median / n, e2e_t.cpu_median / n
         line = (
             f"{name}: {n} sampled frames | wall: pure inference {inf:.2f} frames/s, end-to-end {e2e:.2f} frames/s, "
             f"ratio {e2e / inf:.2f} | CPU: inference {cpu_inf * 1000:.0f} ms/frame, end-to-end {cpu_e2e * 1000:.0f} ms/frame, "
             f"ratio {cpu_inf / cpu_e2e:.2f}"
         )
         if "naive" in sections and not (args.quick and name != CLIPS[0]):
-            c = cpu_seconds()
-            t_naive = median_time(naive(path, model.onnx_path, card, 2.0), 1)
-            cpu_naive = (cpu_seconds() - c) / n
+            naive_t = measure(naive(path, model.onnx_path, card, 2.0), 1, warmup=0)
+            cpu_naive = naive_t.cpu_median / n
             line += (
-                f" | naive: {n / t_naive:.2f} frames/s, {cpu_naive * 1000:.0f} ms CPU/frame "
-                f"(end-to-end {t_naive / statistics.median(e2e_times):.2f}x faster by wall, {cpu_naive / cpu_e2e:.2f}x by CPU)"
+                f" | naive: {n / naive_t.median:.2f} frames/s, {cpu_naive * 1000:.0f} ms CPU/frame "
+                f"(end-to-end {naive_t.ratio(e2e_t):.2f}x faster by wall, {naive_t.ratio(e2e_t, cpu=True):.2f}x by CPU)"
             )
         print(line, flush=True)
 
@@ -289,15 +245,13 @@ def run_sections(args, sections, samples, home, settings, model, repeats) -> Non
 
 def batching(samples, card, model, args, repeats) -> None:  # type: ignore[no-untyped-def]
     print("\n== batching: inference per frame at batch 1, 2, 4 (raw graph, same frames) ==")
-    import onnxruntime as ort
-
     inputs = sampled_inputs(samples / "bikes.mp4", card, 1.0)[:8]
     sess = ort.InferenceSession(str(model.onnx_path), sess_options=session_options(args.threads), providers=["CPUExecutionProvider"])
     iname = sess.get_inputs()[0].name
     for bs in (1, 2, 4):
         batches = [np.concatenate(inputs[i : i + bs]) for i in range(0, 8, bs)]
         sess.run(None, {iname: batches[0]})
-        t = median_time(lambda batches=batches: [sess.run(None, {iname: b}) for b in batches], repeats)
+        t = measure(lambda batches=batches: [sess.run(None, {iname: b}) for b in batches], repeats, warmup=0).median
         print(f"batch {bs}: {t / 8 * 1000:.0f} ms a frame")
 
 
@@ -313,7 +267,7 @@ def decoding(samples, home, repeats) -> None:  # type: ignore[no-untyped-def]
                                 ("PyAV decode all", decode_pyav_all)):
                 fn = make(path, fps)
                 k = fn()
-                cells.append(f"{label} {median_time(fn, max(3, repeats)) * 1000:.0f} ms [{k}]")
+                cells.append(f"{label} {measure(fn, max(3, repeats), warmup=0).median * 1000:.0f} ms [{k}]")
             print(f"{name} @ {fps:g}/s: " + " | ".join(cells) + f" | reader decoded {DECODED[(name, fps)]} of {total} frames")
 
 

@@ -13,41 +13,34 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
+from _timing import measure
+
 from analytics.demo import DEMO_START, build_demo
-from analytics.indicators import HEADLINE, compute, previous_period
+from analytics.indicators import HEADLINE, compute
+from analytics.periods import previous_period
 from analytics.reports import build_report
 from analytics.reports.content import CAMERA_INDICATORS, PATTERN_INDICATORS
 from analytics.reports.html import render_html
 from analytics.reports.pdf import render_pdf
+from analytics.settings import load_settings
 from analytics.store import Store
-
-
-def _median(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm-up (imports, fonts, plotly bundle)
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return statistics.median(out)
 
 
 def _raw_queries(store: Store, area: str | None, start: date, end: date) -> None:
     """The indicator queries behind one report, and nothing else."""
     d = [area] if area else None
+    mf = load_settings().min_frames
     p0, p1 = previous_period(start, end)
-    compute(store, "city", list(HEADLINE), start, end, districts=d)
-    compute(store, "city", list(HEADLINE), start, end)
-    compute(store, "city", list(HEADLINE), p0, p1, districts=d)
-    compute(store, "hour", list(PATTERN_INDICATORS), start, end, districts=d)
-    compute(store, "day", list(PATTERN_INDICATORS), start, end, districts=d)
-    compute(store, "camera", list(CAMERA_INDICATORS), start, end, districts=d)
-    compute(store, "district", [HEADLINE[0]], start, end)
+    compute(store, "city", list(HEADLINE), start, end, districts=d, min_frames=mf)
+    compute(store, "city", list(HEADLINE), start, end, min_frames=mf)
+    compute(store, "city", list(HEADLINE), p0, p1, districts=d, min_frames=mf)
+    compute(store, "hour", list(PATTERN_INDICATORS), start, end, districts=d, min_frames=mf)
+    compute(store, "day", list(PATTERN_INDICATORS), start, end, districts=d, min_frames=mf)
+    compute(store, "camera", list(CAMERA_INDICATORS), start, end, districts=d, min_frames=mf)
+    compute(store, "district", [HEADLINE[0]], start, end, min_frames=mf)
 
 
 def main() -> None:
@@ -67,12 +60,14 @@ def main() -> None:
         print(f"{'area':<10} {'queries':>8} {'content':>8} {'PDF':>7} {'HTML':>7} {'PDF total':>10} {'HTML total':>11} "
               f"{'PDF/queries':>12}")
         rows = []
+        mf = load_settings().min_frames
         for area in (None, "old-town", "harbour"):
-            q = _median(lambda a=area: _raw_queries(store, a, start, end), args.repeat)
-            c = _median(lambda a=area: build_report(store, a, start, end), args.repeat)
-            content = build_report(store, area, start, end)
-            p = _median(lambda c_=content: render_pdf(c_), args.repeat)
-            h = _median(lambda c_=content: render_html(c_), args.repeat)
+            # one warm-up run each (imports, fonts, plotly bundle), then the median of --repeat runs
+            q = measure(lambda a=area: _raw_queries(store, a, start, end), args.repeat).median
+            c = measure(lambda a=area, mf=mf: build_report(store, a, start, end, min_frames=mf), args.repeat).median
+            content = build_report(store, area, start, end, min_frames=mf)
+            p = measure(lambda c_=content: render_pdf(c_), args.repeat).median
+            h = measure(lambda c_=content: render_html(c_), args.repeat).median
             rows.append((c + p, c + h))
             print(f"{area or 'city':<10} {q:>7.2f}s {c:>7.2f}s {p:>6.2f}s {h:>6.2f}s {c + p:>9.2f}s {c + h:>10.2f}s "
                   f"{(c + p) / q:>11.1f}x")

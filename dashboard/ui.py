@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics.errors import UrbanLensError
+from analytics.formatting import format_count, format_percent, format_period
 from analytics.indicators import INDICATORS, compute, data_period
 from analytics.settings import Settings, load_settings
 from analytics.store import Store
@@ -69,14 +70,15 @@ def indicators(
     long = compute(
         _store(path), by=list(by), indicators=list(names) if names else None, start=start, end=end,
         cameras=list(cameras) if cameras else None, districts=list(districts) if districts else None,
-        h3_resolution=h3_resolution, min_frames=min_frames,
+        h3_resolution=h3_resolution, min_frames=settings().min_frames if min_frames is None else min_frames,
     )
     return long.rename(columns={"k_" + k: k for k in by})
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def kpis(path: str, names: tuple[str, ...], start: date | None, end: date | None, min_frames: int | None = None) -> pd.DataFrame:
-    return charts.kpi_table(_store(path), names, start, end, min_frames=min_frames)
+def kpis(path: str, names: tuple[str, ...], start: date | None, end: date | None, min_frames: int) -> pd.DataFrame:
+    now, before = catalog_mod.city_values(_store(path), names, start, end, min_frames=min_frames)
+    return charts.kpi_table(names, now, before)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -91,7 +93,7 @@ def districts(path: str) -> pd.DataFrame:
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def class_shares(path: str, camera_id: str | None, start: date | None, end: date | None) -> pd.DataFrame:
-    return charts.class_shares(_store(path), camera_id=camera_id, start=start, end=end)
+    return catalog_mod.class_shares(_store(path), camera_id=camera_id, start=start, end=end)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -137,7 +139,7 @@ def sidebar_period() -> None:
                 start, end = picked
             else:
                 start = end = picked[0] if isinstance(picked, tuple) and picked else last
-        st.caption(f"{charts.period_label(start, end)} · data from {charts.period_label(first, last)}")
+        st.caption(f"{format_period(start, end)} · data from {format_period(first, last)}")
         st.session_state["period"] = (start, end)
 
 
@@ -151,12 +153,12 @@ def sidebar_footer() -> None:
     with st.sidebar:
         st.divider()
         st.caption(
-            f"Database `{s['path']}` · {charts.fmt_n(s['frames'])} frames · {charts.fmt_n(s['clips'])} clips · "
+            f"Database `{s['path']}` · {format_count(s['frames'])} frames · {format_count(s['clips'])} clips · "
             f"{s['cameras']} cameras"
         )
         if s["clips"] and s["synthetic_share"] > 0:
             n_syn = round(s["clips"] * s["synthetic_share"])
-            st.caption(f":orange-badge[synthetic] {n_syn:,} of {s['clips']:,} clips are synthetic demo data")
+            st.caption(f":orange-badge[synthetic] {format_count(n_syn)} of {format_count(s['clips'])} clips are synthetic demo data")
 
 
 def synthetic_banner(synthetic: bool | None = None) -> None:
@@ -176,7 +178,7 @@ def synthetic_banner(synthetic: bool | None = None) -> None:
                 icon=":material/science:")
     elif s["clips"] and share > 0:
         n_real = round(s["clips"] * (1 - share))
-        st.info(f"**Partly synthetic.** {100 * share:.1f}% of clips are synthetic demo data (Lensfield); {n_real:,} clips are "
+        st.info(f"**Partly synthetic.** {format_percent(share, 1)} of clips are synthetic demo data (Lensfield); {format_count(n_real)} clips are "
                 "analysed footage. City-wide numbers mix both.", icon=":material/science:")
 
 

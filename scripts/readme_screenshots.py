@@ -1,6 +1,6 @@
 """Make the README's dashboard screenshots (docs/images/dashboard_overview.png, dashboard_upload.png).
 
-    URBANLENS_MODEL_MIRROR=../shared/models/espnetv2 .venv/bin/python bench/readme_screenshots.py
+    URBANLENS_MODEL_MIRROR=../shared/models/espnetv2 .venv/bin/python scripts/readme_screenshots.py
 
 Builds the demo city into a temporary folder, installs the default model (from the mirror when
 set), starts ``streamlit run`` on 127.0.0.1, drives Debian's chromium with Playwright, analyses
@@ -19,6 +19,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+from PIL import Image
+
+from analytics.demo import build_demo
+from analytics.models import zoo
+from analytics.settings import load_settings
+
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "dashboard" / "app.py"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -33,8 +39,6 @@ def _free_port() -> int:
 
 def _shrink(src: Path, dest: Path, width: int, crop: tuple[int, int, int, int] | None = None) -> None:
     """Crop to ``crop`` (left, top, right, bottom), scale to ``width`` and save as a 256-colour PNG."""
-    from PIL import Image
-
     im = Image.open(src).convert("RGB")
     if crop:
         im = im.crop((crop[0], crop[1], min(crop[2], im.width), min(crop[3], im.height)))
@@ -49,11 +53,8 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "images")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     args = ap.parse_args()
+    # deferred: Playwright is an optional test dependency (the "test" extra); --help works without it
     from playwright.sync_api import sync_playwright
-
-    from analytics.demo import build_demo
-    from analytics.models import zoo
-    from analytics.settings import load_settings
 
     work = Path(tempfile.mkdtemp(prefix="urbanlens-shots-"))
     os.environ["URBANLENS_HOME"] = str(work / "home")

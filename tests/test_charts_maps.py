@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.store import Store
+from analytics.store import Store, catalog
 from analytics.visual import charts, maps
 from tests.dashboard_helpers import demo_database
 
@@ -58,31 +58,32 @@ def test_choropleth_uses_tiles_only_when_a_tile_url_is_set() -> None:
     assert fig.layout.map.style["sources"]["base"]["tiles"] == ["http://tiles.example/{z}/{x}/{y}.png"]
 
 
+def test_choropleth_stacks_labels_scale_bar_and_north_arrow_offline() -> None:
+    polys = maps.polygons_frame(_areas(), _values([True, False]), "district", "green_view")
+    fig = maps.choropleth(polys, CAMS, "green_view", "p")
+    labels = next(tr for tr in fig.data if tr.mode == "text")
+    assert list(labels.text) == ["<b>A</b><br>20.0%", "<b>B</b><br>not enough data"]
+    bar = fig.layout.shapes[0]
+    assert bar.type == "line" and bar.y0 == bar.y1 and bar.x0 < bar.x1 <= fig.layout.xaxis.range[1]
+    assert {a.text for a in fig.layout.annotations} == {"50 km", "<b>N</b>"}  # 2.16° with margins at the equator: 240 km
+    tiled = maps.choropleth(polys, CAMS, "green_view", "p", tile_url="http://tiles.example/{z}/{x}/{y}.png")
+    assert not tiled.layout.shapes and not tiled.layout.annotations  # the tile map brings its own frame
+
+
 def test_area_without_frames_is_missing_not_zero() -> None:
     polys = maps.polygons_frame(_areas(), _values([True, True]).iloc[:1], "district", "green_view")
     row = polys.set_index("id").loc["b"]
     assert not row["enough"] and row["n_frames"] == 0 and row["text"] == "not enough data"
 
 
-@pytest.mark.parametrize(
-    ("start", "end", "expected"),
-    [
-        (date(2026, 11, 2), date(2026, 11, 8), "2 Nov – 8 Nov 2026"),  # same year: year once
-        (date(2026, 12, 28), date(2027, 1, 3), "28 Dec 2026 – 3 Jan 2027"),  # across years
-        (None, None, "all data"),  # no period
-    ],
-)
-def test_period_label(start: date | None, end: date | None, expected: str) -> None:
-    assert charts.period_label(start, end) == expected
-
-
 def test_charts_on_demo_city(tmp_path_factory: pytest.TempPathFactory) -> None:
     path: Path = demo_database(tmp_path_factory)
     store = Store(path)
     try:
-        kpi = charts.kpi_table(store, ["green_view", "people_per_frame"], date(2026, 11, 9), date(2026, 11, 15), min_frames=30)
+        names = ["green_view", "people_per_frame"]
+        kpi = charts.kpi_table(names, *catalog.city_values(store, names, date(2026, 11, 9), date(2026, 11, 15), min_frames=30))
         assert kpi["n_frames"].gt(0).all() and kpi["change_text"].notna().all()
-        assert kpi.loc[kpi["indicator"] == "green_view", "change_text"].iloc[0].endswith(" pp")
+        assert kpi.loc[kpi["indicator"] == "green_view", "change_text"].iloc[0].endswith(" points")
         from analytics.indicators import compute
 
         heat = compute(store, by=["hour", "weekday"], indicators=["green_view"], min_frames=30).rename(
@@ -90,7 +91,7 @@ def test_charts_on_demo_city(tmp_path_factory: pytest.TempPathFactory) -> None:
         )
         fig = charts.heatmap_figure(heat, "green_view", "all data")
         assert fig.data[1].colorscale[0][1] == "#440154" and np.isnan(fig.data[1].z).any()  # night hours: no data, grey
-        shares = charts.class_shares(store, camera_id="old-town-1")
+        shares = catalog.class_shares(store, camera_id="old-town-1")
         sums = shares.groupby("t")["share"].sum()
         assert np.allclose(sums, 1.0, atol=1e-9)  # shares of valid pixels add up
         table = charts.readable_table(heat, ["weekday", "hour"])

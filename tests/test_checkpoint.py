@@ -1,4 +1,4 @@
-"""The safe checkpoint reader: real upstream files, hand-made zip/legacy files, malicious pickles."""
+"""The safe checkpoint reader: real upstream files, hand-made zip/legacy files, malicious pickles, hostile layouts."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import json
 import pickle
 import struct
 import sys
+import time
+import tracemalloc
 import types
 import zipfile
+import zlib
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -16,17 +19,25 @@ from typing import Any
 import numpy as np
 import pytest
 
-from analytics.errors import DataFormatError, UnsafeFileError
+from analytics.errors import DataFormatError, InputError, UnsafeFileError
 from analytics.models.checkpoint import read_state_dict
+from analytics.settings import load_settings
 
 # ---------------------------------------------------------------- writing checkpoints without torch
 
+STORAGE_KINDS = ("FloatStorage", "BFloat16Storage", "LongStorage", "ComplexFloatStorage")
+
 
 class _FakeStorage:
-    """Stands for a torch FloatStorage while pickling (pickled as a persistent id)."""
+    """Stands for a torch storage while pickling (pickled as a persistent id).
 
-    def __init__(self, key: str, data: np.ndarray, kind: str = "FloatStorage") -> None:
-        self.key, self.data, self.kind = key, data, kind
+    ``numel`` is the element count the pickle declares (default: the data's); ``view`` an optional
+    legacy view ``(view key, offset, size)`` into it.
+    """
+
+    def __init__(self, key: Any, data: np.ndarray, kind: str = "FloatStorage", numel: Any = None, view: Any = None) -> None:
+        self.key, self.data, self.kind, self.view = key, data, kind, view
+        self.numel = data.size if numel is None else numel
 
 
 def _fake_torch(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
@@ -40,32 +51,42 @@ def _fake_torch(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
     _rebuild_tensor_v2.__module__ = "torch._utils"
     _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"
     utils._rebuild_tensor_v2 = _rebuild_tensor_v2  # type: ignore[attr-defined]
-    float_storage = type("FloatStorage", (), {"__module__": "torch"})
-    torch.FloatStorage = float_storage  # type: ignore[attr-defined]
-    torch.BFloat16Storage = type("BFloat16Storage", (), {"__module__": "torch"})  # type: ignore[attr-defined]
+    for kind in STORAGE_KINDS:
+        setattr(torch, kind, type(kind, (), {"__module__": "torch"}))
     torch._utils = utils  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "torch", torch)
     monkeypatch.setitem(sys.modules, "torch._utils", utils)
     return torch
 
 
+def contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    strides, acc = [], 1
+    for s in reversed(shape):
+        strides.insert(0, acc)
+        acc *= s
+    return tuple(strides)
+
+
+CONTIGUOUS = "contiguous"  # a _Tensor's default stride: the contiguous strides of its shape
+
+
 class _Tensor:
-    def __init__(self, storage: _FakeStorage, shape: tuple[int, ...]) -> None:
-        self.storage, self.shape = storage, shape
+    """Pickles as torch's ``_rebuild_tensor_v2(storage, offset, shape, stride, ...)``; any field may be wrong."""
+
+    def __init__(self, storage: _FakeStorage, shape: Any, stride: Any = CONTIGUOUS, offset: Any = 0) -> None:
+        self.storage, self.shape, self.offset = storage, shape, offset
+        self.stride = contiguous_strides(shape) if stride is CONTIGUOUS else stride
 
     def __reduce__(self) -> Any:
-        strides, acc = [], 1
-        for s in reversed(self.shape):
-            strides.insert(0, acc)
-            acc *= s
         rebuild = sys.modules["torch._utils"]._rebuild_tensor_v2
-        return (rebuild, (self.storage, 0, self.shape, tuple(strides), False, OrderedDict()))
+        return (rebuild, (self.storage, self.offset, self.shape, self.stride, False, OrderedDict()))
 
 
 class _Pickler(pickle.Pickler):
     def persistent_id(self, obj: Any) -> Any:
         if isinstance(obj, _FakeStorage):
-            return ("storage", getattr(sys.modules["torch"], obj.kind), obj.key, "cpu", obj.data.size)
+            pid = ("storage", getattr(sys.modules["torch"], obj.kind), obj.key, "cpu", obj.numel)
+            return pid if obj.view is None else (*pid, obj.view)
         return None
 
 
@@ -81,31 +102,48 @@ def _pickle(obj: Any) -> bytes:
     return buf.getvalue()
 
 
+def zip_bytes(pkl: bytes, storages: dict[str, bytes]) -> bytes:
+    """torch.save's zip layout: archive/data.pkl + archive/data/<key>."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("archive/data.pkl", pkl)
+        for key, raw in storages.items():
+            zf.writestr(f"archive/data/{key}", raw)
+    return buf.getvalue()
+
+
+def legacy_bytes(pkl: bytes, storages: dict[str, tuple[int, bytes]]) -> bytes:
+    """The legacy layout: magic, protocol, sys info, object, keys, then per storage its int64 element count and bytes."""
+    parts = [
+        pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2),
+        pickle.dumps(1001, protocol=2),
+        pickle.dumps({"protocol_version": 1001, "little_endian": True}, protocol=2),
+        pkl,
+        pickle.dumps(list(storages), protocol=2),
+    ]
+    parts += [struct.pack("<q", numel) + raw for numel, raw in storages.values()]
+    return b"".join(parts)
+
+
+def checkpoint_bytes(state: Any, storages: list[_FakeStorage], layout: str) -> bytes:
+    """A whole checkpoint file (``layout`` "zip" or "legacy"); needs :func:`_fake_torch` installed."""
+    pkl = _pickle(state)
+    if layout == "zip":
+        return zip_bytes(pkl, {s.key: s.data.tobytes() for s in storages})
+    return legacy_bytes(pkl, {s.key: (s.data.size, s.data.tobytes()) for s in storages})
+
+
 def write_zip_checkpoint(path: Path, arrays: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch) -> Path:
     """A checkpoint in torch.save's zip layout (archive/data.pkl + archive/data/<key>)."""
     _fake_torch(monkeypatch)
-    state, storages = _state(arrays)
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("archive/data.pkl", _pickle(state))
-        for s in storages:
-            zf.writestr(f"archive/data/{s.key}", s.data.tobytes())
+    path.write_bytes(checkpoint_bytes(*_state(arrays), "zip"))
     return path
 
 
 def write_legacy_checkpoint(path: Path, arrays: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch) -> Path:
     """A checkpoint in the legacy layout: magic, protocol, sys info, object, keys, raw storages."""
     _fake_torch(monkeypatch)
-    state, storages = _state(arrays)
-    parts = [
-        pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2),
-        pickle.dumps(1001, protocol=2),
-        pickle.dumps({"protocol_version": 1001, "little_endian": True}, protocol=2),
-        _pickle(state),
-        pickle.dumps([s.key for s in storages], protocol=2),
-    ]
-    for s in storages:
-        parts.append(struct.pack("<q", s.data.size) + s.data.tobytes())
-    path.write_bytes(b"".join(parts))
+    path.write_bytes(checkpoint_bytes(*_state(arrays), "legacy"))
     return path
 
 
@@ -243,3 +281,187 @@ def test_bfloat16_is_widened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         zf.writestr("archive/data/0", bits.tobytes())
     got = read_state_dict(path)["w"]
     assert got.dtype == np.float32 and got.tolist() == [1.0, -2.5]
+
+
+# ---------------------------------------------------------------- hostile layouts: refused before any allocation
+
+FOUR = np.array([1.0, 2.0, 3.0, 4.0], np.float32)  # the storage every case below points into
+
+
+def _one_tensor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str, **fields: Any) -> Path:
+    """A checkpoint holding tensor 'w' over the storage FOUR; ``fields`` override shape, stride, offset,
+    the declared storage size (numel), its type (kind) or its legacy view."""
+    _fake_torch(monkeypatch)
+    storage = _FakeStorage("0", FOUR, fields.pop("kind", "FloatStorage"), fields.pop("numel", None), fields.pop("view", None))
+    state = OrderedDict(w=_Tensor(storage, fields.pop("shape", (4,)), fields.pop("stride", CONTIGUOUS), fields.pop("offset", 0)))
+    path = tmp_path / f"{layout}.pth"
+    path.write_bytes(checkpoint_bytes(state, [storage], layout))
+    return path
+
+
+LIMIT = r"more than the limit of 1024 MB \(URBANLENS_MAX_CHECKPOINT_MB\)"
+
+HOSTILE = [
+    # (id, fields of tensor 'w', expected message): each once per layout, each one clean DataFormatError line
+    ("count-overflows-int64", {"shape": (2**32, 2**32, 2**32), "stride": (0, 0, 0)}, LIMIT),  # np.prod raised OverflowError
+    ("dimension-beyond-int64", {"shape": (2**64,), "stride": (1,)}, LIMIT),
+    ("negative-stride", {"shape": (2,), "stride": (-1,), "offset": 1}, r"negative stride -1 in dimension 0"),  # was SIGSEGV
+    ("negative-stride-reads-before-buffer", {"shape": (4,), "stride": (-1,)}, r"negative stride -1"),
+    ("zero-stride-16GiB", {"shape": (65536, 65536), "stride": (0, 0)}, LIMIT),  # was a 16 GiB allocation
+    ("zero-stride-small", {"shape": (8,), "stride": (0,)}, r"repeats stored elements .*8 elements from 1 stored"),
+    ("overlapping-strides", {"shape": (2, 2), "stride": (1, 1)}, r"repeats stored elements .*4 elements from 3 stored"),
+    ("offset-past-end", {"shape": (1,), "offset": 4}, r"reaches element 4 of storage '0', which holds 4 elements"),
+    ("offset-beyond-int64", {"shape": (1,), "offset": 2**64}, r"reaches element <65-bit integer>"),
+    ("negative-offset", {"shape": (1,), "offset": -1}, r"negative storage offset -1"),
+    ("shape-past-end", {"shape": (5,)}, r"reaches element 4 of storage '0'"),
+    ("stride-past-end", {"shape": (2,), "stride": (4,)}, r"reaches element 4"),
+    ("empty-tensor-offset-past-end", {"shape": (0,), "offset": 9}, r"starts at element 9, past its storage of 4"),
+    ("negative-size", {"shape": (-1,), "stride": (1,)}, r"negative size -1 in dimension 0"),
+    ("shape-not-a-tuple", {"shape": 4.0, "stride": (1,)}, r"has a shape of 4\.0; expected a tuple of whole numbers"),
+    ("float-offset", {"offset": 1.5}, r"storage offset of 1\.5; expected a whole number"),
+    ("bool-in-stride", {"shape": (4,), "stride": (True,)}, r"has a stride of \(True,\)"),
+    ("strides-do-not-match-shape", {"shape": (2, 2), "stride": (1,)}, r"has 2 dimensions but 1 strides"),
+    ("too-many-dimensions", {"shape": (1,) * 40, "stride": (1,) * 40}, r"has 40 dimensions; at most 32"),
+    ("storage-size-beyond-limit", {"numel": 2**62}, r"storages declare \d+ bytes, " + LIMIT),
+    ("storage-size-negative", {"numel": -1}, r"storage '0' declares a size of -1"),
+    ("storage-size-not-a-number", {"numel": "4"}, r"storage '0' declares a size of '4'"),
+    ("storage-larger-than-stored", {"numel": 8}, r"storage '0' holds (16 bytes, expected 32 \(truncated|4 elements, declared 8)"),
+    ("unknown-dtype", {"kind": "ComplexFloatStorage"}, r"torch\.ComplexFloatStorage is not supported"),
+    ("view-past-root", {"view": ("v", 3, 2), "shape": (2,)}, r"view of 2 elements at 3, past its 4 elements"),
+    ("view-malformed", {"view": ("v", -1, 2), "shape": (2,)}, r"malformed view"),
+]
+
+
+@pytest.mark.parametrize("layout", ["zip", "legacy"])
+@pytest.mark.parametrize(("fields", "message"), [c[1:] for c in HOSTILE], ids=[c[0] for c in HOSTILE])
+def test_hostile_layout_is_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str, fields: dict[str, Any], message: str
+) -> None:
+    path = _one_tensor(tmp_path, monkeypatch, layout, **fields)
+    with pytest.raises(DataFormatError, match=message) as info:
+        read_state_dict(path)
+    text = str(info.value)
+    assert "\n" not in text and len(text) < 400
+    assert "tensor 'w'" in text or "storage" in text  # names the tensor, or the storage it declares
+
+
+STRIDED = [
+    # (id, fields, expected array): layouts a real torch.save can write, read exactly
+    ("transposed", {"shape": (2, 2), "stride": (1, 2)}, [[1.0, 3.0], [2.0, 4.0]]),
+    ("every-other", {"shape": (2,), "stride": (2,)}, [1.0, 3.0]),
+    ("offset", {"shape": (2,), "offset": 2}, [3.0, 4.0]),
+    ("size-one-dimension-any-stride", {"shape": (1, 2), "stride": (2**70, 1), "offset": 1}, [[2.0, 3.0]]),
+    ("empty", {"shape": (0, 3), "stride": (3, 1)}, np.zeros((0, 3), np.float32)),
+    ("legacy-view", {"view": ("v", 1, 2), "shape": (2,)}, [2.0, 3.0]),  # torch < 1.0 storage views
+]
+
+
+@pytest.mark.parametrize("layout", ["zip", "legacy"])
+@pytest.mark.parametrize(("fields", "expected"), [c[1:] for c in STRIDED], ids=[c[0] for c in STRIDED])
+def test_strided_layouts_read_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str, fields: dict[str, Any], expected: Any
+) -> None:
+    got = read_state_dict(_one_tensor(tmp_path, monkeypatch, layout, **fields))["w"]
+    np.testing.assert_array_equal(got, np.asarray(expected, np.float32))
+    assert got.shape == np.asarray(expected).shape and got.flags.owndata and got.flags.writeable
+
+
+def test_many_names_for_one_storage_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_torch(monkeypatch)
+    big = _FakeStorage("0", np.zeros(200_000, np.float32))  # 0.8 MB, read once
+    state = OrderedDict((f"w{i}", _Tensor(big, (200_000,))) for i in range(1000))  # 800 MB if each were copied
+    path = tmp_path / "alias.pth"
+    path.write_bytes(checkpoint_bytes(state, [big], "zip"))
+    with pytest.raises(DataFormatError, match=r"tensor 'w1': the tensors read so far take 1600000 bytes, more than the limit of 1 MB"):
+        read_state_dict(path, max_mb=1)
+
+
+def test_file_larger_than_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_legacy_checkpoint(tmp_path / "big.pth", {"w": np.zeros(300_000, np.float32)}, monkeypatch)
+    assert read_state_dict(path, max_mb=2)["w"].shape == (300_000,)
+    with pytest.raises(DataFormatError, match=r"the file has \d+ bytes, more than the limit of 1 MB"):
+        read_state_dict(path, max_mb=1)
+
+
+def test_limit_comes_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().max_checkpoint_mb == 1024
+    monkeypatch.setenv("URBANLENS_MAX_CHECKPOINT_MB", "64")
+    assert load_settings().max_checkpoint_mb == 64
+    monkeypatch.setenv("URBANLENS_MAX_CHECKPOINT_MB", "0")
+    with pytest.raises(InputError, match="URBANLENS_MAX_CHECKPOINT_MB=0 is below the minimum 1"):
+        load_settings()
+
+
+@pytest.mark.parametrize("max_mb", [0, -1, 2**31, 1.5, True])
+def test_bad_limit_is_refused(max_mb: Any) -> None:
+    with pytest.raises(InputError, match="give a whole number of megabytes"):
+        read_state_dict("/no/such/checkpoint.pth", max_mb=max_mb)
+
+
+def _deflated_zeros(total: int) -> bytes:
+    """A raw deflate stream that inflates to ``total`` zero bytes (a multiple of 1 MiB), built from
+    one compressed MiB repeated: a few KB per GB, never the inflated bytes themselves."""
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = comp.compress(bytes(1 << 20)) + comp.flush(zlib.Z_FULL_FLUSH)  # byte-aligned, no history needed
+    return block * (total >> 20) + comp.flush()
+
+
+def _zip_with_entries(entries: list[tuple[str, int, bytes, int, int]]) -> bytes:
+    """A zip archive from (name, method, payload, crc, declared size) written field by field."""
+    out, central = bytearray(), bytearray()
+    for name, method, payload, crc, size in entries:
+        raw = name.encode()
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, method, 0, 0, crc, len(payload), size, len(raw), 0, 0, 0, 0, 0, len(out)) + raw
+        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, method, 0, 0, crc, len(payload), size, len(raw), 0) + raw + payload
+    eocd = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries), len(central), len(out), 0)
+    return bytes(out + central + eocd)
+
+
+@pytest.mark.parametrize("declared", [3 << 30, 16], ids=["honest-3GiB", "claims-16-bytes"])
+def test_zip_entry_inflating_to_gigabytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, declared: int) -> None:
+    _fake_torch(monkeypatch)
+    storage = _FakeStorage("0", np.zeros(4, np.float32))  # a 16-byte tensor
+    pkl = _pickle(OrderedDict(w=_Tensor(storage, (4,))))
+    bomb = _deflated_zeros(3 << 30)  # inflates to 3 GiB
+    assert len(bomb) < 8 << 20
+    crc = zlib.crc32(bytes(16)) if declared == 16 else 0
+    path = tmp_path / "bomb.pth"
+    path.write_bytes(_zip_with_entries([("archive/data.pkl", 0, pkl, zlib.crc32(pkl), len(pkl)), ("archive/data/0", 8, bomb, crc, declared)]))
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        if declared == 16:  # the archive states 16 bytes: at most 17 are inflated, and they are the tensor
+            assert read_state_dict(path)["w"].tolist() == [0.0] * 4
+        else:
+            with pytest.raises(DataFormatError, match=r"storage '0' holds 3221225472 bytes, expected 16"):
+                read_state_dict(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20 and time.perf_counter() - t0 < 5
+
+
+@pytest.mark.parametrize(
+    "pkl",
+    [
+        b"\x80\x02N" + b"r" + struct.pack("<I", 2**32 - 1) + b".",  # memo index 4e9: the unpickler would size its memo for it
+        b"\x80\x04\x8e" + struct.pack("<Q", 2**60) + b"abc.",  # BINBYTES8 declaring an exabyte
+        b"\x80\x02X" + struct.pack("<I", 2**31) + b"abc.",  # BINUNICODE declaring 2 GiB
+    ],
+    ids=["memo-index", "bytes8-length", "unicode-length"],
+)
+def test_pickle_lengths_are_checked_before_allocating(tmp_path: Path, pkl: bytes) -> None:
+    path = tmp_path / "p.pth"
+    path.write_bytes(zip_bytes(pkl, {}))
+    with pytest.raises(DataFormatError, match="not a readable PyTorch checkpoint"):
+        read_state_dict(path)
+
+
+def test_allowed_globals_cannot_be_modified_by_a_pickle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GLOBAL torch._utils._rebuild_tensor_v2, then BUILD with {"__defaults__": ...}: refused, nothing changed
+    pkl = b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n}X\x0c\x00\x00\x00__defaults__)sb."
+    path = tmp_path / "p.pth"
+    path.write_bytes(zip_bytes(pkl, {}))
+    with pytest.raises(DataFormatError, match="not a readable PyTorch checkpoint"):
+        read_state_dict(path)
+    np.testing.assert_array_equal(read_state_dict(_one_tensor(tmp_path, monkeypatch, "zip"))["w"], FOUR)

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import json
+from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import shapely
 
+from analytics import geo
 from analytics.errors import DataFormatError, InputError
-from analytics.geo import district_of_points, h3_boundary_geojson, parse_zones, read_cameras_csv, read_districts_geojson
+from analytics.geo import (
+    district_index,
+    district_of_points,
+    h3_boundary_geojson,
+    parse_zones,
+    polygon_rings,
+    read_cameras_csv,
+    read_districts_geojson,
+)
 from analytics.store import Store
+from tests.helpers import ROAD, clip_from_pixels
 
 GOOD_CSV = b"camera_id,name,lon,lat,heading,kind\ncam-1,Main St,4.9,52.37,90,fixed\ncam-2,Bus 12,4.91,52.38,,mobile\n"
 
@@ -99,3 +114,107 @@ def test_h3_boundary_is_closed_ring() -> None:
 
     ring = h3_boundary_geojson(h3.latlng_to_cell(52.0, 4.0, 7))["coordinates"][0]
     assert ring[0] == ring[-1] and len(ring) == 7
+
+
+# -- point in polygon -----------------------------------------------------------------------------
+def _square(x0: float, y0: float, size: float) -> str:
+    ring = [[x0, y0], [x0 + size, y0], [x0 + size, y0 + size], [x0, y0 + size], [x0, y0]]
+    return json.dumps({"type": "Polygon", "coordinates": [ring]})
+
+
+# 'a' covers lon 4..5, 'b' covers lon 4.5..5.5 (they overlap between 4.5 and 5); both lat 52..53
+OVERLAPPING = pd.DataFrame({"district_id": ["a", "b"], "geometry_geojson": [_square(4, 52, 1), _square(4.5, 52, 1)]})
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat", "expected"),
+    [
+        (4.2, 52.5, "a"),  # only in a
+        (4.7, 52.5, "a"),  # in both: the first district of the table wins
+        (5.2, 52.5, "b"),  # only in b
+        (4.0, 52.5, None),  # on a's western border: borders are outside
+        (9.0, 9.0, None),  # outside every district
+        (float("nan"), 52.5, None),  # no position
+    ],
+)
+def test_district_index_places_points(lon: float, lat: float, expected: str | None) -> None:
+    assert district_index(OVERLAPPING).locate([lon], [lat]).tolist() == [expected]
+
+
+def test_district_index_agrees_with_testing_every_polygon() -> None:
+    rng = np.random.default_rng(7)
+    lon, lat = rng.uniform(3.8, 5.8, 5000), rng.uniform(51.8, 53.2, 5000)
+    naive = np.full(len(lon), None, dtype=object)
+    for did, gj in zip(OVERLAPPING["district_id"], OVERLAPPING["geometry_geojson"]):
+        inside = shapely.contains_xy(shapely.from_geojson(gj), lon, lat) & (naive == None)  # noqa: E711 - elementwise
+        naive[inside] = did
+    assert district_of_points(lon, lat, district_index(OVERLAPPING)).tolist() == naive.tolist()
+    assert district_of_points(lon, lat, OVERLAPPING).tolist() == naive.tolist()  # the table itself works too
+
+
+@pytest.mark.parametrize(
+    ("districts", "lon", "lat", "error", "match"),
+    [
+        (OVERLAPPING, [4.2, 4.3], [52.5], InputError, "2 longitudes but 1 latitudes"),  # unpaired coordinates
+        (OVERLAPPING[["district_id"]], [4.2], [52.5], InputError, "lacks column.*geometry_geojson"),  # no geometry column
+        (pd.DataFrame({"district_id": ["x"], "geometry_geojson": ["{oops"]}), [4.2], [52.5], DataFormatError, "not valid GeoJSON"),
+    ],
+)
+def test_district_look_up_refuses_bad_input(districts: pd.DataFrame, lon: list, lat: list, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        district_of_points(lon, lat, districts)
+
+
+def test_no_districts_places_nothing() -> None:
+    empty = pd.DataFrame({"district_id": [], "geometry_geojson": []})
+    assert district_of_points([4.2], [52.5], empty).tolist() == [None]
+
+
+RING = [[0, 0], [1, 0], [1, 1], [0, 0]]
+
+
+@pytest.mark.parametrize(
+    ("geometry", "shapes"),
+    [
+        ({"type": "Polygon", "coordinates": [RING, [[0.2, 0.2], [0.4, 0.2], [0.4, 0.4], [0.2, 0.2]]]}, [(4, 2)]),  # holes ignored
+        ({"type": "MultiPolygon", "coordinates": [[RING], [RING[:3] + [RING[0]]]]}, [(4, 2), (4, 2)]),  # one ring per part
+        ({"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [RING]}}, [(4, 2)]),  # a feature
+        ({"type": "GeometryCollection", "geometries": [{"type": "Polygon", "coordinates": [RING]},
+                                                        {"type": "Point", "coordinates": [0, 0]}]}, [(4, 2)]),  # make_valid output
+        ({"type": "Point", "coordinates": [0, 0]}, []),  # nothing to draw
+        ({"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}, []),  # a ring too short to draw
+        ("{not json", []),  # unreadable text
+    ],
+)
+def test_polygon_rings(geometry: dict | str, shapes: list[tuple[int, int]]) -> None:
+    text = geometry if isinstance(geometry, str) else json.dumps(geometry)
+    assert [r.shape for r in polygon_rings(text)] == shapes
+    if not isinstance(geometry, str):
+        assert [r.shape for r in polygon_rings(geometry)] == shapes  # parsed dicts too
+
+
+def test_geo_never_imports_the_store() -> None:
+    tree = ast.parse(Path(geo.__file__).read_text(encoding="utf-8"))
+    imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [m for m in imported if m and m.startswith("analytics.store")]
+
+
+# -- the store places cameras and frames ----------------------------------------------------------
+WEST, EAST = _square(4.0, 52.0, 0.1), _square(4.2, 52.0, 0.1)
+
+
+def test_store_places_fixed_cameras_and_mobile_frames(tmp_path: Path) -> None:
+    s = Store(tmp_path / "p.duckdb")
+    s.upsert_cameras(pd.DataFrame({"camera_id": ["post", "bus"], "lon": [4.05, 9.0], "lat": [52.05, 9.0], "kind": ["fixed", "mobile"]}))
+    s.ingest(clip_from_pixels("post", datetime(2026, 3, 2, 8), [{ROAD: 10}], label="post"))
+    bus = clip_from_pixels("bus", datetime(2026, 3, 2, 9), [{ROAD: 10}, {ROAD: 10}, {ROAD: 10}], label="bus")
+    s.ingest(dataclasses.replace(bus, lon=np.array([4.05, 4.25, 7.0]), lat=np.array([52.05, 52.05, 52.05])))
+
+    s.upsert_districts(pd.DataFrame({"district_id": ["west", "east"], "name": ["West", "East"], "geometry_geojson": [WEST, EAST]}))
+    frames = s.query_df("SELECT camera_id, coalesce(district_id, '-') AS d FROM frames ORDER BY camera_id, lon")
+    assert frames.values.tolist() == [["bus", "west"], ["bus", "east"], ["bus", "-"], ["post", "west"]]  # each frame where it was
+    assert s.camera("post")["district_id"] == "west" and s.camera("bus")["district_id"] is None  # the bus depot is outside
+
+    s.upsert_cameras(pd.DataFrame({"camera_id": ["post"], "lon": [4.25], "lat": [52.05]}))  # the post moves east
+    assert s.query_df("SELECT district_id FROM frames WHERE camera_id = 'post'")["district_id"].tolist() == ["east"]

@@ -164,11 +164,12 @@ def test_district_grouping_follows_polygons(tmp_path: Path) -> None:
         ({"by": "h3", "h3_resolution": 16}, "H3 resolution 16"),
         ({"hours": (20, 3)}, "hours"),
         ({"by": ["camera", "camera"]}, "repeats"),
+        ({"min_frames": 0}, "min_frames=0 must be at least 1"),  # a cell needs at least one frame
     ],
 )
 def test_bad_arguments(one_frame_store: Store, kwargs: dict, match: str) -> None:
     with pytest.raises(InputError, match=match):
-        ind.compute(one_frame_store, **kwargs)
+        ind.compute(one_frame_store, **{"min_frames": 1, **kwargs})
 
 
 def test_wide_table_has_intervals_and_congestion_level(one_frame_store: Store) -> None:

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import cv2
@@ -16,8 +17,8 @@ from clips import H, W, street, write_av, write_cv2
 from tinymodels import colour_card, colour_model
 
 from analytics.errors import Cancelled, InputError, VideoError
-from analytics.footage.pipeline import analyse_clip, clip_sha256
-from analytics.settings import load_settings
+from analytics.footage.pipeline import AnalysisOptions, analyse_clip, clip_sha256, save_analysis
+from analytics.settings import Settings, load_settings
 from analytics.store import Store
 
 
@@ -25,6 +26,12 @@ from analytics.store import Store
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple:
     path = colour_model(tmp_path_factory.mktemp("tiny") / "colours.onnx", height=32, width=64)
     return (colour_card(32, 64), path)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """The settings of this test's isolated URBANLENS_HOME."""
+    return load_settings()
 
 
 @pytest.fixture
@@ -43,9 +50,9 @@ def _count(store: Store, table: str) -> int:
     return int(store.scalar(f"SELECT count(*) FROM {table}"))  # table names are constants of this test
 
 
-def test_clip_is_measured_and_stored(clip: Path, store: Store, tiny: tuple) -> None:
+def test_clip_is_measured_and_stored(clip: Path, store: Store, tiny: tuple, settings: Settings) -> None:
     calls: list[tuple[int, int, float, float]] = []
-    r = analyse_clip(clip, "cam-1", store, model=tiny, fps=2, start_time="2024-05-01T08:00:00", progress=lambda *a: calls.append(a))
+    r = analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00", progress=lambda *a: calls.append(a))
     m = r.measurements
     assert r.status == "stored" and m is not None and m.n == 6  # 3 s at 2 sampled frames a second
     assert m.frame_index.tolist() == [0, 5, 10, 15, 20, 25]
@@ -71,7 +78,7 @@ def test_clip_is_measured_and_stored(clip: Path, store: Store, tiny: tuple) -> N
     assert img is not None and img.shape[1] <= 480
 
 
-def test_person_is_blurred_in_the_stored_preview(tmp_path: Path, store: Store, tiny: tuple) -> None:
+def test_person_is_blurred_in_the_stored_preview(tmp_path: Path, store: Store, tiny: tuple, settings: Settings) -> None:
     def textured(i: int, w: int = W, h: int = H) -> np.ndarray:
         img = street(0, w, h)
         yy, xx = np.mgrid[24:56, 4:14]
@@ -79,7 +86,7 @@ def test_person_is_blurred_in_the_stored_preview(tmp_path: Path, store: Store, t
         return img
 
     path = write_cv2(tmp_path / "still.avi", 5, fps=10, size=(W, H), paint=textured)
-    r = analyse_clip(path, "cam-1", store, model=tiny, fps=2, keep_previews=1, start_time="2024-05-01T08:00:00")
+    r = analyse_clip(path, "cam-1", store, model=tiny, settings=settings, fps=2, keep_previews=1, start_time="2024-05-01T08:00:00")
     frame = next(p for p in r.previews if p.kind == "frame")
     img = cv2.imdecode(np.frombuffer(frame.image, np.uint8), cv2.IMREAD_COLOR)
     sx = img.shape[1] / W
@@ -87,37 +94,37 @@ def test_person_is_blurred_in_the_stored_preview(tmp_path: Path, store: Store, t
     assert np.abs(np.diff(person, axis=1)).mean() < 12  # the checker detail is gone
 
 
-def test_same_clip_same_settings_is_skipped(clip: Path, store: Store, tiny: tuple) -> None:
-    first = analyse_clip(clip, "cam-1", store, model=tiny, fps=2, start_time="2024-05-01T08:00:00")
-    again = analyse_clip(clip, "cam-1", store, model=tiny, fps=2, start_time="2024-05-01T08:00:00")
+def test_same_clip_same_settings_is_skipped(clip: Path, store: Store, tiny: tuple, settings: Settings) -> None:
+    first = analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
+    again = analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
     assert (first.status, again.status) == ("stored", "skipped")
     assert again.measurements is None and "already ingested" in again.message
     assert _count(store, "frames") == 6 and _count(store, "model_runs") == 1
-    other = analyse_clip(clip, "cam-1", store, model=tiny, fps=5, start_time="2024-05-01T08:00:00")
+    other = analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps=5, start_time="2024-05-01T08:00:00")
     assert other.status == "stored" and _count(store, "model_runs") == 2  # another sampling is another run
 
 
-def test_corrupt_file_raises_and_stores_nothing(tmp_path: Path, store: Store, tiny: tuple) -> None:
+def test_corrupt_file_raises_and_stores_nothing(tmp_path: Path, store: Store, tiny: tuple, settings: Settings) -> None:
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
     with pytest.raises(VideoError, match="bad.mp4"):
-        analyse_clip(bad, "cam-1", store, model=tiny)
+        analyse_clip(bad, "cam-1", store, model=tiny, settings=settings)
     assert _count(store, "clips") == 0 and _count(store, "frames") == 0
 
 
-def test_truncated_clip_is_stored_with_what_decoded_and_says_so(tmp_path: Path, store: Store, tiny: tuple) -> None:
+def test_truncated_clip_is_stored_with_what_decoded_and_says_so(tmp_path: Path, store: Store, tiny: tuple, settings: Settings) -> None:
     full = write_av(
         tmp_path / "full.mp4", 60, fps=10, size=(W, H), codec="libx264", gop=10, paint=street, options={"qp": "0"},
         container_options={"movflags": "faststart"},
     )
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
-    r = analyse_clip(cut, "cam-1", store, model=tiny, fps=2, start_time="2024-05-01T08:00:00")
+    r = analyse_clip(cut, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
     assert r.status == "stored" and r.measurements is not None and 0 < r.measurements.n < 12
     assert any("truncated" in w for w in r.warnings) and "truncated" in r.message
 
 
-def test_cancel_stops_and_stores_nothing(clip: Path, store: Store, tiny: tuple) -> None:
+def test_cancel_stops_and_stores_nothing(clip: Path, store: Store, tiny: tuple, settings: Settings) -> None:
     stop = threading.Event()
 
     def progress(done: int, total: int, rate: float, eta: float) -> None:
@@ -125,15 +132,15 @@ def test_cancel_stops_and_stores_nothing(clip: Path, store: Store, tiny: tuple) 
             stop.set()
 
     with pytest.raises(Cancelled, match="nothing was stored"):
-        analyse_clip(clip, "cam-1", store, model=tiny, fps="all", progress=progress, cancel=stop)
+        analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps="all", progress=progress, cancel=stop)
     assert _count(store, "clips") == 0
     with pytest.raises(Cancelled):
-        analyse_clip(clip, "cam-1", store, model=tiny, cancel=lambda: True)  # a callable works too
+        analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, cancel=lambda: True)  # a callable works too
 
 
-def test_unknown_camera_fails_before_any_work(clip: Path, store: Store, tiny: tuple) -> None:
+def test_unknown_camera_fails_before_any_work(clip: Path, store: Store, tiny: tuple, settings: Settings) -> None:
     with pytest.raises(InputError, match="unknown camera 'nowhere'"):
-        analyse_clip(clip, "nowhere", store, model=tiny)
+        analyse_clip(clip, "nowhere", store, model=tiny, settings=settings)
 
 
 @pytest.mark.parametrize(
@@ -145,18 +152,18 @@ def test_unknown_camera_fails_before_any_work(clip: Path, store: Store, tiny: tu
         ({"cancel": 3}, "cancel"),  # neither an Event nor a callable
     ],
 )
-def test_bad_arguments(clip: Path, store: Store, tiny: tuple, kwargs: dict, message: str) -> None:
+def test_bad_arguments(clip: Path, store: Store, tiny: tuple, kwargs: dict, message: str, settings: Settings) -> None:
     with pytest.raises(InputError, match=message):
-        analyse_clip(clip, "cam-1", store, model=tiny, **kwargs)
+        analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, **kwargs)
 
 
-def test_zones_are_measured_and_saved_for_the_camera(tmp_path: Path, clip: Path, store: Store, tiny: tuple) -> None:
+def test_zones_are_measured_and_saved_for_the_camera(tmp_path: Path, clip: Path, store: Store, tiny: tuple, settings: Settings) -> None:
     zones = tmp_path / "zones.json"
     zones.write_text(json.dumps([
         {"name": "walk", "role": "sidewalk", "polygon": [[0, 20], [64, 20], [64, 64], [0, 64]]},
         {"name": "bay", "role": "parking", "polygon": [[64, 20], [128, 20], [128, 64], [64, 64]]},
     ]))
-    r = analyse_clip(clip, "cam-1", store, model=tiny, fps=2, zones=zones, start_time="2024-05-01T08:00:00")
+    r = analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps=2, zones=zones, start_time="2024-05-01T08:00:00")
     zp = r.measurements.zone_pixels  # type: ignore[union-attr]
     assert zp is not None
     walk_person = zp[(zp["zone"] == "walk") & (zp["class_id"] == 11)]
@@ -168,14 +175,14 @@ def test_zones_are_measured_and_saved_for_the_camera(tmp_path: Path, clip: Path,
     assert side.iloc[0] > 0
 
 
-def test_smoothing_is_recorded_and_analysis_without_store(clip: Path, tiny: tuple) -> None:
-    r = analyse_clip(clip, "cam-1", None, model=tiny, fps=2, smooth=True, save=False, start_time="2024-05-01T08:00:00")
+def test_smoothing_is_recorded_and_analysis_without_store(clip: Path, tiny: tuple, settings: Settings) -> None:
+    r = analyse_clip(clip, "cam-1", None, model=tiny, settings=settings, fps=2, smooth=True, save=False, start_time="2024-05-01T08:00:00")
     assert r.status == "analysed" and r.ingest is None
     assert r.measurements is not None and r.measurements.run.smoothing == "ema=0.6"
 
 
-def test_start_time_defaults_to_the_file_time_and_says_so(clip: Path, tiny: tuple) -> None:
-    r = analyse_clip(clip, "cam-1", None, model=tiny, fps=2, save=False)
+def test_start_time_defaults_to_the_file_time_and_says_so(clip: Path, tiny: tuple, settings: Settings) -> None:
+    r = analyse_clip(clip, "cam-1", None, model=tiny, settings=settings, fps=2, save=False)
     assert any("modification time" in w or "creation_time" in w for w in r.warnings)
 
 
@@ -190,9 +197,9 @@ def espnetv2(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path):  # typ
 
 
 @pytest.mark.slow
-def test_real_espnetv2_on_bikes(espnetv2, shared_dir: Path, store: Store) -> None:  # type: ignore[no-untyped-def]
+def test_real_espnetv2_on_bikes(espnetv2, shared_dir: Path, store: Store, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     r = analyse_clip(
-        shared_dir / "samples" / "bikes.mp4", "cam-1", store, model=espnetv2, fps=0.5, max_frames=3, keep_previews=1,
+        shared_dir / "samples" / "bikes.mp4", "cam-1", store, model=espnetv2, settings=settings, fps=0.5, max_frames=3, keep_previews=1,
         start_time="2024-05-01T08:00:00",
     )
     m = r.measurements
@@ -205,10 +212,80 @@ def test_real_espnetv2_on_bikes(espnetv2, shared_dir: Path, store: Store) -> Non
     assert np.all((m.mean_confidence > 0.5) & (m.mean_confidence < 1))
 
 
-def test_default_store_comes_from_the_settings(clip: Path, tiny: tuple) -> None:
-    with Store(load_settings().db_path) as s:
+def test_default_store_comes_from_the_settings(clip: Path, tiny: tuple, settings: Settings) -> None:
+    with Store(settings.db_path) as s:
         s.upsert_cameras(pd.DataFrame({"camera_id": ["cam-1"], "name": ["Test"], "lon": [4.9], "lat": [52.37]}))
-    r = analyse_clip(clip, "cam-1", model=tiny, fps=2, start_time="2024-05-01T08:00:00")
+    r = analyse_clip(clip, "cam-1", model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
     assert r.status == "stored"
-    with Store(load_settings().db_path) as s:
+    with Store(settings.db_path) as s:
         assert _count(s, "frames") == 6
+
+
+def test_analyse_then_save_with_a_new_camera_and_its_zones(tmp_path: Path, clip: Path, tiny: tuple, settings: Settings) -> None:
+    store = Store(tmp_path / "empty.duckdb")  # the camera does not exist yet: the Analyse page's flow
+    zones = json.dumps([{"name": "walk", "role": "sidewalk", "polygon": [[0, 20], [64, 20], [64, 64], [0, 64]]}]).encode()
+    r = analyse_clip(clip, "new-cam", store, model=tiny, settings=settings, fps=2, zones=zones, save=False,
+                     start_time="2024-05-01T08:00:00")
+    assert r.status == "analysed" and r.new_zones is not None and _count(store, "clips") == 0
+    camera = {"camera_id": "new-cam", "name": "New", "lon": 4.9, "lat": 52.37, "heading": None, "kind": "fixed"}
+    saved = save_analysis(store, r, new_camera=camera)
+    assert (saved.status, r.status) == ("stored", "analysed")  # a new result; the analysed one is left as it was
+    assert saved.ingest is not None and saved.ingest.n_frames == 6 and saved.message == "stored 6 sampled frames"
+    assert store.camera("new-cam")["name"] == "New" and store.zones("new-cam")["zone"].tolist() == ["walk"]
+    assert _count(store, "frames") == 6 and _count(store, "frame_zone_pixels") > 0
+    assert save_analysis(store, r).status == "skipped"  # saving twice stores nothing more
+    assert _count(store, "frames") == 6
+
+
+@pytest.mark.parametrize(
+    ("camera", "message"),
+    [
+        ({"camera_id": "other", "name": "O", "lon": 4.9, "lat": 52.3, "heading": None, "kind": "fixed"}, "not the clip's camera"),
+        (None, "unknown camera 'new-cam'"),  # a new camera that was not passed along
+    ],
+)
+def test_save_refuses_a_camera_that_is_not_the_clips(
+    tmp_path: Path, clip: Path, tiny: tuple, settings: Settings, camera: dict | None, message: str
+) -> None:
+    store = Store(tmp_path / "empty.duckdb")
+    r = analyse_clip(clip, "new-cam", None, model=tiny, settings=settings, fps=2, save=False, start_time="2024-05-01T08:00:00")
+    with pytest.raises(InputError, match=message):
+        save_analysis(store, r, new_camera=camera)
+    assert _count(store, "clips") == 0
+
+
+def test_a_skipped_clip_has_nothing_to_save(clip: Path, store: Store, tiny: tuple, settings: Settings) -> None:
+    analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
+    skipped = analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
+    with pytest.raises(InputError, match="no measurements to save"):
+        save_analysis(store, skipped)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"keep_previews": -1}, "keep_previews=-1"),  # fewer than none
+        ({"keep_previews": True}, "keep_previews=True"),  # a flag is not a count
+        ({"smoothing_alpha": 0.0}, r"expected a number in \(0, 1\]"),  # no weight on the newest frame
+        ({"threads": 0}, "threads=0"),
+        ({"max_frames": 2.5}, "max_frames=2.5"),  # not a whole number
+        ({"zones": 42}, "zones must be"),
+        ({"start_time": "noon"}, "not an ISO time"),
+        ({"sampling": "2"}, "expected a Sampling"),  # text goes through Sampling.parse first
+    ],
+)
+def test_analysis_options_are_checked(kwargs: dict, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        AnalysisOptions(**kwargs)
+
+
+def test_analysis_options_parse_the_start_time() -> None:
+    options = AnalysisOptions(start_time="2024-05-01T08:00:00+02:00")
+    assert options.start == datetime(2024, 5, 1, 8, 0)  # the offset is dropped, not converted
+    assert AnalysisOptions(start_time="  ").start is None  # blank: taken from the clip
+    assert AnalysisOptions().sampling.label == "fps=2" and AnalysisOptions().smoothing == "off"
+
+
+def test_settings_are_required(clip: Path, tiny: tuple) -> None:
+    with pytest.raises(InputError, match="settings must be a Settings"):
+        analyse_clip(clip, "cam-1", None, model=tiny, settings=None, save=False)  # type: ignore[arg-type]

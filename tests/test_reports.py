@@ -1,4 +1,4 @@
-"""Reports for officials (issue 6): content, PDF, self-contained HTML, CLI and bad input, on the demo city.
+"""Reports for officials: content, PDF, self-contained HTML, CLI and bad input, on the demo city.
 
 The demo city is built once per session; each area's report is gathered and rendered once
 (module-level caches) and the tests read the results.
@@ -22,9 +22,10 @@ from typer.testing import CliRunner
 
 from analytics.demo import DEMO_DAYS, DEMO_START, build_demo
 from analytics.errors import InputError
+from analytics.formatting import format_value
 from analytics.indicators import HEADLINE, INDICATORS, compute
 from analytics.reports import build_report, resolve_area
-from analytics.reports.content import ReportContent, fmt
+from analytics.reports.content import ReportContent
 from analytics.reports.html import PLOTLY_BUNDLE_ID, map_figure, pattern_figure, render_html
 from analytics.reports.pdf import render_pdf
 from analytics.store import Store
@@ -138,7 +139,7 @@ def test_pdf_opens_and_shows_the_database_numbers(store: Store, demo_path: Path,
     for ind in HEADLINE:
         row = direct[direct["indicator"] == ind].iloc[0]
         assert INDICATORS[ind].label in text, ind
-        assert fmt(ind, row["value"]) in text, (ind, fmt(ind, row["value"]))
+        assert format_value(ind, row["value"]) in text, (ind, format_value(ind, row["value"]))
     assert f"{_db_frames(store, area, START, END):,}" in text  # sampled frames, straight from SQL
     for section in ("Summary", "Map:", "Patterns of pedestrian use", "Cameras, ranked", "Road damage findings",
                     "Data coverage and caveats", "Methods appendix", "How the intervals are computed", "Known weaknesses"):
@@ -190,7 +191,7 @@ def test_html_is_self_contained(store: Store, demo_path: Path, area: str | None)
     assert {t.type for f in figs for t in f.data} <= {"scatter", "bar"}
     direct = compute(store, "city", list(HEADLINE), START, END, districts=[area] if area else None, min_frames=30)
     for ind in HEADLINE:
-        assert fmt(ind, direct[direct["indicator"] == ind].iloc[0]["value"]) in rest
+        assert format_value(ind, direct[direct["indicator"] == ind].iloc[0]["value"]) in rest
     assert rest.count("Plotly.newPlot") == 3  # map, hourly, daily
 
 
@@ -212,7 +213,7 @@ def test_resolve_area(store: Store, given: str | None, expected: tuple[str | Non
 
 def test_unknown_district_lists_the_known_ones(store: Store) -> None:
     with pytest.raises(InputError, match=r"unknown district 'Atlantis'.*Harbour \(harbour\).*Old Town \(old-town\)"):
-        build_report(store, "Atlantis", START, END)
+        build_report(store, "Atlantis", START, END, min_frames=30)
 
 
 @pytest.mark.parametrize(
@@ -225,13 +226,13 @@ def test_unknown_district_lists_the_known_ones(store: Store) -> None:
 )
 def test_bad_periods(store: Store, start: str, end: str | None, message: str) -> None:
     with pytest.raises(InputError, match=message):
-        build_report(store, None, start, end)
+        build_report(store, None, start, end, min_frames=30)
 
 
 def test_period_with_no_data_says_so(demo_path: Path) -> None:
     c = _content(str(demo_path), "harbour", date(2027, 3, 1), date(2027, 3, 7))
     assert not c.has_data and "No footage was recorded in Harbour" in c.no_data_reason
-    assert "02 Nov 2026 to 15 Nov 2026" in c.no_data_reason
+    assert "2 Nov 2026 to 15 Nov 2026" in c.no_data_reason
     _, text = _pdf(str(demo_path), "harbour", date(2027, 3, 1), date(2027, 3, 7))
     assert "No data for this area and period" in text and "Methods appendix" in text
     html = _html(str(demo_path), "harbour", date(2027, 3, 1), date(2027, 3, 7))
@@ -253,12 +254,12 @@ def test_thin_data_is_shown_as_missing_not_as_numbers(demo_path: Path) -> None:
 
 def test_empty_database(tmp_path: Path) -> None:
     with Store(tmp_path / "empty.duckdb") as s:
-        c = build_report(s, None, "2026-01-01", "2026-01-31")
+        c = build_report(s, None, "2026-01-01", "2026-01-31", min_frames=30)
         assert not c.has_data and "no footage at all" in c.no_data_reason
         assert PdfReader(io.BytesIO(render_pdf(c))).pages
         assert "no footage at all" in render_html(c)
         with pytest.raises(InputError, match="no districts yet"):
-            build_report(s, "harbour")
+            build_report(s, "harbour", min_frames=30)
 
 
 def test_previews_appear_with_their_location(demo_path: Path, tmp_path: Path) -> None:

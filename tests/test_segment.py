@@ -14,6 +14,7 @@ from analytics.errors import InputError, ModelError
 from analytics.footage.geometry import frame_geometry
 from analytics.footage.segment import Segmenter, model_view, preprocess, session_options
 from analytics.footage.temporal import ema_update
+from analytics.settings import default_threads, load_settings
 from analytics.taxonomy import CITYSCAPES
 
 
@@ -183,3 +184,41 @@ def test_model_errors(tmp_path: Path, colour_onnx: Path) -> None:
 def test_prototypes_cover_the_groups_the_pipeline_counts() -> None:
     groups = {CITYSCAPES.group_of(c) for c in PROTOTYPES_RGB}
     assert {"road", "person", "vehicle", "two_wheeler", "sky", "void"} <= groups
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (None, False),  # unset: no spinning, the cores stay free for decoding
+        ("1", True),
+        ("off", False),
+        (" TRUE ", True),  # any case, spaces ignored
+    ],
+)
+def test_spinning_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch, env: str | None, expected: bool) -> None:
+    if env is None:
+        monkeypatch.delenv("URBANLENS_ORT_SPIN", raising=False)
+    else:
+        monkeypatch.setenv("URBANLENS_ORT_SPIN", env)
+    spin = load_settings().ort_spin
+    assert spin is expected
+    so = session_options(1, spin)
+    assert so.get_session_config_entry("session.intra_op.allow_spinning") == ("1" if expected else "0")
+
+
+def test_bad_spin_or_threads_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("URBANLENS_ORT_SPIN", "sometimes")
+    with pytest.raises(InputError, match="URBANLENS_ORT_SPIN='sometimes' is not a flag"):
+        load_settings()
+    with pytest.raises(InputError, match="threads=0"):
+        session_options(0)
+    with pytest.raises(InputError, match="spin='1'"):
+        session_options(1, "1")  # type: ignore[arg-type]
+
+
+def test_the_session_does_not_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("URBANLENS_ORT_SPIN", "1")
+    monkeypatch.setenv("URBANLENS_THREADS", "3")
+    so = session_options()  # settings come in as arguments; none given: the defaults
+    assert so.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert so.intra_op_num_threads == default_threads()

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from analytics.errors import InputError, SchemaVersionError, StoreError
-from analytics.store import LATEST_VERSION, MIGRATIONS, Store, migrate, schema_version
+from analytics.indicators import compute
+from analytics.store import GROUP_COLUMNS, LATEST_VERSION, MIGRATIONS, Store, migrate, schema_version
 from tests.helpers import BG, CAR, PERSON, ROAD, VEG, clip_from_pixels, run_info, store_with_cameras
 
 T0 = datetime(2026, 3, 2, 8, 0)
@@ -134,17 +135,17 @@ def test_batch_is_one_transaction(tmp_path: Path) -> None:
 
 
 def test_failure_while_writing_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import analytics.store.database as store_mod
+    import analytics.store.ingest as ingest_mod
 
     s = store_with_cameras(str(tmp_path / "s.duckdb"), [("c1", 4.0, 52.0)])
-    real = store_mod._insert
+    real = ingest_mod._insert
 
     def crash_on_class_pixels(cur, table, df):  # type: ignore[no-untyped-def]
         if table == "frame_class_pixels":
             raise RuntimeError("disk full (simulated)")
         real(cur, table, df)
 
-    monkeypatch.setattr(store_mod, "_insert", crash_on_class_pixels)
+    monkeypatch.setattr(ingest_mod, "_insert", crash_on_class_pixels)
     with pytest.raises(RuntimeError, match="simulated"):
         s.ingest(clip_from_pixels("c1", T0, [{ROAD: 60}]))
     monkeypatch.undo()
@@ -189,3 +190,58 @@ def test_unknown_camera_lookup_names_known(tmp_path: Path) -> None:
 def test_schema_version_of_empty_file(tmp_path: Path) -> None:
     con = duckdb.connect(str(tmp_path / "e.duckdb"))
     assert schema_version(con) == 0
+
+
+# -- files written by earlier releases and the frozen schema ----------------------------------------
+
+RELEASE_0_1_0 = Path(__file__).parent / "data" / "release-0.1.0.sql"
+
+
+def _release_sections(path: Path) -> dict[str, list[str]]:
+    """The fixture's statements by section (``migration 1``, ``migration 2``, ``data``); one statement a line."""
+    sections: dict[str, list[str]] = {}
+    current = ""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("-- ") and line[3:] in ("migration 1", "migration 2", "data"):
+            current = line[3:]
+            sections[current] = []
+        elif line.strip() and not line.startswith("--"):
+            sections[current].append(line.rstrip().removesuffix(";"))
+    return sections
+
+
+def test_a_database_of_release_0_1_0_opens_upgrades_and_reads_back(tmp_path: Path) -> None:
+    path = tmp_path / "release-0.1.0.duckdb"
+    con = duckdb.connect(str(path))
+    for sql in [s for part in _release_sections(RELEASE_0_1_0).values() for s in part]:
+        con.execute(sql)
+    con.close()
+    with Store(path) as s:
+        assert s.upgraded_from == 2 and schema_version(s.cursor()) == LATEST_VERSION
+        assert s.camera("c1")["district_id"] == "old-town" and s.zones("c1")["zone"].tolist() == ["walk"]
+        frames = s.query_df("SELECT road_px, vegetation_px, valid_px, damage_px, person_sidewalk_px FROM frames ORDER BY frame_id")
+        assert frames["road_px"].tolist() == [50, 48, 50] and frames["vegetation_px"].tolist() == [30, 32, 35]
+        assert frames["valid_px"].tolist() == [95, 95, 95] and frames["damage_px"].isna().all()  # void left out; no damage classes
+        assert frames["person_sidewalk_px"].tolist() == [4, 2, 0]
+        assert (_count(s, "frame_class_pixels"), _count(s, "frame_objects"), _count(s, "previews")) == (14, 2, 1)
+        assert s.stats()["clips"] == 1
+        green = compute(s, by="city", indicators=["green_view"], min_frames=1)
+        assert green["value"].iloc[0] == pytest.approx(97 / 285) and green["n_frames"].iloc[0] == 3
+        # the upgraded file takes new clips beside the old one
+        assert s.ingest(clip_from_pixels("c1", T0, [{ROAD: 60, VEG: 40}], label="new"))[0].status == "stored"
+        assert s.scalar("SELECT max(frame_id) FROM frames") == 4  # ids go on after the release's rows
+
+
+def test_released_migrations_are_frozen() -> None:
+    """Migrations 1 and 2 are the DDL release 0.1.0 ran, to the character: edit neither, append a migration."""
+    released = _release_sections(RELEASE_0_1_0)
+    assert MIGRATIONS[0][2] == released["migration 1"]
+    assert MIGRATIONS[1][2] == released["migration 2"]
+
+
+def test_every_group_has_a_frames_column(tmp_path: Path) -> None:
+    """Ingest writes one column per indicator group: a new group in the taxonomy needs a migration adding it."""
+    with Store(tmp_path / "s.duckdb") as s:
+        columns = set(s.query_df("SELECT column_name FROM information_schema.columns WHERE table_name = 'frames'")["column_name"])
+    missing = [c for c in GROUP_COLUMNS if c not in columns]
+    assert not missing, f"frames lacks {missing}: append a migration to analytics/store/schema.py (see its docstring)"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import sys
 import threading
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,8 +18,11 @@ import pytest
 from onnx import TensorProto, helper
 
 from analytics.cards import ModelCard
+from analytics.checksums import sha256_file
 from analytics.errors import ChecksumError, InputError, ModelError
-from analytics.models.fetch import download, fetch_file, sha256_file
+from analytics.models import zoo
+from analytics.models.architectures import ARCHITECTURES, Architecture
+from analytics.models.fetch import download, fetch_file
 from analytics.models.zoo import add_model, builtin_cards, install, list_models, parse_size, resolve
 from analytics.settings import load_settings
 from analytics.taxonomy import CITYSCAPES
@@ -227,6 +233,65 @@ def test_install_wrong_source_file(model_mirror: Path) -> None:
     settings = load_settings()
     with pytest.raises(ChecksumError):
         install("espnetv2-s2", settings, source=model_mirror / S1_FILE)
+    assert not settings.model_dir.exists() or list(settings.model_dir.iterdir()) == []
+
+
+# ---------------------------------------------------------------- the architecture registry
+
+
+def test_every_builtin_architecture_is_registered() -> None:
+    for card in builtin_cards().values():
+        arch = ARCHITECTURES[str(card.architecture)]
+        builder = arch.module()
+        assert callable(builder.check_input_size) and callable(builder.build_from_card), arch.builder
+
+
+def _tiny_builder() -> types.ModuleType:
+    """A builder module for a made-up architecture: one 1x1 convolution from RGB to the card's classes."""
+    module = types.ModuleType("tiny_builder")
+
+    def check_input_size(height: int, width: int) -> tuple[int, int]:
+        if height % 8 or width % 8:
+            raise InputError(f"input size {height}x{width}: multiples of 8")
+        return height, width
+
+    def build_from_card(state_dict: dict[str, np.ndarray], card: ModelCard, height: int, width: int) -> onnx.ModelProto:
+        w = helper.make_tensor("w", TensorProto.FLOAT, [card.num_classes, 3, 1, 1], state_dict["w"].ravel().tolist())
+        graph = helper.make_graph(
+            [helper.make_node("Conv", ["input", "w"], ["logits"])], "tiny",
+            [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, height, width])],
+            [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", card.num_classes, height, width])],
+            initializer=[w],
+        )
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+    module.check_input_size = check_input_size  # type: ignore[attr-defined]
+    module.build_from_card = build_from_card  # type: ignore[attr-defined]
+    return module
+
+
+def test_a_registered_architecture_installs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Adding an architecture is its builder module plus one ARCHITECTURES entry; a card naming it installs."""
+    monkeypatch.setitem(sys.modules, "tiny_builder", _tiny_builder())
+    monkeypatch.setitem(ARCHITECTURES, "tiny", Architecture("tiny", "tiny_builder", read_weights=lambda p: dict(np.load(p))))
+    card = dataclasses.replace(builtin_cards()["espnetv2-s1"], name="tiny-seg", architecture="tiny", sha256=None,
+                               params={"weights_file": "tiny.npz"})
+    monkeypatch.setattr(zoo, "builtin_cards", lambda: {"tiny-seg": card})
+    np.savez(tmp_path / "tiny.npz", w=np.ones((20, 3, 1, 1), np.float32))
+    settings = load_settings()
+    with pytest.raises(InputError, match="multiples of 8"):  # the builder's own size rule
+        install("tiny-seg", settings, size=(100, 100), source=tmp_path)
+    model = install("tiny-seg", settings, size=(64, 128), source=tmp_path)
+    assert model.card.input_size == (64, 128) and model.card.architecture == "tiny"
+    assert resolve("tiny-seg", settings).weights_sha256 == sha256_file(model.onnx_path)
+
+
+def test_unregistered_architecture_is_refused(model_mirror: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    card = dataclasses.replace(builtin_cards()["espnetv2-s1"], architecture="unet")
+    monkeypatch.setattr(zoo, "builtin_cards", lambda: {card.name: card})
+    settings = load_settings()
+    with pytest.raises(ModelError, match="cannot build architecture 'unet'; expected one of 'espnetv2'"):
+        install(card.name, settings)
     assert not settings.model_dir.exists() or list(settings.model_dir.iterdir()) == []
 
 

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from analytics import __version__
-from analytics.cli import city, dashboard, ingest, models, places, report
+from analytics.cli import city, dashboard, evaluate, ingest, models, places, report
 from analytics.cli._common import console, err_console
 from analytics.errors import UrbanLensError
 
@@ -25,7 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = (city, places, models, ingest, report, dashboard)
+COMMAND_MODULES = (city, places, models, ingest, evaluate, report, dashboard)
 
 
 @app.callback()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +16,10 @@ from analytics import indicators as ind
 from analytics.cli._common import DbOption, console, db_path
 from analytics.demo import build_demo
 from analytics.errors import InputError
-from analytics.indicators import GROUPINGS, INDICATORS, format_value
+from analytics.formatting import format_count, format_interval, format_value
+from analytics.indicators import GROUPINGS, INDICATORS
+from analytics.periods import parse_date
+from analytics.settings import load_settings
 from analytics.store import Store
 from analytics.store.parquet import ParquetStore, export_frames
 
@@ -48,15 +50,6 @@ class OutFormat(StrEnum):
     json = "json"
 
 
-def _parse_date(value: str | None, what: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{what} {value!r} is not a date; use YYYY-MM-DD") from None
-
-
 @app.command()
 def indicators(
     by: Annotated[list[Grouping], typer.Option("--by", help="Grouping; repeat for a cross (e.g. --by district --by hour).")],
@@ -74,7 +67,7 @@ def indicators(
     db: DbOption = None,
 ) -> None:
     """Indicators per camera, district, H3 cell, hour, weekday or day, with n and 95% intervals."""
-    d0, d1 = _parse_date(date_from, "--from"), _parse_date(date_to, "--to")
+    d0, d1 = parse_date(date_from, "--from"), parse_date(date_to, "--to")
     keys = [b.value for b in by]
     path = db_path(db)
     if not path.exists():
@@ -82,7 +75,7 @@ def indicators(
     with Store(path) as store:
         source = ParquetStore(parquet, places=store) if parquet else store
         long = ind.compute(source, by=keys, indicators=indicator or None, start=d0, end=d1, h3_resolution=h3_resolution,
-                           min_frames=min_frames)
+                           min_frames=load_settings().min_frames if min_frames is None else min_frames)
     wide = ind.to_wide(long, keys)
     if fmt is OutFormat.csv:
         sys.stdout.write(wide.to_csv(index=False))
@@ -106,15 +99,14 @@ def _print_table(wide: pd.DataFrame, keys: list[str], names: list[str]) -> None:
     for n in names:
         table.add_column(INDICATORS[n].label + (" (heuristic)" if INDICATORS[n].heuristic else ""), justify="right")
     for _, row in wide.iterrows():
-        cells = [str(row[k]) for k in keys] + [f"{int(row['n_frames']):,}", f"{int(row['n_clips']):,}"]
+        cells = [str(row[k]) for k in keys] + [format_count(row["n_frames"]), format_count(row["n_clips"])]
         for n in names:
             v = row[n]
+            interval = format_interval(n, row[f"{n}_low"], row[f"{n}_high"], v)
             if pd.isna(v):
-                cells.append("[dim]not enough data[/dim]")
-            elif pd.isna(row[f"{n}_low"]):
-                cells.append(format_value(n, v))
+                cells.append(f"[dim]{format_value(n, v)}[/dim]")
             else:
-                cells.append(f"{format_value(n, v)} ({format_value(n, row[f'{n}_low'])}–{format_value(n, row[f'{n}_high'])})")
+                cells.append(format_value(n, v) + (f" ({interval})" if interval else ""))
         table.add_row(*cells)
     console.print(table)
 

@@ -10,19 +10,23 @@ no clip was found), 2 for a usage error (unknown camera, bad option), 130 when i
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from analytics.errors import InputError, UrbanLensError
+from analytics.errors import InputError
 from analytics.footage.video import VIDEO_SUFFIXES, Sampling
+from analytics.periods import parse_timestamp
 from analytics.settings import load_settings
 from analytics.store import Store
+
+if TYPE_CHECKING:  # the pipeline is imported when the command runs (see ``ingest``)
+    from analytics.footage.pipeline import AnalysisResult
 
 __all__ = ["register", "collect_clips"]
 
@@ -65,9 +69,8 @@ def ingest(
     threads: Annotated[int | None, typer.Option("--threads", help="ONNX Runtime threads (default: URBANLENS_THREADS).")] = None,
     max_frames: Annotated[int | None, typer.Option("--max-frames", help="Analyse at most this many sampled frames a clip.")] = None,
 ) -> None:
-    """Analyse clips (segmentation → measurements) and store them for a camera."""
-
-
+    """Analyse clips (segmentation → measurements) and store them for a camera (through
+    :func:`analytics.footage.pipeline.analyse_clip`, which saves each with ``save_analysis``)."""
     # deferred: the pipeline loads ONNX Runtime, PyAV and OpenCV, which other commands do not need
     from analytics.footage.pipeline import analyse_clip, describe_error
 
@@ -77,12 +80,7 @@ def ingest(
         settings = settings.with_db(db)
     sampling = Sampling.parse(fps)
     clips = collect_clips(paths)
-    start_dt: datetime | None = None
-    if start is not None:
-        try:
-            start_dt = datetime.fromisoformat(start.strip().replace("Z", "+00:00")).replace(tzinfo=None)
-        except ValueError:
-            raise InputError(f"--start {start!r} is not an ISO time such as 2024-05-01T08:30:00") from None
+    start_dt = parse_timestamp(start, "--start") if start is not None else None
     rows: list[tuple[str, str, str, str]] = []
     n_ok = 0
     with Store(settings.db_path) as store:
@@ -108,23 +106,24 @@ def ingest(
                     rows.append((clip.name, "cancelled", "-", "interrupted; nothing stored for this clip"))
                     _summary(console, Table, rows)
                     raise typer.Exit(130) from None
-                except UrbanLensError as exc:
-                    rows.append((clip.name, "failed", "-", describe_error(exc)))
-                    continue
-                except Exception as exc:  # one bad clip must not stop the batch; say what happened
+                except Exception as exc:  # UrbanLens errors and any other: one bad clip must not stop the batch
                     rows.append((clip.name, "failed", "-", describe_error(exc)))
                     continue
             n_ok += 1
-            n = str(result.measurements.n) if result.measurements is not None else "-"
-            note = result.message
-            if result.status == "stored":
-                note = f"{result.frames_per_s:.1f} frames/s; " + note
-            rows.append((clip.name, "done" if result.status == "stored" else result.status, n, note))
+            rows.append(_row(clip.name, result))
             if start_dt is not None:
                 start_dt = start_dt + timedelta(seconds=result.info.duration_s)
     _summary(console, Table, rows)
     if n_ok == 0:
         raise typer.Exit(1)
+
+
+def _row(name: str, result: AnalysisResult) -> tuple[str, str, str, str]:
+    """The summary row of a clip that was stored or skipped: name, status, sampled frames, note."""
+    n = str(result.measurements.n) if result.measurements is not None else "-"
+    if result.status == "stored":
+        return name, "done", n, f"{result.frames_per_s:.1f} frames/s; {result.message}"
+    return name, result.status, n, result.message
 
 
 def _summary(console: object, table_cls: type, rows: list[tuple[str, str, str, str]]) -> None:

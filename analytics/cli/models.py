@@ -23,7 +23,7 @@ from rich.table import Table
 
 from analytics.errors import DataFormatError, InputError
 from analytics.footage.overlay import overlay
-from analytics.footage.segment import Segmenter
+from analytics.footage.segment import Segmenter, labels_to_frame
 from analytics.models.zoo import add_model, install, list_models, parse_size, resolve
 from analytics.settings import load_settings
 
@@ -110,18 +110,6 @@ def frame_in_model_space(frame: np.ndarray, geometry: object) -> np.ndarray:
     return cv2.warpAffine(frame, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
 
 
-def labels_to_frame(labels: np.ndarray, geometry: object, fill: int) -> np.ndarray:
-    """Labels at the model input size mapped back onto the frame's pixels (nearest neighbour).
-
-    Frame pixels the model did not see (cut off by ``crop``) get ``fill``.
-    """
-    g = geometry
-    m = _affine(g.scale_x, g.scale_y, g.offset_x, g.offset_y)  # type: ignore[attr-defined]
-    size = (g.frame_w, g.frame_h)  # type: ignore[attr-defined]
-    return cv2.warpAffine(labels, m, size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
-
-
 def _write_png(path: Path, image: np.ndarray, what: str) -> None:
     if path.suffix.lower() != ".png":
         raise InputError(f"{what} {str(path)!r}: expected a .png file name (lossless)")
@@ -144,7 +132,7 @@ def segment_command(
     installed = resolve(model or settings.default_model, settings)
     frame = read_image(image)
     card = installed.card
-    result = Segmenter(installed.onnx_path, card, threads=settings.threads).segment(frame)
+    result = Segmenter(installed.onnx_path, card, threads=settings.threads, spin=settings.ort_spin).segment(frame)
     void_ids = card.class_set.class_ids("void")
     fill = void_ids[0] if void_ids else 0
     labels = result.labels.copy()

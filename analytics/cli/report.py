@@ -2,7 +2,7 @@
 
 :mod:`analytics.cli` calls :func:`register` on its typer app. Bad input raises
 :class:`~analytics.errors.InputError`, which ``analytics.cli.main`` prints as one line.
-Heavy imports (reportlab, matplotlib, plotly) happen only when the command runs.
+The PDF and HTML writers (reportlab, matplotlib, plotly) load only when a report is written.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from analytics import reports
 from analytics.errors import InputError
 from analytics.settings import load_settings
 from analytics.store import open_store
@@ -52,9 +53,6 @@ def report(
     ] = None,
 ) -> None:
     """Write a report for officials on a district or the whole city over a period, as PDF or HTML."""
-    # deferred: reports load matplotlib, plotly and reportlab, which other commands do not need
-    from analytics.reports import build_report
-
     if city and district:
         raise InputError("give either --district NAME or --city, not both")
     if not city and not district:
@@ -63,17 +61,15 @@ def report(
     if out.exists() and out.is_dir():
         raise InputError(f"--out {str(out)!r} is a folder; give a file name ending in .{fmt}")
     t0 = time.perf_counter()
-    path = db.expanduser() if db else load_settings().db_path
+    settings = load_settings()
+    path = db.expanduser() if db else settings.db_path
     with open_store(path, read_only=True) as store:
-        content = build_report(store, None if city else district, date_from, date_to, main_indicator=main_indicator)
+        content = reports.build_report(store, None if city else district, date_from, date_to, main_indicator=main_indicator,
+                                       min_frames=settings.min_frames)
     if fmt == "pdf":
-        from analytics.reports.pdf import write_pdf
-
-        written = write_pdf(content, out)
+        written = reports.write_pdf(content, out)
     else:
-        from analytics.reports.html import write_html
-
-        written = write_html(content, out)
+        written = reports.write_html(content, out)
     note = "" if content.has_data else " (no footage in this period: the report says so)"
     typer.echo(f"Wrote {content.title}, {content.period_text}, to {written} in {time.perf_counter() - t0:.1f} s{note}")
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from analytics.errors import InputError
 from analytics.footage.geometry import Geometry
+from analytics.footage.temporal import flicker
 from analytics.records import OBJECT_GROUPS
 from analytics.taxonomy import ClassSet
 
@@ -247,8 +248,6 @@ def measure_frame(
     ``confidence`` may be a regular subsample of the label map's grid (e.g. every 2nd row and
     column): only its mean and low-confidence share are used.
     """
-    from analytics.footage.temporal import flicker
-
     labels = _check_labels(labels)
     if confidence.ndim != 2:
         raise InputError(f"confidence must be a 2-D map, got shape {confidence.shape}")

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from analytics.errors import InputError
+from analytics.formatting import format_percent
 from analytics.taxonomy import GROUP_COLORS, ClassSet, group_label
 
 __all__ = [
@@ -152,7 +153,7 @@ def draw_legend(image_bgr: np.ndarray, entries: list[LegendEntry], width: int = 
         rgb = e.color
         cv2.rectangle(panel, (8, y), (24, y + 14), (rgb[2], rgb[1], rgb[0]), thickness=-1)
         cv2.rectangle(panel, (8, y), (24, y + 14), (200, 200, 200), thickness=1)
-        text = f"{e.label} {100 * e.fraction:.1f}%"
+        text = f"{e.label} {format_percent(e.fraction, 1)}"
         cv2.putText(panel, text, (32, y + 12), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (240, 240, 240), 1, cv2.LINE_AA)
     canvas = np.full((panel_h, image_bgr.shape[1] + width, 3), 32, np.uint8)
     canvas[:h, : image_bgr.shape[1]] = image_bgr

@@ -1,14 +1,24 @@
 """Clip → sampled frames → segmentation → temporal smoothing → measurements → store.
 
-One public function, :func:`analyse_clip`, used by the CLI (``urbanlens ingest``) and the
-dashboard's upload page::
+Two public steps, used by the CLI (``urbanlens ingest``) and the dashboard's Analyse page:
+
+- :func:`analyse_clip` analyses one clip and, with ``save=True`` (the CLI), stores it at once;
+- :func:`save_analysis` stores a clip analysed with ``save=False`` (the Analyse page saves after
+  the person has reviewed it), adding its new camera first when asked.
+
+::
 
     stop = threading.Event()                      # stop.set() from a "Cancel" button
     def cb(done, total, rate, eta_s): bar.progress(done / total, f"{rate:.1f} frames/s, {eta_s:.0f} s left")
-    result = analyse_clip("street.mp4", "cam-12", store, fps=2, progress=cb, cancel=stop)
+    result = analyse_clip("street.mp4", "cam-12", store, settings=settings, fps=2, progress=cb, cancel=stop)
     result.status          # "stored", "skipped" (already ingested with these settings) or "analysed" (save=False)
     result.warnings        # e.g. how much of a truncated clip was read
     result.previews        # anonymised JPEG previews (kind "frame") and colour overlays of them (kind "overlay")
+
+The arguments that say how a clip is analysed are gathered, validated, in one
+:class:`AnalysisOptions`; a new option is one field there (plus its keyword in
+:func:`analyse_clip`). Settings (model folder, default model, thresholds, threads) come in as a
+:class:`~analytics.settings.Settings` argument; nothing here reads the environment.
 
 Errors are :class:`~analytics.errors.UrbanLensError` subclasses with one-line messages
 (``VideoError`` for unreadable clips, ``InputError`` for an unknown camera or bad argument,
@@ -28,31 +38,46 @@ cancelled writes nothing; everything of one clip is stored in one transaction.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 import numpy as np
 import pandas as pd
 
 from analytics import __version__
 from analytics.cards import ModelCard
+from analytics.checksums import CHUNK_BYTES, sha256_file
 from analytics.errors import Cancelled, InputError, ModelError, UrbanLensError, VideoError
+from analytics.footage.distress import distress_heuristic
 from analytics.footage.geometry import Geometry, frame_geometry
+from analytics.footage.measure import FrameMeasures, ZoneMask, group_mask, measure_frame, zone_masks
+from analytics.footage.overlay import overlay
+from analytics.footage.privacy import anonymise, preview_jpeg
+from analytics.footage.segment import Segmentation, Segmenter, model_view, normalise_into
 from analytics.footage.temporal import DEFAULT_ALPHA, smoothing_label
 from analytics.footage.video import Sampling, VideoInfo, VideoReader, open_video
+from analytics.geo import CAMERA_COLUMNS, parse_zones
+from analytics.models import zoo
+from analytics.periods import parse_timestamp
 from analytics.records import OBJECT_GROUPS, ClipInfo, ClipMeasurements, Preview, RunInfo
-from analytics.settings import Settings, load_settings
+from analytics.settings import Settings
+from analytics.store import IngestResult, Store, open_store
+from analytics.taxonomy import ClassSet
 
-__all__ = ["AnalysisResult", "ProgressCallback", "analyse_clip", "clip_sha256", "describe_error", "resolve_model"]
+__all__ = [
+    "AnalysisOptions", "AnalysisResult", "ModelSpec", "ProgressCallback", "ResolvedModel", "ZonesSpec", "analyse_clip",
+    "clip_sha256", "describe_error", "resolve_model", "save_analysis",
+]
 
 CONFIDENCE_STRIDE = 4
 """Confidence statistics are computed on every 4th row and column (see :mod:`analytics.footage.segment`):
@@ -61,6 +86,13 @@ QUEUE_FRAMES = 4
 """Preprocessed frames waiting for the model (bounded: memory stays flat on long clips)."""
 DISTRESS_METHOD = "heuristic-blackhat-v1"
 MAX_PREVIEWS = 20
+ZONE_COLUMNS = ["zone", "role", "polygon_json"]
+
+ModelSpec: TypeAlias = "str | zoo.InstalledModel | tuple[ModelCard, str | Path]"
+"""A model name (installed, or a built-in one installed on first use), an installed model, or a
+``(card, onnx_path)`` pair."""
+ZonesSpec: TypeAlias = "str | Path | bytes | pd.DataFrame | None"
+"""A ZONES.json path, its bytes, or a DataFrame with columns zone, role, polygon_json."""
 
 
 class ProgressCallback(Protocol):
@@ -68,9 +100,69 @@ class ProgressCallback(Protocol):
         """``done`` of ``total`` sampled frames analysed, ``rate`` frames per second, ``eta_s`` seconds left."""
 
 
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """How one clip is analysed; validated when made (an :class:`~analytics.errors.InputError`
+    names the bad value). Options that change the numbers are recorded in the run's provenance.
+
+    >>> AnalysisOptions(Sampling.parse(2), smoothing_alpha=0.6).smoothing
+    'ema=0.6'
+    >>> AnalysisOptions(keep_previews=99)
+    Traceback (most recent call last):
+    ...
+    analytics.errors.InputError: keep_previews=99; expected a whole number from 0 to 20
+    """
+
+    sampling: Sampling = field(default_factory=lambda: Sampling("fps", 2.0))
+    """Which frames are analysed (``Sampling.parse("2")``, ``"every=5"``, ``"all"``)."""
+    smoothing_alpha: float | None = None
+    """EMA weight of the newest frame's logits, or None for no temporal smoothing."""
+    zones: ZonesSpec = None
+    """Zones to measure, saved as the camera's zones with the clip; None: the camera's stored zones."""
+    start_time: datetime | str | None = None
+    """Time of the first frame (ISO text is parsed; a time zone is dropped); None: from the clip."""
+    keep_previews: int = 3
+    """Anonymised previews kept (0 to 20), spread over the clip."""
+    raw_previews: bool = False
+    """Keep previews without blurring people (only when asked for)."""
+    threads: int | None = None
+    """ONNX Runtime intra-op threads; None: ``settings.threads``."""
+    max_frames: int | None = None
+    """Analyse at most this many sampled frames."""
+    label: str | None = None
+    """The clip's label in the store; None: the file name."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.sampling, Sampling):
+            raise InputError(f"sampling={self.sampling!r}; expected a Sampling (Sampling.parse('2'), 'every=5' or 'all')")
+        if self.smoothing_alpha is not None and not (
+            isinstance(self.smoothing_alpha, int | float) and 0.0 < self.smoothing_alpha <= 1.0
+        ):
+            raise InputError(f"smoothing alpha {self.smoothing_alpha!r}; expected a number in (0, 1]")
+        if not isinstance(self.zones, str | Path | bytes | pd.DataFrame | None):
+            raise InputError(f"zones must be a ZONES.json path, its bytes or a DataFrame, got {type(self.zones).__name__}")
+        object.__setattr__(self, "start_time", _parse_start(self.start_time))
+        if isinstance(self.keep_previews, bool) or not isinstance(self.keep_previews, int) or not 0 <= self.keep_previews <= MAX_PREVIEWS:
+            raise InputError(f"keep_previews={self.keep_previews!r}; expected a whole number from 0 to {MAX_PREVIEWS}")
+        for name in ("threads", "max_frames"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise InputError(f"{name}={value!r}; expected a whole number of at least 1 (or None)")
+
+    @property
+    def start(self) -> datetime | None:
+        """The given start time, parsed (None: taken from the clip when it is analysed)."""
+        return self.start_time if isinstance(self.start_time, datetime) else None
+
+    @property
+    def smoothing(self) -> str:
+        """Provenance text of the smoothing (``off`` or ``ema=<alpha>``)."""
+        return smoothing_label(self.smoothing_alpha)
+
+
 @dataclass
 class AnalysisResult:
-    """What :func:`analyse_clip` did with one clip."""
+    """What :func:`analyse_clip` (and :func:`save_analysis`) did with one clip."""
 
     path: Path
     status: str
@@ -81,105 +173,123 @@ class AnalysisResult:
     info: VideoInfo
     measurements: ClipMeasurements | None = None
     """None when skipped."""
-    ingest: Any = None
-    """The store's IngestResult when saved."""
+    ingest: IngestResult | None = None
+    """The store's answer when saved."""
     warnings: list[str] = field(default_factory=list)
     """E.g. how much of a truncated file was read, or where the start time came from."""
     previews: list[Preview] = field(default_factory=list)
     """Anonymised frames (kind ``frame``) and coloured overlays of them (kind ``overlay``)."""
     seconds: float = 0.0
     frames_per_s: float = 0.0
+    new_zones: pd.DataFrame | None = None
+    """Zones given for this clip (columns zone, role, polygon_json), saved as the camera's zones with
+    it; None when the camera's stored zones (or none) were measured."""
 
     @property
     def overlays(self) -> list[Preview]:
         return [p for p in self.previews if p.kind == "overlay"]
 
+    @property
+    def frames(self) -> list[Preview]:
+        """The anonymised previews without colours."""
+        return [p for p in self.previews if p.kind == "frame"]
+
+
+@dataclass(frozen=True)
+class _Hooks:
+    """What the calling thread is told and asked while a clip runs."""
+
+    progress: ProgressCallback | Callable[[int, int, float, float], None] | None
+    cancelled: Callable[[], bool]
+    t_start: float
+
 
 # -- small helpers --------------------------------------------------------------------------------
 
 
-def clip_sha256(path: str | Path, chunk: int = 1 << 20, cancelled: Callable[[], bool] | None = None) -> str:
-    """SHA-256 of a file's bytes, read in chunks (memory stays flat for any size)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-            if cancelled is not None and cancelled():
-                raise Cancelled(f"{Path(path).name}: cancelled while reading the file; nothing was stored")
-    return h.hexdigest()
+def clip_sha256(path: str | Path, chunk: int = CHUNK_BYTES, cancelled: Callable[[], bool] | None = None) -> str:
+    """SHA-256 of a clip's bytes (:func:`analytics.checksums.sha256_file`); a cancel stores nothing."""
+    try:
+        return sha256_file(path, chunk, cancelled)
+    except Cancelled as exc:
+        raise Cancelled(f"{exc}; nothing was stored") from None
 
 
 @dataclass(frozen=True)
-class _Model:
+class ResolvedModel:
+    """A model ready for a session: its name, card, ONNX file and the file's SHA-256 (provenance)."""
+
     name: str
     card: ModelCard
     onnx_path: Path
     weights_sha256: str
 
 
-def resolve_model(model: Any, settings: Settings) -> _Model:
+def resolve_model(model: ModelSpec, settings: Settings) -> ResolvedModel:
     """A model name (installed, or a built-in one installed now), an ``InstalledModel``, or a
     ``(card, onnx_path)`` pair."""
     if isinstance(model, str):
-        from analytics.models import zoo
-
         try:
             inst = zoo.resolve(model, settings)
         except ModelError:
             if model not in zoo.builtin_cards():
                 raise
             inst = zoo.install(model, settings)
-        return _Model(inst.card.name, inst.card, Path(inst.onnx_path), inst.weights_sha256)
+        return ResolvedModel(inst.card.name, inst.card, Path(inst.onnx_path), inst.weights_sha256)
     if isinstance(model, tuple) and len(model) == 2 and isinstance(model[0], ModelCard):
         card, onnx_path = model
         p = Path(onnx_path)
         if not p.is_file():
             raise ModelError(f"ONNX model {str(p)!r} does not exist")
-        return _Model(card.name, card, p, clip_sha256(p))
-    if hasattr(model, "card") and hasattr(model, "onnx_path"):
-        return _Model(model.card.name, model.card, Path(model.onnx_path), str(model.weights_sha256))
+        return ResolvedModel(card.name, card, p, sha256_file(p))
+    if isinstance(model, zoo.InstalledModel):
+        return ResolvedModel(model.card.name, model.card, Path(model.onnx_path), str(model.weights_sha256))
     raise InputError(f"model must be a name, an installed model or a (card, onnx_path) pair, got {type(model).__name__}")
 
 
-_SEGMENTERS: dict[tuple[Any, ...], tuple[Any, threading.Lock]] = {}
+_SEGMENTERS: dict[tuple[Any, ...], tuple[Segmenter, threading.Lock]] = {}
 _SEGMENTERS_LOCK = threading.Lock()
 
 
-def _segmenter(m: _Model, alpha: float | None, threads: int | None) -> tuple[Any, threading.Lock]:
+def _segmenter(m: ResolvedModel, alpha: float | None, threads: int, spin: bool) -> tuple[Segmenter, threading.Lock]:
     """A cached ONNX Runtime session per model and settings (building one costs about a second)."""
-    from analytics.footage.segment import Segmenter
-
-    key = (str(m.onnx_path), m.weights_sha256, m.card.to_json(), alpha, threads)
+    key = (str(m.onnx_path), m.weights_sha256, m.card.to_json(), alpha, threads, spin)
     with _SEGMENTERS_LOCK:
         if key not in _SEGMENTERS:
             if len(_SEGMENTERS) >= 4:
                 _SEGMENTERS.pop(next(iter(_SEGMENTERS)))
-            seg = Segmenter(m.onnx_path, m.card, threads, smoothing_alpha=alpha, confidence_stride=CONFIDENCE_STRIDE)
+            seg = Segmenter(m.onnx_path, m.card, threads, smoothing_alpha=alpha, confidence_stride=CONFIDENCE_STRIDE, spin=spin)
             _SEGMENTERS[key] = (seg, threading.Lock())
         return _SEGMENTERS[key]
 
 
-def _cancel_check(cancel: Any) -> Callable[[], bool]:
+def _cancel_check(cancel: threading.Event | Callable[[], bool] | None) -> Callable[[], bool]:
     if cancel is None:
         return lambda: False
-    if hasattr(cancel, "is_set"):
+    if isinstance(cancel, threading.Event):
         return lambda: bool(cancel.is_set())
     if callable(cancel):
         return lambda: bool(cancel())
     raise InputError(f"cancel must be a threading.Event or a callable returning True to stop, got {type(cancel).__name__}")
 
 
-def _start_time(start: datetime | str | None, path: Path, reader: VideoReader, warnings: list[str]) -> datetime:
+def _parse_start(start: datetime | str | None) -> datetime | None:
+    """A start time as a naive datetime (a time zone is dropped); None or blank text: None."""
     if isinstance(start, datetime):
         return start.replace(tzinfo=None) if start.tzinfo else start
-    if isinstance(start, str) and start.strip():
-        try:
-            dt = datetime.fromisoformat(start.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise InputError(f"start time {start!r} is not an ISO time such as 2024-05-01T08:30:00") from None
-        return dt.replace(tzinfo=None) if dt.tzinfo else dt
-    if start is not None and not isinstance(start, str):
+    if isinstance(start, str):
+        if not start.strip():
+            return None
+        return parse_timestamp(start, "start time")
+    if start is not None:
         raise InputError(f"start time must be an ISO string or a datetime, got {type(start).__name__}")
+    return None
+
+
+def _start_time(start: datetime | None, path: Path, reader: VideoReader, warnings: list[str]) -> datetime:
+    """The given start time, else the clip's creation_time tag, else the file's modification time (said in warnings)."""
+    if start is not None:
+        return start
     tag = reader.creation_time
     if tag is not None:
         warnings.append(f"start time taken from the clip's creation_time tag ({tag.isoformat(sep=' ')})")
@@ -189,20 +299,15 @@ def _start_time(start: datetime | str | None, path: Path, reader: VideoReader, w
     return mtime
 
 
-def _zones_for(zones: Any, camera_zones: pd.DataFrame | None, info: VideoInfo) -> tuple[pd.DataFrame | None, bool]:
+def _zones_for(zones: ZonesSpec, camera_zones: pd.DataFrame | None, info: VideoInfo) -> tuple[pd.DataFrame | None, bool]:
     """(zones to measure, whether they are new for the camera)."""
-    from analytics.geo import parse_zones
-
     if zones is None:
         return (camera_zones if camera_zones is not None and not camera_zones.empty else None), False
     if isinstance(zones, pd.DataFrame):
-        need = {"zone", "role", "polygon_json"}
-        if not need.issubset(zones.columns):
-            raise InputError(f"zones need columns {sorted(need)}, got {list(zones.columns)}")
-        return zones[["zone", "role", "polygon_json"]].reset_index(drop=True), True
-    if isinstance(zones, str | Path | bytes):
-        return parse_zones(zones, frame_size=(info.width, info.height)), True
-    raise InputError(f"zones must be a ZONES.json path, its bytes or a DataFrame, got {type(zones).__name__}")
+        if not set(ZONE_COLUMNS).issubset(zones.columns):
+            raise InputError(f"zones need columns {sorted(ZONE_COLUMNS)}, got {list(zones.columns)}")
+        return zones[ZONE_COLUMNS].reset_index(drop=True), True
+    return parse_zones(zones, frame_size=(info.width, info.height)), True
 
 
 def _zones_key(zones: pd.DataFrame | None) -> str | None:
@@ -271,8 +376,6 @@ def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
 
 def _produce(reader: VideoReader, card: ModelCard, q: queue.Queue[Any], stop: threading.Event) -> None:
     """Decode sampled frames and preprocess them (producer thread)."""
-    from analytics.footage.segment import model_view, normalise_into
-
     _lower_priority()
     try:
         geometry: Geometry | None = None
@@ -304,12 +407,12 @@ class _Measurer:
         self.preview_positions = preview_positions
         self.raw_previews = raw_previews
         self.stride = CONFIDENCE_STRIDE
-        self.rows: list[Any] = []
+        self.rows: list[tuple[int, float, FrameMeasures]] = []
         self.objects: list[dict[str, Any]] = []
         self.zone_rows: list[tuple[int, str, str, int, int]] = []
         self.previews: list[Preview] = []
         self.prev_labels: np.ndarray | None = None
-        self.zone_masks: list[Any] | None = None
+        self.zone_masks: list[ZoneMask] | None = None
         self.zone_geometry: Geometry | None = None
         self.road_ids = self.class_set.class_ids("road")
         self.q: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_FRAMES)
@@ -329,10 +432,7 @@ class _Measurer:
             except BaseException as exc:  # raised again in the calling thread
                 self.error = exc
 
-    def measure(self, item: _Item, seg: Any) -> None:
-        from analytics.footage.distress import distress_heuristic
-        from analytics.footage.measure import group_mask, measure_frame, zone_masks
-
+    def measure(self, item: _Item, seg: Segmentation) -> None:
         labels, conf = seg.content()
         if self.zones_df is not None and (self.zone_masks is None or self.zone_geometry != item.geometry):
             self.zone_masks = zone_masks(self.zones_df, item.geometry)
@@ -357,45 +457,43 @@ class _Measurer:
             self.previews.extend(_previews(pos, item.view, labels, self.class_set, self.raw_previews))
 
 
-def _previews(pos: int, view: np.ndarray, labels: np.ndarray, class_set: Any, raw: bool) -> list[Preview]:
-    from analytics.footage.privacy import anonymise, preview_jpeg
-
+def _previews(pos: int, view: np.ndarray, labels: np.ndarray, class_set: ClassSet, raw: bool) -> list[Preview]:
+    """An anonymised preview of the frame (unblurred when ``raw``) and a coloured overlay of it."""
     image = view.copy() if raw else anonymise(view, labels, class_set)
-    out = [Preview(pos, preview_jpeg(image), "frame", "image/jpeg")]
-    try:
-        from analytics.footage.overlay import overlay
-    except ImportError:  # the overlay module is optional
-        return out
-    out.append(Preview(pos, preview_jpeg(overlay(image, labels, class_set, alpha=0.45)), "overlay", "image/jpeg"))
-    return out
+    return [
+        Preview(pos, preview_jpeg(image), "frame", "image/jpeg"),
+        Preview(pos, preview_jpeg(overlay(image, labels, class_set, alpha=0.45)), "overlay", "image/jpeg"),
+    ]
 
 
-# -- the public function -------------------------------------------------------------------------
+# -- the public steps ----------------------------------------------------------------------------
 
 
 def analyse_clip(
     path: str | Path,
     camera_id: str,
-    store: Any = None,
+    store: Store | None = None,
     *,
-    model: Any = None,
+    settings: Settings,
+    model: ModelSpec | None = None,
     fps: float | str | Sampling = 2.0,
     smooth: bool = False,
     alpha: float = DEFAULT_ALPHA,
-    zones: Any = None,
+    zones: ZonesSpec = None,
     start_time: datetime | str | None = None,
     keep_previews: int = 3,
     raw_previews: bool = False,
     progress: ProgressCallback | Callable[[int, int, float, float], None] | None = None,
     cancel: threading.Event | Callable[[], bool] | None = None,
     save: bool = True,
-    settings: Settings | None = None,
     threads: int | None = None,
     max_frames: int | None = None,
     label: str | None = None,
 ) -> AnalysisResult:
     """Analyse one clip for a camera and store its per-frame measurements.
 
+    ``settings``: the :class:`~analytics.settings.Settings` to run under (model folder, default
+    model, low-confidence threshold, threads, and the database when ``store`` is None).
     ``fps``: sampled frames per second (``2.0``), ``"every=N"`` or ``"all"``. ``smooth``: EMA of the
     logits across sampled frames with weight ``alpha`` on the newest (recorded in provenance); off
     by default because with a moving camera or sparse sampling it lags moving objects and shrinks
@@ -406,108 +504,133 @@ def analyse_clip(
     ``keep_previews``: anonymised previews to keep (0–20); ``raw_previews=True`` keeps them
     without blurring (only when asked for). ``progress(done, total, rate, eta_s)`` and ``cancel``
     (an Event or a callable) are used from the calling thread. ``save=False`` analyses without
-    storing (``store`` may then be None). ``model``: a model name (default: the settings'
-    default model), an installed model, or a ``(card, onnx_path)`` pair.
+    storing (``store`` may then be None; store it later with :func:`save_analysis`).
+    ``model``: a model name (default: the settings' default model), an installed model, or a
+    ``(card, onnx_path)`` pair. The analysis options are checked as one :class:`AnalysisOptions`.
 
     Raises :class:`~analytics.errors.VideoError` (and other InputErrors) for bad input,
     :class:`~analytics.errors.ModelError`, and :class:`~analytics.errors.Cancelled`; nothing is
     stored in any of these cases.
     """
     t_start = time.perf_counter()
-    settings = settings or load_settings()
-    path = Path(path).expanduser()
+    if not isinstance(settings, Settings):
+        raise InputError(f"settings must be a Settings (analytics.settings.load_settings()), got {type(settings).__name__}")
     if not isinstance(camera_id, str) or not camera_id.strip():
         raise InputError("a camera id is needed (e.g. --camera demo-cam)")
-    if not isinstance(keep_previews, int) or not 0 <= keep_previews <= MAX_PREVIEWS:
-        raise InputError(f"keep_previews={keep_previews!r}; expected a whole number from 0 to {MAX_PREVIEWS}")
-    sampling = Sampling.parse(fps)
-    smooth_alpha = alpha if smooth else None
-    smoothing = smoothing_label(smooth_alpha)
-    is_cancelled = _cancel_check(cancel)
+    options = AnalysisOptions(
+        sampling=Sampling.parse(fps), smoothing_alpha=alpha if smooth else None, zones=zones, start_time=start_time,
+        keep_previews=keep_previews, raw_previews=raw_previews, threads=threads, max_frames=max_frames, label=label,
+    )
     if progress is not None and not callable(progress):
         raise InputError("progress must be a callable progress(done, total, rate, eta_s)")
+    hooks = _Hooks(progress, _cancel_check(cancel), t_start)
+    path = Path(path).expanduser()
     if save and store is None:
-        from analytics.store import open_store
-
         with open_store(settings.db_path) as own_store:
-            return _analyse_and_store(
-                path, camera_id, own_store, model, sampling, smooth_alpha, smoothing, zones, start_time, keep_previews,
-                raw_previews, progress, is_cancelled, save, settings, threads, max_frames, label, t_start,
-            )
-    return _analyse_and_store(
-        path, camera_id, store, model, sampling, smooth_alpha, smoothing, zones, start_time, keep_previews, raw_previews,
-        progress, is_cancelled, save, settings, threads, max_frames, label, t_start,
-    )
+            return _analyse_and_store(path, camera_id, own_store, model, options, settings, hooks, save)
+    if save and not isinstance(store, Store):
+        raise InputError(f"store must be an open Store (or None with save=False), got {type(store).__name__}")
+    return _analyse_and_store(path, camera_id, store, model, options, settings, hooks, save)
+
+
+def save_analysis(store: Store, result: AnalysisResult, *, new_camera: Mapping[str, Any] | None = None) -> AnalysisResult:
+    """Store a clip analysed with ``save=False``: its new camera first (``new_camera``: a mapping
+    with the keys camera_id, name, lon, lat, heading, kind), then the zones given for the clip as the
+    camera's zones, then its measurements in one transaction.
+
+    Returns the result with ``status`` ``stored`` or ``skipped`` (already ingested with the same
+    settings), the store's ``message`` and ``ingest``. :class:`~analytics.errors.InputError` when the
+    result holds no measurements or the new camera is not the clip's.
+    """
+    if not isinstance(store, Store):
+        raise InputError(f"store must be an open Store, got {type(store).__name__}")
+    m = result.measurements
+    if m is None:
+        raise InputError(f"{result.path.name} has no measurements to save (status {result.status!r}); analyse it first")
+    camera_id = m.clip.camera_id
+    if new_camera is not None:
+        if str(new_camera.get("camera_id")) != camera_id:
+            raise InputError(f"new camera {new_camera.get('camera_id')!r} is not the clip's camera {camera_id!r}")
+        store.upsert_cameras(pd.DataFrame([{k: new_camera.get(k) for k in CAMERA_COLUMNS}]))
+    if result.new_zones is not None:
+        store.set_zones(camera_id, result.new_zones)
+    ingest = store.ingest(m)[0]
+    return dataclasses.replace(result, status=ingest.status, message=ingest.message, ingest=ingest)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a failed clip (UrbanLens errors as they are; others with their type)."""
+    if isinstance(exc, UrbanLensError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+# -- one clip, step by step ----------------------------------------------------------------------
 
 
 def _analyse_and_store(
-    path: Path, camera_id: str, store: Any, model: Any, sampling: Sampling, smooth_alpha: float | None, smoothing: str,
-    zones: Any, start_time: datetime | str | None, keep_previews: int, raw_previews: bool, progress: Any,
-    is_cancelled: Callable[[], bool], save: bool, settings: Settings, threads: int | None, max_frames: int | None,
-    label: str | None, t_start: float,
+    path: Path, camera_id: str, store: Store | None, model: ModelSpec | None, options: AnalysisOptions, settings: Settings,
+    hooks: _Hooks, save: bool,
 ) -> AnalysisResult:
-    if save:
+    if save and store is not None:
         store.camera(camera_id)  # an unknown camera fails before any work
     m = resolve_model(model or settings.default_model, settings)
-    reader = open_video(path, sampling, max_frames=max_frames)
-    with reader:
+    with open_video(path, options.sampling, max_frames=options.max_frames) as reader:
         info = reader.info
-        warnings: list[str] = []
-        if reader.problem:
-            warnings.append(reader.problem)
-        camera_zones = store.zones(camera_id) if store is not None else None
-        zones_df, new_zones = _zones_for(zones, camera_zones, info)
-        if progress is not None:
-            progress(0, reader.n_wanted, 0.0, float("nan"))
-        sha = clip_sha256(path, cancelled=is_cancelled)
-        run = RunInfo(
-            model_name=m.name, weights_sha256=m.weights_sha256, class_set=m.card.class_set, sampling=sampling.label,
-            smoothing=smoothing, code_version=__version__,
-            params={
-                "input": f"{m.card.input_height}x{m.card.input_width}", "resize": m.card.resize,
-                "confidence_stride": CONFIDENCE_STRIDE, "low_confidence": settings.low_confidence,
-                "min_object": "max(20 px, 0.0002 of the frame)", "distress": DISTRESS_METHOD,
-                "zones": _zones_key(zones_df), **({"max_frames": max_frames} if max_frames else {}),
-            },
-        )
+        warnings: list[str] = [reader.problem] if reader.problem else []
+        zones_df, new_zones = _zones_for(options.zones, store.zones(camera_id) if store is not None else None, info)
+        if hooks.progress is not None:
+            hooks.progress(0, reader.n_wanted, 0.0, float("nan"))
+        sha = clip_sha256(path, cancelled=hooks.cancelled)
+        run = _run_info(m, options, settings, zones_df)
         key = run.settings_key
-        if save and store.is_ingested(sha, key):
+        if save and store is not None and store.is_ingested(sha, key):
             return AnalysisResult(
                 path, "skipped", "already ingested with the same model and settings", sha, key, info,
-                seconds=time.perf_counter() - t_start,
+                seconds=time.perf_counter() - hooks.t_start,
             )
-        start = _start_time(start_time, path, reader, warnings)
-        seg, seg_lock = _segmenter(m, smooth_alpha, threads)
+        start = _start_time(options.start, path, reader, warnings)
+        seg, seg_lock = _segmenter(m, options.smoothing_alpha, options.threads or settings.threads, settings.ort_spin)
         with seg_lock:
             seg.reset()
-            measurer = _analyse(reader, m.card, seg, zones_df, settings, keep_previews, raw_previews, progress, is_cancelled)
+            measurer = _analyse(reader, m.card, seg, zones_df, settings.low_confidence, options, hooks)
         if reader.problem and reader.problem not in warnings:
             warnings.append(reader.problem)
-    measurements = _measurements(measurer, info, sha, camera_id, start, run, label or path.name)
+    measurements = _measurements(measurer, info, sha, camera_id, start, run, options.label or path.name)
     result = AnalysisResult(
         path, "analysed", f"analysed {measurements.n} sampled frames", sha, key, info, measurements, None, warnings,
-        list(measurements.previews),
+        list(measurements.previews), new_zones=zones_df if new_zones else None,
     )
-    if save:
-        if new_zones and zones_df is not None:
-            store.set_zones(camera_id, zones_df)
-        ingest = store.ingest(measurements)[0]
-        result.ingest = ingest
-        result.status = ingest.status
-        result.message = ingest.message
-    result.seconds = time.perf_counter() - t_start
+    if save and store is not None:
+        result = save_analysis(store, result)
+    result.seconds = time.perf_counter() - hooks.t_start
     result.frames_per_s = measurements.n / result.seconds if result.seconds > 0 else 0.0
     if warnings and result.status == "stored":
         result.message += f" ({'; '.join(warnings)})"
     return result
 
 
+def _run_info(m: ResolvedModel, options: AnalysisOptions, settings: Settings, zones: pd.DataFrame | None) -> RunInfo:
+    """The run's provenance: model, sampling, smoothing, code version and every parameter that changes the numbers."""
+    return RunInfo(
+        model_name=m.name, weights_sha256=m.weights_sha256, class_set=m.card.class_set, sampling=options.sampling.label,
+        smoothing=options.smoothing, code_version=__version__,
+        params={
+            "input": f"{m.card.input_height}x{m.card.input_width}", "resize": m.card.resize,
+            "confidence_stride": CONFIDENCE_STRIDE, "low_confidence": settings.low_confidence,
+            "min_object": "max(20 px, 0.0002 of the frame)", "distress": DISTRESS_METHOD,
+            "zones": _zones_key(zones), **({"max_frames": options.max_frames} if options.max_frames else {}),
+        },
+    )
+
+
 def _analyse(
-    reader: VideoReader, card: ModelCard, seg: Any, zones: pd.DataFrame | None, settings: Settings, keep_previews: int,
-    raw_previews: bool, progress: Any, is_cancelled: Callable[[], bool],
+    reader: VideoReader, card: ModelCard, seg: Segmenter, zones: pd.DataFrame | None, low_confidence: float,
+    options: AnalysisOptions, hooks: _Hooks,
 ) -> _Measurer:
     total = reader.n_wanted
-    measurer = _Measurer(card, zones, settings.low_confidence, _preview_positions(total, keep_previews), raw_previews)
+    progress = hooks.progress
+    measurer = _Measurer(card, zones, low_confidence, _preview_positions(total, options.keep_previews), options.raw_previews)
     frames: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_FRAMES)
     stop = threading.Event()
     producer = threading.Thread(target=_produce, args=(reader, card, frames, stop), name="urbanlens-decode", daemon=True)
@@ -517,7 +640,7 @@ def _analyse(
     done = 0
     try:
         while True:
-            if is_cancelled():
+            if hooks.cancelled():
                 raise Cancelled(f"{reader.path.name}: cancelled after {done} of {total} sampled frames; nothing was stored")
             try:
                 item = frames.get(timeout=0.1)
@@ -582,10 +705,3 @@ def _measurements(
         zone_pixels=zone_pixels,
         previews=list(ms.previews),
     )
-
-
-def describe_error(exc: BaseException) -> str:
-    """One line for a failed clip (UrbanLens errors as they are; others with their type)."""
-    if isinstance(exc, UrbanLensError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"

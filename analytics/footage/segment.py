@@ -31,7 +31,6 @@ graph has a free batch dimension (``batch_size``); on 2 CPU cores a batch of 1 i
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,9 +42,11 @@ import numpy as np
 from analytics.cards import ModelCard
 from analytics.errors import InputError, ModelError
 from analytics.footage.geometry import Geometry, frame_geometry
+from analytics.settings import default_threads
 
 __all__ = [
-    "Geometry", "Segmentation", "Segmenter", "frame_geometry", "model_view", "normalise_into", "normalisation", "preprocess",
+    "Geometry", "Segmentation", "Segmenter", "frame_geometry", "labels_to_frame", "model_view", "normalise_into", "normalisation",
+    "preprocess",
 ]
 
 def normalisation(card: ModelCard) -> tuple[np.ndarray, np.ndarray]:
@@ -157,6 +158,22 @@ class Segmentation:
         return self.labels[y0:y1, x0:x1], self.confidence[y0:y1, x0:x1]
 
 
+def labels_to_frame(labels: np.ndarray, geometry: Geometry, fill: int) -> np.ndarray:
+    """Labels at the model input size mapped back onto the frame's pixels (nearest neighbour).
+
+    Frame pixel ``(x, y)`` takes the label at ``(x * scale_x + offset_x, y * scale_y + offset_y)``;
+    frame pixels the model did not see (cut off by ``crop``) get ``fill``.
+
+    >>> g = frame_geometry(2, 4, 4, 4, "letterbox")            # a 4x2 frame letterboxed into 4x4
+    >>> labels_to_frame(np.arange(16, dtype=np.uint8).reshape(4, 4), g, 255).tolist()
+    [[4, 5, 6, 7], [8, 9, 10, 11]]
+    """
+    g = geometry
+    m = np.array([[g.scale_x, 0.0, g.offset_x], [0.0, g.scale_y, g.offset_y]], dtype=np.float64)
+    return cv2.warpAffine(labels, m, (g.frame_w, g.frame_h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+
+
 def _opset(model: Any) -> int:
     for imp in model.opset_import:
         if imp.domain in ("", "ai.onnx"):
@@ -235,24 +252,25 @@ def _augment(model: Any, num_classes: int, smoothing: bool, confidence_stride: i
     return model
 
 
-def session_options(threads: int | None = None) -> Any:
-    """ONNX Runtime options tuned for a small CPU: ``threads`` intra-op threads (default: the
-    ``URBANLENS_THREADS`` setting), one inter-op thread, every graph optimisation, no spinning
-    (spinning threads would steal the cores that decode the next frames)."""
+def session_options(threads: int | None = None, spin: bool = False) -> Any:
+    """ONNX Runtime options tuned for a small CPU: ``threads`` intra-op threads (default
+    :func:`analytics.settings.default_threads`; callers pass ``settings.threads``), one inter-op
+    thread, every graph optimisation, and no spinning unless ``spin`` (``settings.ort_spin``):
+    spinning threads would steal the cores that decode the next frames."""
     import onnxruntime as ort
 
     if threads is None:
-        from analytics.settings import load_settings
-
-        threads = load_settings().threads
-    if not isinstance(threads, int) or threads < 1:
+        threads = default_threads()
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
         raise InputError(f"threads={threads!r}; expected a whole number of at least 1")
+    if not isinstance(spin, bool):
+        raise InputError(f"spin={spin!r}; expected True or False")
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.add_session_config_entry("session.intra_op.allow_spinning", os.environ.get("URBANLENS_ORT_SPIN", "0"))
+    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     so.log_severity_level = 3
     return so
 
@@ -260,12 +278,16 @@ def session_options(threads: int | None = None) -> Any:
 class Segmenter:
     """An ONNX Runtime session for one model card.
 
-    >>> # seg = Segmenter(installed.onnx_path, installed.card); s = seg.segment(frame_bgr); s.labels
+    ``threads`` and ``spin`` are the session's (:func:`session_options`; pass ``settings.threads``
+    and ``settings.ort_spin``), ``smoothing_alpha`` turns on the EMA of the logits, ``batch_size``
+    batches frames where the graph allows it, ``confidence_stride`` thins the confidence map.
+
+    >>> # seg = Segmenter(installed.onnx_path, installed.card, settings.threads); s = seg.segment(frame_bgr); s.labels
     """
 
     def __init__(
         self, onnx_path: str | Path, card: ModelCard, threads: int | None = None, *, smoothing_alpha: float | None = None,
-        batch_size: int | None = None, confidence_stride: int = 1,
+        batch_size: int | None = None, confidence_stride: int = 1, spin: bool = False,
     ) -> None:
         import onnx
         import onnxruntime as ort
@@ -303,7 +325,7 @@ class Segmenter:
         try:
             aug = _augment(model, card.num_classes, smoothing_alpha is not None, confidence_stride)
             self._session = ort.InferenceSession(
-                aug.SerializeToString(), sess_options=session_options(threads), providers=["CPUExecutionProvider"]
+                aug.SerializeToString(), sess_options=session_options(threads, spin), providers=["CPUExecutionProvider"]
             )
         except ModelError:
             raise

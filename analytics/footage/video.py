@@ -45,6 +45,7 @@ import cv2
 import numpy as np
 
 from analytics.errors import InputError, VideoError
+from analytics.periods import parse_timestamp
 
 __all__ = ["Sampling", "VideoInfo", "SampledFrame", "VideoReader", "open_video", "probe", "select_frames", "rotate_upright"]
 
@@ -383,10 +384,9 @@ class VideoReader:
         if not raw:
             return None
         try:
-            dt = datetime.fromisoformat(str(raw).strip().replace("Z", "+00:00"))
-        except ValueError:
+            dt = parse_timestamp(str(raw), "creation_time").replace(microsecond=0)
+        except InputError:
             return None
-        dt = dt.replace(tzinfo=None, microsecond=0)
         return dt if dt.year >= 1990 else None
 
     @property

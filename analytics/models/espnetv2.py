@@ -27,6 +27,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from analytics.cards import ModelCard
 from analytics.errors import InputError, ModelError
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "OPSET",
     "TOTAL_STRIDE",
     "build_espnetv2",
+    "build_from_card",
     "check_input_size",
     "infer_scale",
     "save_espnetv2",
@@ -474,6 +476,16 @@ def build_espnetv2(
     except onnx.checker.ValidationError as exc:  # pragma: no cover - a bug in this builder
         raise ModelError(f"the built ESPNetv2 graph failed onnx.checker: {exc}") from None
     return model
+
+
+def build_from_card(state_dict: dict[str, np.ndarray], card: ModelCard, height: int, width: int) -> onnx.ModelProto:
+    """Build for ``card`` (the entry point of :data:`analytics.models.architectures.ARCHITECTURES`).
+
+    The card's ``params.scale`` (1.0 or 2.0) pins the width scale the weights must have; without
+    it the scale is read from the weights.
+    """
+    scale = card.params.get("scale")
+    return build_espnetv2(state_dict, height, width, scale=float(scale) if scale is not None else None)
 
 
 def save_espnetv2(

@@ -15,7 +15,6 @@ that fails the check is deleted and :class:`~analytics.errors.ChecksumError` nam
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import shutil
@@ -25,9 +24,10 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from analytics.checksums import verify_sha256
 from analytics.errors import ChecksumError, InputError, ModelError
 
-__all__ = ["Progress", "download", "fetch_file", "sha256_file"]
+__all__ = ["Progress", "download", "fetch_file"]
 
 Progress = Callable[[int, int | None], None]
 """Called with (bytes so far, total bytes or None when unknown)."""
@@ -36,40 +36,14 @@ _CHUNK = 1 << 16
 _TIMEOUT_S = 60.0
 
 
-def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes.
-
-    >>> import tempfile, os
-    >>> with tempfile.NamedTemporaryFile(delete=False) as f:
-    ...     _ = f.write(b"abc")
-    >>> sha256_file(f.name)[:16]
-    'ba7816bf8f01cfea'
-    >>> os.unlink(f.name)
-    """
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _is_url(text: str) -> bool:
     return urllib.parse.urlparse(text).scheme in ("http", "https", "file")
-
-
-def _verify(path: Path, sha256: str | None, origin: str) -> Path:
-    if sha256 is None:
-        return path
-    got = sha256_file(path)
-    if got != sha256:
-        raise ChecksumError(f"{origin}: SHA-256 is {got}, expected {sha256}; the file is corrupt or not the pinned version")
-    return path
 
 
 def _promote(part: Path, dest: Path, sha256: str | None, origin: str) -> Path:
     """Verify a finished ``.part`` file and rename it into place; a bad one is deleted, never installed."""
     try:
-        _verify(part, sha256, origin)
+        verify_sha256(part, sha256, origin)
     except ChecksumError:
         part.unlink(missing_ok=True)
         raise
@@ -156,12 +130,12 @@ def fetch_file(
             p = p / filename
         if not p.is_file():
             raise InputError(f"--source {text!r}: no file {p.name!r} there; give a file, a folder holding {filename!r}, or a URL")
-        return _verify(p, sha256, f"--source file {str(p)!r}")
+        return verify_sha256(p, sha256, f"--source file {str(p)!r}")
     if mirror is not None:
         p = Path(mirror) / filename
         if not p.is_file():
             raise ModelError(f"URBANLENS_MODEL_MIRROR={str(mirror)!r} has no file {filename!r}")
-        return _verify(p, sha256, f"mirror file {str(p)!r}")
+        return verify_sha256(p, sha256, f"mirror file {str(p)!r}")
     if not url:
         raise ModelError(f"no address to download {filename!r} from; give --source FILE|DIR|URL")
     return _fetch_url(url, filename, sha256, dest_dir, progress)
@@ -171,7 +145,7 @@ def _fetch_url(url: str, filename: str, sha256: str | None, dest_dir: Path, prog
     dest = dest_dir / filename
     if dest.is_file():
         try:
-            return _verify(dest, sha256, f"cached file {str(dest)!r}")
+            return verify_sha256(dest, sha256, f"cached file {str(dest)!r}")
         except ChecksumError:
             dest.unlink()
     if url.startswith("file:"):

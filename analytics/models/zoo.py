@@ -24,8 +24,10 @@ from typing import Any
 import numpy as np
 
 from analytics.cards import ModelCard, load_card
+from analytics.checksums import sha256_file
 from analytics.errors import DataFormatError, InputError, ModelError
-from analytics.models.fetch import Progress, fetch_file, sha256_file
+from analytics.models.architectures import get_architecture
+from analytics.models.fetch import Progress, fetch_file
 from analytics.settings import Settings
 
 __all__ = [
@@ -168,6 +170,7 @@ def install(
 ) -> InstalledModel:
     """Fetch the upstream weights of built-in model ``name``, build its ONNX graph and install it.
 
+    The card's ``architecture`` picks the builder (:data:`analytics.models.architectures.ARCHITECTURES`).
     ``size`` is ``(height, width)`` of the model input (default: the card's); ``source`` a file,
     folder or URL to take the weights from instead of the mirror or the upstream address.
     """
@@ -175,20 +178,14 @@ def install(
     if name not in cards:
         raise InputError(f"unknown model {name!r}; built-in models: {', '.join(cards)}")
     card = cards[name]
-    if card.architecture != "espnetv2":
-        raise ModelError(f"model {name!r}: UrbanLens cannot build architecture {card.architecture!r}; expected 'espnetv2'")
-    from analytics.models.checkpoint import read_state_dict
-    from analytics.models.espnetv2 import build_espnetv2, check_input_size
-
-    height, width = check_input_size(*(size or card.input_size))
+    arch = get_architecture(card)
+    height, width = arch.check_input_size(*(size or card.input_size))
     weights_file = str(card.params.get("weights_file") or (card.source_url or "").rsplit("/", 1)[-1])
     weights = fetch_file(
         weights_file, card.source_url, card.sha256, settings.download_dir, source=source, mirror=settings.model_mirror,
         progress=progress,
     )
-    state_dict = read_state_dict(weights)
-    scale = card.params.get("scale")
-    model = build_espnetv2(state_dict, height, width, scale=float(scale) if scale is not None else None)
+    model = arch.build(weights, card, height, width)
     sized = card.with_size(height, width)
 
     def write(folder: Path) -> None:
@@ -209,7 +206,7 @@ def check_onnx_against_card(onnx_path: Path, card: ModelCard) -> None:
     Checks the declared shapes first (naming the mismatch), then runs the model once on a blank
     input of the card's size to confirm the output is ``(1, classes, h, w)``.
     """
-    import onnx
+    import onnx  # deferred: only checking a bring-your-own model needs the ONNX protobuf reader
 
     try:
         model = onnx.load(str(onnx_path))
@@ -236,7 +233,7 @@ def check_onnx_against_card(onnx_path: Path, card: ModelCard) -> None:
 
 
 def _dry_run(onnx_path: Path, input_name: str, card: ModelCard) -> None:
-    import onnxruntime as ort
+    import onnxruntime as ort  # deferred: only checking a bring-your-own model runs one here
 
     h, w = card.input_size
     try:

@@ -1,12 +1,13 @@
 """What a report says: the content of a district or city report for one period, gathered once.
 
-:func:`build_report` reads the store (through :func:`analytics.indicators.compute` and a few
-parameterised queries) and returns a :class:`ReportContent`: plain data that the PDF and HTML
-writers lay out without touching the database again. Everything a person reads is decided
-here (sentences, caveats, the methods appendix), so both formats say the same thing.
+:func:`build_report` reads the store (through :func:`analytics.indicators.compute` and the
+report queries of :mod:`analytics.store.reporting`) and returns a :class:`ReportContent`: plain
+data that the PDF and HTML writers lay out without touching the database again. Everything a
+person reads is decided here (sentences, caveats, the methods appendix), so both formats say the
+same thing.
 
-Only the public function talks to the store; the steps that turn numbers into words are small
-pure functions with doctests.
+No SQL here: the gathering steps call store-layer functions; the steps that turn numbers into
+words are small pure functions with doctests.
 """
 
 from __future__ import annotations
@@ -15,26 +16,36 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from analytics import __version__
-from analytics.errors import InputError
+from analytics.errors import InputError, UrbanLensError
+from analytics.formatting import (
+    format_day,
+    format_difference,
+    format_interval,
+    format_percent,
+    format_period,
+    format_previous,
+    format_value,
+)
 from analytics.indicators import (
     CONGESTION_LEVELS,
     HEADLINE,
     INDICATORS,
     OCCUPANCY_THRESHOLDS,
     STATIONARY_JAM,
-    as_date,
     compute,
     data_period,
-    previous_period,
     to_wide,
 )
+from analytics.models.zoo import builtin_cards
+from analytics.periods import check_period, parse_date, period_days, previous_period
+from analytics.store import reporting
 from analytics.taxonomy import CITYSCAPES, GROUPS, group_label
 
 if TYPE_CHECKING:
@@ -53,8 +64,6 @@ LOW_CONFIDENCE_CAMERA = 0.75
 """Cameras whose mean model confidence is below this are flagged in the caveats."""
 MAX_PREVIEWS_PER_FINDING = 2
 
-_MEAN_DIGITS = 2  # means such as people per frame are small numbers: two decimals
-_SHARE_DIGITS = 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,11 +116,11 @@ class IndicatorLine:
 
     @property
     def value_text(self) -> str:
-        return fmt(self.name, self.value)
+        return format_value(self.name, self.value)
 
     @property
     def interval_text(self) -> str:
-        return fmt_interval(self.name, self.ci_low, self.ci_high, self.value)
+        return format_interval(self.name, self.ci_low, self.ci_high, self.value)
 
 
 @dataclass(frozen=True)
@@ -196,11 +205,11 @@ class ReportContent:
 
     @property
     def period_text(self) -> str:
-        return period_text(self.start, self.end)
+        return format_period(self.start, self.end, days=True)
 
     @property
     def days(self) -> int:
-        return (self.end - self.start).days + 1
+        return period_days(self.start, self.end)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,90 +220,6 @@ def _missing(value: float | None) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _share_digits(value: float) -> int:
-    """Decimals of a share in percent: two below 1%, where one decimal would hide the differences."""
-    return 2 if abs(value) < 0.01 else _SHARE_DIGITS
-
-
-def fmt(name: str, value: float | None) -> str:
-    """An indicator value as the report prints it: shares in percent (one decimal, two below 1%), means with two.
-
-    >>> fmt("green_view", 0.2869), fmt("pedestrian_share", 0.00568), fmt("people_per_frame", 0.655), fmt("sky_view", float("nan"))
-    ('28.7%', '0.57%', '0.66 people', 'not enough data')
-    """
-    if value is None or _missing(float(value)):
-        return "not enough data"
-    ind = INDICATORS[name]
-    if ind.is_share:
-        return f"{100 * value:.{_share_digits(value)}f}%"
-    return f"{value:.{_MEAN_DIGITS}f} {ind.unit}"
-
-
-def fmt_number(name: str, value: float, like: float | None = None, extra: int = 0) -> str:
-    """The number alone (no unit) with the decimals ``fmt`` would give ``like`` (default: ``value``), plus ``extra``.
-
-    >>> fmt_number("green_view", 0.2869), fmt_number("people_per_frame", 0.655), fmt_number("green_view", 0.0101, like=0.0098)
-    ('28.7', '0.66', '1.01')
-    """
-    if INDICATORS[name].is_share:
-        digits = _share_digits(value if like is None else like) + extra
-        return f"{100 * value:.{digits}f}"
-    return f"{value:.{_MEAN_DIGITS + extra}f}"
-
-
-def fmt_interval(name: str, low: float, high: float, value: float | None = None) -> str:
-    """A 95% interval with the decimals of its value: ``27.9–29.5%``; empty when it cannot be estimated (one clip).
-
-    >>> fmt_interval("green_view", 0.279, 0.295), fmt_interval("pedestrian_share", 0.0047, 0.0066, 0.0057)
-    ('27.9–29.5%', '0.47–0.66%')
-    >>> fmt_interval("people_per_frame", 0.6, 0.71), fmt_interval("sky_view", float("nan"), 0.1)
-    ('0.60–0.71', '')
-    >>> fmt_interval("green_view", 0.0507, 0.0512, 0.051)  # a narrow interval gets one more decimal rather than 5.1–5.1%
-    '5.07–5.12%'
-    """
-    if _missing(low) or _missing(high):
-        return ""
-    like = value if value is not None and not _missing(value) else (low + high) / 2
-    unit = "%" if INDICATORS[name].is_share else ""
-    lo, hi = fmt_number(name, low, like), fmt_number(name, high, like)
-    if lo == hi:
-        lo, hi = fmt_number(name, low, like, extra=1), fmt_number(name, high, like, extra=1)
-    return f"{lo}–{hi}{unit}"
-
-
-def fmt_difference(name: str, diff: float) -> str:
-    """Size of a difference: percentage points for shares, the unit for means.
-
-    >>> fmt_difference("green_view", -0.0412), fmt_difference("people_per_frame", 0.3), fmt_difference("sky_view", 0.0004)
-    ('4.1 points', '0.30 people', '0.04 points')
-    """
-    ind = INDICATORS[name]
-    if ind.is_share:
-        return f"{abs(100 * diff):.{_share_digits(diff)}f} points"
-    return f"{abs(diff):.{_MEAN_DIGITS}f} {ind.unit}"
-
-
-def period_text(start: date, end: date) -> str:
-    """A period in words.
-
-    >>> period_text(date(2026, 11, 2), date(2026, 11, 15)), period_text(date(2026, 11, 2), date(2026, 11, 2))
-    ('2 Nov 2026 – 15 Nov 2026 (14 days)', '2 Nov 2026 (1 day)')
-    """
-    days = (end - start).days + 1
-    if start == end:
-        return f"{start.day} {start:%b %Y} (1 day)"
-    return f"{start.day} {start:%b %Y} – {end.day} {end:%b %Y} ({days} days)"
-
-
-def previous_text(days: int) -> str:
-    """How the previous period is called.
-
-    >>> previous_text(1), previous_text(14)
-    ('the previous day', 'the previous 14 days')
-    """
-    return "the previous day" if days == 1 else f"the previous {days} days"
-
-
 def _compare(name: str, value: float, low: float, high: float, other: float) -> tuple[str, int]:
     """Direction of ``value`` against ``other``: (size text, -1/0/+1); 0 when ``other`` is inside the interval."""
     if not (_missing(low) or _missing(high)) and low <= other <= high:
@@ -302,7 +227,7 @@ def _compare(name: str, value: float, low: float, high: float, other: float) -> 
     diff = value - other
     if abs(diff) < 1e-12:
         return "", 0
-    return fmt_difference(name, diff), 1 if diff > 0 else -1
+    return format_difference(name, diff), 1 if diff > 0 else -1
 
 
 def sentence(
@@ -338,24 +263,24 @@ def sentence(
         if n_frames == 0:
             return f"{label} in {area}: no measurement in this period (no frame here measures it)."
         return f"{label} in {area}: not enough data ({n_frames} frames, fewer than the {min_frames} needed)."
-    interval = fmt_interval(name, low, high, value)
-    text = f"{label} in {area} is {fmt(name, value)}" + (f" ({interval})" if interval else "")
+    interval = format_interval(name, low, high, value)
+    text = f"{label} in {area} is {format_value(name, value)}" + (f" ({interval})" if interval else "")
     if city is not None and not _missing(city):
         size, sign = _compare(name, value, low, high, city)
         if sign == 0:
-            text += f", in line with the city average ({fmt(name, city)})"
+            text += f", in line with the city average ({format_value(name, city)})"
         else:
-            text += f", {size} {'above' if sign > 0 else 'below'} the city average ({fmt(name, city)})"
+            text += f", {size} {'above' if sign > 0 else 'below'} the city average ({format_value(name, city)})"
     if previous is None:
         text += "."
     elif _missing(previous):
-        text += f"; no data for {previous_text(days)}."
+        text += f"; no data for {format_previous(days)}."
     else:
         size, sign = _compare(name, value, low, high, previous)
         if sign == 0:
-            text += f"; in line with {previous_text(days)} ({fmt(name, previous)})."
+            text += f"; in line with {format_previous(days)} ({format_value(name, previous)})."
         else:
-            text += f"; {size} {'higher' if sign > 0 else 'lower'} than {previous_text(days)} ({fmt(name, previous)})."
+            text += f"; {size} {'higher' if sign > 0 else 'lower'} than {format_previous(days)} ({format_value(name, previous)})."
     return text
 
 
@@ -384,12 +309,12 @@ def damage_finding_text(camera_name: str, damage_ratio: float, distress_share: f
     'Mill Bridge: the distress heuristic marks 2.5% of the road surface as cracked or holed (no damage model ran here).'
     """
     if not _missing(damage_ratio):
-        text = f"{camera_name}: the damage model marks {fmt('damage_ratio', damage_ratio)} of the road surface as damaged"
+        text = f"{camera_name}: the damage model marks {format_value('damage_ratio', damage_ratio)} of the road surface as damaged"
         if not _missing(distress_share):
-            text += f"; the distress heuristic {fmt('distress_share', distress_share)}"
+            text += f"; the distress heuristic {format_value('distress_share', distress_share)}"
         return text + "."
     return (
-        f"{camera_name}: the distress heuristic marks {fmt('distress_share', distress_share)} of the road surface "
+        f"{camera_name}: the distress heuristic marks {format_value('distress_share', distress_share)} of the road surface "
         "as cracked or holed (no damage model ran here)."
     )
 
@@ -461,9 +386,8 @@ def resolve_area(store: Store, district: str | None) -> tuple[str | None, str]:
 
 def resolve_period(store: Store, start: date | str | None, end: date | str | None) -> tuple[date, date]:
     """Inclusive period; missing ends default to the data's first/last day (today where there is none)."""
-    d0, d1 = as_date(start, "start date"), as_date(end, "end date")
-    if d0 is not None and d1 is not None and d0 > d1:
-        raise InputError(f"the period starts ({d0}) after it ends ({d1}); give --from before --to")
+    d0, d1 = parse_date(start, "start date"), parse_date(end, "end date")
+    check_period(d0, d1)
     first, last = data_period(store)
     d1 = d1 or last or date.today()
     d0 = d0 or (first if first is not None and first <= d1 else d1)
@@ -475,19 +399,7 @@ def resolve_period(store: Store, start: date | str | None, end: date | str | Non
 
 
 # ---------------------------------------------------------------------------------------------
-# queries (all parameterised; the area filter is one of two fixed fragments)
-
-
-def _where(district_id: str | None) -> str:
-    base = "f.active AND f.ts >= $t0 AND f.ts < $t1"
-    return base + (" AND f.district_id = $d" if district_id is not None else "")
-
-
-def _params(district_id: str | None, start: date, end: date) -> dict[str, Any]:
-    p: dict[str, Any] = {"t0": datetime.combine(start, time.min), "t1": datetime.combine(end + timedelta(days=1), time.min)}
-    if district_id is not None:
-        p["d"] = district_id
-    return p
+# from the store's report queries (analytics.store.reporting) to report types
 
 
 def _ts(value: Any) -> datetime | None:
@@ -495,15 +407,7 @@ def _ts(value: Any) -> datetime | None:
 
 
 def _sources(store: Store, district_id: str | None, start: date, end: date) -> Sources:
-    row = store.query_df(
-        "SELECT count(DISTINCT f.camera_id) AS cameras, count(DISTINCT f.clip_sha256) AS clips, count(*) AS frames, "
-        "coalesce(sum(c.duration_s / greatest(r.n_frames, 1)), 0) / 3600.0 AS hours, "
-        "count(DISTINCT f.clip_sha256) FILTER (WHERE c.source = 'synthetic') AS synthetic_clips, "
-        "min(f.ts) AS first_ts, max(f.ts) AS last_ts "
-        "FROM frames f JOIN clips c ON c.clip_sha256 = f.clip_sha256 JOIN model_runs r ON r.run_id = f.run_id "
-        f"WHERE {_where(district_id)}",
-        _params(district_id, start, end),
-    ).iloc[0]
+    row = reporting.area_sources(store, district_id, start, end)
     clips = int(row["clips"])
     return Sources(
         cameras=int(row["cameras"]),
@@ -517,13 +421,7 @@ def _sources(store: Store, district_id: str | None, start: date, end: date) -> S
 
 
 def _models(store: Store, district_id: str | None, start: date, end: date) -> tuple[tuple[ModelUsed, ...], dict[str, str]]:
-    df = store.query_df(
-        "SELECT r.model_name, r.weights_sha256, r.code_version, r.sampling, r.smoothing, r.class_set_json, "
-        "count(DISTINCT f.clip_sha256) AS clips, count(*) AS frames "
-        "FROM frames f JOIN model_runs r ON r.run_id = f.run_id "
-        f"WHERE {_where(district_id)} GROUP BY ALL ORDER BY frames DESC",
-        _params(district_id, start, end),
-    )
+    df = reporting.area_models(store, district_id, start, end)
     models, class_sets = [], {}
     for row in df.to_dict("records"):
         try:
@@ -539,42 +437,6 @@ def _models(store: Store, district_id: str | None, start: date, end: date) -> tu
             )
         )
     return tuple(models), class_sets
-
-
-def _track(store: Store, district_id: str | None, start: date, end: date, limit: int = 400) -> pd.DataFrame:
-    return store.query_df(
-        "SELECT DISTINCT f.lon, f.lat FROM frames f JOIN cameras c ON c.camera_id = f.camera_id "
-        f"WHERE {_where(district_id)} AND c.kind = 'mobile' AND f.lon IS NOT NULL "
-        "ORDER BY f.lon, f.lat LIMIT $lim",
-        {**_params(district_id, start, end), "lim": limit},
-    )
-
-
-_DAMAGE_ORDER = (
-    "coalesce(f.damage_px / nullif(f.road_px + f.damage_px, 0), 0) + "
-    "coalesce((f.distress_crack_px + f.distress_pothole_px) / nullif(f.road_px, 0), 0) DESC, f.ts"
-)
-
-
-def _damage_frames(store: Store, district_id: str | None, start: date, end: date, cameras: list[str]) -> pd.DataFrame:
-    """The most damaged frame of each camera (where and when)."""
-    return store.query_df(
-        "SELECT f.camera_id, f.ts, f.lon, f.lat FROM frames f "
-        f"WHERE {_where(district_id)} AND f.camera_id IN (SELECT unnest($cams)) "
-        f"QUALIFY row_number() OVER (PARTITION BY f.camera_id ORDER BY {_DAMAGE_ORDER}) = 1",
-        {**_params(district_id, start, end), "cams": cameras},
-    )
-
-
-def _previews(store: Store, district_id: str | None, start: date, end: date, cameras: list[str]) -> pd.DataFrame:
-    """Up to MAX_PREVIEWS_PER_FINDING stored previews per camera, the most damaged frames first."""
-    return store.query_df(
-        "SELECT f.camera_id, f.ts, f.lon, f.lat, p.mime, p.image FROM previews p JOIN frames f ON f.frame_id = p.frame_id "
-        f"WHERE {_where(district_id)} AND f.camera_id IN (SELECT unnest($cams)) AND p.run_id = f.run_id "
-        f"QUALIFY row_number() OVER (PARTITION BY f.camera_id ORDER BY (p.kind = 'frame') DESC, {_DAMAGE_ORDER}) <= $k "
-        "ORDER BY f.camera_id, f.ts",
-        {**_params(district_id, start, end), "cams": cameras, "k": MAX_PREVIEWS_PER_FINDING},
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -616,8 +478,8 @@ def key_points(lines: Sequence[IndicatorLine], is_city: bool, limit: int = 4) ->
             continue
         rel = abs(ln.value - ref) / abs(ref) if ref else math.inf
         direction = "above" if ln.value > ref else "below"
-        points.append((rel, f"{ln.label}: {ln.value_text}, {fmt_difference(ln.name, ln.value - ref)} {direction} the {what} "
-                            f"({fmt(ln.name, ref)})."))
+        points.append((rel, f"{ln.label}: {ln.value_text}, {format_difference(ln.name, ln.value - ref)} {direction} the {what} "
+                            f"({format_value(ln.name, ref)})."))
     points.sort(key=lambda t: -t[0])
     return tuple(p for _, p in points[:limit])
 
@@ -643,8 +505,8 @@ def district_spread(long: pd.DataFrame, names: dict[str, str], indicators: Seque
         lo, hi = ordered.iloc[0], ordered.iloc[-1]
         if lo["district"] == hi["district"]:
             continue
-        out.append(f"{INDICATORS[name].label} ranges from {fmt(name, float(lo['value']))} in {names[str(lo['district'])]} "
-                   f"to {fmt(name, float(hi['value']))} in {names[str(hi['district'])]}.")
+        out.append(f"{INDICATORS[name].label} ranges from {format_value(name, float(lo['value']))} in {names[str(lo['district'])]} "
+                   f"to {format_value(name, float(hi['value']))} in {names[str(hi['district'])]}.")
     return tuple(out)
 
 
@@ -730,13 +592,13 @@ def _damage(
     hits = cameras[[is_damage_finding(a, b) for a, b in zip(cameras["damage_ratio"], cameras["distress_share"])]]
     if hits.empty:
         return (), (
-            f"No road damage above the thresholds (damage model ≥ {100 * DAMAGE_MODEL_THRESHOLD:.0f}% or distress heuristic "
-            f"≥ {100 * DISTRESS_THRESHOLD:.0f}% of road pixels) at any camera in this area."
+            f"No road damage above the thresholds (damage model ≥ {format_percent(DAMAGE_MODEL_THRESHOLD)} or distress heuristic "
+            f"≥ {format_percent(DISTRESS_THRESHOLD)} of road pixels) at any camera in this area."
         )
     hits = hits.assign(_key=hits["damage_ratio"].fillna(hits["distress_share"])).sort_values("_key", ascending=False)
     ids = hits["camera_id"].tolist()
-    worst = _damage_frames(store, district_id, start, end, ids).set_index("camera_id")
-    prev = _previews(store, district_id, start, end, ids)
+    worst = reporting.worst_damage_frames(store, district_id, start, end, ids).set_index("camera_id")
+    prev = reporting.damage_previews(store, district_id, start, end, ids, MAX_PREVIEWS_PER_FINDING)
     findings = []
     for row in hits.to_dict("records"):
         cid = str(row["camera_id"])
@@ -803,20 +665,20 @@ def _caveats(area: pd.DataFrame, cameras: pd.DataFrame, sources: Sources, models
     out = []
     if sources.synthetic_share > 0:
         out.append(
-            f"{100 * sources.synthetic_share:.0f}% of the clips are synthetic (demo data generated by UrbanLens): the numbers "
+            f"{format_percent(sources.synthetic_share)} of the clips are synthetic (demo data generated by UrbanLens): the numbers "
             "describe a made-up city and must not be used for decisions."
         )
     conf, low = _value(area, "mean_confidence"), _value(area, "low_confidence_share")
     if not _missing(conf):
-        text = f"Mean model confidence is {fmt('mean_confidence', conf)}"
+        text = f"Mean model confidence is {format_value('mean_confidence', conf)}"
         if not _missing(low):
-            text += f"; {fmt('low_confidence_share', low)} of pixels are below the low-confidence threshold"
+            text += f"; {format_value('low_confidence_share', low)} of pixels are below the low-confidence threshold"
         out.append(text + ".")
     if not cameras.empty:
         weak = cameras[cameras["mean_confidence"] < LOW_CONFIDENCE_CAMERA]
         if not weak.empty:
-            names = ", ".join(f"{n} ({fmt('mean_confidence', c)})" for n, c in zip(weak["name"], weak["mean_confidence"]))
-            out.append(f"Low model confidence (mean below {100 * LOW_CONFIDENCE_CAMERA:.0f}%) at: {names}; read their numbers with care.")
+            names = ", ".join(f"{n} ({format_value('mean_confidence', c)})" for n, c in zip(weak["name"], weak["mean_confidence"]))
+            out.append(f"Low model confidence (mean below {format_percent(LOW_CONFIDENCE_CAMERA)}) at: {names}; read their numbers with care.")
     heur = [INDICATORS[n].label for n in HEADLINE if INDICATORS[n].heuristic]
     out.append(
         "Heuristics, not calibrated measurements (marked † in tables): " + ", ".join(heur)
@@ -850,10 +712,8 @@ def _class_groups(class_sets: dict[str, str]) -> pd.DataFrame:
 def _card_notes(model_name: str) -> str:
     """The ``notes`` of a built-in model card, when there is one (best effort: a report never fails on it)."""
     try:
-        from analytics.models.zoo import builtin_cards
-
         card = builtin_cards().get(model_name)
-    except Exception:  # the model zoo is optional for reports
+    except UrbanLensError:  # an unreadable built-in card must not stop a report
         return ""
     return str(getattr(card, "notes", "") or "") if card is not None else ""
 
@@ -878,13 +738,13 @@ def _methods(models: Sequence[ModelUsed], class_sets: dict[str, str], min_frames
     low, mid, high = OCCUPANCY_THRESHOLDS
     thresholds = (
         f"A value needs at least {min_frames} sampled frames; with fewer it is shown as 'not enough data'.",
-        f"Congestion levels ({', '.join(CONGESTION_LEVELS)}): jammed when road occupancy ≥ {100 * high:.0f}% and vehicle "
-        f"stationarity ≥ {100 * STATIONARY_JAM:.0f}%; heavy when occupancy ≥ {100 * high:.0f}%, or ≥ {100 * mid:.0f}% with "
-        f"stationarity ≥ {100 * STATIONARY_JAM:.0f}%; moderate when occupancy ≥ {100 * low:.0f}%; free below. Not calibrated "
+        f"Congestion levels ({', '.join(CONGESTION_LEVELS)}): jammed when road occupancy ≥ {format_percent(high)} and vehicle "
+        f"stationarity ≥ {format_percent(STATIONARY_JAM)}; heavy when occupancy ≥ {format_percent(high)}, or ≥ {format_percent(mid)} with "
+        f"stationarity ≥ {format_percent(STATIONARY_JAM)}; moderate when occupancy ≥ {format_percent(low)}; free below. Not calibrated "
         "against loop-detector counts.",
-        f"Road-damage findings: cameras where the damage model marks ≥ {100 * DAMAGE_MODEL_THRESHOLD:.0f}% of road pixels, or "
-        f"the distress heuristic ≥ {100 * DISTRESS_THRESHOLD:.0f}%.",
-        f"Cameras with mean model confidence below {100 * LOW_CONFIDENCE_CAMERA:.0f}% are flagged in the caveats.",
+        f"Road-damage findings: cameras where the damage model marks ≥ {format_percent(DAMAGE_MODEL_THRESHOLD)} of road pixels, or "
+        f"the distress heuristic ≥ {format_percent(DISTRESS_THRESHOLD)}.",
+        f"Cameras with mean model confidence below {format_percent(LOW_CONFIDENCE_CAMERA)} are flagged in the caveats.",
     )
     return Methods(
         indicators=ind,
@@ -905,10 +765,10 @@ def _city_spread(store: Store, start: date, end: date, min_frames: int) -> tuple
 
 def _no_data_reason(store: Store, area_name: str, start: date, end: date) -> str:
     first, last = data_period(store)
-    text = f"No footage was recorded in {area_name} between {start:%d %b %Y} and {end:%d %b %Y}"
+    text = f"No footage was recorded in {area_name} between {format_day(start)} and {format_day(end)}"
     if first is None or last is None:
         return text + "; the database holds no footage at all yet (ingest clips or run `urbanlens demo`)."
-    return text + f"; the database holds footage from {first:%d %b %Y} to {last:%d %b %Y}."
+    return text + f"; the database holds footage from {format_day(first)} to {format_day(last)}."
 
 
 def build_report(
@@ -918,21 +778,18 @@ def build_report(
     end: date | str | None = None,
     *,
     main_indicator: str = HEADLINE[0],
-    min_frames: int | None = None,
+    min_frames: int,
     generated_at: datetime | None = None,
 ) -> ReportContent:
     """Gather a report for a district (id or name, case-insensitive) or the city (``None``) over ``[start, end]``.
 
     Missing dates default to the data's first and last day. A period without footage gives a
     report that says so (``has_data`` False) rather than an error; bad input (unknown district,
-    dates the wrong way round, unknown indicator) raises :class:`InputError`.
+    dates the wrong way round, unknown indicator) raises :class:`InputError`. ``min_frames`` comes
+    from the caller (usually ``settings.min_frames``).
     """
     if main_indicator not in INDICATORS:
         raise InputError(f"unknown indicator {main_indicator!r}; choose from {', '.join(INDICATORS)}")
-    if min_frames is None:
-        from analytics.settings import load_settings
-
-        min_frames = load_settings().min_frames
     if min_frames < 1:
         raise InputError(f"min_frames={min_frames} must be at least 1")
     area_id, area_name = resolve_area(store, district)
@@ -946,7 +803,7 @@ def build_report(
     city = compute(store, "city", list(HEADLINE), d0, d1, min_frames=min_frames) if area_id else None
     prev = compute(store, "city", list(HEADLINE), p0, p1, districts=dists, min_frames=min_frames)
     has_previous = bool(prev["n_frames"].sum() > 0) if not prev.empty else False
-    summary = _summary(area, city, prev if has_previous else None, area_name, (d1 - d0).days + 1, min_frames)
+    summary = _summary(area, city, prev if has_previous else None, area_name, period_days(d0, d1), min_frames)
     hourly = _pattern(store, "hour", area_id, d0, d1, min_frames)
     daily = _pattern(store, "day", area_id, d0, d1, min_frames)
     cameras = _cameras(store, area_id, d0, d1, main_indicator, min_frames)
@@ -972,7 +829,7 @@ def build_report(
         hourly=hourly,
         daily=daily,
         cameras=cameras,
-        track=_track(store, area_id, d0, d1),
+        track=reporting.mobile_track(store, area_id, d0, d1),
         districts=_districts_geo(store, area_id, d0, d1, main_indicator, min_frames),
         damage=damage,
         damage_note=damage_note,

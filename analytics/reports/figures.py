@@ -7,22 +7,43 @@ plotly so they stay interactive). Every function takes report content and return
 from __future__ import annotations
 
 import io
-import json
 import math
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import Normalize
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import LinearSegmentedColormap, Normalize, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.patches import Polygon as MplPolygon
 
+from analytics.formatting import MISSING_TEXT, display_scale, format_value, to_display
+from analytics.geo import polygon_rings
 from analytics.indicators import INDICATORS, WEEKDAYS
 from analytics.reports.content import ReportContent
+from analytics.visual.layers import (
+    DAMAGE_COLOR,
+    MISSING_COLOR,
+    Area,
+    CameraPoint,
+    ColourScale,
+    Extent,
+    Finding,
+    Label,
+    MapStack,
+    NorthArrow,
+    ScaleBar,
+    area_layer,
+    camera_layer,
+    colour_scale,
+    extent_of,
+    finding_layer,
+    label_layer,
+)
 
 DPI = 200
 WIDTH_IN = 6.85  # A4 text width with 18 mm margins
@@ -30,7 +51,8 @@ WIDTH_IN = 6.85  # A4 text width with 18 mm margins
 THEME_CMAPS = {"green": "YlGn", "congestion": "OrRd", "pedestrians": "PuBu", "damage": "Reds", "form": "Blues",
                "land cover": "viridis", "quality": "Greys"}
 LEVEL_COLORS = {"free": "#4daf4a", "moderate": "#fdb863", "heavy": "#e66101", "jammed": "#7f0000", "unknown": "#bbbbbb"}
-DAMAGE_COLOR = "#d7191c"
+MAP_ALPHA = 0.6
+"""Opacity of the value fills on the report map (the HTML report draws it the same)."""
 INK = "#222222"
 MUTED = "#777777"
 
@@ -48,57 +70,38 @@ def cmap_name(indicator: str) -> str:
     return THEME_CMAPS.get(INDICATORS[indicator].theme, "viridis")
 
 
-def polygon_rings(geojson: str) -> list[np.ndarray]:
-    """Exterior rings (lon, lat arrays) of a GeoJSON Polygon or MultiPolygon; [] for anything else.
+def fixed_cameras(content: ReportContent) -> pd.DataFrame:
+    """The report's cameras that stand still (a mobile camera is drawn as its route instead)."""
+    cams = content.cameras
+    return cams[cams["kind"] != "mobile"] if not cams.empty else cams
 
-    >>> [r.shape for r in polygon_rings('{"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}')]
-    [(4, 2)]
+
+def map_layers(content: ReportContent) -> MapStack:
+    """The report map, as layers both report formats draw.
+
+    Areas: the districts, those of the report's area filled by the main indicator on its theme's
+    scale (districts around it grey, for context); labels: their names; the mobile camera route;
+    fixed cameras coloured on the same scale and labelled with their rank; road-damage findings.
+    The extent holds the area's districts, its cameras and (city report) the route, with 8% margin.
     """
-    try:
-        geom = json.loads(geojson)
-    except (TypeError, ValueError):
-        return []
-    if geom.get("type") == "Feature":
-        geom = geom.get("geometry") or {}
-    if geom.get("type") == "Polygon":
-        polys = [geom["coordinates"]]
-    elif geom.get("type") == "MultiPolygon":
-        polys = geom["coordinates"]
-    else:
-        return []
-    return [np.asarray(p[0], dtype=float)[:, :2] for p in polys if p and len(p[0]) >= 3]
-
-
-def map_extent(content: ReportContent) -> tuple[float, float, float, float]:
-    """(lon0, lon1, lat0, lat1) of the area with a margin: its district polygon(s), cameras and route."""
-    pts: list[np.ndarray] = []
-    for geo, in_area in zip(content.districts["geometry_geojson"], content.districts["in_area"]):
-        if in_area:
-            pts.extend(polygon_rings(geo))
-    if not content.cameras.empty:
-        pts.append(content.cameras[["lon", "lat"]].dropna().to_numpy(dtype=float))
-    if not content.track.empty and content.is_city:
-        pts.append(content.track[["lon", "lat"]].to_numpy(dtype=float))
-    allp = np.concatenate([p for p in pts if len(p)]) if any(len(p) for p in pts) else np.array([[0.0, 0.0], [1.0, 1.0]])
-    lon0, lat0 = allp.min(axis=0)
-    lon1, lat1 = allp.max(axis=0)
-    pad_lon, pad_lat = max((lon1 - lon0) * 0.08, 0.002), max((lat1 - lat0) * 0.08, 0.002)
-    return float(lon0 - pad_lon), float(lon1 + pad_lon), float(lat0 - pad_lat), float(lat1 + pad_lat)
-
-
-def value_norm(content: ReportContent) -> Normalize:
-    """One colour scale for districts and cameras of the main indicator."""
-    vals = [content.districts["value"].to_numpy(dtype=float)]
-    if not content.cameras.empty:
-        vals.append(content.cameras[content.main_indicator].to_numpy(dtype=float))
-    v = np.concatenate(vals)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return Normalize(0.0, 1.0)
-    lo, hi = float(v.min()), float(v.max())
-    if hi - lo < 1e-9:
-        lo, hi = lo - 0.01, hi + 0.01
-    return Normalize(lo, hi)
+    main = content.main_indicator
+    d, cams = content.districts, content.cameras
+    factor = display_scale(main)
+    values = [*d["value"], *(cams[main] if not cams.empty else [])]
+    scale = colour_scale(cmap_name(main), values, factor, min_span=0.02 * factor)
+    frame = d.rename(columns={"district_id": "id"}).assign(focus=d["in_area"], text=[format_value(main, v) for v in d["value"]],
+                                                         rings=pd.Series([polygon_rings(g) for g in d["geometry_geojson"]], index=d.index, dtype=object))
+    areas = area_layer(frame, scale)
+    route = content.track[["lon", "lat"]].to_numpy(dtype=float) if not content.track.empty else np.empty((0, 2))
+    points = [cams[["lon", "lat"]].dropna().to_numpy(dtype=float)] if not cams.empty else []
+    extent = extent_of([r for a in areas if a.focus for r in a.rings], [*points, route] if content.is_city else points, pad=0.08)
+    fixed = fixed_cameras(content)
+    ranked = fixed.assign(label=[f"{r or '–'} {n}" for r, n in zip(fixed["rank"], fixed["name"])])
+    fixed_ids = set(fixed["camera_id"])
+    findings = finding_layer([f.lon for f in content.damage], [f.lat for f in content.damage], [f.text for f in content.damage],
+                             [f.camera_id in fixed_ids for f in content.damage])
+    return MapStack(extent, scale, areas, label_layer(areas, extent, alpha=MAP_ALPHA), route,
+                    camera_layer(ranked, scale, value=main, label="label"), findings)
 
 
 def _png(fig: Figure) -> bytes:
@@ -108,112 +111,134 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def _scale(ind: str) -> float:
-    return 100.0 if INDICATORS[ind].is_share else 1.0
-
-
 def _axis_label(ind: str) -> str:
     i = INDICATORS[ind]
     return f"{i.label} (%)" if i.is_share else f"{i.label} ({i.unit})"
 
 
+# one renderer per map layer (see analytics.visual.layers); each draws on ``ax``
+
+
+def draw_areas(ax: Any, areas: Sequence[Area], alpha: float = MAP_ALPHA) -> None:
+    """Areas filled at ``alpha``; missing ones grey and hatched; context ones light grey with a thin outline."""
+    for a in areas:
+        for ring in a.rings:
+            if not a.focus:
+                ax.add_patch(MplPolygon(ring, closed=True, facecolor=a.fill, edgecolor="#aaaaaa", linewidth=0.6, zorder=0))
+                continue
+            face = MISSING_COLOR if a.missing else to_rgba(a.fill, alpha)
+            ax.add_patch(MplPolygon(ring, closed=True, facecolor=face, edgecolor="#9a9a9a" if a.missing else "none",
+                                    hatch="////" if a.missing else None, linewidth=0, zorder=1))
+            ax.add_patch(MplPolygon(ring, closed=True, fill=False, edgecolor=INK, linewidth=1.1, alpha=0.8, zorder=1))
+
+
+def draw_labels(ax: Any, labels: Sequence[Label]) -> None:
+    """Each area's name (bold in focus) over its detail line, in the label's colour."""
+    for lb in labels:
+        ax.text(lb.lon, lb.lat, lb.name + (f"\n{lb.detail}" if lb.detail else ""), ha="center", va="center",
+                fontsize=8 if lb.focus else 7, color=lb.colour, fontweight="bold" if lb.focus else "normal", zorder=2)
+
+
+def draw_route(ax: Any, route: np.ndarray) -> None:
+    """A mobile camera's positions as small dots."""
+    if len(route):
+        ax.scatter(route[:, 0], route[:, 1], s=2, color="#555555", alpha=0.5, zorder=3)
+
+
+def draw_cameras(ax: Any, cameras: Sequence[CameraPoint]) -> None:
+    """Cameras as ringed dots in their fill (white when unfilled), each label beside its dot."""
+    if not cameras:
+        return
+    ax.scatter([c.lon for c in cameras], [c.lat for c in cameras], s=70, c=[c.fill or "#ffffff" for c in cameras], edgecolors=INK,
+               linewidths=0.9, zorder=4)
+    for c in cameras:
+        if c.label:
+            ax.annotate(c.label, (c.lon, c.lat), xytext=(6, 5), textcoords="offset points", fontsize=6.5, color=INK, zorder=6)
+
+
+def draw_findings(ax: Any, findings: Sequence[Finding]) -> None:
+    """A red ring around each finding at a camera, a red cross at a mobile camera's worst place."""
+    for f in findings:
+        if f.at_camera:
+            ax.scatter([f.lon], [f.lat], s=230, facecolors="none", edgecolors=DAMAGE_COLOR, linewidths=1.6, zorder=5)
+        else:
+            ax.scatter([f.lon], [f.lat], s=120, marker="X", color=DAMAGE_COLOR, zorder=5)
+
+
+def draw_scale_bar(ax: Any, bar: ScaleBar) -> None:
+    """The bar with its length written above it."""
+    ax.plot([bar.lon0, bar.lon1], [bar.lat, bar.lat], color=INK, linewidth=2, solid_capstyle="butt", zorder=6)
+    ax.annotate(bar.text, ((bar.lon0 + bar.lon1) / 2, bar.lat), xytext=(0, 3), textcoords="offset points", ha="center",
+                va="bottom", fontsize=7, zorder=6)
+
+
+def draw_north_arrow(ax: Any, arrow: NorthArrow) -> None:
+    """An arrow up to ``arrow`` with an N beneath it."""
+    ax.annotate("N", (arrow.lon, arrow.lat), xytext=(0, -24), textcoords="offset points", ha="center", va="top", fontsize=9,
+                fontweight="bold", color=INK, arrowprops={"arrowstyle": "-|>", "color": INK, "linewidth": 1.4}, zorder=6)
+
+
+def draw_colour_bar(fig: Figure, cax: Any, scale: ColourScale, label: str) -> None:
+    """The value scale as a vertical colour bar in ``cax``, in displayed units."""
+    cmap = LinearSegmentedColormap.from_list(scale.name, [(p, c) for p, c in scale.stops])
+    sm = ScalarMappable(norm=Normalize(scale.vmin, scale.vmax), cmap=cmap)
+    sm.set_array(np.array([]))
+    fig.colorbar(sm, cax=cax).set_label(label)
+
+
+def set_extent(ax: Any, extent: Extent) -> None:
+    """Axes over ``extent`` with equal distances (aspect 1/cos(latitude)), no ticks, light frame."""
+    ax.set_xlim(extent.lon0, extent.lon1)
+    ax.set_ylim(extent.lat0, extent.lat1)
+    ax.set_aspect(extent.aspect)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for side in ax.spines.values():
+        side.set_color("#bbbbbb")
+
+
+def _legend_handles(m: MapStack) -> list[Any]:
+    handles: list[Any] = [Patch(facecolor="white", edgecolor=INK, label="camera (colour: value; number: rank)")]
+    if any(a.missing for a in m.areas):
+        handles.append(Patch(facecolor=MISSING_COLOR, edgecolor="#9a9a9a", hatch="////", label=MISSING_TEXT))
+    if m.findings:
+        handles.append(Patch(facecolor="white", edgecolor=DAMAGE_COLOR, label="road-damage finding"))
+    if len(m.route):
+        handles.append(Patch(facecolor="#888888", label="mobile camera route"))
+    return handles
+
+
 def map_png(content: ReportContent) -> bytes:
-    """The area's districts (filled by the main indicator), its cameras (coloured the same) and road-damage findings."""
+    """The area's districts (filled by the main indicator), its cameras (coloured the same) and road-damage findings.
+
+    The legend sits in a strip under the map, where it hides no camera.
+    """
     import matplotlib
 
+    m = map_layers(content)
+    handles = _legend_handles(m)
+    map_h = float(np.clip(WIDTH_IN * 0.86 * m.extent.ratio, 2.6, 5.6))
+    strip = 0.1 + 0.17 * math.ceil(len(handles) / 2)  # inches: two legend entries a row
+    height = map_h + strip
     with _STYLE_LOCK, matplotlib.rc_context(_RC):
-        main = content.main_indicator
-        cmap = colormaps[cmap_name(main)]
-        norm = value_norm(content)
-        lon0, lon1, lat0, lat1 = map_extent(content)
-        aspect = 1.0 / max(math.cos(math.radians((lat0 + lat1) / 2)), 0.2)
-        ratio = (lat1 - lat0) * aspect / max(lon1 - lon0, 1e-9)
-        height = float(np.clip(WIDTH_IN * 0.86 * ratio, 2.6, 5.6))
         fig = Figure(figsize=(WIDTH_IN, height))
-        ax = fig.add_axes((0.01, 0.02, 0.84, 0.96))
-        cax = fig.add_axes((0.88, 0.15, 0.025, 0.7))
-        for row in content.districts.to_dict("records"):
-            for ring in polygon_rings(row["geometry_geojson"]):
-                val = row["value"]
-                if row["in_area"]:
-                    face = cmap(norm(val)) if isinstance(val, float) and math.isfinite(val) else "#eeeeee"
-                    ax.add_patch(MplPolygon(ring, closed=True, facecolor=face, edgecolor=INK, linewidth=1.2, alpha=0.55, zorder=1))
-                else:
-                    ax.add_patch(MplPolygon(ring, closed=True, facecolor="#f4f4f4", edgecolor="#aaaaaa", linewidth=0.6, zorder=0))
-                cx, cy = ring[:-1].mean(axis=0) if len(ring) > 3 else ring.mean(axis=0)
-                if lon0 <= cx <= lon1 and lat0 <= cy <= lat1:
-                    ax.text(cx, cy, str(row["name"]), ha="center", va="center", fontsize=8 if row["in_area"] else 7,
-                            color=INK if row["in_area"] else MUTED, fontweight="bold" if row["in_area"] else "normal",
-                            alpha=0.55, zorder=2)
-        if not content.track.empty:
-            ax.scatter(content.track["lon"], content.track["lat"], s=2, color="#555555", alpha=0.5, zorder=3, label="mobile camera route")
-        cams = content.cameras
-        if not cams.empty:
-            fixed = cams[cams["kind"] != "mobile"]
-            vals = fixed[main].to_numpy(dtype=float)
-            colors = [cmap(norm(v)) if math.isfinite(v) else "#ffffff" for v in vals]
-            ax.scatter(fixed["lon"], fixed["lat"], s=70, c=colors, edgecolors=INK, linewidths=0.9, zorder=4)
-            damaged = {f.camera_id for f in content.damage}
-            for r in fixed.to_dict("records"):
-                if r["camera_id"] in damaged:
-                    ax.scatter([r["lon"]], [r["lat"]], s=230, facecolors="none", edgecolors=DAMAGE_COLOR, linewidths=1.6, zorder=5)
-                ax.annotate(f"{r['rank'] or '–'} {r['name']}", (r["lon"], r["lat"]), xytext=(6, 5), textcoords="offset points",
-                            fontsize=6.5, color=INK, zorder=6)
-        fixed_ids = set() if cams.empty else set(cams.loc[cams["kind"] != "mobile", "camera_id"])
-        for f in content.damage:
-            if f.camera_id not in fixed_ids:  # a mobile camera: mark its worst place
-                ax.scatter([f.lon], [f.lat], s=120, marker="X", color=DAMAGE_COLOR, zorder=5)
-        ax.set_xlim(lon0, lon1)
-        ax.set_ylim(lat0, lat1)
-        ax.set_aspect(aspect)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for side in ax.spines.values():
-            side.set_color("#bbbbbb")
-        handles: list[Any] = [Patch(facecolor="white", edgecolor=INK, label="camera (colour: value; number: rank)")]
-        if content.damage:
-            handles.append(Patch(facecolor="white", edgecolor=DAMAGE_COLOR, label="road-damage finding"))
-        if not content.track.empty:
-            handles.append(Patch(facecolor="#888888", label="mobile camera route"))
-        ax.legend(handles=handles, loc="lower left", frameon=True, framealpha=0.9)
-        ax.text(0.985, 0.97, "N ↑", transform=ax.transAxes, ha="right", va="top", fontsize=9, fontweight="bold")
-        km = _scale_bar_km(lon1 - lon0, (lat0 + lat1) / 2)
-        deg = km / (111.32 * math.cos(math.radians((lat0 + lat1) / 2)))
-        x0, y0 = lon1 - (lon1 - lon0) * 0.04 - deg, lat0 + (lat1 - lat0) * 0.04
-        ax.plot([x0, x0 + deg], [y0, y0], color=INK, linewidth=2, zorder=6)
-        ax.text(x0 + deg / 2, y0 + (lat1 - lat0) * 0.015, f"{km:g} km", ha="center", va="bottom", fontsize=7, zorder=6)
-        sm = _mappable(cmap, norm, main)
-        cb = fig.colorbar(sm, cax=cax)
-        cb.set_label(_axis_label(main))
-        if INDICATORS[main].is_share:
-            cb.ax.yaxis.set_major_formatter(lambda v, _p: f"{100 * v:.0f}")
+        ax = fig.add_axes((0.01, (strip + 0.02 * map_h) / height, 0.84, 0.96 * map_h / height))
+        draw_areas(ax, m.areas)
+        draw_labels(ax, m.labels)
+        draw_route(ax, m.route)
+        draw_cameras(ax, m.cameras)
+        draw_findings(ax, m.findings)
+        draw_scale_bar(ax, m.scale_bar)
+        draw_north_arrow(ax, m.north_arrow)
+        set_extent(ax, m.extent)
+        fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.01, 0.0), ncol=2, frameon=False)
+        cax = fig.add_axes((0.88, (strip + 0.15 * map_h) / height, 0.025, 0.7 * map_h / height))
+        draw_colour_bar(fig, cax, m.scale, _axis_label(content.main_indicator))
         return _png(fig)
 
 
-def _mappable(cmap: Any, norm: Normalize, main: str) -> Any:
-    from matplotlib.cm import ScalarMappable
-
-    sm = ScalarMappable(norm=norm, cmap=cmap)
-    sm.set_array(np.array([]))
-    return sm
-
-
-def _scale_bar_km(width_deg: float, lat: float) -> float:
-    """A round scale-bar length of about a fifth of the map width.
-
-    >>> _scale_bar_km(0.08, 42.0), _scale_bar_km(0.02, 42.0)
-    (2.0, 0.5)
-    """
-    width_km = width_deg * 111.32 * math.cos(math.radians(lat))
-    target = width_km / 5
-    for step in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100):
-        if step >= target:
-            return float(step)
-    return 100.0
-
-
 def _band(ax: Any, x: np.ndarray, df: pd.DataFrame, ind: str, color: str, style: str = "-", marker: str = "o") -> None:
-    s = _scale(ind)
+    s = display_scale(ind)
     y = df[ind].to_numpy(dtype=float) * s
     lo, hi = df[f"{ind}_low"].to_numpy(dtype=float) * s, df[f"{ind}_high"].to_numpy(dtype=float) * s
     ax.fill_between(x, lo, hi, color=color, alpha=0.18, linewidth=0)
@@ -274,5 +299,5 @@ def pattern_png(df: pd.DataFrame, by: str) -> bytes:
         top1 = np.nanmax(np.r_[df["people_per_frame_high"].to_numpy(dtype=float), 0.1])
         ax1.set_ylim(0, top1 * 1.25)
         top2 = np.nanmax(np.r_[df["road_occupancy_high"].to_numpy(dtype=float), df["vehicle_stationarity_high"].to_numpy(dtype=float), 0.1])
-        ax2.set_ylim(0, top2 * 100 * 1.45)
+        ax2.set_ylim(0, to_display("road_occupancy", top2) * 1.45)
         return _png(fig)

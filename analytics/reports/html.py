@@ -19,14 +19,23 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
-from matplotlib import colormaps
-from matplotlib.colors import to_hex
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from analytics.formatting import (
+    display_scale,
+    format_cell,
+    format_count,
+    format_interval,
+    format_percent,
+    format_period,
+    format_previous,
+    format_value,
+)
 from analytics.indicators import HEADLINE, INDICATORS, WEEKDAYS
 from analytics.reports import figures
-from analytics.reports.content import SHORT_LABELS, ReportContent, camera_columns, fmt, fmt_interval, fmt_number, format_lonlat, previous_text
+from analytics.reports.content import SHORT_LABELS, ReportContent, camera_columns, format_lonlat
+from analytics.visual import maps
 
 CSP = (
     "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
@@ -106,62 +115,30 @@ def _data_uri(mime: str, data: bytes) -> str:
 # interactive figures
 
 
-def map_figure(c: ReportContent) -> go.Figure:
-    """Districts and cameras in lon/lat on plain axes (no tiles, so nothing to download)."""
+def _camera_hover(c: ReportContent) -> list[str]:
     main = c.main_indicator
-    scale = 100.0 if INDICATORS[main].is_share else 1.0
-    cmap = colormaps[figures.cmap_name(main)]
-    norm = figures.value_norm(c)
-    lon0, lon1, lat0, lat1 = figures.map_extent(c)
+    return [
+        f"<b>{_e(r['name'])}</b> (rank {r['rank'] or '–'})<br>{_e(INDICATORS[main].label)}: {format_value(main, r[main])}"
+        f" ({format_interval(main, r[f'{main}_low'], r[f'{main}_high'], r[main]) or 'no interval'})<br>{format_count(r['n_frames'])} frames"
+        for r in figures.fixed_cameras(c).to_dict("records")
+    ]
+
+
+def map_figure(c: ReportContent) -> go.Figure:
+    """The report map (:func:`~analytics.reports.figures.map_layers`) on plain axes: no tiles, so nothing to download."""
+    m = figures.map_layers(c)
     fig = go.Figure()
-    for row in c.districts.to_dict("records"):
-        val = row["value"]
-        finite = isinstance(val, float) and math.isfinite(val)
-        label = f"{row['name']}: {fmt(main, val) if finite else 'not enough data'}"
-        for ring in figures.polygon_rings(row["geometry_geojson"]):
-            face = to_hex(cmap(norm(val))) if (row["in_area"] and finite) else "#f1f1f1"
-            fig.add_trace(go.Scatter(
-                x=ring[:, 0], y=ring[:, 1], fill="toself", mode="lines", fillcolor=face, opacity=0.6 if row["in_area"] else 0.8,
-                line={"color": "#222" if row["in_area"] else "#aaa", "width": 1.6 if row["in_area"] else 0.8},
-                name=str(row["name"]), hoverinfo="text", text=label, showlegend=False,
-            ))
-            cx, cy = ring[:-1].mean(axis=0) if len(ring) > 3 else ring.mean(axis=0)
-            if lon0 <= cx <= lon1 and lat0 <= cy <= lat1:
-                fig.add_annotation(x=cx, y=cy, text=_e(row["name"]), showarrow=False,
-                                   font={"size": 13 if row["in_area"] else 11, "color": "#555" if row["in_area"] else "#999"})
-    if not c.track.empty:
-        fig.add_trace(go.Scatter(x=c.track["lon"], y=c.track["lat"], mode="markers", marker={"size": 3, "color": "#555"},
-                                 name="mobile camera route", hoverinfo="skip"))
-    cams = c.cameras[c.cameras["kind"] != "mobile"] if not c.cameras.empty else c.cameras
-    if not cams.empty:
-        vals = cams[main].to_numpy(dtype=float) * scale
-        text = [
-            f"<b>{_e(r['name'])}</b> (rank {r['rank'] or '–'})<br>{_e(INDICATORS[main].label)}: {fmt(main, r[main])}"
-            f" ({fmt_interval(main, r[f'{main}_low'], r[f'{main}_high'], r[main]) or 'no interval'})<br>{int(r['n_frames']):,} frames"
-            for r in cams.to_dict("records")
-        ]
-        fig.add_trace(go.Scatter(
-            x=cams["lon"], y=cams["lat"], mode="markers+text", text=[f"{r or '–'} {n}" for r, n in zip(cams["rank"], cams["name"])], textposition="top right",
-            hovertext=text, hoverinfo="text", name="cameras",
-            marker={"size": 15, "color": np.where(np.isfinite(vals), vals, np.nan), "colorscale": figures.cmap_name(main),
-                    "cmin": float(norm.vmin or 0.0) * scale, "cmax": float(norm.vmax or 1.0) * scale, "line": {"color": "#222", "width": 1.2},
-                    "showscale": True, "colorbar": {"title": {"text": _axis_title(main)}, "thickness": 14}},
-        ))
-    if c.damage:
-        fig.add_trace(go.Scatter(
-            x=[f.lon for f in c.damage], y=[f.lat for f in c.damage], mode="markers", name="road-damage finding",
-            marker={"size": 26, "color": "rgba(0,0,0,0)", "line": {"color": figures.DAMAGE_COLOR, "width": 2.5}},
-            hovertext=[_e(f.text) for f in c.damage], hoverinfo="text",
-        ))
-    lat_mid = (lat0 + lat1) / 2
-    ratio = 1.0 / max(math.cos(math.radians(lat_mid)), 0.2)
-    height = int(np.clip(860 * (lat1 - lat0) * ratio / max(lon1 - lon0, 1e-9), 380, 700))
-    fig.update_layout(
-        template="plotly_white", height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        legend={"orientation": "h", "y": -0.02, "x": 0}, hovermode="closest",
-        xaxis={"range": [lon0, lon1], "visible": False},
-        yaxis={"range": [lat0, lat1], "visible": False, "scaleanchor": "x", "scaleratio": ratio},
-    )
+    maps.add_areas(fig, m.areas, hover=[_e(f"{a.name}: {a.text}") for a in m.areas], edge="#222222", width=1.6, alpha=figures.MAP_ALPHA)
+    maps.add_labels(fig, m.labels, size=13)
+    maps.add_route(fig, m.route)
+    maps.add_colour_bar(fig, m.scale, _axis_title(c.main_indicator))
+    maps.add_cameras(fig, m.cameras, _camera_hover(c), "cameras", sized=False)
+    maps.add_findings(fig, m.findings)
+    maps.add_scale_bar(fig, m.scale_bar)
+    maps.add_north_arrow(fig, m.north_arrow)
+    maps.set_extent(fig, m.extent, background="white")
+    fig.update_layout(template="plotly_white", height=int(np.clip(860 * m.extent.ratio, 380, 700)), margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      legend={"orientation": "h", "y": -0.02, "x": 0}, hovermode="closest")
     return fig
 
 
@@ -170,8 +147,14 @@ def _axis_title(name: str) -> str:
     return f"{i.label} (%)" if i.is_share else f"{i.label} ({i.unit})"
 
 
+def _hover_texts(df: pd.DataFrame, name: str) -> list[list[str]]:
+    """Per row of a wide pattern table: [value, 95% interval, frames] as :mod:`analytics.formatting` writes them."""
+    return [[format_value(name, v), format_interval(name, lo, hi, v) or "none", format_count(n)]
+            for v, lo, hi, n in zip(df[name], df[f"{name}_low"], df[f"{name}_high"], df["n_frames"])]
+
+
 def _band_traces(x: Sequence[Any], df: pd.DataFrame, name: str, color: str, dash: str = "solid") -> list[go.Scatter]:
-    s = 100.0 if INDICATORS[name].is_share else 1.0
+    s = display_scale(name)
     y, lo, hi = (df[name].to_numpy(dtype=float) * s, df[f"{name}_low"].to_numpy(dtype=float) * s,
                  df[f"{name}_high"].to_numpy(dtype=float) * s)
     label = INDICATORS[name].label
@@ -181,9 +164,8 @@ def _band_traces(x: Sequence[Any], df: pd.DataFrame, name: str, color: str, dash
         go.Scatter(x=x, y=lo, mode="lines", line={"width": 0}, fill="tonexty", fillcolor=fill, hoverinfo="skip",
                    showlegend=False, legendgroup=name),
         go.Scatter(x=x, y=y, mode="lines+markers", name=label, legendgroup=name, line={"color": color, "dash": dash},
-                   marker={"size": 5}, customdata=np.stack([lo, hi, df["n_frames"].to_numpy()], axis=1),
-                   hovertemplate=f"{label}: %{{y:.2f}} (95%: %{{customdata[0]:.2f}}–%{{customdata[1]:.2f}}; "
-                                 "%{customdata[2]} frames)<extra></extra>"),
+                   marker={"size": 5}, customdata=_hover_texts(df, name),
+                   hovertemplate=f"{label}: %{{customdata[0]}} (95%: %{{customdata[1]}}; %{{customdata[2]}} frames)<extra></extra>"),
     ]
 
 
@@ -231,10 +213,10 @@ def _header(c: ReportContent) -> str:
         f"<h1>{_e(c.title)}</h1>",
         f'<p class="subtitle">{_e(c.period_text)} · {_e(area)}</p>',
         f'<p class="small">Generated {c.generated_at:%d %b %Y %H:%M} by UrbanLens {_e(c.version)}. Compared with '
-        f"{previous_text(c.days)} ({c.previous_start:%d %b} – {c.previous_end:%d %b %Y}){_e(compare)}</p>",
+        f"{format_previous(c.days)} ({format_period(c.previous_start, c.previous_end)}){_e(compare)}</p>",
     ]
     if c.sources.synthetic_share > 0:
-        out.append(f'<div class="box"><b>Demo data: {100 * c.sources.synthetic_share:.0f}% of the footage behind this report is '
+        out.append(f'<div class="box"><b>Demo data: {format_percent(c.sources.synthetic_share)} of the footage behind this report is '
                    "synthetic. The numbers describe a made-up city and must not be used for decisions.</b></div>")
     if not c.has_data:
         out.append(f'<div class="box"><b>No data for this area and period.</b> {_e(c.no_data_reason)} So this report '
@@ -248,8 +230,8 @@ def _header(c: ReportContent) -> str:
 def _sources(c: ReportContent) -> str:
     s = c.sources
     span = f"{s.first_ts:%d %b %Y %H:%M} – {s.last_ts:%d %b %Y %H:%M}" if s.first_ts and s.last_ts else "none"
-    rows = [["Cameras", f"{s.cameras}"], ["Clips", f"{s.clips:,}"], ["Sampled frames", f"{s.frames:,}"],
-            ["Hours of footage", f"{s.hours:,.1f}"], ["Synthetic share", f"{100 * s.synthetic_share:.0f}% of clips"],
+    rows = [["Cameras", f"{s.cameras}"], ["Clips", format_count(s.clips)], ["Sampled frames", format_count(s.frames)],
+            ["Hours of footage", f"{s.hours:,.1f}"], ["Synthetic share", f"{format_percent(s.synthetic_share)} of clips"],
             ["Footage from", span]]
     models = [[_e(m.name), f'<span class="mono">{_e(m.weights_sha256)}</span>', _e(m.code_version), _e(m.sampling),
                _e(m.smoothing), _e(m.class_set), f"{m.clips:,}"] for m in c.models]
@@ -266,19 +248,19 @@ def _summary(c: ReportContent) -> str:
     if c.key_points:
         out += ["<h3>Key points</h3>", _ul(c.key_points)]
     header = ["Indicator", "Value", "95% interval"] + ([] if c.is_city else ["City average"]) + (
-        [previous_text(c.days).replace("the previous", "Previous")] if c.has_previous else []) + ["Frames"]
+        [format_previous(c.days).replace("the previous", "Previous")] if c.has_previous else []) + ["Frames"]
     rows = []
     for ln in c.summary:
         row = [ln.label + (" †" if ln.heuristic else ""), ln.value_text, ln.interval_text or "–"]
         if not c.is_city:
-            row.append(fmt(ln.name, ln.city))
+            row.append(format_value(ln.name, ln.city))
         if c.has_previous:
-            row.append(fmt(ln.name, ln.previous) if not math.isnan(ln.previous) else "no data")
-        row.append(f"{ln.n_frames:,}")
+            row.append(format_value(ln.name, ln.previous) if not math.isnan(ln.previous) else "no data")
+        row.append(format_count(ln.n_frames))
         rows.append(row)
     out.append(_table(header, rows, num_cols=list(range(1, len(header)))))
-    note = "" if c.has_previous else (f" No footage in {previous_text(c.days)} ({c.previous_start:%d %b} – "
-                                      f"{c.previous_end:%d %b %Y}), so no change over time can be given.")
+    note = "" if c.has_previous else (f" No footage in {format_previous(c.days)} ({format_period(c.previous_start, c.previous_end)}"
+                                      "), so no change over time can be given.")
     out.append(f'<p class="caption">† heuristic indicator (see caveats). Intervals: 95%, clips as the sampling unit '
                f"(methods appendix).{_e(note)}</p>")
     out += ["<h3>In plain words</h3>", _ul([ln.text for ln in c.summary])]
@@ -314,8 +296,8 @@ def _cameras(c: ReportContent) -> str:
     rows = []
     for r in c.cameras.to_dict("records"):
         name = str(r["name"]) + (" (mobile)" if r.get("kind") == "mobile" else "")
-        vals = ["–" if pd.isna(r[n]) else fmt(n, r[n]) if INDICATORS[n].is_share else fmt_number(n, r[n]) for n in cols]
-        rows.append([str(r["rank"] or "–"), name, f"{int(r['n_frames']):,}", *vals, str(r.get("congestion_level") or "")])
+        vals = [format_cell(n, r[n]) for n in cols]
+        rows.append([str(r["rank"] or "–"), name, format_count(r["n_frames"]), *vals, str(r.get("congestion_level") or "")])
     out.append(_table(header, rows, num_cols=list(range(2, 3 + len(cols)))))
     out.append(f'<p class="caption">Ranked by {_e(INDICATORS[c.main_indicator].label.lower())}, highest first. '
                f"'–': fewer than {c.min_frames} frames (not enough data).</p>")
@@ -326,8 +308,8 @@ def _damage(c: ReportContent) -> str:
     out = ['<h2 id="damage">Road damage findings</h2>']
     if not c.damage:
         return out[0] + f"<p>{_e(c.damage_note or 'No road damage findings.')}</p>"
-    rows = [[f.camera_name, format_lonlat(f.lon, f.lat), fmt("damage_ratio", f.damage_ratio), fmt("distress_share", f.distress_share),
-             f"{f.worst_ts:%d %b %Y %H:%M}" if f.worst_ts else "–", f"{f.n_frames:,}"] for f in c.damage]
+    rows = [[f.camera_name, format_lonlat(f.lon, f.lat), format_value("damage_ratio", f.damage_ratio), format_value("distress_share", f.distress_share),
+             f"{f.worst_ts:%d %b %Y %H:%M}" if f.worst_ts else "–", format_count(f.n_frames)] for f in c.damage]
     out.append(_table(["Camera", "Location", "Damage (model)", "Distress †", "Most damaged frame", "Frames"], rows,
                       num_cols=[2, 3, 5]))
     out.append(_ul([f.text for f in c.damage]))

@@ -13,7 +13,6 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import matplotlib
-import pandas as pd
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4
@@ -37,9 +36,10 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from analytics.formatting import format_cell, format_count, format_percent, format_period, format_previous, format_value
 from analytics.indicators import HEADLINE, INDICATORS
 from analytics.reports import figures
-from analytics.reports.content import SHORT_LABELS, ReportContent, camera_columns, fmt, fmt_number, format_lonlat, previous_text
+from analytics.reports.content import SHORT_LABELS, ReportContent, camera_columns, format_lonlat
 
 MARGIN = 18 * mm
 TEXT_W = A4[0] - 2 * MARGIN
@@ -158,12 +158,12 @@ def _title(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
         _p(c.title, st["title"]),
         _p(f"{c.period_text} · {area}", st["subtitle"]),
         _p(f"Generated {c.generated_at:%d %b %Y %H:%M} by UrbanLens {c.version}. Compared with "
-           f"{previous_text(c.days)} ({c.previous_start:%d %b} – {c.previous_end:%d %b %Y})"
+           f"{format_previous(c.days)} ({format_period(c.previous_start, c.previous_end)})"
            + ("." if c.is_city else " and with the city average over the same period."), st["small"]),
         Spacer(1, 6),
     ]
     if c.sources.synthetic_share > 0:
-        out += [_box([_p(f"Demo data: {100 * c.sources.synthetic_share:.0f}% of the footage behind this report is synthetic. "
+        out += [_box([_p(f"Demo data: {format_percent(c.sources.synthetic_share)} of the footage behind this report is synthetic. "
                          "The numbers describe a made-up city and must not be used for decisions.", st["cellb"])],
                      WARN_BG, WARN_EDGE), Spacer(1, 6)]
     if not c.has_data:
@@ -179,8 +179,8 @@ def _sources(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     rows = [
         ["Data sources", "", "", ""],
         ["Cameras", f"{s.cameras}", "Hours of footage", f"{s.hours:,.1f}"],
-        ["Clips", f"{s.clips:,}", "Synthetic share", f"{100 * s.synthetic_share:.0f}% of clips"],
-        ["Sampled frames", f"{s.frames:,}", "Footage from", span],
+        ["Clips", format_count(s.clips), "Synthetic share", f"{format_percent(s.synthetic_share)} of clips"],
+        ["Sampled frames", format_count(s.frames), "Footage from", span],
     ]
     t = _table(rows, [28 * mm, 30 * mm, 30 * mm, TEXT_W - 88 * mm], st, zebra=False)
     t.setStyle(TableStyle([("SPAN", (0, 0), (-1, 0))]))
@@ -199,7 +199,7 @@ def _summary(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     if c.key_points:
         out += [_p("Key points", st["h3"]), _bullets(c.key_points, st["body"])]
     rows: list[list[Any]] = [
-        ["Indicator", "Value", "95% interval", "City average", previous_text(c.days).replace("the previous", "Previous"), "Frames"]
+        ["Indicator", "Value", "95% interval", "City average", format_previous(c.days).replace("the previous", "Previous"), "Frames"]
     ]
     for ln in c.summary:
         label = ln.label + (" †" if ln.heuristic else "")
@@ -207,17 +207,17 @@ def _summary(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
             label,
             _p(ln.value_text, st["cellb"]) if ln.enough else _p("not enough data", st["cell"]),
             ln.interval_text or "–",
-            "" if c.is_city else fmt(ln.name, ln.city),
-            fmt(ln.name, ln.previous) if not math.isnan(ln.previous) else "no data",
-            f"{ln.n_frames:,}",
+            "" if c.is_city else format_value(ln.name, ln.city),
+            format_value(ln.name, ln.previous) if not math.isnan(ln.previous) else "no data",
+            format_count(ln.n_frames),
         ])
     keep = [0, 1, 2] + ([] if c.is_city else [3]) + ([4] if c.has_previous else []) + [5]
     rows = [[r[i] for i in keep] for r in rows]
     base = {0: 50 * mm, 1: 24 * mm, 2: 30 * mm, 3: 26 * mm, 4: 28 * mm}
     widths = [base[i] for i in keep[:-1]]
     widths.append(TEXT_W - sum(widths))
-    note = "" if c.has_previous else (f" No footage in {previous_text(c.days)} ({c.previous_start:%d %b} – "
-                                      f"{c.previous_end:%d %b %Y}), so no change over time can be given.")
+    note = "" if c.has_previous else (f" No footage in {format_previous(c.days)} ({format_period(c.previous_start, c.previous_end)}"
+                                      "), so no change over time can be given.")
     out += [Spacer(1, 4), _table(rows, widths, st),
             _p("† heuristic indicator (see caveats). Intervals: 95%, clips as the sampling unit (methods appendix)." + note,
                st["caption"]),
@@ -254,13 +254,6 @@ def _patterns(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]
     ]
 
 
-def _cell(name: str, value: float) -> str:
-    """A table cell: shares with %, means as bare numbers (the header names the unit); '–' when missing."""
-    if pd.isna(value):
-        return "–"
-    return fmt(name, value) if INDICATORS[name].is_share else fmt_number(name, value)
-
-
 def _cameras(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     out: list[Flowable] = [CondPageBreak(50 * mm), _p("Cameras, ranked", st["h2"])]
     if c.cameras.empty:
@@ -269,8 +262,8 @@ def _cameras(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     rows: list[list[Any]] = [["#", "Camera", "Frames", *[SHORT_LABELS.get(n, INDICATORS[n].label) for n in cols], "Congestion"]]
     for r in c.cameras.to_dict("records"):
         name = f"{r['name']}" + (" (mobile)" if r.get("kind") == "mobile" else "")
-        vals = [_cell(n, r[n]) for n in cols]
-        rows.append([str(r["rank"] or "–"), name, f"{int(r['n_frames']):,}", *vals, str(r.get("congestion_level", "") or "")])
+        vals = [format_cell(n, r[n]) for n in cols]
+        rows.append([str(r["rank"] or "–"), name, format_count(r["n_frames"]), *vals, str(r.get("congestion_level", "") or "")])
     fixed = 8 * mm + 38 * mm + 15 * mm + 20 * mm
     w = (TEXT_W - fixed) / len(cols)
     out += [
@@ -287,8 +280,8 @@ def _damage(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
         return out + [_p(c.damage_note or "No road damage findings.", st["body"])]
     rows: list[list[Any]] = [["Camera", "Location", "Damage (model)", "Distress †", "Worst frame", "Frames"]]
     for f in c.damage:
-        rows.append([f.camera_name, format_lonlat(f.lon, f.lat), fmt("damage_ratio", f.damage_ratio),
-                     fmt("distress_share", f.distress_share), f"{f.worst_ts:%d %b %H:%M}" if f.worst_ts else "–", f"{f.n_frames:,}"])
+        rows.append([f.camera_name, format_lonlat(f.lon, f.lat), format_value("damage_ratio", f.damage_ratio),
+                     format_value("distress_share", f.distress_share), f"{f.worst_ts:%d %b %H:%M}" if f.worst_ts else "–", format_count(f.n_frames)])
     out += [_table(rows, [34 * mm, 50 * mm, 24 * mm, 20 * mm, 24 * mm, TEXT_W - 152 * mm], st), Spacer(1, 4),
             _bullets([f.text for f in c.damage], st["body"])]
     for f in c.damage:

@@ -1,22 +1,34 @@
-"""Look-ups behind the Camera and Data pages: clips, previews, zones, routes and model runs.
+"""Look-ups behind the dashboard pages: clips, previews, zones, routes, model runs, class shares, KPIs.
 
-Each function takes an open store and returns a DataFrame; SQL is fixed text with bound values.
+Each function takes an open store and returns a DataFrame (or plain values); SQL is fixed text
+with bound values, and every date window comes from :func:`analytics.indicators.period_filter`.
+:func:`clip_indicators` measures one clip that is not saved yet, in a throw-away in-memory store.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from analytics.errors import InputError
+from analytics.indicators import compute, period_filter
+from analytics.periods import previous_period
+from analytics.records import ClipMeasurements
 from analytics.store import Store
+from analytics.taxonomy import VALID_GROUPS
+
+SHARE_GROUPS = (*(g for g in VALID_GROUPS if g != "damage"), "damage")
+"""Indicator groups of the class-share charts, damage last (it is NULL where no damage model ran)."""
+SHARE_STEPS = ("day", "frame")
 
 
-def _window(start: date | None, end: date | None) -> tuple[datetime, datetime]:
-    """Inclusive dates as a half-open timestamp window (open ends become far past / far future)."""
-    t0 = datetime.combine(start, time.min) if start else datetime(1970, 1, 1)
-    t1 = datetime.combine(end + timedelta(days=1), time.min) if end else datetime(2999, 1, 1)
-    return t0, t1
+def _and(*conditions: str) -> str:
+    """Fixed SQL conditions joined with AND (the conditions are code, never user text)."""
+    return " AND ".join(conditions)
 
 
 def cameras_with_zones(store: Store) -> list[str]:
@@ -26,15 +38,16 @@ def cameras_with_zones(store: Store) -> list[str]:
 
 def camera_clips(store: Store, camera_id: str, start: date | None = None, end: date | None = None, limit: int = 500) -> pd.DataFrame:
     """A camera's clips in the period with their active run (model, sampling, smoothing) and mean flicker/confidence."""
-    t0, t1 = _window(start, end)
+    frames_window, params = period_filter(start, end, "ts")
+    clips_window, _ = period_filter(start, end, "c.start_time")
     return store.query_df(
         "SELECT c.label, c.start_time, c.duration_s, c.width, c.height, c.source, r.run_id, r.model_name, r.sampling, r.smoothing, "
         "r.n_frames, r.code_version, fl.flicker, fl.confidence "
         "FROM clips c JOIN model_runs r ON r.clip_sha256 = c.clip_sha256 AND r.active "
         "LEFT JOIN (SELECT run_id, avg(flicker) AS flicker, avg(mean_confidence) AS confidence FROM frames "
-        "WHERE camera_id = ? AND active AND ts >= ? AND ts < ? GROUP BY run_id) fl ON fl.run_id = r.run_id "
-        "WHERE c.camera_id = ? AND c.start_time >= ? AND c.start_time < ? ORDER BY c.start_time DESC LIMIT ?",
-        [camera_id, t0, t1, camera_id, t0, t1, limit],
+        f"WHERE {_and('camera_id = $cam', 'active', *frames_window)} GROUP BY run_id) fl ON fl.run_id = r.run_id "
+        f"WHERE {_and('c.camera_id = $cam', *clips_window)} ORDER BY c.start_time DESC LIMIT $lim",
+        {**params, "cam": camera_id, "lim": limit},
     )
 
 
@@ -50,11 +63,11 @@ def camera_previews(store: Store, camera_id: str, limit: int = 12) -> pd.DataFra
 
 def camera_track(store: Store, camera_id: str, start: date | None = None, end: date | None = None, limit: int = 5000) -> pd.DataFrame:
     """Where a mobile camera's frames were taken in the period (positions rounded to about 10 m)."""
-    t0, t1 = _window(start, end)
+    window, params = period_filter(start, end, "ts")
     return store.query_df(
-        "SELECT DISTINCT round(lon, 4) AS lon, round(lat, 4) AS lat FROM frames WHERE camera_id = ? AND active "
-        "AND ts >= ? AND ts < ? LIMIT ?",
-        [camera_id, t0, t1, limit],
+        "SELECT DISTINCT round(lon, 4) AS lon, round(lat, 4) AS lat FROM frames "
+        f"WHERE {_and('camera_id = $cam', 'active', *window)} LIMIT $lim",
+        {**params, "cam": camera_id, "lim": limit},
     )
 
 
@@ -63,3 +76,68 @@ def model_run_summary(store: Store) -> pd.DataFrame:
     return store.query_df(
         "SELECT model_name, count(*) AS runs, sum(n_frames) AS frames FROM model_runs WHERE active GROUP BY 1 ORDER BY 2 DESC"
     )
+
+
+def class_shares(
+    store: Store, camera_id: str | None = None, start: date | None = None, end: date | None = None,
+    clip_sha256: str | None = None, by: str = "day",
+) -> pd.DataFrame:
+    """Share of valid pixels per indicator group, per day (``by='day'``) or per sampled frame (``by='frame'``).
+
+    ``share = Σ group pixels / Σ valid pixels`` over the active frames of each step (a missing
+    damage measurement counts as 0). Columns: t, group, share, n_frames.
+    """
+    if by not in SHARE_STEPS:
+        raise InputError(f"class shares by {by!r}; choose from {', '.join(SHARE_STEPS)}")
+    window, params = period_filter(start, end, "ts")
+    where = ["active", *window]
+    if camera_id is not None:
+        where.append("camera_id = $cam")
+        params["cam"] = camera_id
+    if clip_sha256 is not None:
+        where.append("clip_sha256 = $clip")
+        params["clip"] = clip_sha256
+    sums = ", ".join(f"sum(coalesce({g}_px, 0)) AS {g}" for g in SHARE_GROUPS)  # column names from the taxonomy
+    key = "CAST(ts AS DATE)" if by == "day" else "t_s"
+    df = store.query_df(
+        f"SELECT {key} AS t, count(*) AS n_frames, sum(valid_px) AS valid, {sums} FROM frames WHERE {_and(*where)} "
+        "GROUP BY 1 ORDER BY 1",
+        params,
+    )
+    if df.empty:
+        return pd.DataFrame(columns=["t", "group", "share", "n_frames"])
+    long = df.melt(id_vars=["t", "n_frames", "valid"], value_vars=list(SHARE_GROUPS), var_name="group", value_name="px")
+    long["share"] = long["px"].astype(float) / long["valid"].replace(0, np.nan).astype(float)
+    return long[["t", "group", "share", "n_frames"]]
+
+
+def city_values(
+    store: Store, names: Sequence[str], start: date | None, end: date | None, *, min_frames: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """City indicator tables (long, as :func:`analytics.indicators.compute`) of ``[start, end]`` and of the period
+    of the same length just before it; the second is empty when the period is open at either end."""
+    names = list(names)
+    now = compute(store, by="city", indicators=names, start=start, end=end, min_frames=min_frames)
+    if start is None or end is None:
+        return now, now.iloc[0:0]
+    p0, p1 = previous_period(start, end)
+    return now, compute(store, by="city", indicators=names, start=p0, end=p1, min_frames=min_frames)
+
+
+def clip_indicators(
+    measurements: ClipMeasurements, camera: dict[str, Any], names: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Indicators and per-frame class shares of one analysed (not yet saved) clip.
+
+    The clip is ingested into a throw-away in-memory store with its camera, so the numbers are
+    exactly those the database will hold once the clip is saved. Returns (long indicator table of
+    the clip with ``min_frames=1``, per-frame class shares with columns t, group, share, n_frames).
+    """
+    with Store(":memory:") as tmp:
+        cam = pd.DataFrame([{k: camera.get(k) for k in ("camera_id", "name", "lon", "lat", "heading", "kind")}])
+        cam["kind"] = cam["kind"].fillna("fixed")
+        tmp.upsert_cameras(cam)
+        tmp.ingest(measurements)
+        long = compute(tmp, by="city", indicators=list(names) if names else None, min_frames=1)
+        shares = class_shares(tmp, by="frame")
+    return long, shares

@@ -14,46 +14,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analytics.indicators import HEADLINE, INDICATORS, WEEKDAYS, compute, format_value, previous_period
-from analytics.taxonomy import GROUP_COLORS, VALID_GROUPS, group_label
-
-if TYPE_CHECKING:
-    from analytics.store import Store
+from analytics.errors import InputError
+from analytics.formatting import MISSING_TEXT, as_percent, display_scale, format_count, format_difference, format_interval, format_value
+from analytics.indicators import HEADLINE, INDICATORS, WEEKDAYS
+from analytics.taxonomy import GROUP_COLORS, group_label
+from analytics.visual.layers import MISSING_COLOR
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 """Okabe & Ito (2008) qualitative palette, distinguishable with every common colour-vision deficiency."""
 VALUE_SCALE = "Viridis"
-MISSING_COLOR = "#d9d9d9"
-MISSING_TEXT = "not enough data"
 FONT = "Inter, 'Source Sans Pro', 'Helvetica Neue', Arial, sans-serif"
-
-
-def period_label(start: date | None, end: date | None) -> str:
-    """A period for people.
-
-    >>> period_label(date(2026, 11, 2), date(2026, 11, 15))
-    '2 Nov – 15 Nov 2026'
-    >>> period_label(date(2026, 12, 30), date(2027, 1, 2))
-    '30 Dec 2026 – 2 Jan 2027'
-    >>> period_label(date(2026, 11, 2), date(2026, 11, 2))
-    '2 Nov 2026'
-    >>> period_label(None, None)
-    'all data'
-    """
-    if start is None or end is None:
-        return "all data"
-    if start == end:
-        return f"{start.day} {start:%b %Y}"
-    if start.year == end.year:
-        return f"{start.day} {start:%b} – {end.day} {end:%b %Y}"
-    return f"{start.day} {start:%b %Y} – {end.day} {end:%b %Y}"
 
 
 def indicator_title(name: str, with_unit: bool = True) -> str:
@@ -67,11 +43,6 @@ def indicator_title(name: str, with_unit: bool = True) -> str:
     if ind.heuristic:
         bits.append("heuristic")
     return f"{ind.label} ({', '.join(bits)})" if bits else ind.label
-
-
-def display_scale(name: str) -> float:
-    """Factor from stored values to displayed ones (shares are shown as percentages)."""
-    return 100.0 if INDICATORS[name].is_share else 1.0
 
 
 def _layout(fig: go.Figure, title: str, height: int = 380, **kw: Any) -> go.Figure:
@@ -105,20 +76,12 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def fmt_n(n: float) -> str:
-    """Counts for people.
-
-    >>> fmt_n(950), fmt_n(12_345), fmt_n(1_234_567)
-    ('950', '12.3k', '1.23M')
-    """
-    if n is None or (isinstance(n, float) and math.isnan(n)):
-        return "0"
-    n = float(n)
-    if n >= 1e6:
-        return f"{n / 1e6:.2f}M"
-    if n >= 1e4:
-        return f"{n / 1e3:.1f}k"
-    return f"{int(n):,}"
+def hover_texts(df: pd.DataFrame, name: str) -> list[list[str]]:
+    """Per row of a long table: [value, 95% interval, frames] as :mod:`analytics.formatting` writes them (for hovers)."""
+    return [
+        [format_value(name, v), format_interval(name, lo, hi, v) or "none", format_count(n)]
+        for v, lo, hi, n in zip(df["value"], df["ci_low"], df["ci_high"], df["n_frames"])
+    ]
 
 
 def rows(df: pd.DataFrame) -> list[Any]:
@@ -126,30 +89,19 @@ def rows(df: pd.DataFrame) -> list[Any]:
     return list(df.itertuples(index=False))
 
 
-def _signed(x: float, digits: int) -> str:
-    """A change with its sign, never "-0.0".
-
-    >>> _signed(-0.001, 1), _signed(0.26, 1), _signed(-1.25, 2)
-    ('±0.0', '+0.3', '-1.25')
-    """
-    text = f"{x:+.{digits}f}"
-    return "±" + text[1:] if float(text) == 0 else text
-
-
 # -- tables ---------------------------------------------------------------------------------------
-def kpi_table(store: Store, names: Sequence[str], start: date | None, end: date | None, min_frames: int | None = None) -> pd.DataFrame:
-    """City values of ``names`` in the period and in the previous period of the same length.
+def kpi_table(names: Sequence[str], cur: pd.DataFrame, prev: pd.DataFrame) -> pd.DataFrame:
+    """City values of ``names`` in the period (``cur``) against the previous period of the same length (``prev``).
 
+    ``cur`` and ``prev`` are city tables in the long form of :func:`analytics.indicators.compute`
+    (as :func:`analytics.store.catalog.city_values` returns them; ``prev`` empty for an open period).
     Columns: indicator, label, unit, heuristic, value, ci_low, ci_high, n_frames, enough, previous,
     previous_n_frames, change (value - previous, NaN where either is missing), text, change_text.
     """
     names = list(names)
-    cur = compute(store, by="city", indicators=names, start=start, end=end, min_frames=min_frames)
-    if start is not None and end is not None:
-        p0, p1 = previous_period(start, end)
-        prev = compute(store, by="city", indicators=names, start=p0, end=p1, min_frames=min_frames)
-    else:
-        prev = cur.iloc[0:0]
+    unknown = [n for n in names if n not in INDICATORS]
+    if unknown:
+        raise InputError(f"unknown indicator {unknown[0]!r}; choose from {', '.join(INDICATORS)}")
     out: list[dict[str, Any]] = []
     for name in names:
         ind = INDICATORS[name]
@@ -158,12 +110,7 @@ def kpi_table(store: Store, names: Sequence[str], start: date | None, end: date 
         value = float(c["value"].iloc[0]) if len(c) else math.nan
         previous = float(p["value"].iloc[0]) if len(p) else math.nan
         change = value - previous
-        if math.isnan(change):
-            change_text = None
-        elif ind.is_share:
-            change_text = _signed(100 * change, 1) + " pp"
-        else:
-            change_text = _signed(change, 2) + f" {ind.unit}"
+        change_text = None if math.isnan(change) else format_difference(name, change, signed=True)
         out.append(
             {
                 "indicator": name,
@@ -236,9 +183,9 @@ def timeseries_figure(
             go.Scatter(
                 x=x, y=part["value"] * s, mode="lines+markers", name=label, legendgroup=label, line={"color": colour, "width": 2},
                 marker={"size": 5}, connectgaps=False,
-                customdata=np.stack([part["n_frames"], part["ci_low"] * s, part["ci_high"] * s], axis=1),
-                hovertemplate=f"<b>{label}</b><br>%{{x}}<br>%{{y:.2f}} {INDICATORS[name].unit}"
-                "<br>95% CI %{customdata[1]:.2f}–%{customdata[2]:.2f}<br>%{customdata[0]:,} frames<extra></extra>",
+                customdata=hover_texts(part, name),
+                hovertemplate=f"<b>{label}</b><br>%{{x}}<br>%{{customdata[0]}}"
+                "<br>95% CI %{customdata[1]}<br>%{customdata[2]} frames<extra></extra>",
             )
         )
     missing = int((~df["enough"]).sum())
@@ -267,6 +214,8 @@ def heatmap_figure(long: pd.DataFrame, name: str, period: str) -> go.Figure:
     grid = grid.reindex(index=range(1, 8), columns=range(24))
     n = n.reindex(index=range(1, 8), columns=range(24)).fillna(0)
     z = grid.to_numpy(dtype=float) * s
+    cell_text = [[f"{format_value(name, v)}<br>{format_count(k)} frames" for v, k in zip(vs, ks)]
+                 for vs, ks in zip(grid.to_numpy(dtype=float), n.to_numpy())]
     missing = np.where(np.isnan(z), 1.0, np.nan)
     hours = [f"{h:02d}" for h in range(24)]
     fig = go.Figure()
@@ -274,15 +223,16 @@ def heatmap_figure(long: pd.DataFrame, name: str, period: str) -> go.Figure:
         go.Heatmap(
             z=missing, x=hours, y=list(WEEKDAYS), colorscale=[[0, MISSING_COLOR], [1, MISSING_COLOR]], showscale=False,
             text=np.where(np.isnan(z), "×", ""), texttemplate="%{text}", textfont={"color": "#777"},
-            customdata=n.to_numpy(), hovertemplate=f"%{{y}} %{{x}}:00<br>{MISSING_TEXT} (%{{customdata:,}} frames)<extra></extra>",
+            customdata=[[format_count(k) for k in ks] for ks in n.to_numpy()],
+            hovertemplate=f"%{{y}} %{{x}}:00<br>{MISSING_TEXT} (%{{customdata}} frames)<extra></extra>",
             xgap=1, ygap=1,
         )
     )
     fig.add_trace(
         go.Heatmap(
-            z=z, x=hours, y=list(WEEKDAYS), colorscale=VALUE_SCALE, customdata=n.to_numpy(), xgap=1, ygap=1,
+            z=z, x=hours, y=list(WEEKDAYS), colorscale=VALUE_SCALE, customdata=cell_text, xgap=1, ygap=1,
             colorbar={"title": {"text": INDICATORS[name].unit}, "thickness": 12},
-            hovertemplate=f"%{{y}} %{{x}}:00<br>%{{z:.2f}} {INDICATORS[name].unit}<br>%{{customdata:,}} frames<extra></extra>",
+            hovertemplate="%{y} %{x}:00<br>%{customdata}<extra></extra>",
         )
     )
     fig = _layout(fig, f"{indicator_title(name)} by hour and weekday · {period} · grey × = {MISSING_TEXT}", height=340)
@@ -305,7 +255,7 @@ def ranked_bars_figure(long: pd.DataFrame, key: str, name: str, period: str, lab
         fig.add_trace(
             go.Bar(
                 y=short["label"], x=[0.0] * len(short), orientation="h", name=MISSING_TEXT, marker={"color": MISSING_COLOR},
-                text=[f"{MISSING_TEXT} ({fmt_n(v)} frames)" for v in short["n_frames"]], textposition="outside",
+                text=[f"{MISSING_TEXT} ({format_count(v)} frames)" for v in short["n_frames"]], textposition="outside",
                 hoverinfo="text",
             )
         )
@@ -319,11 +269,10 @@ def ranked_bars_figure(long: pd.DataFrame, key: str, name: str, period: str, lab
                 marker={"color": v, "colorscale": VALUE_SCALE, "cmin": float(np.nanmin(v)), "cmax": float(np.nanmax(v))},
                 error_x={"type": "data", "symmetric": False, "array": np.nan_to_num(hi - v), "arrayminus": np.nan_to_num(v - lo),
                          "color": "#444", "thickness": 1.2},
-                customdata=np.stack([ok["n_frames"], lo, hi], axis=1),
-                text=[format_value(name, x / s) for x in v], textposition="inside", insidetextanchor="start",
+                customdata=hover_texts(ok, name),
+                text=[format_value(name, x) for x in ok["value"]], textposition="inside", insidetextanchor="start",
                 textfont={"color": "white"},
-                hovertemplate=f"<b>%{{y}}</b><br>%{{x:.2f}} {INDICATORS[name].unit}<br>95% CI %{{customdata[1]:.2f}}–"
-                "%{customdata[2]:.2f}<br>%{customdata[0]:,} frames<extra></extra>",
+                hovertemplate="<b>%{y}</b><br>%{customdata[0]}<br>95% CI %{customdata[1]}<br>%{customdata[2]} frames<extra></extra>",
             )
         )
     fig = _layout(fig, f"{indicator_title(name)} · ranked with 95% intervals · {period}", height=max(260, 60 + 34 * len(df)),
@@ -347,40 +296,13 @@ def distribution_figure(long: pd.DataFrame, group_key: str, name: str, period: s
         fig.add_trace(
             go.Box(
                 y=part["value"] * s, name=label, marker={"color": OKABE_ITO[i % len(OKABE_ITO)], "size": 3}, boxpoints="outliers",
-                hovertemplate=f"<b>{label}</b><br>%{{y:.2f}} {INDICATORS[name].unit}<extra></extra>",
+                text=[format_value(name, v) for v in part["value"]],
+                hovertemplate=f"<b>{label}</b><br>%{{text}}<extra></extra>",
             )
         )
     fig = _layout(fig, f"{indicator_title(name)} · distribution of camera-day values · {period}", showlegend=False)
     fig.update_yaxes(title=indicator_title(name), rangemode="tozero")
     return fig
-
-
-def class_shares(store: Store, camera_id: str | None = None, start: date | None = None, end: date | None = None,
-                 clip_sha256: str | None = None, by: str = "day") -> pd.DataFrame:
-    """Share of valid pixels per indicator group, per day (``by='day'``) or per sampled frame (``by='frame'``)."""
-    from analytics.indicators import period_filter
-
-    window, params = period_filter(start, end, "ts")
-    where = ["active", *window]
-    if camera_id is not None:
-        where.append("camera_id = $cam")
-        params["cam"] = camera_id
-    if clip_sha256 is not None:
-        where.append("clip_sha256 = $clip")
-        params["clip"] = clip_sha256
-    groups = [g for g in VALID_GROUPS if g != "damage"] + ["damage"]
-    sums = ", ".join(f"sum(coalesce({g}_px, 0)) AS {g}" for g in groups)
-    key = "CAST(ts AS DATE)" if by == "day" else "t_s"
-    df = store.query_df(
-        f"SELECT {key} AS t, count(*) AS n_frames, sum(valid_px) AS valid, {sums} FROM frames WHERE {' AND '.join(where)} "
-        f"GROUP BY 1 ORDER BY 1",
-        params,
-    )
-    if df.empty:
-        return pd.DataFrame(columns=["t", "group", "share", "n_frames"])
-    long = df.melt(id_vars=["t", "n_frames", "valid"], value_vars=groups, var_name="group", value_name="px")
-    long["share"] = long["px"].astype(float) / long["valid"].replace(0, np.nan).astype(float)
-    return long[["t", "group", "share", "n_frames"]]
 
 
 def class_share_figure(shares: pd.DataFrame, period: str, time_title: str = "day") -> go.Figure:
@@ -396,12 +318,12 @@ def class_share_figure(shares: pd.DataFrame, period: str, time_title: str = "day
         r, gg, b = GROUP_COLORS.get(g, (150, 150, 150))
         hover = f"{group_label(g)}: %{{y:.1f}}%<br>%{{customdata:,}} frames<extra></extra>"
         if daily:  # one bar a day: readable for one day as for a year
-            fig.add_trace(go.Bar(x=part["t"], y=part["share"] * 100, name=group_label(g), marker={"color": f"rgb({r},{gg},{b})"},
+            fig.add_trace(go.Bar(x=part["t"], y=as_percent(part["share"]), name=group_label(g), marker={"color": f"rgb({r},{gg},{b})"},
                                  customdata=part["n_frames"], hovertemplate=hover))
         else:
             fig.add_trace(
                 go.Scatter(
-                    x=part["t"], y=part["share"] * 100, name=group_label(g), stackgroup="shares", mode="lines",
+                    x=part["t"], y=as_percent(part["share"]), name=group_label(g), stackgroup="shares", mode="lines",
                     line={"width": 0.5, "color": f"rgb({r},{gg},{b})"}, customdata=part["n_frames"], hovertemplate=hover,
                 )
             )
@@ -427,25 +349,6 @@ def headline_names(names: Sequence[str] | None = None) -> list[str]:
     return [n for n in out if names is None or n in names]
 
 
-def clip_indicators(measurements: Any, camera: dict[str, Any], names: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Indicators and per-frame class shares of one analysed (not yet saved) clip.
-
-    The clip is ingested into a throw-away in-memory store with its camera, so the numbers are
-    exactly those the database will hold once the clip is saved. Returns (long indicator table of
-    the clip with ``min_frames=1``, per-frame class shares with columns t, group, share, n_frames).
-    """
-    from analytics.store import Store
-
-    with Store(":memory:") as tmp:
-        cam = pd.DataFrame([{k: camera.get(k) for k in ("camera_id", "name", "lon", "lat", "heading", "kind")}])
-        cam["kind"] = cam["kind"].fillna("fixed")
-        tmp.upsert_cameras(cam)
-        tmp.ingest(measurements)
-        long = compute(tmp, by="city", indicators=list(names) if names else None, min_frames=1)
-        shares = class_shares(tmp, by="frame")
-    return long, shares
-
-
 def clip_indicator_table(long: pd.DataFrame) -> pd.DataFrame:
     """The clip's indicators for people: label, value text, 95% interval, frames, heuristic flag."""
     out: list[dict[str, Any]] = []
@@ -454,8 +357,7 @@ def clip_indicator_table(long: pd.DataFrame) -> pd.DataFrame:
         out.append(
             {
                 "indicator": ind.label, "value": format_value(ind.name, float(r.value)),
-                "95% CI": (f"{format_value(ind.name, float(r.ci_low))} – {format_value(ind.name, float(r.ci_high))}"
-                           if not math.isnan(float(r.ci_low)) else "–"),
+                "95% CI": format_interval(ind.name, float(r.ci_low), float(r.ci_high), float(r.value)) or "–",
                 "frames": int(r.n_frames), "theme": ind.theme, "heuristic": "heuristic" if ind.heuristic else "",
             }
         )

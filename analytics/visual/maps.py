@@ -12,38 +12,47 @@ centre carrying ``district:<id>`` (or ``h3:<cell>``); each camera carries ``came
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import sample_colorscale
 
-from analytics.indicators import INDICATORS, format_value
-from analytics.visual.charts import FONT, MISSING_COLOR, MISSING_TEXT, VALUE_SCALE, display_scale, fmt_n, indicator_title, rows
+from analytics.errors import InputError
+from analytics.formatting import MISSING_TEXT, display_scale, format_count, format_interval, format_value
+from analytics.geo import h3_boundary_geojson, polygon_rings
+from analytics.indicators import INDICATORS
+from analytics.visual.charts import FONT, VALUE_SCALE, indicator_title, rows
+from analytics.visual.layers import (
+    DAMAGE_COLOR,
+    INK,
+    MISSING_COLOR,
+    Area,
+    CameraPoint,
+    ColourScale,
+    Extent,
+    Finding,
+    Label,
+    NorthArrow,
+    ScaleBar,
+    area_layer,
+    camera_layer,
+    colour_scale,
+    extent_of,
+    label_layer,
+    north_arrow,
+    scale_bar,
+)
 
+HIGHLIGHT_FILL = "#c8e3e2"
+"""Fill of the district a camera stands in (camera location map)."""
 
-def _rings(geometry_geojson: str | dict[str, Any]) -> list[list[list[float]]]:
-    """Outer rings of a Polygon or MultiPolygon as lists of [lon, lat]."""
-    geom = json.loads(geometry_geojson) if isinstance(geometry_geojson, str) else geometry_geojson
-    if geom["type"] == "Polygon":
-        return [geom["coordinates"][0]]
-    if geom["type"] == "MultiPolygon":
-        return [poly[0] for poly in geom["coordinates"]]
-    return []
-
-
-def _centre(rings: list[list[list[float]]]) -> tuple[float, float]:
-    from shapely.geometry import Polygon
-
-    polys = [Polygon(r) for r in rings if len(r) >= 3]
-    if not polys:
-        return math.nan, math.nan
-    big = max(polys, key=lambda p: p.area)
-    pt = big.representative_point()
-    return float(pt.x), float(pt.y)
+AREA_ALPHA = 0.85
+"""Opacity of the value fills on the dashboard map."""
 
 
 def polygons_frame(
@@ -52,32 +61,28 @@ def polygons_frame(
     """Join area geometries (``id``, ``name``, ``geometry_geojson``) with one indicator's cell values.
 
     ``values`` is :func:`analytics.indicators.compute` output grouped by ``key``; areas without
-    any frame get n_frames 0 and enough False. Returns id, name, rings, lon, lat (a label point),
-    value, ci_low, ci_high, n_frames, n_clips, enough, text.
+    any frame get n_frames 0 and enough False. Returns id, name, rings, value, ci_low, ci_high,
+    n_frames, n_clips, enough, text.
     """
     v = values[values["indicator"] == name].set_index(key) if not values.empty else pd.DataFrame()
     out: list[dict[str, Any]] = []
     for a in rows(areas):
-        rings = _rings(a.geometry_geojson)
-        lon, lat = _centre(rings)
         has = not v.empty and a.id in v.index
         r: Any = v.loc[a.id] if has else None
         value = float(r["value"]) if has else math.nan
         out.append(
             {
-                "id": a.id, "name": a.name, "rings": rings, "lon": lon, "lat": lat, "value": value,
+                "id": a.id, "name": a.name, "rings": polygon_rings(a.geometry_geojson), "value": value,
                 "ci_low": float(r["ci_low"]) if has else math.nan, "ci_high": float(r["ci_high"]) if has else math.nan,
                 "n_frames": int(r["n_frames"]) if has else 0, "n_clips": int(r["n_clips"]) if has else 0,
                 "enough": bool(r["enough"]) if has else False, "text": format_value(name, value),
             }
         )
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=["id", "name", "rings", "value", "ci_low", "ci_high", "n_frames", "n_clips", "enough", "text"])
 
 
 def h3_areas(values: pd.DataFrame) -> pd.DataFrame:
     """Areas (id, name, geometry_geojson) of the H3 cells present in ``values`` (grouped by 'h3')."""
-    from analytics.geo import h3_boundary_geojson
-
     cells = sorted(values["h3"].dropna().astype(str).unique()) if not values.empty else []
     return pd.DataFrame(
         {"id": cells, "name": [f"H3 {c}" for c in cells], "geometry_geojson": [h3_boundary_geojson(c) for c in cells]},
@@ -93,19 +98,201 @@ def district_areas(districts: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _bounds(polys: pd.DataFrame, cameras: pd.DataFrame) -> tuple[float, float, float, float]:
-    xs: list[float] = []
-    ys: list[float] = []
-    for rings in polys.get("rings", []):
-        for ring in rings:
-            xs += [p[0] for p in ring]
-            ys += [p[1] for p in ring]
-    if not cameras.empty:
-        xs += cameras["lon"].astype(float).tolist()
-        ys += cameras["lat"].astype(float).tolist()
-    if not xs:
-        return -1.0, 1.0, -1.0, 1.0
-    return min(xs), max(xs), min(ys), max(ys)
+# ---------------------------------------------------------------------------------------------
+# one renderer per layer: each adds its traces (or shapes) to ``fig`` and returns it.
+# ``tiles`` draws on a tile map (lon/lat traces) instead of plain x/y axes.
+
+
+def _scatter(tiles: bool, lon: Any, lat: Any, **kw: Any) -> go.Scatter | go.Scattermap:
+    if tiles:
+        return go.Scattermap(lon=lon, lat=lat, **kw)
+    return go.Scatter(x=lon, y=lat, **kw)
+
+
+def _rgba(colour: str, alpha: float) -> str:
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def add_areas(
+    fig: go.Figure, areas: Sequence[Area], hover: Sequence[str] | None = None, tiles: bool = False, edge: str = "white",
+    width: float = 1.5, alpha: float = AREA_ALPHA, context_edge: str = "#aaaaaa", missing_name: str = MISSING_TEXT,
+) -> go.Figure:
+    """Each area filled with its colour at ``alpha``; missing ones grey and hatched, named once in the legend.
+
+    Areas drawn for context only get their fill as it is and a thin ``context_edge``. ``hover``
+    gives one text per area; without it the polygons take no hover (a marker layer carries it).
+    """
+    shown_missing = False
+    for i, a in enumerate(areas):
+        style: dict[str, Any] = {"fillcolor": _rgba(a.fill, alpha), "line": {"color": edge, "width": width}}
+        legend: dict[str, Any] = {"showlegend": False}
+        if not a.focus:
+            style = {"fillcolor": a.fill, "line": {"color": context_edge, "width": 0.8}}
+        elif a.missing:
+            style["fillcolor"] = MISSING_COLOR
+            if not tiles:
+                style["fillpattern"] = {"shape": "/", "fgcolor": "#9a9a9a", "bgcolor": MISSING_COLOR, "size": 8, "solidity": 0.2}
+            legend = {"showlegend": not shown_missing, "name": missing_name, "legendgroup": "missing"}
+            shown_missing = True
+        tip: dict[str, Any] = {"hoverinfo": "text", "text": hover[i]} if hover is not None else {"hoverinfo": "skip"}
+        for j, ring in enumerate(a.rings):
+            fig.add_trace(_scatter(tiles, ring[:, 0], ring[:, 1], mode="lines", fill="toself", **style, **tip,
+                                   **(legend if j == 0 else {"showlegend": False})))
+    return fig
+
+
+def add_area_markers(
+    fig: go.Figure, areas: Sequence[Area], keys: Sequence[str], hover: Sequence[str], name: str, tiles: bool = False,
+    visible: bool = True,
+) -> go.Figure:
+    """A clickable point at each area's label anchor carrying ``keys`` (``district:<id>``) and ``hover``.
+
+    ``visible`` False keeps the points as invisible click targets (the labels show where they are);
+    otherwise they are dots in the area's colour (none for missing areas).
+    """
+    marker: dict[str, Any] = {"size": 12 if tiles else (8 if visible else 28), "color": [a.fill for a in areas],
+                              "opacity": [0.9 if visible and a.enough else 0.0 for a in areas]}
+    if visible and not tiles:
+        marker["line"] = {"color": "white", "width": 1}
+    return fig.add_trace(_scatter(tiles, [a.anchor[0] for a in areas], [a.anchor[1] for a in areas], mode="markers", name=name,
+                                  marker=marker, customdata=list(keys), hovertext=list(hover), hoverinfo="text", showlegend=False))
+
+
+def add_labels(fig: go.Figure, labels: Sequence[Label], tiles: bool = False, size: int = 12) -> go.Figure:
+    """Each label at its point: the name (bold for areas in focus) over its detail line, in the label's colour."""
+    if not labels:
+        return fig
+    text = [(f"<b>{lb.name}</b>" if lb.focus else lb.name) + (f"<br>{lb.detail}" if lb.detail else "") for lb in labels]
+    font = {"color": INK if tiles else [lb.colour for lb in labels], "size": size if tiles else [size if lb.focus else size - 1 for lb in labels]}
+    return fig.add_trace(_scatter(tiles, [lb.lon for lb in labels], [lb.lat for lb in labels], mode="text", text=text,
+                                  textposition="top center" if tiles else "middle center", textfont=font, hoverinfo="skip",
+                                  showlegend=False))
+
+
+def add_colour_bar(fig: go.Figure, scale: ColourScale, title: str, tiles: bool = False) -> go.Figure:
+    """The value scale as a colour bar at the right (an invisible trace that carries it)."""
+    return fig.add_trace(_scatter(
+        tiles, [None], [None], mode="markers", hoverinfo="skip", showlegend=False,
+        marker={"color": [scale.vmin], "colorscale": [list(s) for s in scale.stops], "cmin": scale.vmin, "cmax": scale.vmax,
+                "showscale": True, "opacity": 0,
+                "colorbar": {"title": {"text": title, "side": "top"}, "thickness": 14, "len": 0.75, "x": 1.0, "y": 0.5}},
+    ))
+
+
+def add_route(
+    fig: go.Figure, route: np.ndarray, tiles: bool = False, size: int = 3, colour: str = "#555555", legend: bool = True,
+) -> go.Figure:
+    """A mobile camera's positions ((n, 2) lon/lat) as small dots."""
+    if not len(route):
+        return fig
+    return fig.add_trace(_scatter(tiles, route[:, 0], route[:, 1], mode="markers", marker={"size": size, "color": colour},
+                                  name="mobile camera route", hoverinfo="skip", showlegend=legend))
+
+
+def add_cameras(
+    fig: go.Figure, cameras: Sequence[CameraPoint], hover: Sequence[str], name: str, tiles: bool = False, sized: bool = True,
+) -> go.Figure:
+    """Cameras as ringed dots in their fill (white when unfilled), clickable as ``camera:<id>``.
+
+    ``sized``: marker area grows with the camera's sample (6–18 px across), else 15 px; labels, if
+    any, beside each dot.
+    """
+    if not cameras:
+        return fig
+    marker: dict[str, Any] = {"size": [6 + 12 * c.weight for c in cameras] if sized else 15,
+                              "color": [c.fill or "#ffffff" for c in cameras], "opacity": 0.95}
+    if not tiles:
+        marker["line"] = {"color": INK, "width": 1.5 if sized else 1.2}
+    labelled = any(c.label for c in cameras)
+    return fig.add_trace(_scatter(
+        tiles, [c.lon for c in cameras], [c.lat for c in cameras], mode="markers+text" if labelled else "markers", name=name,
+        marker=marker, text=[c.label for c in cameras] if labelled else None, textposition="top right",
+        customdata=[f"camera:{c.id}" for c in cameras], hovertext=list(hover), hoverinfo="text",
+    ))
+
+
+def add_findings(fig: go.Figure, findings: Sequence[Finding]) -> go.Figure:
+    """A red ring around each finding at a camera, a red cross at a mobile camera's worst place."""
+    for at_camera, symbol, size in ((True, "circle-open", 26), (False, "x", 14)):
+        sel = [f for f in findings if f.at_camera == at_camera]
+        if sel:
+            fig.add_trace(go.Scatter(
+                x=[f.lon for f in sel], y=[f.lat for f in sel], mode="markers", name="road-damage finding",
+                marker={"size": size, "symbol": symbol, "color": DAMAGE_COLOR, "line": {"color": DAMAGE_COLOR, "width": 2.5}},
+                hovertext=[f.text for f in sel], hoverinfo="text", legendgroup="damage", showlegend=at_camera or len(sel) == len(findings),
+            ))
+    return fig
+
+
+def add_scale_bar(fig: go.Figure, bar: ScaleBar) -> go.Figure:
+    """The bar as a line in map coordinates with its length written above it."""
+    fig.add_shape(type="line", xref="x", yref="y", x0=bar.lon0, x1=bar.lon1, y0=bar.lat, y1=bar.lat, line={"color": INK, "width": 3})
+    fig.add_annotation(x=(bar.lon0 + bar.lon1) / 2, y=bar.lat, text=bar.text, showarrow=False, yanchor="bottom", yshift=3,
+                       font={"size": 11, "color": INK}, bgcolor="rgba(255,255,255,0.7)", borderpad=1)
+    return fig
+
+
+def add_north_arrow(fig: go.Figure, arrow: NorthArrow) -> go.Figure:
+    """An arrow up to ``arrow`` with an N beneath it."""
+    fig.add_annotation(x=arrow.lon, y=arrow.lat, text="<b>N</b>", showarrow=True, arrowhead=2, arrowsize=1.2, arrowwidth=2,
+                       arrowcolor=INK, ax=0, ay=34, font={"size": 12, "color": INK}, bgcolor="rgba(255,255,255,0.7)", borderpad=1)
+    return fig
+
+
+def set_extent(fig: go.Figure, extent: Extent, background: str = "#f4f6f8") -> go.Figure:
+    """Plain hidden axes showing exactly ``extent``, one degree of latitude drawn 1/cos(latitude) times one of longitude.
+
+    The plot area shrinks to the extent's shape (``constrain="domain"``), so corner layers (scale
+    bar, north arrow) stay in the corners as in the PDF.
+    """
+    fig.update_layout(plot_bgcolor=background)
+    fig.update_xaxes(visible=False, range=[extent.lon0, extent.lon1], constrain="domain")
+    fig.update_yaxes(visible=False, range=[extent.lat0, extent.lat1], scaleanchor="x", scaleratio=extent.aspect, constrain="domain")
+    return fig
+
+
+def set_tiles(fig: go.Figure, extent: Extent, tile_url: str) -> go.Figure:
+    """A raster tile base map from ``tile_url`` centred on ``extent``."""
+    return fig.update_layout(
+        map={
+            "style": {"version": 8, "sources": {"base": {"type": "raster", "tiles": [tile_url], "tileSize": 256}},
+                      "layers": [{"id": "base", "type": "raster", "source": "base"}]},
+            "center": {"lon": (extent.lon0 + extent.lon1) / 2, "lat": extent.lat_mid},
+            "zoom": _zoom(extent.lon1 - extent.lon0, extent.lat1 - extent.lat0),
+        }
+    )
+
+
+def _zoom(dx: float, dy: float) -> float:
+    span = max(dx, dy, 1e-4)
+    return float(max(1.0, min(17.0, math.log2(360.0 / span) - 0.5)))
+
+
+# ---------------------------------------------------------------------------------------------
+# the dashboard's value map
+
+
+def _area_hover(polys: pd.DataFrame, name: str) -> list[str]:
+    return [
+        f"<b>{p.name}</b><br>{p.text}" + (f" (95% CI {format_interval(name, p.ci_low, p.ci_high, p.value)})" if p.enough else "")
+        + f"<br>{format_count(p.n_frames)} frames · {format_count(p.n_clips)} clips"
+        for p in rows(polys)
+    ]
+
+
+def _camera_hover(cameras: pd.DataFrame, name: str) -> list[str]:
+    return [
+        f"<b>{r.name}</b> ({r.camera_id})<br>{format_count(getattr(r, 'n_frames', 0))} frames"
+        + (f"<br>{indicator_title(name, with_unit=False)}: {format_value(name, r.value)}" if "value" in cameras else "")
+        + "<br>click to open the camera"
+        for r in rows(cameras)
+    ]
+
+
+def _map_height(extent: Extent) -> int:
+    """Height fitting the area's shape for a plot about 900 px wide (360–640 px)."""
+    return int(min(640, max(360, 640 * min(extent.ratio, 5.0) + 60)))
 
 
 def choropleth(
@@ -120,124 +307,43 @@ def choropleth(
 ) -> go.Figure:
     """Polygons coloured by indicator ``name`` (viridis), grey hatched where data is short, cameras on top.
 
-    ``cameras`` has camera_id, name, lon, lat and n_frames (sample count; marker area grows with it),
-    optionally value. ``kind`` names the areas in the legend ('district' or 'h3').
+    ``polys`` is :func:`polygons_frame` output; ``cameras`` has camera_id, name, lon, lat and
+    n_frames (sample count; marker area grows with it), optionally value. ``kind`` names the areas
+    in the legend ('district' or 'h3'). Layers: areas, area markers (click targets), labels
+    (districts only), colour bar, cameras, and offline a scale bar and a north arrow.
     """
+    if kind not in ("district", "h3"):
+        raise InputError(f"map areas {kind!r}; expected 'district' or 'h3'")
     ind = INDICATORS[name]
-    s = display_scale(name)
-    ok = polys[polys["enough"]] if not polys.empty else polys
-    vals = ok["value"].to_numpy(float) * s if not ok.empty else np.array([])
-    vmin, vmax = (float(vals.min()), float(vals.max())) if len(vals) else (0.0, 1.0)
-    if vmax - vmin < 1e-9:
-        vmin, vmax = vmin - 0.5, vmax + 0.5
     tiles = bool(tile_url)
-    scatter: Any = go.Scattermap if tiles else go.Scatter
-    lon_key, lat_key = ("lon", "lat") if tiles else ("x", "y")
-    fig = go.Figure()
+    labelled = kind != "h3"
     area_word = "H3 cell" if kind == "h3" else "district"
-    shown_missing = False
-    for p in rows(polys):
-        if p.enough:
-            colour = sample_colorscale(VALUE_SCALE, [(p.value * s - vmin) / (vmax - vmin)])[0]
-            extra: dict[str, Any] = {"fillcolor": colour.replace("rgb", "rgba").replace(")", ",0.85)")}
-            legend: dict[str, Any] = {"showlegend": False}
-        else:
-            extra = {"fillcolor": MISSING_COLOR}
-            if not tiles:
-                extra["fillpattern"] = {"shape": "/", "fgcolor": "#9a9a9a", "bgcolor": MISSING_COLOR, "size": 8, "solidity": 0.2}
-            legend = {"showlegend": not shown_missing, "name": f"{MISSING_TEXT}" + (f" (< {min_frames} frames)" if min_frames else ""),
-                      "legendgroup": "missing"}
-            shown_missing = True
-        for j, ring in enumerate(p.rings):
-            fig.add_trace(
-                scatter(
-                    **{lon_key: [q[0] for q in ring], lat_key: [q[1] for q in ring]}, mode="lines", fill="toself",
-                    line={"color": "white", "width": 1.5}, hoverinfo="skip", **extra,
-                    **(legend if j == 0 else {"showlegend": False}),
-                )
-            )
-    if not polys.empty:
-        text = [
-            f"<b>{p.name}</b><br>{p.text}" + (f" (95% CI {format_value(name, p.ci_low)}–{format_value(name, p.ci_high)})" if p.enough else "")
-            + f"<br>{fmt_n(p.n_frames)} frames · {fmt_n(p.n_clips)} clips"
-            for p in rows(polys)
-        ]
-        colour_vals = [p.value * s if p.enough else None for p in rows(polys)]
-        labelled = kind != "h3"
-        label_text = [f"<b>{p.name}</b><br>{p.text if p.enough else MISSING_TEXT}" for p in rows(polys)]
-        light = [v is not None and (v - vmin) / (vmax - vmin) > 0.6 for v in colour_vals]
-        fig.add_trace(
-            scatter(
-                **{lon_key: polys["lon"], lat_key: polys["lat"]}, mode="markers+text" if labelled else "markers",
-                name=f"{area_word} (click for detail)",
-                text=label_text if labelled else None, textposition="top center" if tiles else "middle center",
-                textfont=(
-                    {"color": "#1a1a1a", "size": 12} if tiles
-                    else {"color": ["#1a1a1a" if li or v is None else "#ffffff" for li, v in zip(light, colour_vals)], "size": 12}
-                ),
-                marker={
-                    "size": 12 if tiles else (28 if labelled else 8),
-                    "opacity": [0.9 if v is not None else 0.0 for v in colour_vals] if tiles or not labelled else 0.0,
-                    "color": [v if v is not None else vmin for v in colour_vals],
-                    "colorscale": VALUE_SCALE, "cmin": vmin, "cmax": vmax, "showscale": True,
-                    "colorbar": {"title": {"text": f"{ind.label}<br>({ind.unit}{', heuristic' if ind.heuristic else ''})<br>"
-                                           f"<span style='font-size:10px'>{period}</span>", "side": "top"},
-                                 "thickness": 14, "len": 0.75, "x": 1.0, "y": 0.5},
-                    **({} if tiles or labelled else {"line": {"color": "white", "width": 1}}),
-                },
-                customdata=[f"{kind}:{i}" for i in polys["id"]], hovertext=text, hoverinfo="text", showlegend=False,
-            )
-        )
-    if not cameras.empty:
-        n = cameras["n_frames"].fillna(0).astype(float).to_numpy() if "n_frames" in cameras else np.zeros(len(cameras))
-        size = 6 + 12 * np.sqrt(n / n.max()) if n.max() > 0 else np.full(len(cameras), 8.0)
-        ctext = [
-            f"<b>{r.name}</b> ({r.camera_id})<br>{fmt_n(getattr(r, 'n_frames', 0) or 0)} frames"
-            + (f"<br>{indicator_title(name, with_unit=False)}: {format_value(name, r.value)}" if "value" in cameras else "")
-            + "<br>click to open the camera"
-            for r in rows(cameras)
-        ]
-        marker: dict[str, Any] = {"size": size, "color": "#ffffff", "opacity": 0.95}
-        if not tiles:
-            marker["line"] = {"color": "#1a1a1a", "width": 1.5}
-            marker["symbol"] = "circle"
-        fig.add_trace(
-            scatter(
-                **{lon_key: cameras["lon"], lat_key: cameras["lat"]}, mode="markers", name="camera (size: frames sampled)",
-                marker=marker, customdata=[f"camera:{c}" for c in cameras["camera_id"]], hovertext=ctext, hoverinfo="text",
-            )
-        )
-    x0, x1, y0, y1 = _bounds(polys, cameras)
-    pad_x, pad_y = max((x1 - x0) * 0.04, 0.002), max((y1 - y0) * 0.04, 0.002)
-    if height <= 0:  # fit the height to the area's shape for a plot about 900 px wide
-        aspect = ((x1 - x0 + 2 * pad_x) * math.cos(math.radians((y0 + y1) / 2))) / max(y1 - y0 + 2 * pad_y, 1e-9)
-        height = int(min(640, max(360, 640 / max(aspect, 0.2) + 60)))
+    ok = polys[polys["enough"]] if not polys.empty else polys
+    scale = colour_scale(VALUE_SCALE, ok["value"] if not ok.empty else [], display_scale(name))
+    areas = area_layer(polys, scale)
+    cams = camera_layer(cameras)
+    extent = extent_of([r for a in areas for r in a.rings], [cameras[["lon", "lat"]].to_numpy(dtype=float)] if not cameras.empty else [])
+    fig = go.Figure()
+    add_areas(fig, areas, tiles=tiles, missing_name=MISSING_TEXT + (f" (< {min_frames} frames)" if min_frames else ""))
+    if areas:
+        add_area_markers(fig, areas, [f"{kind}:{a.id}" for a in areas], _area_hover(polys, name), f"{area_word} (click for detail)",
+                         tiles=tiles, visible=tiles or not labelled)
+        if labelled:
+            add_labels(fig, label_layer(areas, extent, alpha=AREA_ALPHA, with_values=True), tiles=tiles)
+        add_colour_bar(fig, scale, f"{ind.label}<br>({ind.unit}{', heuristic' if ind.heuristic else ''})<br>"
+                                   f"<span style='font-size:10px'>{period}</span>", tiles=tiles)
+    add_cameras(fig, cams, _camera_hover(cameras, name), "camera (size: frames sampled)", tiles=tiles)
     fig.update_layout(
-        height=height, margin={"l": 0, "r": 0, "t": 40, "b": 0}, font={"family": FONT, "size": 12},
-        title={"text": f"{indicator_title(name)} by {area_word} · {period}", "x": 0.0, "font": {"size": 15}},
+        height=height if height > 0 else _map_height(extent), margin={"l": 0, "r": 0, "t": 40, "b": 0},
+        font={"family": FONT, "size": 12}, title={"text": f"{indicator_title(name)} by {area_word} · {period}", "x": 0.0, "font": {"size": 15}},
         legend={"orientation": "h", "y": 0.0, "x": 0.0, "bgcolor": "rgba(255,255,255,0.8)"},
         clickmode="event+select", dragmode="pan" if not tiles else None, paper_bgcolor="white",
     )
-    if tiles:
-        fig.update_layout(
-            map={
-                "style": {"version": 8, "sources": {"base": {"type": "raster", "tiles": [tile_url], "tileSize": 256}},
-                          "layers": [{"id": "base", "type": "raster", "source": "base"}]},
-                "center": {"lon": (x0 + x1) / 2, "lat": (y0 + y1) / 2},
-                "zoom": _zoom(x1 - x0, y1 - y0),
-            }
-        )
-    else:
-        lat0 = (y0 + y1) / 2
-        fig.update_layout(plot_bgcolor="#f4f6f8")
-        fig.update_xaxes(visible=False, range=[x0 - pad_x, x1 + pad_x])
-        fig.update_yaxes(visible=False, range=[y0 - pad_y, y1 + pad_y], scaleanchor="x", scaleratio=1 / math.cos(math.radians(lat0)))
-    return fig
-
-
-def _zoom(dx: float, dy: float) -> float:
-    span = max(dx, dy, 1e-4)
-    return float(max(1.0, min(17.0, math.log2(360.0 / span) - 0.5)))
+    if tile_url:
+        return set_tiles(fig, extent, tile_url)
+    add_scale_bar(fig, scale_bar(extent))
+    add_north_arrow(fig, north_arrow(extent))
+    return set_extent(fig, extent)
 
 
 def camera_location_figure(
@@ -250,32 +356,19 @@ def camera_location_figure(
     ``camera=None`` it draws the district outlines only (the import preview).
     """
     camera = camera or {}
-    polys = pd.DataFrame(
-        {
-            "id": districts["district_id"], "name": districts["name"],
-            "rings": [_rings(g) for g in districts["geometry_geojson"]],
-        }
-    ) if not districts.empty else pd.DataFrame(columns=["id", "name", "rings"])
+    frame = district_areas(districts).assign(value=math.nan, enough=True, focus=False)
+    frame["rings"] = pd.Series([polygon_rings(g) for g in frame["geometry_geojson"]], index=frame.index, dtype=object)
+    areas = tuple(
+        dataclasses.replace(a, fill=HIGHLIGHT_FILL if a.id == camera.get("district_id") else "#e6e7e9")
+        for a in area_layer(frame, None)
+    )
+    here = np.array([[camera["lon"], camera["lat"]]], dtype=float) if "lon" in camera else np.empty((0, 2))
+    extent = extent_of([r for a in areas for r in a.rings], [here], pad=0.05, min_pad=0.0002)
     fig = go.Figure()
-    for p in rows(polys):
-        mine = p.id == camera.get("district_id")
-        for ring in p.rings:
-            fig.add_trace(
-                go.Scatter(
-                    x=[q[0] for q in ring], y=[q[1] for q in ring], mode="lines", fill="toself", hoverinfo="text", hovertext=p.name,
-                    fillcolor="rgba(33,145,140,0.25)" if mine else "rgba(200,200,200,0.35)", line={"color": "#666", "width": 1},
-                    showlegend=False,
-                )
-            )
-        lon, lat = _centre(p.rings)
-        fig.add_annotation(x=lon, y=lat, text=p.name, showarrow=False, font={"size": 10, "color": "#555"})
+    add_areas(fig, areas, hover=[a.name for a in areas], context_edge="#666666")
+    add_labels(fig, label_layer(areas, extent), size=11)
     if track is not None and not track.empty:
-        fig.add_trace(
-            go.Scatter(
-                x=track["lon"], y=track["lat"], mode="markers", marker={"size": 4, "color": "#E69F00"}, name="route (frames)",
-                hoverinfo="skip", showlegend=False,
-            )
-        )
+        add_route(fig, track[["lon", "lat"]].to_numpy(dtype=float), size=4, colour="#E69F00", legend=False)
     if "lon" in camera:
         fig.add_trace(
             go.Scatter(
@@ -284,14 +377,8 @@ def camera_location_figure(
                 hovertext=f"{camera['name']} ({camera['lon']:.5f}, {camera['lat']:.5f})", hoverinfo="text", showlegend=False,
             )
         )
-    cams = pd.DataFrame([camera]) if "lon" in camera else pd.DataFrame()
-    x0, x1, y0, y1 = _bounds(polys, cams)
-    pad = max(x1 - x0, y1 - y0, 0.004) * 0.05
-    fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 0, "b": 0}, plot_bgcolor="#f4f6f8", paper_bgcolor="white",
-                      font={"family": FONT})
-    fig.update_xaxes(visible=False, range=[x0 - pad, x1 + pad])
-    fig.update_yaxes(visible=False, range=[y0 - pad, y1 + pad], scaleanchor="x", scaleratio=1 / math.cos(math.radians((y0 + y1) / 2)))
-    return fig
+    fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 0, "b": 0}, paper_bgcolor="white", font={"family": FONT})
+    return set_extent(fig, extent)
 
 
 ZONE_COLORS = {"sidewalk": "#E69F00", "lane": "#56B4E9", "crossing": "#F0E442", "plaza": "#CC79A7", "bike_lane": "#009E73",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics.indicators import format_value
+from analytics.formatting import as_percent, format_count, format_period, format_value
 from analytics.visual import charts, maps
 from dashboard import ui
 
@@ -16,7 +16,7 @@ cams = ui.cameras(path)
 if cams.empty:
     ui.empty_state("**No cameras yet.**")
     st.stop()
-period = charts.period_label(start, end)
+period = format_period(start, end)
 labels = ui.labels(path)
 
 wanted = st.session_state.pop("camera_id", None)
@@ -75,7 +75,7 @@ st.plotly_chart(charts.timeseries_figure(ts, "camera", name, period, labels=labe
 now = ts[ts["enough"]]
 if not ts.empty:
     total = int(ts["n_frames"].sum())
-    st.caption(f"{charts.fmt_n(total)} frames in {period}; {len(now)} of {len(ts)} days with enough data. "
+    st.caption(f"{format_count(total)} frames in {period}; {len(now)} of {len(ts)} days with enough data. "
                f"Mean of daily values: {format_value(name, float(now['value'].mean()) if len(now) else float('nan'))}.")
 with st.expander("Table behind this chart"):
     table = charts.readable_table(ts, ["camera", "day"], labels)
@@ -90,8 +90,8 @@ if clips.empty:
     st.caption("No clips from this camera in the period.")
 else:
     show = clips.drop(columns=["run_id", "width", "height"]).copy()
-    show["flicker"] = show["flicker"] * 100
-    show["confidence"] = show["confidence"] * 100
+    show["flicker"] = as_percent(show["flicker"])
+    show["confidence"] = as_percent(show["confidence"])
     st.dataframe(
         show, hide_index=True, width="stretch",
         column_config={

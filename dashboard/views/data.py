@@ -6,9 +6,11 @@ import pandas as pd
 import streamlit as st
 
 from analytics.errors import UrbanLensError
+from analytics.formatting import format_count, format_period
 from analytics.geo import read_cameras_csv, read_districts_geojson
 from analytics.indicators import GROUPINGS, INDICATORS
-from analytics.visual import charts
+from analytics.models.zoo import list_models
+from analytics.visual import charts, maps
 from dashboard import ui
 
 st.title("Data")
@@ -21,13 +23,13 @@ st.markdown("##### Database")
 c = st.columns(6)
 c[0].metric("Cameras", f"{s['cameras']:,}")
 c[1].metric("Districts", f"{s['districts']:,}")
-c[2].metric("Clips", charts.fmt_n(s["clips"]))
-c[3].metric("Frames", charts.fmt_n(s["frames"]))
+c[2].metric("Clips", format_count(s["clips"]))
+c[3].metric("Frames", format_count(s["frames"]))
 c[4].metric("Footage", f"{s['hours']:.1f} h")
 c[5].metric("File", f"{s['size_mb']:.1f} MB")
 first, last = ui.period_bounds(path)
 st.caption(
-    f"`{s['path']}` · schema v{s['schema_version']} · data {charts.period_label(first, last)}"
+    f"`{s['path']}` · schema v{s['schema_version']} · data {format_period(first, last)}"
     + (f" · :orange-badge[synthetic] {round(s['clips'] * s['synthetic_share']):,} of {s['clips']:,} clips are synthetic"
        if s["clips"] and s["synthetic_share"] else "")
 )
@@ -60,8 +62,6 @@ with tab_dist:
         except UrbanLensError as exc:
             ui.show_error(exc)
         else:
-            from analytics.visual import maps
-
             p1, p2 = st.columns([1, 2])
             p1.dataframe(ddf[["district_id", "name"]], hide_index=True, width="stretch")
             with p2:
@@ -75,10 +75,8 @@ with tab_dist:
 
 with tab_models:
     try:
-        from analytics.models.zoo import list_models
-
         models = list_models(settings)
-    except (ImportError, UrbanLensError) as exc:
+    except UrbanLensError as exc:
         st.warning(f"Models cannot be listed: {exc}")
         models = []
     if models:
@@ -103,7 +101,7 @@ with tab_models:
         st.dataframe(runs, hide_index=True, width="stretch")
 
 with tab_export:
-    period = charts.period_label(start, end)
+    period = format_period(start, end)
     st.markdown(f"Every indicator ({len(INDICATORS)}) with its 95% interval and sample size, for **{period}** "
                 "(change the period in the sidebar).")
     by = st.multiselect("Group by", list(GROUPINGS), default=["district", "day"], key="data_export_by")

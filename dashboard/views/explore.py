@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analytics.formatting import MISSING_TEXT, format_period
 from analytics.indicators import INDICATORS
 from analytics.visual import charts
 from dashboard import ui
@@ -16,7 +17,7 @@ if not ui.stats(path)["frames"]:
     ui.empty_state("**No measurements yet.** Charts appear here once clips are analysed.")
     st.stop()
 ui.synthetic_banner()
-period = charts.period_label(start, end)
+period = format_period(start, end)
 labels = ui.labels(path)
 
 c1, c2, c3 = st.columns([2, 1, 2])
@@ -48,7 +49,7 @@ with tab_ts:
     st.plotly_chart(charts.timeseries_figure(ts, series_key, name, period, labels=labels, time_key=step), key="explore_ts",
                     config={"displaylogo": False})
     st.caption("Line: value; band: 95% confidence interval (clips as clusters). Gaps: "
-               f"{charts.MISSING_TEXT} (fewer than {settings.min_frames} frames).")
+               f"{MISSING_TEXT} (fewer than {settings.min_frames} frames).")
     table = charts.readable_table(ts, [series_key, step], labels)
     with st.expander("Table behind this chart"):
         st.dataframe(table, hide_index=True, width="stretch")

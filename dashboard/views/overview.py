@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics.indicators import HEADLINE, INDICATORS, format_value
+from analytics.formatting import (
+    MISSING_TEXT,
+    display_scale,
+    format_cell,
+    format_count,
+    format_interval,
+    format_period,
+    format_previous,
+    format_value,
+)
+from analytics.indicators import HEADLINE, INDICATORS
+from analytics.periods import period_days
 from analytics.visual import charts, maps
 from dashboard import ui
 
@@ -17,26 +28,26 @@ if not stats["frames"]:
     ui.empty_state("**No measurements yet.** The overview fills in as soon as the database holds analysed clips.")
     st.stop()
 ui.synthetic_banner()
-period = charts.period_label(start, end)
+period = format_period(start, end)
 
 # -- KPI tiles ------------------------------------------------------------------------------------
 KPI_LABELS = {"green_view": "Green view", "sky_view": "Sky view", "pedestrian_share": "Pedestrians",
               "people_per_frame": "People/frame", "road_occupancy": "Road occupancy", "distress_share": "Road distress"}
 KPI_NAMES = tuple(n for n in KPI_LABELS if n in INDICATORS)
 kpi = ui.kpis(path, KPI_NAMES, start, end, settings.min_frames)
-days = (end - start).days + 1 if start and end else 0
-st.markdown(f"##### The city, {period} · change against the previous {days} days")
+against = format_previous(period_days(start, end)) if start and end else "the previous period"
+st.markdown(f"##### The city, {period} · change against {against}")
 cols = st.columns(len(kpi))
 for col, r in zip(cols, kpi.itertuples(index=False)):
     with col.container(border=True):
         st.metric(
-            KPI_LABELS[r.indicator], r.text if INDICATORS[r.indicator].is_share or not r.enough else f"{r.value:.2f}",
+            KPI_LABELS[r.indicator], format_cell(r.indicator, r.value, MISSING_TEXT),
             delta=r.change_text, delta_color="off",
-            help=f"{charts.indicator_title(r.indicator)}: {INDICATORS[r.indicator].formula}. {charts.fmt_n(r.n_frames)} frames in "
-            f"{period}; previous period {format_value(r.indicator, r.previous)} from {charts.fmt_n(r.previous_n_frames)} frames. "
-            f"95% CI {format_value(r.indicator, r.ci_low)}–{format_value(r.indicator, r.ci_high)}.",
+            help=f"{charts.indicator_title(r.indicator)}: {INDICATORS[r.indicator].formula}. {format_count(r.n_frames)} frames in "
+            f"{period}; previous period {format_value(r.indicator, r.previous)} from {format_count(r.previous_n_frames)} frames. "
+            f"95% CI {format_interval(r.indicator, r.ci_low, r.ci_high, r.value) or 'none'}.",
         )
-        st.caption(f"n = {charts.fmt_n(r.n_frames)} frames" + (" · :orange-badge[heuristic]" if r.heuristic else ""))
+        st.caption(f"n = {format_count(r.n_frames)} frames" + (" · :orange-badge[heuristic]" if r.heuristic else ""))
 
 # -- map ------------------------------------------------------------------------------------------
 left, right = st.columns([3, 1], gap="large")
@@ -64,7 +75,7 @@ fig = maps.choropleth(polys, cams, name, period, kind=kind, tile_url=settings.ti
 with left:
     event = st.plotly_chart(fig, key="overview_map", on_select="rerun", selection_mode=("points",),
                             config={"displaylogo": False, "scrollZoom": True})
-    st.caption(f"Colour: {charts.indicator_title(name)}, {period}. Grey hatched: {charts.MISSING_TEXT} "
+    st.caption(f"Colour: {charts.indicator_title(name)}, {period}. Grey hatched: {MISSING_TEXT} "
                f"(fewer than {settings.min_frames} frames). Click a district or a camera for its detail.")
 
 picked = None
@@ -92,14 +103,14 @@ with right:
             with st.container(border=True):
                 st.markdown(f"**{r['name']}**")
                 st.metric(charts.indicator_title(name), r["text"])
-                st.caption(f"{charts.fmt_n(r['n_frames'])} frames · {charts.fmt_n(r['n_clips'])} clips · {period}")
+                st.caption(f"{format_count(r['n_frames'])} frames · {format_count(r['n_clips'])} clips · {period}")
                 if kind == "district":
                     in_area = cams[cams["district_id"] == area_id]
                     detail = ui.indicators(path, ("district",), tuple(HEADLINE), start, end, districts=(area_id,),
                                            min_frames=settings.min_frames)
                     for d in detail.itertuples(index=False):
                         st.markdown(f"- {INDICATORS[d.indicator].label}: **{format_value(d.indicator, d.value)}** "
-                                    f"(n = {charts.fmt_n(d.n_frames)})")
+                                    f"(n = {format_count(d.n_frames)})")
                     cam_pick = st.selectbox("Open a camera", in_area["camera_id"], format_func=lambda c: ui.labels(path).get(c, c),
                                             index=None, key="overview_district_camera")
                     if cam_pick:
@@ -109,10 +120,10 @@ with right:
         st.caption("Select a district on the map to see its headline indicators here.")
 
 table = polys[["id", "name", "value", "ci_low", "ci_high", "n_frames", "n_clips", "enough"]].copy()
-s = charts.display_scale(name)
+s = display_scale(name)
 for col in ("value", "ci_low", "ci_high"):
     table[col] = table[col] * s
-table["status"] = table["enough"].map({True: "ok", False: charts.MISSING_TEXT})
+table["status"] = table["enough"].map({True: "ok", False: MISSING_TEXT})
 table = table.drop(columns=["enough"]).sort_values("value", ascending=False, na_position="last")
 with st.expander(f"Table: {charts.indicator_title(name)} by {'district' if kind == 'district' else 'H3 cell'}, {period}"):
     st.dataframe(

@@ -25,7 +25,7 @@ CITY = "__city__"
 @st.cache_data(ttl=ui.TTL, show_spinner=False, max_entries=8)
 def _build(path: str, area: str | None, start: date, end: date, main: str) -> dict[str, Any]:
     """What the page shows and offers for download, as plain values (st.cache_data pickles them)."""
-    content = build_report(ui.store(), area, start, end, main_indicator=main)
+    content = build_report(ui.store(), area, start, end, main_indicator=main, min_frames=ui.settings().min_frames)
     return {
         "title": content.title, "period": content.period_text, "has_data": content.has_data,
         "no_data_reason": content.no_data_reason, "key_points": tuple(content.key_points),

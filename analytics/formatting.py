@@ -1,0 +1,261 @@
+"""How numbers and periods look to people: one rule per kind, used by the dashboard, the CLI and both reports.
+
+The rules:
+
+- **Indicator values** (:func:`format_value`). Shares are percentages with one decimal, two below
+  1% where one decimal would hide the differences; means have two decimals and their unit; a
+  missing value reads ``not enough data``.
+
+  >>> format_value("green_view", 0.2869), format_value("pedestrian_share", 0.00568), format_value("people_per_frame", 0.655)
+  ('28.7%', '0.57%', '0.66 people')
+
+- **Bare numbers** (:func:`format_number`, :func:`format_cell`): the same digits without the unit,
+  for table columns whose header names it; a table cell keeps the % of shares.
+
+  >>> format_number("green_view", 0.2869), format_cell("people_per_frame", 0.655), format_cell("green_view", float("nan"))
+  ('28.7', '0.66', '–')
+
+- **Intervals** (:func:`format_interval`): both ends with the digits of the value, the unit once;
+  empty where no interval can be estimated (a single clip).
+
+  >>> format_interval("green_view", 0.279, 0.295), format_interval("people_per_frame", 0.6, 0.71)
+  ('27.9–29.5%', '0.60–0.71')
+
+- **Differences** (:func:`format_difference`): percentage points for shares, the unit for means,
+  with the digits of a value; unsigned in sentences ("4.1 points below"), signed for changes.
+
+  >>> format_difference("green_view", -0.0412), format_difference("green_view", -0.0412, signed=True)
+  ('4.1 points', '-4.1 points')
+
+- **Other shares** (:func:`format_percent`): thresholds and proportions that are not indicators,
+  with the digits the caller asks for (none by default).
+
+  >>> format_percent(0.02), format_percent(0.1234, 1)
+  ('2%', '12.3%')
+
+- **Counts** (:func:`format_count`): whole numbers with thousands separators, never abbreviated
+  (a sample size is read against a threshold such as 30 frames).
+
+  >>> format_count(12_345), format_count(float("nan"))
+  ('12,345', '0')
+
+- **Periods** (:func:`format_period`): days without leading zeros, the year once when both ends
+  share it, optionally the length in days; :func:`format_previous` names the period before.
+
+  >>> format_period(date(2026, 11, 2), date(2026, 11, 15)), format_period(date(2026, 11, 2), date(2026, 11, 15), days=True)
+  ('2 Nov – 15 Nov 2026', '2 Nov – 15 Nov 2026 (14 days)')
+
+Charts draw shares on a percent axis: :func:`display_scale` and :func:`to_display` are the one
+place where a stored share (a fraction in [0, 1]) becomes a percentage.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Any, TypeVar
+
+from analytics.indicators import INDICATORS
+from analytics.periods import period_days
+
+SHARE_TO_PERCENT = 100.0
+"""Stored shares are fractions in [0, 1]; people read percentages."""
+
+MEAN_DIGITS = 2
+"""Decimals of a mean (people per frame and the like are small numbers)."""
+
+SHARE_DIGITS = 1
+"""Decimals of a share in percent (two below 1%, see :func:`share_digits`)."""
+
+MISSING_TEXT = "not enough data"
+"""What a value with too few frames behind it reads as."""
+
+EMPTY_CELL = "–"
+"""A table cell without a value."""
+
+_X = TypeVar("_X")
+
+
+def _missing(value: Any) -> bool:
+    """None, NaN or anything that is not a number."""
+    if value is None:
+        return True
+    try:
+        return math.isnan(float(value))
+    except (TypeError, ValueError):
+        return True
+
+
+def display_scale(name: str) -> float:
+    """Factor from a stored value of indicator ``name`` to the displayed one: 100 for shares, 1 for means.
+
+    >>> display_scale("green_view"), display_scale("people_per_frame")
+    (100.0, 1.0)
+    """
+    return SHARE_TO_PERCENT if INDICATORS[name].is_share else 1.0
+
+
+def to_display(name: str, values: _X) -> _X:
+    """Stored values (a number, an array or a Series) on the displayed scale of indicator ``name``.
+
+    >>> to_display("green_view", 0.25), to_display("people_per_frame", 0.25)
+    (25.0, 0.25)
+    """
+    return values * display_scale(name)  # type: ignore[operator, return-value]
+
+
+def as_percent(share: _X) -> _X:
+    """A share that is not an indicator value (a class share, a clip's flicker) in percent: ``100 × share``.
+
+    >>> as_percent(0.125)
+    12.5
+    """
+    return share * SHARE_TO_PERCENT  # type: ignore[operator, return-value]
+
+
+def share_digits(share: float) -> int:
+    """Decimals of a share shown in percent: two below 1% (0.01), where one would hide the differences, else one.
+
+    >>> share_digits(0.2869), share_digits(0.0057), share_digits(-0.004)
+    (1, 2, 2)
+    """
+    return SHARE_DIGITS + 1 if abs(share) < 0.01 else SHARE_DIGITS
+
+
+def format_percent(share: float, digits: int = 0) -> str:
+    """A share that is not an indicator value (a threshold, a proportion of clips) as a percentage.
+
+    >>> format_percent(0.4), format_percent(0.5, 1)
+    ('40%', '50.0%')
+    """
+    return f"{as_percent(share):.{digits}f}%"
+
+
+def format_number(name: str, value: float, like: float | None = None, extra: int = 0) -> str:
+    """The number alone (shares in percent, no unit) with the decimals of ``like`` (default: ``value``), plus ``extra``.
+
+    >>> format_number("green_view", 0.2869), format_number("people_per_frame", 0.655), format_number("green_view", 0.0101, like=0.0098)
+    ('28.7', '0.66', '1.01')
+    """
+    if INDICATORS[name].is_share:
+        digits = share_digits(value if like is None else like) + extra
+    else:
+        digits = MEAN_DIGITS + extra
+    return f"{to_display(name, float(value)):.{digits}f}"
+
+
+def format_value(name: str, value: float | None) -> str:
+    """A value of indicator ``name`` for people: shares in percent (``28.7%``), means with their unit (``0.66 people``).
+
+    >>> format_value("sky_view", float("nan")), format_value("road_occupancy", None), format_value("vehicles_per_frame", 3)
+    ('not enough data', 'not enough data', '3.00 vehicles')
+    """
+    if _missing(value):
+        return MISSING_TEXT
+    assert value is not None
+    ind = INDICATORS[name]
+    if ind.is_share:
+        return f"{format_number(name, value)}%"
+    return f"{format_number(name, value)} {ind.unit}"
+
+
+def format_cell(name: str, value: float | None, missing: str = EMPTY_CELL) -> str:
+    """A table cell under a header that names the unit: shares keep their %, means are bare numbers.
+
+    >>> format_cell("green_view", 0.2869), format_cell("people_per_frame", 0.655), format_cell("sky_view", None, "n/a")
+    ('28.7%', '0.66', 'n/a')
+    """
+    if _missing(value):
+        return missing
+    assert value is not None
+    return format_value(name, value) if INDICATORS[name].is_share else format_number(name, value)
+
+
+def format_interval(name: str, low: float | None, high: float | None, value: float | None = None) -> str:
+    """A 95% interval with the decimals of its value: ``27.9–29.5%``; empty when it cannot be estimated.
+
+    A narrow interval gets one more decimal rather than reading ``5.1–5.1%``.
+
+    >>> format_interval("pedestrian_share", 0.0047, 0.0066, 0.0057), format_interval("sky_view", float("nan"), 0.1)
+    ('0.47–0.66%', '')
+    >>> format_interval("green_view", 0.0507, 0.0512, 0.051)
+    '5.07–5.12%'
+    """
+    if _missing(low) or _missing(high):
+        return ""
+    assert low is not None and high is not None
+    like = value if value is not None and not _missing(value) else (low + high) / 2
+    unit = "%" if INDICATORS[name].is_share else ""
+    lo, hi = format_number(name, low, like), format_number(name, high, like)
+    if lo == hi:
+        lo, hi = format_number(name, low, like, extra=1), format_number(name, high, like, extra=1)
+    return f"{lo}–{hi}{unit}"
+
+
+def format_difference(name: str, diff: float, signed: bool = False) -> str:
+    """A difference of two values: percentage points for shares, the unit for means; ``signed`` adds + or - (± for zero).
+
+    >>> format_difference("people_per_frame", 0.3), format_difference("sky_view", 0.0004), format_difference("green_view", 0.0261, signed=True)
+    ('0.30 people', '0.04 points', '+2.6 points')
+    >>> format_difference("green_view", -0.00001, signed=True), format_difference("people_per_frame", -1.25, signed=True)
+    ('±0.00 points', '-1.25 people')
+    """
+    ind = INDICATORS[name]
+    number = format_number(name, abs(diff))
+    unit = "points" if ind.is_share else ind.unit
+    if not signed:
+        return f"{number} {unit}"
+    sign = "±" if float(number) == 0 else ("+" if diff > 0 else "-")
+    return f"{sign}{number} {unit}"
+
+
+def format_count(n: float | None) -> str:
+    """A count (frames, clips) with thousands separators; missing counts as 0.
+
+    >>> format_count(950), format_count(1_234_567), format_count(None)
+    ('950', '1,234,567', '0')
+    """
+    if _missing(n):
+        return "0"
+    assert n is not None
+    return f"{int(round(float(n))):,}"
+
+
+def format_day(day: date) -> str:
+    """One day: ``2 Nov 2026`` (no leading zero).
+
+    >>> format_day(date(2026, 11, 2))
+    '2 Nov 2026'
+    """
+    return f"{day.day} {day:%b %Y}"
+
+
+def format_period(start: date | None, end: date | None, days: bool = False) -> str:
+    """An inclusive period; ``days`` adds its length. Without both ends it is ``all data``.
+
+    >>> format_period(date(2026, 12, 30), date(2027, 1, 2)), format_period(date(2026, 11, 2), date(2026, 11, 2), days=True)
+    ('30 Dec 2026 – 2 Jan 2027', '2 Nov 2026 (1 day)')
+    >>> format_period(None, None)
+    'all data'
+    """
+    if start is None or end is None:
+        return "all data"
+    if start == end:
+        text = format_day(start)
+    elif start.year == end.year:
+        text = f"{start.day} {start:%b} – {format_day(end)}"
+    else:
+        text = f"{format_day(start)} – {format_day(end)}"
+    if not days:
+        return text
+    n = period_days(start, end)
+    return f"{text} ({n} day{'s' if n != 1 else ''})"
+
+
+def format_previous(days: int) -> str:
+    """What the period of equal length just before a period of ``days`` days is called.
+
+    >>> format_previous(1), format_previous(14)
+    ('the previous day', 'the previous 14 days')
+    """
+    return "the previous day" if days == 1 else f"the previous {days} days"

@@ -1,0 +1,308 @@
+"""Ingest: the measurements of a batch of clips written in one transaction (all or nothing).
+
+:func:`ingest_batch` runs inside :meth:`analytics.store.Store.ingest`'s transaction:
+
+1. :func:`_lookup` reads what the database already holds for the batch (runs, clips, cameras,
+   districts when a camera is mobile, the next run and frame ids);
+2. :func:`_add_clip` turns each clip into rows (clip, run, frames, class pixels, objects,
+   zone pixels, previews), skipping a clip already stored with the same run settings and
+   superseding the older runs of a clip stored with other settings;
+3. :func:`_write` marks superseded runs inactive and bulk-inserts the rows, table by table,
+   from DataFrames (never row by row).
+
+Per-frame group pixels: ``groups = class_pixels @ M`` with ``M[c, g] = 1`` when class ``c`` feeds
+group ``g``; ``valid_px = sum(groups) - void_px``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from analytics import __version__
+from analytics.errors import InputError
+from analytics.geo import DistrictIndex
+from analytics.records import OBJECT_GROUPS, ClipMeasurements
+from analytics.store.places import stored_district_index
+from analytics.store.schema import GROUP_COLUMNS
+from analytics.taxonomy import GROUPS
+
+__all__ = ["IngestResult", "ingest_batch"]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What happened to one clip: ``stored`` or ``skipped`` (already there), with a message."""
+
+    clip_sha256: str
+    label: str
+    status: str
+    run_id: int | None
+    n_frames: int
+    message: str
+
+
+@dataclass
+class _Known:
+    """What the database already holds for a batch; the id counters advance as clips are added."""
+
+    done: set[tuple[str, str]]
+    """(clip SHA-256, settings key) of the runs stored."""
+    clip_cameras: dict[str, str]
+    """Camera of each stored clip."""
+    cameras: dict[str, dict[str, Any]]
+    districts: DistrictIndex | None
+    """District polygons, read only when a camera of the batch is mobile."""
+    next_run: int
+    next_frame: int
+
+
+@dataclass
+class _Rows:
+    """Rows to insert, gathered clip by clip."""
+
+    clips: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    frames: list[dict[str, Any]] = field(default_factory=list)
+    class_pixels: list[pd.DataFrame] = field(default_factory=list)
+    objects: list[pd.DataFrame] = field(default_factory=list)
+    zone_pixels: list[pd.DataFrame] = field(default_factory=list)
+    previews: list[dict[str, Any]] = field(default_factory=list)
+    superseded: list[str] = field(default_factory=list)
+
+
+def ingest_batch(cur: duckdb.DuckDBPyConnection, batch: list[ClipMeasurements]) -> list[IngestResult]:
+    """Write ``batch`` through ``cur`` (inside the caller's transaction); one result per clip."""
+    known = _lookup(cur, batch)
+    rows = _Rows()
+    now = datetime.now().replace(microsecond=0)
+    results = [_add_clip(m, known, rows, now) for m in batch]
+    _write(cur, rows)
+    return results
+
+
+# -- 1. what is there ----------------------------------------------------------------------------
+
+
+def _lookup(cur: duckdb.DuckDBPyConnection, batch: list[ClipMeasurements]) -> _Known:
+    shas = sorted({m.clip.sha256 for m in batch})
+    done = cur.execute("SELECT clip_sha256, settings_key FROM model_runs WHERE clip_sha256 IN (SELECT unnest(?))", [shas]).fetchall()
+    clips = cur.execute("SELECT clip_sha256, camera_id FROM clips WHERE clip_sha256 IN (SELECT unnest(?))", [shas]).fetchall()
+    cam_ids = sorted({m.clip.camera_id for m in batch})
+    cam_df = cur.execute("SELECT * FROM cameras WHERE camera_id IN (SELECT unnest(?))", [cam_ids]).df()
+    mobile = bool((cam_df["kind"] == "mobile").any())
+    return _Known(
+        done={(str(s), str(k)) for s, k in done},
+        clip_cameras={str(s): str(c) for s, c in clips},
+        cameras={str(r["camera_id"]): {str(k): v for k, v in r.items()} for r in cam_df.to_dict("records")},
+        districts=stored_district_index(cur) if mobile else None,
+        next_run=int(cur.execute("SELECT coalesce(max(run_id), 0) + 1 FROM model_runs").fetchall()[0][0]),
+        next_frame=int(cur.execute("SELECT coalesce(max(frame_id), 0) + 1 FROM frames").fetchall()[0][0]),
+    )
+
+
+# -- 2. one clip's rows --------------------------------------------------------------------------
+
+
+def _add_clip(m: ClipMeasurements, known: _Known, rows: _Rows, now: datetime) -> IngestResult:
+    """Add one clip's rows to ``rows`` (or skip it) and say what happened."""
+    key = m.run.settings_key
+    label = m.clip.label or m.clip.sha256[:12]
+    if (m.clip.sha256, key) in known.done:
+        return IngestResult(m.clip.sha256, label, "skipped", None, 0, "already ingested with the same model and settings")
+    known.done.add((m.clip.sha256, key))
+    camera = _camera_of(m, known, label)
+    _add_clip_row(m, known, rows, now, label)
+    run_id = known.next_run
+    known.next_run += 1
+    rows.runs.append(_run_row(m, run_id, now))
+    cols = _frame_columns(m, camera, run_id, known.next_frame)
+    if camera["kind"] == "mobile" and known.districts is not None:
+        cols["district_id"] = known.districts.locate(cols["lon"], cols["lat"])
+    known.next_frame += m.n
+    rows.frames.append(cols)
+    ids = cols["frame_id"]
+    rows.class_pixels.append(_class_pixel_rows(m, ids))
+    if m.objects is not None and not m.objects.empty:
+        rows.objects.append(_object_rows(m.objects, ids))
+    if m.zone_pixels is not None and not m.zone_pixels.empty:
+        rows.zone_pixels.append(_zone_rows(m.zone_pixels, m.run.class_set.groups, ids))
+    rows.previews.extend(_preview_rows(m, run_id, ids))
+    return IngestResult(m.clip.sha256, label, "stored", run_id, m.n, f"stored {m.n} sampled frames")
+
+
+def _camera_of(m: ClipMeasurements, known: _Known, label: str) -> dict[str, Any]:
+    cam_id = m.clip.camera_id
+    if cam_id not in known.cameras:
+        raise InputError(f"unknown camera {cam_id!r} for clip {label}; add it first with `urbanlens cameras add {cam_id} --lon .. --lat ..`")
+    return known.cameras[cam_id]
+
+
+def _add_clip_row(m: ClipMeasurements, known: _Known, rows: _Rows, now: datetime, label: str) -> None:
+    """A new clip gets its ``clips`` row; a stored one (same camera only) has its older runs superseded."""
+    sha, cam_id = m.clip.sha256, m.clip.camera_id
+    if sha in known.clip_cameras:
+        if known.clip_cameras[sha] != cam_id:
+            raise InputError(f"clip {label} is already stored for camera {known.clip_cameras[sha]!r}, not {cam_id!r}")
+        rows.superseded.append(sha)
+        return
+    known.clip_cameras[sha] = cam_id
+    c = m.clip
+    rows.clips.append(
+        {
+            "clip_sha256": sha, "camera_id": cam_id, "start_time": pd.Timestamp(c.start_time), "duration_s": c.duration_s,
+            "fps": c.fps, "width": c.width, "height": c.height, "n_frames": c.n_frames, "source": c.source, "label": c.label,
+            "ingested_at": now,
+        }
+    )
+
+
+def _run_row(m: ClipMeasurements, run_id: int, now: datetime) -> dict[str, Any]:
+    """The ``model_runs`` row: the run's provenance, active from now on."""
+    r = m.run
+    return {
+        "run_id": run_id, "clip_sha256": m.clip.sha256, "settings_key": r.settings_key, "model_name": r.model_name,
+        "weights_sha256": r.weights_sha256, "class_set_json": json.dumps(r.class_set.to_dict()), "sampling": r.sampling,
+        "smoothing": r.smoothing, "code_version": r.code_version or __version__,
+        "params_json": json.dumps(r.params, sort_keys=True, default=str), "created_at": now, "active": True, "n_frames": m.n,
+    }
+
+
+def _group_matrix(m: ClipMeasurements) -> np.ndarray:
+    """(n_classes, n_groups) 0/1 matrix: class c feeds group g."""
+    idx = m.run.class_set.group_index()
+    mat = np.zeros((len(idx), len(GROUPS)), dtype=np.int64)
+    mat[np.arange(len(idx)), idx] = 1
+    return mat
+
+
+def _frame_columns(m: ClipMeasurements, camera: dict[str, Any], run_id: int, first_id: int) -> dict[str, Any]:
+    """Columns of the ``frames`` rows of one clip as numpy arrays (concatenated per batch)."""
+    n = m.n
+    groups = m.class_pixels @ _group_matrix(m)
+    lon = np.full(n, float(camera["lon"])) if m.lon is None else np.where(np.isnan(m.lon), float(camera["lon"]), m.lon)
+    lat = np.full(n, float(camera["lat"])) if m.lat is None else np.where(np.isnan(m.lat), float(camera["lat"]), m.lat)
+    start = pd.Timestamp(m.clip.start_time).as_unit("us").to_datetime64()
+    nan = np.full(n, np.nan)
+    data: dict[str, Any] = {
+        "frame_id": np.arange(first_id, first_id + n, dtype=np.int64),
+        "run_id": np.full(n, run_id, dtype=np.int32),
+        "clip_sha256": np.full(n, m.clip.sha256, dtype=object),
+        "camera_id": np.full(n, m.clip.camera_id, dtype=object),
+        "district_id": np.full(n, camera.get("district_id"), dtype=object),
+        "frame_index": m.frame_index.astype(np.int32),
+        "t_s": m.t_s,
+        "ts": start + np.round(m.t_s * 1e6).astype("timedelta64[us]"),
+        "lon": lon,
+        "lat": lat,
+        "active": np.ones(n, dtype=bool),
+        "synthetic": np.full(n, m.clip.source == "synthetic"),
+    }
+    for j, col in enumerate(GROUP_COLUMNS):
+        data[col] = groups[:, j].astype(np.float64)
+    if not m.run.class_set.has_damage_classes:
+        data["damage_px"] = nan  # a model without damage classes measured nothing about damage: NULL, not zero
+    data["valid_px"] = groups.sum(axis=1) - groups[:, GROUPS.index("void")]
+    for j, g in enumerate(OBJECT_GROUPS):
+        data[f"n_{g}"] = m.object_counts[:, j].astype(np.int32)
+    data["mean_confidence"] = m.mean_confidence
+    data["low_conf_share"] = m.low_conf_share
+    data["flicker"] = m.flicker
+    data["vehicle_stationarity"] = m.vehicle_stationarity
+    data["distress_crack_px"] = m.distress_crack_px if m.distress_crack_px is not None else nan
+    data["distress_pothole_px"] = m.distress_pothole_px if m.distress_pothole_px is not None else nan
+    data["person_sidewalk_px"] = _person_sidewalk(m)
+    return data
+
+
+def _person_sidewalk(m: ClipMeasurements) -> np.ndarray:
+    """Person-group pixels inside zones whose role is ``sidewalk``; NaN (stored NULL) where the camera has none."""
+    zp = m.zone_pixels
+    if zp is None or zp.empty or not (zp["role"] == "sidewalk").any():
+        return np.full(m.n, np.nan)
+    person_ids = list(m.run.class_set.class_ids("person"))
+    side = zp[(zp["role"] == "sidewalk").to_numpy() & zp["class_id"].isin(person_ids).to_numpy()]
+    return np.bincount(side["frame_pos"].to_numpy(dtype=np.int64), weights=side["pixels"].to_numpy(dtype=np.float64), minlength=m.n)
+
+
+def _class_pixel_rows(m: ClipMeasurements, ids: np.ndarray) -> pd.DataFrame:
+    """The non-zero class pixel counts, one row per (frame, class)."""
+    nz_f, nz_c = np.nonzero(m.class_pixels)
+    return pd.DataFrame({"frame_id": ids[nz_f], "class_id": nz_c.astype(np.int16), "pixels": m.class_pixels[nz_f, nz_c]})
+
+
+def _object_rows(o: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
+    """Object boxes with the frame ids they were found in."""
+    return pd.DataFrame({
+        "frame_id": ids[o["frame_pos"].to_numpy(dtype=np.int64)], "grp": o["group"].astype(str).to_numpy(),
+        "x0": o["x0"].to_numpy(np.int32), "y0": o["y0"].to_numpy(np.int32), "x1": o["x1"].to_numpy(np.int32),
+        "y1": o["y1"].to_numpy(np.int32), "area_px": o["area_px"].to_numpy(np.int32),
+    })
+
+
+def _zone_rows(z: pd.DataFrame, class_groups: Sequence[str], ids: np.ndarray) -> pd.DataFrame:
+    """Per-zone pixels with each class named by the group it feeds (summed per group in :func:`_write`)."""
+    groups = np.array(class_groups, dtype=object)
+    return pd.DataFrame({
+        "frame_id": ids[z["frame_pos"].to_numpy(dtype=np.int64)], "zone": z["zone"].astype(str).to_numpy(),
+        "role": z["role"].astype(str).to_numpy(), "grp": groups[z["class_id"].to_numpy(dtype=np.int64)],
+        "pixels": z["pixels"].to_numpy(dtype=np.int64),
+    })
+
+
+def _preview_rows(m: ClipMeasurements, run_id: int, ids: np.ndarray) -> list[dict[str, Any]]:
+    out = []
+    for p in m.previews:
+        if not 0 <= p.frame_pos < m.n:
+            raise InputError(f"preview frame_pos {p.frame_pos} outside 0..{m.n - 1}")
+        out.append({"run_id": run_id, "frame_id": int(ids[p.frame_pos]), "kind": p.kind, "mime": p.mime, "image": p.image})
+    return out
+
+
+# -- 3. the writes -------------------------------------------------------------------------------
+
+
+def _write(cur: duckdb.DuckDBPyConnection, rows: _Rows) -> None:
+    """Supersede older runs, then insert every table's rows."""
+    if rows.superseded:
+        cur.execute("UPDATE model_runs SET active = false WHERE clip_sha256 IN (SELECT unnest(?))", [rows.superseded])
+        cur.execute("UPDATE frames SET active = false WHERE clip_sha256 IN (SELECT unnest(?))", [rows.superseded])
+    _insert(cur, "clips", pd.DataFrame(rows.clips))
+    _insert(cur, "model_runs", pd.DataFrame(rows.runs))
+    if rows.frames:
+        first = rows.frames[0]
+        _insert(cur, "frames", pd.DataFrame({c: np.concatenate([p[c] for p in rows.frames]) for c in first}))
+    _insert_parts(cur, "frame_class_pixels", rows.class_pixels)
+    _insert_parts(cur, "frame_objects", rows.objects)
+    if rows.zone_pixels:
+        zones = pd.concat(rows.zone_pixels, ignore_index=True)
+        summed = zones.groupby(["frame_id", "zone", "role", "grp"], as_index=False)["pixels"].sum()
+        _insert(cur, "frame_zone_pixels", pd.DataFrame(summed))
+    _insert(cur, "previews", pd.DataFrame(rows.previews))
+
+
+def _insert_parts(cur: duckdb.DuckDBPyConnection, table: str, parts: list[pd.DataFrame]) -> None:
+    if parts:
+        _insert(cur, table, pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0])
+
+
+_TABLES = ("clips", "model_runs", "frames", "frame_class_pixels", "frame_objects", "frame_zone_pixels", "previews")
+
+
+def _insert(cur: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame) -> None:
+    """Bulk insert by column name from a DataFrame (table names come from a fixed list)."""
+    if df.empty:
+        return
+    if table not in _TABLES:
+        raise ValueError(f"not an ingestion table: {table}")
+    cur.register("_bulk", df)
+    cols = ", ".join(df.columns)
+    cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _bulk")  # names only, values are bound data
+    cur.unregister("_bulk")

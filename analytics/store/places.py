@@ -1,0 +1,109 @@
+"""Places in the store: districts, cameras and zones, and which district each camera and frame lies in.
+
+The spatial look-up is :mod:`analytics.geo` (pure: polygons in, district ids out); this module
+reads the tables, asks geo, and writes the answers back on the caller's transaction cursor, so a
+failure anywhere leaves nothing half-written. Every statement is fixed text with bound values.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from analytics.errors import InputError
+from analytics.geo import DistrictIndex, district_index
+
+DISTRICT_COLUMNS = ("district_id", "name", "geometry_geojson", "source")
+CAMERA_COLUMNS = ("camera_id", "name", "lon", "lat", "heading", "kind", "source")
+ZONE_COLUMNS = ("zone", "role", "polygon_json")
+
+
+def _require(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputError(f"{what} lack column(s) {', '.join(missing)}; expected {', '.join(columns)}")
+
+
+def stored_district_index(cur: duckdb.DuckDBPyConnection) -> DistrictIndex:
+    """The stored district polygons, parsed once into a spatial index (in table order)."""
+    return district_index(cur.execute("SELECT district_id, geometry_geojson FROM districts").df())
+
+
+def write_districts(cur: duckdb.DuckDBPyConnection, districts: pd.DataFrame) -> int:
+    """Insert or replace districts (validated columns district_id, name, geometry_geojson, source), then place everything."""
+    _require(districts, DISTRICT_COLUMNS, "districts")
+    cur.register("new_districts", districts[list(DISTRICT_COLUMNS)])
+    try:
+        cur.execute("DELETE FROM districts WHERE district_id IN (SELECT district_id FROM new_districts)")
+        cur.execute(
+            "INSERT INTO districts (district_id, name, geometry_geojson, source) "
+            "SELECT district_id, name, geometry_geojson, source FROM new_districts"
+        )
+    finally:
+        cur.unregister("new_districts")
+    assign_districts(cur)
+    return len(districts)
+
+
+def write_cameras(cur: duckdb.DuckDBPyConnection, cameras: pd.DataFrame) -> int:
+    """Insert or replace cameras (validated columns camera_id, name, lon, lat, heading, kind, source), then place everything."""
+    _require(cameras, CAMERA_COLUMNS, "cameras")
+    cur.register("new_cameras", cameras[list(CAMERA_COLUMNS)])
+    try:
+        cur.execute("DELETE FROM cameras WHERE camera_id IN (SELECT camera_id FROM new_cameras)")
+        cur.execute(
+            "INSERT INTO cameras (camera_id, name, lon, lat, heading, kind, district_id, source) "
+            "SELECT camera_id, name, lon, lat, heading, kind, NULL, source FROM new_cameras"
+        )
+    finally:
+        cur.unregister("new_cameras")
+    assign_districts(cur)
+    return len(cameras)
+
+
+def write_zones(cur: duckdb.DuckDBPyConnection, camera_id: str, zones: pd.DataFrame) -> int:
+    """Replace a camera's zones (columns zone, role, polygon_json in frame coordinates)."""
+    _require(zones, ZONE_COLUMNS, "zones")
+    df = zones[list(ZONE_COLUMNS)].copy()
+    df.insert(0, "camera_id", camera_id)
+    cur.execute("DELETE FROM camera_zones WHERE camera_id = ?", [camera_id])
+    cur.register("new_zones", df)
+    try:
+        cur.execute("INSERT INTO camera_zones (camera_id, zone, role, polygon_json) SELECT camera_id, zone, role, polygon_json FROM new_zones")
+    finally:
+        cur.unregister("new_zones")
+    return len(df)
+
+
+def assign_districts(cur: duckdb.DuckDBPyConnection) -> None:
+    """Recompute cameras.district_id and frames.district_id from the district polygons.
+
+    Fixed cameras are placed by their position and their frames follow them; frames of mobile
+    cameras are placed by their own positions. The polygons are parsed once for both look-ups.
+    """
+    index = stored_district_index(cur)
+    cams = cur.execute("SELECT camera_id, lon, lat FROM cameras").df()
+    cams["district_id"] = index.locate(cams["lon"].to_numpy(), cams["lat"].to_numpy())
+    cur.register("_cam_d", cams[["camera_id", "district_id"]])
+    try:
+        cur.execute("UPDATE cameras SET district_id = d.district_id FROM _cam_d d WHERE cameras.camera_id = d.camera_id")
+    finally:
+        cur.unregister("_cam_d")
+    cur.execute(
+        "UPDATE frames SET district_id = c.district_id FROM cameras c "
+        "WHERE frames.camera_id = c.camera_id AND c.kind = 'fixed'"
+    )
+    pts = cur.execute(
+        "SELECT DISTINCT f.lon, f.lat FROM frames f JOIN cameras c USING (camera_id) WHERE c.kind = 'mobile'"
+    ).df()
+    if pts.empty:
+        return
+    pts["district_id"] = index.locate(pts["lon"].to_numpy(), pts["lat"].to_numpy())
+    cur.register("_pt_d", pts)
+    try:
+        cur.execute(
+            "UPDATE frames SET district_id = p.district_id FROM _pt_d p, cameras c "
+            "WHERE frames.lon = p.lon AND frames.lat = p.lat AND frames.camera_id = c.camera_id AND c.kind = 'mobile'"
+        )
+    finally:
+        cur.unregister("_pt_d")

@@ -1,0 +1,135 @@
+"""The database schema: numbered migrations, frozen once released, applied in one transaction.
+
+:data:`MIGRATIONS` lists ``(version, why, statements)`` in order; :func:`migrate` brings a file
+from the version it records in its ``meta`` table up to :data:`LATEST_VERSION`, and
+:func:`schema_version` reads that version.
+
+Each migration's DDL is literal text, frozen: what schema version *n* means never changes once a
+release has written files with it (``tests/test_store.py`` compares migrations 1 and 2 with the
+DDL release 0.1.0 wrote, in ``tests/data/release-0.1.0.sql``). Never edit a released migration;
+append a new one.
+
+Adding an indicator group (a new name in :data:`analytics.taxonomy.GROUPS`) therefore takes a
+migration: ingest writes one ``<group>_px`` column of ``frames`` per group
+(:data:`GROUP_COLUMNS`), so append one with the next number, e.g.::
+
+    (4, "indicator group 'water'", ["ALTER TABLE frames ADD COLUMN water_px BIGINT"]),  # 4: the next number
+
+Older files get the column as NULL for the frames stored before it existed (say so in the
+indicator's docstring if that matters). ``test_every_group_has_a_frames_column`` fails until the
+migration is there. A migration that a release has shipped joins the frozen snapshot: add its
+DDL to a ``tests/data/release-<version>.sql`` written by that release.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from analytics import __version__
+from analytics.errors import SchemaVersionError, StoreError
+from analytics.taxonomy import GROUPS
+
+__all__ = ["GROUP_COLUMNS", "LATEST_VERSION", "MIGRATIONS", "migrate", "schema_version"]
+
+GROUP_COLUMNS = tuple(f"{g}_px" for g in GROUPS)
+"""The ``frames`` column of each indicator group that ingest writes (from the live taxonomy).
+Every one must exist in the latest schema: a new group needs a migration adding its column."""
+
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (
+        1,
+        "initial schema: places, clips, runs, frames, class pixels, objects",
+        [
+            "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
+            "CREATE TABLE districts (district_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, "
+            "geometry_geojson VARCHAR NOT NULL, source VARCHAR NOT NULL DEFAULT 'user')",
+            "CREATE TABLE cameras (camera_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, lon DOUBLE NOT NULL, "
+            "lat DOUBLE NOT NULL, heading DOUBLE, kind VARCHAR NOT NULL DEFAULT 'fixed', district_id VARCHAR, "
+            "source VARCHAR NOT NULL DEFAULT 'user')",
+            "CREATE TABLE clips (clip_sha256 VARCHAR PRIMARY KEY, camera_id VARCHAR NOT NULL, start_time TIMESTAMP NOT NULL, "
+            "duration_s DOUBLE NOT NULL, fps DOUBLE NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, "
+            "n_frames INTEGER NOT NULL, source VARCHAR NOT NULL, label VARCHAR, ingested_at TIMESTAMP NOT NULL)",
+            "CREATE TABLE model_runs (run_id INTEGER PRIMARY KEY, clip_sha256 VARCHAR NOT NULL, settings_key VARCHAR NOT NULL, "
+            "model_name VARCHAR NOT NULL, weights_sha256 VARCHAR NOT NULL, class_set_json VARCHAR NOT NULL, "
+            "sampling VARCHAR NOT NULL, smoothing VARCHAR NOT NULL, code_version VARCHAR NOT NULL, params_json VARCHAR NOT NULL, "
+            "created_at TIMESTAMP NOT NULL, active BOOLEAN NOT NULL, n_frames INTEGER NOT NULL, "
+            "UNIQUE (clip_sha256, settings_key))",
+            "CREATE TABLE frames (frame_id BIGINT NOT NULL, run_id INTEGER NOT NULL, clip_sha256 VARCHAR NOT NULL, "
+            "camera_id VARCHAR NOT NULL, district_id VARCHAR, frame_index INTEGER NOT NULL, t_s DOUBLE NOT NULL, "
+            "ts TIMESTAMP NOT NULL, lon DOUBLE, lat DOUBLE, active BOOLEAN NOT NULL, synthetic BOOLEAN NOT NULL, "
+            "road_px BIGINT NOT NULL, sidewalk_px BIGINT NOT NULL, built_px BIGINT NOT NULL, vegetation_px BIGINT NOT NULL, "
+            "terrain_px BIGINT NOT NULL, sky_px BIGINT NOT NULL, person_px BIGINT NOT NULL, two_wheeler_px BIGINT NOT NULL, "
+            "vehicle_px BIGINT NOT NULL, damage_px BIGINT, void_px BIGINT NOT NULL, valid_px BIGINT NOT NULL, "
+            "n_person INTEGER NOT NULL, n_two_wheeler INTEGER NOT NULL, n_vehicle INTEGER NOT NULL, "
+            "mean_confidence DOUBLE, low_conf_share DOUBLE, flicker DOUBLE, vehicle_stationarity DOUBLE, "
+            "distress_crack_px DOUBLE, distress_pothole_px DOUBLE)",
+            "CREATE TABLE frame_class_pixels (frame_id BIGINT NOT NULL, class_id SMALLINT NOT NULL, pixels BIGINT NOT NULL)",
+            "CREATE TABLE frame_objects (frame_id BIGINT NOT NULL, grp VARCHAR NOT NULL, x0 INTEGER, y0 INTEGER, "
+            "x1 INTEGER, y1 INTEGER, area_px INTEGER)",
+        ],
+    ),
+    (
+        2,
+        "zones per camera, per-zone pixels, pedestrians on sidewalks, anonymised previews",
+        [
+            "CREATE TABLE camera_zones (camera_id VARCHAR NOT NULL, zone VARCHAR NOT NULL, role VARCHAR NOT NULL, "
+            "polygon_json VARCHAR NOT NULL, PRIMARY KEY (camera_id, zone))",
+            "CREATE TABLE frame_zone_pixels (frame_id BIGINT NOT NULL, zone VARCHAR NOT NULL, role VARCHAR NOT NULL, "
+            "grp VARCHAR NOT NULL, pixels BIGINT NOT NULL)",
+            "ALTER TABLE frames ADD COLUMN person_sidewalk_px BIGINT",
+            "CREATE TABLE previews (run_id INTEGER NOT NULL, frame_id BIGINT NOT NULL, kind VARCHAR NOT NULL, "
+            "mime VARCHAR NOT NULL, image BLOB NOT NULL)",
+        ],
+    ),
+    (
+        3,
+        "evaluations: a model's measured accuracy on annotated frames (one row per weights, ground truth, camera)",
+        [
+            "CREATE TABLE evaluations (evaluation_id VARCHAR PRIMARY KEY, model_name VARCHAR NOT NULL, "
+            "weights_sha256 VARCHAR NOT NULL, gt_sha256 VARCHAR NOT NULL, camera_id VARCHAR, dataset_format VARCHAR NOT NULL, "
+            "label_map VARCHAR NOT NULL, n_images INTEGER NOT NULL, miou DOUBLE, pixel_accuracy DOUBLE, fw_iou DOUBLE, "
+            "metrics_json VARCHAR NOT NULL, code_version VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)",
+        ],
+    ),
+]
+LATEST_VERSION = MIGRATIONS[-1][0]
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """Schema version of an open database (0 for an empty file)."""
+    has_meta = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta' AND table_schema = 'main'"
+    ).fetchall()[0][0]
+    if not has_meta:
+        tables = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main'").fetchall()[0][0]
+        if tables > 0:
+            raise StoreError("this DuckDB file holds tables that UrbanLens did not create (no 'meta' table)")
+        return 0
+    rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection, target: int = LATEST_VERSION) -> tuple[int, int]:
+    """Bring the schema up to ``target`` in one transaction; returns (from, to) versions."""
+    current = schema_version(con)
+    if current > LATEST_VERSION:
+        raise SchemaVersionError(
+            f"database schema version {current} is newer than this UrbanLens ({__version__}, schema {LATEST_VERSION}); "
+            "upgrade UrbanLens to open it"
+        )
+    if current >= target:
+        return current, current
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for version, _why, statements in MIGRATIONS:
+            if current < version <= target:
+                for sql in statements:
+                    con.execute(sql)
+        con.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?), ('written_by', ?)", [str(target), f"urbanlens {__version__}"]
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return current, target
