@@ -18,6 +18,10 @@ A card (TOML, JSON or YAML) holds::
     std = [0.229, 0.224, 0.225]
     resize = "letterbox"               # "letterbox" (keep aspect, pad) | "crop" (keep aspect, centre crop) | "stretch"
     notes = "known weaknesses ..."
+    [crf]                              # optional: dense CRF refinement (``--refine crf``); CrfParams defaults
+    iterations = 3
+    [lineage]                          # optional: written by `urbanlens models adapt` (docs/adapt.md)
+    base_model = "espnetv2-s2"
     [class_set]
     name = "cityscapes"                # a built-in set, or list the classes:
     classes = [{name = "road", group = "road"}, ...]
@@ -44,6 +48,55 @@ RESIZE_POLICIES = ("letterbox", "crop", "stretch")
 
 
 @dataclass(frozen=True)
+class CrfParams:
+    """Parameters of the dense CRF refinement (:mod:`analytics.footage.refine`), a card's ``[crf]`` table.
+
+    Mean-field iterations ``Q <- softmax(U + w_a * A(Q) + w_s * S(Q))`` over the model's logits ``U``
+    (Potts compatibility), where ``A`` is the appearance kernel (an edge-aware guided filter of
+    radius ``appearance_radius`` px and regulariser ``appearance_eps`` over the frame's intensity
+    in [0, 1]) and ``S`` the smoothness kernel (a Gaussian of ``smoothness_sigma`` px); both are
+    applied at ``1 / downsample`` of the model's input size. Weights are in logit units.
+
+    >>> CrfParams().iterations
+    3
+    >>> CrfParams(iterations=0)
+    Traceback (most recent call last):
+    ...
+    analytics.errors.InputError: crf iterations=0; expected a whole number from 1 to 20
+    """
+
+    iterations: int = 3
+    appearance_weight: float = 2.0
+    appearance_radius: int = 3
+    appearance_eps: float = 0.001
+    smoothness_weight: float = 0.5
+    smoothness_sigma: float = 1.0
+    downsample: int = 1
+
+    def __post_init__(self) -> None:
+        for name, lo, hi in (("iterations", 1, 20), ("appearance_radius", 1, 64), ("downsample", 1, 8)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise InputError(f"crf {name}={v!r}; expected a whole number from {lo} to {hi}")
+        for name in ("appearance_weight", "appearance_eps", "smoothness_weight", "smoothness_sigma"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0.0 <= v <= 100.0:
+                raise InputError(f"crf {name}={v!r}; expected a number from 0 to 100")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> CrfParams:
+        """From a card's ``[crf]`` table; missing keys take the defaults, unknown keys are an error."""
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InputError(f"crf: unknown key(s) {unknown}; allowed: {sorted(known)}")
+        return cls(**dict(data))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class ModelCard:
     """What a segmentation model is, where it comes from and how to feed it."""
 
@@ -64,6 +117,11 @@ class ModelCard:
     resize: str = "letterbox"
     notes: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    crf: dict[str, Any] = field(default_factory=dict)
+    """The ``[crf]`` table: :class:`CrfParams` keys overriding their defaults (``crf_params``)."""
+    lineage: dict[str, Any] = field(default_factory=dict)
+    """Where an adapted model comes from (``[lineage]``, written by ``urbanlens models adapt``): base model and
+    weights hash, annotation set hash, held-out figures; empty for other models."""
 
     def __post_init__(self) -> None:
         if not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
@@ -81,6 +139,19 @@ class ModelCard:
             raise InputError(f"model card {self.name!r}: mean and std need 3 values each, std above 0")
         if self.sha256 is not None and (len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256)):
             raise InputError(f"model card {self.name!r}: sha256 must be 64 lowercase hex digits")
+        if not isinstance(self.lineage, Mapping):
+            raise InputError(f"model card {self.name!r}: lineage must be a table, got {type(self.lineage).__name__}")
+        if not isinstance(self.crf, Mapping):
+            raise InputError(f"model card {self.name!r}: crf must be a table of CRF parameters, got {type(self.crf).__name__}")
+        try:
+            CrfParams.from_mapping(self.crf)
+        except InputError as exc:
+            raise InputError(f"model card {self.name!r}: {exc}") from None
+
+    @property
+    def crf_params(self) -> CrfParams:
+        """The dense CRF parameters: the card's ``[crf]`` table over :class:`CrfParams` defaults."""
+        return CrfParams.from_mapping(self.crf)
 
     @property
     def num_classes(self) -> int:

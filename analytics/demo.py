@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -170,40 +171,13 @@ def demo_clip_measurements(
     """
     if did not in _PROFILES:
         raise InputError(f"district {did!r} is not in the demo city; expected one of {', '.join(_PROFILES)}")
-    prof = dict(_PROFILES[did])
-    look = cam.get("look")
-    if isinstance(look, dict):  # each camera sees its own street
-        for key, factor in look.items():
-            prof[key] = prof[key] * float(factor)
+    prof = _camera_profile(cam, did)
     n = FRAMES_PER_CLIP
     t_s = np.arange(n) / SAMPLE_FPS
-    hour = np.full(n, start.hour + start.minute / 60.0) + t_s / 3600.0
-    weekend = np.full(n, start.weekday() >= 5)
-    traffic = _traffic(hour, weekend) * prof["traffic"] * rng.uniform(0.85, 1.15)
-    peds = _pedestrians(hour, weekend, prof.get("lunch", 1.0), prof["weekend_peds"]) * prof["peds"] * day_mood
     jitter = lambda s: np.clip(rng.normal(1.0, s, n), 0.3, 2.0)  # noqa: E731
-    vehicle = np.clip(0.12 * traffic * jitter(0.25), 0.002, 0.40)
-    person = np.clip(0.012 * peds * jitter(0.35), 0.0, 0.12)
-    two_w = np.clip(0.006 * peds * (1.6 if did == "university" else 0.8) * jitter(0.5), 0.0, 0.05)
-    road = np.clip(prof["road"] * jitter(0.05) - vehicle * 0.8, 0.05, 0.6)
-    damage = road * prof["damage"] * jitter(0.4)
-    shares = {
-        "road": road - damage, "sidewalk": prof["sidewalk"] * jitter(0.08) - person * 0.5, "built": prof["built"] * jitter(0.06),
-        "vegetation": prof["vegetation"] * jitter(0.08), "terrain": prof["terrain"] * jitter(0.15), "sky": prof["sky"] * jitter(0.08),
-        "person": person, "two_wheeler": two_w, "vehicle": vehicle, "damage": damage, "void": np.full(n, 0.01) * jitter(0.3),
-    }
-    total = sum(shares.values())
-    cp = np.zeros((n, DEMO_CLASS_SET.num_classes), dtype=np.int64)
-    for g, share in shares.items():
-        px = np.clip(share / total, 0, 1) * PIXELS
-        if g == "vehicle":
-            trucks = prof.get("trucks", 0.08)
-            for cid, w in {13: 1 - trucks - 0.04, 14: trucks, 15: 0.04}.items():
-                cp[:, cid] += (px * w).astype(np.int64)
-            continue
-        for cid, w in _SPLIT[g].items():
-            cp[:, cid] += (px * w).astype(np.int64)
-    cp[:, 20] += PIXELS - cp.sum(axis=1)  # rounding remainder to void
+    traffic, shares = _group_shares(rng, prof, did, start, t_s, day_mood, jitter)
+    person, two_w, vehicle = shares["person"], shares["two_wheeler"], shares["vehicle"]
+    cp = _class_pixels(shares, prof)
     stationarity = np.clip(0.1 + 0.9 * np.clip(traffic - 0.5, 0, 1) ** 1.1 + rng.normal(0, 0.06, n), 0, 1)
     stationarity[0] = np.nan
     counts = np.stack(
@@ -236,6 +210,57 @@ def demo_clip_measurements(
         low_conf_share=low, flicker=flicker, vehicle_stationarity=stationarity, object_counts=counts,
         distress_crack_px=crack, distress_pothole_px=pothole, lon=lon, lat=lat, zone_pixels=zone_pixels,
     )
+
+
+def _camera_profile(cam: dict[str, object], did: str) -> dict[str, float]:
+    """The district's profile scaled by the camera's own ``look`` (each camera sees its own street)."""
+    prof = dict(_PROFILES[did])
+    look = cam.get("look")
+    if isinstance(look, dict):
+        for key, factor in look.items():
+            prof[key] = prof[key] * float(factor)
+    return prof
+
+
+def _group_shares(
+    rng: np.random.Generator, prof: dict[str, float], did: str, start: datetime, t_s: np.ndarray, day_mood: float,
+    jitter: Callable[[float], np.ndarray],
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(traffic level, share of each indicator group per frame) of one synthetic clip, before normalising."""
+    n = len(t_s)
+    hour = np.full(n, start.hour + start.minute / 60.0) + t_s / 3600.0
+    weekend = np.full(n, start.weekday() >= 5)
+    traffic = _traffic(hour, weekend) * prof["traffic"] * rng.uniform(0.85, 1.15)
+    peds = _pedestrians(hour, weekend, prof.get("lunch", 1.0), prof["weekend_peds"]) * prof["peds"] * day_mood
+    vehicle = np.clip(0.12 * traffic * jitter(0.25), 0.002, 0.40)
+    person = np.clip(0.012 * peds * jitter(0.35), 0.0, 0.12)
+    two_w = np.clip(0.006 * peds * (1.6 if did == "university" else 0.8) * jitter(0.5), 0.0, 0.05)
+    road = np.clip(prof["road"] * jitter(0.05) - vehicle * 0.8, 0.05, 0.6)
+    damage = road * prof["damage"] * jitter(0.4)
+    shares = {
+        "road": road - damage, "sidewalk": prof["sidewalk"] * jitter(0.08) - person * 0.5, "built": prof["built"] * jitter(0.06),
+        "vegetation": prof["vegetation"] * jitter(0.08), "terrain": prof["terrain"] * jitter(0.15), "sky": prof["sky"] * jitter(0.08),
+        "person": person, "two_wheeler": two_w, "vehicle": vehicle, "damage": damage, "void": np.full(n, 0.01) * jitter(0.3),
+    }
+    return traffic, shares
+
+
+def _class_pixels(shares: dict[str, np.ndarray], prof: dict[str, float]) -> np.ndarray:
+    """Pixels per class and frame: each group's share of :data:`PIXELS` split over its classes (rounding to void)."""
+    n = len(shares["road"])
+    total = sum(shares.values())
+    cp = np.zeros((n, DEMO_CLASS_SET.num_classes), dtype=np.int64)
+    for g, share in shares.items():
+        px = np.clip(share / total, 0, 1) * PIXELS
+        if g == "vehicle":
+            trucks = prof.get("trucks", 0.08)
+            for cid, w in {13: 1 - trucks - 0.04, 14: trucks, 15: 0.04}.items():
+                cp[:, cid] += (px * w).astype(np.int64)
+            continue
+        for cid, w in _SPLIT[g].items():
+            cp[:, cid] += (px * w).astype(np.int64)
+    cp[:, 20] += PIXELS - cp.sum(axis=1)  # rounding remainder to void
+    return cp
 
 
 ZONED_CAMERAS = ("old-town-1", "old-town-3", "university-2", "riverside-1", "northgate-2", "harbour-3")
@@ -292,8 +317,6 @@ def build_demo(path: str | Path, force: bool = False, seed: int = 7, days: int =
             store.ingest(batch)
             n_clips += len(batch)
             n_frames += sum(m.n for m in batch)
-    if p.exists():
-        p.unlink()
-        p.with_name(p.name + ".wal").unlink(missing_ok=True)
-    tmp.rename(p)
+    p.with_name(p.name + ".wal").unlink(missing_ok=True)  # the old file's log must not be replayed into the new one
+    tmp.replace(p)  # atomic: a reader opening the database meanwhile finds the old file or the new one
     return DemoSummary(p, len(_DISTRICTS), len(cams), n_clips, n_frames, time.perf_counter() - t0)

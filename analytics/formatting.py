@@ -27,6 +27,8 @@ The rules:
   >>> format_difference("green_view", -0.0412), format_difference("green_view", -0.0412, signed=True)
   ('4.1 points', '-4.1 points')
 
+  A bias interval (:func:`format_difference_interval`) signs both ends: ``+1.2 to +2.2 points``.
+
 - **Other shares** (:func:`format_percent`): thresholds and proportions that are not indicators,
   with the digits the caller asks for (none by default).
 
@@ -207,6 +209,21 @@ def format_difference(name: str, diff: float, signed: bool = False) -> str:
         return f"{number} {unit}"
     sign = "±" if float(number) == 0 else ("+" if diff > 0 else "-")
     return f"{sign}{number} {unit}"
+
+
+def format_difference_interval(name: str, low: float, high: float) -> str:
+    """A 95% interval of a difference (a bias), both ends signed with the digits of the larger, the unit once.
+
+    >>> format_difference_interval("green_view", 0.012, 0.022), format_difference_interval("green_view", -0.004, 0.006)
+    ('+1.2 to +2.2 points', '-0.40 to +0.60 points')
+    """
+    ind = INDICATORS[name]
+    like = max(abs(low), abs(high))
+    ends = []
+    for v in (low, high):
+        number = format_number(name, abs(v), like=like)
+        ends.append(("±" if float(number) == 0 else ("+" if v > 0 else "-")) + number)
+    return f"{ends[0]} to {ends[1]} {'points' if ind.is_share else ind.unit}"
 
 
 def format_count(n: float | None) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +35,68 @@ ZONE_ROLES = ("sidewalk", "lane", "crossing", "plaza", "bike_lane", "parking", "
 """What a zone of a camera's frame is; ``sidewalk`` zones feed the pedestrians-on-sidewalks indicator."""
 
 
+ID_RULE = "1–64 letters, digits, '-', '_' or '.'"
+"""What a camera or district id may be (ids appear in file names, URLs and exported tables)."""
+MAX_NAME = 200
+"""Longest display name of a camera or district, in characters."""
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _is_id(text: str) -> bool:
     return bool(text) and len(text) <= 64 and all(c.isalnum() or c in "-_." for c in text)
+
+
+def name_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a display name (None when it can): too long, control characters,
+    text-direction overrides (they make a name read differently from what it is) or lone surrogates.
+
+    >>> name_problem("Nørrebro Øst"), name_problem("a\\u202eb"), name_problem("x" * 201)
+    (None, 'it holds a text-direction control (U+202E)', 'it is longer than 200 characters')
+    """
+    if len(text) > MAX_NAME:
+        return f"it is longer than {MAX_NAME} characters"
+    for c in text:
+        if c in _BIDI_CONTROLS:
+            return f"it holds a text-direction control (U+{ord(c):04X})"
+        if unicodedata.category(c) in ("Cc", "Cs"):
+            return f"it holds a control character (U+{ord(c):04X})"
+    return None
+
+
+def _load_json(text: str | bytes, what: str) -> Any:
+    """Parse JSON text strictly: no NaN or Infinity; nesting too deep to parse is a DataFormatError."""
+    try:
+        raw = text.decode("utf-8") if isinstance(text, bytes) else text
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        return json.loads(raw, parse_constant=_no_constant)
+    except _NotANumber as exc:
+        raise DataFormatError(f"{what}: {exc} is not a number JSON allows; coordinates must be finite numbers") from None
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise DataFormatError(f"{what} nests arrays or objects too deeply to read") from None
+
+
+class _NotANumber(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity`` in JSON text (Python's reader accepts them; JSON does not)."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotANumber(name)
+
+
+def _shown_text(value: object, limit: int = 40) -> str:
+    """A text value quoted for a message: at most ``limit`` characters, control characters escaped.
+
+    >>> print(_shown_text("a" * 50), _shown_text("x" + chr(0x202E) + "y"))
+    'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa…' 'x\\u202ey'
+    """
+    text = str(value)
+    cut = text[:limit]
+    shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in cut)
+    return f"'{shown}…'" if len(text) > limit else f"'{shown}'"
 
 
 def _shown(value: object) -> str:
@@ -66,7 +127,10 @@ def validate_cameras(df: pd.DataFrame) -> pd.DataFrame:
         line = int(str(i)) + 2  # header is line 1 of a CSV
         cid = row["camera_id"]
         if cid is pd.NA or not _is_id(str(cid)):
-            errors.append(f"row {line}: camera_id {cid!r} must be 1–64 letters, digits, '-', '_' or '.'")
+            errors.append(f"row {line}: camera_id {_shown_text(cid)} must be {ID_RULE}")
+        bad_name = name_problem(str(row["name"])) if row["name"] is not pd.NA else None
+        if bad_name:
+            errors.append(f"row {line} ({_shown_text(cid)}): name {_shown_text(row['name'])} cannot be shown: {bad_name}")
         if pd.isna(row["lon"]) or not -180 <= row["lon"] <= 180:
             errors.append(f"row {line} ({cid}): lon {_shown(df['lon'].iloc[int(str(i))])} must be a number in [-180, 180]")
         if pd.isna(row["lat"]) or not -90 <= row["lat"] <= 90:
@@ -81,7 +145,7 @@ def validate_cameras(df: pd.DataFrame) -> pd.DataFrame:
     if out.empty:
         errors.append("no cameras in the table")
     if errors:
-        raise InputError("cameras not imported (nothing was changed):\n  " + "\n  ".join(errors[:20]))
+        raise InputError("cameras not imported (nothing was changed): " + _listed(errors))
     out["camera_id"] = out["camera_id"].astype(str)
     out["name"] = out["name"].astype(str)
     out["kind"] = out["kind"].astype(str)
@@ -108,48 +172,26 @@ def read_districts_geojson(source: str | Path | bytes) -> pd.DataFrame:
     """Parse a GeoJSON FeatureCollection of Polygon/MultiPolygon districts.
 
     Each feature needs a ``name`` property (``id`` or ``district_id`` optional; derived from the
-    name otherwise). Coordinates are lon/lat (WGS 84). Returns district_id, name, geometry_geojson.
+    name otherwise; ids follow the camera id rule, :data:`ID_RULE`). Coordinates are lon/lat
+    (WGS 84) finite numbers. Returns district_id, name, geometry_geojson.
     """
-    try:
-        if isinstance(source, bytes):
-            data = json.loads(source.decode("utf-8"))
-        else:
-            p = Path(source)
-            if not p.is_file():
-                raise InputError(f"districts GeoJSON {str(p)!r} does not exist")
-            data = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataFormatError(f"districts file is not valid JSON: {exc}") from None
+    if isinstance(source, bytes):
+        data = _load_json(source, "districts file")
+    else:
+        p = Path(source)
+        if not p.is_file():
+            raise InputError(f"districts GeoJSON {str(p)!r} does not exist")
+        data = _load_json(p.read_bytes(), f"districts file {p.name!r}")
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection" or not isinstance(data.get("features"), list):
         raise DataFormatError("districts file must be a GeoJSON FeatureCollection with a 'features' list")
     rows: list[dict[str, Any]] = []
     errors: list[str] = []
     for i, feat in enumerate(data["features"]):
-        if not isinstance(feat, dict):
-            errors.append(f"feature {i}: not an object")
-            continue
-        props = feat.get("properties") or {}
-        geom = feat.get("geometry")
-        name = str(props.get("name", "")).strip()
-        if not name:
-            errors.append(f"feature {i}: missing 'name' property")
-        if not isinstance(geom, dict) or geom.get("type") not in ("Polygon", "MultiPolygon"):
-            gtype = geom.get("type") if isinstance(geom, dict) else geom
-            errors.append(f"feature {i} ({name or '?'}): geometry type {gtype!r}; expected Polygon or MultiPolygon")
-            continue
-        try:
-            shp = shape(geom)
-        except Exception as exc:  # shapely raises several types for malformed coordinates
-            errors.append(f"feature {i} ({name}): malformed coordinates ({exc})")
-            continue
-        minx, miny, maxx, maxy = shp.bounds if not shp.is_empty else (0, 0, 0, 0)
-        if shp.is_empty or not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-            errors.append(f"feature {i} ({name}): coordinates must be lon/lat within [-180, 180] x [-90, 90]")
-            continue
-        if not shp.is_valid:
-            shp = shapely.make_valid(shp)
-        did = str(props.get("district_id") or props.get("id") or _slug(name))
-        rows.append({"district_id": did, "name": name, "geometry_geojson": json.dumps(shapely.geometry.mapping(shp))})
+        row, problem = _district_row(i, feat)
+        if problem:
+            errors.append(problem)
+        elif row is not None:
+            rows.append(row)
     if not rows and not errors:
         errors.append("no features")
     ids = [r["district_id"] for r in rows]
@@ -157,13 +199,103 @@ def read_districts_geojson(source: str | Path | bytes) -> pd.DataFrame:
     if dupes:
         errors.append(f"duplicate district id(s): {', '.join(dupes)}")
     if errors:
-        raise DataFormatError("districts not imported (nothing was changed):\n  " + "\n  ".join(errors[:20]))
+        raise DataFormatError("districts not imported (nothing was changed): " + _listed(errors))
     return pd.DataFrame(rows)
+
+
+def _district_row(i: int, feat: object) -> tuple[dict[str, Any] | None, str | None]:
+    """One feature as (district row, None) or (None, why it is refused)."""
+    if not isinstance(feat, dict):
+        return None, f"feature {i}: not an object"
+    props = feat.get("properties") or {}
+    if not isinstance(props, dict):
+        return None, f"feature {i}: 'properties' must be an object"
+    geom = feat.get("geometry")
+    name = str(props.get("name", "") if props.get("name") is not None else "").strip()
+    if not name:
+        return None, f"feature {i}: missing 'name' property"
+    shown = _shown_text(name)
+    bad_name = name_problem(name)
+    if bad_name:
+        return None, f"feature {i}: name {shown} cannot be shown: {bad_name}"
+    if not isinstance(geom, dict) or geom.get("type") not in ("Polygon", "MultiPolygon"):
+        gtype = geom.get("type") if isinstance(geom, dict) else geom
+        return None, f"feature {i} ({shown}): geometry type {_shown_text(gtype)}; expected Polygon or MultiPolygon"
+    bad = _polygon_problem(geom["type"], geom.get("coordinates"))
+    if bad:
+        return None, f"feature {i} ({shown}): {bad}"
+    try:
+        shp = shape(geom)
+        if not shp.is_valid:
+            shp = shapely.make_valid(shp)
+    except (shapely.errors.GEOSException, ValueError, TypeError) as exc:
+        return None, f"feature {i} ({shown}): malformed coordinates ({str(exc).splitlines()[0]})"
+    if shp.is_empty or not shp.area > 0:
+        return None, f"feature {i} ({shown}): the polygon encloses no area"
+    raw_id = props.get("district_id") or props.get("id")
+    did = str(raw_id).strip() if raw_id is not None and str(raw_id).strip() else _slug(name)
+    if not _is_id(did):
+        return None, f"feature {i} ({shown}): district id {_shown_text(did)} must be {ID_RULE}"
+    return {"district_id": did, "name": name, "geometry_geojson": json.dumps(shapely.geometry.mapping(shp))}, None
+
+
+def _polygon_problem(kind: str, coordinates: object) -> str | None:
+    """Why GeoJSON ``coordinates`` of a Polygon or MultiPolygon are unusable (None when they are fine):
+    each ring a list of at least 4 positions, each position 2 or 3 finite numbers, lon in [-180, 180]
+    and lat in [-90, 90].
+
+    >>> _polygon_problem("Polygon", [[[0, 0], [1, 0], [1, 1], [0, 0]]]) is None
+    True
+    >>> _polygon_problem("Polygon", [[[0, 0], [1, 0], [float("nan"), 1], [0, 0]]])
+    'ring 0, point 2: [nan, 1] is not a pair of finite numbers'
+    """
+    polygons = [coordinates] if kind == "Polygon" else coordinates
+    if not isinstance(polygons, list) or not polygons:
+        return f"coordinates of a {kind} must be a non-empty list"
+    for polygon in polygons:
+        if not isinstance(polygon, list) or not polygon:
+            return "a polygon must be a non-empty list of rings"
+        for r, ring in enumerate(polygon):
+            if not isinstance(ring, list) or len(ring) < 4:
+                return f"ring {r} must be a list of at least 4 [lon, lat] points (closed)"
+            for j, pt in enumerate(ring):
+                if not (
+                    isinstance(pt, list) and len(pt) in (2, 3)
+                    and all(_finite(v) for v in pt)
+                ):
+                    return f"ring {r}, point {j}: {_shown_text(pt)[1:-1]} is not a pair of finite numbers"
+                if not (-180 <= pt[0] <= 180 and -90 <= pt[1] <= 90):
+                    return f"ring {r}, point {j}: {pt[:2]} must be lon/lat within [-180, 180] x [-90, 90]"
+    return None
+
+
+def _finite(value: object) -> bool:
+    """A JSON number (not a bool) that is a finite float (huge integers are not).
+
+    >>> _finite(3), _finite(1.5), _finite(True), _finite(10**400), _finite(float("inf"))
+    (True, True, False, False, False)
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _listed(errors: list[str], limit: int = 8) -> str:
+    """Problems on one line, the first ``limit`` of them, then how many more.
+
+    >>> _listed(["a", "b", "c"], limit=2)
+    'a; b; and 1 more'
+    """
+    more = f"; and {len(errors) - limit} more" if len(errors) > limit else ""
+    return "; ".join(errors[:limit]) + more
 
 
 def _slug(name: str) -> str:
     s = "".join(c.lower() if c.isalnum() else "-" for c in name).strip("-")
-    return "-".join(p for p in s.split("-") if p) or "district"
+    return "-".join(p for p in s.split("-") if p)[:64].strip("-") or "district"
 
 
 def parse_geometries(geojson: Iterable[str | dict[str, Any]]) -> np.ndarray:
@@ -281,13 +413,13 @@ def parse_zones(source: str | Path | bytes, frame_size: tuple[int, int] | None =
     Coordinates are pixels of the clip's frames (x to the right, y down). Returns columns zone,
     role, polygon_json. With ``frame_size`` (width, height) every vertex must lie inside the frame.
     """
-    try:
-        raw = source if isinstance(source, bytes) else Path(source).read_bytes()
-        data = json.loads(raw.decode("utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"zones file {str(source)!r} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataFormatError(f"zones file is not valid JSON: {exc}") from None
+    if isinstance(source, bytes):
+        raw = source
+    else:
+        if not Path(source).is_file():
+            raise InputError(f"zones file {str(source)!r} does not exist")
+        raw = Path(source).read_bytes()
+    data = _load_json(raw, "zones file")
     if isinstance(data, dict) and "zones" in data:
         data = data["zones"]
     if not isinstance(data, list) or not data:
@@ -300,10 +432,13 @@ def parse_zones(source: str | Path | bytes, frame_size: tuple[int, int] | None =
         name, role, poly = str(z.get("name", "")).strip(), str(z.get("role", "")).strip().lower(), z.get("polygon")
         if not name:
             errors.append(f"zone {i}: missing name")
+        elif name_problem(name):
+            errors.append(f"zone {i}: name {_shown_text(name)} cannot be shown: {name_problem(name)}")
+            continue
         if role not in ZONE_ROLES:
-            errors.append(f"zone {i} ({name}): role {role!r}; expected one of {', '.join(ZONE_ROLES)}")
+            errors.append(f"zone {i} ({name}): role {_shown_text(role)}; expected one of {', '.join(ZONE_ROLES)}")
         ok = isinstance(poly, list) and len(poly) >= 3 and all(
-            isinstance(p, list | tuple) and len(p) == 2 and all(isinstance(v, int | float) and math.isfinite(v) for v in p)
+            isinstance(p, list | tuple) and len(p) == 2 and all(_finite(v) for v in p)
             for p in poly
         )
         if not ok or not isinstance(poly, list):
@@ -318,5 +453,5 @@ def parse_zones(source: str | Path | bytes, frame_size: tuple[int, int] | None =
     if len(set(names)) != len(names):
         errors.append("zone names must be unique")
     if errors:
-        raise DataFormatError("zones not accepted:\n  " + "\n  ".join(errors))
+        raise DataFormatError("zones not accepted: " + _listed(errors))
     return pd.DataFrame(rows)

@@ -180,6 +180,10 @@ GROUPINGS: dict[str, str] = {
 
 Adding a grouping is one entry here: the CLI's ``--by`` choices and the dashboard's export are built from it."""
 
+TRUSTED_FRAMES = "f.low_trust IS NOT TRUE"
+"""The condition on ``frames f`` that leaves out the frames of low-trust clips (:mod:`analytics.trust`);
+a clip stored before verdicts existed (NULL, "not checked") counts."""
+
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 CONGESTION_LEVELS = ("free", "moderate", "heavy", "jammed")
@@ -271,6 +275,7 @@ def compute(
     h3_resolution: int = 8,
     *,
     min_frames: int,
+    include_low_trust: bool = False,
 ) -> pd.DataFrame:
     """Indicators per cell, long format.
 
@@ -279,7 +284,8 @@ def compute(
     cell has fewer than ``min_frames`` frames for that indicator; value and interval are NaN
     there). ``start``/``end`` are inclusive dates; ``hours`` an inclusive hour-of-day range.
     Shares are fractions in [0, 1]. ``min_frames`` comes from the caller (usually
-    ``settings.min_frames``).
+    ``settings.min_frames``). Frames of low-trust clips (a heuristic verdict, see
+    :mod:`analytics.trust`) are left out unless ``include_low_trust``.
     """
     keys = [by] if isinstance(by, str) else list(by)
     names = list(indicators) if indicators else list(INDICATORS)
@@ -289,6 +295,30 @@ def compute(
         raise InputError(f"min_frames={min_frames} must be at least 1")
     if hours is not None and not (0 <= hours[0] <= hours[1] <= 23):
         raise InputError(f"hours {hours} must be a range within 0..23 with start <= end")
+    where, params = _frame_filter(d0, d1, cameras, districts, hours)
+    if not include_low_trust:
+        where.append(TRUSTED_FRAMES)
+    join = ""
+    cur = store.cursor()
+    try:
+        if "h3" in keys:
+            pts = cur.execute(
+                f"SELECT DISTINCT f.lon, f.lat FROM frames f WHERE {' AND '.join(where)}", params
+            ).df()
+            pts["cell"] = h3_cells(pts["lon"].to_numpy(), pts["lat"].to_numpy(), h3_resolution)
+            cur.register("_h3map", pts)
+            join = "JOIN _h3map h3m ON f.lon = h3m.lon AND f.lat = h3m.lat"
+        agg = cur.execute(_cell_sums_sql(keys, names, join, where), params).df()
+    finally:
+        cur.close()
+    return _finish(agg, keys, names, min_frames)
+
+
+def _frame_filter(
+    d0: date | None, d1: date | None, cameras: Sequence[str] | None, districts: Sequence[str] | None,
+    hours: tuple[int, int] | None,
+) -> tuple[list[str], dict[str, Any]]:
+    """The WHERE conditions (on ``frames f``) and their parameters for the active frames asked for."""
     window, params = period_filter(d0, d1)
     where = ["f.active", *window]
     if cameras:
@@ -300,8 +330,19 @@ def compute(
     if hours is not None:
         where.append("hour(f.ts) BETWEEN $h0 AND $h1")
         params["h0"], params["h1"] = hours
+    return where, params
+
+
+def _cell_sums_sql(keys: Sequence[str], names: Sequence[str], join: str, where: Sequence[str]) -> str:
+    """SQL of the per-cell sums that :func:`_finish` turns into ratio estimates with intervals.
+
+    Frames are summed per clip run first (y, x and frame count per indicator), then per cell:
+    n frames, k clips, sums Y, X and the cross-products yy, xy, xx that the linearised variance
+    of a ratio estimator needs. The SQL is built from fixed strings (groupings, indicator
+    formulas); values enter only as parameters named in ``where``.
+    """
     key_sql = [f"{GROUPINGS[k]} AS k_{k}" for k in keys]
-    key_cols = [f"k_{k}" for k in keys]
+    group = ", ".join(f"k_{k}" for k in keys)
     parts_base, parts_clip, parts_cell = [], [], []
     for j, name in enumerate(names):
         ind = INDICATORS[name]
@@ -314,27 +355,12 @@ def compute(
             f"sum(f{j}) AS n{j}, count(*) FILTER (WHERE f{j} > 0) AS k{j}, sum(y{j}) AS Y{j}, sum(x{j}) AS X{j}, "
             f"sum(y{j} * y{j}) AS yy{j}, sum(x{j} * y{j}) AS xy{j}, sum(x{j} * x{j}) AS xx{j}"
         )
-    join = ""
-    cur = store.cursor()
-    try:
-        if "h3" in keys:
-            pts = cur.execute(
-                f"SELECT DISTINCT f.lon, f.lat FROM frames f WHERE {' AND '.join(where)}", params
-            ).df()
-            pts["cell"] = h3_cells(pts["lon"].to_numpy(), pts["lat"].to_numpy(), h3_resolution)
-            cur.register("_h3map", pts)
-            join = "JOIN _h3map h3m ON f.lon = h3m.lon AND f.lat = h3m.lat"
-        group = ", ".join(key_cols)
-        sql = (
-            f"WITH base AS (SELECT {', '.join(key_sql)}, f.run_id, {', '.join(parts_base)} "
-            f"FROM frames f {join} WHERE {' AND '.join(where)}), "
-            f"per_clip AS (SELECT {group}, run_id, {', '.join(parts_clip)} FROM base GROUP BY {group}, run_id) "
-            f"SELECT {group}, {', '.join(parts_cell)} FROM per_clip GROUP BY {group} ORDER BY {group}"
-        )
-        agg = cur.execute(sql, params).df()
-    finally:
-        cur.close()
-    return _finish(agg, keys, names, min_frames)
+    return (
+        f"WITH base AS (SELECT {', '.join(key_sql)}, f.run_id, {', '.join(parts_base)} "
+        f"FROM frames f {join} WHERE {' AND '.join(where)}), "
+        f"per_clip AS (SELECT {group}, run_id, {', '.join(parts_clip)} FROM base GROUP BY {group}, run_id) "
+        f"SELECT {group}, {', '.join(parts_cell)} FROM per_clip GROUP BY {group} ORDER BY {group}"
+    )
 
 
 _T_TABLE = np.array([np.nan] + [t_quantile_975(d) for d in range(1, 31)])

@@ -6,18 +6,26 @@ Environment variables read (all optional):
 - ``URBANLENS_DB``: path of the DuckDB file (default ``$URBANLENS_HOME/urbanlens.duckdb``).
 - ``URBANLENS_MODEL_MIRROR``: a folder holding upstream weight files by their file name; used
   instead of downloading (tests and CI point it at ``../shared/models/espnetv2``).
+- ``URBANLENS_SAMPLES_MIRROR``: a folder holding the sample clips of ``urbanlens samples download``
+  by their file name, used instead of downloading (default: ``URBANLENS_MODEL_MIRROR``).
 - ``URBANLENS_MIN_FRAMES``: cells with fewer sampled frames are reported as missing (default 30).
 - ``URBANLENS_MAX_UPLOAD_MB``: largest clip the dashboard accepts (default 500).
 - ``URBANLENS_MAX_CHECKPOINT_MB``: largest PyTorch checkpoint read, in MB: the file, its storages
   and its tensors each (default 1024).
+- ``URBANLENS_MAX_CLIP_MINUTES``: longest clip analysed, in minutes (default 60); a longer clip is
+  refused with a message (``urbanlens ingest --max-duration`` sets it for one run).
 - ``URBANLENS_THREADS``: ONNX Runtime intra-op threads (default: number of CPU cores, at most 4).
 - ``URBANLENS_ORT_SPIN``: ``1`` lets ONNX Runtime's threads spin while waiting for work (default
   ``0``: spinning threads take the cores that decode and measure the next frames).
+- ``URBANLENS_LOCK_TIMEOUT_S``: how long a command or the dashboard waits, in seconds, for the
+  database while another process writes to it (or, for a writer, reads it) before it gives up
+  with a clear error (default 30; 0: do not wait).
 - ``URBANLENS_TILE_URL``: optional XYZ tile URL for a base map; maps are drawn offline without it.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,6 +46,20 @@ def _env_int(name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+def _env_float(name: str, default: float, minimum: float = 0.0) -> float:
+    """A number of at least ``minimum`` from ``name``; empty or unset: ``default``."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"{name}={raw!r} is not a number") from None
+    if not math.isfinite(value) or value < minimum:
+        raise InputError(f"{name}={raw!r} must be a finite number of at least {minimum:g}")
+    return value
+
+
 def _env_flag(name: str, default: bool) -> bool:
     """``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off`` (any case); empty or unset: ``default``."""
     raw = os.environ.get(name)
@@ -49,6 +71,10 @@ def _env_flag(name: str, default: bool) -> bool:
     if text in ("0", "false", "no", "off"):
         return False
     raise InputError(f"{name}={raw!r} is not a flag; expected 1 or 0 (true/false, yes/no, on/off)")
+
+
+DEFAULT_LOCK_TIMEOUT_S = 30.0
+"""Seconds a reader or writer waits for a database that another process holds (``URBANLENS_LOCK_TIMEOUT_S``)."""
 
 
 def default_threads() -> int:
@@ -63,12 +89,15 @@ class Settings:
     home: Path
     db_path: Path
     model_mirror: Path | None = None
+    samples_mirror: Path | None = None
     min_frames: int = 30
     max_upload_mb: int = 500
     max_checkpoint_mb: int = 1024
+    max_clip_minutes: int = 60
     threads: int = 2
     ort_spin: bool = False
     tile_url: str | None = None
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
     low_confidence: float = 0.5
     default_model: str = "espnetv2-s2"
     default_sample_fps: float = 2.0
@@ -85,6 +114,11 @@ class Settings:
         return self.home / "downloads"
 
     @property
+    def sample_dir(self) -> Path:
+        """Default folder of downloaded sample clips (``urbanlens samples download``)."""
+        return self.home / "samples"
+
+    @property
     def upload_dir(self) -> Path:
         """Folder where the dashboard keeps uploaded clips while they are analysed."""
         return self.home / "uploads"
@@ -99,14 +133,18 @@ def load_settings() -> Settings:
     home = Path(os.environ.get("URBANLENS_HOME") or "~/.urbanlens").expanduser()
     db = os.environ.get("URBANLENS_DB")
     mirror = os.environ.get("URBANLENS_MODEL_MIRROR")
+    samples_mirror = os.environ.get("URBANLENS_SAMPLES_MIRROR") or mirror
     return Settings(
         home=home,
         db_path=Path(db).expanduser() if db else home / "urbanlens.duckdb",
         model_mirror=Path(mirror).expanduser() if mirror else None,
+        samples_mirror=Path(samples_mirror).expanduser() if samples_mirror else None,
         min_frames=_env_int("URBANLENS_MIN_FRAMES", 30, minimum=1),
         max_upload_mb=_env_int("URBANLENS_MAX_UPLOAD_MB", 500, minimum=1),
         max_checkpoint_mb=_env_int("URBANLENS_MAX_CHECKPOINT_MB", 1024, minimum=1),
+        max_clip_minutes=_env_int("URBANLENS_MAX_CLIP_MINUTES", 60, minimum=1),
         threads=_env_int("URBANLENS_THREADS", default_threads(), minimum=1),
         ort_spin=_env_flag("URBANLENS_ORT_SPIN", False),
         tile_url=os.environ.get("URBANLENS_TILE_URL") or None,
+        lock_timeout_s=_env_float("URBANLENS_LOCK_TIMEOUT_S", DEFAULT_LOCK_TIMEOUT_S),
     )

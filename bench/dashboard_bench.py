@@ -3,8 +3,8 @@
     .venv/bin/python bench/dashboard_bench.py                    # builds both databases under /tmp if absent
     .venv/bin/python bench/dashboard_bench.py --big PATH --repeat 7 --json out.json
 
-For each page: ``cold`` runs clear ``st.cache_data`` first (every query runs; the database connection
-stays open, as in a running dashboard), ``warm`` runs reuse the cached query results (what a person
+For each page: ``cold`` runs clear ``st.cache_data`` first (every query runs, each cached query on a
+short-lived read-only connection, as in a running dashboard), ``warm`` runs reuse the cached query results (what a person
 sees when moving between pages). Reports medians. Goal: every page under 1.5 s at 1,000,000 frames.
 """
 

@@ -13,7 +13,13 @@ into a temporary URBANLENS_HOME):
 3. decode cost at 1, 2 and 5 sampled frames a second: OpenCV (``grab`` every frame, ``retrieve``
    the sampled ones) against PyAV as :class:`analytics.footage.video.VideoReader` uses it (demux index,
    key-frame seeking, only sampled frames converted) and PyAV decoding every frame;
-4. flicker on bikes.mp4 with and without temporal smoothing, and what smoothing does to the shares.
+4. flicker on bikes.mp4 with and without temporal smoothing, and what smoothing does to the shares;
+5. ``--sections steps``: where the time goes, step by step: every step of the pipeline replayed
+   one after another in this thread on the clip's sampled frames (store look-ups, hashing, opening,
+   decoding, preprocessing, inference on the raw graph and on the pipeline's graph, each
+   measurement, the distress heuristic, previews, the store write), as CPU ms per sampled frame
+   (per-clip steps divided by the clip's frames) and its share of the sum. CPU time, unlike wall
+   time, hardly moves when other work shares the machine; the table is in docs/performance.md.
 
 Every timing is the median of ``--repeats`` runs, interleaved, on whatever machine runs it; the
 load average is printed because on a shared machine other work skews the figures.
@@ -38,8 +44,13 @@ import onnxruntime as ort
 import pandas as pd
 from _timing import Timing, measure
 
+from analytics.footage import pipeline
+from analytics.footage.distress import distress_heuristic
+from analytics.footage.geometry import frame_geometry
+from analytics.footage.measure import class_pixels, confidence_stats, find_objects, group_mask, vehicle_stationarity
 from analytics.footage.pipeline import analyse_clip
-from analytics.footage.segment import preprocess, session_options
+from analytics.footage.segment import Segmenter, model_view, normalise_into, preprocess, session_options
+from analytics.footage.temporal import flicker as flicker_share
 from analytics.footage.video import open_video, probe
 from analytics.models import zoo
 from analytics.settings import load_settings
@@ -181,7 +192,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="one repeat, skip the naive baseline on car-detection")
-    ap.add_argument("--sections", default="e2e,naive,batch,decode,flicker", help="comma-separated sections to run")
+    ap.add_argument("--sections", default="e2e,naive,batch,decode,flicker",
+                    help="comma-separated sections to run (e2e, naive, batch, decode, flicker, steps)")
     args = ap.parse_args()
     sections = set(args.sections.split(","))
     repeats = 1 if args.quick else args.repeats
@@ -235,12 +247,106 @@ def run_sections(args, sections, samples, home, settings, model, repeats) -> Non
             )
         print(line, flush=True)
 
+    if "steps" in sections:
+        for name in CLIPS:
+            steps(samples / name, home, settings, model, args, repeats)
     if "batch" in sections:
         batching(samples, card, model, args, repeats)
     if "decode" in sections:
         decoding(samples, home, repeats)
     if "flicker" in sections:
         flicker(samples, model, settings, args)
+
+
+def _cpu_ms(fn: Callable[[], object], repeats: int) -> float:
+    """Median CPU milliseconds (this process, all threads) of ``fn`` over ``repeats`` runs."""
+    return measure(fn, repeats, warmup=0).cpu_median * 1000
+
+
+def _store_with_camera(path: Path) -> Store:
+    store = Store(path)
+    store.upsert_cameras(pd.DataFrame({"camera_id": ["bench"], "name": ["b"], "lon": [0.0], "lat": [0.0]}))
+    return store
+
+
+def steps(path: Path, home: Path, settings, model, args, repeats) -> None:  # type: ignore[no-untyped-def]
+    """The pipeline's steps one after another on one clip: CPU ms per sampled frame and share."""
+    card, cs = model.card, model.card.class_set
+    with open_video(path, 2.0) as reader:
+        images = [f.image for f in reader]
+    n = len(images)
+    g = frame_geometry(*images[0].shape[:2], card.input_height, card.input_width, card.resize)
+    views = [model_view(im, g, card.resize) for im in images]
+    xs = [normalise_into(v, card, g, np.empty((3, card.input_height, card.input_width), np.float32)) for v in views]
+    seg = Segmenter(model.onnx_path, card, args.threads, confidence_stride=pipeline.CONFIDENCE_STRIDE)
+    raw = ort.InferenceSession(str(model.onnx_path), sess_options=session_options(args.threads), providers=["CPUExecutionProvider"])
+    iname = raw.get_inputs()[0].name
+    segs = [seg.run(x[None], [g])[0] for x in xs]
+    outs = [s.content() for s in segs]
+    labels = [lab for lab, _ in outs]
+    confs = [c[:: pipeline.CONFIDENCE_STRIDE, :: pipeline.CONFIDENCE_STRIDE] for _, c in outs]
+    prevs = [None, *labels[:-1]]
+    veh, road = cs.class_ids("vehicle"), cs.class_ids("road")
+    keep = pipeline._preview_positions(n, 3)
+    result = analyse_clip(path, "bench", None, model=model, fps=2.0, settings=settings, threads=args.threads, save=False,
+                          start_time="2024-01-01T00:00:00")
+    stores = [_store_with_camera(home / f"steps-{time.monotonic_ns()}-{i}.duckdb") for i in range(repeats)]
+
+    def lookups() -> None:
+        store = stores[0]
+        with store.reading():
+            store.camera("bench")
+            store.zones("bench")
+            store.is_ingested("0" * 64, "key")
+
+    def ingest() -> None:
+        stores.pop().ingest(result.measurements)  # type: ignore[arg-type]
+
+    def decode() -> None:
+        with open_video(path, 2.0) as reader:
+            for _ in reader:
+                pass
+
+    def measurer() -> None:
+        m = pipeline._Measurer(card, None, settings.low_confidence, keep, False)
+        for i in range(n):
+            item = pipeline._Item(i, i, 0.0, views[i], np.empty(0, np.float32), g)
+            m.measure(item, segs[i])
+
+    per_clip: dict[str, Callable[[], object]] = {
+        "store look-ups (camera, zones, ingested?)": lookups,
+        "hash the clip (SHA-256)": lambda: pipeline.clip_sha256(path),
+        "open (probe, demux index)": lambda: open_video(path, 2.0).close(),
+        "store write (one transaction)": ingest,
+    }
+    per_frame: dict[str, Callable[[], object]] = {
+        "decode (PyAV, sampled frames to BGR)": decode,
+        "resize to model size (model_view)": lambda: [model_view(im, g, card.resize) for im in images],
+        "normalise into the input tensor": lambda: [
+            normalise_into(v, card, g, np.empty((3, card.input_height, card.input_width), np.float32)) for v in views],
+        "inference, raw graph (the baseline)": lambda: [raw.run(None, {iname: x[None]}) for x in xs],
+        "inference + arg-max/confidence nodes": lambda: [seg.run(x[None], [g]) for x in xs],
+        "class pixels": lambda: [class_pixels(lab, cs.num_classes) for lab in labels],
+        "confidence statistics": lambda: [confidence_stats(c, settings.low_confidence) for c in confs],
+        "vehicle stationarity": lambda: [
+            vehicle_stationarity(None if p is None else group_mask(p, veh), group_mask(lab, veh)) for p, lab in zip(prevs, labels)],
+        "objects (connected components)": lambda: [find_objects(lab, cs, g) for lab in labels],
+        "flicker": lambda: [flicker_share(p, lab) for p, lab in zip(prevs, labels)],
+        "distress heuristic": lambda: [distress_heuristic(v, group_mask(lab, road)) for v, lab in zip(views, labels)],
+        "previews (3 a clip: anonymise, overlay, JPEG)": lambda: [
+            pipeline._previews(i, views[i], labels[i], cs, False) for i in sorted(keep)],
+        "measure thread, all of the above but decode/inference": measurer,
+    }
+    rows = [(k, _cpu_ms(fn, repeats) / n) for k, fn in {**per_clip, **per_frame}.items()]
+    base = dict(rows)["inference, raw graph (the baseline)"]
+    total = sum(v for k, v in rows if not k.startswith(("inference, raw", "measure thread")))
+    print(f"\n== steps on {path.name}: {n} sampled frames, CPU ms per sampled frame (median of {repeats}), "
+          f"load average {os.getloadavg()[0]:.1f} ==")
+    for k, v in rows:
+        share = "" if k.startswith(("inference, raw", "measure thread")) else f"{v / total:6.1%}"
+        print(f"{k:<56s} {v:8.2f} ms {share}")
+    print(f"{'sum of the steps (pipeline graph)':<56s} {total:8.2f} ms; outside the raw graph {total - base:.2f} ms "
+          f"({(total - base) / total:.1%})")
 
 
 def batching(samples, card, model, args, repeats) -> None:  # type: ignore[no-untyped-def]

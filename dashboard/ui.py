@@ -1,30 +1,47 @@
 """Shared widgets and cached data access for the dashboard pages.
 
-- ``st.cache_resource``: one :class:`~analytics.store.Store` per database path.
-- ``st.cache_data(ttl=...)``: query results keyed by the database path and every argument;
-  :func:`clear_data` empties them when a clip is saved or places are imported.
+- The database is never held open between queries: :func:`store` is a handle (cached with
+  ``st.cache_resource``) that opens a short-lived read-only connection for each cached query
+  and closes it right after, and opens the file read-write only for a save or an import. Other
+  processes (``urbanlens ingest``, ``indicators``, ``report``) use the same file meanwhile.
+- ``st.cache_data`` keeps query results keyed by the database path, its **data version**
+  (:func:`analytics.store.database.data_version`: inode, modification time and size of the file
+  and its write-ahead log, read with ``stat`` and no lock) and every argument. A commit by any
+  process changes the version, so the next rerun of any session reads the new data; until then
+  results come from the cache without opening the file. ``ttl`` bounds memory, not freshness.
+  :func:`clear_data` also empties them after a save or an import here.
 - No widget inside a cached function.
 """
 
 from __future__ import annotations
 
+import functools
 import io
+from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import streamlit as st
 
+from analytics import exports
 from analytics.errors import UrbanLensError
 from analytics.formatting import format_count, format_percent, format_period
 from analytics.indicators import INDICATORS, compute, data_period
 from analytics.settings import Settings, load_settings
 from analytics.store import Store
 from analytics.store import catalog as catalog_mod
+from analytics.store.database import data_version as data_version_of
+from analytics.store.evaluations import adjusted_indicators
+from analytics.store.evaluations import camera_evaluations as camera_evaluations_query
+from analytics.trust import left_out_note
 from analytics.visual import charts
 
 TTL = 600
+MAX_ENTRIES = 256
 PERIOD_CHOICES = ("Last 7 days", "Last 30 days", "All data", "Custom")
+
+R = TypeVar("R")
 
 
 def settings() -> Settings:
@@ -36,13 +53,19 @@ def db_path() -> str:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _store(path: str) -> Store:
-    return Store(path)
+def _store(path: str, lock_timeout_s: float) -> Store:
+    """A handle on the database at ``path``: it checks (or creates) the schema once and holds no connection."""
+    return Store(path, lock_timeout_s=lock_timeout_s)
 
 
 def store() -> Store:
-    """The open database of this session's settings (one connection per path, shared)."""
-    return _store(db_path())
+    """The database of this session's settings (reads and writes open the file only while they run)."""
+    return _store(db_path(), settings().lock_timeout_s)
+
+
+def data_version(path: str) -> tuple[int, ...]:
+    """The database's data version (see the module docstring): a cache key part that changes with every commit."""
+    return data_version_of(path)
 
 
 def clear_data() -> None:
@@ -50,61 +73,119 @@ def clear_data() -> None:
     st.cache_data.clear()
 
 
-# -- cached queries -------------------------------------------------------------------------------
-@st.cache_data(ttl=TTL, show_spinner=False)
-def stats(path: str) -> dict[str, Any]:
-    return _store(path).stats()
+def _versioned(query: Callable[..., R]) -> Callable[..., R]:
+    """Cache ``query(store, *args)`` by (database path, data version, args); called as ``fn(path, *args)``.
+
+    The version is read *before* the query, so a result cached under a version is never older
+    than it; the query runs in one read-only unit of work (:meth:`Store.reading`).
+    """
+
+    def run(path: str, version: tuple[int, ...], *args: Any, **kwargs: Any) -> R:
+        s = _store(path, settings().lock_timeout_s)
+        with s.reading():
+            return query(s, *args, **kwargs)
+
+    run.__qualname__ = f"{query.__qualname__}[cached]"  # Streamlit keys each cache by module, name and source
+    cached = st.cache_data(ttl=TTL, show_spinner=False, max_entries=MAX_ENTRIES)(run)
+
+    @functools.wraps(query)
+    def call(path: str, *args: Any, **kwargs: Any) -> R:
+        return cached(path, data_version_of(path), *args, **kwargs)
+
+    return call
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
-def period_bounds(path: str) -> tuple[date | None, date | None]:
-    return data_period(_store(path))
+# -- cached queries (each takes the database path first) ------------------------------------------
+@_versioned
+def stats(s: Store) -> dict[str, Any]:
+    return s.stats()
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@_versioned
+def period_bounds(s: Store) -> tuple[date | None, date | None]:
+    return data_period(s)
+
+
+@_versioned
 def indicators(
-    path: str, by: tuple[str, ...], names: tuple[str, ...] | None, start: date | None, end: date | None,
+    s: Store, by: tuple[str, ...], names: tuple[str, ...] | None, start: date | None, end: date | None,
     cameras: tuple[str, ...] | None = None, districts: tuple[str, ...] | None = None, h3_resolution: int = 8,
     min_frames: int | None = None,
 ) -> pd.DataFrame:
     long = compute(
-        _store(path), by=list(by), indicators=list(names) if names else None, start=start, end=end,
+        s, by=list(by), indicators=list(names) if names else None, start=start, end=end,
         cameras=list(cameras) if cameras else None, districts=list(districts) if districts else None,
         h3_resolution=h3_resolution, min_frames=settings().min_frames if min_frames is None else min_frames,
     )
     return long.rename(columns={"k_" + k: k for k in by})
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
-def kpis(path: str, names: tuple[str, ...], start: date | None, end: date | None, min_frames: int) -> pd.DataFrame:
-    now, before = catalog_mod.city_values(_store(path), names, start, end, min_frames=min_frames)
+@_versioned
+def adjusted(
+    s: Store, by: tuple[str, ...], names: tuple[str, ...] | None, start: date | None, end: date | None,
+    cameras: tuple[str, ...] | None = None, districts: tuple[str, ...] | None = None, h3_resolution: int = 8,
+    min_frames: int | None = None,
+) -> pd.DataFrame:
+    """:func:`indicators` with land-cover shares error-adjusted where an evaluation applies (columns ``adjusted``, ``adjustment``)."""
+    return adjusted_indicators(
+        s, list(by), list(names) if names else None, start=start, end=end, cameras=list(cameras) if cameras else None,
+        districts=list(districts) if districts else None, h3_resolution=h3_resolution,
+        min_frames=settings().min_frames if min_frames is None else min_frames,
+    )
+
+
+@_versioned
+def camera_evaluations(s: Store, indicator: str) -> pd.DataFrame:
+    """Per camera, the evaluation that applies to it and the bias of ``indicator`` (see :mod:`analytics.store.evaluations`)."""
+    return camera_evaluations_query(s, indicator)
+
+
+@_versioned
+def kpis(s: Store, names: tuple[str, ...], start: date | None, end: date | None, min_frames: int) -> pd.DataFrame:
+    now, before = catalog_mod.city_values(s, names, start, end, min_frames=min_frames)
     return charts.kpi_table(names, now, before)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
-def cameras(path: str) -> pd.DataFrame:
-    return _store(path).cameras()
+@_versioned
+def cameras(s: Store) -> pd.DataFrame:
+    return s.cameras()
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
-def districts(path: str) -> pd.DataFrame:
-    return _store(path).districts()
+@_versioned
+def districts(s: Store) -> pd.DataFrame:
+    return s.districts()
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
-def class_shares(path: str, camera_id: str | None, start: date | None, end: date | None) -> pd.DataFrame:
-    return catalog_mod.class_shares(_store(path), camera_id=camera_id, start=start, end=end)
+@_versioned
+def class_shares(s: Store, camera_id: str | None, start: date | None, end: date | None) -> pd.DataFrame:
+    return catalog_mod.class_shares(s, camera_id=camera_id, start=start, end=end)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
-def catalog(path: str, name: str, *args: Any) -> Any:
+@_versioned
+def trust_counts(
+    s: Store, start: date | None, end: date | None, cameras: tuple[str, ...] | None = None,
+    districts: tuple[str, ...] | None = None,
+) -> dict[str, int]:
+    """Clips behind a selection: all, left out as low trust, not checked (:func:`analytics.store.catalog.trust_counts`)."""
+    return catalog_mod.trust_counts(s, start, end, list(cameras) if cameras else None, list(districts) if districts else None)
+
+
+def low_trust_caption(start: date | None, end: date | None, cameras: tuple[str, ...] | None = None) -> None:
+    """A caption saying how many clips the numbers shown leave out as low trust (a heuristic); nothing when none."""
+    note = left_out_note(trust_counts(db_path(), start, end, cameras)["low"])
+    if note:
+        st.caption(f":material/report: {note}.")
+
+
+@_versioned
+def catalog(s: Store, name: str, *args: Any) -> Any:
     """A cached look-up from :mod:`analytics.store.catalog` by function name (e.g. ``camera_clips``)."""
-    return getattr(catalog_mod, name)(_store(path), *args)
+    return getattr(catalog_mod, name)(s, *args)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
-def zones(path: str, camera_id: str) -> pd.DataFrame:
-    return _store(path).zones(camera_id)
+@_versioned
+def zones(s: Store, camera_id: str) -> pd.DataFrame:
+    return s.zones(camera_id)
 
 
 def labels(path: str) -> dict[str, str]:
@@ -192,6 +273,16 @@ def indicator_picker(label: str = "Indicator", key: str = "indicator", default: 
     )
 
 
+def adjusted_toggle(key: str) -> bool:
+    """The switch for error-adjusted land-cover shares (off by default)."""
+    return bool(st.toggle(
+        "Error-adjusted (where an evaluation applies)", value=False, key=key,
+        help="Land-cover shares corrected for the model's confusion on annotated frames (Olofsson et al. 2014), with "
+        "intervals that include the uncertainty of the accuracy estimate. Cells without an applicable evaluation stay "
+        "unadjusted and are marked.",
+    ))
+
+
 def indicator_caption(name: str) -> None:
     ind = INDICATORS[name]
     tag = " · :orange-badge[heuristic]" if ind.heuristic else ""
@@ -202,7 +293,7 @@ def downloads(df: pd.DataFrame, stem: str, key: str) -> None:
     """CSV and Parquet downloads of the table behind a chart (files made only when clicked)."""
 
     def as_csv() -> bytes:
-        return df.to_csv(index=False).encode("utf-8")
+        return exports.to_csv(df).encode("utf-8")
 
     def as_parquet() -> bytes:
         buf = io.BytesIO()

@@ -17,7 +17,7 @@ if ! command -v pdftoppm >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v a
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null 2>&1 || true
 fi
 echo "== ruff"
-.venv/bin/ruff check analytics dashboard tests bench
+.venv/bin/ruff check analytics dashboard tests bench scripts
 echo "== mypy (analytics/)"
 .venv/bin/mypy analytics
 echo "== pytest"

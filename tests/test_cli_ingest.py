@@ -42,11 +42,11 @@ def test_folder_batch_reports_done_and_failed_then_skips(setup: Path) -> None:
     runner = CliRunner()
     args = ["ingest", str(setup), "--camera", "cam-1", "--model", "colours", "--start", "2024-05-01T08:00:00"]
     first = runner.invoke(app, args)
-    assert first.exit_code == 0, first.output
-    assert "2 done, 0 skipped (already ingested), 1 failed" in first.output
+    assert first.exit_code == 1, first.output  # a failed clip makes the batch exit 1, and the summary names it
+    assert "2 done, 0 skipped (already ingested), 1 failed (broken.mp4)" in first.output
     assert "broken.mp4" in first.output and "not a video file" in first.output
     again = runner.invoke(app, args)
-    assert again.exit_code == 0
+    assert again.exit_code == 1
     assert "0 done, 2 skipped (already ingested), 1 failed" in again.output
     with Store(load_settings().db_path) as s:
         starts = s.query_df("SELECT label, start_time FROM clips ORDER BY start_time")

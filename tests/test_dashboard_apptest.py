@@ -220,7 +220,7 @@ def test_upload_page_analyses_and_saves_a_clip(empty_db: Path, _isolated_home: P
     no_exception(at2)
     assert at2.metric[2].value == "1"
     del at2
-    st_ = Store(empty_db)  # same process: shares the dashboard's open database
+    st_ = Store(empty_db)  # the dashboard holds no connection between queries
     try:
         assert st_.scalar("SELECT count(*) FROM clips WHERE camera_id = 'test-street'") == 1
     finally:
@@ -261,3 +261,20 @@ def test_upload_page_installs_the_default_model(empty_db: Path, model_mirror: Pa
     at.button(key="analyse_install").click().run()
     no_exception(at)
     assert at.selectbox(key="analyse_model").value == "espnetv2-s2"
+
+
+def test_overview_with_frames_but_no_districts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Footage ingested before any district was imported: the map shows cameras only, no KeyError."""
+    from datetime import datetime
+
+    from tests.helpers import clip_from_pixels, store_with_cameras
+
+    path = tmp_path / "no-districts.duckdb"
+    with store_with_cameras(str(path), [("cam-1", 4.0, 52.0)]) as store:
+        store.ingest(clip_from_pixels("cam-1", datetime(2026, 1, 5, 10), [{0: 50, 8: 30, 10: 20}] * 40))
+    monkeypatch.setenv("URBANLENS_DB", str(path))
+    at = run_page("views/overview.py")
+    no_exception(at)
+    assert any("No districts imported" in c.value for c in at.caption)
+    at.radio(key="overview_areas").set_value("h3").run()
+    no_exception(at)

@@ -15,7 +15,7 @@ from analytics import indicators as ind
 from analytics.cli import app
 from analytics.demo import build_demo
 from analytics.errors import InputError
-from analytics.store import Store
+from analytics.store import Store, migrate
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +117,30 @@ def test_cli_cameras_import_and_add(tmp_path: Path) -> None:
     assert res.returncode == 2 and "lat '95'" in res.stderr
     with Store(db) as s:
         assert len(s.cameras()) == 2
+
+
+def test_version_needs_no_command() -> None:
+    res = CliRunner().invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.output.startswith("urbanlens ") and "Missing command" not in res.output
+
+
+def test_report_on_a_newer_or_older_schema_says_what_to_do(demo_db: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import duckdb
+
+    newer, older = tmp_path / "newer.duckdb", tmp_path / "older.duckdb"
+    shutil.copyfile(demo_db, newer)
+    con = duckdb.connect(str(newer))
+    con.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    con.close()
+    res = _run("report", "--city", "--out", str(tmp_path / "r.html"), "--db", str(newer), env_home=tmp_path)
+    assert res.returncode == 2 and "upgrade UrbanLens" in res.stderr and "read-write" not in res.stderr
+    con = duckdb.connect(str(older))
+    migrate(con, target=1)
+    con.close()
+    res = _run("report", "--city", "--out", str(tmp_path / "r.html"), "--db", str(older), env_home=tmp_path)
+    assert res.returncode == 2 and f"urbanlens info --db {older}" in res.stderr
+    assert _run("info", "--db", str(older), env_home=tmp_path).returncode == 0  # what the message says does upgrade it
+    res = _run("report", "--city", "--out", str(tmp_path / "r.html"), "--db", str(older), env_home=tmp_path)
+    assert res.returncode == 0, res.stderr

@@ -86,11 +86,26 @@ def test_good_geojson_and_point_in_polygon() -> None:
         (json.dumps({"type": "Feature"}).encode(), "FeatureCollection"),
         (_fc({"type": "Feature", "properties": {"name": "P"}, "geometry": {"type": "Point", "coordinates": [4, 52]}}), "'Point'"),
         (_fc({"type": "Feature", "properties": {}, "geometry": SQUARE}), "missing 'name'"),
-        (_fc({"type": "Feature", "properties": {"name": "X"}, "geometry": {"type": "Polygon", "coordinates": [[[4, 52]]]}}), "malformed"),
+        (_fc({"type": "Feature", "properties": {"name": "X"}, "geometry": {"type": "Polygon", "coordinates": [[[4, 52]]]}}), "at least 4"),
         (_fc({"type": "Feature", "properties": {"name": "Far"},
               "geometry": {"type": "Polygon", "coordinates": [[[400, 52], [500, 52], [500, 53], [400, 52]]]}}), "lon/lat"),
         (_fc(), "no features"),
-        ("é".encode("latin-1"), "not valid JSON"),  # odd bytes
+        ("é".encode("latin-1"), "not UTF-8"),  # odd bytes
+        # NaN inside a ring: refused before GEOS sees it (GEOS raised an exception of its own)
+        (b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"name": "N"}, "geometry": '
+         b'{"type": "Polygon", "coordinates": [[[4, 52], [5, 52], [NaN, 53], [4, 52]]]}}]}', "NaN is not a number"),
+        (_fc({"type": "Feature", "properties": {"name": "N"},
+              "geometry": {"type": "Polygon", "coordinates": [[[4, 52], [5, 52], [float("nan"), 53], [4, 52]]]}}), "NaN"),
+        (_fc({"type": "Feature", "properties": {"name": "Big"},
+              "geometry": {"type": "Polygon", "coordinates": [[[4, 52], [10**400, 52], [5, 53], [4, 52]]]}}), "finite"),
+        (_fc({"type": "Feature", "properties": {"name": "Flat"},
+              "geometry": {"type": "Polygon", "coordinates": [[[4, 52], [5, 52], [6, 52], [4, 52]]]}}), "no area"),
+        (_fc({"type": "Feature", "properties": {"name": "a\u202egpj.exe"}, "geometry": SQUARE}), "text-direction"),
+        (_fc({"type": "Feature", "properties": {"name": "ok", "id": "=HYPERLINK(1)"}, "geometry": SQUARE}), "district id"),
+        (_fc({"type": "Feature", "properties": {"name": "ok", "id": "x" * 65}, "geometry": SQUARE}), "district id"),
+        (_fc({"type": "Feature", "properties": "name", "geometry": SQUARE}), "'properties' must be an object"),
+        # nested deeply enough to exhaust Python's recursion (json.loads raised RecursionError)
+        (b'{"type": "FeatureCollection", "features": ' + b"[" * 200_000 + b"]" * 200_000 + b"}", "too deeply"),
     ],
 )
 def test_bad_geojson(payload: bytes, match: str) -> None:
@@ -107,6 +122,23 @@ def test_zones_parse_and_validate() -> None:
         parse_zones(json.dumps([{"name": "a", "role": "lane", "polygon": [[0, 0], [99, 0], [1, 1]]}]).encode(), (20, 20))
     with pytest.raises(DataFormatError, match="at least 3"):
         parse_zones(json.dumps([{"name": "a", "role": "lane", "polygon": [[0, 0]]}]).encode())
+    with pytest.raises(DataFormatError, match="too deeply"):
+        parse_zones(b"[" * 200_000 + b"]" * 200_000)
+    with pytest.raises(DataFormatError, match="Infinity"):
+        parse_zones(b'[{"name": "a", "role": "lane", "polygon": [[0, 0], [Infinity, 0], [1, 1]]}]')
+    with pytest.raises(DataFormatError, match="control character"):
+        parse_zones(json.dumps([{"name": "a\u0000b", "role": "lane", "polygon": [[0, 0], [1, 0], [1, 1]]}]).encode())
+
+
+def test_long_names_get_ids_within_the_rule() -> None:
+    df = read_districts_geojson(_fc({"type": "Feature", "properties": {"name": "Straße " * 20}, "geometry": SQUARE}))
+    assert len(df["district_id"].iloc[0]) <= 64 and df["district_id"].iloc[0].startswith("straße-straße")
+
+
+def test_camera_names_with_controls_are_refused() -> None:
+    bad = "camera_id,lon,lat,name\ncam-1,4.9,52.3,evil\u202egnp.exe\n".encode()
+    with pytest.raises(InputError, match="text-direction"):
+        read_cameras_csv(bad)
 
 
 def test_h3_boundary_is_closed_ring() -> None:

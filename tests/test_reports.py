@@ -269,8 +269,8 @@ def test_previews_appear_with_their_location(demo_path: Path, tmp_path: Path) ->
     shutil.copy(demo_path, path)
     buf = io.BytesIO()
     Image.new("RGB", (96, 48), (90, 90, 90)).save(buf, format="JPEG")
-    with Store(path) as s:
-        s.query_df(
+    with Store(path) as s, s.transaction() as cur:  # reads (query_df) open the file read-only
+        cur.execute(
             "INSERT INTO previews SELECT run_id, frame_id, 'frame', 'image/jpeg', ? FROM frames "
             "WHERE camera_id = 'harbour-1' AND ts >= ? ORDER BY ts LIMIT 3",
             [buf.getvalue(), datetime(2026, 11, 10)],

@@ -12,7 +12,8 @@ from tinymodels import PROTOTYPES_RGB, bgr, colour_card, colour_model
 from analytics.cards import ModelCard
 from analytics.errors import InputError, ModelError
 from analytics.footage.geometry import frame_geometry
-from analytics.footage.segment import Segmenter, model_view, preprocess, session_options
+from analytics.footage.refine import flip_merge
+from analytics.footage.segment import Segmenter, input_image, model_view, preprocess, session_options
 from analytics.footage.temporal import ema_update
 from analytics.settings import default_threads, load_settings
 from analytics.taxonomy import CITYSCAPES
@@ -222,3 +223,80 @@ def test_the_session_does_not_read_the_environment(monkeypatch: pytest.MonkeyPat
     so = session_options()  # settings come in as arguments; none given: the defaults
     assert so.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert so.intra_op_num_threads == default_threads()
+
+
+# -- test-time augmentation and refinement ---------------------------------------------------------
+
+
+def _asymmetric_model(path: Path, h: int = 32, w: int = 64) -> Path:
+    """A 1x3 convolution with lopsided weights: its answer for a mirrored image is not the mirror of its answer."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    n = CITYSCAPES.num_classes
+    weights = np.random.default_rng(3).normal(size=(n, 3, 1, 3)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["image", "w"], ["logits"], pads=[0, 1, 0, 1])], "lopsided",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, h, w])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", n, h, w])],
+        [numpy_helper.from_array(weights, "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_flip_inside_the_graph_matches_the_reference(tmp_path: Path) -> None:
+    path = _asymmetric_model(tmp_path / "lopsided.onnx")
+    card = colour_card(32, 64)
+    x = np.random.default_rng(0).random((1, 3, 32, 64)).astype(np.float32)
+    plain = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    z = plain.run(None, {"image": x})[0][0].transpose(1, 2, 0)
+    zf = plain.run(None, {"image": x[:, :, :, ::-1].copy()})[0][0].transpose(1, 2, 0)
+    seg = Segmenter(path, card, threads=1, tta="flip", refine="crf")  # the numpy path hands the logits over
+    np.testing.assert_allclose(seg._logits(x)[0], flip_merge(z, zf), rtol=1e-4, atol=1e-4)
+    fast = Segmenter(path, card, threads=1, tta="flip")  # arg-max inside the graph too
+    g = frame_geometry(32, 64, 32, 64, "letterbox")
+    np.testing.assert_array_equal(fast.run(x, [g])[0].labels, flip_merge(z, zf).argmax(axis=2))
+
+
+def test_flip_of_a_symmetric_input_gives_the_same_labels(tmp_path: Path) -> None:
+    path = _asymmetric_model(tmp_path / "lopsided.onnx")
+    card = colour_card(32, 64)
+    half = np.random.default_rng(1).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    frame = np.concatenate([half, half[:, ::-1]], axis=1)  # mirror-symmetric
+    labels = Segmenter(path, card, threads=1, tta="flip").segment(frame).labels
+    np.testing.assert_array_equal(labels, labels[:, ::-1])  # its labels are too
+    fixed = colour_model(tmp_path / "fixed.onnx", dynamic_batch=False)
+    with pytest.raises(ModelError, match="free batch dimension"):
+        Segmenter(fixed, colour_card(), threads=1, tta="flip")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"tta": "scales"},  # three scales, tiles for 1.25
+        {"tta": "flip+scales"},
+        {"refine": "crf"},
+        {"refine": "crf", "smoothing_alpha": 0.6, "smoothing_method": "ema"},  # ema in numpy
+        {"smoothing_alpha": 0.6, "smoothing_method": "flow"},
+    ],
+)
+def test_refinement_paths_keep_clean_labels(colour_onnx: Path, kwargs: dict) -> None:
+    """On the colour model's clean scene every option gives the right labels away from band edges."""
+    frame, truth = _scene(32, 64)
+    seg = Segmenter(colour_onnx, colour_card(32, 64), threads=1, confidence_stride=2, **kwargs)
+    for _ in range(2):
+        s = seg.segment(frame)
+    inner = np.ones(truth.shape, bool)
+    inner[:, [20, 21, 22, 42, 43, 44]] = False
+    inner[9:12] = False
+    assert (s.labels[inner] == truth[inner]).mean() > 0.99
+    assert s.confidence.shape == truth.shape and 0.0 < s.confidence.min() <= 1.0
+
+
+def test_input_image_inverts_preprocessing() -> None:
+    card = colour_card(32, 64)
+    frame = np.random.default_rng(2).integers(0, 255, (32, 64, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(input_image(preprocess(frame, card), card), frame)

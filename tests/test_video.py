@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -71,7 +72,10 @@ def test_variable_frame_timing_uses_true_timestamps() -> None:
     assert select_frames(np.array([0.0, 0.1, 1.7, 1.8]), Sampling("fps", 1)).tolist() == [0, 2]
 
 
-@pytest.mark.parametrize(("spec", "message"), [("fast", "expected a rate"), (0, "above 0"), ("every=0", "at least 1"), ("x=3", "rate")])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [("fast", "expected a rate"), (0, "one frame an hour"), (1e-9, "one frame an hour"), ("every=0", "at least 1"), ("x=3", "rate")],
+)
 def test_bad_sampling_is_refused(spec: object, message: str) -> None:
     with pytest.raises(InputError, match=message):
         Sampling.parse(spec)  # type: ignore[arg-type]
@@ -192,3 +196,51 @@ def test_unsupported_codec_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(av.codec, "Codec", no_mjpeg)
     with pytest.raises(VideoError, match="codec 'mjpeg' has no decoder"):
         open_video(path)
+
+
+def test_a_clip_longer_than_the_maximum_is_refused_before_decoding(tmp_path: Path) -> None:
+    # 13 frames ten minutes apart: a clip of 2 h 10 min in a few kilobytes
+    path = write_av(tmp_path / "long.mp4", 13, fps=Fraction(1, 600))  # type: ignore[arg-type]
+    with pytest.raises(VideoError, match=r"lasts 2:10:00, longer than the maximum of 1:00:00 .*--max-duration 130"):
+        open_video(path, 2.0, max_duration_s=3600)
+    with open_video(path, "all", max_duration_s=3 * 3600) as reader:  # a higher bound lets it through
+        assert reader.info.n_frames == 13
+    with pytest.raises(InputError, match="seconds above 0"):
+        open_video(path, 2.0, max_duration_s=0)
+
+
+@pytest.mark.parametrize(
+    ("spec", "note"),
+    [
+        ("2", None),  # below the clip's 10 frames a second: nothing to say
+        ("25", "above the clip's own 10 frames a second: every frame is analysed"),
+        ("0.2", "samples one frame every 5 s, but clip.mp4 lasts 2.50 s: only its first frame is analysed"),
+        ("every=40", "every=40 steps over more frames than clip.mp4 has (25)"),
+    ],
+)
+def test_sampling_that_cannot_do_what_it_says_explains_itself(tmp_path: Path, spec: str, note: str | None) -> None:
+    path = write_av(tmp_path / "clip.mp4", 25)
+    with open_video(path, spec) as reader:
+        frames = list(reader)
+    assert len(frames) >= 1
+    if note is None:
+        assert reader.notes == []
+    else:
+        assert any(note in n for n in reader.notes), reader.notes
+
+
+@pytest.mark.parametrize(
+    ("size", "warned"),
+    [
+        ((64, 48), None),  # ordinary
+        ((16, 1000), "62 times taller than wide"),  # a strip the model cannot use
+        ((1000, 16), "62 times wider than tall"),
+        ((80, 24), "a side under 32 pixels"),  # 10:3, but too few pixels
+    ],
+)
+def test_odd_frame_shapes_are_warned_about(tmp_path: Path, size: tuple[int, int], warned: str | None) -> None:
+    path = write_av(tmp_path / "odd.mp4", 2, size=size)
+    with open_video(path, "all") as reader:
+        notes = reader.notes
+    assert (notes == []) if warned is None else any(warned in n for n in notes), notes
+    assert video.shape_warning(17, 4000) is not None and "235 times taller" in str(video.shape_warning(17, 4000))

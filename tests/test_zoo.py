@@ -273,7 +273,7 @@ def _tiny_builder() -> types.ModuleType:
 def test_a_registered_architecture_installs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Adding an architecture is its builder module plus one ARCHITECTURES entry; a card naming it installs."""
     monkeypatch.setitem(sys.modules, "tiny_builder", _tiny_builder())
-    monkeypatch.setitem(ARCHITECTURES, "tiny", Architecture("tiny", "tiny_builder", read_weights=lambda p: dict(np.load(p))))
+    monkeypatch.setitem(ARCHITECTURES, "tiny", Architecture("tiny", "tiny_builder", read_weights=lambda p, max_mb: dict(np.load(p))))
     card = dataclasses.replace(builtin_cards()["espnetv2-s1"], name="tiny-seg", architecture="tiny", sha256=None,
                                params={"weights_file": "tiny.npz"})
     monkeypatch.setattr(zoo, "builtin_cards", lambda: {"tiny-seg": card})

@@ -13,8 +13,8 @@ from typing import Annotated
 import typer
 
 from analytics import __version__
-from analytics.cli import city, dashboard, evaluate, ingest, models, places, report
-from analytics.cli._common import console, err_console
+from analytics.cli import annotate, city, clips, dashboard, evaluate, ingest, models, places, report, samples
+from analytics.cli._common import console, error_line
 from analytics.errors import UrbanLensError
 
 app = typer.Typer(
@@ -25,16 +25,22 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = (city, places, models, ingest, evaluate, report, dashboard)
+COMMAND_MODULES = (city, places, models, samples, ingest, clips, evaluate, annotate, report, dashboard)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"urbanlens {__version__}", highlight=False)
+        raise typer.Exit()
 
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_print_version)
+    ] = False,
 ) -> None:
-    if version:
-        console.print(f"urbanlens {__version__}")
-        raise typer.Exit()
+    """UrbanLens: street-level video to city indicators."""
 
 
 for _module in COMMAND_MODULES:
@@ -42,9 +48,25 @@ for _module in COMMAND_MODULES:
 
 
 def main() -> None:
-    """Entry point: run the app, turning UrbanLens errors into one clear line and exit code 2."""
+    """Entry point: run the app; an error says what is wrong in one line on stderr, never a traceback.
+
+    Exit codes: 0 done; 1 a command that ran but did not fully succeed (``ingest`` with a failed
+    clip); 2 bad input (an :class:`~analytics.errors.UrbanLensError`, a file that cannot be read or
+    written, a usage error); 3 an unexpected error (a bug: the line says so); 130 interrupted.
+    """
     try:
         app()
     except UrbanLensError as exc:
-        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True, markup=True)
+        error_line(str(exc))
         sys.exit(2)
+    except OSError as exc:  # a file that cannot be read or written, named by the system's message
+        error_line(f"{exc.strerror or type(exc).__name__}: {exc.filename!r}" if exc.filename else str(exc) or type(exc).__name__)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        error_line("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # anything else is a bug: still one line, with what to report
+        error_line(f"unexpected {type(exc).__name__}: {exc} (this is a bug in UrbanLens {__version__}; please report it "
+                    "with the command that caused it)")
+        sys.exit(3)
+

@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from analytics.settings import load_settings
+from analytics.store import Store, open_store
 
 console = Console()
 err_console = Console(stderr=True)
@@ -18,6 +20,24 @@ DbOption = Annotated[
 ]
 
 
+def error_line(message: str) -> None:
+    """``error: <message>`` on stderr as ONE line: newlines folded, no console markup read from the message."""
+    text = " ".join(part.strip() for part in message.splitlines() if part.strip()) or "failed"
+    err_console.print(f"[bold red]error:[/bold red] {escape(text)}", highlight=False, soft_wrap=True, markup=True)
+
+
 def db_path(db: Path | None) -> Path:
     """The database file a command works on: ``--db`` when given, else the settings' default."""
     return db.expanduser() if db else load_settings().db_path
+
+
+def say_wait(message: str) -> None:
+    """Tell the person at the terminal that the command waits for a busy database (on stderr)."""
+    err_console.print(message, highlight=False, markup=False)
+
+
+def open_db(db: Path | None, read_only: bool = False) -> Store:
+    """The command's database (``--db`` or the settings' default); an open that finds the file busy
+    waits up to ``settings.lock_timeout_s`` with a message on stderr, then fails with one line."""
+    settings = load_settings()
+    return open_store(db_path(db), read_only, lock_timeout_s=settings.lock_timeout_s, on_wait=say_wait)

@@ -10,18 +10,23 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from rich.markup import escape
 from rich.table import Table
 
+from analytics import exports
 from analytics import indicators as ind
-from analytics.cli._common import DbOption, console, db_path
+from analytics.cli._common import DbOption, console, db_path, err_console, open_db
 from analytics.demo import build_demo
 from analytics.errors import InputError
+from analytics.evaluation.adjust import ADJUSTED_INDICATORS, adjustment_summary
 from analytics.formatting import format_count, format_interval, format_value
 from analytics.indicators import GROUPINGS, INDICATORS
 from analytics.periods import parse_date
 from analytics.settings import load_settings
-from analytics.store import Store
+from analytics.store.catalog import trust_counts
+from analytics.store.evaluations import adjusted_indicators
 from analytics.store.parquet import ParquetStore, export_frames
+from analytics.trust import left_out_note
 
 app = typer.Typer()
 
@@ -64,6 +69,14 @@ def indicators(
     parquet: Annotated[
         Path | None, typer.Option("--parquet", help="Read frames from a Parquet folder (day=/camera_id= partitions) instead.")
     ] = None,
+    adjusted: Annotated[
+        bool, typer.Option("--adjusted", help="Error-adjust land-cover shares with the evaluation that applies to each camera "
+                           "(Olofsson et al. 2014); cells without one stay unadjusted and are marked.")
+    ] = False,
+    include_low_trust: Annotated[
+        bool, typer.Option("--include-low-trust", help="Keep clips flagged low trust (a heuristic; see `urbanlens clips`), "
+                           "left out by default.")
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Indicators per camera, district, H3 cell, hour, weekday or day, with n and 95% intervals."""
@@ -72,17 +85,41 @@ def indicators(
     path = db_path(db)
     if not path.exists():
         raise InputError(f"no database at {str(path)!r}; run `urbanlens demo` or `urbanlens ingest` first")
-    with Store(path) as store:
+    with open_db(path) as store:
         source = ParquetStore(parquet, places=store) if parquet else store
-        long = ind.compute(source, by=keys, indicators=indicator or None, start=d0, end=d1, h3_resolution=h3_resolution,
-                           min_frames=load_settings().min_frames if min_frames is None else min_frames)
+        if adjusted:
+            if parquet:
+                raise InputError("--adjusted reads the evaluations of the database; it cannot be combined with --parquet")
+            long = adjusted_indicators(store, by=keys, indicators=indicator or None, start=d0, end=d1, h3_resolution=h3_resolution,
+                                       min_frames=load_settings().min_frames if min_frames is None else min_frames,
+                                       include_low_trust=include_low_trust)
+        else:
+            long = ind.compute(source, by=keys, indicators=indicator or None, start=d0, end=d1, h3_resolution=h3_resolution,
+                               min_frames=load_settings().min_frames if min_frames is None else min_frames,
+                               include_low_trust=include_low_trust)
+        left_out = "" if include_low_trust else left_out_note(trust_counts(source, d0, d1)["low"])
     wide = ind.to_wide(long, keys)
+    if adjusted:
+        wide = _with_adjustment(wide, long, keys)
     if fmt is OutFormat.csv:
-        sys.stdout.write(wide.to_csv(index=False))
+        sys.stdout.write(exports.to_csv(wide))  # text cells that would run as spreadsheet formulas are neutralised
     elif fmt is OutFormat.json:
         sys.stdout.write(wide.to_json(orient="records", date_format="iso", indent=1) + "\n")
     else:
         _print_table(wide, keys, long["indicator"].unique().tolist() if not long.empty else [])
+        if adjusted and not long.empty:
+            console.print(adjustment_summary(long) + " Cells marked † are not adjusted.")
+    if left_out:  # on stderr for csv and json, so the output stays machine-readable
+        (console if fmt is OutFormat.table else err_console).print(left_out + ".", highlight=False, markup=False)
+
+
+def _with_adjustment(wide: pd.DataFrame, long: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``wide`` with an ``<indicator>_adjustment`` column (``camera``/``model``, or why not) per land-cover indicator."""
+    land = long[long["indicator"].isin(list(ADJUSTED_INDICATORS))]
+    for name in land["indicator"].unique():
+        part = land[land["indicator"] == name].set_index(keys)["adjustment"].rename(f"{name}_adjustment")
+        wide = wide.join(part, on=keys)
+    return wide
 
 
 def _print_table(wide: pd.DataFrame, keys: list[str], names: list[str]) -> None:
@@ -99,14 +136,15 @@ def _print_table(wide: pd.DataFrame, keys: list[str], names: list[str]) -> None:
     for n in names:
         table.add_column(INDICATORS[n].label + (" (heuristic)" if INDICATORS[n].heuristic else ""), justify="right")
     for _, row in wide.iterrows():
-        cells = [str(row[k]) for k in keys] + [format_count(row["n_frames"]), format_count(row["n_clips"])]
+        cells = [escape(str(row[k])) for k in keys] + [format_count(row["n_frames"]), format_count(row["n_clips"])]
         for n in names:
             v = row[n]
             interval = format_interval(n, row[f"{n}_low"], row[f"{n}_high"], v)
+            mark = " †" if str(row.get(f"{n}_adjustment", "")).startswith("not adjusted") else ""
             if pd.isna(v):
-                cells.append(f"[dim]{format_value(n, v)}[/dim]")
+                cells.append(f"[dim]{format_value(n, v)}[/dim]{mark}")
             else:
-                cells.append(format_value(n, v) + (f" ({interval})" if interval else ""))
+                cells.append(format_value(n, v) + (f" ({interval})" if interval else "") + mark)
         table.add_row(*cells)
     console.print(table)
 
@@ -128,7 +166,7 @@ def export_parquet(
     db: DbOption = None,
 ) -> None:
     """Export frame measurements as Parquet partitioned by day and camera (the cluster layout)."""
-    with Store(db_path(db)) as store:
+    with open_db(db) as store:
         n = export_frames(store, out_dir)
     console.print(f"Wrote {n:,} frame rows to {out_dir} (partitioned by day and camera).")
 
@@ -139,7 +177,7 @@ def info(db: DbOption = None) -> None:
     path = db_path(db)
     if not path.exists():
         raise InputError(f"no database at {str(path)!r}; run `urbanlens demo` or `urbanlens ingest` first")
-    with Store(path) as store:
+    with open_db(path) as store:
         stats = store.stats()
     console.print(json.dumps(stats, default=str, indent=1))
 

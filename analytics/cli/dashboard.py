@@ -1,11 +1,20 @@
-"""``urbanlens dashboard``: run the Streamlit app (building the demo city first when there is no database)."""
+"""``urbanlens dashboard``: run the Streamlit app (building the demo city first when there is no database).
+
+The Streamlit server runs as a child process in a session of its own; SIGTERM, SIGINT and SIGHUP
+sent to this command are passed on to it, this command waits for it to stop, and kills it if it
+has not stopped :data:`GRACE_S` seconds after the first signal. No server is left behind.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -44,6 +53,64 @@ def streamlit_command(app: Path, host: str, port: int, max_upload_mb: int) -> li
     ]
 
 
+GRACE_S = 10.0
+"""Seconds the server has to stop after a signal before it is killed."""
+FORWARDED = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name))
+
+
+def run_server(cmd: Sequence[str], env: dict[str, str], cwd: str, grace_s: float = GRACE_S) -> int:
+    """Run ``cmd`` until it exits, passing on SIGTERM/SIGINT/SIGHUP; returns its exit code.
+
+    The child gets a session of its own, so a Ctrl+C in the terminal reaches it once (through
+    this process) rather than twice. After the first signal it has ``grace_s`` seconds to stop,
+    then it is killed. Exit code 0 when it stopped because of a signal passed on.
+    """
+    if grace_s <= 0:
+        raise InputError(f"grace_s={grace_s}; expected a positive number of seconds")
+    received: list[int] = []
+    children: list[subprocess.Popen[bytes]] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        received.append(signum)
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    # installed before the start, so that no signal is missed (handlers can be set from the main thread only)
+    main = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED} if main else {}
+    try:
+        proc = subprocess.Popen(list(cmd), env=env, cwd=cwd, start_new_session=True)
+        children.append(proc)
+        if received:  # a signal came while the server was starting
+            proc.send_signal(received[0])
+        code = _wait(proc, received, grace_s)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for child in children:  # this process is leaving for another reason: take the server along
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    if received and code in (0, -received[0], -signal.SIGKILL):
+        return 0
+    return code
+
+
+def _wait(proc: subprocess.Popen[bytes], received: list[int], grace_s: float) -> int:
+    """Wait for ``proc``; once a signal has been received, for at most ``grace_s`` more seconds, then kill it."""
+    deadline: float | None = None
+    while True:
+        try:
+            return proc.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            if received and deadline is None:
+                deadline = time.monotonic() + grace_s
+            if deadline is not None and time.monotonic() > deadline:
+                proc.kill()
+                return proc.wait()
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``dashboard`` command to the CLI."""
     @app.command()
@@ -65,9 +132,5 @@ def register(app: typer.Typer) -> None:
         app_file = app_path()
         cmd = streamlit_command(app_file, host, port, settings.max_upload_mb)
         typer.echo(f"UrbanLens dashboard on http://{host}:{port} (database {db_path}); Ctrl+C to stop.")
-        try:
-            # run beside app.py so that Streamlit reads the dashboard's .streamlit/config.toml (theme)
-            code = subprocess.call(cmd, env=env, cwd=str(app_file.parent))
-        except KeyboardInterrupt:
-            code = 0
-        raise typer.Exit(code)
+        # run beside app.py so that Streamlit reads the dashboard's .streamlit/config.toml (theme)
+        raise typer.Exit(run_server(cmd, env, str(app_file.parent)))

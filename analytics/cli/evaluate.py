@@ -17,7 +17,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from analytics.cli._common import DbOption, console, db_path, err_console
+from analytics.cli._common import DbOption, console, db_path, err_console, say_wait
 from analytics.errors import InputError
 from analytics.evaluation.labelmaps import load_label_map
 from analytics.evaluation.readers import FORMATS, read_ground_truth
@@ -80,6 +80,8 @@ def evaluate_command(
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the full result as JSON to this file.")] = None,
     db: DbOption = None,
     no_store: Annotated[bool, typer.Option("--no-store", help="Print (and write --json) only; store nothing.")] = False,
+    refine: Annotated[str, typer.Option("--refine", help="Label refinement: none | crf (dense CRF, parameters in the model card).")] = "none",
+    tta: Annotated[str, typer.Option("--tta", help="Test-time augmentation: none | flip | scales | flip+scales.")] = "none",
 ) -> None:
     """Score a model against annotated frames: IoU per class, mIoU, pixel accuracy, indicator bias."""
     if masks is None:
@@ -92,12 +94,14 @@ def evaluate_command(
     lm = load_label_map(label_map) if label_map else None
     path = db_path(db)
     if camera is not None and not no_store:
-        with open_store(path, read_only=False) as store:  # fail on an unknown camera before the long part
+        # fail on an unknown camera before the long part
+        with open_store(path, read_only=False, lock_timeout_s=settings.lock_timeout_s, on_wait=say_wait) as store:
             store.camera(camera)
     columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=True) as bar:
         task = bar.add_task(f"scoring {installed.card.name}", total=len(gt.samples))
-        result = evaluate(installed, gt, lm, threads=settings.threads, progress=lambda done, _n: bar.update(task, completed=done))
+        result = evaluate(installed, gt, lm, threads=settings.threads, spin=settings.ort_spin, refine=refine, tta=tta,
+                          progress=lambda done, _n: bar.update(task, completed=done))
     print_evaluation(result)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +109,7 @@ def evaluate_command(
         console.print(f"json: {json_out}", highlight=False)
     if no_store:
         return
-    with open_store(path) as store:
+    with open_store(path, lock_timeout_s=settings.lock_timeout_s, on_wait=say_wait) as store:
         key, replaced = save_evaluation(store, result.to_row(camera))
     what = "replaced the stored evaluation" if replaced else "stored evaluation"
     console.print(f"{what} {key[:12]} in {path}", highlight=False)

@@ -3,12 +3,16 @@
 PATH can be clip files or folders (searched recursively for video files). Each clip gets a
 progress bar; a summary table at the end says which clips were stored, skipped (already
 ingested with the same settings) or failed, with the reason. One bad clip does not stop the
-batch. Exit code: 0 when at least one clip was stored or skipped, 1 when every clip failed (or
-no clip was found), 2 for a usage error (unknown camera, bad option), 130 when interrupted.
+batch. Exit code: 0 when every clip was stored or skipped, 1 when any clip failed (the summary
+names each one and why), 2 for a usage error (unknown camera, bad option), 130 when interrupted.
+A clip longer than ``--max-duration`` minutes (default: ``URBANLENS_MAX_CLIP_MINUTES``, 60) fails
+with a message before it is analysed; warnings about a clip (an odd frame shape, a rate above the
+clip's own) are in its note.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -16,14 +20,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from analytics.cli._common import error_line, open_db
 from analytics.errors import InputError
 from analytics.footage.video import VIDEO_SUFFIXES, Sampling
 from analytics.periods import parse_timestamp
 from analytics.settings import load_settings
-from analytics.store import Store
 
 if TYPE_CHECKING:  # the pipeline is imported when the command runs (see ``ingest``)
     from analytics.footage.pipeline import AnalysisResult
@@ -57,6 +62,12 @@ def ingest(
     smooth: Annotated[
         bool, typer.Option("--smooth/--no-smooth", help="Temporal smoothing of class scores (EMA); for fixed cameras.")
     ] = False,
+    temporal: Annotated[
+        str | None,
+        typer.Option("--temporal", help="Temporal fusion of class scores: none | ema (= --smooth) | flow (along optical flow)."),
+    ] = None,
+    refine: Annotated[str, typer.Option("--refine", help="Label refinement: none | crf (dense CRF, parameters in the model card).")] = "none",
+    tta: Annotated[str, typer.Option("--tta", help="Test-time augmentation: none | flip | scales | flip+scales.")] = "none",
     zones: Annotated[
         Path | None, typer.Option("--zones", help="ZONES.json: named polygons in frame pixels; saved as the camera's zones.")
     ] = None,
@@ -68,6 +79,10 @@ def ingest(
     db: Annotated[Path | None, typer.Option("--db", help="DuckDB file (default: $URBANLENS_DB or $URBANLENS_HOME).")] = None,
     threads: Annotated[int | None, typer.Option("--threads", help="ONNX Runtime threads (default: URBANLENS_THREADS).")] = None,
     max_frames: Annotated[int | None, typer.Option("--max-frames", help="Analyse at most this many sampled frames a clip.")] = None,
+    max_duration: Annotated[
+        int | None,
+        typer.Option("--max-duration", min=1, help="Longest clip analysed, in minutes (default: URBANLENS_MAX_CLIP_MINUTES, 60)."),
+    ] = None,
 ) -> None:
     """Analyse clips (segmentation → measurements) and store them for a camera (through
     :func:`analytics.footage.pipeline.analyse_clip`, which saves each with ``save_analysis``)."""
@@ -78,12 +93,14 @@ def ingest(
     settings = load_settings()
     if db is not None:
         settings = settings.with_db(db)
+    if max_duration is not None:
+        settings = dataclasses.replace(settings, max_clip_minutes=max_duration)
     sampling = Sampling.parse(fps)
     clips = collect_clips(paths)
     start_dt = parse_timestamp(start, "--start") if start is not None else None
     rows: list[tuple[str, str, str, str]] = []
     n_ok = 0
-    with Store(settings.db_path) as store:
+    with open_db(settings.db_path) as store:
         store.camera(camera)  # unknown camera: one clear error before any work
         for clip in clips:
             cancel = threading.Event()
@@ -91,14 +108,15 @@ def ingest(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                 TimeRemainingColumn(), console=console, transient=False,
             ) as bar:
-                task = bar.add_task(clip.name[:40], total=None, rate="")
+                task = bar.add_task(escape(clip.name[:40]), total=None, rate="")
 
                 def progress(done: int, total: int, rate: float, eta: float, task: TaskID = task, bar: Progress = bar) -> None:
                     bar.update(task, completed=done, total=total, rate=f"{rate:.1f} frames/s")
 
                 try:
                     result = analyse_clip(
-                        clip, camera, store, model=model, fps=sampling, smooth=smooth, zones=zones, start_time=start_dt,
+                        clip, camera, store, model=model, fps=sampling, smooth=smooth, temporal=temporal, refine=refine,
+                        tta=tta, zones=zones, start_time=start_dt,
                         keep_previews=keep_previews, progress=progress, cancel=cancel, settings=settings, threads=threads,
                         max_frames=max_frames,
                     )
@@ -114,7 +132,12 @@ def ingest(
             if start_dt is not None:
                 start_dt = start_dt + timedelta(seconds=result.info.duration_s)
     _summary(console, Table, rows)
-    if n_ok == 0:
+    failed = [(r[0], r[3]) for r in rows if r[1] == "failed"]
+    if failed:
+        shown = "; ".join(why if why.startswith(name) else f"{name}: {why}" for name, why in failed[:5])
+        shown += f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
+        error_line(f"{len(failed)} of {len(rows)} clip(s) failed: {shown}")
+    if n_ok == 0 or failed:
         raise typer.Exit(1)
 
 
@@ -132,12 +155,15 @@ def _summary(console: object, table_cls: type, rows: list[tuple[str, str, str, s
         table.add_column(col, overflow="fold")
     style = {"done": "green", "skipped": "yellow", "failed": "red", "cancelled": "red"}
     for clip, status, n, note in rows:
-        table.add_row(clip, f"[{style.get(status, 'white')}]{status}[/]", n, note)
+        table.add_row(escape(clip), f"[{style.get(status, 'white')}]{status}[/]", n, escape(note))  # names are not markup
     counts = {s: sum(1 for r in rows if r[1] == s) for s in ("done", "skipped", "failed", "cancelled")}
     console.print(table)  # type: ignore[attr-defined]
+    failed = [r[0] for r in rows if r[1] == "failed"]
     console.print(  # type: ignore[attr-defined]
         f"{counts['done']} done, {counts['skipped']} skipped (already ingested), {counts['failed']} failed"
-        + (f", {counts['cancelled']} cancelled" if counts["cancelled"] else "")
+        + (f" ({', '.join(failed)})" if failed else "")
+        + (f", {counts['cancelled']} cancelled" if counts["cancelled"] else ""),
+        markup=False, highlight=False,
     )
 
 

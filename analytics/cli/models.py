@@ -12,18 +12,23 @@ labels back onto the image's own pixels instead (nearest neighbour).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
 from analytics.errors import DataFormatError, InputError
+from analytics.evaluation.annotations import load_annotations
+from analytics.evaluation.labelmaps import load_label_map
+from analytics.evaluation.readers import read_ground_truth
 from analytics.footage.overlay import overlay
 from analytics.footage.segment import Segmenter, labels_to_frame
+from analytics.models.adapt import adapt
 from analytics.models.zoo import add_model, install, list_models, parse_size, resolve
 from analytics.settings import load_settings
 
@@ -126,13 +131,16 @@ def segment_command(
     model: str | None = typer.Option(None, "--model", help="Installed model name (default: espnetv2-s2)."),
     overlay_path: Path | None = typer.Option(None, "--overlay", help="Also write a colour overlay with a legend (PNG)."),
     keep_size: bool = typer.Option(False, "--keep-size", help="Write labels at the image's size instead of the model input size."),
+    refine: str = typer.Option("none", "--refine", help="Label refinement: none | crf (dense CRF, parameters in the model card)."),
+    tta: str = typer.Option("none", "--tta", help="Test-time augmentation: none | flip | scales | flip+scales."),
 ) -> None:
     """Segment one image: per-pixel class ids (and an optional colour overlay with a legend)."""
     settings = load_settings()
     installed = resolve(model or settings.default_model, settings)
     frame = read_image(image)
     card = installed.card
-    result = Segmenter(installed.onnx_path, card, threads=settings.threads, spin=settings.ort_spin).segment(frame)
+    segmenter = Segmenter(installed.onnx_path, card, threads=settings.threads, spin=settings.ort_spin, refine=refine, tta=tta)
+    result = segmenter.segment(frame)
     void_ids = card.class_set.class_ids("void")
     fill = void_ids[0] if void_ids else 0
     labels = result.labels.copy()
@@ -150,6 +158,58 @@ def segment_command(
     if overlay_path is not None:
         _write_png(overlay_path, overlay(base, labels, card.class_set), "--overlay")
         typer.echo(f"overlay: {overlay_path}")
+
+
+@models_app.command("adapt")
+def adapt_command(
+    base: str = typer.Argument(..., help="Installed base model, e.g. espnetv2-s2 (kept frozen)."),
+    name: str = typer.Option(..., "--name", help="Name of the adapted model to install."),
+    annotations: str | None = typer.Option(None, "--annotations", help="A stored annotation set id (urbanlens annotate import)."),
+    images: Path | None = typer.Option(None, "--images", help="Folder of annotated images (with --masks and --format)."),
+    masks: Path | None = typer.Option(None, "--masks", help="Folder of masks, or the CVAT export for --format cvat-mask."),
+    fmt: str = typer.Option("camvid", "--format", help="Ground-truth layout: camvid | cityscapes | cvat-mask."),
+    holdout: float = typer.Option(0.25, "--holdout", help="Share of frames held out (whole sequences or blocks) to check the new head."),
+    label_map: str | None = typer.Option(None, "--label-map", help="Map of base classes onto annotation classes, to score the base."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the holdout split and the pixel sample."),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the result as JSON to this file."),
+) -> None:
+    """Fit a new classification head on the frozen base for the annotation's classes; install it if it beats the base."""
+    settings = load_settings()
+    installed = resolve(base, settings)
+    if (annotations is None) == (masks is None):
+        raise InputError("give either --annotations ID or --images DIR --masks DIR --format F")
+    gt = load_annotations(annotations, settings).ground_truth if annotations else read_ground_truth(fmt, masks, images)  # type: ignore[arg-type]
+    lm = load_label_map(label_map) if label_map else None
+    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        result = adapt(installed, gt, name, settings, holdout=holdout, label_map=lm, seed=seed, progress=progress)
+    d = result.to_dict()
+    table = Table(title=f"{name}: head on {base} for {len(result.class_names)} classes, held out {result.holdout_frames} frames")
+    for col in ("class", "group", f"{base} IoU %", f"{name} IoU %"):
+        table.add_column(col, justify="left" if col in ("class", "group") else "right")
+    for c in d["classes"]:
+        b, a = d["holdout_iou"]["base"][c["name"]], d["holdout_iou"]["adapted"][c["name"]]
+        table.add_row(c["name"], c["group"], "-" if b is None else f"{b:.1f}", "-" if a is None else f"{a:.1f}")
+    table.add_section()
+    table.add_row("mIoU", "", f"{d['holdout_miou']['base']:.1f}", f"{d['holdout_miou']['adapted']:.1f}")
+    Console(width=120).print(table)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(d, indent=2), encoding="utf-8")
+        typer.echo(f"json: {json_out}")
+    if result.installed is None:
+        typer.echo(f"not installed: {name} scores {d['holdout_miou']['adapted']:.1f} mIoU on the held-out frames, "
+                   f"not above {base}'s {d['holdout_miou']['base']:.1f}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"installed {name} (mIoU {d['holdout_miou']['adapted']:.1f} vs {d['holdout_miou']['base']:.1f} held out): "
+               f"{result.installed.onnx_path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -7,11 +7,11 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from analytics.cli._common import DbOption, console, db_path
+from analytics.cli._common import DbOption, console, open_db
 from analytics.geo import parse_zones, read_cameras_csv, read_districts_geojson
-from analytics.store import Store
 
 cameras_app = typer.Typer(help="Add and import cameras so footage can be tied to places.", no_args_is_help=True)
 districts_app = typer.Typer(help="Import district polygons (GeoJSON).", no_args_is_help=True)
@@ -31,13 +31,13 @@ def cameras_add(
     """Add (or update) one camera."""
     zone_df = parse_zones(zones) if zones else None
     df = pd.DataFrame([{"camera_id": camera_id, "name": name or camera_id, "lon": lon, "lat": lat, "heading": heading, "kind": kind}])
-    with Store(db_path(db)) as store:
+    with open_db(db) as store:
         store.upsert_cameras(df)
         if zone_df is not None:
             store.set_zones(camera_id, zone_df)
         cam = store.camera(camera_id)
     where = f"in district {cam['district_id']}" if cam.get("district_id") else "outside every known district"
-    console.print(f"Camera {camera_id} at {lat:.5f}, {lon:.5f} ({where}).")
+    console.print(f"Camera {camera_id} at {lat:.5f}, {lon:.5f} ({where}).", markup=False, highlight=False)
 
 
 @cameras_app.command("import")
@@ -47,21 +47,21 @@ def cameras_import(
 ) -> None:
     """Import cameras from a CSV; a file with any bad row changes nothing."""
     df = read_cameras_csv(csv_path)
-    with Store(db_path(db)) as store:
+    with open_db(db) as store:
         n = store.upsert_cameras(df)
-    console.print(f"Imported {n} camera(s) from {csv_path}.")
+    console.print(f"Imported {n} camera(s) from {csv_path}.", markup=False, highlight=False)
 
 
 @cameras_app.command("list")
 def cameras_list(db: DbOption = None) -> None:
     """List cameras with their district."""
-    with Store(db_path(db)) as store:
+    with open_db(db) as store:
         df = store.cameras()
     table = Table()
     for col in ("camera_id", "name", "lon", "lat", "kind", "district_id"):
         table.add_column(col)
     for _, r in df.iterrows():
-        table.add_row(*(str(r[c]) for c in ("camera_id", "name", "lon", "lat", "kind", "district_id")))
+        table.add_row(*(escape(str(r[c])) for c in ("camera_id", "name", "lon", "lat", "kind", "district_id")))
     console.print(table)
 
 
@@ -72,9 +72,9 @@ def districts_import(
 ) -> None:
     """Import districts; cameras and frames are re-assigned to districts by location."""
     df = read_districts_geojson(geojson)
-    with Store(db_path(db)) as store:
+    with open_db(db) as store:
         n = store.upsert_districts(df)
-    console.print(f"Imported {n} district(s) from {geojson}.")
+    console.print(f"Imported {n} district(s) from {geojson}.", markup=False, highlight=False)
 
 
 def register(root: typer.Typer) -> None:

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from analytics import reports
+from analytics.cli._common import say_wait
 from analytics.errors import InputError
 from analytics.settings import load_settings
 from analytics.store import open_store
@@ -51,6 +52,14 @@ def report(
     db: Annotated[
         Path | None, typer.Option("--db", help="DuckDB file (default: $URBANLENS_DB or $URBANLENS_HOME/urbanlens.duckdb).")
     ] = None,
+    adjusted: Annotated[
+        bool, typer.Option("--adjusted", help="Error-adjust land-cover shares of the summary and the camera table with the "
+                           "evaluation that applies to each camera (Olofsson et al. 2014).")
+    ] = False,
+    include_low_trust: Annotated[
+        bool, typer.Option("--include-low-trust", help="Keep clips flagged low trust (a heuristic; see `urbanlens clips`), "
+                           "left out by default; the report says how many were left out.")
+    ] = False,
 ) -> None:
     """Write a report for officials on a district or the whole city over a period, as PDF or HTML."""
     if city and district:
@@ -63,9 +72,9 @@ def report(
     t0 = time.perf_counter()
     settings = load_settings()
     path = db.expanduser() if db else settings.db_path
-    with open_store(path, read_only=True) as store:
+    with open_store(path, read_only=True, lock_timeout_s=settings.lock_timeout_s, on_wait=say_wait) as store:
         content = reports.build_report(store, None if city else district, date_from, date_to, main_indicator=main_indicator,
-                                       min_frames=settings.min_frames)
+                                       min_frames=settings.min_frames, adjusted=adjusted, include_low_trust=include_low_trust)
     if fmt == "pdf":
         written = reports.write_pdf(content, out)
     else:

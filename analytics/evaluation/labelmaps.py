@@ -5,7 +5,8 @@ may map to one annotation class (Cityscapes ``car``, ``truck``, ``bus`` and ``tr
 ``Car``); a model class that is not listed (or maps to ``null``) counts as void: its pixels are not
 scored. A map naming a class the model or the annotation set does not have is an error.
 
-Built-in maps ship in ``analytics/evaluation/maps/*.json`` and load by name (see
+Built-in maps ship in ``analytics/evaluation/maps/*.json`` (package data, so a wheel has them; the
+repository shows the same files as ``data/label_maps/``, a link) and load by name (see
 ``docs/evaluation.md``):
 
 - ``cityscapes-camvid``: the 19 Cityscapes classes onto CamVid's 11 (the map of the CamVid

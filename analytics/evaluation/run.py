@@ -84,6 +84,8 @@ class Evaluation:
     seconds: float
     indicators: dict[str, ErrorSummary] = field(default_factory=dict)
     bootstrap: dict[str, float] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)
+    """Refinement and test-time augmentation the model ran with (empty: none)."""
 
     @property
     def total(self) -> np.ndarray:
@@ -140,6 +142,7 @@ class Evaluation:
             "confusion": self.total.tolist(),
             "bootstrap": self.bootstrap,
             "images_per_second": _pp(self.images_per_second),
+            **({"options": self.options} if self.options else {}),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -195,13 +198,14 @@ def _gt_hash(gt: GroundTruth, label_map: LabelMap, digests: list[tuple[str, str,
 
 
 def evaluate(
-    model: InstalledModel, gt: GroundTruth, label_map: LabelMap | None = None, *, threads: int | None = None,
-    n_boot: int = 2000, seed: int = 0, progress: Progress | None = None,
+    model: InstalledModel, gt: GroundTruth, label_map: LabelMap | None = None, *, threads: int | None = None, spin: bool = False,
+    n_boot: int = 2000, seed: int = 0, progress: Progress | None = None, refine: str = "none", tta: str = "none",
 ) -> Evaluation:
     """Score ``model`` on every sample of ``gt`` (see the module docstring for the rule).
 
     ``label_map`` defaults to :func:`~analytics.evaluation.labelmaps.default_label_map`; the
-    indicator intervals use ``n_boot`` bootstrap resamples drawn with ``seed``.
+    indicator intervals use ``n_boot`` bootstrap resamples drawn with ``seed``. ``refine`` and ``tta``
+    are the segmenter's (:mod:`analytics.footage.refine`); they are recorded in ``options``.
     """
     if not isinstance(model, InstalledModel):
         raise InputError(f"model must be an installed model, got {type(model).__name__}")
@@ -211,7 +215,7 @@ def evaluate(
     lm = label_map if label_map is not None else default_label_map(card.class_set, gt.format, gt.class_names)
     lut = label_lut(lm, card.class_set, gt.class_names)
     groups = gt.groups if gt.groups is not None else annotation_groups(lm, card.class_set, gt.class_names)
-    segmenter = Segmenter(model.onnx_path, card, threads=threads)
+    segmenter = Segmenter(model.onnx_path, card, threads=threads, spin=spin, refine=refine, tta=tta)
     start = time.perf_counter()
     cms, digests = [], []
     for i, sample in enumerate(gt.samples):
@@ -229,4 +233,5 @@ def evaluate(
         confusion=confusion, gt_sha256=_gt_hash(gt, lm, digests), seconds=seconds,
         indicators={k: summarise_errors(v, n_boot, seed) for k, v in errors.items()},
         bootstrap={"resamples": n_boot, "seed": seed, "level": 0.95},
+        options={k: v for k, v in (("refine", refine), ("tta", tta)) if v != "none"},
     )

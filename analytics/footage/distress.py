@@ -67,6 +67,36 @@ def _shape(component: np.ndarray) -> tuple[float, float]:
     return thick, float(np.count_nonzero(component)) / (thick * thick)
 
 
+def _median_of_counts(values: np.ndarray, counts: np.ndarray) -> float:
+    """Median of a sample given as ``counts[i]`` copies of ``values[i]`` (``values`` sorted), as
+    :func:`numpy.median` takes it: the middle value, or the mean of the two middle ones.
+
+    >>> _median_of_counts(np.array([1.0, 2.0, 7.0]), np.array([1, 2, 1]))
+    2.0
+    """
+    cum = np.cumsum(counts)
+    n = int(cum[-1])
+    lo = float(values[np.searchsorted(cum, (n - 1) // 2, side="right")])
+    hi = float(values[np.searchsorted(cum, n // 2, side="right")])
+    return (lo + hi) / 2.0
+
+
+def _mad_u8(hist: np.ndarray) -> float:
+    """Median absolute deviation ``median(|v - median(v)|)`` of uint8 values given by their
+    histogram (256 counts): the same number as :func:`numpy.median` on the values, without sorting
+    them (the medians of whole numbers are halves, and their deviations quarters: exact in floats).
+
+    >>> v = np.array([3, 9, 4, 4, 250, 0], np.uint8)
+    >>> _mad_u8(np.bincount(v, minlength=256)) == float(np.median(np.abs(v - np.median(v))))
+    True
+    """
+    levels = np.arange(256, dtype=np.float64)
+    med = _median_of_counts(levels, hist)
+    dev = np.abs(levels - med)
+    order = np.argsort(dev, kind="stable")
+    return _median_of_counts(dev[order], hist[order])
+
+
 def distress_heuristic(view_bgr: np.ndarray, road: np.ndarray) -> DistressResult:
     """Run the distress HEURISTIC (module doc) on a BGR ``uint8`` image and its road mask (same size)."""
     if not isinstance(view_bgr, np.ndarray) or view_bgr.ndim != 3 or view_bgr.shape[2] != 3 or view_bgr.dtype != np.uint8:
@@ -82,18 +112,17 @@ def distress_heuristic(view_bgr: np.ndarray, road: np.ndarray) -> DistressResult
     n_road = int(np.count_nonzero(road_in))
     if n_road < MIN_AREA * 4:
         return DistressResult(0, 0, empty, empty.copy(), n_road)
-    ys, xs = np.nonzero(road_in)
+    rx, ry, rw, rh = cv2.boundingRect(road_u8)  # the road's bounding box (a pass over the mask, no index arrays)
     pad = KERNEL
-    y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + 1 + pad)
-    x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + 1 + pad)
+    y0, y1 = max(0, ry - pad), min(h, ry + rh + pad)
+    x0, x1 = max(0, rx - pad), min(w, rx + rw + pad)
     grey = cv2.cvtColor(view_bgr[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (KERNEL, KERNEL))
-    black = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel).astype(np.float32)
+    black_u8 = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel)
     sub_road = road_in[y0:y1, x0:x1]
-    vals = black[sub_road]
-    mad = float(np.median(np.abs(vals - np.median(vals))))
+    mad = _mad_u8(np.bincount(black_u8[sub_road], minlength=256))
     thr = max(MIN_CONTRAST, K_MAD * 1.4826 * mad)
-    dark = ((black > thr) & sub_road).astype(np.uint8)
+    dark = ((black_u8 > thr) & sub_road).astype(np.uint8)
     n, cc, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
     crack = np.zeros_like(sub_road)
     hole = np.zeros_like(sub_road)

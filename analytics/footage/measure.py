@@ -30,6 +30,7 @@ __all__ = [
     "confidence_stats",
     "find_objects",
     "group_mask",
+    "group_mask_u8",
     "measure_frame",
     "min_object_area",
     "vehicle_stationarity",
@@ -82,9 +83,22 @@ def group_mask(labels: np.ndarray, class_ids: tuple[int, ...] | list[int]) -> np
     >>> group_mask(np.array([[0, 1], [2, 1]], np.uint8), (1, 2)).tolist()
     [[False, True], [True, True]]
     """
-    lut = np.zeros(256, dtype=bool)
-    lut[list(class_ids)] = True
-    return lut[_check_labels(labels)]
+    return group_mask_u8(labels, class_ids).view(bool)
+
+
+def group_mask_u8(labels: np.ndarray, class_ids: tuple[int, ...] | list[int]) -> np.ndarray:
+    """:func:`group_mask` as ``uint8`` 0/1 (what OpenCV's connected components take), one
+    table look-up (``cv2.LUT``) instead of a numpy gather: several times faster on a frame.
+
+    >>> group_mask_u8(np.array([[0, 1], [2, 1]], np.uint8), (1, 2)).tolist()
+    [[0, 1], [1, 1]]
+    """
+    lut = np.zeros(256, dtype=np.uint8)
+    lut[list(class_ids)] = 1
+    labels = _check_labels(labels)
+    if labels.size == 0:
+        return np.zeros(labels.shape, np.uint8)
+    return np.asarray(cv2.LUT(labels, lut), dtype=np.uint8).reshape(labels.shape)
 
 
 def vehicle_stationarity(prev_vehicle: np.ndarray | None, vehicle: np.ndarray) -> float:
@@ -146,22 +160,32 @@ def find_objects(
     Touching objects of one group merge into one blob: counts are a lower bound in crowds.
     """
     labels = _check_labels(labels)
+    masks = {g: group_mask_u8(labels, class_set.class_ids(g)) for g in OBJECT_GROUPS if class_set.class_ids(g)}
+    return _blobs(masks, labels.size, geometry, min_area)
+
+
+def _blobs(masks: dict[str, np.ndarray], content_pixels: int, geometry: Geometry, min_area: int | None) -> list[Blob]:
+    """:func:`find_objects` from the groups' ``uint8`` masks (in :data:`OBJECT_GROUPS` order).
+
+    Components are labelled inside the bounding box of the mask only (its corner moved to even
+    coordinates, so OpenCV's 2x2-block labelling visits them in the same order as on the whole
+    map): the same blobs, in the same order, for a fraction of the pixels when objects are small.
+    """
     if min_area is None:
-        min_area = min_object_area(labels.size)
+        min_area = min_object_area(content_pixels)
     ax, bx, ay, by = _content_to_frame(geometry)
     area_scale = ax * ay
     out: list[Blob] = []
-    for group in OBJECT_GROUPS:
-        ids = class_set.class_ids(group)
-        if not ids:
+    for group, mask in masks.items():
+        bx0, by0, bw, bh = cv2.boundingRect(mask)
+        if bw == 0 or bh == 0:
             continue
-        mask = group_mask(labels, ids)
-        if not mask.any():
-            continue
-        n, _, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+        x0, y0 = bx0 - bx0 % 2, by0 - by0 % 2
+        n, _, stats, _ = cv2.connectedComponentsWithStats(mask[y0 : by0 + bh, x0 : bx0 + bw], connectivity=8)
         for x, y, w, h, area in stats[1:n]:
             if area < min_area:
                 continue
+            x, y = x + x0, y + y0
             out.append(
                 Blob(
                     group, int(math.floor(ax * x + bx)), int(math.floor(ay * y + by)),
@@ -177,6 +201,16 @@ class ZoneMask:
     role: str
     mask: np.ndarray
     """bool, the content's shape: True inside the zone."""
+
+
+def _present_masks(labels: np.ndarray, counts: np.ndarray, class_set: ClassSet) -> dict[str, np.ndarray]:
+    """``uint8`` masks of the object groups with at least one pixel (by ``counts``), in :data:`OBJECT_GROUPS` order."""
+    out: dict[str, np.ndarray] = {}
+    for group in OBJECT_GROUPS:
+        ids = class_set.class_ids(group)
+        if ids and int(counts[list(ids)].sum()) > 0:
+            out[group] = group_mask_u8(labels, ids)
+    return out
 
 
 def zone_masks(zones: pd.DataFrame, geometry: Geometry) -> list[ZoneMask]:
@@ -247,19 +281,25 @@ def measure_frame(
 
     ``confidence`` may be a regular subsample of the label map's grid (e.g. every 2nd row and
     column): only its mean and low-confidence share are used.
+
+    Speed (the pipeline calls this for every sampled frame, beside the model): the class counts
+    come first, and an object group none of whose classes is present gets no mask and no
+    connected components; each mask is one table look-up, made once for objects and stationarity.
     """
     labels = _check_labels(labels)
     if confidence.ndim != 2:
         raise InputError(f"confidence must be a 2-D map, got shape {confidence.shape}")
     counts = class_pixels(labels, class_set.num_classes)
     mean, low = confidence_stats(confidence, low_confidence)
+    masks = _present_masks(labels, counts, class_set)
     veh_ids = class_set.class_ids("vehicle")
-    if veh_ids:
-        prev_v = group_mask(prev_labels, veh_ids) if prev_labels is not None else None
-        stat = vehicle_stationarity(prev_v, group_mask(labels, veh_ids))
-    else:
+    if prev_labels is not None and prev_labels.shape != labels.shape:
+        raise InputError(f"label maps differ in shape: {prev_labels.shape} then {labels.shape}")
+    if veh_ids and "vehicle" in masks and prev_labels is not None:
+        stat = vehicle_stationarity(group_mask_u8(prev_labels, veh_ids).view(bool), masks["vehicle"].view(bool))
+    else:  # no class of the group: no vehicle pixels now (or none before), so NaN
         stat = float("nan")
-    blobs = find_objects(labels, class_set, geometry, min_area)
+    blobs = _blobs(masks, labels.size, geometry, min_area)
     n_obj = tuple(sum(1 for b in blobs if b.group == g) for g in OBJECT_GROUPS)
     return FrameMeasures(
         class_pixels=counts,

@@ -91,7 +91,12 @@ def colorize(labels: np.ndarray, class_set: ClassSet, mode: str = "class") -> np
     [[128, 64, 128], [180, 130, 70]]
     """
     labels = _check_labels(labels, class_set)
-    return class_palette(class_set, mode)[labels][..., ::-1].copy()
+    palette = class_palette(class_set, mode)
+    if labels.dtype != np.uint8 or labels.size == 0:
+        return palette[labels][..., ::-1].copy()
+    lut = np.zeros((256, 1, 3), np.uint8)
+    lut[: len(palette), 0] = palette[:, ::-1]
+    return np.asarray(cv2.LUT(cv2.merge([labels, labels, labels]), lut), np.uint8)  # one table look-up, as palette[labels]
 
 
 def blend(frame_bgr: np.ndarray, colors_bgr: np.ndarray, alpha: float = 0.5, mask: np.ndarray | None = None) -> np.ndarray:

@@ -28,7 +28,12 @@ How it runs (2 CPU cores in mind): a producer thread decodes the sampled frames 
 them into a bounded queue while the calling thread runs the model, and a third thread measures the
 previous frame (class pixels, zones, objects, stationarity, flicker, distress heuristic, previews)
 while the model runs on the next; ONNX Runtime, OpenCV and numpy release the GIL, so the three
-overlap. The progress callback and the cancellation check run in the calling thread.
+overlap. The clip is hashed in a fourth thread while the store is read, the clip opened and its
+first frames decoded. The decoding and measuring threads run at a lower priority, and OpenCV runs
+single-threaded while a clip is analysed, so its work stays in those threads instead of waking a
+pool of threads at normal priority that would take the cores from inference. Where the time goes
+is measured in ``docs/performance.md``. The progress callback and the cancellation check run in
+the calling thread.
 
 Guarantees: the clip's SHA-256 and the run settings are checked against the store *before*
 analysis (an already ingested clip is skipped at the cost of hashing it); a clip that fails or is
@@ -51,6 +56,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias
 
+import cv2
 import numpy as np
 import pandas as pd
 
@@ -63,8 +69,9 @@ from analytics.footage.geometry import Geometry, frame_geometry
 from analytics.footage.measure import FrameMeasures, ZoneMask, group_mask, measure_frame, zone_masks
 from analytics.footage.overlay import overlay
 from analytics.footage.privacy import anonymise, preview_jpeg
+from analytics.footage.refine import check_refine, check_tta
 from analytics.footage.segment import Segmentation, Segmenter, model_view, normalise_into
-from analytics.footage.temporal import DEFAULT_ALPHA, smoothing_label
+from analytics.footage.temporal import DEFAULT_ALPHA, SMOOTHING_METHODS, smoothing_label
 from analytics.footage.video import Sampling, VideoInfo, VideoReader, open_video
 from analytics.geo import CAMERA_COLUMNS, parse_zones
 from analytics.models import zoo
@@ -73,9 +80,10 @@ from analytics.records import OBJECT_GROUPS, ClipInfo, ClipMeasurements, Preview
 from analytics.settings import Settings
 from analytics.store import IngestResult, Store, open_store
 from analytics.taxonomy import ClassSet
+from analytics.trust import TrustVerdict, assess_measurements
 
 __all__ = [
-    "AnalysisOptions", "AnalysisResult", "ModelSpec", "ProgressCallback", "ResolvedModel", "ZonesSpec", "analyse_clip",
+    "TEMPORAL_CHOICES", "AnalysisOptions", "AnalysisResult", "ModelSpec", "ProgressCallback", "ResolvedModel", "ZonesSpec", "analyse_clip",
     "clip_sha256", "describe_error", "resolve_model", "save_analysis",
 ]
 
@@ -116,7 +124,13 @@ class AnalysisOptions:
     sampling: Sampling = field(default_factory=lambda: Sampling("fps", 2.0))
     """Which frames are analysed (``Sampling.parse("2")``, ``"every=5"``, ``"all"``)."""
     smoothing_alpha: float | None = None
-    """EMA weight of the newest frame's logits, or None for no temporal smoothing."""
+    """Weight of the newest frame's logits in the temporal fusion, or None for none."""
+    smoothing_method: str = "ema"
+    """Temporal fusion: ``ema`` (plain average) or ``flow`` (along optical flow), :mod:`analytics.footage.temporal`."""
+    refine: str = "none"
+    """Label refinement: ``none`` or ``crf`` (dense CRF, parameters from the model card)."""
+    tta: str = "none"
+    """Test-time augmentation: ``none``, ``flip``, ``scales`` or ``flip+scales`` (:mod:`analytics.footage.refine`)."""
     zones: ZonesSpec = None
     """Zones to measure, saved as the camera's zones with the clip; None: the camera's stored zones."""
     start_time: datetime | str | None = None
@@ -139,6 +153,10 @@ class AnalysisOptions:
             isinstance(self.smoothing_alpha, int | float) and 0.0 < self.smoothing_alpha <= 1.0
         ):
             raise InputError(f"smoothing alpha {self.smoothing_alpha!r}; expected a number in (0, 1]")
+        if self.smoothing_method not in SMOOTHING_METHODS:
+            raise InputError(f"temporal method {self.smoothing_method!r}; expected one of {', '.join(SMOOTHING_METHODS)}")
+        check_refine(self.refine)
+        check_tta(self.tta)
         if not isinstance(self.zones, str | Path | bytes | pd.DataFrame | None):
             raise InputError(f"zones must be a ZONES.json path, its bytes or a DataFrame, got {type(self.zones).__name__}")
         object.__setattr__(self, "start_time", _parse_start(self.start_time))
@@ -156,8 +174,13 @@ class AnalysisOptions:
 
     @property
     def smoothing(self) -> str:
-        """Provenance text of the smoothing (``off`` or ``ema=<alpha>``)."""
-        return smoothing_label(self.smoothing_alpha)
+        """Provenance text of the smoothing (``off``, ``ema=<alpha>`` or ``flow=<alpha>``)."""
+        return smoothing_label(self.smoothing_alpha, self.smoothing_method)
+
+    @property
+    def temporal(self) -> str:
+        """The temporal fusion by name: ``none``, ``ema`` or ``flow``."""
+        return "none" if self.smoothing_alpha is None else self.smoothing_method
 
 
 @dataclass
@@ -184,6 +207,11 @@ class AnalysisResult:
     new_zones: pd.DataFrame | None = None
     """Zones given for this clip (columns zone, role, polygon_json), saved as the camera's zones with
     it; None when the camera's stored zones (or none) were measured."""
+
+    @property
+    def trust(self) -> TrustVerdict | None:
+        """The clip's trust verdict (a heuristic, :mod:`analytics.trust`; stored with the run), None when skipped."""
+        return assess_measurements(self.measurements) if self.measurements is not None else None
 
     @property
     def overlays(self) -> list[Preview]:
@@ -251,14 +279,18 @@ _SEGMENTERS: dict[tuple[Any, ...], tuple[Segmenter, threading.Lock]] = {}
 _SEGMENTERS_LOCK = threading.Lock()
 
 
-def _segmenter(m: ResolvedModel, alpha: float | None, threads: int, spin: bool) -> tuple[Segmenter, threading.Lock]:
+def _segmenter(m: ResolvedModel, options: AnalysisOptions, threads: int, spin: bool) -> tuple[Segmenter, threading.Lock]:
     """A cached ONNX Runtime session per model and settings (building one costs about a second)."""
-    key = (str(m.onnx_path), m.weights_sha256, m.card.to_json(), alpha, threads, spin)
+    alpha, method, refine, tta = options.smoothing_alpha, options.smoothing_method, options.refine, options.tta
+    key = (str(m.onnx_path), m.weights_sha256, m.card.to_json(), alpha, method, refine, tta, threads, spin)
     with _SEGMENTERS_LOCK:
         if key not in _SEGMENTERS:
             if len(_SEGMENTERS) >= 4:
                 _SEGMENTERS.pop(next(iter(_SEGMENTERS)))
-            seg = Segmenter(m.onnx_path, m.card, threads, smoothing_alpha=alpha, confidence_stride=CONFIDENCE_STRIDE, spin=spin)
+            seg = Segmenter(
+                m.onnx_path, m.card, threads, smoothing_alpha=alpha, confidence_stride=CONFIDENCE_STRIDE, spin=spin,
+                smoothing_method=method, refine=refine, tta=tta,
+            )
             _SEGMENTERS[key] = (seg, threading.Lock())
         return _SEGMENTERS[key]
 
@@ -394,6 +426,26 @@ def _produce(reader: VideoReader, card: ModelCard, q: queue.Queue[Any], stop: th
         _put(q, _Failure(exc), stop)
 
 
+class _Decoder:
+    """The producer thread (:func:`_produce`) and its bounded queue; started when made."""
+
+    def __init__(self, reader: VideoReader, card: ModelCard) -> None:
+        self.q: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_FRAMES)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=_produce, args=(reader, card, self.q, self.stop), name="urbanlens-decode", daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
+
+    def __enter__(self) -> _Decoder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class _Measurer:
     """Measures segmented frames in order (third thread) and keeps the per-frame rows."""
 
@@ -479,6 +531,9 @@ def analyse_clip(
     fps: float | str | Sampling = 2.0,
     smooth: bool = False,
     alpha: float = DEFAULT_ALPHA,
+    temporal: str | None = None,
+    refine: str = "none",
+    tta: str = "none",
     zones: ZonesSpec = None,
     start_time: datetime | str | None = None,
     keep_previews: int = 3,
@@ -497,7 +552,11 @@ def analyse_clip(
     ``fps``: sampled frames per second (``2.0``), ``"every=N"`` or ``"all"``. ``smooth``: EMA of the
     logits across sampled frames with weight ``alpha`` on the newest (recorded in provenance); off
     by default because with a moving camera or sparse sampling it lags moving objects and shrinks
-    them (see :mod:`analytics.footage.temporal`); turn it on for fixed cameras.
+    them (see :mod:`analytics.footage.temporal`); turn it on for fixed cameras. ``temporal``
+    (``none``, ``ema`` or ``flow``) names the fusion instead of ``smooth`` (``flow`` follows moving
+    objects along optical flow). ``refine`` (``none`` or ``crf``) and ``tta`` (``none``, ``flip``,
+    ``scales``, ``flip+scales``) sharpen the labels (:mod:`analytics.footage.refine`); all three are
+    recorded in provenance, so a clip ingested again with another choice is a new run.
     ``zones``: a ZONES.json path/bytes/DataFrame (saved as the camera's zones with the clip);
     default: the camera's stored zones. ``start_time``: ISO text or datetime of the first frame
     (default: the clip's creation_time tag, else the file's modification time; said in warnings).
@@ -517,8 +576,10 @@ def analyse_clip(
         raise InputError(f"settings must be a Settings (analytics.settings.load_settings()), got {type(settings).__name__}")
     if not isinstance(camera_id, str) or not camera_id.strip():
         raise InputError("a camera id is needed (e.g. --camera demo-cam)")
+    method = _temporal_method(temporal, smooth)
     options = AnalysisOptions(
-        sampling=Sampling.parse(fps), smoothing_alpha=alpha if smooth else None, zones=zones, start_time=start_time,
+        sampling=Sampling.parse(fps), smoothing_alpha=alpha if method != "none" else None,
+        smoothing_method=method if method != "none" else "ema", refine=refine, tta=tta, zones=zones, start_time=start_time,
         keep_previews=keep_previews, raw_previews=raw_previews, threads=threads, max_frames=max_frames, label=label,
     )
     if progress is not None and not callable(progress):
@@ -526,11 +587,30 @@ def analyse_clip(
     hooks = _Hooks(progress, _cancel_check(cancel), t_start)
     path = Path(path).expanduser()
     if save and store is None:
-        with open_store(settings.db_path) as own_store:
+        with open_store(settings.db_path, lock_timeout_s=settings.lock_timeout_s) as own_store:
             return _analyse_and_store(path, camera_id, own_store, model, options, settings, hooks, save)
     if save and not isinstance(store, Store):
         raise InputError(f"store must be an open Store (or None with save=False), got {type(store).__name__}")
     return _analyse_and_store(path, camera_id, store, model, options, settings, hooks, save)
+
+
+TEMPORAL_CHOICES = ("none", *SMOOTHING_METHODS)
+"""``--temporal`` values: no fusion, the plain average of logits, or the average along optical flow."""
+
+
+def _temporal_method(temporal: str | None, smooth: bool) -> str:
+    """The temporal fusion asked for: ``temporal`` by name, else ``ema`` when ``smooth``.
+
+    >>> _temporal_method(None, True), _temporal_method("flow", False), _temporal_method(None, False)
+    ('ema', 'flow', 'none')
+    """
+    if temporal is None:
+        return "ema" if smooth else "none"
+    if temporal not in TEMPORAL_CHOICES:
+        raise InputError(f"temporal {temporal!r}; expected one of {', '.join(TEMPORAL_CHOICES)}")
+    if smooth and temporal == "none":
+        raise InputError("smoothing was asked for with temporal 'none'; use temporal 'ema' or 'flow'")
+    return temporal
 
 
 def save_analysis(store: Store, result: AnalysisResult, *, new_camera: Mapping[str, Any] | None = None) -> AnalysisResult:
@@ -572,30 +652,34 @@ def _analyse_and_store(
     path: Path, camera_id: str, store: Store | None, model: ModelSpec | None, options: AnalysisOptions, settings: Settings,
     hooks: _Hooks, save: bool,
 ) -> AnalysisResult:
-    if save and store is not None:
-        store.camera(camera_id)  # an unknown camera fails before any work
+    camera_zones = _camera_zones(store, camera_id, check=save)  # an unknown camera fails before any work
     m = resolve_model(model or settings.default_model, settings)
-    with open_video(path, options.sampling, max_frames=options.max_frames) as reader:
-        info = reader.info
-        warnings: list[str] = [reader.problem] if reader.problem else []
-        zones_df, new_zones = _zones_for(options.zones, store.zones(camera_id) if store is not None else None, info)
-        if hooks.progress is not None:
-            hooks.progress(0, reader.n_wanted, 0.0, float("nan"))
-        sha = clip_sha256(path, cancelled=hooks.cancelled)
-        run = _run_info(m, options, settings, zones_df)
-        key = run.settings_key
-        if save and store is not None and store.is_ingested(sha, key):
-            return AnalysisResult(
-                path, "skipped", "already ingested with the same model and settings", sha, key, info,
-                seconds=time.perf_counter() - hooks.t_start,
-            )
-        start = _start_time(options.start, path, reader, warnings)
-        seg, seg_lock = _segmenter(m, options.smoothing_alpha, options.threads or settings.threads, settings.ort_spin)
-        with seg_lock:
-            seg.reset()
-            measurer = _analyse(reader, m.card, seg, zones_df, settings.low_confidence, options, hooks)
-        if reader.problem and reader.problem not in warnings:
-            warnings.append(reader.problem)
+    hashing = _Hashing(path)
+    try:
+        with open_video(path, options.sampling, max_frames=options.max_frames, max_duration_s=settings.max_clip_minutes * 60.0) as reader:
+            info = reader.info
+            warnings: list[str] = [*reader.notes, *([reader.problem] if reader.problem else [])]
+            zones_df, new_zones = _zones_for(options.zones, camera_zones, info)
+            if hooks.progress is not None:
+                hooks.progress(0, reader.n_wanted, 0.0, float("nan"))
+            with _opencv_serial(), _Decoder(reader, m.card) as decoder:  # decoding starts while the hash is checked
+                sha = hashing.result(hooks.cancelled)
+                run = _run_info(m, options, settings, zones_df)
+                key = run.settings_key
+                if save and store is not None and store.is_ingested(sha, key):
+                    return AnalysisResult(
+                        path, "skipped", "already ingested with the same model and settings", sha, key, info,
+                        seconds=time.perf_counter() - hooks.t_start,
+                    )
+                start = _start_time(options.start, path, reader, warnings)
+                seg, seg_lock = _segmenter(m, options, options.threads or settings.threads, settings.ort_spin)
+                with seg_lock:
+                    seg.reset()
+                    measurer = _analyse(reader, decoder, m.card, seg, zones_df, settings.low_confidence, options, hooks)
+            if reader.problem and reader.problem not in warnings:
+                warnings.append(reader.problem)
+    finally:
+        hashing.stop()
     measurements = _measurements(measurer, info, sha, camera_id, start, run, options.label or path.name)
     result = AnalysisResult(
         path, "analysed", f"analysed {measurements.n} sampled frames", sha, key, info, measurements, None, warnings,
@@ -610,6 +694,81 @@ def _analyse_and_store(
     return result
 
 
+def _camera_zones(store: Store | None, camera_id: str, check: bool) -> pd.DataFrame | None:
+    """The camera's stored zones, read in one short read-only connection together with the check
+    that the camera exists when ``check`` (:class:`~analytics.errors.InputError` for an unknown
+    camera); None without a store."""
+    if store is None:
+        return None
+    with store.reading():
+        if check:
+            store.camera(camera_id)
+        return store.zones(camera_id)
+
+
+class _Hashing:
+    """The clip's SHA-256, computed in a thread of its own (hashlib releases the GIL) while the
+    calling thread reads the store, opens the clip and starts decoding."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stop = threading.Event()
+        self._sha: str | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="urbanlens-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._sha = sha256_file(self.path, CHUNK_BYTES, self._stop.is_set)
+        except BaseException as exc:  # raised again by result() in the calling thread
+            self._error = exc
+
+    def result(self, cancelled: Callable[[], bool]) -> str:
+        """Wait for the hash, asking ``cancelled`` (in the calling thread) while waiting."""
+        while self._thread.is_alive():
+            if cancelled():
+                self._stop.set()
+                raise Cancelled(f"{self.path.name}: cancelled while reading the file; nothing was stored")
+            self._thread.join(timeout=0.05)
+        if self._error is not None:
+            if isinstance(self._error, Cancelled):
+                raise Cancelled(f"{self._error}; nothing was stored") from None
+            raise self._error
+        assert self._sha is not None
+        return self._sha
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+_OPENCV_LOCK = threading.Lock()
+_OPENCV_USERS = [0, 0]
+"""Clips being analysed, and OpenCV's thread count from before the first of them."""
+
+
+@contextlib.contextmanager
+def _opencv_serial() -> Any:
+    """OpenCV single-threaded while clips are analysed (its former setting back after the last).
+
+    OpenCV would otherwise hand each resize, morphology or labelling of the decoding and measuring
+    threads to a pool of threads of its own, at the priority of whichever thread first started it,
+    and those take the cores from inference. Results do not depend on OpenCV's thread count.
+    """
+    with _OPENCV_LOCK:
+        if _OPENCV_USERS[0] == 0:
+            _OPENCV_USERS[1] = cv2.getNumThreads()
+            cv2.setNumThreads(1)
+        _OPENCV_USERS[0] += 1
+    try:
+        yield
+    finally:
+        with _OPENCV_LOCK:
+            _OPENCV_USERS[0] -= 1
+            if _OPENCV_USERS[0] == 0:
+                cv2.setNumThreads(_OPENCV_USERS[1])
+
+
 def _run_info(m: ResolvedModel, options: AnalysisOptions, settings: Settings, zones: pd.DataFrame | None) -> RunInfo:
     """The run's provenance: model, sampling, smoothing, code version and every parameter that changes the numbers."""
     return RunInfo(
@@ -620,21 +779,39 @@ def _run_info(m: ResolvedModel, options: AnalysisOptions, settings: Settings, zo
             "confidence_stride": CONFIDENCE_STRIDE, "low_confidence": settings.low_confidence,
             "min_object": "max(20 px, 0.0002 of the frame)", "distress": DISTRESS_METHOD,
             "zones": _zones_key(zones), **({"max_frames": options.max_frames} if options.max_frames else {}),
+            **_refinement_params(options, m.card),
         },
     )
 
 
+def _refinement_params(options: AnalysisOptions, card: ModelCard) -> dict[str, Any]:
+    """Provenance of refinement and test-time augmentation; empty when both are off, so runs
+    without them keep the settings key they always had.
+
+    >>> from analytics.taxonomy import CITYSCAPES
+    >>> card = ModelCard("m", CITYSCAPES, 32, 32)
+    >>> _refinement_params(AnalysisOptions(), card), _refinement_params(AnalysisOptions(tta="flip"), card)
+    ({}, {'tta': 'flip'})
+    >>> _refinement_params(AnalysisOptions(refine="crf"), card)["crf"]["iterations"]
+    3
+    """
+    out: dict[str, Any] = {}
+    if options.refine != "none":
+        out["refine"] = options.refine
+        out["crf"] = card.crf_params.to_dict()
+    if options.tta != "none":
+        out["tta"] = options.tta
+    return out
+
+
 def _analyse(
-    reader: VideoReader, card: ModelCard, seg: Segmenter, zones: pd.DataFrame | None, low_confidence: float,
+    reader: VideoReader, decoder: _Decoder, card: ModelCard, seg: Segmenter, zones: pd.DataFrame | None, low_confidence: float,
     options: AnalysisOptions, hooks: _Hooks,
 ) -> _Measurer:
     total = reader.n_wanted
     progress = hooks.progress
     measurer = _Measurer(card, zones, low_confidence, _preview_positions(total, options.keep_previews), options.raw_previews)
-    frames: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_FRAMES)
-    stop = threading.Event()
-    producer = threading.Thread(target=_produce, args=(reader, card, frames, stop), name="urbanlens-decode", daemon=True)
-    producer.start()
+    frames = decoder.q
     measurer.thread.start()
     t0 = time.perf_counter()
     done = 0
@@ -662,10 +839,9 @@ def _analyse(
                 total_now = max(total, done)
                 progress(done, total_now, rate, (total_now - done) / rate if rate > 0 else float("nan"))
     finally:
-        stop.set()
+        decoder.close()
         measurer.q.put(_END)
         measurer.thread.join()
-        producer.join(timeout=30)
     if measurer.error is not None:
         raise measurer.error
     if not measurer.rows:

@@ -19,6 +19,10 @@ Raw frames are never stored; a clip keeps only a few small previews (JPEG) made 
 - :func:`preview_jpeg` encodes the result at most :data:`PREVIEW_WIDTH` pixels wide.
 
 Compute (masks) is apart from drawing (pixelate) and from encoding.
+
+Speed (previews are made beside the model, on the same cores): class masks are table look-ups,
+and the dilation, the components and the blur run only inside the bounding box of what they
+touch (plus the reach of their kernel), which gives the same pixels as on the whole image.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import cv2
 import numpy as np
 
 from analytics.errors import InputError
+from analytics.footage.measure import group_mask_u8
 from analytics.taxonomy import ClassSet
 
 __all__ = ["PREVIEW_WIDTH", "anonymise", "block_size", "pixelate", "preview_jpeg", "privacy_mask"]
@@ -49,11 +54,33 @@ def block_size(width: int) -> int:
     return max(6, width // 48)
 
 
-def _lut(class_set: ClassSet, groups: tuple[str, ...]) -> np.ndarray:
-    lut = np.zeros(256, bool)
-    for g in groups:
-        lut[list(class_set.class_ids(g))] = True
-    return lut
+def _box(mask: np.ndarray, reach: int) -> tuple[int, int, int, int] | None:
+    """``(y0, y1, x0, x1)``: the bounding box of the mask's nonzero pixels grown by ``reach`` on
+    every side and clipped to the mask; None for an empty mask.
+
+    >>> m = np.zeros((10, 10), np.uint8); m[4, 5] = 1
+    >>> _box(m, 2), _box(m, 9), _box(np.zeros((3, 3), np.uint8), 1)
+    ((2, 7, 3, 8), (0, 10, 0, 10), None)
+    """
+    x, y, bw, bh = cv2.boundingRect(mask)
+    if bw == 0 or bh == 0:
+        return None
+    h, w = mask.shape[:2]
+    return max(0, y - reach), min(h, y + bh + reach), max(0, x - reach), min(w, x + bw + reach)
+
+
+def _components(mask: np.ndarray) -> np.ndarray:
+    """Bounding boxes ``(x, y, w, h)`` of the 8-connected components of a ``uint8`` mask (in the
+    mask's coordinates), labelled inside the mask's bounding box only."""
+    box = _box(mask, 0)
+    if box is None:
+        return np.zeros((0, 4), np.int32)
+    y0, y1, x0, x1 = box
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask[y0:y1, x0:x1], connectivity=8)
+    out = stats[1:n, :4].copy()
+    out[:, 0] += x0
+    out[:, 1] += y0
+    return out
 
 
 def privacy_mask(labels: np.ndarray, class_set: ClassSet) -> np.ndarray:
@@ -62,27 +89,29 @@ def privacy_mask(labels: np.ndarray, class_set: ClassSet) -> np.ndarray:
         raise InputError(f"labels must be uint8 (height, width), got {labels.dtype} {labels.shape}")
     h, w = labels.shape
     out = np.zeros((h, w), np.uint8)
-    person = _lut(class_set, ("person",))[labels].astype(np.uint8)
-    if person.any():
-        r = max(2, int(round(PERSON_MARGIN * w)))
-        out |= np.asarray(cv2.dilate(person, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))), np.uint8)
-        n, _, stats, _ = cv2.connectedComponentsWithStats(person, connectivity=8)
-        for x, y, bw, bh, _area in stats[1:n]:
+    person = group_mask_u8(labels, class_set.class_ids("person"))
+    r = max(2, int(round(PERSON_MARGIN * w)))
+    box = _box(person, r)
+    if box is not None:  # the dilation reaches r pixels beyond the people: done inside that box only
+        y0, y1, x0, x1 = box
+        grown = cv2.dilate(person[y0:y1, x0:x1], cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+        out[y0:y1, x0:x1] |= np.asarray(grown, np.uint8)
+        for x, y, bw, bh in _components(person):
             gx, gy = int(PERSON_BOX_GROW * bw) + r, int(PERSON_BOX_GROW * bh) + r
             out[max(0, y - gy) : y + bh + gy, max(0, x - gx) : x + bw + gx] = 1
-    two = _lut(class_set, ("two_wheeler",))[labels].astype(np.uint8)
-    if two.any():
-        n, _, stats, _ = cv2.connectedComponentsWithStats(two, connectivity=8)
-        for x, y, bw, bh, _area in stats[1:n]:
-            out[max(0, y - int(RIDER_ABOVE * bh)) : y + bh, x : x + bw] = 1
-    vehicle = _lut(class_set, ("vehicle",))[labels].astype(np.uint8)
-    if vehicle.any():
+    for x, y, bw, bh in _components(group_mask_u8(labels, class_set.class_ids("two_wheeler"))):
+        out[max(0, y - int(RIDER_ABOVE * bh)) : y + bh, x : x + bw] = 1
+    vehicle = group_mask_u8(labels, class_set.class_ids("vehicle"))
+    vbox = _box(vehicle, 0)
+    if vbox is not None:
         small = SMALL_VEHICLE_SHARE * h * w
-        n, _, stats, _ = cv2.connectedComponentsWithStats(vehicle, connectivity=8)
+        y0, y1, x0, x1 = vbox
+        n, _, stats, _ = cv2.connectedComponentsWithStats(vehicle[y0:y1, x0:x1], connectivity=8)
         for x, y, bw, bh, area in stats[1:n]:
+            x, y = x + x0, y + y0
             top = y if area < small else y + int(bh * (1.0 - PLATE_SHARE))
             out[top : y + bh, x : x + bw] = 1
-    return out.astype(bool)
+    return out.view(bool)
 
 
 def pixelate(image: np.ndarray, mask: np.ndarray, block: int | None = None) -> np.ndarray:
@@ -96,9 +125,14 @@ def pixelate(image: np.ndarray, mask: np.ndarray, block: int | None = None) -> n
     small = cv2.resize(image, (max(1, w // b), max(1, h // b)), interpolation=cv2.INTER_AREA)
     mosaic = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
     k = b | 1
-    mosaic = cv2.GaussianBlur(mosaic, (k, k), 0)
+    # the blur only where it is used: the mask's box grown by the kernel's reach, so every pixel
+    # of the box sees the same neighbours (or the same reflected image edge) as on the whole image
+    m8 = mask.view(np.uint8) if mask.dtype == bool else mask.astype(bool).view(np.uint8)
+    y0, y1, x0, x1 = _box(m8, 0) or (0, h, 0, w)
+    gy0, gy1, gx0, gx1 = max(0, y0 - k), min(h, y1 + k), max(0, x0 - k), min(w, x1 + k)
+    blurred = cv2.GaussianBlur(mosaic[gy0:gy1, gx0:gx1], (k, k), 0)[y0 - gy0 : y1 - gy0, x0 - gx0 : x1 - gx0]
     out = image.copy()
-    out[mask] = mosaic[mask]
+    np.copyto(out[y0:y1, x0:x1], blurred, where=m8[y0:y1, x0:x1, None].view(bool))
     return out
 
 

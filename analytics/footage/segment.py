@@ -42,10 +42,12 @@ import numpy as np
 from analytics.cards import ModelCard
 from analytics.errors import InputError, ModelError
 from analytics.footage.geometry import Geometry, frame_geometry
+from analytics.footage.refine import check_refine, check_tta, crf_refine, label_confidence, merge_scales, tta_scales
+from analytics.footage.temporal import SMOOTHING_METHODS, ema_update, flow_update
 from analytics.settings import default_threads
 
 __all__ = [
-    "Geometry", "Segmentation", "Segmenter", "frame_geometry", "labels_to_frame", "model_view", "normalise_into", "normalisation",
+    "Geometry", "Segmentation", "Segmenter", "frame_geometry", "input_image", "labels_to_frame", "model_view", "normalise_into", "normalisation",
     "preprocess",
 ]
 
@@ -73,6 +75,24 @@ def _check_frame(frame: Any) -> np.ndarray:
     if frame.dtype != np.uint8:
         raise InputError(f"frame must be uint8, got {frame.dtype}")
     return frame
+
+
+def input_image(x: np.ndarray, card: ModelCard) -> np.ndarray:
+    """The BGR ``uint8 (H, W, 3)`` image a model input ``float32 (3, H, W)`` was made from (the
+    inverse of :func:`normalise_into`, ``pixel = (x - b) / a``; letterbox padding is the mean colour).
+
+    >>> from analytics.taxonomy import CITYSCAPES
+    >>> card = ModelCard("m", CITYSCAPES, 16, 32)
+    >>> frame = np.full((16, 32, 3), (10, 20, 30), np.uint8)
+    >>> input_image(preprocess(frame, card), card)[0, 0].tolist()
+    [10, 20, 30]
+    """
+    a, b = normalisation(card)
+    order = (2, 1, 0) if card.channel_order == "RGB" else (0, 1, 2)
+    out = np.empty(x.shape[1:] + (3,), np.uint8)
+    for c, dst in enumerate(order):
+        out[:, :, dst] = np.clip(np.rint((x[c] - b[c]) / a[c]), 0, 255).astype(np.uint8)
+    return out
 
 
 def model_view(frame_bgr: np.ndarray, geometry: Geometry, resize: str) -> np.ndarray:
@@ -181,6 +201,68 @@ def _opset(model: Any) -> int:
     return 13
 
 
+def _flip_input(model: Any) -> None:
+    """Make the graph average the logits of each image and of its mirror image, in place.
+
+    A new input ``ul_image`` (N, 3, H, W) is stacked with its horizontal flip into a batch of 2N
+    that feeds the original network; its logits (2N, C, h, w) are split, the second half flipped
+    back, and the two averaged: ``z = (f(x) + flip(f(flip(x)))) / 2``
+    (:func:`analytics.footage.refine.flip_merge` is the reference). Needs a free batch dimension.
+    """
+    from onnx import TensorProto, helper
+
+    g = model.graph
+    init_names = {t.name for t in g.initializer}
+    image = next(i for i in g.input if i.name not in init_names)
+    original, z = image.name, g.output[0].name
+    big = 2**31 - 1
+    inits = [
+        helper.make_tensor("ul_f_starts", TensorProto.INT64, [1], [-1]),
+        helper.make_tensor("ul_f_ends", TensorProto.INT64, [1], [-big]),
+        helper.make_tensor("ul_f_axes", TensorProto.INT64, [1], [3]),
+        helper.make_tensor("ul_f_steps", TensorProto.INT64, [1], [-1]),
+        helper.make_tensor("ul_f_n0", TensorProto.INT64, [1], [0]),
+        helper.make_tensor("ul_f_n1", TensorProto.INT64, [1], [1]),
+        helper.make_tensor("ul_half", TensorProto.FLOAT, [1], [0.5]),
+    ]
+    head = [
+        helper.make_node("Slice", ["ul_image", "ul_f_starts", "ul_f_ends", "ul_f_axes", "ul_f_steps"], ["ul_image_flip"]),
+        helper.make_node("Concat", ["ul_image", "ul_image_flip"], [original], axis=0),
+    ]
+    tail = [
+        helper.make_node("Shape", ["ul_image"], ["ul_f_shape"]),
+        helper.make_node("Slice", ["ul_f_shape", "ul_f_n0", "ul_f_n1"], ["ul_f_n"]),
+        helper.make_node("Concat", ["ul_f_n", "ul_f_n"], ["ul_f_split"], axis=0),
+        helper.make_node("Split", [z, "ul_f_split"], ["ul_z_a", "ul_z_b"], axis=0),
+        helper.make_node("Slice", ["ul_z_b", "ul_f_starts", "ul_f_ends", "ul_f_axes", "ul_f_steps"], ["ul_z_bf"]),
+        helper.make_node("Add", ["ul_z_a", "ul_z_bf"], ["ul_z_sum"]),
+        helper.make_node("Mul", ["ul_z_sum", "ul_half"], ["ul_z_flip"]),
+    ]
+    nodes = head + list(g.node) + tail
+    del g.node[:]
+    g.node.extend(nodes)
+    g.initializer.extend(inits)
+    new_input = helper.make_tensor_value_info("ul_image", image.type.tensor_type.elem_type, None)
+    new_input.type.CopyFrom(image.type)
+    g.input.remove(image)
+    g.input.insert(0, new_input)
+    out = helper.make_tensor_value_info("ul_z_flip", TensorProto.FLOAT, None)
+    del g.output[:]
+    g.output.append(out)
+
+
+def _logits_output(model: Any) -> Any:
+    """Replace the outputs by ``ul_logits``: the logits as (N, h, w, C), the layout numpy post-processing wants."""
+    from onnx import TensorProto, helper
+
+    g = model.graph
+    z = g.output[0].name
+    g.node.append(helper.make_node("Transpose", [z], ["ul_logits"], perm=[0, 2, 3, 1]))
+    del g.output[:]
+    g.output.append(helper.make_tensor_value_info("ul_logits", TensorProto.FLOAT, None))
+    return model
+
+
 def _augment(model: Any, num_classes: int, smoothing: bool, confidence_stride: int) -> Any:
     """Append arg-max, confidence (and EMA smoothing) to a logits model, in place.
 
@@ -279,15 +361,25 @@ class Segmenter:
     """An ONNX Runtime session for one model card.
 
     ``threads`` and ``spin`` are the session's (:func:`session_options`; pass ``settings.threads``
-    and ``settings.ort_spin``), ``smoothing_alpha`` turns on the EMA of the logits, ``batch_size``
-    batches frames where the graph allows it, ``confidence_stride`` thins the confidence map.
+    and ``settings.ort_spin``), ``smoothing_alpha`` turns on temporal fusion of the logits by
+    ``smoothing_method`` (``ema`` or ``flow``, :mod:`analytics.footage.temporal`), ``refine``
+    (``none`` or ``crf``) and ``tta`` (``none``, ``flip``, ``scales``, ``flip+scales``) are those of
+    :mod:`analytics.footage.refine`, ``batch_size`` batches frames where the graph allows it,
+    ``confidence_stride`` thins the confidence map.
+
+    Where the work runs: arg-max, confidence, EMA and the flip average are nodes of the ONNX graph;
+    scales, flow fusion and the CRF need the logits, which the graph then hands over as
+    ``(N, h, w, C)`` for numpy and OpenCV (scales in numpy because the built-in graphs have a fixed
+    input size: each scale is a letterboxed or tiled pass of the same graph; flow and the CRF need
+    the frame's pixels and OpenCV's filters, which ONNX has no operators for).
 
     >>> # seg = Segmenter(installed.onnx_path, installed.card, settings.threads); s = seg.segment(frame_bgr); s.labels
     """
 
     def __init__(
         self, onnx_path: str | Path, card: ModelCard, threads: int | None = None, *, smoothing_alpha: float | None = None,
-        batch_size: int | None = None, confidence_stride: int = 1, spin: bool = False,
+        batch_size: int | None = None, confidence_stride: int = 1, spin: bool = False, smoothing_method: str = "ema",
+        refine: str = "none", tta: str = "none",
     ) -> None:
         import onnx
         import onnxruntime as ort
@@ -299,6 +391,12 @@ class Segmenter:
             raise InputError(f"smoothing alpha {smoothing_alpha!r}; expected a number in (0, 1]")
         if confidence_stride not in (1, 2, 4):
             raise InputError(f"confidence_stride {confidence_stride!r}; expected 1, 2 or 4")
+        if smoothing_method not in SMOOTHING_METHODS:
+            raise InputError(f"temporal method {smoothing_method!r}; expected one of {', '.join(SMOOTHING_METHODS)}")
+        self.refine, self.tta, self.smoothing_method = check_refine(refine), check_tta(tta), smoothing_method
+        self.scales = tta_scales(tta)
+        self._crf = card.crf_params
+        self._numpy = refine != "none" or len(self.scales) > 1 or (smoothing_alpha is not None and smoothing_method == "flow")
         self.card = card
         self.onnx_path = path
         self.confidence_stride = confidence_stride
@@ -321,9 +419,18 @@ class Segmenter:
             )
         self.dynamic_batch = shape[0] is None
         self.input_name = inputs[0].name
-        self.batch_size = 1 if smoothing_alpha is not None or not self.dynamic_batch else max(1, batch_size or 1)
+        sequential = smoothing_alpha is not None or self._numpy or not self.dynamic_batch
+        self.batch_size = 1 if sequential else max(1, batch_size or 1)
+        if "flip" in tta and not self.dynamic_batch:
+            raise ModelError(f"{path.name} has a fixed batch size; --tta flip needs a free batch dimension (N, 3, H, W)")
         try:
-            aug = _augment(model, card.num_classes, smoothing_alpha is not None, confidence_stride)
+            if "flip" in tta:
+                _flip_input(model)
+                self.input_name = "ul_image"
+            if self._numpy:
+                aug = _logits_output(model)
+            else:
+                aug = _augment(model, card.num_classes, smoothing_alpha is not None, confidence_stride)
             self._session = ort.InferenceSession(
                 aug.SerializeToString(), sess_options=session_options(threads, spin), providers=["CPUExecutionProvider"]
             )
@@ -332,10 +439,12 @@ class Segmenter:
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
             raise ModelError(f"{path.name} cannot be loaded by ONNX Runtime: {str(exc).splitlines()[0]}") from None
         self._state: np.ndarray | None = None
+        self._prev_image: np.ndarray | None = None
 
     def reset(self) -> None:
         """Forget the smoothing state (call between clips)."""
         self._state = None
+        self._prev_image = None
 
     def geometry(self, frame_h: int, frame_w: int) -> Geometry:
         return frame_geometry(frame_h, frame_w, self.card.input_height, self.card.input_width, self.card.resize)
@@ -346,6 +455,8 @@ class Segmenter:
             raise InputError(f"batch must be (N, 3, {self.card.input_height}, {self.card.input_width}), got {batch.shape}")
         if len(geometries) != batch.shape[0]:
             raise InputError(f"{batch.shape[0]} inputs but {len(geometries)} geometries")
+        if self._numpy:
+            return [self._refined(batch[i], geometries[i]) for i in range(batch.shape[0])]
         if self.smoothing_alpha is None:
             if batch.shape[0] > 1 and not self.dynamic_batch:
                 return [s for i in range(batch.shape[0]) for s in self.run(batch[i : i + 1], geometries[i : i + 1])]
@@ -361,6 +472,88 @@ class Segmenter:
             self._state = state
             out.append(self._finish(labels[0], conf[0], geometries[i]))
         return out
+
+    def _logits(self, inputs: np.ndarray) -> np.ndarray:
+        """The graph's logits ``(K, H, W, C)`` at the input size for inputs ``(K, 3, H, W)``."""
+        if inputs.shape[0] > 1 and not self.dynamic_batch:
+            return np.concatenate([self._logits(inputs[i : i + 1]) for i in range(inputs.shape[0])])
+        (z,) = self._session.run(["ul_logits"], {self.input_name: np.ascontiguousarray(inputs)})
+        H, W = self.card.input_height, self.card.input_width
+        if z.shape[1:3] != (H, W):  # models that predict at a lower resolution
+            z = np.stack([cv2.resize(zi, (W, H), interpolation=cv2.INTER_LINEAR).reshape(H, W, -1) for zi in z])
+        return z
+
+    def _scores(self, x: np.ndarray) -> np.ndarray:
+        """Logits ``(H, W, C)`` of one input ``(3, H, W)``, averaged over :attr:`scales` (one graph
+        run for all passes): a scale below 1 is the input shrunk into the top-left corner (the rest
+        0, the mean colour), one above 1 the enlarged input cut into overlapping input-size tiles."""
+        if len(self.scales) == 1:
+            return self._logits(x[None])[0]
+        H, W = self.card.input_height, self.card.input_width
+        hwc = x.transpose(1, 2, 0)
+        passes: list[np.ndarray] = []
+        plan: list[tuple[float, int, int, list[tuple[int, int]]]] = []
+        for s in self.scales:
+            if s == 1.0:
+                plan.append((s, H, W, [(0, 0)]))
+                passes.append(x)
+                continue
+            hs, ws = max(16, round(H * s)), max(16, round(W * s))
+            img = cv2.resize(hwc, (ws, hs), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+            if s < 1:
+                canvas = np.zeros((H, W, 3), np.float32)
+                canvas[:hs, :ws] = img
+                passes.append(canvas.transpose(2, 0, 1))
+                plan.append((s, hs, ws, [(0, 0)]))
+                continue
+            corners = [(y, x0) for y in sorted({0, hs - H}) for x0 in sorted({0, ws - W})]
+            passes.extend(img[y : y + H, x0 : x0 + W].transpose(2, 0, 1) for y, x0 in corners)
+            plan.append((s, hs, ws, corners))
+        z = self._logits(np.stack(passes))
+        merged, k = [], 0
+        for s, hs, ws, corners in plan:
+            if s <= 1.0:
+                merged.append(z[k, :hs, :ws])
+                k += 1
+                continue
+            acc = np.zeros((hs, ws, z.shape[3]), np.float32)
+            count = np.zeros((hs, ws, 1), np.float32)
+            for y, x0 in corners:
+                acc[y : y + H, x0 : x0 + W] += z[k]
+                count[y : y + H, x0 : x0 + W] += 1.0
+                k += 1
+            merged.append(acc / count)
+        return merge_scales(merged, H, W)
+
+    def _refined(self, x: np.ndarray, geometry: Geometry) -> Segmentation:
+        """One frame through the numpy path: scales, temporal fusion, CRF, then labels and confidence."""
+        z = self._scores(x)
+        image = input_image(x, self.card) if self.refine == "crf" or self.smoothing_method == "flow" else None
+        if self.smoothing_alpha is not None:
+            if self.smoothing_method == "flow":
+                assert image is not None
+                gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+                z = flow_update(self._state, z, self._prev_image, gray, self.smoothing_alpha)
+                self._prev_image = gray
+            else:
+                z = ema_update(self._state, z, self.smoothing_alpha)
+            self._state = z
+        if self.refine == "crf":
+            assert image is not None
+            y0, y1, x0, x1 = geometry.content
+            q = z.copy()
+            q[y0:y1, x0:x1] = crf_refine(z[y0:y1, x0:x1], np.ascontiguousarray(image[y0:y1, x0:x1]), self._crf)
+            labels, conf = label_confidence(q, self.confidence_stride, probabilities=True)
+            if (y0, y1, x0, x1) != (0, q.shape[0], 0, q.shape[1]):  # padding keeps the model's own answer
+                pad_labels, pad_conf = label_confidence(z, self.confidence_stride)
+                inside = np.zeros(labels.shape, bool)
+                inside[y0:y1, x0:x1] = True
+                labels = np.where(inside, labels, pad_labels)
+                s = self.confidence_stride
+                conf = np.where(inside[::s, ::s], conf, pad_conf)
+        else:
+            labels, conf = label_confidence(z, self.confidence_stride)
+        return self._finish(labels, conf, geometry)
 
     def _finish(self, labels: np.ndarray, conf: np.ndarray, geometry: Geometry) -> Segmentation:
         H, W = self.card.input_height, self.card.input_width

@@ -30,6 +30,8 @@ import pandas as pd
 
 from analytics.errors import InputError, UrbanLensError
 from analytics.footage.pipeline import AnalysisResult, ZonesSpec, analyse_clip, save_analysis
+from analytics.footage.refine import check_refine, check_tta
+from analytics.footage.temporal import SMOOTHING_METHODS
 from analytics.footage.video import VIDEO_SUFFIXES
 from analytics.models import zoo
 from analytics.records import ClipMeasurements, Preview
@@ -38,6 +40,7 @@ from analytics.store import Store, catalog
 from analytics.visual.charts import clip_indicator_table, headline_names
 
 __all__ = [
+    "ADVANCED_CHOICES", "AdvancedOptions",
     "UPLOAD_FORMATS", "ClipReview", "ModelChoices", "Upload", "analyse_upload", "analysis_problems", "camera_slug",
     "existing_camera", "fetch_progress", "forget_upload", "model_choices", "new_camera", "progress_text", "receive_upload",
     "review_clip", "save_upload",
@@ -203,23 +206,65 @@ def progress_text(done: int, total: int, rate: float, eta_s: float) -> tuple[flo
     return min(1.0, done / max(total, 1)), f"Analysed {done} of {total} sampled frames ({rate:.1f} frames/s{eta})"
 
 
+@dataclass(frozen=True)
+class AdvancedOptions:
+    """The Analyse page's "Advanced" panel: smoothing method, refinement, test-time augmentation.
+
+    >>> AdvancedOptions("flow").temporal(True), AdvancedOptions("flow").temporal(False)
+    ('flow', 'none')
+    >>> AdvancedOptions(refine="blur")
+    Traceback (most recent call last):
+    ...
+    analytics.errors.InputError: refine 'blur'; expected one of none, crf
+    """
+
+    smoothing_method: str = "ema"
+    """How smoothing fuses sampled frames when it is on: ``ema`` or ``flow``."""
+    refine: str = "none"
+    tta: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.smoothing_method not in SMOOTHING_METHODS:
+            raise InputError(f"smoothing method {self.smoothing_method!r}; expected one of {', '.join(SMOOTHING_METHODS)}")
+        check_refine(self.refine)
+        check_tta(self.tta)
+
+    def temporal(self, smooth: bool) -> str:
+        """The pipeline's ``temporal`` argument for the smoothing toggle."""
+        return self.smoothing_method if smooth else "none"
+
+
+ADVANCED_CHOICES = {
+    "smoothing_method": {"ema": "Plain average (fixed cameras)", "flow": "Along optical flow (moving objects)"},
+    "refine": {"none": "None", "crf": "Dense CRF (sharper edges, slower)"},
+    "tta": {"none": "None", "flip": "Mirror image (2x model time)", "scales": "Three scales (about 6x)",
+            "flip+scales": "Mirror at three scales (about 12x)"},
+}
+"""The Advanced panel's choices and their labels (values are :class:`AdvancedOptions` fields)."""
+
+
 def analyse_upload(
     upload: Upload, data: bytes, camera: dict[str, Any], store: Store, settings: Settings, *, model: str, fps: float,
     smooth: bool = False, zones: ZonesSpec = None, start_time: datetime | None = None,
-    progress: Callable[[int, int, float, float], None] | None = None,
+    progress: Callable[[int, int, float, float], None] | None = None, advanced: AdvancedOptions | None = None,
 ) -> AnalysisResult:
     """Write the upload's copy and analyse it for ``camera`` without saving (``save=False``).
+
+    ``advanced`` holds the page's "Advanced" choices: how smoothing fuses frames (when ``smooth``),
+    label refinement and test-time augmentation (all recorded in the run's provenance).
 
     The camera's stored zones are measured unless ``zones`` are given; on any UrbanLens error the
     copy is removed and the error raised again.
     """
+    adv = advanced or AdvancedOptions()
     if not upload.path.exists():
         upload.path.parent.mkdir(parents=True, exist_ok=True)
         upload.path.write_bytes(data)
     try:
         return analyse_clip(
-            upload.path, str(camera["camera_id"]), store, settings=settings, model=model, fps=fps, smooth=smooth, zones=zones,
-            start_time=start_time, keep_previews=REVIEW_PREVIEWS, progress=progress, save=False, label=upload.name,
+            upload.path, str(camera["camera_id"]), store, settings=settings, model=model, fps=fps, zones=zones,
+            temporal=adv.temporal(smooth), refine=adv.refine, tta=adv.tta, start_time=start_time,
+            keep_previews=REVIEW_PREVIEWS, progress=progress, save=False, label=upload.name,
         )
     except UrbanLensError:
         forget_upload(upload.path)
@@ -244,7 +289,7 @@ class ClipReview:
         info, m = self.result.info, self.measurements
         return (
             f"{info.width}×{info.height}, {info.duration_s:.1f} s at {info.fps:.1f} fps · {m.n} frames sampled ({m.run.sampling}, "
-            f"smoothing {m.run.smoothing}) · model {m.run.model_name} · camera {self.camera['name']} · "
+            f"smoothing {m.run.smoothing}{_refinement_caption(m.run.params)}) · model {m.run.model_name} · camera {self.camera['name']} · "
             f"start {m.clip.start_time:%Y-%m-%d %H:%M:%S}"
         )
 
@@ -256,6 +301,18 @@ class ClipReview:
         long = long[(long["n_frames"] > 0) & long["indicator"].isin(order[:REVIEW_INDICATORS])]
         long = long.assign(_o=long["indicator"].map(order.index)).sort_values("_o").drop(columns="_o")
         return clip_indicator_table(long)
+
+    @property
+    def trust_warning(self) -> str:
+        """What the page warns before saving a low-trust clip ("" when the clip is ``ok``)."""
+        verdict = self.result.trust
+        if verdict is None or not verdict.low:
+            return ""
+        return (
+            "The model may not be able to read this clip (a heuristic check): " + "; ".join(verdict.reasons) + ". "
+            "If you save it, it is stored as low trust and left out of indicators unless asked for "
+            "(`--include-low-trust`; see `urbanlens clips`)."
+        )
 
     def overlays(self) -> list[tuple[Preview, str]]:
         """Coloured previews with their captions (time into the clip)."""
@@ -269,6 +326,15 @@ class ClipReview:
     def frames(self) -> list[tuple[Preview, str]]:
         """The same previews without colours, with their captions."""
         return [(p, f"frame {p.frame_pos}") for p in self.result.frames[:REVIEW_PREVIEWS]]
+
+
+def _refinement_caption(params: dict[str, Any]) -> str:
+    """``, refine crf, tta flip`` for the options that were on (empty when none).
+
+    >>> _refinement_caption({"refine": "crf", "tta": "flip"}), _refinement_caption({})
+    (', refine crf, tta flip', '')
+    """
+    return "".join(f", {k} {params[k]}" for k in ("refine", "tta") if k in params)
 
 
 def review_clip(result: AnalysisResult, camera: dict[str, Any], file: str) -> ClipReview:

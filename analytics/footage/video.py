@@ -47,7 +47,10 @@ import numpy as np
 from analytics.errors import InputError, VideoError
 from analytics.periods import parse_timestamp
 
-__all__ = ["Sampling", "VideoInfo", "SampledFrame", "VideoReader", "open_video", "probe", "select_frames", "rotate_upright"]
+__all__ = [
+    "Sampling", "VideoInfo", "SampledFrame", "VideoReader", "check_duration", "open_video", "probe", "rotate_upright",
+    "sampling_note", "select_frames", "shape_warning",
+]
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".gif", ".mpg", ".mpeg", ".ts", ".wmv")
 MIN_SIDE = 16
@@ -55,6 +58,38 @@ MAX_SIDE = 8192
 MAX_PIXELS = 8192 * 4320
 TRUNCATION_TOLERANCE = 0.98
 """A clip whose decoded frames fall below this share of the frames its container declares is truncated."""
+MIN_RATE = 1 / 3600
+"""Lowest sampling rate, frames per second: one frame an hour (a clip is at most an hour by default)."""
+MAX_ASPECT = 4.0
+"""Frames more than 4 times wider than tall (or taller than wide) are warned about: the model sees
+every frame scaled to its input (2:1 for the ESPNetv2 cards), so a 17x4000 strip becomes a smear a
+few pixels wide. The widest common footage (32:9 ultra-wide, 2:1 panoramas) stays below 4:1."""
+MIN_USEFUL_SIDE = 32
+"""Frames whose shorter side is below 32 pixels are warned about: too few pixels for street objects."""
+
+
+def shape_warning(width: int, height: int) -> str | None:
+    """A warning when a ``width`` x ``height`` frame is too elongated (beyond :data:`MAX_ASPECT`)
+    or too small (shorter side below :data:`MIN_USEFUL_SIDE`) for its measurements to mean much.
+
+    >>> shape_warning(1920, 1080) is None, shape_warning(17, 4000)
+    (True, 'frame size 17x4000 is 235 times taller than wide (more than 4:1): the model cannot see much in it, so its measurements may not mean much')
+    """
+    if width < 1 or height < 1:
+        raise InputError(f"frame size {width}x{height}; expected positive sides")
+    ratio = max(width / height, height / width)
+    if ratio > MAX_ASPECT:
+        how = "wider than tall" if width > height else "taller than wide"
+        return (
+            f"frame size {width}x{height} is {ratio:.0f} times {how} (more than {MAX_ASPECT:g}:1): "
+            "the model cannot see much in it, so its measurements may not mean much"
+        )
+    if min(width, height) < MIN_USEFUL_SIDE:
+        return (
+            f"frame size {width}x{height} has a side under {MIN_USEFUL_SIDE} pixels: "
+            "too few pixels for street objects, so its measurements may not mean much"
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -69,8 +104,10 @@ class Sampling:
     value: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.mode == "fps" and not (math.isfinite(self.value) and 0 < self.value <= 240):
-            raise InputError(f"sampling rate {self.value!r} frames per second; expected a number above 0 and at most 240")
+        if self.mode == "fps" and not (math.isfinite(self.value) and MIN_RATE <= self.value <= 240):
+            raise InputError(
+                f"sampling rate {self.value!r} frames per second; expected a number from {MIN_RATE:.6f} (one frame an hour) to 240"
+            )
         if self.mode == "every" and not (float(self.value).is_integer() and self.value >= 1):
             raise InputError(f"every={self.value!r}; expected a whole number of at least 1")
         if self.mode not in ("fps", "every", "all"):
@@ -246,17 +283,25 @@ class VideoReader:
     ``None`` or a sentence saying how much of a damaged file could be read.
     """
 
-    def __init__(self, path: str | Path, sampling: Sampling | str | float = 2.0, *, max_frames: int | None = None) -> None:
+    def __init__(
+        self, path: str | Path, sampling: Sampling | str | float = 2.0, *, max_frames: int | None = None,
+        max_duration_s: float | None = None,
+    ) -> None:
         self.path = Path(path)
         self.sampling = Sampling.parse(sampling)
         if max_frames is not None and max_frames < 1:
             raise InputError(f"max_frames={max_frames!r}; expected at least 1")
+        if max_duration_s is not None and not (math.isfinite(max_duration_s) and max_duration_s > 0):
+            raise InputError(f"max_duration_s={max_duration_s!r}; expected a number of seconds above 0")
         self._container = _open(self.path)
         try:
             self.info, self._index = self._probe()
+            check_duration(self.info, max_duration_s)
         except BaseException:
             self._container.close()
             raise
+        self.notes: list[str] = [n for n in (sampling_note(self.info, self.sampling), shape_warning(self.info.width, self.info.height)) if n]
+        """Warnings about how the clip is read (a rate above the clip's own, an odd frame shape)."""
         times = self._times(self._index.pts)
         wanted = select_frames(times, self.sampling)
         if max_frames is not None:
@@ -492,9 +537,64 @@ class VideoReader:
         self.close()
 
 
-def open_video(path: str | Path, sampling: Sampling | str | float = 2.0, *, max_frames: int | None = None) -> VideoReader:
-    """Open a clip for sampled reading (see the module doc); raises VideoError for unreadable files."""
-    return VideoReader(path, sampling, max_frames=max_frames)
+def open_video(
+    path: str | Path, sampling: Sampling | str | float = 2.0, *, max_frames: int | None = None, max_duration_s: float | None = None,
+) -> VideoReader:
+    """Open a clip for sampled reading (see the module doc); raises VideoError for unreadable files
+    and for a clip longer than ``max_duration_s`` seconds (None: no bound)."""
+    return VideoReader(path, sampling, max_frames=max_frames, max_duration_s=max_duration_s)
+
+
+def _clock(seconds: float) -> str:
+    """Seconds as h:mm:ss (or m:ss under an hour).
+
+    >>> _clock(7200), _clock(75.4)
+    ('2:00:00', '1:15')
+    """
+    total = int(round(seconds))
+    h, rest = divmod(total, 3600)
+    m, sec = divmod(rest, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def check_duration(info: VideoInfo, max_duration_s: float | None) -> None:
+    """VideoError when the clip lasts longer than ``max_duration_s`` seconds (None: no bound)."""
+    if max_duration_s is not None and info.duration_s > max_duration_s:
+        raise VideoError(
+            f"{info.path.name} lasts {_clock(info.duration_s)}, longer than the maximum of {_clock(max_duration_s)} a clip "
+            f"(about {math.ceil(info.duration_s / 60)} minutes; raise it with --max-duration {math.ceil(info.duration_s / 60)} "
+            "or URBANLENS_MAX_CLIP_MINUTES, or split the clip)"
+        )
+
+
+def sampling_note(info: VideoInfo, sampling: Sampling) -> str | None:
+    """What a sampling does that its words do not say: a rate above the clip's own frame rate
+    (every frame is analysed), or one so low, or a step so long, that only the first frame is.
+
+    >>> info = VideoInfo(Path("a.mp4"), "mp4", "h264", 64, 48, 10.0, 50, 5.0, 0, 50)
+    >>> sampling_note(info, Sampling("fps", 2)) is None
+    True
+    >>> sampling_note(info, Sampling("fps", 0.1))
+    '--fps 0.1 samples one frame every 10 s, but a.mp4 lasts 5.00 s: only its first frame is analysed (use --fps 0.2 or more for two)'
+    """
+    if sampling.mode == "fps" and sampling.value > info.fps * 1.001:
+        return (
+            f"--fps {sampling.value:g} is above the clip's own {info.fps:.3g} frames a second: every frame is analysed "
+            f"({info.fps:.3g} a second)"
+        )
+    if info.n_frames < 2:
+        return None
+    if sampling.mode == "fps" and 1.0 / sampling.value >= info.duration_s:
+        return (
+            f"--fps {sampling.value:g} samples one frame every {1 / sampling.value:g} s, but {info.path.name} lasts "
+            f"{info.duration_s:.2f} s: only its first frame is analysed (use --fps {1 / info.duration_s:.2g} or more for two)"
+        )
+    if sampling.mode == "every" and sampling.value >= info.n_frames:
+        return (
+            f"every={int(sampling.value)} steps over more frames than {info.path.name} has ({info.n_frames}): only its first "
+            f"frame is analysed"
+        )
+    return None
 
 
 def probe(path: str | Path) -> VideoInfo:

@@ -56,12 +56,13 @@ class Architecture:
 
     ``builder`` is the dotted name of the builder module, imported on first use: builder modules
     import onnx to write graphs, which listing, resolving or running installed models never needs.
-    ``read_weights`` turns the upstream weight file into named numpy arrays.
+    ``read_weights(path, max_mb)`` turns the upstream weight file into named numpy arrays,
+    refusing files whose tensors add up to more than ``max_mb`` MiB.
     """
 
     name: str
     builder: str
-    read_weights: Callable[[Path], dict[str, np.ndarray]] = read_state_dict
+    read_weights: Callable[[Path, int], dict[str, np.ndarray]] = read_state_dict
 
     def module(self) -> BuilderModule:
         """The builder module (imported now if it was not yet)."""
@@ -72,9 +73,10 @@ class Architecture:
         """``(height, width)`` if this architecture can be built at that size; else InputError."""
         return self.module().check_input_size(height, width)
 
-    def build(self, weights: Path, card: ModelCard, height: int, width: int) -> onnx.ModelProto:
-        """Read the upstream weight file ``weights`` and write the network for a ``height`` x ``width`` input."""
-        return self.module().build_from_card(self.read_weights(weights), card, height, width)
+    def build(self, weights: Path, card: ModelCard, height: int, width: int, max_mb: int) -> onnx.ModelProto:
+        """Read the upstream weight file ``weights`` (at most ``max_mb`` MiB of tensors) and write the
+        network for a ``height`` x ``width`` input."""
+        return self.module().build_from_card(self.read_weights(weights, max_mb), card, height, width)
 
 
 ARCHITECTURES: dict[str, Architecture] = {

@@ -34,6 +34,7 @@ Progress = Callable[[int, int | None], None]
 
 _CHUNK = 1 << 16
 _TIMEOUT_S = 60.0
+_MODEL_HINT = "point URBANLENS_MODEL_MIRROR or --source at a copy of the file"
 
 
 def _is_url(text: str) -> bool:
@@ -52,11 +53,13 @@ def _promote(part: Path, dest: Path, sha256: str | None, origin: str) -> Path:
 
 
 def download(
-    url: str, dest: Path, sha256: str | None = None, progress: Progress | None = None, timeout: float = _TIMEOUT_S
+    url: str, dest: Path, sha256: str | None = None, progress: Progress | None = None, timeout: float = _TIMEOUT_S,
+    hint: str = _MODEL_HINT,
 ) -> Path:
     """Download ``url`` to ``dest`` through ``dest.part`` (resumed when possible); verify; rename.
 
-    Raises :class:`~analytics.errors.ModelError` when the server cannot be reached or the
+    Raises :class:`~analytics.errors.ModelError` when the server cannot be reached (its message
+    ends with ``hint``: where else the file can come from) or the
     transfer stops short (the ``.part`` file is kept so the next try resumes), and
     :class:`~analytics.errors.ChecksumError` when the bytes do not have the pinned SHA-256
     (the ``.part`` file is deleted).
@@ -95,8 +98,7 @@ def download(
     except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
         raise ModelError(
-            f"cannot download {url}: {reason}. Run the command again to resume, or point URBANLENS_MODEL_MIRROR "
-            f"or --source at a copy of the file"
+            f"cannot download {url}: {reason}. Run the command again to resume, or {hint}"
         ) from None
     if total is not None and done < total:
         raise ModelError(
@@ -113,18 +115,20 @@ def fetch_file(
     source: str | Path | None = None,
     mirror: Path | None = None,
     progress: Progress | None = None,
+    hint: str = _MODEL_HINT,
 ) -> Path:
     """A verified local copy of the upstream file ``filename`` (see the module doc for the order).
 
     Returns the path of the file: in place for a local ``source`` or the mirror, under
-    ``dest_dir`` for a download (an already downloaded, verified file is reused).
+    ``dest_dir`` for a download (an already downloaded, verified file is reused). ``hint`` ends
+    the message of a download that cannot reach its server (see :func:`download`).
     """
     if not filename or "/" in filename or "\\" in filename or filename in (".", ".."):
         raise InputError(f"weight file name {filename!r} must be a plain file name")
     if source is not None:
         text = str(source)
         if _is_url(text):
-            return _fetch_url(text, filename, sha256, dest_dir, progress)
+            return _fetch_url(text, filename, sha256, dest_dir, progress, hint)
         p = Path(text).expanduser()
         if p.is_dir():
             p = p / filename
@@ -138,10 +142,12 @@ def fetch_file(
         return verify_sha256(p, sha256, f"mirror file {str(p)!r}")
     if not url:
         raise ModelError(f"no address to download {filename!r} from; give --source FILE|DIR|URL")
-    return _fetch_url(url, filename, sha256, dest_dir, progress)
+    return _fetch_url(url, filename, sha256, dest_dir, progress, hint)
 
 
-def _fetch_url(url: str, filename: str, sha256: str | None, dest_dir: Path, progress: Progress | None) -> Path:
+def _fetch_url(
+    url: str, filename: str, sha256: str | None, dest_dir: Path, progress: Progress | None, hint: str = _MODEL_HINT
+) -> Path:
     dest = dest_dir / filename
     if dest.is_file():
         try:
@@ -156,4 +162,4 @@ def _fetch_url(url: str, filename: str, sha256: str | None, dest_dir: Path, prog
         part = dest.with_name(dest.name + ".part")
         shutil.copyfile(local, part)
         return _promote(part, dest, sha256, f"file {str(local)!r}")
-    return download(url, dest, sha256, progress)
+    return download(url, dest, sha256, progress, hint=hint)

@@ -185,7 +185,7 @@ def install(
         weights_file, card.source_url, card.sha256, settings.download_dir, source=source, mirror=settings.model_mirror,
         progress=progress,
     )
-    model = arch.build(weights, card, height, width)
+    model = arch.build(weights, card, height, width, settings.max_checkpoint_mb)
     sized = card.with_size(height, width)
 
     def write(folder: Path) -> None:

@@ -24,6 +24,7 @@ import pandas as pd
 
 from analytics import __version__
 from analytics.errors import InputError, UrbanLensError
+from analytics.evaluation.adjust import accuracy_table, adjustment_summary
 from analytics.formatting import (
     format_day,
     format_difference,
@@ -46,7 +47,10 @@ from analytics.indicators import (
 from analytics.models.zoo import builtin_cards
 from analytics.periods import check_period, parse_date, period_days, previous_period
 from analytics.store import reporting
+from analytics.store.catalog import trust_counts
+from analytics.store.evaluations import adjusted_indicators, camera_evaluations
 from analytics.taxonomy import CITYSCAPES, GROUPS, group_label
+from analytics.trust import left_out_note
 
 if TYPE_CHECKING:
     from analytics.store import Store
@@ -153,6 +157,16 @@ class DamageFinding:
 
 
 @dataclass(frozen=True)
+class CameraAccuracy:
+    """Which evaluation applies to one camera of the report and what it says (the accuracy line)."""
+
+    camera_id: str
+    camera_name: str
+    source: str  # camera, model or none (analytics.evaluation.adjust.SOURCES)
+    text: str
+
+
+@dataclass(frozen=True)
 class Methods:
     """The methods appendix."""
 
@@ -198,6 +212,17 @@ class ReportContent:
     min_frames: int
     version: str = __version__
     extra: dict[str, Any] = field(default_factory=dict)
+    accuracy: tuple[CameraAccuracy, ...] = ()
+    adjusted: bool = False
+    adjustment_note: str = ""
+    include_low_trust: bool = False
+    low_trust_left_out: int = 0
+    """Clips of the area and period left out as low trust (0 when ``include_low_trust``)."""
+
+    @property
+    def low_trust_note(self) -> str:
+        """``"2 clips left out as low trust (...)"``, or "" when none was (see :func:`analytics.trust.left_out_note`)."""
+        return left_out_note(self.low_trust_left_out)
 
     @property
     def is_city(self) -> bool:
@@ -406,8 +431,8 @@ def _ts(value: Any) -> datetime | None:
     return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
 
 
-def _sources(store: Store, district_id: str | None, start: date, end: date) -> Sources:
-    row = reporting.area_sources(store, district_id, start, end)
+def _sources(store: Store, district_id: str | None, start: date, end: date, include_low_trust: bool = False) -> Sources:
+    row = reporting.area_sources(store, district_id, start, end, include_low_trust=include_low_trust)
     clips = int(row["clips"])
     return Sources(
         cameras=int(row["cameras"]),
@@ -420,8 +445,10 @@ def _sources(store: Store, district_id: str | None, start: date, end: date) -> S
     )
 
 
-def _models(store: Store, district_id: str | None, start: date, end: date) -> tuple[tuple[ModelUsed, ...], dict[str, str]]:
-    df = reporting.area_models(store, district_id, start, end)
+def _models(
+    store: Store, district_id: str | None, start: date, end: date, include_low_trust: bool = False
+) -> tuple[tuple[ModelUsed, ...], dict[str, str]]:
+    df = reporting.area_models(store, district_id, start, end, include_low_trust=include_low_trust)
     models, class_sets = [], {}
     for row in df.to_dict("records"):
         try:
@@ -510,9 +537,11 @@ def district_spread(long: pd.DataFrame, names: dict[str, str], indicators: Seque
     return tuple(out)
 
 
-def _pattern(store: Store, by: str, district_id: str | None, start: date, end: date, min_frames: int) -> pd.DataFrame:
+def _pattern(
+    store: Store, by: str, district_id: str | None, start: date, end: date, min_frames: int, include_low_trust: bool = False
+) -> pd.DataFrame:
     long = compute(store, by, list(PATTERN_INDICATORS), start, end, districts=[district_id] if district_id else None,
-                   min_frames=min_frames)
+                   min_frames=min_frames, include_low_trust=include_low_trust)
     wide = to_wide(long, [by])
     if by == "hour":
         full = pd.DataFrame({"hour": np.arange(24)})
@@ -556,9 +585,13 @@ def camera_columns(main: str, cameras: pd.DataFrame, limit: int = 5) -> list[str
     return cols[:limit]
 
 
-def _cameras(store: Store, district_id: str | None, start: date, end: date, main: str, min_frames: int) -> pd.DataFrame:
-    long = compute(store, "camera", list(CAMERA_INDICATORS), start, end, districts=[district_id] if district_id else None,
-                   min_frames=min_frames)
+def _cameras(
+    store: Store, district_id: str | None, start: date, end: date, main: str, min_frames: int, adjusted: bool = False,
+    include_low_trust: bool = False,
+) -> pd.DataFrame:
+    long = _indicators(store, "camera", CAMERA_INDICATORS, start, end, adjusted=adjusted,
+                       districts=[district_id] if district_id else None, min_frames=min_frames,
+                       include_low_trust=include_low_trust)
     wide = to_wide(long, ["camera"]).rename(columns={"camera": "camera_id"})
     if wide.empty:
         return pd.DataFrame(columns=["rank", "camera_id", "name", "kind", "lon", "lat", "n_frames", "n_clips",
@@ -571,9 +604,39 @@ def _cameras(store: Store, district_id: str | None, start: date, end: date, main
     return df
 
 
-def _districts_geo(store: Store, district_id: str | None, start: date, end: date, main: str, min_frames: int) -> pd.DataFrame:
+def _accuracy(store: Store, cameras: pd.DataFrame, main: str) -> tuple[CameraAccuracy, ...]:
+    """The accuracy line of every camera in the ranked table, for the main indicator, in table order."""
+    if cameras.empty:
+        return ()
+    lines = accuracy_table(camera_evaluations(store, main), main).set_index("camera_id")
+    out = []
+    for cid, name in zip(cameras["camera_id"].astype(str), cameras["name"].astype(str)):
+        if cid in lines.index:
+            r = lines.loc[cid]
+            out.append(CameraAccuracy(cid, name, str(r["source"]), str(r["accuracy"])))
+    return tuple(out)
+
+
+def _indicators(store: Store, by: str, names: Sequence[str], start: date, end: date, *, adjusted: bool,
+                **kwargs: Any) -> pd.DataFrame:
+    """``compute``, or its error-adjusted form (:func:`analytics.store.evaluations.adjusted_indicators`) when ``adjusted``."""
+    if adjusted:
+        return adjusted_indicators(store, by, list(names), start=start, end=end, **kwargs)
+    return compute(store, by, list(names), start, end, **kwargs)
+
+
+ADJUSTED_PARTS_TEXT = (
+    "Land-cover shares in the summary and the camera table are error-adjusted for the model's confusion where an "
+    "evaluation applies (Olofsson et al. 2014, Remote Sensing of Environment 148:42-57); their intervals include the "
+    "uncertainty of the accuracy estimate. Patterns and the map are not adjusted."
+)
+
+
+def _districts_geo(
+    store: Store, district_id: str | None, start: date, end: date, main: str, min_frames: int, include_low_trust: bool = False
+) -> pd.DataFrame:
     geo = store.districts()[["district_id", "name", "geometry_geojson"]]
-    long = compute(store, "district", [main], start, end, min_frames=min_frames)
+    long = compute(store, "district", [main], start, end, min_frames=min_frames, include_low_trust=include_low_trust)
     vals = long.rename(columns={"district": "district_id"})[["district_id", "value", "n_frames"]]
     df = geo.merge(vals, on="district_id", how="left")
     df["n_frames"] = df["n_frames"].fillna(0).astype(int)
@@ -582,7 +645,7 @@ def _districts_geo(store: Store, district_id: str | None, start: date, end: date
 
 
 def _damage(
-    store: Store, district_id: str | None, start: date, end: date, cameras: pd.DataFrame
+    store: Store, district_id: str | None, start: date, end: date, cameras: pd.DataFrame, include_low_trust: bool = False
 ) -> tuple[tuple[DamageFinding, ...], str]:
     if cameras.empty:
         return (), "No camera in this area recorded frames in this period."
@@ -597,8 +660,10 @@ def _damage(
         )
     hits = hits.assign(_key=hits["damage_ratio"].fillna(hits["distress_share"])).sort_values("_key", ascending=False)
     ids = hits["camera_id"].tolist()
-    worst = reporting.worst_damage_frames(store, district_id, start, end, ids).set_index("camera_id")
-    prev = reporting.damage_previews(store, district_id, start, end, ids, MAX_PREVIEWS_PER_FINDING)
+    worst = reporting.worst_damage_frames(store, district_id, start, end, ids, include_low_trust=include_low_trust)
+    worst = worst.set_index("camera_id")
+    prev = reporting.damage_previews(store, district_id, start, end, ids, MAX_PREVIEWS_PER_FINDING,
+                                     include_low_trust=include_low_trust)
     findings = []
     for row in hits.to_dict("records"):
         cid = str(row["camera_id"])
@@ -757,8 +822,9 @@ def _methods(models: Sequence[ModelUsed], class_sets: dict[str, str], min_frames
     )
 
 
-def _city_spread(store: Store, start: date, end: date, min_frames: int) -> tuple[str, ...]:
-    long = compute(store, "district", list(SPREAD_INDICATORS), start, end, min_frames=min_frames)
+def _city_spread(store: Store, start: date, end: date, min_frames: int, include_low_trust: bool = False) -> tuple[str, ...]:
+    long = compute(store, "district", list(SPREAD_INDICATORS), start, end, min_frames=min_frames,
+                   include_low_trust=include_low_trust)
     names = dict(zip(store.districts()["district_id"], store.districts()["name"]))
     return district_spread(long, {str(k): str(v) for k, v in names.items()})
 
@@ -780,13 +846,18 @@ def build_report(
     main_indicator: str = HEADLINE[0],
     min_frames: int,
     generated_at: datetime | None = None,
+    adjusted: bool = False,
+    include_low_trust: bool = False,
 ) -> ReportContent:
     """Gather a report for a district (id or name, case-insensitive) or the city (``None``) over ``[start, end]``.
 
     Missing dates default to the data's first and last day. A period without footage gives a
     report that says so (``has_data`` False) rather than an error; bad input (unknown district,
     dates the wrong way round, unknown indicator) raises :class:`InputError`. ``min_frames`` comes
-    from the caller (usually ``settings.min_frames``).
+    from the caller (usually ``settings.min_frames``). ``adjusted`` error-adjusts the land-cover
+    shares of the summary and the camera table where an evaluation applies; every camera gets its
+    accuracy line either way. Clips flagged low trust (a heuristic, :mod:`analytics.trust`) are left
+    out unless ``include_low_trust``; the report says how many were.
     """
     if main_indicator not in INDICATORS:
         raise InputError(f"unknown indicator {main_indicator!r}; choose from {', '.join(INDICATORS)}")
@@ -797,17 +868,21 @@ def build_report(
     p0, p1 = previous_period(d0, d1)
     dists = [area_id] if area_id else None
 
-    sources = _sources(store, area_id, d0, d1)
-    models, class_sets = _models(store, area_id, d0, d1)
-    area = compute(store, "city", [*HEADLINE, *QUALITY_INDICATORS], d0, d1, districts=dists, min_frames=min_frames)
-    city = compute(store, "city", list(HEADLINE), d0, d1, min_frames=min_frames) if area_id else None
-    prev = compute(store, "city", list(HEADLINE), p0, p1, districts=dists, min_frames=min_frames)
+    lt = include_low_trust
+    sources = _sources(store, area_id, d0, d1, lt)
+    models, class_sets = _models(store, area_id, d0, d1, lt)
+    area = _indicators(store, "city", [*HEADLINE, *QUALITY_INDICATORS], d0, d1, adjusted=adjusted, districts=dists,
+                       min_frames=min_frames, include_low_trust=lt)
+    city = (_indicators(store, "city", HEADLINE, d0, d1, adjusted=adjusted, min_frames=min_frames, include_low_trust=lt)
+            if area_id else None)
+    prev = _indicators(store, "city", HEADLINE, p0, p1, adjusted=adjusted, districts=dists, min_frames=min_frames,
+                       include_low_trust=lt)
     has_previous = bool(prev["n_frames"].sum() > 0) if not prev.empty else False
     summary = _summary(area, city, prev if has_previous else None, area_name, period_days(d0, d1), min_frames)
-    hourly = _pattern(store, "hour", area_id, d0, d1, min_frames)
-    daily = _pattern(store, "day", area_id, d0, d1, min_frames)
-    cameras = _cameras(store, area_id, d0, d1, main_indicator, min_frames)
-    damage, damage_note = _damage(store, area_id, d0, d1, cameras)
+    hourly = _pattern(store, "hour", area_id, d0, d1, min_frames, lt)
+    daily = _pattern(store, "day", area_id, d0, d1, min_frames, lt)
+    cameras = _cameras(store, area_id, d0, d1, main_indicator, min_frames, adjusted, lt)
+    damage, damage_note = _damage(store, area_id, d0, d1, cameras, lt)
     has_data = sources.frames > 0
     return ReportContent(
         title="City street report" if area_id is None else f"{area_name} street report",
@@ -825,16 +900,21 @@ def build_report(
         models=models,
         main_indicator=main_indicator,
         summary=summary,
-        key_points=key_points(summary, area_id is None) + (_city_spread(store, d0, d1, min_frames) if area_id is None else ()),
+        key_points=key_points(summary, area_id is None) + (_city_spread(store, d0, d1, min_frames, lt) if area_id is None else ()),
         hourly=hourly,
         daily=daily,
         cameras=cameras,
-        track=reporting.mobile_track(store, area_id, d0, d1),
-        districts=_districts_geo(store, area_id, d0, d1, main_indicator, min_frames),
+        track=reporting.mobile_track(store, area_id, d0, d1, include_low_trust=lt),
+        districts=_districts_geo(store, area_id, d0, d1, main_indicator, min_frames, lt),
         damage=damage,
         damage_note=damage_note,
         coverage=_coverage(sources, hourly, daily, cameras, min_frames) if has_data else (),
         caveats=_caveats(area, cameras, sources, models),
         methods=_methods(models, class_sets, min_frames),
         min_frames=min_frames,
+        accuracy=_accuracy(store, cameras, main_indicator),
+        adjusted=adjusted,
+        adjustment_note=f"{ADJUSTED_PARTS_TEXT} Summary: {adjustment_summary(area)}" if adjusted else "",
+        include_low_trust=lt,
+        low_trust_left_out=0 if lt else trust_counts(store, d0, d1, districts=dists)["low"],
     )

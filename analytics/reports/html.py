@@ -263,6 +263,10 @@ def _summary(c: ReportContent) -> str:
                                       "), so no change over time can be given.")
     out.append(f'<p class="caption">† heuristic indicator (see caveats). Intervals: 95%, clips as the sampling unit '
                f"(methods appendix).{_e(note)}</p>")
+    if c.adjustment_note:
+        out.append(f'<p class="caption">{_e(c.adjustment_note)}</p>')
+    if c.low_trust_note:
+        out.append(f'<p class="caption">{_e(c.low_trust_note)}.</p>')
     out += ["<h3>In plain words</h3>", _ul([ln.text for ln in c.summary])]
     return "\n".join(out)
 
@@ -301,6 +305,9 @@ def _cameras(c: ReportContent) -> str:
     out.append(_table(header, rows, num_cols=list(range(2, 3 + len(cols)))))
     out.append(f'<p class="caption">Ranked by {_e(INDICATORS[c.main_indicator].label.lower())}, highest first. '
                f"'–': fewer than {c.min_frames} frames (not enough data).</p>")
+    if c.accuracy:
+        out += ['<h3 id="accuracy">Accuracy of each camera</h3>',
+                _table(["Camera", "Accuracy"], [[a.camera_name, a.text] for a in c.accuracy])]
     return "\n".join(out)
 
 

@@ -221,6 +221,8 @@ def _summary(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     out += [Spacer(1, 4), _table(rows, widths, st),
             _p("† heuristic indicator (see caveats). Intervals: 95%, clips as the sampling unit (methods appendix)." + note,
                st["caption"]),
+            *([_p(c.adjustment_note, st["caption"])] if c.adjustment_note else []),
+            *([_p(c.low_trust_note + ".", st["caption"])] if c.low_trust_note else []),
             _p("In plain words", st["h3"]), _bullets([ln.text for ln in c.summary], st["body"])]
     return out
 
@@ -271,6 +273,9 @@ def _cameras(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
         _p(f"Ranked by {INDICATORS[c.main_indicator].label.lower()}, highest first. '–': fewer than {c.min_frames} frames "
            "(not enough data). Congestion level from road occupancy and vehicle stationarity.", st["caption"]),
     ]
+    if c.accuracy:
+        acc: list[list[Any]] = [["Camera", "Accuracy"], *[[a.camera_name, a.text] for a in c.accuracy]]
+        out += [_p("Accuracy of each camera", st["h3"]), _table(acc, [38 * mm, TEXT_W - 38 * mm], st)]
     return out
 
 

@@ -7,6 +7,7 @@ with bound values, and every date window comes from :func:`analytics.indicators.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.errors import InputError
-from analytics.indicators import compute, period_filter
+from analytics.indicators import TRUSTED_FRAMES, compute, period_filter
 from analytics.periods import previous_period
 from analytics.records import ClipMeasurements
 from analytics.store import Store
@@ -42,7 +43,7 @@ def camera_clips(store: Store, camera_id: str, start: date | None = None, end: d
     clips_window, _ = period_filter(start, end, "c.start_time")
     return store.query_df(
         "SELECT c.label, c.start_time, c.duration_s, c.width, c.height, c.source, r.run_id, r.model_name, r.sampling, r.smoothing, "
-        "r.n_frames, r.code_version, fl.flicker, fl.confidence "
+        "r.n_frames, r.code_version, fl.flicker, fl.confidence, coalesce(r.trust, 'not checked') AS trust "
         "FROM clips c JOIN model_runs r ON r.clip_sha256 = c.clip_sha256 AND r.active "
         "LEFT JOIN (SELECT run_id, avg(flicker) AS flicker, avg(mean_confidence) AS confidence FROM frames "
         f"WHERE {_and('camera_id = $cam', 'active', *frames_window)} GROUP BY run_id) fl ON fl.run_id = r.run_id "
@@ -80,27 +81,28 @@ def model_run_summary(store: Store) -> pd.DataFrame:
 
 def class_shares(
     store: Store, camera_id: str | None = None, start: date | None = None, end: date | None = None,
-    clip_sha256: str | None = None, by: str = "day",
+    clip_sha256: str | None = None, by: str = "day", *, include_low_trust: bool = False,
 ) -> pd.DataFrame:
     """Share of valid pixels per indicator group, per day (``by='day'``) or per sampled frame (``by='frame'``).
 
     ``share = Σ group pixels / Σ valid pixels`` over the active frames of each step (a missing
-    damage measurement counts as 0). Columns: t, group, share, n_frames.
+    damage measurement counts as 0), low-trust clips left out unless ``include_low_trust``.
+    Columns: t, group, share, n_frames.
     """
     if by not in SHARE_STEPS:
         raise InputError(f"class shares by {by!r}; choose from {', '.join(SHARE_STEPS)}")
-    window, params = period_filter(start, end, "ts")
-    where = ["active", *window]
+    window, params = period_filter(start, end, "f.ts")
+    where = ["f.active", *([] if include_low_trust else [TRUSTED_FRAMES]), *window]
     if camera_id is not None:
-        where.append("camera_id = $cam")
+        where.append("f.camera_id = $cam")
         params["cam"] = camera_id
     if clip_sha256 is not None:
-        where.append("clip_sha256 = $clip")
+        where.append("f.clip_sha256 = $clip")
         params["clip"] = clip_sha256
     sums = ", ".join(f"sum(coalesce({g}_px, 0)) AS {g}" for g in SHARE_GROUPS)  # column names from the taxonomy
     key = "CAST(ts AS DATE)" if by == "day" else "t_s"
     df = store.query_df(
-        f"SELECT {key} AS t, count(*) AS n_frames, sum(valid_px) AS valid, {sums} FROM frames WHERE {_and(*where)} "
+        f"SELECT {key} AS t, count(*) AS n_frames, sum(valid_px) AS valid, {sums} FROM frames f WHERE {_and(*where)} "
         "GROUP BY 1 ORDER BY 1",
         params,
     )
@@ -112,16 +114,18 @@ def class_shares(
 
 
 def city_values(
-    store: Store, names: Sequence[str], start: date | None, end: date | None, *, min_frames: int
+    store: Store, names: Sequence[str], start: date | None, end: date | None, *, min_frames: int,
+    include_low_trust: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """City indicator tables (long, as :func:`analytics.indicators.compute`) of ``[start, end]`` and of the period
     of the same length just before it; the second is empty when the period is open at either end."""
     names = list(names)
-    now = compute(store, by="city", indicators=names, start=start, end=end, min_frames=min_frames)
+    lt = include_low_trust
+    now = compute(store, by="city", indicators=names, start=start, end=end, min_frames=min_frames, include_low_trust=lt)
     if start is None or end is None:
         return now, now.iloc[0:0]
     p0, p1 = previous_period(start, end)
-    return now, compute(store, by="city", indicators=names, start=p0, end=p1, min_frames=min_frames)
+    return now, compute(store, by="city", indicators=names, start=p0, end=p1, min_frames=min_frames, include_low_trust=lt)
 
 
 def clip_indicators(
@@ -130,7 +134,7 @@ def clip_indicators(
     """Indicators and per-frame class shares of one analysed (not yet saved) clip.
 
     The clip is ingested into a throw-away in-memory store with its camera, so the numbers are
-    exactly those the database will hold once the clip is saved. Returns (long indicator table of
+    exactly those the database will hold once the clip is saved (shown even when the clip is low trust). Returns (long indicator table of
     the clip with ``min_frames=1``, per-frame class shares with columns t, group, share, n_frames).
     """
     with Store(":memory:") as tmp:
@@ -138,6 +142,57 @@ def clip_indicators(
         cam["kind"] = cam["kind"].fillna("fixed")
         tmp.upsert_cameras(cam)
         tmp.ingest(measurements)
-        long = compute(tmp, by="city", indicators=list(names) if names else None, min_frames=1)
-        shares = class_shares(tmp, by="frame")
+        long = compute(tmp, by="city", indicators=list(names) if names else None, min_frames=1, include_low_trust=True)
+        shares = class_shares(tmp, by="frame", include_low_trust=True)
     return long, shares
+
+
+TRUST_LABELS = {"ok": "ok", "low": "low", None: "not checked"}
+"""How a run's verdict reads in lists (NULL: stored before verdicts existed, counted as ok)."""
+
+
+def trust_counts(
+    store: Store, start: date | None = None, end: date | None = None, cameras: Sequence[str] | None = None,
+    districts: Sequence[str] | None = None,
+) -> dict[str, int]:
+    """Clips behind the active frames of a selection: ``clips`` in all, ``low`` (left out of indicators
+    unless asked for) and ``not_checked`` (stored before verdicts existed; counted as ok).
+
+    Reads only ``frames`` (its ``low_trust`` flag), so it answers on a Parquet store too.
+    """
+    window, params = period_filter(start, end, "f.ts")
+    where = ["f.active", *window]
+    if cameras:
+        where.append("f.camera_id IN (SELECT unnest($cams))")
+        params["cams"] = list(cameras)
+    if districts:
+        where.append("f.district_id IN (SELECT unnest($dists))")
+        params["dists"] = list(districts)
+    row = store.query_df(
+        "SELECT count(DISTINCT f.clip_sha256) AS clips, count(DISTINCT f.clip_sha256) FILTER (WHERE f.low_trust) AS low, "
+        "count(DISTINCT f.clip_sha256) FILTER (WHERE f.low_trust IS NULL) AS not_checked "
+        f"FROM frames f WHERE {_and(*where)}",
+        params,
+    ).iloc[0]
+    return {k: int(row[k]) if not pd.isna(row[k]) else 0 for k in ("clips", "low", "not_checked")}
+
+
+def list_clips(store: Store, camera_id: str | None = None) -> pd.DataFrame:
+    """Stored clips with their active run's trust verdict, newest first.
+
+    Columns: clip_sha256, label, camera_id, start_time, duration_s, source, model_name, n_frames,
+    trust (``ok``, ``low`` or ``not checked``), reasons (a list of sentences).
+    """
+    where, params = ["r.active"], {}
+    if camera_id is not None:
+        where.append("c.camera_id = $cam")
+        params["cam"] = camera_id
+    df = store.query_df(
+        "SELECT c.clip_sha256, c.label, c.camera_id, c.start_time, c.duration_s, c.source, r.model_name, r.n_frames, "
+        "r.trust, r.trust_reasons FROM clips c JOIN model_runs r ON r.clip_sha256 = c.clip_sha256 "
+        f"WHERE {_and(*where)} ORDER BY c.start_time DESC, c.label",
+        params,
+    )
+    df["reasons"] = [json.loads(r) if isinstance(r, str) and r else [] for r in df.pop("trust_reasons")]
+    df["trust"] = [TRUST_LABELS.get(t if isinstance(t, str) else None, str(t)) for t in df["trust"]]
+    return df

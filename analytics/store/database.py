@@ -15,12 +15,40 @@ Guarantees
   clip's *active* run; the older run's rows are kept but no longer counted in indicators.
 - Bulk writes go through pandas/Arrow DataFrames, never row-by-row inserts.
 - All SQL is parameterised.
+
+Connections: many readers, one writer, nobody holding the file
+---------------------------------------------------------------
+DuckDB locks the file per process: a process that opens it read-write excludes every other
+process; processes that open it read-only exclude writers but not each other; and within one
+process a read-only and a read-write connection to the same file cannot be open at once. So a
+:class:`Store` holds no connection between calls:
+
+- every read (:meth:`Store.query_df`, :meth:`Store.cursor`, a :meth:`Store.reading` block) opens a
+  short-lived **read-only** connection and closes it when done, also on a store opened for
+  writing;
+- every write (:meth:`Store.transaction`: one clip, one import) opens the file read-write,
+  commits and closes it;
+- an open that finds the file busy retries with growing pauses for up to ``lock_timeout_s``
+  seconds (``Settings.lock_timeout_s``, ``URBANLENS_LOCK_TIMEOUT_S``), says so through
+  ``on_wait`` once the wait has lasted :data:`NOTICE_AFTER_S`, then raises one
+  :class:`~analytics.errors.StoreError` naming the process that holds the file;
+- writers go first: a writer that waits keeps a marker file ``<database>.writer-waiting``
+  fresh, and readers (of any process, this one included) do not open the file while it is
+  fresh, so the readers' short connections drain and a stream of them cannot starve the writer.
+
+:func:`data_version` tells readers cheaply (two ``stat`` calls, no lock) whether the data may
+have changed, so cached results can be kept until it does.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import random
+import re
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,14 +57,56 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analytics.errors import InputError, SchemaVersionError, StoreError
+from analytics.errors import InputError, StoreError
 from analytics.geo import validate_cameras
 from analytics.records import ClipMeasurements
+from analytics.settings import DEFAULT_LOCK_TIMEOUT_S
 from analytics.store.ingest import IngestResult, ingest_batch
 from analytics.store.places import write_cameras, write_districts, write_zones
-from analytics.store.schema import GROUP_COLUMNS, LATEST_VERSION, MIGRATIONS, migrate, schema_version
+from analytics.store.schema import GROUP_COLUMNS, LATEST_VERSION, MIGRATIONS, check_readable, migrate, schema_version
 
-__all__ = ["GROUP_COLUMNS", "LATEST_VERSION", "MIGRATIONS", "IngestResult", "Store", "migrate", "open_store", "schema_version"]
+__all__ = [
+    "GROUP_COLUMNS", "LATEST_VERSION", "MIGRATIONS", "IngestResult", "Store", "data_version", "migrate", "open_store", "schema_version",
+]
+
+NOTICE_AFTER_S = 0.5
+"""A wait for a busy database is reported (``on_wait``) once it has lasted this long."""
+RETRY_FIRST_S = 0.01
+RETRY_MAX_S = 0.25
+"""Pauses between attempts to open a busy database: doubling from the first to the largest."""
+WRITER_MARK_FRESH_S = 2.0
+"""A writer's marker younger than this holds readers back; an older one (its writer died) is ignored."""
+
+_log = logging.getLogger(__name__)
+_HOLDER = re.compile(r"\(PID (\d+)\)")
+
+
+class _Busy(StoreError):
+    """The file is locked by another process, or open in this process in the other mode."""
+
+    def __init__(self, path: Path, holder: str) -> None:
+        super().__init__(f"database {str(path)!r} is in use by {holder}")
+        self.holder = holder
+
+
+def _holder(text: str) -> str:
+    """Who holds the lock, from DuckDB's message.
+
+    >>> _holder('Could not set lock on file "a.duckdb": Conflicting lock is held in /usr/bin/python3 (PID 4242).')
+    'another process (PID 4242)'
+    >>> _holder("Can't open a connection to same database file with a different configuration")
+    'this process (a connection in the other mode is open)'
+    """
+    found = _HOLDER.search(text)
+    if found:
+        return f"another process (PID {found.group(1)})"
+    if "different configuration" in text:
+        return "this process (a connection in the other mode is open)"
+    return "another process"
+
+
+def _is_busy(text: str) -> bool:
+    return "Could not set lock" in text or "Conflicting lock" in text or "different configuration" in text
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -53,44 +123,211 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         text = str(exc)
         if "not a valid DuckDB database" in text or "Invalid Input" in text or "not a DuckDB" in text.lower():
             raise StoreError(f"{str(path)!r} is not a DuckDB database file (UrbanLens expects a .duckdb file it created)") from None
-        if "lock" in text.lower():
-            raise StoreError(f"database {str(path)!r} is in use by another process (close the dashboard or the other command)") from None
+        if _is_busy(text):
+            raise _Busy(path, _holder(text)) from None
         raise StoreError(f"cannot open database {str(path)!r}: {text.splitlines()[0]}") from None
     except (duckdb.Error, OSError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if _is_busy(first):
+            raise _Busy(path, _holder(first)) from None
         if "read-only" in first.lower() or "permission" in first.lower():
             raise StoreError(f"cannot write database {str(path)!r}: the location is read-only") from None
         raise StoreError(f"cannot open database {str(path)!r}: {first}") from None
 
 
-class Store:
-    """An open UrbanLens database. Safe to share between threads: each call uses its own cursor."""
+def writer_mark(path: Path) -> Path:
+    """The marker file a waiting writer keeps fresh beside the database.
 
-    def __init__(self, path: str | Path, read_only: bool = False) -> None:
+    >>> writer_mark(Path("/data/city.duckdb")).name
+    'city.duckdb.writer-waiting'
+    """
+    return path.with_name(path.name + ".writer-waiting")
+
+
+def _writer_waiting(path: Path) -> bool:
+    try:
+        age = time.time() - os.stat(writer_mark(path)).st_mtime
+    except OSError:
+        return False
+    return -WRITER_MARK_FRESH_S < age < WRITER_MARK_FRESH_S
+
+
+def _mark_writer(path: Path, waiting: bool) -> None:
+    """Refresh (or remove) the waiting writer's marker; a folder that cannot take it only loses the priority."""
+    try:
+        if waiting:
+            writer_mark(path).touch()
+        else:
+            writer_mark(path).unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def connect_waiting(
+    path: Path, read_only: bool, timeout_s: float, on_wait: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+) -> duckdb.DuckDBPyConnection:
+    """Open ``path`` (read-only or read-write), retrying while another connection holds it.
+
+    Pauses double from :data:`RETRY_FIRST_S` to :data:`RETRY_MAX_S` (with jitter, so that
+    waiting processes do not retry in step) until ``timeout_s`` seconds have passed; ``on_wait``
+    (default: a warning on the ``analytics.store.database`` logger) hears once when the wait
+    has lasted :data:`NOTICE_AFTER_S`. Then one :class:`~analytics.errors.StoreError` says who
+    holds the file and how long this waited. A reader also waits while a writer waits
+    (:func:`writer_mark`); a waiting writer keeps its marker fresh and removes it when done.
+    """
+    start = clock()
+    pause = RETRY_FIRST_S
+    told = marked = False
+    try:
+        while True:
+            if read_only and _writer_waiting(path):
+                holder = "a writer waiting for it"
+            else:
+                try:
+                    return _connect(path, read_only)
+                except _Busy as busy:
+                    holder = busy.holder
+            waited = clock() - start
+            if waited >= timeout_s:
+                raise StoreError(_gave_up(path, read_only, timeout_s, holder)) from None
+            if not read_only:
+                _mark_writer(path, waiting=True)
+                marked = True
+            if not told and waited >= NOTICE_AFTER_S:
+                told = True
+                (on_wait or _log.warning)(
+                    f"database {str(path)!r} is in use by {holder}; waiting up to {timeout_s:g} s to "
+                    f"{'read' if read_only else 'write'} it…"
+                )
+            sleep(min(pause * random.uniform(0.5, 1.0), max(timeout_s - waited, 0.0)))
+            pause = min(pause * 2, RETRY_MAX_S)
+    finally:
+        if marked:
+            _mark_writer(path, waiting=False)
+
+
+def _gave_up(path: Path, read_only: bool, timeout_s: float, holder: str) -> str:
+    """The one line said when a busy database stayed busy for the whole wait."""
+    what = "read" if read_only else "write"
+    return (
+        f"database {str(path)!r} is in use by {holder}: could not {what} it within {timeout_s:g} s "
+        "(URBANLENS_LOCK_TIMEOUT_S); try again when the other command has finished, or wait longer"
+    )
+
+
+def data_version(path: str | Path) -> tuple[int, ...]:
+    """A token that changes whenever committed data in the database at ``path`` may have changed.
+
+    ``(inode, mtime_ns, size)`` of the file and of its write-ahead log ``<path>.wal`` (zeros
+    when absent). DuckDB appends each commit to the WAL and folds it into the file at a
+    checkpoint (at the latest when the writer closes), so every commit changes one of the two;
+    a reader that only opens the file read-only changes neither, nor does a writer that commits
+    nothing. Two ``stat`` calls and no lock: it answers while a writer holds the file. Take the
+    token *before* reading, so that data cached under it is at least as new as the token.
+
+    >>> data_version("/nonexistent/urbanlens.duckdb")
+    (0, 0, 0, 0, 0, 0)
+    """
+    out: list[int] = []
+    for p in (Path(path), Path(f"{path}.wal")):
+        try:
+            st = os.stat(p)
+        except OSError:
+            out += [0, 0, 0]
+        else:
+            out += [st.st_ino, st.st_mtime_ns, st.st_size]
+    return tuple(out)
+
+
+class Store:
+    """An UrbanLens database file. Holds no connection between calls (see the module docstring):
+    reads open short-lived read-only connections, each write transaction opens the file read-write
+    and closes it. Safe to share between threads. ``":memory:"`` keeps one in-memory connection.
+
+    ``lock_timeout_s``: how long an open waits for a busy file (``Settings.lock_timeout_s``);
+    ``on_wait``: told once when a wait lasts (default: a logged warning).
+    """
+
+    def __init__(
+        self, path: str | Path, read_only: bool = False, *, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> None:
+        if not isinstance(lock_timeout_s, int | float) or not 0 <= lock_timeout_s < float("inf"):
+            raise InputError(f"lock_timeout_s={lock_timeout_s!r}; expected a number of seconds of at least 0 (settings.lock_timeout_s)")
         self.path = Path(path).expanduser()
         self.read_only = read_only
-        self._con = _connect(self.path, read_only)
+        self.lock_timeout_s = float(lock_timeout_s)
+        self.on_wait = on_wait
         self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        if str(path) == ":memory:":
+            self._con = _connect(self.path, read_only=False)
+            self.upgraded_from, _ = migrate(self._con)
+            return
+        self.upgraded_from = self._prepare()
+
+    def _prepare(self) -> int:
+        """Check the schema (read-only, so an up-to-date file is not locked for writing); upgrade an
+        older file, or create a missing one, unless read-only. Returns the version found."""
+        if self.read_only or self.path.exists():
+            con = self._open(write=False)
+            try:
+                version = schema_version(con)
+            except duckdb.Error as exc:
+                raise StoreError(f"cannot read {str(self.path)!r}: {str(exc).splitlines()[0]}") from None
+            finally:
+                con.close()
+            if self.read_only:
+                check_readable(version, str(self.path))
+            if self.read_only or version == LATEST_VERSION:
+                return version
+        con = self._open(write=True)
         try:
-            if read_only:
-                version = schema_version(self._con)
-                if version != LATEST_VERSION:
-                    raise SchemaVersionError(
-                        f"database schema version {version}, this UrbanLens reads {LATEST_VERSION}; open it once read-write to upgrade"
-                    )
-            else:
-                self.upgraded_from, _ = migrate(self._con)
+            return migrate(con)[0]
         except duckdb.Error as exc:
-            self._con.close()
             raise StoreError(f"cannot read {str(self.path)!r}: {str(exc).splitlines()[0]}") from None
-        except Exception:
-            self._con.close()
-            raise
+        finally:
+            con.close()
 
     # -- connection helpers -------------------------------------------------------------------
+    def _open(self, write: bool) -> duckdb.DuckDBPyConnection:
+        return connect_waiting(self.path, not write, self.lock_timeout_s, self.on_wait)
+
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor of its own for one thread (DuckDB connections are not shared across threads)."""
-        return self._con.cursor()
+        """A connection for one piece of work; the caller closes it (``cur.close()``), which lets go of the file.
+
+        Read-only, opened now (waiting while a writer holds the file); inside a :meth:`reading`
+        block or a :meth:`transaction` of this thread, a cursor on that block's connection.
+        """
+        if self._con is not None:
+            return self._con.cursor()
+        held = getattr(self._local, "con", None)
+        if held is not None:
+            return held.cursor()
+        return self._open(write=False)
+
+    @contextmanager
+    def reading(self) -> Iterator[Store]:
+        """One unit of work: the reads inside (this thread) share one read-only connection, closed at the end.
+
+        Keep it short: while it is open, writers in other processes wait.
+        """
+        if self._con is not None or getattr(self._local, "con", None) is not None:
+            yield self
+            return
+        con = self._open(write=False)
+        self._local.con = con
+        try:
+            yield self
+        finally:
+            self._local.con = None
+            con.close()
+
+    def data_version(self) -> tuple[int, ...]:
+        """:func:`data_version` of this store's file."""
+        return data_version(self.path)
 
     def query_df(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
         """Run a parameterised query and return a DataFrame."""
@@ -109,7 +346,9 @@ class Store:
             cur.close()
 
     def close(self) -> None:
-        self._con.close()
+        """Close the in-memory connection, if any (a file store holds none between calls)."""
+        if self._con is not None:
+            self._con.close()
 
     def __enter__(self) -> Store:
         return self
@@ -122,16 +361,21 @@ class Store:
         """One write transaction on a cursor of its own; rolled back on any error."""
         if self.read_only:
             raise StoreError(f"database {str(self.path)!r} is open read-only")
+        if getattr(self._local, "con", None) is not None:
+            raise StoreError("a write cannot start inside a reading() block or another transaction of the same thread")
         with self._write_lock:
-            cur = self.cursor()
-            cur.execute("BEGIN TRANSACTION")
+            cur = self._con.cursor() if self._con is not None else self._open(write=True)
+            self._local.con = cur
             try:
-                yield cur
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+                cur.execute("BEGIN TRANSACTION")
+                try:
+                    yield cur
+                    cur.execute("COMMIT")
+                except BaseException:
+                    cur.execute("ROLLBACK")
+                    raise
             finally:
+                self._local.con = None
                 cur.close()
 
     # -- places -----------------------------------------------------------------------------
@@ -216,9 +460,12 @@ class Store:
         return out
 
 
-def open_store(path: str | Path, read_only: bool = False) -> Store:
-    """Open the database file at ``path`` (callers pass ``settings.db_path``), upgrading an older schema
-    unless ``read_only``."""
+def open_store(
+    path: str | Path, read_only: bool = False, *, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+    on_wait: Callable[[str], None] | None = None,
+) -> Store:
+    """Open the database file at ``path`` (callers pass ``settings.db_path`` and ``settings.lock_timeout_s``),
+    upgrading an older schema unless ``read_only``. See :class:`Store` for the waiting."""
     if not isinstance(path, str | Path) or not str(path).strip():
         raise InputError(f"database path {path!r}; expected a file path such as settings.db_path")
-    return Store(path, read_only=read_only)
+    return Store(path, read_only=read_only, lock_timeout_s=lock_timeout_s, on_wait=on_wait)

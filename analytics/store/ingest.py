@@ -12,6 +12,10 @@
 
 Per-frame group pixels: ``groups = class_pixels @ M`` with ``M[c, g] = 1`` when class ``c`` feeds
 group ``g``; ``valid_px = sum(groups) - void_px``.
+
+Each new run gets its trust verdict (:func:`analytics.trust.assess_measurements`, a heuristic):
+``model_runs.trust`` (``ok``/``low``) and ``trust_reasons`` (a JSON list of sentences), copied to
+its frames as ``low_trust`` so indicator queries leave them out without a join.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from analytics.records import OBJECT_GROUPS, ClipMeasurements
 from analytics.store.places import stored_district_index
 from analytics.store.schema import GROUP_COLUMNS
 from analytics.taxonomy import GROUPS
+from analytics.trust import TrustVerdict, assess_measurements
 
 __all__ = ["IngestResult", "ingest_batch"]
 
@@ -47,6 +52,9 @@ class IngestResult:
     run_id: int | None
     n_frames: int
     message: str
+    trust: str | None = None
+    """``ok`` or ``low`` for a stored clip (None when skipped)."""
+    trust_reasons: tuple[str, ...] = ()
 
 
 @dataclass
@@ -122,8 +130,10 @@ def _add_clip(m: ClipMeasurements, known: _Known, rows: _Rows, now: datetime) ->
     _add_clip_row(m, known, rows, now, label)
     run_id = known.next_run
     known.next_run += 1
-    rows.runs.append(_run_row(m, run_id, now))
+    verdict = assess_measurements(m)
+    rows.runs.append({**_run_row(m, run_id, now), **_trust_columns(verdict)})
     cols = _frame_columns(m, camera, run_id, known.next_frame)
+    cols["low_trust"] = np.full(m.n, verdict.low)
     if camera["kind"] == "mobile" and known.districts is not None:
         cols["district_id"] = known.districts.locate(cols["lon"], cols["lat"])
     known.next_frame += m.n
@@ -135,7 +145,13 @@ def _add_clip(m: ClipMeasurements, known: _Known, rows: _Rows, now: datetime) ->
     if m.zone_pixels is not None and not m.zone_pixels.empty:
         rows.zone_pixels.append(_zone_rows(m.zone_pixels, m.run.class_set.groups, ids))
     rows.previews.extend(_preview_rows(m, run_id, ids))
-    return IngestResult(m.clip.sha256, label, "stored", run_id, m.n, f"stored {m.n} sampled frames")
+    message = f"stored {m.n} sampled frames" + (f"; {verdict.summary}, left out of indicators" if verdict.low else "")
+    return IngestResult(m.clip.sha256, label, "stored", run_id, m.n, message, verdict.trust, verdict.reasons)
+
+
+def _trust_columns(verdict: TrustVerdict) -> dict[str, Any]:
+    """The run's ``trust`` and ``trust_reasons`` (a JSON list) columns."""
+    return {"trust": verdict.trust, "trust_reasons": json.dumps(list(verdict.reasons))}
 
 
 def _camera_of(m: ClipMeasurements, known: _Known, label: str) -> dict[str, Any]:

@@ -40,6 +40,16 @@ def export_frames(store: Store, out_dir: str | Path) -> int:
     return int(table.num_rows)
 
 
+def _frames_dataset(folder: Path) -> ds.Dataset:
+    """The frame rows of ``folder``; files written before trust verdicts existed get ``low_trust`` as NULL
+    (not checked, counted as ok), so the indicator queries run on them unchanged."""
+    data = ds.dataset(folder, format="parquet", partitioning=PARTITIONING)
+    if "low_trust" in data.schema.names:
+        return data
+    schema = data.schema.append(pa.field("low_trust", pa.bool_()))
+    return ds.dataset(folder, schema=schema, format="parquet", partitioning=PARTITIONING)
+
+
 class ParquetStore(Store):
     """A read-only store over a Parquet folder written by :func:`export_frames` (or a cluster job)."""
 
@@ -52,8 +62,9 @@ class ParquetStore(Store):
         import threading
 
         self._write_lock = threading.Lock()
-        self._con = duckdb.connect(":memory:")
-        self._sources: dict[str, object] = {"frames": ds.dataset(folder, format="parquet", partitioning=PARTITIONING)}
+        self._memory = duckdb.connect(":memory:")
+        self._con = self._memory  # a store with a connection of its own: reads never open a file
+        self._sources: dict[str, object] = {"frames": _frames_dataset(folder)}
         if places is not None:
             for name in ("cameras", "districts"):
                 self._sources[name] = places.query_df(f"SELECT * FROM {name}")  # fixed table names
@@ -61,7 +72,7 @@ class ParquetStore(Store):
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor that sees the Parquet dataset as ``frames`` (registrations are per cursor)."""
-        cur = self._con.cursor()
+        cur = self._memory.cursor()
         for name, source in self._sources.items():
             cur.register(name, source)
         return cur

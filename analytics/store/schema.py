@@ -13,7 +13,7 @@ Adding an indicator group (a new name in :data:`analytics.taxonomy.GROUPS`) ther
 migration: ingest writes one ``<group>_px`` column of ``frames`` per group
 (:data:`GROUP_COLUMNS`), so append one with the next number, e.g.::
 
-    (4, "indicator group 'water'", ["ALTER TABLE frames ADD COLUMN water_px BIGINT"]),  # 4: the next number
+    (5, "indicator group 'water'", ["ALTER TABLE frames ADD COLUMN water_px BIGINT"]),  # 5: the next number
 
 Older files get the column as NULL for the frames stored before it existed (say so in the
 indicator's docstring if that matters). ``test_every_group_has_a_frames_column`` fails until the
@@ -29,7 +29,7 @@ from analytics import __version__
 from analytics.errors import SchemaVersionError, StoreError
 from analytics.taxonomy import GROUPS
 
-__all__ = ["GROUP_COLUMNS", "LATEST_VERSION", "MIGRATIONS", "migrate", "schema_version"]
+__all__ = ["GROUP_COLUMNS", "LATEST_VERSION", "MIGRATIONS", "check_readable", "migrate", "schema_version"]
 
 GROUP_COLUMNS = tuple(f"{g}_px" for g in GROUPS)
 """The ``frames`` column of each indicator group that ingest writes (from the live taxonomy).
@@ -91,6 +91,15 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "metrics_json VARCHAR NOT NULL, code_version VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)",
         ],
     ),
+    (
+        4,
+        "trust verdict of each model run (ok/low with reasons, NULL: not checked); its frames flagged low_trust",
+        [
+            "ALTER TABLE model_runs ADD COLUMN trust VARCHAR",
+            "ALTER TABLE model_runs ADD COLUMN trust_reasons VARCHAR",
+            "ALTER TABLE frames ADD COLUMN low_trust BOOLEAN",
+        ],
+    ),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
@@ -106,7 +115,46 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
             raise StoreError("this DuckDB file holds tables that UrbanLens did not create (no 'meta' table)")
         return 0
     rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
-    return int(rows[0][0]) if rows else 0
+    return _parse_version(rows[0][0]) if rows else 0
+
+
+def _parse_version(raw: object) -> int:
+    """The ``schema_version`` text of the ``meta`` table as a whole number of at least 1.
+
+    >>> _parse_version("3"), _parse_version(" 2 ")
+    (3, 2)
+    >>> _parse_version("three")
+    Traceback (most recent call last):
+    ...
+    analytics.errors.StoreError: the database's schema version 'three' is not a whole number of at least 1: the file is damaged or was not written by UrbanLens
+    """
+    text = str(raw).strip()
+    if not (text.isascii() and text.isdigit()) or int(text) < 1 or len(text) > 9:
+        shown = str(raw)[:40]
+        raise StoreError(
+            f"the database's schema version {shown!r} is not a whole number of at least 1: "
+            "the file is damaged or was not written by UrbanLens"
+        )
+    return int(text)
+
+
+def check_readable(version: int, path: str) -> None:
+    """Refuse, with what to do, a database that this UrbanLens cannot read as it is without writing to it.
+
+    A newer schema needs a newer UrbanLens; an older one is upgraded by opening it once for
+    writing (any command that is not read-only, e.g. ``urbanlens info``), which a read-only
+    reader (``report``) cannot do.
+    """
+    if version > LATEST_VERSION:
+        raise SchemaVersionError(
+            f"database {path!r} has schema version {version}, newer than this UrbanLens ({__version__}) reads "
+            f"(schema {LATEST_VERSION}); upgrade UrbanLens to a release that reads it (the file is left as it is)"
+        )
+    if version < LATEST_VERSION:
+        raise SchemaVersionError(
+            f"database {path!r} has schema version {version}, older than this UrbanLens reads ({LATEST_VERSION}); "
+            f"upgrade the file first with `urbanlens info --db {path}` (it opens it for writing once), then run this again"
+        )
 
 
 def migrate(con: duckdb.DuckDBPyConnection, target: int = LATEST_VERSION) -> tuple[int, int]:
@@ -115,7 +163,7 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int = LATEST_VERSION) -> tup
     if current > LATEST_VERSION:
         raise SchemaVersionError(
             f"database schema version {current} is newer than this UrbanLens ({__version__}, schema {LATEST_VERSION}); "
-            "upgrade UrbanLens to open it"
+            "upgrade UrbanLens to a release that reads it (the file is left as it is)"
         )
     if current >= target:
         return current, current

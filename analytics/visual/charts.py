@@ -135,7 +135,8 @@ def kpi_table(names: Sequence[str], cur: pd.DataFrame, prev: pd.DataFrame) -> pd
 def readable_table(long: pd.DataFrame, keys: Sequence[str], labels: dict[str, str] | None = None) -> pd.DataFrame:
     """The long indicator table with values as people read them (the table shown and downloaded).
 
-    Shares become percentages; a cell with too few frames keeps its counts and says so.
+    Shares become percentages; a cell with too few frames keeps its counts and says so; an
+    error-adjusted table keeps its ``adjustment`` column (how each cell was adjusted, or why not).
     """
     keys = list(keys)
     df = long.copy()
@@ -151,6 +152,7 @@ def readable_table(long: pd.DataFrame, keys: Sequence[str], labels: dict[str, st
                 df[f"{k}_name"] = df[k].map(lambda v: labels.get(str(v), str(v)))
     name_cols = [f"{k}_name" for k in keys if f"{k}_name" in df.columns]
     cols = [*keys, *name_cols, "indicator", "label", "unit", "value", "ci_low", "ci_high", "n_frames", "n_clips", "status"]
+    cols += ["adjustment"] if "adjustment" in df.columns else []  # error-adjusted tables say which cells were adjusted
     return df[cols].reset_index(drop=True)
 
 

@@ -86,6 +86,21 @@ with m3:
     smooth = st.toggle("Temporal smoothing", value=False, key="analyse_smooth", help="EMA of the model output across sampled frames")
     set_start = st.toggle("Set start time", value=False, key="analyse_set_start",
                           help="Default: the clip's creation time tag, else the upload time")
+with st.expander("Advanced", icon=":material/tune:"):
+    a1, a2, a3 = st.columns(3)
+    advanced_choices = flow.ADVANCED_CHOICES
+
+    def _help(name: str, intro: str) -> str:
+        return intro + " " + "; ".join(f"{k}: {v}" for k, v in advanced_choices[name].items())
+
+    smoothing_method = a1.selectbox("Smoothing method", list(advanced_choices["smoothing_method"]), key="analyse_smoothing_method",
+                                    help=_help("smoothing_method", "Used when temporal smoothing is on."))
+    refine = a2.selectbox("Label refinement", list(advanced_choices["refine"]), key="analyse_refine",
+                          help=_help("refine", "Dense CRF over the model's scores with the frame's colours."))
+    tta = a3.selectbox("Test-time augmentation", list(advanced_choices["tta"]), key="analyse_tta",
+                       help=_help("tta", "Average the model's scores over mirrored and rescaled copies of each frame."))
+    st.caption("See docs/models.md for what each option gains and costs. Each choice is recorded with the clip.")
+advanced = flow.AdvancedOptions(smoothing_method, refine, tta)
 start_time: datetime | None = None
 if set_start:
     d1, d2, _ = st.columns([1, 1, 2])
@@ -106,7 +121,7 @@ if go_clicked and upload is not None and file is not None and model_name:
     try:
         result = flow.analyse_upload(
             upload, file.getvalue(), camera, ui.store(), settings, model=model_name, fps=float(fps), smooth=smooth,
-            zones=zones_bytes, start_time=start_time,
+            zones=zones_bytes, start_time=start_time, advanced=advanced,
             progress=lambda done, total, rate, eta: bar.progress(*flow.progress_text(done, total, rate, eta)),
         )
         review = flow.review_clip(result, camera, upload.name)
@@ -129,6 +144,8 @@ if state:
     st.caption(review.caption)
     for w in review.result.warnings:
         st.caption(f":material/warning: {w}")
+    if review.trust_warning:
+        st.warning(review.trust_warning, icon=":material/report:")
     overlays, frames = review.overlays(), review.frames()
     if overlays:
         st.markdown("**Sampled frames with the model's classes** (people blurred)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analytics.evaluation.adjust import accuracy_table, adjustment_summary
 from analytics.formatting import as_percent, format_count, format_period, format_value
 from analytics.visual import charts, maps
 from dashboard import ui
@@ -30,6 +31,7 @@ elif "camera_pick" not in st.session_state:  # start on a fixed camera with zone
 camera_id = str(st.selectbox("Camera", ids, key="camera_pick", format_func=lambda c: f"{labels.get(c, c)} ({c})"))
 cam = cams[cams["camera_id"] == camera_id].iloc[0].to_dict()
 ui.synthetic_banner(cam.get("source") == "synthetic")
+ui.low_trust_caption(start, end, (camera_id,))
 district = labels.get(str(cam.get("district_id")), "outside districts") if cam.get("district_id") else "outside districts"
 badge = " :orange-badge[synthetic]" if cam.get("source") == "synthetic" else ""
 st.markdown(
@@ -67,10 +69,17 @@ with right:
         st.caption("Zones drawn on " + ("the latest preview frame." if img else f"a blank {w}×{h} frame (no preview stored)."))
 
 st.divider()
-pc, _ = st.columns([1, 2])
+pc, tc = st.columns([1, 2])
 with pc:
     name = ui.indicator_picker(default="green_view", key="camera_indicator")
-ts = ui.indicators(path, ("camera", "day"), (name,), start, end, cameras=(camera_id,), min_frames=settings.min_frames)
+with tc:
+    adjusted = ui.adjusted_toggle("camera_adjusted")
+accuracy = accuracy_table(ui.camera_evaluations(path, name), name)
+st.caption(" ".join(accuracy.loc[accuracy["camera_id"] == camera_id, "accuracy"]) or "Accuracy not measured.")
+fetch = ui.adjusted if adjusted else ui.indicators
+ts = fetch(path, ("camera", "day"), (name,), start, end, cameras=(camera_id,), min_frames=settings.min_frames)
+if adjusted:
+    st.caption(adjustment_summary(ts))
 st.plotly_chart(charts.timeseries_figure(ts, "camera", name, period, labels=labels), key="camera_ts", config={"displaylogo": False})
 now = ts[ts["enough"]]
 if not ts.empty:

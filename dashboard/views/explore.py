@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analytics.evaluation.adjust import accuracy_table, adjustment_summary
 from analytics.formatting import MISSING_TEXT, format_period
 from analytics.indicators import INDICATORS
 from analytics.visual import charts
@@ -17,6 +18,7 @@ if not ui.stats(path)["frames"]:
     ui.empty_state("**No measurements yet.** Charts appear here once clips are analysed.")
     st.stop()
 ui.synthetic_banner()
+ui.low_trust_caption(start, end)
 period = format_period(start, end)
 labels = ui.labels(path)
 
@@ -26,7 +28,9 @@ with c1:
 with c2:
     key = str(st.radio("Compare by", ["district", "camera"], horizontal=True, key="explore_by",
                        format_func=lambda k: k.capitalize()))
-ranked = ui.indicators(path, (key,), (name,), start, end, min_frames=settings.min_frames)
+adjusted = ui.adjusted_toggle("explore_adjusted")
+fetch = ui.adjusted if adjusted else ui.indicators
+ranked = fetch(path, (key,), (name,), start, end, min_frames=settings.min_frames)
 options = ranked.sort_values("n_frames", ascending=False)[key].astype(str).tolist()
 with c3:
     chosen = st.multiselect(
@@ -34,6 +38,12 @@ with c3:
         format_func=lambda v: labels.get(v, v), key=f"explore_pick_{key}",
     )
 ui.indicator_caption(name)
+if adjusted:
+    st.caption(adjustment_summary(ranked) + " Charts and tables show adjusted values where an evaluation applies.")
+accuracy = accuracy_table(ui.camera_evaluations(path, name), name)
+with st.expander(f"Accuracy of each camera ({(accuracy['source'] != 'none').sum()} of {len(accuracy)} with an evaluation)"):
+    st.dataframe(accuracy[["camera", "source", "accuracy"]], hide_index=True, width="stretch",
+                 column_config={"source": "evaluation", "accuracy": st.column_config.TextColumn("accuracy", width="large")})
 
 tab_ts, tab_heat, tab_rank, tab_dist = st.tabs(["Time series", "Hour × weekday", "Comparison", "Distribution"])
 
@@ -42,9 +52,9 @@ with tab_ts:
                     format_func=lambda s: "by day" if s == "day" else "by hour of day (all days pooled)")
     if chosen:
         flt = {"districts": tuple(chosen)} if key == "district" else {"cameras": tuple(chosen)}
-        ts = ui.indicators(path, (key, step), (name,), start, end, min_frames=settings.min_frames, **flt)
+        ts = fetch(path, (key, step), (name,), start, end, min_frames=settings.min_frames, **flt)
     else:
-        ts = ui.indicators(path, ("city", step), (name,), start, end, min_frames=settings.min_frames)
+        ts = fetch(path, ("city", step), (name,), start, end, min_frames=settings.min_frames)
     series_key = key if chosen else "city"
     st.plotly_chart(charts.timeseries_figure(ts, series_key, name, period, labels=labels, time_key=step), key="explore_ts",
                     config={"displaylogo": False})
@@ -58,7 +68,7 @@ with tab_ts:
 with tab_heat:
     flt2 = ({"districts": tuple(chosen)} if key == "district" else {"cameras": tuple(chosen)}) if chosen else {}
     scope = ", ".join(labels.get(c, c) for c in chosen) if chosen else "whole city"
-    heat = ui.indicators(path, ("hour", "weekday"), (name,), start, end, min_frames=settings.min_frames, **flt2)
+    heat = fetch(path, ("hour", "weekday"), (name,), start, end, min_frames=settings.min_frames, **flt2)
     st.plotly_chart(charts.heatmap_figure(heat, name, period), key="explore_heat", config={"displaylogo": False})
     st.caption(f"Scope: {scope}.")
     table = charts.readable_table(heat, ["weekday", "hour"])
@@ -75,7 +85,7 @@ with tab_rank:
         ui.downloads(table, f"urbanlens_{name}_by_{key}", key="dl_rank")
 
 with tab_dist:
-    per_day = ui.indicators(path, ("camera", "day"), (name,), start, end, min_frames=max(1, settings.min_frames // 3))
+    per_day = fetch(path, ("camera", "day"), (name,), start, end, min_frames=max(1, settings.min_frames // 3))
     cams = ui.cameras(path)[["camera_id", "district_id"]]
     per_day = per_day.merge(cams.rename(columns={"camera_id": "camera"}), on="camera", how="left")
     per_day["district"] = per_day["district_id"].fillna("(outside districts)")

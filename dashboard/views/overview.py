@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analytics.evaluation.adjust import accuracy_table, adjustment_summary
 from analytics.formatting import (
     MISSING_TEXT,
     display_scale,
@@ -28,6 +29,7 @@ if not stats["frames"]:
     ui.empty_state("**No measurements yet.** The overview fills in as soon as the database holds analysed clips.")
     st.stop()
 ui.synthetic_banner()
+ui.low_trust_caption(start, end)
 period = format_period(start, end)
 
 # -- KPI tiles ------------------------------------------------------------------------------------
@@ -106,11 +108,20 @@ with right:
                 st.caption(f"{format_count(r['n_frames'])} frames · {format_count(r['n_clips'])} clips · {period}")
                 if kind == "district":
                     in_area = cams[cams["district_id"] == area_id]
-                    detail = ui.indicators(path, ("district",), tuple(HEADLINE), start, end, districts=(area_id,),
-                                           min_frames=settings.min_frames)
+                    adjusted = ui.adjusted_toggle("overview_adjusted")
+                    fetch = ui.adjusted if adjusted else ui.indicators
+                    detail = fetch(path, ("district",), tuple(HEADLINE), start, end, districts=(area_id,),
+                                   min_frames=settings.min_frames)
                     for d in detail.itertuples(index=False):
                         st.markdown(f"- {INDICATORS[d.indicator].label}: **{format_value(d.indicator, d.value)}** "
                                     f"(n = {format_count(d.n_frames)})")
+                    if adjusted:
+                        st.caption(adjustment_summary(detail))
+                    accuracy = accuracy_table(ui.camera_evaluations(path, name), name)
+                    accuracy = accuracy[accuracy["camera_id"].isin(in_area["camera_id"].astype(str))]
+                    with st.expander(f"Accuracy of the {len(accuracy)} cameras here"):
+                        for a in accuracy.itertuples(index=False):
+                            st.markdown(f"- **{a.camera}**: {a.accuracy}")
                     cam_pick = st.selectbox("Open a camera", in_area["camera_id"], format_func=lambda c: ui.labels(path).get(c, c),
                                             index=None, key="overview_district_camera")
                     if cam_pick:

@@ -23,9 +23,11 @@ CITY = "__city__"
 
 
 @st.cache_data(ttl=ui.TTL, show_spinner=False, max_entries=8)
-def _build(path: str, area: str | None, start: date, end: date, main: str) -> dict[str, Any]:
-    """What the page shows and offers for download, as plain values (st.cache_data pickles them)."""
-    content = build_report(ui.store(), area, start, end, main_indicator=main, min_frames=ui.settings().min_frames)
+def _build(path: str, version: tuple[int, ...], area: str | None, start: date, end: date, main: str) -> dict[str, Any]:
+    """What the page shows and offers for download, as plain values (st.cache_data pickles them);
+    ``version`` (:func:`ui.data_version`) makes a new report once the data has changed."""
+    with ui.store().reading() as store:  # one read-only connection for the report's queries
+        content = build_report(store, area, start, end, main_indicator=main, min_frames=ui.settings().min_frames)
     return {
         "title": content.title, "period": content.period_text, "has_data": content.has_data,
         "no_data_reason": content.no_data_reason, "key_points": tuple(content.key_points),
@@ -75,7 +77,7 @@ area = None if area_key == CITY else str(area_key)
 
 try:
     with st.spinner("Building the report…"):
-        built = _build(path, area, start, end, str(main))
+        built = _build(path, ui.data_version(path), area, start, end, str(main))
 except UrbanLensError as exc:
     ui.show_error(exc)
     st.stop()

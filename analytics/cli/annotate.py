@@ -1,0 +1,107 @@
+"""``urbanlens annotate select|import``: choose frames worth annotating, package them for CVAT, bring corrections back.
+
+``select`` runs a model over candidate frames, picks ``--n`` by ``--strategy``
+(:mod:`analytics.evaluation.select`) and writes a CVAT "Segmentation mask 1.1" package with the
+model's labels as pre-annotations (:mod:`analytics.evaluation.annotate`). ``import`` stores a
+corrected export under ``URBANLENS_HOME/annotations/<id>/`` (:mod:`analytics.evaluation.annotations`);
+the same export again is a no-op that says so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+
+from analytics.cli._common import console, err_console, open_db
+from analytics.errors import InputError
+from analytics.evaluation.annotate import image_candidates, select_and_package
+from analytics.evaluation.annotations import IMPORT_FORMATS, import_annotations, list_annotations
+from analytics.evaluation.select import STRATEGIES
+from analytics.models.zoo import resolve
+from analytics.settings import load_settings
+
+__all__ = ["annotate_app", "register"]
+
+annotate_app = typer.Typer(help="Choose frames to annotate (CVAT package) and import corrected annotations.",
+                           no_args_is_help=True)
+_COLUMNS = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+
+
+@annotate_app.command("select")
+def select_command(
+    n: Annotated[int, typer.Option("--n", help="How many frames to choose.")],
+    images: Annotated[Path | None, typer.Option("--images", help="Choose among the images of this folder.")] = None,
+    camera: Annotated[str | None, typer.Option("--camera", help="Choose among frames of this camera's stored clips.")] = None,
+    strategy: Annotated[str, typer.Option("--strategy", help=f"{' | '.join(STRATEGIES)} (default: {STRATEGIES[0]}).")] = STRATEGIES[0],
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random strategy.")] = 0,
+    out: Annotated[Path, typer.Option("--out", help="The CVAT package to write (.zip, or a new folder).")] = Path("task.zip"),
+    model: Annotated[str | None, typer.Option("--model", help="Installed model (default: espnetv2-s2).")] = None,
+    allow_people: Annotated[bool, typer.Option("--allow-people", help="Do not pixelate people and plates in the package.")] = False,
+) -> None:
+    """Choose the frames worth annotating and write them, pre-annotated, as a CVAT task package."""
+    if (images is None) == (camera is None):
+        raise InputError("give exactly one of --images DIR or --camera ID")
+    if camera is not None:
+        raise InputError(
+            "--camera: stored clips do not record their source file yet, so their frames cannot be re-decoded; "
+            "export the frames to a folder and use --images DIR"
+        )
+    settings = load_settings()
+    installed = resolve(model or settings.default_model, settings)
+    assert images is not None
+    candidates = image_candidates(images)
+    with Progress(*_COLUMNS, console=err_console, transient=True) as bar:
+        task = bar.add_task(f"scoring {len(candidates)} frames", total=len(candidates))
+        choices = select_and_package(installed, candidates, n, out, strategy=strategy, seed=seed, allow_people=allow_people,
+                                     threads=settings.threads, progress=lambda _s, done, _t: bar.update(task, completed=done))
+    table = Table(title=f"{len(choices)} frames chosen by {strategy} ({installed.card.name})")
+    for col in ("#", "frame", "uncertainty"):
+        table.add_column(col, justify="right" if col != "frame" else "left")
+    for c in choices:
+        table.add_row(str(c.rank), c.name, f"{c.uncertainty:.3f}")
+    console.print(table)
+    blur = "people kept (--allow-people)" if allow_people else "people and plates pixelated"
+    console.print(f"package: {out} ({blur}); open it in CVAT as README.md inside says", highlight=False)
+
+
+@annotate_app.command("import")
+def import_command(
+    export: Annotated[Path, typer.Argument(help="The annotation export: a CVAT 'Segmentation mask 1.1' zip/folder, or CamVid X/ + Xannot/.")],
+    camera: Annotated[str | None, typer.Option("--camera", help="The stored camera these frames come from.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help=f"{' | '.join(IMPORT_FORMATS)}.")] = "cvat-mask",
+) -> None:
+    """Store corrected annotations (frames, masks, classes, provenance) for `evaluate` and `models adapt`."""
+    settings = load_settings()
+    if camera is not None:
+        with open_db(None) as store:  # an unknown camera fails here, before anything is written
+            store.camera(camera)
+    result = import_annotations(export, fmt, camera, settings)
+    if not result.new:
+        console.print(f"already imported: annotation set {result.id} ({result.frames} frames) in {result.folder}; nothing changed",
+                      highlight=False)
+        return
+    console.print(f"imported annotation set {result.id}: {result.frames} frames, classes {', '.join(result.classes)}",
+                  highlight=False)
+    console.print(f"stored in {result.folder}; use it with `urbanlens models adapt BASE --annotations {result.id} --name NEW`",
+                  highlight=False)
+
+
+@annotate_app.command("list")
+def list_command() -> None:
+    """The stored annotation sets."""
+    table = Table(title="Annotation sets")
+    for col in ("id", "format", "frames", "classes", "camera", "imported"):
+        table.add_column(col)
+    for m in list_annotations(load_settings()):
+        table.add_row(str(m.get("id")), str(m.get("format")), str(len(m.get("frames", []))), str(len(m.get("classes", []))),
+                      str(m.get("camera_id") or "-"), str(m.get("imported_at", "")))
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``annotate`` sub-commands to ``app``."""
+    app.add_typer(annotate_app, name="annotate")

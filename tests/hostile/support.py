@@ -1,0 +1,125 @@
+"""What the hostile-input cases share: a small database, the tiny colour model, the CLI run in-process."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from analytics.cli import main
+from analytics.demo import demo_districts
+from tests.helpers import clip_from_pixels, store_with_cameras
+
+
+@dataclass
+class Ran:
+    """What one command did: its exit code and what it wrote to stdout and stderr."""
+
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Ran:
+    """Run ``urbanlens ARGS`` through the real entry point :func:`analytics.cli.main` (its error
+    handling included) in this process, which is much faster than a subprocess per case."""
+    monkeypatch.setattr(sys, "argv", ["urbanlens", *args])
+    capsys.readouterr()
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    captured = capsys.readouterr()
+    return Ran(code, captured.out, captured.err)
+
+
+def database_digest(path: Path) -> str:
+    """SHA-256 of every table's rows (sorted), read with plain DuckDB: equal digests, equal content.
+    A file that is not a DuckDB database is hashed by its bytes."""
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    try:
+        h = hashlib.sha256()
+        tables = [r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY table_name").fetchall()]
+        for table in tables:
+            h.update(table.encode())
+            h.update(repr(con.execute(f'SELECT * FROM "{table}" ORDER BY ALL').fetchall()).encode())
+        return h.hexdigest()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="session")
+def _city_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("hostile-city") / "city.duckdb"
+    with store_with_cameras(str(path), [("cam-1", 4.0, 52.0), ("cam-2", 4.01, 52.01)]) as store:
+        store.upsert_districts(demo_districts())
+        store.ingest(clip_from_pixels("cam-1", datetime(2026, 1, 5, 10), [{0: 50, 8: 30, 10: 20}] * 40))
+    return path
+
+
+@pytest.fixture
+def city_db(tmp_path: Path, _city_template: Path) -> Path:
+    """A small database of its own for each test: two cameras, the demo districts, one clip of 40 frames."""
+    path = tmp_path / "city.duckdb"
+    shutil.copyfile(_city_template, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def colour_model_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An URBANLENS_HOME with the tiny colour model installed as 'colours' (built once per session)."""
+    from tinymodels import colour_card, colour_model
+
+    from analytics.models import zoo
+    from analytics.settings import load_settings
+
+    home = tmp_path_factory.mktemp("hostile-home")
+    folder = tmp_path_factory.mktemp("hostile-model")
+    onnx_path = colour_model(folder / "colours.onnx", height=32, width=64)
+    card = folder / "colours.json"
+    card.write_text(colour_card(32, 64).to_json())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("URBANLENS_HOME", str(home))
+        zoo.add_model(onnx_path, card, load_settings())
+    return home
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, colour_model_home: Path) -> Iterator[None]:
+    """Wide console (no wrapped lines), the colour model's home; nothing else from the environment."""
+    monkeypatch.setenv("URBANLENS_HOME", str(colour_model_home))
+    monkeypatch.setenv("COLUMNS", "400")
+    for name in ("URBANLENS_DB", "URBANLENS_MAX_CLIP_MINUTES"):
+        monkeypatch.delenv(name, raising=False)
+    yield
+
+
+def frames_with_district(path: Path, district_id: str) -> None:
+    """Put every frame of ``path`` in a district with a hostile id, as an older UrbanLens (that did
+    not check district ids) could have stored it."""
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("INSERT INTO districts VALUES (?, ?, ?, 'user')", [district_id, district_id, '{"type": "Polygon", "coordinates": []}'])
+        con.execute("UPDATE frames SET district_id = ?", [district_id])
+    finally:
+        con.close()
+
+
+def set_schema_version(path: Path, value: str) -> None:
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [value])
+    finally:
+        con.close()
