@@ -2,7 +2,7 @@
 
 Which blocks run: every fenced ```` ```bash ```` block under the README headings named in
 :data:`SECTIONS` (a ``## `` heading and everything up to the next ``## ``), in the order they
-appear; ``SECTIONS = None`` would take the whole README. A block whose fence is preceded (on
+appear; ``SECTIONS = None`` (the setting here) takes the whole README. A block whose fence is preceded (on
 the line before, blank lines allowed) by ``<!-- readme-test: skip -->`` is left out: for
 commands that never return (a server) or that change the machine (installers).
 
@@ -33,7 +33,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 
-SECTIONS: tuple[str, ...] | None = ("Walkthrough",)
+SECTIONS: tuple[str, ...] | None = None
 """README ``## `` headings whose bash blocks run (a heading matches when it starts with the name)."""
 
 SKIP_MARK = "<!-- readme-test: skip -->"

@@ -351,4 +351,9 @@ def save_upload(store: Store, result: AnalysisResult, camera: dict[str, Any], pa
     saved = save_analysis(store, result, new_camera=camera if camera.get("new") else None)
     forget_upload(path)
     n = saved.ingest.n_frames if saved.ingest is not None else 0
-    return f"{saved.message} ({n} frames sampled)"
+    verdict = result.trust
+    if verdict is not None and verdict.low:
+        counts = "It is stored as low trust (a heuristic check) and left out of indicators unless asked for."
+    else:
+        counts = "Its indicators now count in every page."
+    return f"{saved.message} ({n} frames sampled). {counts}"

@@ -183,7 +183,7 @@ if state:
 
 saved = st.session_state.get("analyse_saved")
 if saved:
-    st.success(f"Saved to the database: {saved[0]}. Its indicators now count in every page.", icon=":material/check_circle:")
+    st.success(f"Saved to the database: {saved[0]}", icon=":material/check_circle:")
     if st.button("Open the camera page", key="analyse_open_camera"):
         st.session_state["camera_id"] = saved[1]
         st.session_state.pop("analyse_saved", None)
