@@ -295,7 +295,7 @@ def compute(
         raise InputError(f"min_frames={min_frames} must be at least 1")
     if hours is not None and not (0 <= hours[0] <= hours[1] <= 23):
         raise InputError(f"hours {hours} must be a range within 0..23 with start <= end")
-    where, params = _frame_filter(d0, d1, cameras, districts, hours)
+    where, params = frame_filter(d0, d1, cameras, districts, hours)
     if not include_low_trust:
         where.append(TRUSTED_FRAMES)
     join = ""
@@ -314,11 +314,12 @@ def compute(
     return _finish(agg, keys, names, min_frames)
 
 
-def _frame_filter(
-    d0: date | None, d1: date | None, cameras: Sequence[str] | None, districts: Sequence[str] | None,
-    hours: tuple[int, int] | None,
+def frame_filter(
+    d0: date | None, d1: date | None, cameras: Sequence[str] | None = None, districts: Sequence[str] | None = None,
+    hours: tuple[int, int] | None = None,
 ) -> tuple[list[str], dict[str, Any]]:
-    """The WHERE conditions (on ``frames f``) and their parameters for the active frames asked for."""
+    """The WHERE conditions (on ``frames f``) and their parameters for the active frames asked for:
+    days ``d0``..``d1`` inclusive, any of ``cameras`` / ``districts``, hours of day ``hours`` inclusive."""
     window, params = period_filter(d0, d1)
     where = ["f.active", *window]
     if cameras:

@@ -6,19 +6,17 @@ exception element shows, and saves a screenshot of each into tests/artifacts/ (g
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import load_bench  # noqa: E402  (the dashboard server helpers the load benchmark uses too)
+
 REPO = Path(__file__).resolve().parents[1]
-APP = REPO / "dashboard" / "app.py"
 ARTIFACTS = REPO / "tests" / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -27,34 +25,6 @@ PAGES = [("", "City overview"), ("explore", "Explore indicators"), ("camera", "C
          ("reports", "Reports"), ("analyse", "Analyse footage"), ("data", "Data")]
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_streamlit(db: Path, home: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    """Start the dashboard headless on 127.0.0.1:port; returns once it answers its health check."""
-    env = {**os.environ, "URBANLENS_DB": str(db), "URBANLENS_HOME": str(home)}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true", "--server.address", "127.0.0.1",
-           "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=str(APP.parent), env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.terminate()
-    raise RuntimeError("streamlit did not answer within 60 s")
 
 
 @pytest.fixture(scope="module")
@@ -69,16 +39,12 @@ def server(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed at /usr/bin/chromium (`apt-get install -y chromium`; .ci/run does it)")
     home = tmp_path_factory.mktemp("browser-home")
-    port = _free_port()
-    proc = start_streamlit(demo_db, home, port, home / "streamlit.log")
+    port = load_bench.free_port()
+    proc = load_bench.start_dashboard(demo_db, home, port, home / "streamlit.log")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        load_bench.stop_process(proc)
 
 
 def wait_for_page(page, title: str, timeout_ms: int = 60000) -> None:  # type: ignore[no-untyped-def]

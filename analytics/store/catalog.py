@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.errors import InputError
-from analytics.indicators import TRUSTED_FRAMES, compute, period_filter
+from analytics.indicators import TRUSTED_FRAMES, compute, frame_filter, period_filter
 from analytics.periods import previous_period
 from analytics.records import ClipMeasurements
 from analytics.store import Store
@@ -160,14 +160,7 @@ def trust_counts(
 
     Reads only ``frames`` (its ``low_trust`` flag), so it answers on a Parquet store too.
     """
-    window, params = period_filter(start, end, "f.ts")
-    where = ["f.active", *window]
-    if cameras:
-        where.append("f.camera_id IN (SELECT unnest($cams))")
-        params["cams"] = list(cameras)
-    if districts:
-        where.append("f.district_id IN (SELECT unnest($dists))")
-        params["dists"] = list(districts)
+    where, params = frame_filter(start, end, cameras, districts)
     row = store.query_df(
         "SELECT count(DISTINCT f.clip_sha256) AS clips, count(DISTINCT f.clip_sha256) FILTER (WHERE f.low_trust) AS low, "
         "count(DISTINCT f.clip_sha256) FILTER (WHERE f.low_trust IS NULL) AS not_checked "
@@ -196,3 +189,21 @@ def list_clips(store: Store, camera_id: str | None = None) -> pd.DataFrame:
     df["reasons"] = [json.loads(r) if isinstance(r, str) and r else [] for r in df.pop("trust_reasons")]
     df["trust"] = [TRUST_LABELS.get(t if isinstance(t, str) else None, str(t)) for t in df["trust"]]
     return df
+
+
+def clip_sources(store: Store, camera_id: str) -> pd.DataFrame:
+    """A camera's clips with an active run: the file each was read from at ingest and the frames that run sampled.
+
+    Columns: clip_sha256, label, start_time, source_path (None: not recorded, e.g. an uploaded clip
+    or one stored before paths were recorded), run_id, sampling (e.g. ``fps=2``), frame_index (the
+    sampled frames' positions in the clip, ascending). Oldest clip first.
+    """
+    return store.query_df(
+        "SELECT c.clip_sha256, c.label, c.start_time, c.source_path, r.run_id, r.sampling, "
+        "list(f.frame_index ORDER BY f.frame_index) AS frame_index "
+        "FROM clips c JOIN model_runs r ON r.clip_sha256 = c.clip_sha256 AND r.active "
+        "JOIN frames f ON f.run_id = r.run_id "
+        "WHERE c.camera_id = ? GROUP BY c.clip_sha256, c.label, c.start_time, c.source_path, r.run_id, r.sampling "
+        "ORDER BY c.start_time, c.clip_sha256",
+        [camera_id],
+    )
