@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import PurePath
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,15 @@ from analytics.taxonomy import ClassSet
 SOURCES = ("footage", "synthetic")
 OBJECT_GROUPS = ("person", "two_wheeler", "vehicle")
 """Groups whose connected components are counted as objects."""
+
+
+def _is_absolute_path(text: object) -> bool:
+    """``text`` is a non-empty absolute path without NUL characters (on this system).
+
+    >>> _is_absolute_path("/data/clips/a.mp4"), _is_absolute_path("a.mp4"), _is_absolute_path("")
+    (True, False, False)
+    """
+    return isinstance(text, str) and bool(text) and "\x00" not in text and PurePath(text).is_absolute()
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,9 @@ class ClipInfo:
     n_frames: int
     source: str = "footage"
     label: str = ""
+    source_path: str | None = None
+    """Absolute path of the clip's file when it was ingested (so its frames can be read again,
+    e.g. by ``annotate select --camera``); None when not recorded (an upload's temporary copy)."""
 
     def __post_init__(self) -> None:
         if len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
@@ -46,6 +59,8 @@ class ClipInfo:
             raise InputError("clip needs a camera id")
         if self.source not in SOURCES:
             raise InputError(f"clip source {self.source!r}; expected one of {SOURCES}")
+        if self.source_path is not None and not _is_absolute_path(self.source_path):
+            raise InputError(f"clip source_path {self.source_path!r}; expected an absolute file path or None")
         if not (self.duration_s >= 0 and self.fps > 0 and self.width > 0 and self.height > 0 and self.n_frames >= 0):
             raise InputError(
                 f"clip {self.label or self.sha256[:12]}: duration {self.duration_s}, fps {self.fps}, "

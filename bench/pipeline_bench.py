@@ -22,7 +22,9 @@ into a temporary URBANLENS_HOME):
    time, hardly moves when other work shares the machine; the table is in docs/performance.md.
 
 Every timing is the median of ``--repeats`` runs, interleaved, on whatever machine runs it; the
-load average is printed because on a shared machine other work skews the figures.
+load average is printed because on a shared machine other work skews the figures. Beside the
+ratio of the medians, the e2e line gives the median of the ratios of each side-by-side pair of
+runs (pure inference, then the pipeline): the steadier figure when the load drifts.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import argparse
 import dataclasses
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -233,10 +236,11 @@ def run_sections(args, sections, samples, home, settings, model, repeats) -> Non
         inf_t, e2e_t = Timing.join(infs), Timing.join(e2es)
         inf, e2e = n / inf_t.median, n / e2e_t.median
         cpu_inf, cpu_e2e = inf_t.cpu_median / n, e2e_t.cpu_median / n
+        paired = statistics.median(i.median / e.median for i, e in zip(infs, e2es, strict=True))
         line = (
             f"{name}: {n} sampled frames | wall: pure inference {inf:.2f} frames/s, end-to-end {e2e:.2f} frames/s, "
-            f"ratio {e2e / inf:.2f} | CPU: inference {cpu_inf * 1000:.0f} ms/frame, end-to-end {cpu_e2e * 1000:.0f} ms/frame, "
-            f"ratio {cpu_inf / cpu_e2e:.2f}"
+            f"ratio {e2e / inf:.2f} (median of the {repeats} side-by-side ratios {paired:.2f}) | CPU: inference "
+            f"{cpu_inf * 1000:.0f} ms/frame, end-to-end {cpu_e2e * 1000:.0f} ms/frame, ratio {cpu_inf / cpu_e2e:.2f}"
         )
         if "naive" in sections and not (args.quick and name != CLIPS[0]):
             naive_t = measure(naive(path, model.onnx_path, card, 2.0), 1, warmup=0)
@@ -303,7 +307,7 @@ def steps(path: Path, home: Path, settings, model, args, repeats) -> None:  # ty
         stores.pop().ingest(result.measurements)  # type: ignore[arg-type]
 
     def decode() -> None:
-        with open_video(path, 2.0) as reader:
+        with open_video(path, 2.0, decode_threads=pipeline.DECODE_THREADS) as reader:
             for _ in reader:
                 pass
 

@@ -35,6 +35,19 @@ def test_head_never_predicts_a_class_without_pixels() -> None:
     assert np.argmax(x @ head.weight.T + head.bias, axis=1).max() < 2
 
 
+def test_prior_adds_back_the_class_frequencies() -> None:
+    # the same fit with a prior: the bias moves by tau * log(pi_c), the weights stay
+    rng = np.random.default_rng(2)
+    x = rng.normal(0, 1, (400, 2)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(int)
+    plain = fit_head(x, y, ["a", "b"])
+    shifted = fit_head(x, y, ["a", "b"], prior=np.array([0.9, 0.1]), tau=0.5)
+    assert np.allclose(shifted.weight, plain.weight)
+    assert np.allclose(shifted.bias - plain.bias, 0.5 * np.log([0.9, 0.1]), atol=1e-5)
+    with pytest.raises(InputError, match="class prior"):
+        fit_head(x, y, ["a", "b"], prior=np.array([1.0]))
+
+
 @pytest.mark.parametrize(
     ("x", "y", "names", "match"),
     [

@@ -223,6 +223,7 @@ def test_upload_page_analyses_and_saves_a_clip(empty_db: Path, _isolated_home: P
     st_ = Store(empty_db)  # the dashboard holds no connection between queries
     try:
         assert st_.scalar("SELECT count(*) FROM clips WHERE camera_id = 'test-street'") == 1
+        assert st_.scalar("SELECT source_path FROM clips") is None  # the upload's copy is gone: no path recorded
     finally:
         st_.close()
 

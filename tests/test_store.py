@@ -225,6 +225,7 @@ def test_a_database_of_release_0_1_0_opens_upgrades_and_reads_back(tmp_path: Pat
         assert frames["person_sidewalk_px"].tolist() == [4, 2, 0]
         assert (_count(s, "frame_class_pixels"), _count(s, "frame_objects"), _count(s, "previews")) == (14, 2, 1)
         assert s.stats()["clips"] == 1
+        assert s.scalar("SELECT source_path FROM clips") is None  # migration 5: older clips record no source file
         green = compute(s, by="city", indicators=["green_view"], min_frames=1)
         assert green["value"].iloc[0] == pytest.approx(97 / 285) and green["n_frames"].iloc[0] == 3
         # the upgraded file takes new clips beside the old one

@@ -1,6 +1,7 @@
 """``urbanlens annotate select|import``: choose frames worth annotating, package them for CVAT, bring corrections back.
 
-``select`` runs a model over candidate frames, picks ``--n`` by ``--strategy``
+``select`` runs a model over candidate frames (a folder of images, or the sampled frames of a
+camera's stored clips, decoded again from the files recorded at ingest), picks ``--n`` by ``--strategy``
 (:mod:`analytics.evaluation.select`) and writes a CVAT "Segmentation mask 1.1" package with the
 model's labels as pre-annotations (:mod:`analytics.evaluation.annotate`). ``import`` stores a
 corrected export under ``URBANLENS_HOME/annotations/<id>/`` (:mod:`analytics.evaluation.annotations`);
@@ -16,9 +17,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from analytics.cli._common import console, err_console, open_db
+from analytics.cli._common import DbOption, console, db_path, err_console, open_db
 from analytics.errors import InputError
-from analytics.evaluation.annotate import image_candidates, select_and_package
+from analytics.evaluation.annotate import Candidate, camera_candidates, image_candidates, select_and_package
 from analytics.evaluation.annotations import IMPORT_FORMATS, import_annotations, list_annotations
 from analytics.evaluation.select import STRATEGIES
 from analytics.models.zoo import resolve
@@ -41,19 +42,14 @@ def select_command(
     out: Annotated[Path, typer.Option("--out", help="The CVAT package to write (.zip, or a new folder).")] = Path("task.zip"),
     model: Annotated[str | None, typer.Option("--model", help="Installed model (default: espnetv2-s2).")] = None,
     allow_people: Annotated[bool, typer.Option("--allow-people", help="Do not pixelate people and plates in the package.")] = False,
+    db: DbOption = None,
 ) -> None:
     """Choose the frames worth annotating and write them, pre-annotated, as a CVAT task package."""
     if (images is None) == (camera is None):
         raise InputError("give exactly one of --images DIR or --camera ID")
-    if camera is not None:
-        raise InputError(
-            "--camera: stored clips do not record their source file yet, so their frames cannot be re-decoded; "
-            "export the frames to a folder and use --images DIR"
-        )
     settings = load_settings()
+    candidates = image_candidates(images) if images is not None else _camera_frames(str(camera), db)
     installed = resolve(model or settings.default_model, settings)
-    assert images is not None
-    candidates = image_candidates(images)
     with Progress(*_COLUMNS, console=err_console, transient=True) as bar:
         task = bar.add_task(f"scoring {len(candidates)} frames", total=len(candidates))
         choices = select_and_package(installed, candidates, n, out, strategy=strategy, seed=seed, allow_people=allow_people,
@@ -66,6 +62,27 @@ def select_command(
     console.print(table)
     blur = "people kept (--allow-people)" if allow_people else "people and plates pixelated"
     console.print(f"package: {out} ({blur}); open it in CVAT as README.md inside says", highlight=False)
+
+
+def _camera_frames(camera: str, db: Path | None) -> list[Candidate]:
+    """The sampled frames of ``camera``'s stored clips whose files are still there; one line on stderr
+    per clip left out, and an error when none is left."""
+    path = db_path(db)
+    if not path.exists():
+        raise InputError(f"no database at {str(path)!r}; ingest the camera's clips first (`urbanlens ingest`)")
+    with open_db(db) as store:  # the frames are read from the clip files later, with the database closed
+        found = camera_candidates(store, camera)
+    for line in found.missing:
+        err_console.print(f"left out: {line}", markup=False, highlight=False, soft_wrap=True)
+    if not found.candidates:
+        if not found.missing:
+            raise InputError(f"camera {camera!r} has no stored clips; ingest some first (`urbanlens ingest PATH --camera {camera}`)")
+        raise InputError(
+            f"none of the {len(found.missing)} clips of camera {camera!r} can be read again (see the lines above): "
+            "put the files back where they were ingested from, or export frames to a folder and use --images DIR"
+        )
+    err_console.print(f"{len(found.candidates)} frames of {found.clips} clips of camera {camera}", markup=False, highlight=False)
+    return found.candidates
 
 
 @annotate_app.command("import")

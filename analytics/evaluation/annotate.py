@@ -6,17 +6,24 @@ chosen frames are run again to write the package (:mod:`analytics.evaluation.cva
 model's labels as pre-annotations, in the model's own classes (its void class, e.g. Cityscapes'
 ``background``, is CVAT's ``background``). People and vehicle plates are pixelated
 (:func:`analytics.footage.privacy.anonymise`) unless ``allow_people``.
+
+Candidates come from a folder of images (:func:`image_candidates`) or from a camera's stored clips
+(:func:`camera_candidates`): the frames each clip's active run sampled, decoded again from the file
+recorded at ingest, at that run's sampling. A clip whose file was not recorded (an upload), is gone
+or no longer holds the same bytes (SHA-256) is left out with one line saying so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 
+from analytics.checksums import sha256_file
 from analytics.errors import DataFormatError, InputError
 from analytics.evaluation.cvat import PackageFrame, distinct_colours, write_cvat_package
 from analytics.evaluation.metrics import IGNORE
@@ -24,11 +31,13 @@ from analytics.evaluation.readers import IMAGE_SUFFIXES
 from analytics.evaluation.select import STRATEGIES, descriptor, mean_entropy, select_frames
 from analytics.footage.privacy import anonymise
 from analytics.footage.segment import frame_geometry, labels_to_frame, preprocess, session_options
+from analytics.footage.video import SampledFrame, open_video
 from analytics.models.adapt import sequence_key
 from analytics.models.zoo import InstalledModel
+from analytics.store import Store, catalog
 from analytics.taxonomy import GROUP_COLORS
 
-__all__ = ["Candidate", "Choice", "image_candidates", "select_and_package"]
+__all__ = ["CameraFrames", "Candidate", "Choice", "camera_candidates", "image_candidates", "select_and_package"]
 
 Progress = Callable[[str, int, int], None]
 ENTROPY_STRIDE = 4
@@ -71,6 +80,88 @@ def image_candidates(folder: Path) -> list[Candidate]:
     if not paths:
         raise InputError(f"--images {str(folder)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return [Candidate(p.stem, sequence_key(p.stem), _read(p)) for p in paths]
+
+
+class _ClipFrames:
+    """The sampled frames of one clip file, decoded in order; asking for a frame before the last one
+    decoded opens the file again. The file is closed once its last wanted frame is out."""
+
+    def __init__(self, path: Path, sampling: str, wanted: Sequence[int]) -> None:
+        self.path, self.sampling, self.last_wanted = path, sampling, int(max(wanted))
+        self._frames: Generator[SampledFrame, None, None] | None = None
+        self._at = -1
+
+    def _decode(self) -> Generator[SampledFrame, None, None]:
+        with open_video(self.path, self.sampling) as reader:
+            yield from reader
+
+    def load(self, index: int) -> np.ndarray:
+        """Frame ``index`` (position in the clip) as BGR; DataFormatError when the file no longer yields it."""
+        if self._frames is None or index <= self._at:
+            self._close()
+            self._frames = self._decode()
+        for frame in self._frames:
+            self._at = frame.index
+            if frame.index == index:
+                if index >= self.last_wanted:
+                    self._close()
+                return frame.image
+            if frame.index > index:
+                break
+        self._close()
+        raise DataFormatError(f"{self.path}: frame {index} is not among the frames sampled at {self.sampling} when read again")
+
+    def _close(self) -> None:
+        if self._frames is not None:
+            self._frames.close()
+        self._frames, self._at = None, -1
+
+
+@dataclass(frozen=True)
+class CameraFrames:
+    """A camera's candidate frames, how many of its clips gave them, and one line per clip left out."""
+
+    candidates: list[Candidate]
+    clips: int
+    missing: list[str]
+
+
+def _unreadable(row: pd.Series) -> str | None:
+    """Why a stored clip's frames cannot be read again from its recorded file (None: they can)."""
+    name, sha, path = str(row["label"] or row["clip_sha256"][:12]), str(row["clip_sha256"]), row["source_path"]
+    n = len(row["frame_index"])
+    if not isinstance(path, str) or not path:
+        return f"{name} ({sha[:12]}): no source file recorded (an uploaded clip, or stored before paths were); its {n} frames left out"
+    if not Path(path).is_file():
+        return f"{name} ({sha[:12]}): {path} is gone; its {n} frames left out"
+    if sha256_file(path) != sha:
+        return f"{name} ({sha[:12]}): {path} no longer holds the clip stored (its SHA-256 differs); its {n} frames left out"
+    return None
+
+
+def camera_candidates(store: Store, camera_id: str) -> CameraFrames:
+    """The frames the active runs of ``camera_id``'s clips sampled, read again from the files recorded
+    at ingest, named ``<clip sha256[:12]>_f<frame index>`` (keyed by clip and sample order, so two
+    neighbouring samples of a clip are neighbours); clips whose file cannot be read are left out with
+    a line each in ``missing``. InputError for an unknown camera."""
+    store.camera(camera_id)  # an unknown camera fails here, naming the known ones
+    candidates: list[Candidate] = []
+    missing: list[str] = []
+    clips = catalog.clip_sources(store, camera_id)
+    for _, row in clips.iterrows():
+        why = _unreadable(row)
+        if why is not None:
+            missing.append(why)
+            continue
+        indices = [int(i) for i in row["frame_index"]]
+        frames = _ClipFrames(Path(row["source_path"]), str(row["sampling"]), indices)
+        seq = str(row["clip_sha256"])[:12]
+        candidates += [Candidate(f"{seq}_f{i:06d}", (seq, k), _frame_loader(frames, i)) for k, i in enumerate(indices)]
+    return CameraFrames(candidates, len(clips) - len(missing), missing)
+
+
+def _frame_loader(frames: _ClipFrames, index: int) -> Callable[[], np.ndarray]:
+    return lambda: frames.load(index)
 
 
 class _Runner:
@@ -165,10 +256,11 @@ def select_and_package(
         if progress is not None:
             progress("scoring", i + 1, len(candidates))
     picks = select_frames(strategy, n, np.array(unc), np.stack(desc), [c.key for c in candidates], seed=seed)
+    images = {i: candidates[i].load() for i in sorted(picks)}  # in candidate order: each clip is decoded once
     frames, choices = [], []
     names: list[str] = []
     for rank, i in enumerate(picks):
-        image = candidates[i].load()
+        image = images.pop(i)
         _, labels = runner.run(image)
         shown = image if allow_people else anonymise(image, labels, model.card.class_set)
         ids, names = _package_labels(labels, model)

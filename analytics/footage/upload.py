@@ -21,7 +21,7 @@ import hashlib
 import math
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -345,10 +345,22 @@ def review_clip(result: AnalysisResult, camera: dict[str, Any], file: str) -> Cl
     return ClipReview(result, result.measurements, camera, file, long, shares)
 
 
+def _without_source_path(result: AnalysisResult) -> AnalysisResult:
+    """``result`` with its clip's ``source_path`` left empty (the upload's copy does not outlive the save)."""
+    m = result.measurements
+    if m is None or m.clip.source_path is None:
+        return result
+    return replace(result, measurements=replace(m, clip=replace(m.clip, source_path=None)))
+
+
 def save_upload(store: Store, result: AnalysisResult, camera: dict[str, Any], path: str | Path) -> str:
     """Save a reviewed clip (:func:`~analytics.footage.pipeline.save_analysis`, creating its camera when
-    it is new), remove the upload's copy, and say what was stored."""
-    saved = save_analysis(store, result, new_camera=camera if camera.get("new") else None)
+    it is new), remove the upload's copy, and say what was stored.
+
+    No source path is recorded for the clip: the copy it was read from is deleted here, so the
+    clip's frames cannot be read again (``annotate select --camera`` says so); its label keeps the
+    uploaded file's name."""
+    saved = save_analysis(store, _without_source_path(result), new_camera=camera if camera.get("new") else None)
     forget_upload(path)
     n = saved.ingest.n_frames if saved.ingest is not None else 0
     verdict = result.trust

@@ -285,12 +285,15 @@ class VideoReader:
 
     def __init__(
         self, path: str | Path, sampling: Sampling | str | float = 2.0, *, max_frames: int | None = None,
-        max_duration_s: float | None = None,
+        max_duration_s: float | None = None, decode_threads: int | None = None,
     ) -> None:
         self.path = Path(path)
         self.sampling = Sampling.parse(sampling)
         if max_frames is not None and max_frames < 1:
             raise InputError(f"max_frames={max_frames!r}; expected at least 1")
+        if decode_threads is not None and (isinstance(decode_threads, bool) or not isinstance(decode_threads, int) or decode_threads < 1):
+            raise InputError(f"decode_threads={decode_threads!r}; expected a whole number of at least 1 (or None: FFmpeg's choice)")
+        self.decode_threads = decode_threads
         if max_duration_s is not None and not (math.isfinite(max_duration_s) and max_duration_s > 0):
             raise InputError(f"max_duration_s={max_duration_s!r}; expected a number of seconds above 0")
         self._container = _open(self.path)
@@ -458,7 +461,10 @@ class VideoReader:
         import av
 
         s = container.streams.video[0]
-        s.thread_type = "AUTO"
+        if self.decode_threads is None:
+            s.thread_type = "AUTO"
+        else:
+            s.codec_context.thread_count = self.decode_threads
         pts_all = self._index.pts
         wanted_pts = [int(p) for p in pts_all[self.wanted]]
         wanted_set = {p: int(i) for p, i in zip(wanted_pts, self.wanted, strict=True)}
@@ -539,10 +545,13 @@ class VideoReader:
 
 def open_video(
     path: str | Path, sampling: Sampling | str | float = 2.0, *, max_frames: int | None = None, max_duration_s: float | None = None,
+    decode_threads: int | None = None,
 ) -> VideoReader:
     """Open a clip for sampled reading (see the module doc); raises VideoError for unreadable files
-    and for a clip longer than ``max_duration_s`` seconds (None: no bound)."""
-    return VideoReader(path, sampling, max_frames=max_frames, max_duration_s=max_duration_s)
+    and for a clip longer than ``max_duration_s`` seconds (None: no bound). ``decode_threads``:
+    FFmpeg's decoding threads (None: its own choice, frame and slice threads; the pipeline asks for
+    1: beside the model a single decoding thread costs about 15% less CPU and still keeps ahead)."""
+    return VideoReader(path, sampling, max_frames=max_frames, max_duration_s=max_duration_s, decode_threads=decode_threads)
 
 
 def _clock(seconds: float) -> str:

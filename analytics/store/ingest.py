@@ -7,7 +7,8 @@
 2. :func:`_add_clip` turns each clip into rows (clip, run, frames, class pixels, objects,
    zone pixels, previews), skipping a clip already stored with the same run settings and
    superseding the older runs of a clip stored with other settings;
-3. :func:`_write` marks superseded runs inactive and bulk-inserts the rows, table by table,
+3. :func:`_write` marks superseded runs inactive (a clip read again from a file records that
+   file's path), then bulk-inserts the rows, table by table,
    from DataFrames (never row by row).
 
 Per-frame group pixels: ``groups = class_pixels @ M`` with ``M[c, g] = 1`` when class ``c`` feeds
@@ -84,6 +85,8 @@ class _Rows:
     zone_pixels: list[pd.DataFrame] = field(default_factory=list)
     previews: list[dict[str, Any]] = field(default_factory=list)
     superseded: list[str] = field(default_factory=list)
+    source_paths: list[tuple[str, str]] = field(default_factory=list)
+    """(source path, clip SHA-256) of stored clips read again from a file: the path recorded is the latest."""
 
 
 def ingest_batch(cur: duckdb.DuckDBPyConnection, batch: list[ClipMeasurements]) -> list[IngestResult]:
@@ -168,6 +171,8 @@ def _add_clip_row(m: ClipMeasurements, known: _Known, rows: _Rows, now: datetime
         if known.clip_cameras[sha] != cam_id:
             raise InputError(f"clip {label} is already stored for camera {known.clip_cameras[sha]!r}, not {cam_id!r}")
         rows.superseded.append(sha)
+        if m.clip.source_path is not None:
+            rows.source_paths.append((m.clip.source_path, sha))
         return
     known.clip_cameras[sha] = cam_id
     c = m.clip
@@ -175,7 +180,7 @@ def _add_clip_row(m: ClipMeasurements, known: _Known, rows: _Rows, now: datetime
         {
             "clip_sha256": sha, "camera_id": cam_id, "start_time": pd.Timestamp(c.start_time), "duration_s": c.duration_s,
             "fps": c.fps, "width": c.width, "height": c.height, "n_frames": c.n_frames, "source": c.source, "label": c.label,
-            "ingested_at": now,
+            "source_path": c.source_path, "ingested_at": now,
         }
     )
 
@@ -290,6 +295,8 @@ def _write(cur: duckdb.DuckDBPyConnection, rows: _Rows) -> None:
     if rows.superseded:
         cur.execute("UPDATE model_runs SET active = false WHERE clip_sha256 IN (SELECT unnest(?))", [rows.superseded])
         cur.execute("UPDATE frames SET active = false WHERE clip_sha256 IN (SELECT unnest(?))", [rows.superseded])
+    if rows.source_paths:
+        cur.executemany("UPDATE clips SET source_path = ? WHERE clip_sha256 = ?", rows.source_paths)
     _insert(cur, "clips", pd.DataFrame(rows.clips))
     _insert(cur, "model_runs", pd.DataFrame(rows.runs))
     if rows.frames:

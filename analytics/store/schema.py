@@ -13,7 +13,7 @@ Adding an indicator group (a new name in :data:`analytics.taxonomy.GROUPS`) ther
 migration: ingest writes one ``<group>_px`` column of ``frames`` per group
 (:data:`GROUP_COLUMNS`), so append one with the next number, e.g.::
 
-    (5, "indicator group 'water'", ["ALTER TABLE frames ADD COLUMN water_px BIGINT"]),  # 5: the next number
+    (6, "indicator group 'water'", ["ALTER TABLE frames ADD COLUMN water_px BIGINT"]),  # 6: the next number
 
 Older files get the column as NULL for the frames stored before it existed (say so in the
 indicator's docstring if that matters). ``test_every_group_has_a_frames_column`` fails until the
@@ -98,6 +98,13 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "ALTER TABLE model_runs ADD COLUMN trust VARCHAR",
             "ALTER TABLE model_runs ADD COLUMN trust_reasons VARCHAR",
             "ALTER TABLE frames ADD COLUMN low_trust BOOLEAN",
+        ],
+    ),
+    (
+        5,
+        "the path of each clip's source file at ingest (NULL: not recorded, e.g. an upload's deleted copy, older clips)",
+        [
+            "ALTER TABLE clips ADD COLUMN source_path VARCHAR",
         ],
     ),
 ]
