@@ -14,10 +14,9 @@ from typing import Annotated
 import typer
 
 from analytics import reports
-from analytics.cli._common import say_wait
+from analytics.cli._common import DbOption, open_db
 from analytics.errors import InputError
 from analytics.settings import load_settings
-from analytics.store import open_store
 
 __all__ = ["register", "report", "output_format"]
 
@@ -49,9 +48,7 @@ def report(
     main_indicator: Annotated[
         str, typer.Option("--indicator", help="Indicator for the map and the camera ranking.")
     ] = "green_view",
-    db: Annotated[
-        Path | None, typer.Option("--db", help="DuckDB file (default: $URBANLENS_DB or $URBANLENS_HOME/urbanlens.duckdb).")
-    ] = None,
+    db: DbOption = None,
     adjusted: Annotated[
         bool, typer.Option("--adjusted", help="Error-adjust land-cover shares of the summary and the camera table with the "
                            "evaluation that applies to each camera (Olofsson et al. 2014).")
@@ -71,8 +68,7 @@ def report(
         raise InputError(f"--out {str(out)!r} is a folder; give a file name ending in .{fmt}")
     t0 = time.perf_counter()
     settings = load_settings()
-    path = db.expanduser() if db else settings.db_path
-    with open_store(path, read_only=True, lock_timeout_s=settings.lock_timeout_s, on_wait=say_wait) as store:
+    with open_db(db, read_only=True) as store:
         content = reports.build_report(store, None if city else district, date_from, date_to, main_indicator=main_indicator,
                                        min_frames=settings.min_frames, adjusted=adjusted, include_low_trust=include_low_trust)
     if fmt == "pdf":

@@ -91,11 +91,9 @@ def class_shares(
     """
     if by not in SHARE_STEPS:
         raise InputError(f"class shares by {by!r}; choose from {', '.join(SHARE_STEPS)}")
-    window, params = period_filter(start, end, "f.ts")
-    where = ["f.active", *([] if include_low_trust else [TRUSTED_FRAMES]), *window]
-    if camera_id is not None:
-        where.append("f.camera_id = $cam")
-        params["cam"] = camera_id
+    where, params = frame_filter(start, end, None if camera_id is None else [camera_id])
+    if not include_low_trust:
+        where.append(TRUSTED_FRAMES)
     if clip_sha256 is not None:
         where.append("f.clip_sha256 = $clip")
         params["clip"] = clip_sha256
