@@ -29,6 +29,7 @@ from tinymodels import colour_card, colour_model
 
 from analytics.errors import DataFormatError, InputError
 from analytics.evaluation import readers
+from analytics.evaluation.adjust import choose_evaluation
 from analytics.evaluation.labelmaps import (
     LabelMap,
     annotation_groups,
@@ -366,6 +367,21 @@ def test_store_one_row_per_model_gt_and_camera(tmp_path: Path) -> None:
         assert len(list_evaluations(s)) == 2
     with pytest.raises(InputError, match="weights_sha256"):
         replace(_row(), weights_sha256="abc")
+
+
+def test_refined_evaluation_is_stored_beside_the_plain_one(tmp_path: Path) -> None:
+    """Scoring with --refine/--tta is another row, never a replacement; only plain ones adjust indicators."""
+    refined = replace(_row(miou=56.0), options={"refine": "crf"}, metrics_json='{"options": {"refine": "crf"}}')
+    with Store(tmp_path / "db.duckdb") as s:
+        plain_key, _ = save_evaluation(s, _row())
+        refined_key, replaced = save_evaluation(s, refined)
+        assert refined_key != plain_key and not replaced
+        assert sorted(list_evaluations(s)["miou"].tolist()) == [50.0, 56.0]
+        rows = list_evaluations(s).to_dict("records")
+    source, chosen = choose_evaluation("cam-1", "a" * 64, rows)
+    assert source == "model" and chosen is not None and chosen["evaluation_id"] == plain_key
+    only_refined = [r for r in rows if r["evaluation_id"] == refined_key]
+    assert choose_evaluation("cam-1", "a" * 64, only_refined) == ("none", None)
 
 
 # -- real frames --------------------------------------------------------------------------------

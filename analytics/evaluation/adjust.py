@@ -263,6 +263,19 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT
 
 
+def _options(evaluation: Mapping[str, Any]) -> dict[str, Any]:
+    """The segmenter options an evaluation was scored with (``{}`` for a plain one), from its ``metrics_json``."""
+    raw = evaluation.get("metrics_json")
+    if _blank(raw):
+        return {}
+    try:
+        metrics = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return {}
+    options = metrics.get("options") if isinstance(metrics, Mapping) else None
+    return {str(k): v for k, v in options.items() if v != "none"} if isinstance(options, Mapping) else {}
+
+
 def choose_evaluation(
     camera_id: str, weights_sha256: str | None, evaluations: Sequence[Mapping[str, Any]]
 ) -> tuple[str, Mapping[str, Any] | None]:
@@ -270,7 +283,8 @@ def choose_evaluation(
 
     Each evaluation has ``camera_id`` (None: frames of no camera), ``weights_sha256`` and
     ``created_at``; the newest of the best kind wins. An evaluation of another camera, or of
-    other weights, never applies.
+    other weights, never applies; nor does one scored with segmenter options (``--refine``,
+    ``--tta``: ``options`` in its ``metrics_json``): adjustments describe footage segmented with the defaults.
 
     >>> evs = [{"evaluation_id": "m", "camera_id": None, "weights_sha256": "w", "created_at": 1},
     ...        {"evaluation_id": "own", "camera_id": "cam-1", "weights_sha256": "w", "created_at": 0}]
@@ -281,7 +295,7 @@ def choose_evaluation(
     """
     if _blank(weights_sha256):
         return "none", None
-    same = [e for e in evaluations if e.get("weights_sha256") == weights_sha256]
+    same = [e for e in evaluations if e.get("weights_sha256") == weights_sha256 and not _options(e)]
     for source, picked in (
         ("camera", [e for e in same if not _blank(e.get("camera_id")) and str(e["camera_id"]) == str(camera_id)]),
         ("model", [e for e in same if _blank(e.get("camera_id"))]),

@@ -155,6 +155,7 @@ class Evaluation:
             model_name=self.model_name, weights_sha256=self.weights_sha256, gt_sha256=self.gt_sha256, camera_id=camera_id,
             dataset_format=self.dataset_format, label_map=self.label_map.name, n_images=self.n_images,
             miou=d["miou"], pixel_accuracy=d["pixel_accuracy"], fw_iou=d["fw_iou"], metrics_json=json.dumps(d),
+            options=dict(self.options),
         )
 
 

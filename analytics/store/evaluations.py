@@ -15,8 +15,8 @@ camera (the rule of :func:`analytics.evaluation.adjust.choose_evaluation`) and
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -52,15 +52,24 @@ _COLUMNS = (
 )
 
 
-def evaluation_id(weights_sha256: str, gt_sha256: str, camera_id: str | None) -> str:
-    """The row key: SHA-256 of the weights hash, the ground-truth hash and the camera.
+def evaluation_id(weights_sha256: str, gt_sha256: str, camera_id: str | None, options: Mapping[str, str] | None = None) -> str:
+    """The row key: SHA-256 of the weights hash, the ground-truth hash, the camera and the segmenter options.
 
-    >>> evaluation_id("a" * 64, "b" * 64, None) == evaluation_id("a" * 64, "b" * 64, None)
+    ``options`` (``{"refine": "crf", "tta": "flip"}``; values ``none`` are dropped) join the key as
+    sorted ``name=value`` lines, so scoring with ``--refine crf`` is stored beside the plain
+    evaluation instead of replacing it; without options the key is the one stored before options existed.
+
+    >>> evaluation_id("a" * 64, "b" * 64, None) == evaluation_id("a" * 64, "b" * 64, None, {"tta": "none"})
     True
     >>> evaluation_id("a" * 64, "b" * 64, None) == evaluation_id("a" * 64, "b" * 64, "cam-1")
     False
+    >>> evaluation_id("a" * 64, "b" * 64, None) == evaluation_id("a" * 64, "b" * 64, None, {"refine": "crf"})
+    False
     """
     text = f"{weights_sha256}\n{gt_sha256}\n{camera_id or ''}"
+    used = sorted((str(k), str(v)) for k, v in (options or {}).items() if str(v) != "none")
+    if used:
+        text += "\n" + "\n".join(f"{k}={v}" for k, v in used)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -83,6 +92,7 @@ class EvaluationRow:
     pixel_accuracy: float | None
     fw_iou: float | None
     metrics_json: str
+    options: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for what, value in (("weights_sha256", self.weights_sha256), ("gt_sha256", self.gt_sha256)):
@@ -95,7 +105,7 @@ class EvaluationRow:
 
     @property
     def evaluation_id(self) -> str:
-        return evaluation_id(self.weights_sha256, self.gt_sha256, self.camera_id)
+        return evaluation_id(self.weights_sha256, self.gt_sha256, self.camera_id, self.options)
 
 
 def save_evaluation(store: Store, row: EvaluationRow) -> tuple[str, bool]:
