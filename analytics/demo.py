@@ -4,6 +4,11 @@ Everything here is **synthetic** and marked so in the store (clips.source = 'syn
 called ``synthetic-demo``) and wherever it is shown. It exists so that a fresh install has a
 dashboard worth looking at; it goes through the same ingestion API as real footage.
 
+The demo city lives in a database of its own (``urbanlens demo`` writes ``Settings.demo_db_path``,
+``$URBANLENS_HOME/demo.duckdb`` by default): :func:`build_demo` never replaces a file that holds
+real data, and the store refuses real footage, cameras, districts and evaluations in the demo's
+file (:func:`analytics.store.ingest.refuse_mixing`).
+
 Patterns built in (so charts have something true to show):
 
 - commute peaks in traffic (08:00 and 17:30 on weekdays) with stationary queues at the peaks;
@@ -30,7 +35,7 @@ import pandas as pd
 import shapely
 from shapely.geometry import Polygon
 
-from analytics.errors import InputError
+from analytics.errors import InputError, SchemaVersionError, StoreError
 from analytics.records import ClipInfo, ClipMeasurements, RunInfo
 from analytics.store import Store
 from analytics.taxonomy import CITYSCAPES_CLASSES, ClassSet
@@ -263,18 +268,40 @@ def _class_pixels(shares: dict[str, np.ndarray], prof: dict[str, float]) -> np.n
     return cp
 
 
+def _refuse_real_data(p: Path) -> None:
+    """Refuse (:class:`InputError`) to build the demo over ``p`` when it is a database that holds real data."""
+    try:
+        with Store(p, read_only=True, lock_timeout_s=0) as existing:
+            holds = existing.holds()
+    except SchemaVersionError:
+        raise InputError(f"{str(p)!r} is an UrbanLens database of another version; the demo city is not built over it. "
+                         "Give another path with --db") from None
+    except StoreError as exc:
+        if "not a DuckDB database" in str(exc):
+            return  # not a database: --force replaces it
+        raise
+    if "real" in holds:
+        raise InputError(f"database {str(p)!r} holds real data: the demo city (synthetic) is not mixed into it or built over it; "
+                         "build it into a database of its own (`urbanlens demo`, $URBANLENS_HOME/demo.duckdb by default)")
+
+
 ZONED_CAMERAS = ("old-town-1", "old-town-3", "university-2", "riverside-1", "northgate-2", "harbour-3")
 
 
 def build_demo(path: str | Path, force: bool = False, seed: int = 7, days: int = DEMO_DAYS, start: date = DEMO_START) -> DemoSummary:
-    """Build the demo database at ``path`` from scratch (refuses to touch an existing file unless ``force``)."""
+    """Build the demo database at ``path`` from scratch.
+
+    Refuses to touch an existing file unless ``force``, and never replaces one that holds real
+    data (footage, cameras, districts or evaluations of your own), ``force`` or not.
+    """
     t0 = time.perf_counter()
     p = Path(path).expanduser()
     if p.exists():
-        if not force:
-            raise InputError(f"{str(p)!r} already exists; use --force to replace it with the demo city")
         if p.is_dir():
             raise InputError(f"{str(p)!r} is a folder; give a file path for the database")
+        _refuse_real_data(p)
+        if not force:
+            raise InputError(f"{str(p)!r} already exists; use --force to replace it with the demo city")
     if not 1 <= days <= 366:
         raise InputError(f"days={days}: the demo covers 1 to 366 days")
     tmp = p.with_name(p.name + ".building")
@@ -292,7 +319,7 @@ def build_demo(path: str | Path, force: bool = False, seed: int = 7, days: int =
             if cam["camera_id"] in ZONED_CAMERAS:
                 zone = pd.DataFrame([{"zone": "sidewalk", "role": "sidewalk",
                                       "polygon_json": json.dumps([[0, 250], [250, 200], [300, 384], [0, 384]])}])
-                store.set_zones(cam["camera_id"], zone)
+                store.set_zones(cam["camera_id"], zone, synthetic=True)
                 cam["zones"] = True
             look_keys = ("road", "sidewalk", "built", "vegetation", "terrain", "sky", "traffic", "peds", "damage")
             cam["look"] = {k: float(np.exp(rng.normal(0, 0.25))) for k in look_keys}

@@ -9,6 +9,12 @@ The rules:
   >>> format_value("green_view", 0.2869), format_value("pedestrian_share", 0.00568), format_value("people_per_frame", 0.655)
   ('28.7%', '0.57%', '0.66 people')
 
+  An indicator may set its own decimals (people per hour: none) and an ordinal one (the
+  congestion level, a mean of levels 0–3) reads as its nearest level with the mean:
+
+  >>> format_value("people_per_hour", 237.6), format_value("congestion", 1.43)
+  ('238 people/h', 'moderate · 1.4')
+
 - **Bare numbers** (:func:`format_number`, :func:`format_cell`): the same digits without the unit,
   for table columns whose header names it; a table cell keeps the % of shares.
 
@@ -28,6 +34,13 @@ The rules:
   ('4.1 points', '-4.1 points')
 
   A bias interval (:func:`format_difference_interval`) signs both ends: ``+1.2 to +2.2 points``.
+  A change that rounds to zero (:func:`rounds_to_zero`) reads ``±0.0 points`` and gets no arrow.
+
+- **Exported tables** (:func:`round_significant`): CSV values keep four significant digits, never
+  scientific notation, so a spreadsheet shows ``0.2869`` rather than ``0.28693017578125``.
+
+  >>> round_significant(0.28693017578125), round_significant(12345.678), round_significant(0.000056789)
+  (0.2869, 12346.0, 5.679e-05)
 
 - **Other shares** (:func:`format_percent`): thresholds and proportions that are not indicators,
   with the digits the caller asks for (none by default).
@@ -57,6 +70,7 @@ import math
 from datetime import date
 from typing import Any, TypeVar
 
+from analytics.errors import InputError
 from analytics.indicators import INDICATORS
 from analytics.periods import period_days
 
@@ -133,6 +147,16 @@ def format_percent(share: float, digits: int = 0) -> str:
     return f"{as_percent(share):.{digits}f}%"
 
 
+def mean_digits(name: str) -> int:
+    """Decimals of a mean indicator: its own (``Indicator.digits``) or :data:`MEAN_DIGITS`.
+
+    >>> mean_digits("people_per_frame"), mean_digits("people_per_hour"), mean_digits("congestion")
+    (2, 0, 1)
+    """
+    own = INDICATORS[name].digits
+    return MEAN_DIGITS if own is None else own
+
+
 def format_number(name: str, value: float, like: float | None = None, extra: int = 0) -> str:
     """The number alone (shares in percent, no unit) with the decimals of ``like`` (default: ``value``), plus ``extra``.
 
@@ -142,7 +166,7 @@ def format_number(name: str, value: float, like: float | None = None, extra: int
     if INDICATORS[name].is_share:
         digits = share_digits(value if like is None else like) + extra
     else:
-        digits = MEAN_DIGITS + extra
+        digits = mean_digits(name) + extra
     return f"{to_display(name, float(value)):.{digits}f}"
 
 
@@ -158,6 +182,8 @@ def format_value(name: str, value: float | None) -> str:
     ind = INDICATORS[name]
     if ind.is_share:
         return f"{format_number(name, value)}%"
+    if ind.levels:
+        return f"{ind.level_name(float(value))} · {format_number(name, value)}"
     return f"{format_number(name, value)} {ind.unit}"
 
 
@@ -170,7 +196,8 @@ def format_cell(name: str, value: float | None, missing: str = EMPTY_CELL) -> st
     if _missing(value):
         return missing
     assert value is not None
-    return format_value(name, value) if INDICATORS[name].is_share else format_number(name, value)
+    ind = INDICATORS[name]
+    return format_value(name, value) if ind.is_share or ind.levels else format_number(name, value)
 
 
 def format_interval(name: str, low: float | None, high: float | None, value: float | None = None) -> str:
@@ -204,11 +231,20 @@ def format_difference(name: str, diff: float, signed: bool = False) -> str:
     """
     ind = INDICATORS[name]
     number = format_number(name, abs(diff))
-    unit = "points" if ind.is_share else ind.unit
+    unit = "points" if ind.is_share else ("levels" if ind.levels else ind.unit)
     if not signed:
         return f"{number} {unit}"
-    sign = "±" if float(number) == 0 else ("+" if diff > 0 else "-")
+    sign = "±" if rounds_to_zero(name, diff) else ("+" if diff > 0 else "-")
     return f"{sign}{number} {unit}"
+
+
+def rounds_to_zero(name: str, diff: float) -> bool:
+    """Whether a change of indicator ``name`` shows as zero (``±0.0``): then it gets no up or down arrow.
+
+    >>> rounds_to_zero("green_view", 0.00004), rounds_to_zero("green_view", 0.004), rounds_to_zero("people_per_hour", 0.4)
+    (True, False, True)
+    """
+    return float(format_number(name, abs(diff))) == 0
 
 
 def format_difference_interval(name: str, low: float, high: float) -> str:
@@ -223,7 +259,19 @@ def format_difference_interval(name: str, low: float, high: float) -> str:
     for v in (low, high):
         number = format_number(name, abs(v), like=like)
         ends.append(("±" if float(number) == 0 else ("+" if v > 0 else "-")) + number)
-    return f"{ends[0]} to {ends[1]} {'points' if ind.is_share else ind.unit}"
+    return f"{ends[0]} to {ends[1]} {'points' if ind.is_share else ('levels' if ind.levels else ind.unit)}"
+
+
+def round_significant(value: float, digits: int = 4) -> float:
+    """``value`` rounded to ``digits`` significant digits (whole numbers keep every integer digit); NaN stays NaN.
+
+    >>> round_significant(3.14159, 3), round_significant(-0.0012345), round_significant(0.0), round_significant(float("nan"))
+    (3.14, -0.001234, 0.0, nan)
+    """
+    if _missing(value) or value == 0 or math.isinf(value):
+        return value
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
+    return round(float(value), decimals)
 
 
 def format_count(n: float | None) -> str:
@@ -236,6 +284,17 @@ def format_count(n: float | None) -> str:
         return "0"
     assert n is not None
     return f"{int(round(float(n))):,}"
+
+
+def format_counted(n: float | None, noun: str, plural: str | None = None) -> str:
+    """A count with its noun, singular for exactly one: ``1 clip``, ``2 clips``, ``1,234 sampled frames``
+    (the count as :func:`format_count`; ``plural`` defaults to the noun with an ``s``).
+
+    >>> format_counted(1, "clip"), format_counted(0, "clip"), format_counted(1234, "sampled frame"), format_counted(2, "city", "cities")
+    ('1 clip', '0 clips', '1,234 sampled frames', '2 cities')
+    """
+    text = format_count(n)
+    return f"{text} {noun if text == '1' else (plural or noun + 's')}"
 
 
 def format_day(day: date) -> str:
@@ -276,3 +335,35 @@ def format_previous(days: int) -> str:
     ('the previous day', 'the previous 14 days')
     """
     return "the previous day" if days == 1 else f"the previous {days} days"
+
+
+def format_part_of(part: int, whole: int, noun: str, what: str) -> str:
+    """A part of a count with its true share: ``1,984 of 1,986 clips synthetic (99.9%)``.
+
+    The share gets the fewest decimals (up to three) that keep a part that is not all from
+    reading 100% and a part that is not none from reading 0%.
+
+    >>> format_part_of(1984, 1986, "clips", "synthetic"), format_part_of(19999, 20000, "clips", "synthetic")
+    ('1,984 of 1,986 clips synthetic (99.9%)', '19,999 of 20,000 clips synthetic (99.995%)')
+    >>> format_part_of(14, 14, "clips", "synthetic"), format_part_of(1, 3000, "clips", "real")
+    ('14 of 14 clips synthetic (100%)', '1 of 3,000 clips real (0.03%)')
+    """
+    if whole <= 0 or not 0 <= part <= whole:
+        raise InputError(f"part {part} of whole {whole}: need 0 <= part <= whole and whole > 0")
+    share = part / whole
+    digits = 0
+    while digits < 3 and 0 < part < whole and float(f"{as_percent(share):.{digits}f}") in (0.0, 100.0):
+        digits += 1
+    return f"{format_count(part)} of {format_count(whole)} {noun} {what} ({format_percent(share, digits)})"
+
+
+def format_comparison(window: tuple[date, date] | None, days: int) -> str:
+    """What a period is compared with: ``the previous 14 days (19 Oct – 1 Nov 2026)`` with its dates written out,
+    or ``no earlier data`` when there is no window (:func:`analytics.periods.comparison_window`).
+
+    >>> format_comparison((date(2026, 10, 19), date(2026, 11, 1)), 14), format_comparison(None, 3133)
+    ('the previous 14 days (19 Oct – 1 Nov 2026)', 'no earlier data')
+    """
+    if window is None:
+        return "no earlier data"
+    return f"{format_previous(days)} ({format_period(*window)})"

@@ -48,16 +48,77 @@ class Indicator:
     source: str
     theme: str
     heuristic: bool = False
+    guidance: str = ""  # when the indicator applies and how to read it (shown beside its formula)
+    digits: int | None = None  # decimals of a displayed mean (None: analytics.formatting.MEAN_DIGITS)
+    levels: tuple[str, ...] = ()  # an ordinal indicator: names of the levels 0, 1, 2, ... its value is a mean of
+    direction: str = ""  # which way is better: "higher", "lower" or "neutral"; "" takes its theme's (THEME_BETTER)
+
+    def __post_init__(self) -> None:
+        if self.direction not in ("", *BETTER_DIRECTIONS):
+            raise InputError(f"indicator {self.name!r}: direction {self.direction!r}; expected one of {', '.join(BETTER_DIRECTIONS)}")
 
     @property
     def is_share(self) -> bool:
         return self.unit == "%"
+
+    @property
+    def better(self) -> str:
+        """Which way is better: 'higher' (more green), 'lower' (more damage is worse) or 'neutral' (a description).
+
+        Every map colours by it (:func:`analytics.visual.layers.indicator_scale`).
+
+        >>> INDICATORS["green_view"].better, INDICATORS["distress_share"].better, INDICATORS["sky_view"].better
+        ('higher', 'lower', 'neutral')
+        """
+        return self.direction or THEME_BETTER.get(self.theme, "neutral")
+
+    def level_name(self, value: float) -> str:
+        """Name of the level nearest ``value`` for an ordinal indicator (:attr:`levels`); ``""`` otherwise or when missing.
+
+        >>> INDICATORS["congestion"].level_name(1.4), INDICATORS["congestion"].level_name(2.5), INDICATORS["green_view"].level_name(0.3)
+        ('moderate', 'jammed', '')
+        """
+        if not self.levels or value is None or math.isnan(value):
+            return ""
+        return self.levels[min(len(self.levels) - 1, max(0, math.floor(value + 0.5)))]
+
+
+BETTER_DIRECTIONS = ("higher", "lower", "neutral")
+THEME_BETTER = {"green": "higher", "pedestrians": "higher", "congestion": "lower", "damage": "lower", "quality": "higher",
+                "form": "neutral", "land cover": "neutral"}
+"""Which way is better for the indicators of a theme, unless an indicator says otherwise (its ``direction``)."""
 
 
 def _share(*, name: str, label: str, numerator: str, formula: str, source: str, theme: str) -> Indicator:
     """A pixel share: ``numerator / valid pixels`` (void left out), shown in percent."""
     return Indicator(name=name, label=label, unit="%", numerator=numerator, denominator="valid_px", formula=formula,
                      source=source, theme=theme)
+
+
+CONGESTION_LEVELS = ("free", "moderate", "heavy", "jammed")
+"""Level of service, 0 to 3 (a heuristic, see :func:`congestion_level`)."""
+OCCUPANCY_THRESHOLDS = (0.12, 0.25, 0.40)
+"""Road occupancy (vehicle / (vehicle + road) pixels) at which moderate, heavy and jammed start."""
+STATIONARY_JAM = 0.50
+"""Vehicle stationarity from which a full road counts as standing still."""
+
+PEDESTRIAN_DWELL_S = 10.0
+"""Assumed seconds a pedestrian stays in view of a fixed camera: about 14 m of footway at 1.4 m/s
+(walking speed as in the Highway Capacity Manual, ch. 24). Not measured: the pipeline keeps no tracks."""
+
+
+def _frame_congestion_sql() -> str:
+    """SQL of one frame's congestion level (0 free … 3 jammed): :func:`congestion_level` on that frame's
+    occupancy ``vehicle_px / (vehicle_px + road_px)`` and stationarity (NULL, the clip's first frame, as 0).
+    Built from the constants above, never from user text."""
+    occ = "(CAST(vehicle_px AS DOUBLE) / nullif(vehicle_px + road_px, 0))"
+    stat = "coalesce(vehicle_stationarity, 0)"
+    low, mid, high = OCCUPANCY_THRESHOLDS
+    return (
+        f"CASE WHEN {occ} >= {high} AND {stat} >= {STATIONARY_JAM} THEN 3 "
+        f"WHEN {occ} >= {high} OR ({occ} >= {mid} AND {stat} >= {STATIONARY_JAM}) THEN 2 "
+        f"WHEN {occ} >= {low} THEN 1 ELSE 0 END"
+    )
 
 
 _LANDCOVER_SOURCE = "Pixel-share street-view metrics as in Gong et al. 2018, Building and Environment 134:155–167"
@@ -92,7 +153,7 @@ _INDICATORS += [
         theme="form",
     ),
     _share(
-        name="pedestrian_share", label="Pedestrian use (pixel share)", numerator="person_px",
+        name="pedestrian_share", label="Pedestrian pixel share", numerator="person_px",
         formula="(person + rider pixels) / valid pixels",
         source="Pixel share of people; Cityscapes' rider class counts as a person", theme="pedestrians",
     ),
@@ -101,6 +162,17 @@ _INDICATORS += [
         formula="mean over frames of the number of person blobs (connected components above a minimum area)",
         source="Connected-component count of the person mask; undercounts groups that touch", theme="pedestrians",
         heuristic=True,
+    ),
+    Indicator(
+        name="people_per_hour", label="Estimated people per hour", unit="people/h",
+        numerator=f"n_person * {3600.0 / PEDESTRIAN_DWELL_S}", denominator="1",
+        formula=f"mean people per sampled frame × 3600 s / {PEDESTRIAN_DWELL_S:g} s assumed time a pedestrian stays in view",
+        source="Little's law (L = λW: people in view = passes per hour × hours in view) with an assumed dwell time; "
+        "not checked against manual counts",
+        theme="pedestrians", heuristic=True, digits=0,
+        guidance="An estimate of pedestrians passing a fixed camera per hour, for comparing places and hours, not a count. "
+        f"It assumes each person stays in view {PEDESTRIAN_DWELL_S:g} s (about 14 m of footway at walking speed): a wider "
+        "view or people who stand still make it too high, a narrow view too low. Meaningless for moving (dashcam) cameras.",
     ),
     Indicator(
         name="pedestrians_on_sidewalk", label="Pedestrians on sidewalks", unit="%", numerator="person_sidewalk_px",
@@ -129,18 +201,36 @@ _INDICATORS += [
         theme="congestion", heuristic=True,
     ),
     Indicator(
-        name="damage_ratio", label="Road damage (model)", unit="%", numerator="damage_px",
+        name="congestion", label="Congestion level", unit="0–3",
+        numerator=_frame_congestion_sql(), denominator="CASE WHEN vehicle_px + road_px > 0 THEN 1 END",
+        formula="mean over frames of the level of service, 0 free, 1 moderate, 2 heavy, 3 jammed; per frame jammed when road "
+        f"occupancy ≥ {OCCUPANCY_THRESHOLDS[2]:.0%} and vehicle stationarity ≥ {STATIONARY_JAM:.0%}, heavy when occupancy ≥ "
+        f"{OCCUPANCY_THRESHOLDS[2]:.0%} or ≥ {OCCUPANCY_THRESHOLDS[1]:.0%} with stationarity ≥ {STATIONARY_JAM:.0%}, moderate "
+        f"when occupancy ≥ {OCCUPANCY_THRESHOLDS[0]:.0%}, else free; the label is the level nearest the mean",
+        source="Level-of-service classes after the Highway Capacity Manual, from image occupancy and stationarity; thresholds "
+        "set on the demo city's design and looked at on the car-park sample clip only, not calibrated against detector counts",
+        theme="congestion", heuristic=True, digits=1, levels=CONGESTION_LEVELS,
+        guidance="A heuristic level of service for planners: 0 free to 3 jammed. Parked cars read as standing traffic, so "
+        "a kerb lined with parked cars looks heavier than it is.",
+    ),
+    Indicator(
+        name="damage_ratio", label="Road damage by model", unit="%", numerator="damage_px",
         denominator="CASE WHEN damage_px IS NOT NULL THEN road_px + damage_px END",
         formula="damage pixels / (road + damage pixels), models with damage classes only",
         source="Pixel share of damage classes of a road-damage model", theme="damage",
+        guidance="Applies only to footage analysed with a model that has damage classes (crack, pothole); it is missing "
+        "elsewhere. Prefer it to Road distress where both exist: the model was trained on labelled damage.",
     ),
     Indicator(
-        name="distress_share", label="Road distress (heuristic)", unit="%", numerator="distress_crack_px + distress_pothole_px",
+        name="distress_share", label="Road distress", unit="%", numerator="distress_crack_px + distress_pothole_px",
         denominator="CASE WHEN distress_crack_px IS NOT NULL THEN road_px END",
         formula="(crack-like + pothole-like pixels) / road pixels; an image heuristic over road pixels",
         source="Dark thin structures (black-hat morphology) and dark compact blobs on road pixels; checked on synthetic road "
         "textures with drawn cracks and holes only",
         theme="damage", heuristic=True,
+        guidance="Applies where the model has no damage classes (the default street-scene models): an image measure of dark "
+        "thin lines and dark blobs on road pixels. Shadows, stains, manholes and wet patches read as distress; use it to "
+        "rank streets to inspect, never as a survey. Where a damage model ran, read Road damage by model instead.",
     ),
     Indicator(
         name="mean_confidence", label="Model confidence", unit="%", numerator="mean_confidence",
@@ -152,19 +242,19 @@ _INDICATORS += [
         name="low_confidence_share", label="Low-confidence pixels", unit="%", numerator="low_conf_share",
         denominator="CASE WHEN low_conf_share IS NOT NULL THEN 1 END",
         formula="mean over frames of the share of pixels whose softmax maximum is below the low-confidence threshold",
-        source="Softmax confidence of the segmentation model", theme="quality",
+        source="Softmax confidence of the segmentation model", theme="quality", direction="lower",
     ),
     Indicator(
         name="flicker", label="Flicker", unit="%", numerator="flicker", denominator="CASE WHEN flicker IS NOT NULL THEN 1 END",
         formula="mean over frames of the share of pixels whose class changed since the previous sampled frame",
-        source="Temporal consistency of the segmentation", theme="quality",
+        source="Temporal consistency of the segmentation", theme="quality", direction="lower",
     ),
 ]
 INDICATORS: dict[str, Indicator] = {i.name: i for i in _INDICATORS}
 """All indicators by name: adding one is one entry in ``_INDICATORS`` above (every face reads this registry)."""
 
-HEADLINE = ("green_view", "sky_view", "enclosure", "pedestrian_share", "people_per_frame", "road_occupancy",
-            "vehicle_stationarity", "damage_ratio", "distress_share")
+HEADLINE = ("green_view", "sky_view", "enclosure", "pedestrian_share", "people_per_frame", "people_per_hour", "road_occupancy",
+            "vehicle_stationarity", "congestion", "damage_ratio", "distress_share")
 """Indicators shown first on the dashboard, in reports and by the CLI."""
 
 GROUPINGS: dict[str, str] = {
@@ -186,10 +276,6 @@ a clip stored before verdicts existed (NULL, "not checked") counts."""
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
-CONGESTION_LEVELS = ("free", "moderate", "heavy", "jammed")
-OCCUPANCY_THRESHOLDS = (0.12, 0.25, 0.40)
-STATIONARY_JAM = 0.50
-
 
 def congestion_level(occupancy: float, stationarity: float) -> str:
     """Congestion level from road occupancy and vehicle stationarity (a documented heuristic).
@@ -202,6 +288,8 @@ def congestion_level(occupancy: float, stationarity: float) -> str:
     Thresholds are heuristics set on the demo city's design and sanity-checked on the car-park
     sample footage (parked cars read as high stationarity); they are not calibrated against
     loop-detector counts.
+    The ``congestion`` indicator applies the same rule to each frame (:func:`_frame_congestion_sql`)
+    and averages the levels 0–3.
 
     >>> congestion_level(0.05, 0.9), congestion_level(0.2, 0.1), congestion_level(0.3, 0.7), congestion_level(0.5, 0.8)
     ('free', 'moderate', 'heavy', 'jammed')
@@ -394,6 +482,8 @@ def _finish(agg: pd.DataFrame, keys: list[str], names: list[str], min_frames: in
         lo, hi = r - half, r + half
         if INDICATORS[name].is_share:
             lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
+        elif INDICATORS[name].levels:  # a mean of levels 0..L-1 stays within them
+            lo, hi = np.clip(lo, 0.0, len(INDICATORS[name].levels) - 1.0), np.clip(hi, 0.0, len(INDICATORS[name].levels) - 1.0)
         else:
             lo = np.clip(lo, 0.0, None)
         ok = (n >= min_frames) & (np.nan_to_num(big_x) > 0)

@@ -86,3 +86,50 @@ def previous_period(start: date, end: date) -> tuple[date, date]:
     """
     days = period_days(start, end)
     return start - timedelta(days=days), start - timedelta(days=1)
+
+
+MAX_COMPARISON_DAYS = 90
+"""A period longer than this is not compared with the one before it (which would span years of unrelated footage)."""
+
+
+def comparison_window(start: date | None, end: date | None, first: date | None) -> tuple[date, date] | None:
+    """The period ``[start, end]`` is compared with: the previous period of equal length (:func:`previous_period`),
+    or None when there is nothing sensible to compare with.
+
+    None when the period is open, longer than :data:`MAX_COMPARISON_DAYS` days, or when the data
+    (first day ``first``; None: no data) does not reach into the previous period
+    (``first > start − 1 day``).
+
+    >>> comparison_window(date(2026, 11, 9), date(2026, 11, 15), date(2026, 11, 2))
+    (datetime.date(2026, 11, 2), datetime.date(2026, 11, 8))
+    >>> comparison_window(date(2026, 11, 2), date(2026, 11, 15), date(2026, 11, 2)) is None  # no earlier data
+    True
+    >>> comparison_window(date(2018, 4, 19), date(2026, 11, 15), date(2010, 1, 1)) is None  # 3,133 days: too long
+    True
+    """
+    if start is None or end is None or first is None:
+        return None
+    check_period(start, end)
+    if period_days(start, end) > MAX_COMPARISON_DAYS:
+        return None
+    p0, p1 = previous_period(start, end)
+    return (p0, p1) if first <= p1 else None
+
+
+def default_period(choice: str, first: date, last: date) -> tuple[date, date]:
+    """The period a sidebar choice stands for, following the data: ``Last N days`` are the N days ending at ``last``,
+    the latest day with data of the selection (not today), cut at its first day ``first``; ``All data`` is
+    ``[first, last]``.
+
+    >>> default_period("Last 30 days", date(2018, 4, 19), date(2018, 4, 19))
+    (datetime.date(2018, 4, 19), datetime.date(2018, 4, 19))
+    >>> default_period("Last 7 days", date(2026, 11, 2), date(2026, 11, 15))
+    (datetime.date(2026, 11, 9), datetime.date(2026, 11, 15))
+    """
+    check_period(first, last)
+    if choice == "All data":
+        return first, last
+    parts = choice.split()
+    if len(parts) == 3 and parts[0] == "Last" and parts[1].isdigit() and parts[2] in ("day", "days") and int(parts[1]) >= 1:
+        return max(first, last - timedelta(days=int(parts[1]) - 1)), last
+    raise InputError(f"unknown period choice {choice!r}; use 'Last N days' or 'All data'")

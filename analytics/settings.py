@@ -3,7 +3,12 @@
 Environment variables read (all optional):
 
 - ``URBANLENS_HOME``: folder for the database, model cache and uploads (default ``~/.urbanlens``).
-- ``URBANLENS_DB``: path of the DuckDB file (default ``$URBANLENS_HOME/urbanlens.duckdb``).
+- ``URBANLENS_DB``: path of the DuckDB file (default ``$URBANLENS_HOME/urbanlens.duckdb``: the user's own
+  database, empty until footage, cameras or districts go into it). When set, the dashboard shows this
+  file and nothing else (no switch to the demo city).
+- ``URBANLENS_DEMO_DB``: path of the demo city's database, written by ``urbanlens demo`` (default
+  ``$URBANLENS_HOME/demo.duckdb``). The demo city is synthetic and lives in a file of its own: real
+  footage, cameras, districts and evaluations are refused there.
 - ``URBANLENS_MODEL_MIRROR``: a folder holding upstream weight files by their file name; used
   instead of downloading (tests and CI point it at ``../shared/models/espnetv2``).
 - ``URBANLENS_SAMPLES_MIRROR``: a folder holding the sample clips of ``urbanlens samples download``
@@ -88,6 +93,10 @@ class Settings:
 
     home: Path
     db_path: Path
+    demo_db: Path | None = None
+    """The demo city's database; None: ``home / "demo.duckdb"`` (see :attr:`demo_db_path`)."""
+    db_pinned: bool = False
+    """Whether ``db_path`` was named (``URBANLENS_DB`` or ``--db``): then nothing switches to another database."""
     model_mirror: Path | None = None
     samples_mirror: Path | None = None
     min_frames: int = 30
@@ -102,6 +111,15 @@ class Settings:
     default_model: str = "espnetv2-s2"
     default_sample_fps: float = 2.0
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def demo_db_path(self) -> Path:
+        """The demo city's database (``URBANLENS_DEMO_DB``, default ``$URBANLENS_HOME/demo.duckdb``).
+
+        >>> Settings(home=Path("/h"), db_path=Path("/h/urbanlens.duckdb")).demo_db_path
+        PosixPath('/h/demo.duckdb')
+        """
+        return self.demo_db if self.demo_db is not None else self.home / "demo.duckdb"
 
     @property
     def model_dir(self) -> Path:
@@ -124,19 +142,56 @@ class Settings:
         return self.home / "uploads"
 
     def with_db(self, db_path: str | Path) -> Settings:
-        """A copy of these settings with another database file."""
-        return replace(self, db_path=Path(db_path).expanduser())
+        """A copy of these settings with another database file (named, so :attr:`db_pinned`)."""
+        return replace(self, db_path=Path(db_path).expanduser(), db_pinned=True)
+
+
+DATABASE_CHOICES = ("user", "demo")
+"""The dashboard's databases: the user's own (``Settings.db_path``) and the demo city's (``Settings.demo_db_path``)."""
+
+
+def default_database(user_has_data: bool, demo_exists: bool) -> str:
+    """The database the dashboard opens on: ``"user"`` when it has data or there is no demo city, else ``"demo"``.
+
+    >>> default_database(True, True), default_database(False, True), default_database(False, False)
+    ('user', 'demo', 'user')
+    """
+    return "user" if user_has_data or not demo_exists else "demo"
+
+
+def shown_database(settings: Settings, choice: str | None, *, user_has_data: bool) -> Path:
+    """The database file the dashboard shows.
+
+    A named database (``URBANLENS_DB``, ``settings.db_pinned``) whatever the choice; else the
+    ``choice`` (``"user"`` or ``"demo"``); with none, :func:`default_database`.
+
+    >>> s = Settings(home=Path("/h"), db_path=Path("/h/urbanlens.duckdb"))
+    >>> shown_database(s, "demo", user_has_data=True).name, shown_database(s, "user", user_has_data=False).name
+    ('demo.duckdb', 'urbanlens.duckdb')
+    >>> shown_database(s.with_db("/x/city.duckdb"), "demo", user_has_data=False).name
+    'city.duckdb'
+    """
+    if settings.db_pinned:
+        return settings.db_path
+    if choice is None:
+        choice = default_database(user_has_data, settings.demo_db_path.exists())
+    if choice not in DATABASE_CHOICES:
+        raise InputError(f"database choice {choice!r}; expected one of {', '.join(DATABASE_CHOICES)}")
+    return settings.demo_db_path if choice == "demo" else settings.db_path
 
 
 def load_settings() -> Settings:
     """Read the settings from the environment (see the module docstring)."""
     home = Path(os.environ.get("URBANLENS_HOME") or "~/.urbanlens").expanduser()
     db = os.environ.get("URBANLENS_DB")
+    demo_db = os.environ.get("URBANLENS_DEMO_DB")
     mirror = os.environ.get("URBANLENS_MODEL_MIRROR")
     samples_mirror = os.environ.get("URBANLENS_SAMPLES_MIRROR") or mirror
     return Settings(
         home=home,
         db_path=Path(db).expanduser() if db else home / "urbanlens.duckdb",
+        demo_db=Path(demo_db).expanduser() if demo_db else None,
+        db_pinned=bool(db),
         model_mirror=Path(mirror).expanduser() if mirror else None,
         samples_mirror=Path(samples_mirror).expanduser() if samples_mirror else None,
         min_frames=_env_int("URBANLENS_MIN_FRAMES", 30, minimum=1),

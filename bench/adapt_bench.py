@@ -7,10 +7,10 @@ strategy (random: mean and spread over 3 seeds); the time to score the pool for 
 extract features and to fit; and peak memory. Every head is scored in one pass over val
 (:func:`analytics.models.adapt.score_heads`, the ``urbanlens evaluate`` rule); the head fitted on
 all of train is also installed and scored by :func:`analytics.evaluation.run.evaluate` as a check.
-Every head is fitted with the class prior of its own frames (``FeatureSet.prior``, ``PRIOR_TAU``).
-Last figures (docs/adapt.md): base 54.5; head on all train 57.5 balanced only, 62.0 with the prior.
+Every head is fitted with the class prior of its own frames (``FeatureSet.prior``, ``PRIOR_TAU``) and
+150 pixels per class per frame (``models adapt``'s default). Figures: docs/adapt.md.
 
-    .venv/bin/python bench/adapt_bench.py [--camvid ../shared/datasets/camvid] [--per-class 100]
+    .venv/bin/python bench/adapt_bench.py [--camvid ../shared/datasets/camvid] [--per-class 150]
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def peak_mb() -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--camvid", type=Path, default=REPO.parent / "shared" / "datasets" / "camvid")
-    ap.add_argument("--per-class", type=int, default=100)
+    ap.add_argument("--per-class", type=int, default=150)
     ap.add_argument("--sizes", default="10,20,40")
     args = ap.parse_args()
     home = Path(tempfile.mkdtemp(prefix="adapt-bench-"))

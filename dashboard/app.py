@@ -17,7 +17,10 @@ from analytics.errors import UrbanLensError
 
 HERE = Path(__file__).resolve().parent
 
-st.set_page_config(page_title="UrbanLens", page_icon=":material/location_city:", layout="wide")
+# The browser-tab icon ships with the app (drawn by scripts/make_icon.py), so no page loads it from the internet.
+ICON = HERE / "static" / "icon.png"
+
+st.set_page_config(page_title="UrbanLens", page_icon=str(ICON) if ICON.is_file() else None, layout="wide")
 
 PAGES = [
     st.Page(HERE / "views" / "overview.py", title="City overview", icon=":material/map:", default=True),
@@ -33,6 +36,7 @@ with st.sidebar:
     st.markdown("### :material/location_city: UrbanLens")
     st.caption("Street-level video → city indicators")
 try:
+    ui.sidebar_database()
     ui.sidebar_period()
     ui.sidebar_footer()
 except UrbanLensError as exc:

@@ -95,6 +95,12 @@ def main() -> int:
             page.get_by_role("textbox", name="Name", exact=True).fill("Bike street (sample clip)")
             page.keyboard.press("Enter")
             page.wait_for_timeout(2000)
+            for label, value in (("Latitude", "42.0"), ("Longitude", "-35.0")):  # a new camera has no default position
+                page.get_by_role("spinbutton", name=label).fill(value)
+                page.keyboard.press("Enter")
+                page.wait_for_timeout(1500)
+            page.get_by_text("This start time is right").click()
+            page.wait_for_timeout(1000)
             page.get_by_role("button", name="Analyse").click()
             page.get_by_text("Result ·").wait_for(timeout=300000)
             page.wait_for_timeout(4000)

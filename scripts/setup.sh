@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv in the repository (Python 3.11+) and install UrbanLens into it.
-# Usage: bash scripts/setup.sh [--test]   (--test adds the test and lint tools)
+# Usage: bash scripts/setup.sh [--test]   (--test adds the test and lint tools and Ray)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
@@ -12,6 +12,6 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 extras=""
-if [ "${1:-}" = "--test" ]; then extras="[test]"; fi
+if [ "${1:-}" = "--test" ]; then extras="[test,cluster]"; fi  # cluster: Ray, for tests/test_ray.py
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"

@@ -47,8 +47,21 @@ def test_no_two_neighbouring_frames(strategy: str) -> None:
     u, d, keys = _pool()
     u[10], u[11] = 10.0, 9.0  # the two most uncertain frames are neighbours: only one is taken
     picks = select_frames(strategy, 8, u, d, keys)
-    assert 10 in picks and 11 not in picks
+    if strategy == "uncertainty":
+        assert 10 in picks and 11 not in picks
     assert all(abs(a - b) > 1 for a in picks for b in picks if a != b and keys[a][0] == keys[b][0])
+
+
+def test_diverse_takes_the_most_typical_frame_of_each_scene() -> None:
+    # three scenes of 5, 4 and 3 frames around known centres; the frame on each centre is nearest its scene's mean
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    offsets = [[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]]
+    d = np.array([centres[c] + o for c, size in enumerate([5, 4, 3]) for o in offsets[:size]], float)
+    keys = [(f"s{i}", 0) for i in range(len(d))]  # no neighbours
+    u = np.zeros(len(d))
+    picks = select_frames("diverse", 3, u, d, keys)
+    assert sorted(picks) == [0, 5, 9]  # the centre frame of each scene, uncertainty ignored
+    assert picks[0] == 0  # the largest scene first
 
 
 def test_uncertainty_takes_the_least_sure_first() -> None:

@@ -51,6 +51,7 @@ LAYERS: dict[str, int] = {
     "analytics.evaluation": 2,
     # orchestration and outputs
     "analytics.footage.pipeline": 3,
+    "analytics.footage.cluster": 3,
     "analytics.footage.upload": 3,
     "analytics.evaluation.run": 3,
     "analytics.evaluation.annotate": 3,

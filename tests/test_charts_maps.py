@@ -6,12 +6,16 @@ import json
 from datetime import date
 from pathlib import Path
 
+import h3
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
+from analytics.reports import figures, html
+from analytics.reports.content import build_report
 from analytics.store import Store, catalog
-from analytics.visual import charts, maps
+from analytics.visual import charts, layers, maps
 from tests.dashboard_helpers import demo_database
 
 SQUARE = json.dumps({"type": "Polygon", "coordinates": [[[0, 0], [0, 1], [1, 1], [1, 0], [0, 0]]]})
@@ -36,6 +40,10 @@ def _areas() -> pd.DataFrame:
 CAMS = pd.DataFrame({"camera_id": ["c1"], "name": ["Cam"], "lon": [0.5], "lat": [0.5], "n_frames": [500], "value": [0.2]})
 
 
+def _bar(fig: go.Figure) -> go.Scatter:
+    return next(tr for tr in fig.data if tr.marker is not None and tr.marker.showscale)
+
+
 def test_choropleth_is_offline_and_draws_short_cells_grey_and_hatched() -> None:
     polys = maps.polygons_frame(_areas(), _values([True, False]), "district", "green_view")
     fig = maps.choropleth(polys, CAMS, "green_view", "1 Nov – 7 Nov 2026", min_frames=30)
@@ -45,10 +53,47 @@ def test_choropleth_is_offline_and_draws_short_cells_grey_and_hatched() -> None:
     assert len(missing) == 1 and missing[0].fillpattern.shape == "/" and missing[0].fillcolor == charts.MISSING_COLOR
     title = fig.layout.title.text
     assert "Green view index (%)" in title and "1 Nov – 7 Nov 2026" in title
-    bar = next(tr for tr in fig.data if tr.marker is not None and tr.marker.showscale)
+    bar = _bar(fig)
     assert "(%" in bar.marker.colorbar.title.text and "1 Nov" in bar.marker.colorbar.title.text
-    assert bar.marker.colorscale[0][1] == "#440154"  # viridis
+    assert "darker green = better" in bar.marker.colorbar.title.text
+    assert bar.marker.colorscale[0][1] == "#ffffe5" and bar.marker.colorscale[-1][1] == "#004529"  # YlGn: greener is better
     assert [c for c in fig.data[-1].customdata] == ["camera:c1"]
+
+
+@pytest.mark.parametrize(
+    ("name", "first", "last", "reading"),
+    [
+        ("green_view", "#ffffe5", "#004529", "darker green = better"),  # more green is good
+        ("distress_share", "#ffffcc", "#800026", "darker red = worse"),  # more damage is bad
+        ("road_occupancy", "#ffffcc", "#800026", "darker red = worse"),  # more traffic is bad
+        ("sky_view", "#f7fbff", "#08306b", "darker = more"),  # a description: neither
+    ],
+)
+def test_one_colour_logic_by_which_way_is_better(name: str, first: str, last: str, reading: str) -> None:
+    polys = maps.polygons_frame(_areas(), _values([True, True]).assign(indicator=name), "district", name)
+    bar = _bar(maps.choropleth(polys, CAMS, name, "p"))
+    assert (bar.marker.colorscale[0][1], bar.marker.colorscale[-1][1]) == (first, last)
+    assert reading in bar.marker.colorbar.title.text
+
+
+@pytest.mark.parametrize("name", ["green_view", "distress_share"])
+def test_dashboard_and_report_maps_use_the_same_scale(name: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    store = Store(demo_database(tmp_path_factory))
+    try:
+        content = build_report(store, None, date(2026, 11, 9), date(2026, 11, 15), main_indicator=name, min_frames=30)
+    finally:
+        store.close()
+    pdf = figures.map_layers(content).scale  # the PDF draws this stack
+    html_bar = _bar(html.map_figure(content))
+    d = content.districts
+    values = pd.DataFrame({"district": d["district_id"], "indicator": name, "value": d["value"], "ci_low": d["value"],
+                           "ci_high": d["value"], "n_frames": 100, "n_clips": 1, "enough": d["value"].notna()})
+    areas = pd.DataFrame({"id": d["district_id"], "name": d["name"], "geometry_geojson": d["geometry_geojson"]})
+    dash_bar = _bar(maps.choropleth(maps.polygons_frame(areas, values, "district", name), CAMS.iloc[:0], name, "p"))
+    stops = [list(s) for s in pdf.stops]
+    assert [list(s) for s in dash_bar.marker.colorscale] == [list(s) for s in html_bar.marker.colorscale] == stops
+    assert pdf.reading and pdf.reading in dash_bar.marker.colorbar.title.text and pdf.reading in html_bar.marker.colorbar.title.text
+    assert layers.indicator_scale(name, d["value"]).stops == pdf.stops
 
 
 def test_choropleth_uses_tiles_only_when_a_tile_url_is_set() -> None:
@@ -58,16 +103,64 @@ def test_choropleth_uses_tiles_only_when_a_tile_url_is_set() -> None:
     assert fig.layout.map.style["sources"]["base"]["tiles"] == ["http://tiles.example/{z}/{x}/{y}.png"]
 
 
-def test_choropleth_stacks_labels_scale_bar_and_north_arrow_offline() -> None:
+def test_choropleth_stacks_labels_scale_bar_and_north_arrow_offline_and_on_tiles() -> None:
     polys = maps.polygons_frame(_areas(), _values([True, False]), "district", "green_view")
     fig = maps.choropleth(polys, CAMS, "green_view", "p")
-    labels = next(tr for tr in fig.data if tr.mode == "text")
-    assert list(labels.text) == ["<b>A</b><br>20.0%", "<b>B</b><br>not enough data"]
+    labels = [t for tr in fig.data if tr.mode == "text" for t in tr.text]
+    assert sorted(labels) == ["<b>A</b><br>20.0%", "<b>B</b><br>not enough data"]
     bar = fig.layout.shapes[0]
     assert bar.type == "line" and bar.y0 == bar.y1 and bar.x0 < bar.x1 <= fig.layout.xaxis.range[1]
     assert {a.text for a in fig.layout.annotations} == {"50 km", "<b>N</b>"}  # 2.16° with margins at the equator: 240 km
     tiled = maps.choropleth(polys, CAMS, "green_view", "p", tile_url="http://tiles.example/{z}/{x}/{y}.png")
-    assert not tiled.layout.shapes and not tiled.layout.annotations  # the tile map brings its own frame
+    assert [a.text for a in tiled.layout.annotations] == ["<b>N</b>"]  # a tile map is drawn north up
+    assert any(tr.name == "scale bar: 50 km" and tr.mode == "lines" for tr in tiled.data)
+    location = maps.camera_location_figure({"name": "Cam", "lon": 0.5, "lat": 0.5}, _areas().rename(columns={"id": "district_id"}))
+    assert "<b>N</b>" in {a.text for a in location.layout.annotations} and location.layout.shapes[0].type == "line"
+
+
+# an L-shaped district whose label sits in its corner: its arms must answer too
+ELL = json.dumps({"type": "Polygon", "coordinates": [[[0, 0], [3, 0], [3, 1], [1, 1], [1, 3], [0, 3], [0, 0]]]})
+
+
+def test_hover_and_click_answer_anywhere_inside_an_area() -> None:
+    east = json.dumps({"type": "Polygon", "coordinates": [[[3, 0], [3, 1], [4, 1], [4, 0], [3, 0]]]})
+    areas = pd.DataFrame({"id": ["ell", "b"], "name": ["Ell", "B"], "geometry_geojson": [ELL, east]})
+    values = _values([True, True]).assign(district=["ell", "b"])
+    fig = maps.choropleth(maps.polygons_frame(areas, values, "district", "green_view"), CAMS.iloc[:0], "green_view", "p")
+    hits = next(tr for tr in fig.data if tr.customdata is not None and str(tr.customdata[0]).startswith("district:"))
+    xy = np.c_[hits.x, hits.y]
+    for lon, lat, key in [(2.6, 0.5, "district:ell"), (0.5, 2.6, "district:ell"), (3.5, 0.5, "district:b")]:  # two arms, one square
+        nearest = int(np.argmin(np.hypot(xy[:, 0] - lon, xy[:, 1] - lat)))
+        assert hits.customdata[nearest] == key and np.hypot(*(xy[nearest] - (lon, lat))) < 0.1
+    assert "Ell" in hits.hovertext[0] and hits.marker.opacity == 0  # the area's tooltip, on invisible points
+
+
+def test_a_selection_outlines_the_area_and_fades_no_label() -> None:
+    polys = maps.polygons_frame(_areas(), _values([True, True]), "district", "green_view")
+    fig = maps.choropleth(polys, CAMS, "green_view", "p", selected="a")
+    for tr in fig.data:
+        if tr.mode == "text":
+            assert tr.unselected.textfont.color == tr.textfont.color == tr.selected.textfont.color
+    outline = [tr for tr in fig.data if tr.mode == "lines" and tr.line.width == 4]
+    assert len(outline) == 1 and max(v for v in outline[0].x if v is not None) == 1  # square 'a' spans lon 0–1
+    cams = next(tr for tr in fig.data if tr.customdata is not None and tr.customdata[0] == "camera:c1")
+    assert cams.unselected.marker.opacity == cams.marker.opacity
+
+
+def test_h3_cells_are_named_by_district_and_drawn_under_district_outlines() -> None:
+    cell = h3.latlng_to_cell(0.5, 0.5, 7)
+    values = pd.DataFrame({"h3": [cell], "indicator": "green_view", "value": [0.2], "ci_low": [0.1], "ci_high": [0.3],
+                           "n_frames": [500], "n_clips": [10], "enough": [True]})
+    districts = _areas().rename(columns={"id": "district_id"})
+    areas = maps.h3_areas(values, districts)
+    assert list(areas["name"]) == ["A"]
+    fig = maps.choropleth(maps.polygons_frame(areas, values, "h3", "green_view"), CAMS, "green_view", "p", kind="h3",
+                          outlines=maps.district_areas(districts))
+    hits = next(tr for tr in fig.data if tr.customdata is not None and str(tr.customdata[0]).startswith("h3:"))
+    tip = hits.hovertext[0]
+    assert tip.startswith("<b>A</b><br>Green view index: 20.0%") and tip.rstrip("</span>").endswith(cell)  # the id last
+    assert any(tr.name == "district boundary" for tr in fig.data)
+    assert list(maps.h3_areas(values)["name"]) == ["H3 cell"]
 
 
 def test_area_without_frames_is_missing_not_zero() -> None:

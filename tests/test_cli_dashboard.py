@@ -22,18 +22,28 @@ from analytics.cli import dashboard as cli_dashboard
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_dashboard_builds_the_demo_then_runs_streamlit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dashboard_builds_the_demo_then_runs_streamlit(_isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[list[str], dict[str, str], str]] = []
     monkeypatch.setattr(cli_dashboard, "run_server", lambda cmd, env, cwd: calls.append((list(cmd), env, cwd)) or 0)
-    db = tmp_path / "city.duckdb"
-    result = CliRunner().invoke(app, ["dashboard", "--port", "8765", "--db", str(db)])
+    result = CliRunner().invoke(app, ["dashboard", "--port", "8765"])
     assert result.exit_code == 0, result.output
-    assert db.exists() and "demo city" in result.output  # the README's first command relies on this
+    demo, user = _isolated_home / "demo.duckdb", _isolated_home / "urbanlens.duckdb"
+    # the README's first command relies on this: the demo city in a database of its own, the user's stays empty
+    assert demo.exists() and not user.exists() and "demo city" in result.output
     cmd, env, cwd = calls[0]
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"  # this machine only by default
     assert cmd[cmd.index("--server.port") + 1] == "8765" and cmd[cmd.index("--server.headless") + 1] == "true"
     assert Path(cmd[4]).name == "app.py" and Path(cwd) == Path(cmd[4]).parent
-    assert env["URBANLENS_DB"] == str(db.resolve())
+    assert "URBANLENS_DB" not in env and env["URBANLENS_DEMO_DB"] == str(demo.resolve())  # the sidebar switches between the two
+
+
+def test_dashboard_on_a_named_database_builds_no_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[dict[str, str]] = []
+    monkeypatch.setattr(cli_dashboard, "run_server", lambda cmd, env, cwd: calls.append(env) or 0)
+    db = tmp_path / "city.duckdb"
+    result = CliRunner().invoke(app, ["dashboard", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert not db.exists() and "demo city" not in result.output and calls[0]["URBANLENS_DB"] == str(db.resolve())
 
 
 def test_dashboard_keeps_an_existing_database_and_honours_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -74,3 +74,16 @@ def test_collect_clips(setup: Path, tmp_path: Path) -> None:
         collect_clips([tmp_path / "empty"])
     with pytest.raises(InputError, match="does not exist"):
         collect_clips([tmp_path / "missing.mp4"])
+
+
+def test_start_time_source_is_said(setup: Path) -> None:
+    """Without --start each clip's time comes from its creation tag or file time, and the output says which."""
+    import os
+
+    os.utime(setup / "a.avi", (1_577_934_245, 1_577_934_245))  # 2020-01-02 03:04:05 UTC
+    result = CliRunner().invoke(app, ["ingest", str(setup / "a.avi"), "--camera", "cam-1", "--model", "colours"])
+    assert result.exit_code == 0, result.output
+    assert "a.avi: start time" in result.output and "taken from the file's modification time; pass --start to set it" in result.output
+    with Store(load_settings().db_path) as s:
+        stored = s.scalar("SELECT start_time FROM clips")
+    assert stored == __import__("datetime").datetime.fromtimestamp(1_577_934_245)

@@ -64,6 +64,15 @@ def test_install_prints_path(model_mirror: Path) -> None:
     assert path == load_settings().model_dir / "espnetv2-s1" / "model.onnx" and path.is_file()
 
 
+def test_reinstall_says_installed_without_fetching(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An installed model is not fetched again: an empty mirror (and no network) would fail any fetch."""
+    monkeypatch.setenv("URBANLENS_MODEL_MIRROR", str(tmp_path))
+    result = runner.invoke(APP, ["models", "install", "espnetv2-s2"])
+    assert result.exit_code == 0, result.output
+    assert "already installed" in result.stderr
+    assert Path(result.stdout.strip().splitlines()[-1]) == home / "models" / "espnetv2-s2" / "model.onnx"
+
+
 def test_install_bad_size(model_mirror: Path) -> None:
     result = runner.invoke(APP, ["models", "install", "espnetv2-s1", "--size", "big"])
     assert isinstance(result.exception, InputError)

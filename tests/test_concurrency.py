@@ -252,23 +252,25 @@ def _reader_loop(db: Path, env: dict[str, str], stop: threading.Event, runs: lis
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_sessions_ingest_and_readers_at_once(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+def test_sessions_ingest_and_readers_at_once(tmp_path: Path) -> None:
     """Two browser sessions click through the dashboard while a clip is ingested and CLI readers run:
     no errors anywhere, and every session shows the new clip after the ingest."""
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed at /usr/bin/chromium (`apt-get install -y chromium`; .ci/run does it)")
     import os
-    import shutil
+    from datetime import datetime
 
     from tests.clips import write_cv2
-    from tests.dashboard_helpers import demo_database
+    from tests.helpers import clip_from_pixels
     from tests.tinymodels import bgr, colour_card, colour_model
 
     sys.path.insert(0, str(REPO / "bench"))
     import load_bench
 
-    db = tmp_path / "city.duckdb"
-    shutil.copyfile(demo_database(tmp_path_factory), db)
+    db = tmp_path / "city.duckdb"  # footage of one's own: a real clip is never ingested into the demo city's database
+    with store_with_cameras(str(db), [("old-town-1", 4.90, 52.37), ("old-town-2", 4.91, 52.37)]) as store:
+        store.ingest([clip_from_pixels(cam, datetime(2026, 1, 5 + day, hour), [{0: 50, 8: 30, 10: 20}] * 40)
+                      for cam in ("old-town-1", "old-town-2") for day in range(7) for hour in range(7, 19, 2)])
     home = tmp_path / "home"
     card = colour_card(32, 64)
     (home / "models" / card.name).mkdir(parents=True)

@@ -194,9 +194,14 @@ def test_upload_page_analyses_and_saves_a_clip(empty_db: Path, _isolated_home: P
     at = run_page("views/analyse.py")
     no_exception(at)
     assert at.button(key="analyse_go").disabled
+    assert at.button(key="analyse_cancel").disabled  # nothing runs
     at.file_uploader(key="analyse_upload").set_value(("street.mp4", clip.read_bytes(), "video/mp4")).run()
+    # the start time is proposed (no creation tag: the upload time) and says where it came from
+    assert any("taken from the time of the upload" in c.value for c in at.caption)
     at.text_input(key="analyse_new_name").set_value("Test Street").run()
     at.text_input(key="analyse_new_id").set_value("test-street").run()
+    assert at.number_input(key="analyse_new_lat").value is None  # a new camera has no default position
+    assert any("set the camera's position" in c.value for c in at.caption)
     at.number_input(key="analyse_new_lat").set_value(50.0).run()
     at.number_input(key="analyse_new_lon").set_value(10.0).run()
     assert at.selectbox(key="analyse_model").value == name
@@ -205,13 +210,26 @@ def test_upload_page_analyses_and_saves_a_clip(empty_db: Path, _isolated_home: P
     assert not at.button(key="analyse_go").disabled
     at.button(key="analyse_go").click().run()
     no_exception(at)
+    assert not at.warning, [w.value for w in at.warning]  # no "Analysis cancelled" after a run that finished
+    assert at.button(key="analyse_cancel").disabled
     assert [s.value for s in at.subheader] == ["Result · street.mp4"]
     table = at.dataframe[-1].value
     assert "Sky view" in set(table["indicator"])
-    assert len(at.get("image")) >= 1  # overlay previews
+    assert len(at.get("image")) == 1  # one large frame, with a scrubber over the sampled frames
+    scrub = at.select_slider(key="analyse_scrub")
+    assert scrub.options == ["0.0 s", "0.5 s", "1.0 s", "1.5 s", "2.0 s", "2.5 s"] and scrub.value == 0  # all 6 sampled frames
+    scrub.set_value(5).run()
+    no_exception(at)
+    shapes = chart_specs(at)[-1]["layout"]["shapes"]
+    assert [round(sh["x0"], 1) for sh in shapes] == [2.5]  # the timeline marks the frame shown
+    assert at.button(key="analyse_save").disabled  # the start time is not confirmed yet
+    at.checkbox(key="analyse_start_ok").check().run()
     at.button(key="analyse_save").click().run()
     no_exception(at)
-    assert any("Saved to the database" in s.value for s in at.success)
+    saved = [s.value for s in at.success if "Saved to" in s.value]
+    assert len(saved) == 1 and "stored 6 sampled frames starting" in saved[0] and "frames sampled" not in saved[0]
+    assert not any("exists" in c.value for c in at.caption)  # the saved camera is now picked, not created again
+    assert at.radio(key="analyse_cam_mode").value == "existing" and at.selectbox(key="analyse_camera").value == "test-street"
     assert not list((_isolated_home / "uploads").rglob("*.mp4")), "the uploaded copy is removed once saved"
 
     from analytics.store import Store
@@ -224,8 +242,34 @@ def test_upload_page_analyses_and_saves_a_clip(empty_db: Path, _isolated_home: P
     try:
         assert st_.scalar("SELECT count(*) FROM clips WHERE camera_id = 'test-street'") == 1
         assert st_.scalar("SELECT source_path FROM clips") is None  # the upload's copy is gone: no path recorded
+        assert st_.scalar("SELECT count(DISTINCT frame_id) FROM previews") <= 6
     finally:
         st_.close()
+
+
+def test_upload_page_new_camera_has_no_default_position(demo_db: Path) -> None:
+    """No camera is picked for the user; a new one has no position until typed (or clicked on the map)."""
+    at = run_page("views/analyse.py")
+    assert at.selectbox(key="analyse_camera").value is None  # no default camera: the user picks or creates one
+    assert any("pick a camera or create one" in c.value for c in at.caption)
+    at.radio(key="analyse_cam_mode").set_value("new").run()
+    no_exception(at)
+    assert at.number_input(key="analyse_new_lat").value is None and at.number_input(key="analyse_new_lon").value is None
+    assert [t.get("name") for t in chart_specs(at)[-1]["data"]][-1] == "stored cameras"  # the map, centred on the stored cameras
+    at.number_input(key="analyse_new_lat").set_value(91.0).run()  # out of range: refused by the input
+    assert at.number_input(key="analyse_new_lat").value is None
+    at.number_input(key="analyse_new_lat").set_value(52.37).run()
+    at.number_input(key="analyse_new_lon").set_value(4.91).run()
+    no_exception(at)
+    new = chart_specs(at)[-1]["data"][-1]
+    assert new["name"] == "new camera" and (new["y"], new["x"]) == ([52.37], [4.91])
+
+
+def test_upload_page_refuses_a_text_file_with_a_message(empty_db: Path) -> None:
+    at = run_page("views/analyse.py")
+    at.file_uploader(key="analyse_upload").set_value(("notes.txt", b"hello", "text/plain")).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "notes.txt is not a video file" in at.error[0].value and "mp4" in at.error[0].value
 
 
 def test_upload_page_explains_a_bad_file(empty_db: Path, _isolated_home: Path) -> None:
@@ -233,6 +277,8 @@ def test_upload_page_explains_a_bad_file(empty_db: Path, _isolated_home: Path) -
     at = run_page("views/analyse.py")
     at.file_uploader(key="analyse_upload").set_value(("broken.mp4", b"this is not a video at all", "video/mp4")).run()
     at.text_input(key="analyse_new_name").set_value("Somewhere").run()
+    at.number_input(key="analyse_new_lat").set_value(52.0).run()
+    at.number_input(key="analyse_new_lon").set_value(4.0).run()
     at.button(key="analyse_go").click().run()
     assert not at.exception
     assert len(at.error) == 1

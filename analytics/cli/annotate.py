@@ -38,7 +38,7 @@ def select_command(
     images: Annotated[Path | None, typer.Option("--images", help="Choose among the images of this folder.")] = None,
     camera: Annotated[str | None, typer.Option("--camera", help="Choose among frames of this camera's stored clips.")] = None,
     strategy: Annotated[str, typer.Option("--strategy", help=f"{' | '.join(STRATEGIES)} (default: {STRATEGIES[0]}).")] = STRATEGIES[0],
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the random strategy.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random and diverse strategies.")] = 0,
     out: Annotated[Path, typer.Option("--out", help="The CVAT package to write (.zip, or a new folder).")] = Path("task.zip"),
     model: Annotated[str | None, typer.Option("--model", help="Installed model (default: espnetv2-s2).")] = None,
     allow_people: Annotated[bool, typer.Option("--allow-people", help="Do not pixelate people and plates in the package.")] = False,

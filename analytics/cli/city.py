@@ -33,20 +33,37 @@ app = typer.Typer()
 
 @app.command()
 def demo(
-    db: DbOption = None,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="DuckDB file to build (default: $URBANLENS_DEMO_DB or $URBANLENS_HOME/demo.duckdb).")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing database file.")] = False,
     days: Annotated[int, typer.Option(help="Days of synthetic clips (14 by default).")] = 14,
 ) -> None:
-    """Build the demo city "Lensfield" (synthetic data, 5 districts, 17 cameras) into a new database."""
-    summary = build_demo(db_path(db), force=force, days=days)
+    """Build the demo city "Lensfield" (synthetic data, 5 districts, 17 cameras) into a database of its own.
+
+    The default file is $URBANLENS_HOME/demo.duckdb ($URBANLENS_DEMO_DB), apart from your own
+    database; --db names another. A file that holds real data is never replaced.
+    """
+    summary = build_demo(db.expanduser() if db else load_settings().demo_db_path, force=force, days=days)
     console.print(
         f"Built the demo city (synthetic) in {summary.seconds:.1f} s: {summary.districts} districts, {summary.cameras} cameras, "
         f"{summary.clips:,} clips, {summary.frames:,} sampled frames → {summary.path}"
     )
 
 
-Grouping = StrEnum("Grouping", {name: name for name in GROUPINGS})  # type: ignore[misc]
-"""The ``--by`` choices: the groupings that :func:`analytics.indicators.compute` knows."""
+def _groupings(values: list[str]) -> list[str]:
+    """The ``--by`` values, checked against the groupings that :func:`analytics.indicators.compute` knows (one-line error)."""
+    bad = [v for v in values if v not in GROUPINGS]
+    if bad:
+        raise InputError(f"--by {bad[0]!r} is not a grouping; choose from {', '.join(GROUPINGS)}")
+    return values
+
+
+def _no_database(path: Path) -> str:
+    """What to do when the database a command reads does not exist yet."""
+    demo = load_settings().demo_db_path
+    return (f"no database at {str(path)!r}; ingest footage first (`urbanlens ingest`), or read the demo city with "
+            f"--db {demo} (built by `urbanlens demo`)")
 
 
 class OutFormat(StrEnum):
@@ -57,7 +74,8 @@ class OutFormat(StrEnum):
 
 @app.command()
 def indicators(
-    by: Annotated[list[Grouping], typer.Option("--by", help="Grouping; repeat for a cross (e.g. --by district --by hour).")],
+    by: Annotated[list[str], typer.Option("--by", help=f"Grouping: {', '.join(GROUPINGS)}; repeat for a cross "
+                                             "(e.g. --by district --by hour).")],
     indicator: Annotated[
         list[str] | None, typer.Option("--indicator", "-i", help="Indicator name (repeatable; default: all). See `urbanlens indicators-list`.")
     ] = None,
@@ -79,12 +97,15 @@ def indicators(
     ] = False,
     db: DbOption = None,
 ) -> None:
-    """Indicators per camera, district, H3 cell, hour, weekday or day, with n and 95% intervals."""
+    """Indicators per camera, district, H3 cell, hour, weekday or day, with n and 95% intervals.
+
+    Examples: ``urbanlens indicators --by district``; ``urbanlens indicators --by camera -i green_view --format csv``.
+    """
+    keys = _groupings(by)
     d0, d1 = parse_date(date_from, "--from"), parse_date(date_to, "--to")
-    keys = [b.value for b in by]
     path = db_path(db)
     if not path.exists():
-        raise InputError(f"no database at {str(path)!r}; run `urbanlens demo` or `urbanlens ingest` first")
+        raise InputError(_no_database(path))
     with open_db(path) as store:
         source = ParquetStore(parquet, places=store) if parquet else store
         if adjusted:
@@ -101,12 +122,16 @@ def indicators(
     wide = ind.to_wide(long, keys)
     if adjusted:
         wide = _with_adjustment(wide, long, keys)
-    if fmt is OutFormat.csv:
-        sys.stdout.write(exports.to_csv(wide))  # text cells that would run as spreadsheet formulas are neutralised
+    if fmt is not OutFormat.table and wide.empty:
+        err_console.print("No frames match; nothing to write.", highlight=False, markup=False)
+    elif fmt is OutFormat.csv:
+        period = (d0, d1) if d0 or d1 else None  # values rounded; text cells that would run as formulas neutralised
+        sys.stdout.write(exports.to_csv(wide, period=period))
     elif fmt is OutFormat.json:
         sys.stdout.write(wide.to_json(orient="records", date_format="iso", indent=1) + "\n")
     else:
-        _print_table(wide, keys, long["indicator"].unique().tolist() if not long.empty else [])
+        shown = set(long["indicator"]) if not long.empty else set()
+        _print_table(wide, keys, [n for n in INDICATORS if n in shown])  # in the registry's order
         if adjusted and not long.empty:
             console.print(adjustment_summary(long) + " Cells marked † are not adjusted.")
     if left_out:  # on stderr for csv and json, so the output stays machine-readable
@@ -122,42 +147,63 @@ def _with_adjustment(wide: pd.DataFrame, long: pd.DataFrame, keys: list[str]) ->
     return wide
 
 
+def _title(name: str) -> str:
+    """An indicator's label with the heuristic mark, as the CLI's tables head it."""
+    return INDICATORS[name].label + (" (heuristic)" if INDICATORS[name].heuristic else "")
+
+
+def _value_cell(row: pd.Series, name: str) -> str:
+    """One value with its 95% interval (rich markup; † where an error adjustment did not apply)."""
+    v = row[name]
+    interval = format_interval(name, row[f"{name}_low"], row[f"{name}_high"], v)
+    mark = " †" if str(row.get(f"{name}_adjustment", "")).startswith("not adjusted") else ""
+    if pd.isna(v):
+        return f"[dim]{format_value(name, v)}[/dim]{mark}"
+    return format_value(name, v) + (f" ({interval})" if interval else "") + mark
+
+
 def _print_table(wide: pd.DataFrame, keys: list[str], names: list[str]) -> None:
-
-
+    """One row per cell with a column per indicator where that fits the terminal, else one row per cell and indicator."""
     if wide.empty:
         console.print("No frames match; nothing to show.")
         return
-    table = Table(show_lines=False)
-    for k in keys:
-        table.add_column(k)
-    table.add_column("frames", justify="right")
-    table.add_column("clips", justify="right")
-    for n in names:
-        table.add_column(INDICATORS[n].label + (" (heuristic)" if INDICATORS[n].heuristic else ""), justify="right")
-    for _, row in wide.iterrows():
-        cells = [escape(str(row[k])) for k in keys] + [format_count(row["n_frames"]), format_count(row["n_clips"])]
+    cells = {n: [_value_cell(r, n) for _, r in wide.iterrows()] for n in names}
+    widths = [max(len(k), *(len(str(v)) for v in wide[k])) for k in keys] + [6, 5]
+    widths += [max(max(len(w) for w in _title(n).split()), *(len(c) for c in cells[n])) for n in names]
+    if sum(w + 3 for w in widths) + 1 <= console.width:
+        table = Table(show_lines=False)
+        for k in keys:
+            table.add_column(k, no_wrap=True)
+        table.add_column("frames", justify="right")
+        table.add_column("clips", justify="right")
         for n in names:
-            v = row[n]
-            interval = format_interval(n, row[f"{n}_low"], row[f"{n}_high"], v)
-            mark = " †" if str(row.get(f"{n}_adjustment", "")).startswith("not adjusted") else ""
-            if pd.isna(v):
-                cells.append(f"[dim]{format_value(n, v)}[/dim]{mark}")
-            else:
-                cells.append(format_value(n, v) + (f" ({interval})" if interval else "") + mark)
-        table.add_row(*cells)
+            table.add_column(_title(n), justify="right")
+        for i, (_, row) in enumerate(wide.iterrows()):
+            table.add_row(*[escape(str(row[k])) for k in keys], format_count(row["n_frames"]), format_count(row["n_clips"]),
+                          *[cells[n][i] for n in names])
+    else:  # too many indicators for the terminal's width: one row each, grouped by cell
+        table = Table(show_lines=False)
+        for k in keys:
+            table.add_column(k, no_wrap=True)
+        table.add_column("indicator", ratio=1)
+        table.add_column("value (95% CI)", justify="right", ratio=1)
+        table.add_column("frames", justify="right", no_wrap=True)
+        for i, (_, row) in enumerate(wide.iterrows()):
+            for j, n in enumerate(names):
+                first = j == 0
+                table.add_row(*[escape(str(row[k])) if first else "" for k in keys], _title(n), cells[n][i],
+                              format_count(row.get(f"{n}_n_frames", row["n_frames"])), end_section=j == len(names) - 1)
     console.print(table)
 
 
 @app.command("indicators-list")
 def indicators_list() -> None:
-    """List every indicator with its formula and source."""
-    table = Table()
-    for col in ("name", "label", "unit", "formula", "source"):
-        table.add_column(col)
+    """List every indicator: its name (for ``-i``), label, unit, formula, source and when it applies."""
     for i in INDICATORS.values():
-        table.add_row(i.name, i.label + (" (heuristic)" if i.heuristic else ""), i.unit, i.formula, i.source)
-    console.print(table)
+        console.print(f"[bold]{i.name}[/bold]  {escape(_title(i.name))} ({escape(i.unit)})", highlight=False, soft_wrap=True)
+        lines = [("formula", i.formula), ("source", i.source)] + ([("applies", i.guidance)] if i.guidance else [])
+        for what, text in lines:
+            console.print(f"  [dim]{what}:[/dim] {escape(text)}", highlight=False)
 
 
 @app.command("export-parquet")
@@ -176,7 +222,7 @@ def info(db: DbOption = None) -> None:
     """Database statistics: cameras, districts, clips, frames, hours, share synthetic."""
     path = db_path(db)
     if not path.exists():
-        raise InputError(f"no database at {str(path)!r}; run `urbanlens demo` or `urbanlens ingest` first")
+        raise InputError(_no_database(path))
     with open_db(path) as store:
         stats = store.stats()
     console.print(json.dumps(stats, default=str, indent=1))

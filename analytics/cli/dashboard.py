@@ -1,4 +1,8 @@
-"""``urbanlens dashboard``: run the Streamlit app (building the demo city first when there is no database).
+"""``urbanlens dashboard``: run the Streamlit app (building the demo city first when there is no data yet).
+
+Without ``--db`` (and ``URBANLENS_DB``) the dashboard opens the user's database when it holds
+data, else the demo city's (``Settings.demo_db_path``, built here first when it is missing), and
+its sidebar switches between the two. ``--db`` shows that one file and nothing else.
 
 The Streamlit server runs as a child process in a session of its own; SIGTERM, SIGINT and SIGHUP
 sent to this command are passed on to it, this command waits for it to stop, and kills it if it
@@ -21,8 +25,9 @@ from typing import Annotated
 import typer
 
 from analytics.demo import build_demo
-from analytics.errors import InputError
-from analytics.settings import load_settings
+from analytics.errors import InputError, StoreError
+from analytics.settings import Settings, load_settings
+from analytics.store import Store
 
 
 def app_path() -> Path:
@@ -111,26 +116,50 @@ def _wait(proc: subprocess.Popen[bytes], received: list[int], grace_s: float) ->
                 return proc.wait()
 
 
+def holds_data(path: Path) -> bool:
+    """Whether the database at ``path`` exists and holds anything (a file it cannot read counts as holding data)."""
+    if not path.exists():
+        return False
+    try:
+        with Store(path, read_only=True, lock_timeout_s=0) as store:
+            return bool(store.holds())
+    except StoreError:
+        return True
+
+
+def dashboard_env(settings: Settings, named: Path | None) -> dict[str, str]:
+    """The server's environment: the named database pinned (``URBANLENS_DB``), else the user's and the demo's paths."""
+    env = {**os.environ, "URBANLENS_HOME": str(settings.home.resolve())}
+    if named is not None:
+        env["URBANLENS_DB"] = str(named.resolve())
+    else:
+        env.pop("URBANLENS_DB", None)
+        env["URBANLENS_DEMO_DB"] = str(settings.demo_db_path.resolve())
+    return env
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``dashboard`` command to the CLI."""
     @app.command()
     def dashboard(
         port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8501,
         host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
-        db: Annotated[Path | None, typer.Option(help="Database file (default: $URBANLENS_DB or $URBANLENS_HOME/urbanlens.duckdb).")] = None,
-        no_demo: Annotated[bool, typer.Option("--no-demo", help="Do not build the demo city when the database does not exist.")] = False,
+        db: Annotated[Path | None, typer.Option(help="Show this database file only (default: $URBANLENS_DB, else your "
+                                                "$URBANLENS_HOME/urbanlens.duckdb with a switch to the demo city).")] = None,
+        no_demo: Annotated[bool, typer.Option("--no-demo", help="Do not build the demo city when there is no data yet.")] = False,
     ) -> None:
-        """Open the dashboard (http://127.0.0.1:8501); builds the synthetic demo city first if there is no database yet."""
+        """Open the dashboard (http://127.0.0.1:8501): your data, or the synthetic demo city (built first) while you have none."""
         settings = load_settings()
-        db_path = db.expanduser().resolve() if db else settings.db_path
-        if not db_path.exists() and not no_demo:
-
-            typer.echo(f"No database at {db_path}: building the demo city Lensfield (synthetic data) first…")
-            summary = build_demo(db_path)
+        named = db.expanduser().resolve() if db else (settings.db_path if settings.db_pinned else None)
+        demo = settings.demo_db_path
+        if named is None and not no_demo and not demo.exists() and not holds_data(settings.db_path):
+            typer.echo(f"No data yet: building the demo city Lensfield (synthetic data) into {demo} first…")
+            summary = build_demo(demo)
             typer.echo(f"Built {summary.frames:,} synthetic frames from {summary.cameras} cameras in {summary.seconds:.1f} s.")
-        env = {**os.environ, "URBANLENS_DB": str(db_path.resolve()), "URBANLENS_HOME": str(settings.home.resolve())}
+        env = dashboard_env(settings, named)
         app_file = app_path()
         cmd = streamlit_command(app_file, host, port, settings.max_upload_mb)
-        typer.echo(f"UrbanLens dashboard on http://{host}:{port} (database {db_path}); Ctrl+C to stop.")
+        shown = f"database {named}" if named is not None else f"your database {settings.db_path}, demo city {demo}"
+        typer.echo(f"UrbanLens dashboard on http://{host}:{port} ({shown}); Ctrl+C to stop.")
         # run beside app.py so that Streamlit reads the dashboard's .streamlit/config.toml (theme)
         raise typer.Exit(run_server(cmd, env, str(app_file.parent)))

@@ -25,8 +25,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from analytics.cli._common import error_line, open_db
+from analytics.cli.cluster import ingest_on_ray
 from analytics.errors import InputError
-from analytics.footage.video import VIDEO_SUFFIXES, Sampling
+from analytics.footage.video import VIDEO_SUFFIXES, Sampling, clip_start
 from analytics.periods import parse_timestamp
 from analytics.settings import load_settings
 
@@ -55,8 +56,10 @@ def collect_clips(paths: list[Path]) -> list[Path]:
 
 
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Clip files or folders of clips.", show_default=False)],
-    camera: Annotated[str, typer.Option("--camera", "-c", help="Camera id the footage comes from (see `urbanlens cameras`).")],
+    paths: Annotated[list[Path] | None, typer.Argument(help="Clip files or folders of clips.", show_default=False)] = None,
+    camera: Annotated[
+        str | None, typer.Option("--camera", "-c", help="Camera id the footage comes from (see `urbanlens cameras`).")
+    ] = None,
     fps: Annotated[str, typer.Option("--fps", help="Sampled frames per second, or 'every=N', or 'all'.")] = "2",
     model: Annotated[str | None, typer.Option("--model", "-m", help="Installed model name (default espnetv2-s2).")] = None,
     smooth: Annotated[
@@ -73,7 +76,11 @@ def ingest(
     ] = None,
     start: Annotated[
         str | None,
-        typer.Option("--start", help="ISO time of the first frame; later clips of the batch follow on (in name order)."),
+        typer.Option(
+            "--start",
+            help="ISO time of the first frame (2018-04-19T08:00:00); later clips of the batch follow on (in name order). "
+            "Default: each clip's creation tag, else its file's modification time (the output says which).",
+        ),
     ] = None,
     keep_previews: Annotated[int, typer.Option("--keep-previews", help="Anonymised previews kept per clip (0-20).")] = 3,
     db: Annotated[Path | None, typer.Option("--db", help="DuckDB file (default: $URBANLENS_DB or $URBANLENS_HOME).")] = None,
@@ -82,6 +89,15 @@ def ingest(
     max_duration: Annotated[
         int | None,
         typer.Option("--max-duration", min=1, help="Longest clip analysed, in minutes (default: URBANLENS_MAX_CLIP_MINUTES, 60)."),
+    ] = None,
+    engine: Annotated[str, typer.Option("--engine", help="local (this process) | ray (a Ray cluster; see docs/scaling.md).")] = "local",
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to join (default: a local one).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Ray workers, one ONNX session each.")] = None,
+    out_parquet: Annotated[
+        Path | None, typer.Option("--out-parquet", help="Ray: leave the results as Parquet here instead of loading the database.")
+    ] = None,
+    manifest: Annotated[
+        Path | None, typer.Option("--manifest", help="Ray: CSV of clips with columns path, camera_id and optional start.")
     ] = None,
 ) -> None:
     """Analyse clips (segmentation → measurements) and store them for a camera (through
@@ -96,14 +112,34 @@ def ingest(
     if max_duration is not None:
         settings = dataclasses.replace(settings, max_clip_minutes=max_duration)
     sampling = Sampling.parse(fps)
-    clips = collect_clips(paths)
+    clips = collect_clips(paths or [])
     start_dt = parse_timestamp(start, "--start") if start is not None else None
+    if engine not in ("local", "ray"):
+        raise InputError(f"--engine {engine!r}; expected local or ray")
     rows: list[tuple[str, str, str, str]] = []
+    if engine == "ray":
+        rows = ingest_on_ray(
+            clips, camera, settings, console, manifest=manifest, start=start_dt, out_parquet=out_parquet, address=ray_address,
+            workers=workers, threads=threads, analysis={
+                "model": model, "fps": sampling, "smooth": smooth, "temporal": temporal, "refine": refine, "tta": tta,
+                "max_frames": max_frames,
+            },
+        )
+        return _finish(console, rows, sum(1 for r in rows if r[1] in ("done", "skipped")))
+    if manifest is not None or out_parquet is not None or ray_address is not None or workers is not None:
+        raise InputError("--manifest, --out-parquet, --ray-address and --workers go with --engine ray")
+    if not camera or not paths:
+        raise InputError("give clip PATHS and --camera ID (see `urbanlens ingest --help`)")
     n_ok = 0
     with open_db(settings.db_path) as store:
         store.camera(camera)  # unknown camera: one clear error before any work
         for clip in clips:
             cancel = threading.Event()
+            clip_time = start_dt
+            if clip_time is None:  # no --start: say where the time comes from, once, before the work
+                guess = clip_start(clip)
+                clip_time = guess.time
+                console.print(f"{clip.name}: {guess.note()}", markup=False, highlight=False, soft_wrap=True)
             with Progress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                 TimeRemainingColumn(), console=console, transient=False,
@@ -116,7 +152,7 @@ def ingest(
                 try:
                     result = analyse_clip(
                         clip, camera, store, model=model, fps=sampling, smooth=smooth, temporal=temporal, refine=refine,
-                        tta=tta, zones=zones, start_time=start_dt,
+                        tta=tta, zones=zones, start_time=clip_time,
                         keep_previews=keep_previews, progress=progress, cancel=cancel, settings=settings, threads=threads,
                         max_frames=max_frames,
                     )
@@ -131,6 +167,11 @@ def ingest(
             rows.append(_row(clip.name, result))
             if start_dt is not None:
                 start_dt = start_dt + timedelta(seconds=result.info.duration_s)
+    _finish(console, rows, n_ok)
+
+
+def _finish(console: Console, rows: list[tuple[str, str, str, str]], n_ok: int) -> None:
+    """Print the summary; exit 1 when a clip failed or none was stored or skipped."""
     _summary(console, Table, rows)
     failed = [(r[0], r[3]) for r in rows if r[1] == "failed"]
     if failed:

@@ -22,15 +22,15 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
-from analytics.errors import DataFormatError, InputError
+from analytics.errors import DataFormatError, InputError, UrbanLensError
 from analytics.evaluation.annotations import load_annotations
 from analytics.evaluation.labelmaps import load_label_map
 from analytics.evaluation.readers import read_ground_truth
 from analytics.footage.overlay import overlay
 from analytics.footage.segment import Segmenter, labels_to_frame
 from analytics.models.adapt import adapt
-from analytics.models.zoo import add_model, install, list_models, parse_size, resolve
-from analytics.settings import load_settings
+from analytics.models.zoo import InstalledModel, add_model, install, list_models, parse_size, resolve
+from analytics.settings import Settings, load_settings
 
 __all__ = ["register", "models_app"]
 
@@ -64,12 +64,20 @@ def install_command(
     name: str = typer.Argument(..., help="Built-in model name, e.g. espnetv2-s2."),
     size: str | None = typer.Option(None, "--size", help="Model input HEIGHTxWIDTH, multiples of 16 (default: the card's, 384x768)."),
     source: str | None = typer.Option(None, "--source", help="Take the weights from this FILE, DIR or URL instead of the mirror or upstream."),
+    force: bool = typer.Option(False, "--force", help="Rebuild even when the model is installed at this size."),
 ) -> None:
-    """Fetch the upstream weights (SHA-256 checked), build the ONNX model and install it; prints its path."""
+    """Fetch the upstream weights (SHA-256 checked), build the ONNX model and install it; prints its path.
 
-
+    A model already installed at the size asked for is left as it is (no download): the command says so.
+    """
     settings = load_settings()
     hw = parse_size(size) if size else None
+    present = _installed_as(name, hw, settings) if not (force or source) else None
+    if present is not None:
+        Console(stderr=True).print(f"{name} is already installed ({'x'.join(map(str, present.card.input_size))}); "
+                                   "nothing to fetch. Use --force to rebuild it.", highlight=False, markup=False)
+        typer.echo(str(present.onnx_path))
+        return
 
     columns = ("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
@@ -80,6 +88,17 @@ def install_command(
 
         model = install(name, settings, size=hw, source=source, progress=progress)
     typer.echo(str(model.onnx_path))
+
+
+def _installed_as(name: str, size: tuple[int, int] | None, settings: Settings) -> InstalledModel | None:
+    """The installed model ``name`` when it exists with a readable ONNX file and (if given) input ``size``; else None."""
+    try:
+        model = resolve(name, settings)
+    except UrbanLensError:
+        return None
+    if not model.onnx_path.is_file() or (size is not None and tuple(model.card.input_size) != tuple(size)):
+        return None
+    return model
 
 
 @models_app.command("add")

@@ -14,6 +14,9 @@ from analytics.cli._common import DbOption, console, open_db
 from analytics.geo import parse_zones, read_cameras_csv, read_districts_geojson
 
 cameras_app = typer.Typer(help="Add and import cameras so footage can be tied to places.", no_args_is_help=True)
+OUTSIDE_DISTRICTS = "— (outside districts)"
+"""What the district column says for a camera that lies in no known district."""
+
 districts_app = typer.Typer(help="Import district polygons (GeoJSON).", no_args_is_help=True)
 
 
@@ -57,11 +60,17 @@ def cameras_list(db: DbOption = None) -> None:
     """List cameras with their district."""
     with open_db(db) as store:
         df = store.cameras()
+    if df.empty:
+        console.print("No cameras yet: add one with `urbanlens cameras add` or `urbanlens cameras import`.",
+                      markup=False, highlight=False)
+        return
     table = Table()
-    for col in ("camera_id", "name", "lon", "lat", "kind", "district_id"):
-        table.add_column(col)
+    for col in ("camera_id", "name", "lon", "lat", "kind", "district"):
+        table.add_column(col, no_wrap=col in ("camera_id", "lon", "lat"))
     for _, r in df.iterrows():
-        table.add_row(*(escape(str(r[c])) for c in ("camera_id", "name", "lon", "lat", "kind", "district_id")))
+        district = OUTSIDE_DISTRICTS if pd.isna(r["district_id"]) or r["district_id"] == "" else str(r["district_id"])
+        table.add_row(escape(str(r["camera_id"])), escape(str(r["name"])), f"{float(r['lon']):.5f}", f"{float(r['lat']):.5f}",
+                      escape(str(r["kind"])), escape(district))
     console.print(table)
 
 

@@ -18,7 +18,7 @@ from analytics.cli._common import DbOption, open_db
 from analytics.errors import InputError
 from analytics.settings import load_settings
 
-__all__ = ["register", "report", "output_format"]
+__all__ = ["register", "report", "output_format", "check_out_folder"]
 
 FORMATS = {".pdf": "pdf", ".html": "html", ".htm": "html"}
 
@@ -35,6 +35,21 @@ def output_format(path: Path) -> str:
     return fmt
 
 
+def check_out_folder(path: Path) -> None:
+    """Refuse an output file whose folder is missing (or is not a folder): a typo must not create folders silently.
+
+    >>> check_out_folder(Path("report.pdf"))
+    >>> check_out_folder(Path("/no/such/folder/r.html"))
+    Traceback (most recent call last):
+    ...
+    analytics.errors.InputError: --out '/no/such/folder/r.html': folder '/no/such/folder' does not exist; create it first or choose another
+    """
+    folder = path.expanduser().parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise InputError(f"--out {str(path)!r}: folder {str(folder)!r} {what}; create it first or choose another")
+
+
 def report(
     district: Annotated[
         str | None, typer.Option("--district", "-d", help="District name or id (case-insensitive).")
@@ -42,7 +57,8 @@ def report(
     city: Annotated[bool, typer.Option("--city", help="Report on the whole city instead of a district.")] = False,
     date_from: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD (default: first day with data).")] = None,
     date_to: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD (default: last day with data).")] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output file: .pdf (A4) or .html (self-contained).")] = Path(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file: .pdf (A4) or .html (self-contained). Its folder must "
+                                      "exist: a missing folder is refused, never created.")] = Path(
         "report.pdf"
     ),
     main_indicator: Annotated[
@@ -66,6 +82,7 @@ def report(
     fmt = output_format(out)
     if out.exists() and out.is_dir():
         raise InputError(f"--out {str(out)!r} is a folder; give a file name ending in .{fmt}")
+    check_out_folder(out)
     t0 = time.perf_counter()
     settings = load_settings()
     with open_db(db, read_only=True) as store:

@@ -12,9 +12,10 @@ Strategies (each returns ``n`` distinct frame indices, or all frames when there 
 - ``random``: a uniform draw without replacement (the baseline);
 - ``uncertainty``: the most uncertain frames, skipping a frame that neighbours a chosen one in its
   sequence (``gap`` frames) or whose descriptor lies within ``min_distance`` of a chosen one's;
-- ``diverse``: k-centre greedy on the descriptors weighted by uncertainty: start from the most
-  uncertain frame, then repeatedly take ``argmax_f u_f * min_{s chosen} ||d_f - d_s||``, with the same
-  neighbour and near-duplicate rule.
+- ``diverse`` (the default, the benchmark's winner: docs/adapt.md): k-means (k-means++ start, seeded)
+  on the descriptors with ``k = n``, then from each cluster, largest first, the frame nearest its
+  centre (``argmin_f ||d_f - c_k||``), with the same neighbour and near-duplicate rule: typical
+  frames of every kind of scene, not the odd ones. Uncertainty plays no part in it.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ import numpy as np
 
 from analytics.errors import InputError
 
-__all__ = ["COLOUR_WEIGHT", "STRATEGIES", "descriptor", "mean_entropy", "select_frames"]
+__all__ = ["COLOUR_WEIGHT", "STRATEGIES", "descriptor", "kmeans", "mean_entropy", "select_frames"]
 
-STRATEGIES = ("random", "diverse", "uncertainty")
+STRATEGIES = ("diverse", "random", "uncertainty")
 """Selection strategies; the first is the default (the benchmark's winner, docs/adapt.md)."""
 COLOUR_WEIGHT = 0.5
+KMEANS_ITERS = 50
+"""Most Lloyd iterations of :func:`kmeans` (it stops earlier when no frame changes cluster)."""
 
 
 def mean_entropy(probs: np.ndarray) -> float:
@@ -63,6 +66,40 @@ def descriptor(labels: np.ndarray, image_bgr: np.ndarray, num_classes: int) -> n
                for rows in np.array_split(image_bgr, 3, axis=0) for cell in np.array_split(rows, 3, axis=1)]
     parts.append(COLOUR_WEIGHT * np.concatenate(colours))
     return np.concatenate(parts)
+
+
+def kmeans(d: np.ndarray, k: int, seed: int = 0, iters: int = KMEANS_ITERS) -> tuple[np.ndarray, np.ndarray]:
+    """``(centres (k, D), cluster of each row)``: Lloyd's k-means from a seeded k-means++ start.
+
+    k-means++ draws each next starting centre with probability ``D(x)^2 / sum D^2`` (``D`` the
+    distance to the nearest centre so far); a cluster left empty keeps its centre.
+
+    >>> d = np.array([[0.0], [0.1], [5.0], [5.2]])
+    >>> sorted(kmeans(d, 2)[1].tolist())
+    [0, 0, 1, 1]
+    """
+    x = np.asarray(d, np.float64)
+    if x.ndim != 2 or not 1 <= k <= x.shape[0]:
+        raise InputError(f"k-means of {k} clusters on data of shape {x.shape}; expected (rows >= k, D) and k >= 1")
+    rng = np.random.default_rng(seed)
+    centres = [x[int(rng.integers(x.shape[0]))]]
+    dist = np.sum((x - centres[0]) ** 2, axis=1)
+    for _ in range(k - 1):
+        total = float(dist.sum())
+        pick = int(rng.choice(x.shape[0], p=dist / total)) if total > 0 else int(rng.integers(x.shape[0]))
+        centres.append(x[pick])
+        dist = np.minimum(dist, np.sum((x - x[pick]) ** 2, axis=1))
+    c = np.stack(centres)
+    assign = np.full(x.shape[0], -1)
+    for _ in range(iters):
+        new = np.argmin(np.sum(c * c, axis=1)[None, :] - 2.0 * x @ c.T, axis=1)  # ||x - c||^2 less ||x||^2
+        if np.array_equal(new, assign):
+            break
+        assign = new
+        for j in range(k):
+            if np.any(assign == j):
+                c[j] = x[assign == j].mean(axis=0)
+    return c, assign
 
 
 def _blocked(i: int, chosen: list[int], keys: Sequence[tuple[str, int]], desc: np.ndarray, gap: int,
@@ -101,16 +138,37 @@ def select_frames(
     n = min(n, m)
     if strategy == "random":
         return [int(i) for i in np.random.default_rng(seed).choice(m, n, replace=False)]
+    if strategy == "diverse":
+        return _representatives(n, d, keys, seed, gap, min_distance)
     chosen: list[int] = []
     for relax in (False, True):
         while len(chosen) < n:
             free = [i for i in range(m) if i not in chosen and (relax or not _blocked(i, chosen, keys, d, gap, min_distance))]
             if not free:
                 break
-            if strategy == "uncertainty" or not chosen:
-                best = max(free, key=lambda i: (u[i], -i))
-            else:
-                dist = np.min(np.linalg.norm(d[free][:, None, :] - d[chosen][None, :, :], axis=2), axis=1)
-                best = free[int(np.argmax(dist * (u[free] + 1e-6)))]
+            best = max(free, key=lambda i: (u[i], -i))
             chosen.append(best)
+    return chosen
+
+
+def _representatives(n: int, d: np.ndarray, keys: Sequence[tuple[str, int]], seed: int, gap: int,
+                     min_distance: float) -> list[int]:
+    """The frame nearest each k-means centre, clusters largest first; a blocked frame gives way to the
+    next nearest of its cluster, and frames still missing are the farthest from those chosen (k-centre)."""
+    centres, assign = kmeans(d, n, seed)
+    sizes = np.bincount(assign, minlength=n)
+    chosen: list[int] = []
+    for j in sorted(range(n), key=lambda j: (-sizes[j], j)):
+        members = np.flatnonzero(assign == j)
+        for i in members[np.argsort(np.linalg.norm(d[members] - centres[j], axis=1), kind="stable")]:
+            if not _blocked(int(i), chosen, keys, d, gap, min_distance):
+                chosen.append(int(i))
+                break
+    for relax in (False, True):
+        while len(chosen) < n:
+            free = [i for i in range(d.shape[0]) if i not in chosen and (relax or not _blocked(i, chosen, keys, d, gap, min_distance))]
+            if not free:
+                break
+            dist = np.min(np.linalg.norm(d[free][:, None, :] - d[chosen][None, :, :], axis=2), axis=1)
+            chosen.append(free[int(np.argmax(dist))])
     return chosen

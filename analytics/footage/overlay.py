@@ -26,6 +26,7 @@ __all__ = [
     "colorize",
     "draw_legend",
     "legend_entries",
+    "legend_scale",
     "overlay",
 ]
 
@@ -147,22 +148,64 @@ def legend_entries(labels: np.ndarray, class_set: ClassSet, mode: str = "class",
     return sorted(entries, key=lambda e: -e.fraction)
 
 
-def draw_legend(image_bgr: np.ndarray, entries: list[LegendEntry], width: int = 230) -> np.ndarray:
-    """The image with a legend panel of ``width`` pixels on its right (swatch, label, percentage)."""
-    h = image_bgr.shape[0]
-    row = 20
-    panel_h = max(h, 10 + row * len(entries))
-    panel = np.full((panel_h, width, 3), 32, np.uint8)
-    for i, e in enumerate(entries):
-        y = 8 + i * row
+LEGEND_TEXT_SHARE = 1 / 48
+"""Legend text height as a share of the image's width (27 px beside a 1280 px frame): the text keeps its
+size relative to the picture when both are scaled down to a preview, instead of shrinking to a few pixels."""
+MIN_LEGEND_SCALE = 0.42
+"""Smallest OpenCV font scale of the legend (about 9 px text), for small frames."""
+
+
+def legend_scale(image_width: int) -> float:
+    """OpenCV font scale of a legend beside an image ``image_width`` pixels wide: text about
+    ``image_width * LEGEND_TEXT_SHARE`` pixels high (``FONT_HERSHEY_SIMPLEX`` at scale 1 is 22 px), at least
+    :data:`MIN_LEGEND_SCALE`.
+
+    >>> legend_scale(320), legend_scale(1280), legend_scale(1920)
+    (0.42, 1.21, 1.82)
+    """
+    return round(max(MIN_LEGEND_SCALE, image_width * LEGEND_TEXT_SHARE / 22.0), 2)
+
+
+def _fitted(entries: list[LegendEntry], rows: int) -> list[LegendEntry]:
+    """``entries`` cut to ``rows`` rows, the smallest merged into one grey "other" row when they do not fit.
+
+    >>> e = [LegendEntry(i, f"c{i}", (0, 0, 0), f) for i, f in enumerate([0.5, 0.3, 0.1, 0.1])]
+    >>> [(x.label, round(x.fraction, 2)) for x in _fitted(e, 3)]
+    [('c0', 0.5), ('c1', 0.3), ('other', 0.2)]
+    """
+    if len(entries) <= rows:
+        return entries
+    keep = entries[: max(0, rows - 1)]
+    rest = sum(e.fraction for e in entries[len(keep) :])
+    return [*keep, LegendEntry(-1, "other", (128, 128, 128), rest)]
+
+
+def draw_legend(image_bgr: np.ndarray, entries: list[LegendEntry], width: int | None = None) -> np.ndarray:
+    """The image with a legend panel on its right (swatch, label, percentage), its text scaled with the
+    image's width (:func:`legend_scale`) so it stays readable when the picture is shown small; the panel
+    is as wide as its longest line (or ``width`` pixels). Classes that do not fit the image's height are
+    merged into one "other" row."""
+    h, w = image_bgr.shape[:2]
+    scale = legend_scale(w)
+    thick = max(1, round(scale * 1.5))
+    text_h = round(22 * scale)
+    row = round(text_h * 1.6)
+    pad = max(6, round(text_h * 0.6))
+    entries = _fitted(entries, max(1, (h - pad) // row))
+    lines = [f"{e.label} {format_percent(e.fraction, 1)}" for e in entries]
+    text_w = max((cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0][0] for t in lines), default=0)
+    panel_w = width if width is not None else 3 * pad + text_h + text_w
+    panel_h = max(h, pad + row * len(entries))
+    panel = np.full((panel_h, panel_w, 3), 32, np.uint8)
+    for i, (e, text) in enumerate(zip(entries, lines, strict=True)):
+        y = pad + i * row
         rgb = e.color
-        cv2.rectangle(panel, (8, y), (24, y + 14), (rgb[2], rgb[1], rgb[0]), thickness=-1)
-        cv2.rectangle(panel, (8, y), (24, y + 14), (200, 200, 200), thickness=1)
-        text = f"{e.label} {format_percent(e.fraction, 1)}"
-        cv2.putText(panel, text, (32, y + 12), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (240, 240, 240), 1, cv2.LINE_AA)
-    canvas = np.full((panel_h, image_bgr.shape[1] + width, 3), 32, np.uint8)
-    canvas[:h, : image_bgr.shape[1]] = image_bgr
-    canvas[:, image_bgr.shape[1] :] = panel
+        cv2.rectangle(panel, (pad, y), (pad + text_h, y + text_h), (rgb[2], rgb[1], rgb[0]), thickness=-1)
+        cv2.rectangle(panel, (pad, y), (pad + text_h, y + text_h), (200, 200, 200), thickness=max(1, thick // 2))
+        cv2.putText(panel, text, (2 * pad + text_h, y + text_h), cv2.FONT_HERSHEY_SIMPLEX, scale, (240, 240, 240), thick, cv2.LINE_AA)
+    canvas = np.full((panel_h, w + panel_w, 3), 32, np.uint8)
+    canvas[:h, :w] = image_bgr
+    canvas[:, w:] = panel
     return canvas
 
 

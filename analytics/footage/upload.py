@@ -2,12 +2,14 @@
 
 The page (``dashboard/views/analyse.py``) lays out widgets and calls these, in order::
 
-    upload = receive_upload(file.name, file.getvalue(), settings)       # InputError: too big or empty
+    upload = receive_upload(file.name, file.getvalue(), settings)       # InputError: not a video, too big or empty
+    start = start_default(file.getvalue(), datetime.now())               # the creation tag, else the upload time
     camera = new_camera(name, camera_id, lon, lat, kind)                 # or existing_camera(cameras, camera_id)
+    fig = picker_figure(cameras, districts, (lat, lon), span)           # a click on it gives picked_position(...)
     todo = analysis_problems(upload, camera, cameras["camera_id"], model_name)
     result = analyse_upload(upload, data, camera, store, settings, model=model_name, fps=2.0, progress=cb)
     review = review_clip(result, camera, upload.name)                    # what was measured, before saving
-    text = save_upload(store, result, camera, upload.path)              # pipeline.save_analysis, then the copy goes
+    text = save_upload(store, result, camera, upload.path, start_time)  # pipeline.save_analysis, then the copy goes
     forget_upload(upload.path)                                           # on discard
 
 Nothing is stored until :func:`save_upload`; the copy of the uploaded file is kept in the settings'
@@ -26,30 +28,37 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 
 from analytics.errors import InputError, UrbanLensError
 from analytics.footage.pipeline import AnalysisResult, ZonesSpec, analyse_clip, save_analysis
 from analytics.footage.refine import check_refine, check_tta
 from analytics.footage.temporal import SMOOTHING_METHODS
-from analytics.footage.video import VIDEO_SUFFIXES
+from analytics.footage.video import VIDEO_SUFFIXES, ClipStart, upload_start
+from analytics.formatting import format_counted
+from analytics.geo import polygon_rings
 from analytics.models import zoo
 from analytics.records import ClipMeasurements, Preview
 from analytics.settings import Settings
 from analytics.store import Store, catalog
-from analytics.visual.charts import clip_indicator_table, headline_names
+from analytics.visual.charts import class_share_figure, clip_indicator_table, headline_names
 
 __all__ = [
-    "ADVANCED_CHOICES", "AdvancedOptions",
+    "ADVANCED_CHOICES", "MAP_SPANS", "AdvancedOptions",
     "UPLOAD_FORMATS", "ClipReview", "ModelChoices", "Upload", "analyse_upload", "analysis_problems", "camera_slug",
-    "existing_camera", "fetch_progress", "forget_upload", "model_choices", "new_camera", "progress_text", "receive_upload",
-    "review_clip", "save_upload",
+    "existing_camera", "fetch_progress", "finer_span", "forget_upload", "model_choices", "new_camera", "picked_position",
+    "picker_figure", "position_problem", "progress_text", "receive_upload", "review_clip", "save_upload", "start_caption",
+    "start_default", "stop_message",
 ]
 
 UPLOAD_FORMATS = [s.lstrip(".") for s in VIDEO_SUFFIXES]
 """File types the upload widget accepts (no dot)."""
-REVIEW_PREVIEWS = 6
-"""Previews kept for the review, spread over the clip."""
+REVIEW_PREVIEWS = 20
+"""Previews kept for the review (the scrubber's frames), spread over the clip."""
+SAVED_PREVIEWS = 6
+"""Of those, previews stored with the clip, spread over it."""
 REVIEW_INDICATORS = 14
 """Indicators in the review table (headline indicators first)."""
 _CAMERA_ID = re.compile(r"[A-Za-z0-9_-]+")
@@ -81,7 +90,13 @@ def receive_upload(name: str, data: bytes, settings: Settings) -> Upload:
     Traceback (most recent call last):
     ...
     analytics.errors.InputError: big.mp4 is 2 MB; the limit is 1 MB (URBANLENS_MAX_UPLOAD_MB).
+    >>> receive_upload("notes.txt", b"abc", s)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    analytics.errors.InputError: notes.txt is not a video file UrbanLens reads; upload one of: mp4, mov, ...
     """
+    if Path(name).suffix.lower() not in VIDEO_SUFFIXES:
+        raise InputError(f"{Path(name).name} is not a video file UrbanLens reads; upload one of: {', '.join(UPLOAD_FORMATS)}.")
     if len(data) > settings.max_upload_mb * 1_000_000:
         raise InputError(f"{name} is {len(data) / 1e6:.0f} MB; the limit is {settings.max_upload_mb} MB (URBANLENS_MAX_UPLOAD_MB).")
     if not data:
@@ -89,6 +104,20 @@ def receive_upload(name: str, data: bytes, settings: Settings) -> Upload:
     digest = hashlib.sha256(data).hexdigest()
     safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).lstrip(".") or "clip.mp4"
     return Upload(name, settings.upload_dir / digest[:16] / safe_name, digest, len(data) / 1e6)
+
+
+def start_default(data: bytes, received: datetime) -> ClipStart:
+    """The start time the page proposes for an uploaded clip: its creation tag, else ``received``."""
+    return upload_start(data, received)
+
+
+def start_caption(start: ClipStart) -> str:
+    """What the page says under the start-time inputs.
+
+    >>> start_caption(ClipStart(datetime(2018, 4, 19, 8, 0), "tag"))
+    "Proposed: 2018-04-19 08:00, taken from the file's creation tag. Check it: every indicator is dated from it."
+    """
+    return f"Proposed: {start.text}, taken from {start.origin}. Check it: every indicator is dated from it."
 
 
 def forget_upload(path: str | Path) -> None:
@@ -111,8 +140,9 @@ def camera_slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "camera"
 
 
-def new_camera(name: str, camera_id: str, lon: float, lat: float, kind: str) -> dict[str, Any]:
-    """A camera to create with the clip; its id is made from the name when left empty.
+def new_camera(name: str, camera_id: str, lon: float | None, lat: float | None, kind: str) -> dict[str, Any]:
+    """A camera to create with the clip; its id is made from the name when left empty. Its position
+    has no default: ``lon``/``lat`` stay None until typed or picked on the map.
 
     >>> new_camera("Market Street", "", 4.9, 52.4, "fixed")["camera_id"]
     'market-street'
@@ -130,32 +160,163 @@ def existing_camera(cameras: pd.DataFrame, camera_id: str) -> dict[str, Any]:
     return {**{str(k): v for k, v in rows.iloc[0].to_dict().items()}, "new": False}
 
 
-def camera_centre(cameras: pd.DataFrame) -> tuple[float, float]:
-    """(lat, lon) to start a new camera at: the mean of the stored cameras, else (0, 0)."""
-    if cameras.empty:
-        return 0.0, 0.0
-    return float(cameras["lat"].mean()), float(cameras["lon"].mean())
+def position_problem(lat: float | None, lon: float | None) -> str | None:
+    """What is wrong with a new camera's position (None when it is a WGS 84 point).
+
+    >>> position_problem(None, 4.9), position_problem(91.0, 4.9), position_problem(52.4, 4.9) is None
+    ("set the camera's position: type its latitude and longitude or click the map", 'latitude 91.0 is outside -90 to 90', True)
+    """
+    if lat is None or lon is None or (isinstance(lat, float) and math.isnan(lat)) or (isinstance(lon, float) and math.isnan(lon)):
+        return "set the camera's position: type its latitude and longitude or click the map"
+    if not -90.0 <= lat <= 90.0:
+        return f"latitude {lat} is outside -90 to 90"
+    if not -180.0 <= lon <= 180.0:
+        return f"longitude {lon} is outside -180 to 180"
+    return None
 
 
-def analysis_problems(upload: Upload | None, camera: dict[str, Any], known_ids: Iterable[str], model_name: str | None) -> list[str]:
-    """What is still missing before a clip can be analysed (empty when it can).
+def analysis_problems(
+    upload: Upload | None, camera: dict[str, Any] | None, known_ids: Iterable[str], model_name: str | None
+) -> list[str]:
+    """What is still missing before a clip can be analysed (empty when it can); ``camera`` None: none picked.
 
-    >>> analysis_problems(None, {"camera_id": "a b", "new": True}, [], None)
+    >>> analysis_problems(None, {"camera_id": "a b", "new": True, "lat": 1.0, "lon": 2.0}, [], None)
     ['upload a clip', "use letters, digits, '-' or '_' in the camera id", 'install a model']
+    >>> analysis_problems(None, None, [], "m")
+    ['upload a clip', 'pick a camera or create one']
     """
     problems = []
     if upload is None:
         problems.append("upload a clip")
-    cid = str(camera.get("camera_id") or "")
-    if not cid:
+    cid = str((camera or {}).get("camera_id") or "")
+    if camera is None:
+        problems.append("pick a camera or create one")
+    elif not cid:
         problems.append("name the camera")
     elif camera.get("new") and not _CAMERA_ID.fullmatch(cid):
         problems.append("use letters, digits, '-' or '_' in the camera id")
     elif camera.get("new") and cid in set(known_ids):
         problems.append(f"camera id '{cid}' exists: pick it as an existing camera or choose another id")
+    if camera is not None and camera.get("new"):
+        where = position_problem(camera.get("lat"), camera.get("lon"))
+        if where:
+            problems.append(where)
     if not model_name:
         problems.append("install a model")
     return problems
+
+
+# -- where a new camera stands: a map to click, with no tiles ----------------------------------------
+
+MAP_SPANS = {"country": 8.0, "region": 1.0, "city": 0.2, "district": 0.04, "street": 0.008}
+"""The position map's scales: degrees of latitude it spans. Each click centres it and steps one finer."""
+_GRID = (61, 41)
+"""Clickable points across and down the position map (a street-scale click lands within about 15 m)."""
+
+
+def finer_span(span: str) -> str:
+    """The next finer map scale (the finest stays).
+
+    >>> finer_span("city"), finer_span("street")
+    ('district', 'street')
+    """
+    names = list(MAP_SPANS)
+    if span not in names:
+        raise InputError(f"map scale {span!r}; expected one of {', '.join(names)}")
+    return names[min(names.index(span) + 1, len(names) - 1)]
+
+
+def fitting_span(cameras: pd.DataFrame) -> str:
+    """The finest map scale that shows every stored camera (``city`` with fewer than two).
+
+    >>> fitting_span(pd.DataFrame({"lat": [52.30, 52.40], "lon": [4.8, 4.9]}))
+    'city'
+    """
+    if len(cameras) < 2:
+        return "city"
+    spread = max(float(cameras["lat"].max() - cameras["lat"].min()), float(cameras["lon"].max() - cameras["lon"].min()) * 0.7)
+    fits = [name for name, deg in MAP_SPANS.items() if deg >= spread * 1.2]
+    return fits[-1] if fits else "country"
+
+
+def map_centre(cameras: pd.DataFrame, position: tuple[float | None, float | None]) -> tuple[float, float] | None:
+    """(lat, lon) the position map is centred on: the position when set, else the middle of the stored
+    cameras (only to show the place; it is never taken as a position); None when neither exists."""
+    lat, lon = position
+    if position_problem(lat, lon) is None:
+        return float(lat), float(lon)  # type: ignore[arg-type]
+    known = cameras.dropna(subset=["lat", "lon"]) if not cameras.empty else cameras
+    if known.empty:
+        return None
+    return (float(known["lat"].min() + known["lat"].max()) / 2, float(known["lon"].min() + known["lon"].max()) / 2)
+
+
+def position_grid(centre: tuple[float, float], span: str) -> tuple[np.ndarray, np.ndarray]:
+    """(lat, lon) of the map's clickable points: a grid :data:`_GRID` around ``centre`` spanning
+    ``MAP_SPANS[span]`` degrees of latitude and as many kilometres of longitude (``/ cos(lat)``), times 1.5.
+
+    >>> lat, lon = position_grid((0.0, 10.0), "street")
+    >>> lat.size, round(float(lat.max() - lat.min()), 3), round(float(lon.max() - lon.min()), 3)
+    (2501, 0.008, 0.012)
+    """
+    lat0, lon0 = centre
+    half_lat = MAP_SPANS[span] / 2
+    half_lon = min(180.0, 1.5 * half_lat / max(0.05, math.cos(math.radians(lat0))))
+    lats = np.clip(np.linspace(lat0 - half_lat, lat0 + half_lat, _GRID[1]), -90.0, 90.0)
+    lons = np.linspace(lon0 - half_lon, lon0 + half_lon, _GRID[0])
+    lons = (lons + 180.0) % 360.0 - 180.0
+    glat, glon = np.meshgrid(lats, lons, indexing="ij")
+    return glat.ravel(), glon.ravel()
+
+
+def picker_figure(
+    cameras: pd.DataFrame, districts: pd.DataFrame, position: tuple[float | None, float | None], span: str
+) -> go.Figure | None:
+    """A map to place a new camera by clicking, without tiles (offline): invisible clickable points
+    (trace 0, :func:`position_grid`), district outlines, the stored cameras and the chosen position.
+    None when there is nothing to centre it on (no position, no camera)."""
+    if span not in MAP_SPANS:
+        raise InputError(f"map scale {span!r}; expected one of {', '.join(MAP_SPANS)}")
+    centre = map_centre(cameras, position)
+    if centre is None:
+        return None
+    glat, glon = position_grid(centre, span)
+    fig = go.Figure(go.Scatter(
+        x=glon, y=glat, mode="markers", marker={"size": 14, "color": "rgba(0,0,0,0.01)"}, showlegend=False, name="click",
+        hovertemplate="%{y:.5f}, %{x:.5f}<extra>click to put the camera here</extra>",
+    ))
+    for ring in (r for g in districts.get("geometry_geojson", pd.Series(dtype=str)) for r in polygon_rings(g)):
+        fig.add_trace(go.Scatter(x=ring[:, 0], y=ring[:, 1], mode="lines", line={"color": "#9aa5b1", "width": 1},
+                                 hoverinfo="skip", showlegend=False))
+    if not cameras.empty:
+        fig.add_trace(go.Scatter(
+            x=cameras["lon"], y=cameras["lat"], mode="markers+text", text=cameras.get("name", cameras["camera_id"]),
+            textposition="top center", marker={"size": 8, "color": "#52606d"}, name="stored cameras", hoverinfo="skip",
+        ))  # labelled, not hovered: every click lands on the grid
+    lat, lon = position
+    if position_problem(lat, lon) is None:
+        fig.add_trace(go.Scatter(x=[lon], y=[lat], mode="markers", marker={"size": 16, "color": "#d64545", "symbol": "x"},
+                                 name="new camera", hoverinfo="skip"))
+    lat_range = [float(glat.min()), float(glat.max())]
+    fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 10, "b": 10}, clickmode="event+select",
+                      plot_bgcolor="#f5f7fa", legend={"orientation": "h", "y": 1.0, "yanchor": "bottom"})
+    fig.update_xaxes(range=[float(glon.min()), float(glon.max())], showgrid=False, zeroline=False, title=None, fixedrange=True,
+                     constrain="domain")
+    fig.update_yaxes(range=lat_range, showgrid=False, zeroline=False, title=None, fixedrange=True,
+                     scaleanchor="x", scaleratio=1 / max(0.05, math.cos(math.radians(centre[0]))))
+    return fig
+
+
+def picked_position(points: Iterable[dict[str, Any]]) -> tuple[float, float] | None:
+    """(lat, lon) of the clicked grid point in a plotly selection (trace 0 only), rounded to 6 decimals.
+
+    >>> picked_position([{"curve_number": 0, "x": 4.91234567, "y": 52.3}]), picked_position([{"curve_number": 2, "x": 1, "y": 2}])
+    ((52.3, 4.912346), None)
+    """
+    for p in points:
+        if int(p.get("curve_number", -1)) == 0 and p.get("x") is not None and p.get("y") is not None:
+            return round(float(p["y"]), 6), round(float(p["x"]), 6)
+    return None
 
 
 # -- the model ------------------------------------------------------------------------------------
@@ -204,6 +365,19 @@ def progress_text(done: int, total: int, rate: float, eta_s: float) -> tuple[flo
     """
     eta = f", about {eta_s:.0f} s left" if not math.isnan(eta_s) and eta_s > 0 else ""
     return min(1.0, done / max(total, 1)), f"Analysed {done} of {total} sampled frames ({rate:.1f} frames/s{eta})"
+
+
+def stop_message(was_running: bool, cancelled: bool) -> str | None:
+    """What the page says when an analysis stopped before its end (None when none was running).
+
+    >>> stop_message(True, True), stop_message(False, True)
+    ('Analysis cancelled; nothing was stored.', None)
+    """
+    if not was_running:
+        return None
+    if cancelled:
+        return "Analysis cancelled; nothing was stored."
+    return "The analysis stopped when the page changed; nothing was stored. Press Analyse to run it again."
 
 
 @dataclass(frozen=True)
@@ -316,16 +490,36 @@ class ClipReview:
 
     def overlays(self) -> list[tuple[Preview, str]]:
         """Coloured previews with their captions (time into the clip)."""
-        m = self.measurements
-        out = []
-        for p in self.result.overlays[:REVIEW_PREVIEWS]:
-            t = float(m.t_s[p.frame_pos]) if p.frame_pos < m.n else float("nan")
-            out.append((p, f"t = {t:.1f} s · overlay"))
-        return out
+        return [(p, f"t = {self.time_of(p.frame_pos):.1f} s · overlay") for p in self.result.overlays[:REVIEW_PREVIEWS]]
 
     def frames(self) -> list[tuple[Preview, str]]:
         """The same previews without colours, with their captions."""
         return [(p, f"frame {p.frame_pos}") for p in self.result.frames[:REVIEW_PREVIEWS]]
+
+    def time_of(self, frame_pos: int) -> float:
+        """Seconds into the clip of sampled frame ``frame_pos`` (NaN when out of range)."""
+        m = self.measurements
+        return float(m.t_s[frame_pos]) if 0 <= frame_pos < m.n else float("nan")
+
+    def scrub_positions(self) -> list[int]:
+        """Sampled-frame positions the scrubber steps through: those with a coloured preview, in time order."""
+        return sorted({p.frame_pos for p in self.result.overlays[:REVIEW_PREVIEWS]})
+
+    def scrub_label(self, frame_pos: int) -> str:
+        """The scrubber's label of a frame: ``4.5 s``."""
+        return f"{self.time_of(frame_pos):.1f} s"
+
+    def preview(self, frame_pos: int, kind: str = "overlay") -> Preview | None:
+        """The preview of one sampled frame (``overlay`` or ``frame``), None when it has none."""
+        return next((p for p in self.result.previews if p.frame_pos == frame_pos and p.kind == kind), None)
+
+    def timeline(self, frame_pos: int | None = None) -> go.Figure:
+        """Class shares over the clip, with a line at the frame the scrubber shows."""
+        fig = class_share_figure(self.shares, self.file, time_title="seconds into the clip")
+        if frame_pos is not None and not math.isnan(t := self.time_of(frame_pos)):
+            fig.add_vline(x=t, line={"color": "#1f2933", "width": 2, "dash": "dot"},
+                          annotation={"text": f"shown: {t:.1f} s", "font": {"size": 12}}, annotation_position="top")
+        return fig
 
 
 def _refinement_caption(params: dict[str, Any]) -> str:
@@ -353,19 +547,48 @@ def _without_source_path(result: AnalysisResult) -> AnalysisResult:
     return replace(result, measurements=replace(m, clip=replace(m.clip, source_path=None)))
 
 
-def save_upload(store: Store, result: AnalysisResult, camera: dict[str, Any], path: str | Path) -> str:
+def _saved_previews(result: AnalysisResult, keep: int = SAVED_PREVIEWS) -> AnalysisResult:
+    """``result`` with the previews of at most ``keep`` frames, spread over the clip (the review shows more)."""
+    m = result.measurements
+    if m is None:
+        return result
+    frames = sorted({p.frame_pos for p in m.previews})
+    if len(frames) <= keep:
+        return result
+    chosen = {frames[i] for i in np.round(np.linspace(0, len(frames) - 1, keep)).astype(int)}
+    return replace(result, measurements=replace(m, previews=[p for p in m.previews if p.frame_pos in chosen]))
+
+
+def _with_start(result: AnalysisResult, start_time: datetime | None) -> AnalysisResult:
+    """``result`` with its clip's start time set (None: as analysed)."""
+    m = result.measurements
+    if m is None or start_time is None:
+        return result
+    return replace(result, measurements=replace(m, clip=replace(m.clip, start_time=start_time.replace(microsecond=0))))
+
+
+def save_upload(
+    store: Store, result: AnalysisResult, camera: dict[str, Any], path: str | Path, start_time: datetime | None = None
+) -> str:
     """Save a reviewed clip (:func:`~analytics.footage.pipeline.save_analysis`, creating its camera when
     it is new), remove the upload's copy, and say what was stored.
 
-    No source path is recorded for the clip: the copy it was read from is deleted here, so the
-    clip's frames cannot be read again (``annotate select --camera`` says so); its label keeps the
-    uploaded file's name."""
-    saved = save_analysis(store, _without_source_path(result), new_camera=camera if camera.get("new") else None)
+    ``start_time``: the confirmed time of the clip's first frame (None: the one it was analysed with).
+    At most :data:`SAVED_PREVIEWS` previews are stored. No source path is recorded for the clip: the
+    copy it was read from is deleted here, so the clip's frames cannot be read again (``annotate
+    select --camera`` says so); its label keeps the uploaded file's name."""
+    if camera.get("new") and (where := position_problem(camera.get("lat"), camera.get("lon"))):
+        raise InputError(f"camera {camera.get('camera_id')!r}: {where}")
+    ready = _saved_previews(_with_start(_without_source_path(result), start_time))
+    saved = save_analysis(store, ready, new_camera=camera if camera.get("new") else None)
     forget_upload(path)
-    n = saved.ingest.n_frames if saved.ingest is not None else 0
     verdict = result.trust
     if verdict is not None and verdict.low:
         counts = "It is stored as low trust (a heuristic check) and left out of indicators unless asked for."
     else:
         counts = "Its indicators now count in every page."
-    return f"{saved.message} ({n} frames sampled). {counts}"
+    m = ready.measurements
+    when = f" starting {m.clip.start_time:%Y-%m-%d %H:%M:%S}" if m is not None else ""
+    n = saved.ingest.n_frames if saved.ingest is not None else 0
+    head = saved.message if saved.status == "stored" else f"{saved.message} ({format_counted(n, 'sampled frame')})"
+    return f"{head}{when}. {counts}"

@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import io
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import cv2
 import numpy as np
@@ -48,8 +49,8 @@ from analytics.errors import InputError, VideoError
 from analytics.periods import parse_timestamp
 
 __all__ = [
-    "Sampling", "VideoInfo", "SampledFrame", "VideoReader", "check_duration", "open_video", "probe", "rotate_upright",
-    "sampling_note", "select_frames", "shape_warning",
+    "START_SOURCES", "ClipStart", "Sampling", "VideoInfo", "SampledFrame", "VideoReader", "check_duration", "clip_start",
+    "creation_tag", "open_video", "probe", "rotate_upright", "sampling_note", "select_frames", "shape_warning", "upload_start",
 ]
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".gif", ".mpg", ".mpeg", ".ts", ".wmv")
@@ -427,15 +428,7 @@ class VideoReader:
     @property
     def creation_time(self) -> datetime | None:
         """The container's ``creation_time`` tag (naive, as written), if it has a plausible one."""
-        tags = {**dict(self._container.metadata or {}), **dict(self._container.streams.video[0].metadata or {})}
-        raw = tags.get("creation_time")
-        if not raw:
-            return None
-        try:
-            dt = parse_timestamp(str(raw), "creation_time").replace(microsecond=0)
-        except InputError:
-            return None
-        return dt if dt.year >= 1990 else None
+        return _tag_time(self._container)
 
     @property
     def n_wanted(self) -> int:
@@ -610,3 +603,99 @@ def probe(path: str | Path) -> VideoInfo:
     """The facts of a clip without decoding its frames."""
     with open_video(path, "all") as reader:
         return reader.info
+
+
+# -- when a clip starts ------------------------------------------------------------------------------
+
+START_SOURCES = {
+    "given": "the time given",
+    "tag": "the file's creation tag",
+    "mtime": "the file's modification time",
+    "upload": "the time of the upload (the file has no creation tag)",
+}
+"""Where a clip's start time comes from, and how messages name it."""
+
+
+@dataclass(frozen=True)
+class ClipStart:
+    """A clip's start time (naive, whole seconds) and where it came from (a key of :data:`START_SOURCES`).
+
+    >>> ClipStart(datetime(2018, 4, 19, 8, 0), "tag").note()
+    "start time 2018-04-19 08:00 taken from the file's creation tag; pass --start to set it"
+    >>> ClipStart(datetime(2018, 4, 19), "guess")
+    Traceback (most recent call last):
+    ...
+    analytics.errors.InputError: start time source 'guess'; expected one of given, tag, mtime, upload
+    """
+
+    time: datetime
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.source not in START_SOURCES:
+            raise InputError(f"start time source {self.source!r}; expected one of {', '.join(START_SOURCES)}")
+        if not isinstance(self.time, datetime):
+            raise InputError(f"start time {self.time!r}; expected a datetime")
+
+    @property
+    def origin(self) -> str:
+        """Where the time came from, in words (``the file's creation tag``)."""
+        return START_SOURCES[self.source]
+
+    @property
+    def text(self) -> str:
+        """The time as ``2018-04-19 08:00`` (seconds shown only when there are any)."""
+        return f"{self.time:%Y-%m-%d %H:%M}" + (f":{self.time:%S}" if self.time.second else "")
+
+    def note(self, how_to_set: str = "pass --start to set it") -> str:
+        """One line saying the time, where it came from and how to set it."""
+        return f"start time {self.text} taken from {self.origin}; {how_to_set}"
+
+
+def _tag_time(container: Any) -> datetime | None:
+    """An open container's ``creation_time`` tag (format or first video stream), naive, whole seconds;
+    None when missing, unreadable or before 1990 (cameras with an unset clock write 1970 or 1904)."""
+    tags = dict(container.metadata or {})
+    if container.streams.video:
+        tags = {**tags, **dict(container.streams.video[0].metadata or {})}
+    raw = tags.get("creation_time")
+    if not raw:
+        return None
+    try:
+        dt = parse_timestamp(str(raw), "creation_time").replace(microsecond=0)
+    except InputError:
+        return None
+    return dt if dt.year >= 1990 else None
+
+
+def creation_tag(source: str | Path | IO[bytes]) -> datetime | None:
+    """The ``creation_time`` tag of a clip file (or of its bytes in a file object), reading only its
+    header; None when the file has none or cannot be read (the analysis says why)."""
+    import av  # deferred: PyAV is only needed to read clips
+
+    try:
+        with av.open(str(source) if isinstance(source, str | Path) else source, mode="r", metadata_errors="ignore") as c:
+            return _tag_time(c)
+    except (av.error.FFmpegError, OSError, ValueError):
+        return None
+
+
+def clip_start(path: str | Path, given: datetime | None = None) -> ClipStart:
+    """A clip file's start time: ``given`` when set, else its creation tag, else the file's
+    modification time (local time, whole seconds)."""
+    if given is not None:
+        return ClipStart(given.replace(microsecond=0), "given")
+    path = Path(path)
+    tag = creation_tag(path)
+    if tag is not None:
+        return ClipStart(tag, "tag")
+    if not path.is_file():
+        raise InputError(f"clip {str(path)!r} does not exist")
+    return ClipStart(datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0), "mtime")
+
+
+def upload_start(data: bytes, received: datetime) -> ClipStart:
+    """An uploaded clip's start time: its creation tag, else ``received`` (an upload carries no
+    modification time)."""
+    tag = creation_tag(io.BytesIO(data)) if data else None
+    return ClipStart(tag, "tag") if tag is not None else ClipStart(received.replace(microsecond=0), "upload")

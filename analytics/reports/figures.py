@@ -23,10 +23,12 @@ from matplotlib.patches import Polygon as MplPolygon
 
 from analytics.formatting import MISSING_TEXT, display_scale, format_value, to_display
 from analytics.geo import polygon_rings
-from analytics.indicators import INDICATORS, WEEKDAYS
+from analytics.indicators import INDICATORS
 from analytics.reports.content import ReportContent
+from analytics.visual import charts
 from analytics.visual.layers import (
     DAMAGE_COLOR,
+    DIRECTION_SCALES,
     MISSING_COLOR,
     Area,
     CameraPoint,
@@ -39,17 +41,15 @@ from analytics.visual.layers import (
     ScaleBar,
     area_layer,
     camera_layer,
-    colour_scale,
     extent_of,
     finding_layer,
+    indicator_scale,
     label_layer,
 )
 
 DPI = 200
 WIDTH_IN = 6.85  # A4 text width with 18 mm margins
 
-THEME_CMAPS = {"green": "YlGn", "congestion": "OrRd", "pedestrians": "PuBu", "damage": "Reds", "form": "Blues",
-               "land cover": "viridis", "quality": "Greys"}
 LEVEL_COLORS = {"free": "#4daf4a", "moderate": "#fdb863", "heavy": "#e66101", "jammed": "#7f0000", "unknown": "#bbbbbb"}
 MAP_ALPHA = 0.6
 """Opacity of the value fills on the report map (the HTML report draws it the same)."""
@@ -62,12 +62,12 @@ _RC: Any = {"font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "xtick.lab
 
 
 def cmap_name(indicator: str) -> str:
-    """Colour map of an indicator, by its theme.
+    """Colour map of an indicator: the one every map uses (:data:`analytics.visual.layers.DIRECTION_SCALES`).
 
     >>> cmap_name("green_view"), cmap_name("road_occupancy")
-    ('YlGn', 'OrRd')
+    ('YlGn', 'YlOrRd')
     """
-    return THEME_CMAPS.get(INDICATORS[indicator].theme, "viridis")
+    return DIRECTION_SCALES[INDICATORS[indicator].better]
 
 
 def fixed_cameras(content: ReportContent) -> pd.DataFrame:
@@ -86,9 +86,8 @@ def map_layers(content: ReportContent) -> MapStack:
     """
     main = content.main_indicator
     d, cams = content.districts, content.cameras
-    factor = display_scale(main)
     values = [*d["value"], *(cams[main] if not cams.empty else [])]
-    scale = colour_scale(cmap_name(main), values, factor, min_span=0.02 * factor)
+    scale = indicator_scale(main, values)
     frame = d.rename(columns={"district_id": "id"}).assign(focus=d["in_area"], text=[format_value(main, v) for v in d["value"]],
                                                          rings=pd.Series([polygon_rings(g) for g in d["geometry_geojson"]], index=d.index, dtype=object))
     areas = area_layer(frame, scale)
@@ -233,7 +232,7 @@ def map_png(content: ReportContent) -> bytes:
         set_extent(ax, m.extent)
         fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.01, 0.0), ncol=2, frameon=False)
         cax = fig.add_axes((0.88, (strip + 0.15 * map_h) / height, 0.025, 0.7 * map_h / height))
-        draw_colour_bar(fig, cax, m.scale, _axis_label(content.main_indicator))
+        draw_colour_bar(fig, cax, m.scale, _axis_label(content.main_indicator) + (f"\n{m.scale.reading}" if m.scale.reading else ""))
         return _png(fig)
 
 
@@ -245,10 +244,37 @@ def _band(ax: Any, x: np.ndarray, df: pd.DataFrame, ind: str, color: str, style:
     ax.plot(x, y, style, color=color, marker=marker, markersize=2.5, linewidth=1.4, label=INDICATORS[ind].label)
 
 
+def _day_axis(ax: Any, days: Any) -> None:
+    """A date axis over the period of ``days``: at most six labels (matplotlib's concise dates: the year where it
+    changes, so labels never overlap however long the period), weekends shaded (one span per weekend) up to
+    :data:`~analytics.visual.charts.WEEKEND_SHADING_DAYS` days."""
+    import matplotlib.dates as mdates  # deferred with matplotlib itself (see pattern_png)
+
+    span = charts.time_span(days)
+    if span is None:
+        return
+    lo, hi = pd.Timestamp(span[0]) - pd.Timedelta(hours=12), pd.Timestamp(span[1]) + pd.Timedelta(hours=12)
+    if (span[1] - span[0]).days + 1 <= charts.WEEKEND_SHADING_DAYS:
+        for a, b in charts.weekend_runs(days):
+            ax.axvspan(pd.Timestamp(a) - pd.Timedelta(hours=12), pd.Timestamp(b) + pd.Timedelta(hours=12), color="#f0f0f0",
+                       zorder=0, linewidth=0)
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=6)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=span[0].year == span[1].year))
+    ax.set_xlim(lo, hi)
+
+
 def pattern_png(df: pd.DataFrame, by: str) -> bytes:
-    """Two panels over hour of day (``by='hour'``) or day (``by='day'``): pedestrian use, and congestion."""
+    """Two panels over hour of day (``by='hour'``) or day (``by='day'``): pedestrian use, and congestion.
+
+    By day, days without footage are left out and lines break at gaps
+    (:func:`analytics.visual.charts.break_gaps`); the work grows linearly with the number of days.
+    """
     import matplotlib
 
+    full = df
+    if by == "day":
+        df = charts.break_gaps(df[df["n_frames"] > 0], "day")
     with _STYLE_LOCK, matplotlib.rc_context(_RC):
         fig = Figure(figsize=(WIDTH_IN, 2.55))
         axes = fig.subplots(1, 2)
@@ -257,18 +283,23 @@ def pattern_png(df: pd.DataFrame, by: str) -> bytes:
             x = df["hour"].to_numpy(dtype=float)
             xlabel = "hour of day"
         else:
-            x = np.arange(len(df), dtype=float)
-            xlabel = "day (weekends shaded)"
+            x = df["day"].to_numpy()
+            shaded = len(full) <= charts.WEEKEND_SHADING_DAYS
+            xlabel = "day (weekends shaded)" if shaded else "day"
         ax1, ax2 = axes
         _band(ax1, x, df, "people_per_frame", "#2c7fb8")
         ax1.set_ylabel("people per frame")
         ax1.set_title("Pedestrian use", loc="left", fontweight="bold")
         _band(ax2, x, df, "road_occupancy", "#d95f0e")
         _band(ax2, x, df, "vehicle_stationarity", "#636363", style="--", marker="s")
-        lv = df["congestion_level"].astype(str).to_numpy()
-        for xi, level in zip(x, lv):
-            if level != "unknown":
-                ax2.axvspan(xi - 0.5, xi + 0.5, ymin=0.0, ymax=0.05, color=LEVEL_COLORS[level], linewidth=0)
+        lv = np.array([str(v) if str(v) in LEVEL_COLORS else "unknown" for v in df["congestion_level"]])
+        known = lv != "unknown"
+        if known.any():  # one collection along the bottom 5% of the panel, not one patch per hour or day
+            import matplotlib.dates as mdates  # deferred with matplotlib itself
+
+            xs = np.asarray(x[known], dtype=float) if by == "hour" else mdates.date2num(x[known])
+            ax2.broken_barh([(v - 0.5, 1.0) for v in xs], (0, 0.05), facecolors=[LEVEL_COLORS[v] for v in lv[known]],
+                            linewidth=0, transform=ax2.get_xaxis_transform(), zorder=1)
         ax2.set_ylabel("% of road / of vehicles")
         ax2.set_title("Congestion (bar: level)", loc="left", fontweight="bold")
         for ax in axes:
@@ -282,14 +313,7 @@ def pattern_png(df: pd.DataFrame, by: str) -> bytes:
                 ax.set_xticks(range(0, 24, 3))
                 ax.set_xticklabels([f"{h:02d}" for h in range(0, 24, 3)])
             else:
-                days = list(df["day"])
-                for i, d in enumerate(days):
-                    if d.weekday() >= 5:
-                        ax.axvspan(i - 0.5, i + 0.5, color="#f0f0f0", zorder=0)
-                step = max(1, math.ceil(len(days) / 10))
-                ax.set_xticks(x[::step])
-                ax.set_xticklabels([f"{WEEKDAYS[d.weekday()]}\n{d:%d %b}" for d in days[::step]])
-                ax.set_xlim(-0.5, len(days) - 0.5)
+                _day_axis(ax, full["day"])
         ax2.set_ylim(bottom=0)
         h, labels = ax2.get_legend_handles_labels()
         levels = [Patch(color=LEVEL_COLORS[k], label=k) for k in ("free", "moderate", "heavy", "jammed") if k in set(lv)]

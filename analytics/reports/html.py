@@ -27,15 +27,13 @@ from analytics.formatting import (
     format_cell,
     format_count,
     format_interval,
-    format_percent,
-    format_period,
     format_previous,
     format_value,
 )
-from analytics.indicators import HEADLINE, INDICATORS, WEEKDAYS
+from analytics.indicators import HEADLINE, INDICATORS
 from analytics.reports import figures
-from analytics.reports.content import SHORT_LABELS, ReportContent, camera_columns, format_lonlat
-from analytics.visual import maps
+from analytics.reports.content import SHORT_LABELS, ReportContent, camera_columns, day_caption, format_lonlat
+from analytics.visual import charts, maps
 
 CSP = (
     "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
@@ -159,41 +157,58 @@ def _band_traces(x: Sequence[Any], df: pd.DataFrame, name: str, color: str, dash
                  df[f"{name}_high"].to_numpy(dtype=float) * s)
     label = INDICATORS[name].label
     fill = "rgba({},{},{},0.18)".format(*[int(color[i:i + 2], 16) for i in (1, 3, 5)])
+    bx, by = charts.band_xy(list(x), lo, hi)
     return [
-        go.Scatter(x=x, y=hi, mode="lines", line={"width": 0}, hoverinfo="skip", showlegend=False, legendgroup=name),
-        go.Scatter(x=x, y=lo, mode="lines", line={"width": 0}, fill="tonexty", fillcolor=fill, hoverinfo="skip",
+        go.Scatter(x=bx, y=by, mode="lines", line={"width": 0}, fill="toself", fillcolor=fill, hoverinfo="skip",
                    showlegend=False, legendgroup=name),
         go.Scatter(x=x, y=y, mode="lines+markers", name=label, legendgroup=name, line={"color": color, "dash": dash},
-                   marker={"size": 5}, customdata=_hover_texts(df, name),
+                   marker={"size": 5 if len(x) <= 200 else 3}, customdata=_hover_texts(df, name),
                    hovertemplate=f"{label}: %{{customdata[0]}} (95%: %{{customdata[1]}}; %{{customdata[2]}} frames)<extra></extra>"),
     ]
 
 
+def _weekend_shapes(days: Any) -> list[dict[str, Any]]:
+    """One shaded rectangle per weekend in both panels, all added at once (plotly re-validates the layout per added shape)."""
+    half = pd.Timedelta(hours=12)
+    return [
+        {"type": "rect", "xref": xref, "yref": f"{yref} domain", "x0": pd.Timestamp(a) - half, "x1": pd.Timestamp(b) + half,
+         "y0": 0, "y1": 1, "fillcolor": "rgba(0,0,0,0.06)", "line": {"width": 0}, "layer": "below"}
+        for a, b in charts.weekend_runs(days) for xref, yref in (("x", "y"), ("x2", "y2"))
+    ]
+
+
 def pattern_figure(df: pd.DataFrame, by: str) -> go.Figure:
-    """Pedestrian use and congestion by hour of day or by day, with 95% bands and congestion levels on hover."""
+    """Pedestrian use and congestion by hour of day or by day, with 95% bands and congestion levels on hover.
+
+    By day: days without footage are left out and the lines break at gaps (:func:`analytics.visual.charts.break_gaps`);
+    weekends are shaded for periods up to :data:`~analytics.visual.charts.WEEKEND_SHADING_DAYS` days; the date
+    axis names years when the period spans them. The figure grows linearly with the number of days.
+    """
     if by == "hour":
+        data = df
         x: list[Any] = [int(h) for h in df["hour"]]
     else:
-        x = [f"{WEEKDAYS[d.weekday()]} {d:%d %b}" for d in df["day"]]
+        data = charts.break_gaps(df[df["n_frames"] > 0], "day")
+        x = list(data["day"])
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Pedestrian use", "Congestion"), horizontal_spacing=0.1)
-    for t in _band_traces(x, df, "people_per_frame", "#2c7fb8"):
+    for t in _band_traces(x, data, "people_per_frame", "#2c7fb8"):
         fig.add_trace(t, row=1, col=1)
-    for t in _band_traces(x, df, "road_occupancy", "#d95f0e"):
+    for t in _band_traces(x, data, "road_occupancy", "#d95f0e"):
         fig.add_trace(t, row=1, col=2)
-    for t in _band_traces(x, df, "vehicle_stationarity", "#636363", dash="dash"):
+    for t in _band_traces(x, data, "vehicle_stationarity", "#636363", dash="dash"):
         fig.add_trace(t, row=1, col=2)
-    levels = df["congestion_level"].astype(str).tolist()
+    levels = [str(lv) if str(lv) in figures.LEVEL_COLORS else "unknown" for lv in data["congestion_level"]]
     fig.add_trace(go.Bar(x=x, y=[2.0 if lv != "unknown" else 0 for lv in levels], name="congestion level",
-                         marker={"color": [figures.LEVEL_COLORS.get(lv, "#bbb") for lv in levels]}, text=levels,
+                         marker={"color": [figures.LEVEL_COLORS[lv] for lv in levels]}, text=levels,
                          hovertemplate="congestion: %{text}<extra></extra>", textposition="none"), row=1, col=2)
-    if by == "day":
-        for i, d in enumerate(df["day"]):
-            if d.weekday() >= 5:
-                for col in (1, 2):
-                    fig.add_vrect(x0=i - 0.5, x1=i + 0.5, fillcolor="rgba(0,0,0,0.06)", line_width=0, layer="below",
-                                  row=1, col=col)
     if by == "hour":
         fig.update_xaxes(title_text="hour of day", dtick=3, range=[-0.5, 23.5])
+    else:
+        span = charts.time_span(df["day"])
+        if span is not None:
+            fig.update_xaxes(**charts.date_axis(*span))
+            if (span[1] - span[0]).days + 1 <= charts.WEEKEND_SHADING_DAYS:
+                fig.update_layout(shapes=_weekend_shapes(df["day"]))
     fig.update_yaxes(title_text="people per frame", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="% of road / of vehicles", rangemode="tozero", row=1, col=2)
     fig.update_layout(template="plotly_white", height=360, margin={"l": 50, "r": 10, "t": 40, "b": 40}, hovermode="x unified",
@@ -207,22 +222,23 @@ def pattern_figure(df: pd.DataFrame, by: str) -> go.Figure:
 
 def _header(c: ReportContent) -> str:
     area = "the whole city" if c.is_city else f"district {c.area_name}"
-    compare = "." if c.is_city else " and with the city average over the same period."
+    compare = "." if c.is_city else (" and with the city average over the same period." if c.has_previous else
+                                      "; compared with the city average over the same period.")
     out = [
         '<p class="kicker">UrbanLens · street-level indicators for officials</p>',
         f"<h1>{_e(c.title)}</h1>",
-        f'<p class="subtitle">{_e(c.period_text)} · {_e(area)}</p>',
-        f'<p class="small">Generated {c.generated_at:%d %b %Y %H:%M} by UrbanLens {_e(c.version)}. Compared with '
-        f"{format_previous(c.days)} ({format_period(c.previous_start, c.previous_end)}){_e(compare)}</p>",
+        f'<p class="subtitle">{_e(c.period_heading)} · {_e(area)}</p>',
+        f'<p class="small">Generated {c.generated_at:%d %b %Y %H:%M} by UrbanLens {_e(c.version)}. {_e(c.comparison_sentence)}'
+        f"{_e(compare)} Data sources and models: appendix.</p>",
     ]
-    if c.sources.synthetic_share > 0:
-        out.append(f'<div class="box"><b>Demo data: {format_percent(c.sources.synthetic_share)} of the footage behind this report is '
-                   "synthetic. The numbers describe a made-up city and must not be used for decisions.</b></div>")
+    if c.sources.synthetic_clips > 0:
+        out.append(f'<div class="box"><b>Demo data: {_e(c.sources.synthetic_text)}. Synthetic clips describe a made-up city '
+                   "and must not be used for decisions.</b></div>")
     if not c.has_data:
         out.append(f'<div class="box"><b>No data for this area and period.</b> {_e(c.no_data_reason)} So this report '
                    "has no summary, map or charts; the methods appendix still explains how the numbers are made.</div>")
-    sections = ["summary", "map", "patterns", "cameras", "damage", "coverage", "methods"] if c.has_data else [
-        "sources", "coverage", "methods"]
+    sections = ["summary", "map", "patterns", "cameras", "damage", "coverage", "methods", "sources"] if c.has_data else [
+        "coverage", "methods", "sources"]
     out.append('<nav class="toc">' + "".join(f'<a href="#{k}">{k.capitalize()}</a>' for k in sections) + "</nav>")
     return "\n".join(out)
 
@@ -231,13 +247,13 @@ def _sources(c: ReportContent) -> str:
     s = c.sources
     span = f"{s.first_ts:%d %b %Y %H:%M} – {s.last_ts:%d %b %Y %H:%M}" if s.first_ts and s.last_ts else "none"
     rows = [["Cameras", f"{s.cameras}"], ["Clips", format_count(s.clips)], ["Sampled frames", format_count(s.frames)],
-            ["Hours of footage", f"{s.hours:,.1f}"], ["Synthetic share", f"{format_percent(s.synthetic_share)} of clips"],
+            ["Hours of footage", f"{s.hours:,.1f}"], ["Synthetic share", s.synthetic_text or "no clips"],
             ["Footage from", span]]
     models = [[_e(m.name), f'<span class="mono">{_e(m.weights_sha256)}</span>', _e(m.code_version), _e(m.sampling),
                _e(m.smoothing), _e(m.class_set), f"{m.clips:,}"] for m in c.models]
     if not models:
         models = [["(none: no frames in this period)", "", "", "", "", "", ""]]
-    return ("<h2 id=\"sources\">Data sources</h2>" + _table(["What", "Count"], rows, num_cols=[1])
+    return ("<h2 id=\"sources\">Appendix: data sources</h2>" + _table(["What", "Count"], rows, num_cols=[1])
             + "<h3>Models</h3>"
             + _table(["Model", "Weights SHA-256", "Code", "Sampling", "Smoothing", "Class set", "Clips"], models, num_cols=[6],
                      raw=True))
@@ -259,8 +275,7 @@ def _summary(c: ReportContent) -> str:
         row.append(format_count(ln.n_frames))
         rows.append(row)
     out.append(_table(header, rows, num_cols=list(range(1, len(header)))))
-    note = "" if c.has_previous else (f" No footage in {format_previous(c.days)} ({format_period(c.previous_start, c.previous_end)}"
-                                      "), so no change over time can be given.")
+    note = "" if c.has_previous else f" Compared with: {c.comparison_text}, so no change over time is given."
     out.append(f'<p class="caption">† heuristic indicator (see caveats). Intervals: 95%, clips as the sampling unit '
                f"(methods appendix).{_e(note)}</p>")
     if c.adjustment_note:
@@ -287,7 +302,7 @@ def _patterns(c: ReportContent) -> str:
         '<p class="caption">Values over all days of the period; shaded band: 95% interval; hours without enough footage are '
         "left out. Bars: congestion level of each hour (methods appendix).</p>"
         f'<h3>By day</h3><div class="chart">{_fig_html(pattern_figure(c.daily, "day"), "ul-daily")}</div>'
-        '<p class="caption">One point per day of the period; weekends shaded.</p>'
+        f'<p class="caption">{_e(day_caption(c))}</p>'
     )
 
 
@@ -363,10 +378,10 @@ def _methods(c: ReportContent) -> str:
 def render_html(content: ReportContent) -> str:
     """The report as one HTML document (a string of a few MB: the plotly.js bundle is inline)."""
     c = content
-    parts = [_header(c), _sources(c)]
+    parts = [_header(c)]
     if c.has_data:  # without footage there is nothing to summarise: the box under the title says so
         parts += [_summary(c), _map(c), _patterns(c), _cameras(c), _damage(c)]
-    parts += [_coverage(c), _methods(c)]
+    parts += [_coverage(c), _methods(c), _sources(c)]  # summary first; sources and model hashes in the appendix
     title = f"{c.title}, {c.period_text}"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"

@@ -36,10 +36,10 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from analytics.formatting import format_cell, format_count, format_percent, format_period, format_previous, format_value
+from analytics.formatting import format_cell, format_count, format_previous, format_value
 from analytics.indicators import HEADLINE, INDICATORS
 from analytics.reports import figures
-from analytics.reports.content import SHORT_LABELS, ReportContent, camera_columns, format_lonlat
+from analytics.reports.content import SHORT_LABELS, ReportContent, camera_columns, day_caption, format_lonlat
 
 MARGIN = 18 * mm
 TEXT_W = A4[0] - 2 * MARGIN
@@ -156,16 +156,16 @@ def _title(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     out: list[Flowable] = [
         _p("UrbanLens · street-level indicators for officials", st["kicker"]),
         _p(c.title, st["title"]),
-        _p(f"{c.period_text} · {area}", st["subtitle"]),
-        _p(f"Generated {c.generated_at:%d %b %Y %H:%M} by UrbanLens {c.version}. Compared with "
-           f"{format_previous(c.days)} ({format_period(c.previous_start, c.previous_end)})"
-           + ("." if c.is_city else " and with the city average over the same period."), st["small"]),
+        _p(f"{c.period_heading} · {area}", st["subtitle"]),
+        _p(f"Generated {c.generated_at:%d %b %Y %H:%M} by UrbanLens {c.version}. {c.comparison_sentence}"
+           + ("." if c.is_city else (" and with the city average over the same period." if c.has_previous else
+                                     "; compared with the city average over the same period."))
+           + " Data sources and models: appendix.", st["small"]),
         Spacer(1, 6),
     ]
-    if c.sources.synthetic_share > 0:
-        out += [_box([_p(f"Demo data: {format_percent(c.sources.synthetic_share)} of the footage behind this report is synthetic. "
-                         "The numbers describe a made-up city and must not be used for decisions.", st["cellb"])],
-                     WARN_BG, WARN_EDGE), Spacer(1, 6)]
+    if c.sources.synthetic_clips > 0:
+        out += [_box([_p(f"Demo data: {c.sources.synthetic_text}. Synthetic clips describe a made-up city and must not be "
+                         "used for decisions.", st["cellb"])], WARN_BG, WARN_EDGE), Spacer(1, 6)]
     if not c.has_data:
         out += [_box([_p("No data for this area and period", st["cellb"]), _p(c.no_data_reason, st["cell"]),
                       _p("So this report has no summary, map or charts; the methods appendix still explains how the numbers are made.",
@@ -177,14 +177,14 @@ def _sources(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     s = c.sources
     span = f"{s.first_ts:%d %b %Y %H:%M} – {s.last_ts:%d %b %Y %H:%M}" if s.first_ts and s.last_ts else "none"
     rows = [
-        ["Data sources", "", "", ""],
+        ["Appendix: data sources", "", "", ""],
         ["Cameras", f"{s.cameras}", "Hours of footage", f"{s.hours:,.1f}"],
-        ["Clips", format_count(s.clips), "Synthetic share", f"{format_percent(s.synthetic_share)} of clips"],
+        ["Clips", format_count(s.clips), "Synthetic share", s.synthetic_text or "no clips"],
         ["Sampled frames", format_count(s.frames), "Footage from", span],
     ]
     t = _table(rows, [28 * mm, 30 * mm, 30 * mm, TEXT_W - 88 * mm], st, zebra=False)
     t.setStyle(TableStyle([("SPAN", (0, 0), (-1, 0))]))
-    out: list[Flowable] = [t, Spacer(1, 5)]
+    out: list[Flowable] = [CondPageBreak(60 * mm), _p("Appendix: data sources", st["h2"]), t, Spacer(1, 5)]
     mrows: list[list[Any]] = [["Model", "Weights SHA-256", "Code", "Sampling", "Smoothing", "Clips"]]
     for m in c.models:
         mrows.append([m.name, _p(m.weights_sha256, st["mono"]), m.code_version, m.sampling, m.smoothing, f"{m.clips:,}"])
@@ -216,8 +216,7 @@ def _summary(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     base = {0: 50 * mm, 1: 24 * mm, 2: 30 * mm, 3: 26 * mm, 4: 28 * mm}
     widths = [base[i] for i in keep[:-1]]
     widths.append(TEXT_W - sum(widths))
-    note = "" if c.has_previous else (f" No footage in {format_previous(c.days)} ({format_period(c.previous_start, c.previous_end)}"
-                                      "), so no change over time can be given.")
+    note = "" if c.has_previous else f" Compared with: {c.comparison_text}, so no change over time is given."
     out += [Spacer(1, 4), _table(rows, widths, st),
             _p("† heuristic indicator (see caveats). Intervals: 95%, clips as the sampling unit (methods appendix)." + note,
                st["caption"]),
@@ -252,7 +251,7 @@ def _patterns(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]
         CondPageBreak(60 * mm),
         _p("By day", st["h3"]),
         _image(figures.pattern_png(c.daily, "day"), w),
-        _p("One point per day of the period; weekends shaded.", st["caption"]),
+        _p(day_caption(c), st["caption"]),
     ]
 
 
@@ -344,10 +343,10 @@ def _methods(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
 def story(c: ReportContent) -> list[Flowable]:
     """All flowables of the report, in order."""
     st = _styles()
-    out = _title(c, st) + _sources(c, st)
+    out = _title(c, st)
     if c.has_data:  # without footage there is nothing to summarise: the box under the title says so
         out += _summary(c, st) + _map(c, st) + _patterns(c, st) + _cameras(c, st) + _damage(c, st)
-    out += _coverage(c, st) + _methods(c, st)
+    out += _coverage(c, st) + _methods(c, st) + _sources(c, st)  # summary first; sources and model hashes in the appendix
     return out
 
 
@@ -399,7 +398,7 @@ def render_pdf(content: ReportContent) -> bytes:
         title=f"{content.title}, {content.period_text}", author="UrbanLens", subject="Street-level city indicators",
         creator=f"UrbanLens {content.version}",
     )
-    footer = f"UrbanLens · {content.title} · {content.period_text}"
+    footer = f"UrbanLens · {content.title} · {content.period_heading}"
     doc.build(story(content), canvasmaker=_canvas_class(footer, body_font))
     return buf.getvalue()
 

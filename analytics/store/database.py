@@ -61,7 +61,7 @@ from analytics.errors import InputError, StoreError
 from analytics.geo import validate_cameras
 from analytics.records import ClipMeasurements
 from analytics.settings import DEFAULT_LOCK_TIMEOUT_S
-from analytics.store.ingest import IngestResult, ingest_batch
+from analytics.store.ingest import DEMO_SOURCE, IngestResult, database_holds, ingest_batch, refuse_mixing
 from analytics.store.places import write_cameras, write_districts, write_zones
 from analytics.store.schema import GROUP_COLUMNS, LATEST_VERSION, MIGRATIONS, check_readable, migrate, schema_version
 
@@ -389,6 +389,8 @@ class Store:
         if "source" not in df.columns:
             df["source"] = "user"
         with self.transaction() as cur:
+            if not (df["source"] == DEMO_SOURCE).all():  # the demo city's polygons may go anywhere, real ones not into the demo
+                refuse_mixing(cur, self.where, synthetic=False, what="districts")
             return write_districts(cur, df)
 
     def upsert_cameras(self, cameras: pd.DataFrame) -> int:
@@ -397,13 +399,22 @@ class Store:
         Each camera is placed in the district whose polygon contains it (none if outside all).
         """
         df = validate_cameras(cameras)
+        synthetic = set(df["source"] == DEMO_SOURCE)
+        if len(synthetic) > 1:
+            raise InputError("the cameras mix the demo city's (source 'synthetic') and real ones; they go into separate databases")
         with self.transaction() as cur:
+            if synthetic:
+                refuse_mixing(cur, self.where, synthetic=synthetic.pop(), what="cameras")
             return write_cameras(cur, df)
 
-    def set_zones(self, camera_id: str, zones: pd.DataFrame) -> int:
-        """Replace a camera's zones (columns zone, role, polygon_json in frame coordinates)."""
+    def set_zones(self, camera_id: str, zones: pd.DataFrame, *, synthetic: bool = False) -> int:
+        """Replace a camera's zones (columns zone, role, polygon_json in frame coordinates).
+
+        ``synthetic``: the demo city's own zones; other zones are refused by the demo city's database.
+        """
         self.camera(camera_id)
         with self.transaction() as cur:
+            refuse_mixing(cur, self.where, synthetic=synthetic, what="zones")
             return write_zones(cur, camera_id, zones)
 
     def camera(self, camera_id: str) -> dict[str, Any]:
@@ -438,7 +449,20 @@ class Store:
         if not batch:
             return []
         with self.transaction() as cur:
-            return ingest_batch(cur, batch)
+            return ingest_batch(cur, batch, self.where)
+
+    @property
+    def where(self) -> str:
+        """This database in messages: ``database '<path>'``."""
+        return f"database {str(self.path)!r}"
+
+    def holds(self) -> frozenset[str]:
+        """:func:`~analytics.store.ingest.database_holds`: ``"synthetic"`` (the demo city) and/or ``"real"``, or nothing."""
+        cur = self.cursor()
+        try:
+            return database_holds(cur)
+        finally:
+            cur.close()
 
     def stats(self) -> dict[str, Any]:
         """Counts for the Data page and reports."""

@@ -35,6 +35,7 @@ from analytics.evaluation.adjust import (
 )
 from analytics.indicators import INDICATORS, compute
 from analytics.store.database import Store
+from analytics.store.ingest import refuse_mixing
 
 __all__ = [
     "EvaluationRow",
@@ -122,6 +123,7 @@ def save_evaluation(store: Store, row: EvaluationRow) -> tuple[str, bool]:
         datetime.now().replace(microsecond=0),
     ]
     with store.transaction() as cur:
+        refuse_mixing(cur, store.where, synthetic=False, what="evaluations")
         if row.camera_id is not None and not cur.execute("SELECT count(*) FROM cameras WHERE camera_id = ?", [row.camera_id]).fetchall()[0][0]:
             raise InputError(f"unknown camera {row.camera_id!r}; add it first with `urbanlens cameras add` or leave out --camera")
         replaced = bool(cur.execute("SELECT count(*) FROM evaluations WHERE evaluation_id = ?", [key]).fetchall()[0][0])

@@ -14,6 +14,10 @@
 Per-frame group pixels: ``groups = class_pixels @ M`` with ``M[c, g] = 1`` when class ``c`` feeds
 group ``g``; ``valid_px = sum(groups) - void_px``.
 
+The demo city and real data never share a database (:func:`refuse_mixing`): a batch of real clips
+is refused by a database that holds the demo city, a batch of demo clips by one that holds real
+data, before anything is written.
+
 Each new run gets its trust verdict (:func:`analytics.trust.assess_measurements`, a heuristic):
 ``model_runs.trust`` (``ok``/``low``) and ``trust_reasons`` (a JSON list of sentences), copied to
 its frames as ``low_trust`` so indicator queries leave them out without a join.
@@ -33,6 +37,7 @@ import pandas as pd
 
 from analytics import __version__
 from analytics.errors import InputError
+from analytics.formatting import format_counted
 from analytics.geo import DistrictIndex
 from analytics.records import OBJECT_GROUPS, ClipMeasurements
 from analytics.store.places import stored_district_index
@@ -40,7 +45,10 @@ from analytics.store.schema import GROUP_COLUMNS
 from analytics.taxonomy import GROUPS
 from analytics.trust import TrustVerdict, assess_measurements
 
-__all__ = ["IngestResult", "ingest_batch"]
+__all__ = ["DEMO_SOURCE", "IngestResult", "database_holds", "ingest_batch", "refuse_mixing"]
+
+DEMO_SOURCE = "synthetic"
+"""The ``source`` of the demo city's clips, cameras and districts: what marks a database as the demo's."""
 
 
 @dataclass(frozen=True)
@@ -89,14 +97,59 @@ class _Rows:
     """(source path, clip SHA-256) of stored clips read again from a file: the path recorded is the latest."""
 
 
-def ingest_batch(cur: duckdb.DuckDBPyConnection, batch: list[ClipMeasurements]) -> list[IngestResult]:
-    """Write ``batch`` through ``cur`` (inside the caller's transaction); one result per clip."""
+def ingest_batch(cur: duckdb.DuckDBPyConnection, batch: list[ClipMeasurements], where: str = "the database") -> list[IngestResult]:
+    """Write ``batch`` through ``cur`` (inside the caller's transaction); one result per clip.
+
+    ``where`` names the database in the message of a refused batch (:func:`refuse_mixing`).
+    """
+    sources = {m.clip.source == DEMO_SOURCE for m in batch}
+    if len(sources) > 1:
+        raise InputError("the batch mixes demo city (synthetic) clips and real clips; they go into separate databases")
+    if sources:
+        refuse_mixing(cur, where, synthetic=sources.pop(), what="clips")
     known = _lookup(cur, batch)
     rows = _Rows()
     now = datetime.now().replace(microsecond=0)
     results = [_add_clip(m, known, rows, now) for m in batch]
     _write(cur, rows)
     return results
+
+
+# -- 0. the demo city stays apart ----------------------------------------------------------------
+
+
+def database_holds(cur: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """What the database holds: ``"synthetic"`` when a clip or camera is the demo city's
+    (``source = 'synthetic'``), ``"real"`` when a clip, camera or district is not, or an evaluation is stored.
+
+    Districts of the demo city alone do not make a database the demo's (they are only polygons).
+    """
+    demo, real = cur.execute(
+        "SELECT (SELECT count(*) FROM clips WHERE source = $s) + (SELECT count(*) FROM cameras WHERE source = $s), "
+        "(SELECT count(*) FROM clips WHERE source <> $s) + (SELECT count(*) FROM cameras WHERE source <> $s) "
+        "+ (SELECT count(*) FROM districts WHERE source <> $s) + (SELECT count(*) FROM evaluations)",
+        {"s": DEMO_SOURCE},
+    ).fetchall()[0]
+    return frozenset(name for name, n in (("synthetic", demo), ("real", real)) if n)
+
+
+def refuse_mixing(cur: duckdb.DuckDBPyConnection, where: str, *, synthetic: bool, what: str) -> None:
+    """Refuse (:class:`InputError`, one line) a write of ``what`` that would mix the demo city and real data.
+
+    ``synthetic``: whether the rows written are the demo city's. Real rows are refused by a
+    database that holds the demo city; demo rows by one that holds real data.
+    """
+    holds = database_holds(cur)
+    if not synthetic and "synthetic" in holds:
+        raise InputError(
+            f"{where} holds the demo city (synthetic data): real {what} never go into it; use your own database instead "
+            "($URBANLENS_HOME/urbanlens.duckdb by default, or --db with a file of your own)"
+        )
+    if synthetic and "real" in holds:
+        raise InputError(
+            f"{where} holds real data: the demo city (synthetic) {what} are not mixed into it; build the demo into a "
+            "database of its own (`urbanlens demo`, $URBANLENS_HOME/demo.duckdb by default)"
+        )
 
 
 # -- 1. what is there ----------------------------------------------------------------------------
@@ -148,7 +201,7 @@ def _add_clip(m: ClipMeasurements, known: _Known, rows: _Rows, now: datetime) ->
     if m.zone_pixels is not None and not m.zone_pixels.empty:
         rows.zone_pixels.append(_zone_rows(m.zone_pixels, m.run.class_set.groups, ids))
     rows.previews.extend(_preview_rows(m, run_id, ids))
-    message = f"stored {m.n} sampled frames" + (f"; {verdict.summary}, left out of indicators" if verdict.low else "")
+    message = f"stored {format_counted(m.n, 'sampled frame')}" + (f"; {verdict.summary}, left out of indicators" if verdict.low else "")
     return IngestResult(m.clip.sha256, label, "stored", run_id, m.n, message, verdict.trust, verdict.reasons)
 
 

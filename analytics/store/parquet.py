@@ -8,14 +8,32 @@ Parquet can aggregate them; UrbanLens itself opens such a folder as a read-only 
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import duckdb
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
-from analytics.errors import InputError
+from analytics.errors import InputError, StoreError
+from analytics.records import OBJECT_GROUPS, ClipInfo, ClipMeasurements, RunInfo
 from analytics.store import Store
+from analytics.store.ingest import IngestResult, _frame_columns
+from analytics.store.schema import GROUP_COLUMNS
+from analytics.taxonomy import ClassSet
+from analytics.trust import assess_measurements
 
 PARTITIONING = ds.partitioning(pa.schema([("day", pa.string()), ("camera_id", pa.string())]), flavor="hive")
 
@@ -59,8 +77,6 @@ class ParquetStore(Store):
             raise InputError(f"Parquet folder {str(folder)!r} does not exist")
         self.path = folder
         self.read_only = True
-        import threading
-
         self._write_lock = threading.Lock()
         self._memory = duckdb.connect(":memory:")
         self._con = self._memory  # a store with a connection of its own: reads never open a file
@@ -76,3 +92,326 @@ class ParquetStore(Store):
         for name, source in self._sources.items():
             cur.register(name, source)
         return cur
+
+
+# -- one file per clip: what a cluster worker writes ---------------------------------------------
+
+CLIP_FORMAT = "urbanlens-clip/1"
+"""The format name in each clip file's metadata (key ``urbanlens``), with the clip and its run."""
+
+MARKERS = "_clips"
+"""Folder of per-clip markers, ``_clips/<clip sha256>-<settings key[:16]>.json``, each naming its clip's
+file; the leading ``_`` keeps it out of the frame dataset (Arrow and DuckDB skip ``_`` and ``.`` names)."""
+
+_META_KEY = b"urbanlens"
+_OBJECT = pa.struct([("group", pa.string()), *[(c, pa.int32()) for c in ("x0", "y0", "x1", "y1", "area_px")]])
+_ZONE = pa.struct([("zone", pa.string()), ("role", pa.string()), ("class_id", pa.int32()), ("pixels", pa.int64())])
+
+CLIP_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.int64()), ("clip_sha256", pa.string()), ("district_id", pa.string()), ("frame_index", pa.int32()),
+        ("t_s", pa.float64()), ("ts", pa.timestamp("us")), ("lon", pa.float64()), ("lat", pa.float64()),
+        ("active", pa.bool_()), ("synthetic", pa.bool_()), *[(c, pa.int64()) for c in GROUP_COLUMNS], ("valid_px", pa.int64()),
+        *[(f"n_{g}", pa.int32()) for g in OBJECT_GROUPS],
+        *[(c, pa.float64()) for c in ("mean_confidence", "low_conf_share", "flicker", "vehicle_stationarity")],
+        ("distress_crack_px", pa.float64()), ("distress_pothole_px", pa.float64()), ("person_sidewalk_px", pa.int64()),
+        ("low_trust", pa.bool_()), ("frame_pos", pa.int32()), ("class_pixels", pa.list_(pa.int64())),
+        ("objects", pa.list_(_OBJECT)), ("zone_pixels", pa.list_(_ZONE)),
+    ]
+)
+"""Columns of a clip file: the ``frames`` columns the indicators read (``camera_id`` and ``day`` come
+from the folder names; ``run_id`` is a 63-bit hash of clip and settings, as no cluster-wide counter
+exists), then what rebuilds the clip's measurements for the database: the frame's position, its
+pixels per class, its object boxes and its zone pixels."""
+
+
+def clip_run_id(clip_sha256: str, settings_key: str) -> int:
+    """A run id without a counter: the first 63 bits of SHA-256(clip sha256 ":" settings key).
+
+    >>> clip_run_id("a" * 64, "k") == clip_run_id("a" * 64, "k") != clip_run_id("a" * 64, "j")
+    True
+    """
+    digest = hashlib.sha256(f"{clip_sha256}:{settings_key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def clip_file(folder: str | Path, camera_id: str, start: datetime, clip_sha256: str, settings_key: str) -> Path:
+    """Where a clip's file goes: ``day=<start day>/camera_id=<id, URI-encoded>/clip-<sha256>-<key[:16]>.parquet``.
+
+    A clip lies whole in the partition of the day it starts (its frames' ``ts`` say the exact time).
+
+    >>> clip_file("/pq", "cam 1", datetime(2024, 5, 1, 8), "ab" * 32, "k" * 64).relative_to("/pq").parts[:2]
+    ('day=2024-05-01', 'camera_id=cam%201')
+    """
+    name = f"clip-{clip_sha256}-{settings_key[:16]}.parquet"
+    return Path(folder) / f"day={start:%Y-%m-%d}" / f"camera_id={quote(camera_id, safe='')}" / name
+
+
+def _marker(folder: Path, clip_sha256: str, settings_key: str) -> Path:
+    return folder / MARKERS / f"{clip_sha256}-{settings_key[:16]}.json"
+
+
+def clip_written(folder: str | Path, clip_sha256: str, settings_key: str) -> Path | None:
+    """The clip's file when it is in ``folder`` whole for these settings (its marker names a file that exists), else None."""
+    folder = Path(folder)
+    marker = _marker(folder, clip_sha256, settings_key)
+    try:
+        path = folder / json.loads(marker.read_text())["path"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return path if path.is_file() else None
+
+
+def clip_table(m: ClipMeasurements, camera: Mapping[str, Any]) -> pa.Table:
+    """The clip's rows as an Arrow table of :data:`CLIP_SCHEMA`, its clip and run in the metadata.
+
+    ``camera``: the camera's row (lon, lat, district_id, kind), as the database ingest uses it.
+    The frame columns come from the database ingest's own function, so both hold the same numbers.
+    """
+    n = m.n
+    cols = _frame_columns(m, {**camera, "kind": camera.get("kind") or "fixed"}, 0, 0)
+    cols["run_id"] = np.full(n, clip_run_id(m.clip.sha256, m.run.settings_key), np.int64)
+    cols["low_trust"] = np.full(n, assess_measurements(m).low)
+    cols["frame_pos"] = np.arange(n, dtype=np.int32)
+    cols["class_pixels"] = pa.ListArray.from_arrays(np.arange(0, n + 1) * m.class_pixels.shape[1], m.class_pixels.ravel())
+    cols["objects"] = _per_frame(m.objects, n, [f.name for f in _OBJECT])
+    cols["zone_pixels"] = _per_frame(m.zone_pixels, n, [f.name for f in _ZONE])
+    arrays = [_arrow(cols[f.name], f.type) for f in CLIP_SCHEMA]
+    meta = {"format": CLIP_FORMAT, "settings_key": m.run.settings_key, "clip": _clip_meta(m), "run": _run_meta(m)}
+    return pa.Table.from_arrays(arrays, schema=CLIP_SCHEMA.with_metadata({_META_KEY: json.dumps(meta, default=str)}))
+
+
+def _arrow(values: Any, kind: pa.DataType) -> pa.Array:
+    """One column as Arrow; NaN in an integer column (a count not measured) becomes NULL."""
+    if isinstance(values, pa.Array):
+        return values
+    if pa.types.is_integer(kind) and np.asarray(values).dtype.kind == "f":
+        v = np.asarray(values, np.float64)
+        missing = np.isnan(v)
+        return pa.array(np.where(missing, 0, v).astype(np.int64), type=kind, mask=missing)
+    if pa.types.is_string(kind):
+        return pa.array([None if v is None or v != v else str(v) for v in values], type=kind)
+    if pa.types.is_list(kind):
+        return pa.array(values, type=kind)
+    return pa.array(values, type=kind)
+
+
+def _per_frame(df: pd.DataFrame | None, n: int, names: list[str]) -> list[list[dict[str, Any]]]:
+    """Rows of ``df`` (with a ``frame_pos`` column) grouped into one list per sampled frame."""
+    out: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    if df is not None and not df.empty:
+        for rec in df.to_dict("records"):
+            out[int(rec["frame_pos"])].append({k: rec[k] for k in names})
+    return out
+
+
+def _clip_meta(m: ClipMeasurements) -> dict[str, Any]:
+    c = m.clip
+    return {
+        "sha256": c.sha256, "camera_id": c.camera_id, "start_time": c.start_time.isoformat(), "duration_s": c.duration_s,
+        "fps": c.fps, "width": c.width, "height": c.height, "n_frames": c.n_frames, "source": c.source, "label": c.label,
+        "source_path": c.source_path,
+    }
+
+
+def _run_meta(m: ClipMeasurements) -> dict[str, Any]:
+    r = m.run
+    return {
+        "model_name": r.model_name, "weights_sha256": r.weights_sha256, "class_set": r.class_set.to_dict(),
+        "sampling": r.sampling, "smoothing": r.smoothing, "code_version": r.code_version, "params": r.params,
+    }
+
+
+def write_clip(
+    folder: str | Path, m: ClipMeasurements, camera: Mapping[str, Any], *, before_rename: Callable[[Path], None] | None = None
+) -> Path:
+    """Write one clip's file into ``folder`` atomically: whole or not at all. Returns its path.
+
+    Steps: the rows go to a hidden temporary file beside the final one (``.clip-....tmp``, skipped by
+    every reader); the marker naming the final file is written (by rename); files of the same clip
+    under other settings are removed (they are superseded, as in the database); the temporary file
+    is renamed into place (one rename, atomic on a POSIX file system). A process killed at any step
+    leaves no visible partial clip: a marker whose file is missing counts as not written, and the
+    next run writes the clip again. ``before_rename`` is called with the temporary file just before
+    the rename (tests kill the process there).
+    """
+    folder = Path(folder).expanduser()
+    key = m.run.settings_key
+    final = clip_file(folder, m.clip.camera_id, m.clip.start_time, m.clip.sha256, key)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.tmp")
+    pq.write_table(clip_table(m, camera), tmp)
+    marker = _marker(folder, m.clip.sha256, key)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(marker, json.dumps({"path": final.relative_to(folder).as_posix(), "settings_key": key, "n_frames": m.n}))
+    for other in marker.parent.glob(f"{m.clip.sha256}-*.json"):
+        if other != marker:
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                (folder / json.loads(other.read_text())["path"]).unlink(missing_ok=True)
+            other.unlink(missing_ok=True)
+    if before_rename is not None:
+        before_rename(tmp)
+    os.replace(tmp, final)
+    return final
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def read_clip(path: str | Path) -> ClipMeasurements:
+    """The measurements of a clip file written by :func:`write_clip` (checked by :func:`check_clip_file` first)."""
+    path = Path(path)
+    meta = check_clip_file(path)
+    t = pq.read_table(path)
+    c, r = meta["clip"], meta["run"]
+    cs = r["class_set"]
+    run = RunInfo(
+        model_name=r["model_name"], weights_sha256=r["weights_sha256"], class_set=ClassSet.from_mapping(cs["name"], cs["classes"]),
+        sampling=r["sampling"], smoothing=r["smoothing"], code_version=r["code_version"], params=r["params"],
+    )
+    if run.settings_key != meta["settings_key"]:
+        raise InputError(f"{path.name}: its run settings do not give the settings key it records; the file was changed")
+    col = {name: t.column(name).to_numpy() for name in CLIP_SCHEMA.names if name not in ("class_pixels", "objects", "zone_pixels")}
+    objects = [{"frame_pos": i, **o} for i, row in enumerate(t.column("objects").to_pylist()) for o in row]
+    zones = [{"frame_pos": i, **z} for i, row in enumerate(t.column("zone_pixels").to_pylist()) for z in row]
+    return ClipMeasurements(
+        clip=ClipInfo(**{**c, "start_time": datetime.fromisoformat(c["start_time"])}), run=run,
+        frame_index=col["frame_index"], t_s=col["t_s"], class_pixels=np.array(t.column("class_pixels").to_pylist(), np.int64),
+        mean_confidence=col["mean_confidence"], low_conf_share=col["low_conf_share"], flicker=col["flicker"],
+        vehicle_stationarity=col["vehicle_stationarity"],
+        object_counts=np.stack([col[f"n_{g}"] for g in OBJECT_GROUPS], axis=1),
+        distress_crack_px=col["distress_crack_px"], distress_pothole_px=col["distress_pothole_px"], lon=col["lon"], lat=col["lat"],
+        objects=pd.DataFrame(objects, columns=["frame_pos", *[f.name for f in _OBJECT]]),
+        zone_pixels=pd.DataFrame(zones, columns=["frame_pos", *[f.name for f in _ZONE]]) if zones else None,
+    )
+
+
+def check_clip_file(path: str | Path) -> dict[str, Any]:
+    """The clip and run of a clip file (its metadata); :class:`InputError` naming what is wrong when
+    a column is missing or foreign, or the file is not a clip file of this format."""
+    path = Path(path)
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{str(path)!r} is not a readable Parquet file: {exc}") from None
+    missing = [n for n in CLIP_SCHEMA.names if n not in schema.names]
+    foreign = [n for n in schema.names if n not in CLIP_SCHEMA.names]
+    if missing or foreign:
+        what = "; ".join(
+            p for p in (f"missing column(s) {', '.join(missing)}" if missing else "",
+                        f"foreign column(s) {', '.join(foreign)}" if foreign else "") if p
+        )
+        raise InputError(
+            f"{str(path)!r}: {what}; expected the columns of a clip file written by `urbanlens ingest --engine ray` "
+            "(a folder from `export-parquet` holds frame rows only: read it with `indicators --parquet`)"
+        )
+    raw = (schema.metadata or {}).get(_META_KEY)
+    try:
+        meta = json.loads(raw) if raw else None
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict) or meta.get("format") != CLIP_FORMAT or not {"clip", "run", "settings_key"} <= set(meta):
+        raise InputError(f"{str(path)!r}: no {CLIP_FORMAT!r} metadata (clip and run); not written by `urbanlens ingest --engine ray`")
+    return meta
+
+
+def clip_files(folder: str | Path) -> list[Path]:
+    """Every visible Parquet file under ``folder`` (names and folders starting with ``.`` or ``_`` are skipped, as readers do)."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise InputError(f"Parquet folder {str(folder)!r} does not exist")
+    return sorted(
+        p for p in folder.rglob("*.parquet")
+        if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts)
+    )
+
+
+def import_clips(
+    store: Store, folder: str | Path, files: Sequence[Path] | None = None, on_clip: Callable[[Path, IngestResult], None] | None = None
+) -> list[IngestResult]:
+    """Load clip files into the database, one transaction per clip; clips already stored with the
+    same settings are skipped (a second import of a folder stores nothing).
+
+    ``files``: only these (default: every file of ``folder``). Every file is checked first: a
+    missing or foreign column, or a camera the database does not know, refuses the whole import
+    with an :class:`InputError` and nothing is stored.
+    """
+    if not isinstance(store, Store) or isinstance(store, ParquetStore | ParquetSink):
+        raise InputError(f"store must be an open database Store, got {type(store).__name__}")
+    paths = list(files) if files is not None else clip_files(folder)
+    if not paths:
+        raise InputError(f"no clip files (clip-*.parquet) under {str(folder)!r}")
+    metas = [check_clip_file(p) for p in paths]
+    with store.reading():
+        for cam in sorted({str(m["clip"]["camera_id"]) for m in metas}):
+            store.camera(cam)
+    results = []
+    for p in paths:
+        res = store.ingest(read_clip(p))[0]
+        results.append(res)
+        if on_clip is not None:
+            on_clip(p, res)
+    return results
+
+
+class ParquetSink(Store):
+    """A write-only store whose clips land as Parquet files (:func:`write_clip`): what a cluster
+    worker hands to :func:`analytics.footage.pipeline.analyse_clip`, so a clip is analysed by the
+    same code as locally, skipped the same way when already there, and written whole or not at all.
+
+    ``cameras``: the rows of the cameras the clips come from (read from the database by the
+    driver); ``zones``: each camera's zones (columns zone, role, polygon_json), measured as locally.
+    """
+
+    def __init__(
+        self, folder: str | Path, cameras: Mapping[str, Mapping[str, Any]], zones: Mapping[str, pd.DataFrame] | None = None,
+        *, before_rename: Callable[[Path], None] | None = None,
+    ) -> None:
+        self.path = Path(folder).expanduser()
+        self.read_only = False
+        self._cameras = {str(k): dict(v) for k, v in cameras.items()}
+        self._zones = dict(zones or {})
+        self._before_rename = before_rename
+        self._write_lock = threading.Lock()
+        self._con = None
+        self.upgraded_from = 0
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        raise StoreError(f"{str(self.path)!r} is a Parquet folder being written; it answers no queries")
+
+    @contextmanager
+    def reading(self) -> Iterator[Store]:
+        yield self
+
+    def camera(self, camera_id: str) -> dict[str, Any]:
+        if camera_id not in self._cameras:
+            raise InputError(f"unknown camera {camera_id!r}; this job knows {', '.join(sorted(self._cameras)) or 'no cameras'}")
+        return dict(self._cameras[camera_id])
+
+    def zones(self, camera_id: str) -> pd.DataFrame:
+        z = self._zones.get(camera_id)
+        return z.copy() if z is not None else pd.DataFrame(columns=["zone", "role", "polygon_json"])
+
+    def set_zones(self, camera_id: str, zones: pd.DataFrame, *, synthetic: bool = False) -> int:
+        raise InputError("a cluster job measures the zones stored with each camera; set zones with `urbanlens ingest --zones` locally")
+
+    def is_ingested(self, clip_sha256: str, settings_key: str) -> bool:
+        return clip_written(self.path, clip_sha256, settings_key) is not None
+
+    def ingest(self, measurements: ClipMeasurements | Sequence[ClipMeasurements]) -> list[IngestResult]:
+        """Write each clip's file (skipped when already there whole with the same settings)."""
+        batch = [measurements] if isinstance(measurements, ClipMeasurements) else list(measurements)
+        out = []
+        for m in batch:
+            label = m.clip.label or m.clip.sha256[:12]
+            if self.is_ingested(m.clip.sha256, m.run.settings_key):
+                out.append(IngestResult(m.clip.sha256, label, "skipped", None, 0, "already written with the same model and settings"))
+                continue
+            verdict = assess_measurements(m)
+            path = write_clip(self.path, m, self.camera(m.clip.camera_id), before_rename=self._before_rename)
+            msg = f"wrote {m.n} sampled frames to {path.relative_to(self.path).as_posix()}"
+            out.append(IngestResult(m.clip.sha256, label, "stored", None, m.n, msg, verdict.trust, verdict.reasons))
+        return out

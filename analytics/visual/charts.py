@@ -5,7 +5,9 @@ Rules every figure here follows (the dashboard, reports and tests rely on them):
 - colour scales are colour-blind safe (viridis for values, the Okabe–Ito palette for series);
 - every chart names the indicator, its unit and the period;
 - a cell with too few frames is drawn as "not enough data" (grey), never as a colour;
-- heuristic indicators say so in their title; synthetic data is labelled by the caller's banner.
+- heuristic indicators say so in their title; synthetic data is labelled by the caller's banner;
+- a line breaks where the data has a gap (:func:`break_gaps`) and a date axis names the year
+  when the period spans more than one calendar year (:func:`date_axis`).
 
 No streamlit here: the dashboard pages only lay out what these functions return.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -30,6 +33,133 @@ OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "
 """Okabe & Ito (2008) qualitative palette, distinguishable with every common colour-vision deficiency."""
 VALUE_SCALE = "Viridis"
 FONT = "Inter, 'Source Sans Pro', 'Helvetica Neue', Arial, sans-serif"
+GAP_FACTOR = 3.0
+"""A step between consecutive times longer than this many typical steps is a gap (see :func:`break_gaps`)."""
+DAY_MS = 86_400_000
+"""One day on a plotly date axis (milliseconds)."""
+
+
+# -- time axes ------------------------------------------------------------------------------------
+def break_gaps(df: pd.DataFrame, time_col: str, factor: float = GAP_FACTOR) -> pd.DataFrame:
+    """``df`` sorted by ``time_col``, with an empty row (NaN everywhere else) inside each gap, so a line breaks there.
+
+    The typical step is the median of the positive steps between consecutive times; a gap is a
+    step ``t[i+1] − t[i] > factor × typical step``; its empty row sits at ``t[i] + typical step``.
+    Dates become pandas timestamps; numbers stay numbers. Fewer than three rows: nothing to judge.
+
+    >>> days = pd.to_datetime(["2018-04-19", "2018-04-20", "2018-04-21", "2026-11-02", "2026-11-03"])
+    >>> out = break_gaps(pd.DataFrame({"day": days, "value": [1.0, 2.0, 3.0, 4.0, 5.0]}), "day")
+    >>> [str(d.date()) for d in out["day"]], out["value"].tolist()
+    (['2018-04-19', '2018-04-20', '2018-04-21', '2018-04-22', '2026-11-02', '2026-11-03'], [1.0, 2.0, 3.0, nan, 4.0, 5.0])
+    >>> len(break_gaps(pd.DataFrame({"t": [0, 3, 6, 9], "value": [1, 2, 3, 4]}), "t"))  # every third: no gap
+    4
+    """
+    if time_col not in df.columns:
+        raise InputError(f"no column {time_col!r} to break gaps on; columns: {', '.join(map(str, df.columns))}")
+    if factor <= 1:
+        raise InputError(f"gap factor {factor} must be above 1 (a gap is longer than the typical step)")
+    out = df.sort_values(time_col, kind="stable").reset_index(drop=True)
+    if len(out) < 3:
+        return out
+    if not pd.api.types.is_numeric_dtype(out[time_col]):
+        out[time_col] = pd.to_datetime(out[time_col])
+    t = out[time_col]
+    steps = t.diff().iloc[1:]
+    positive = steps[steps > steps.iloc[0] * 0]
+    if positive.empty:
+        return out
+    typical = positive.median()
+    before = [k - 1 for k in steps.index[(steps > typical * factor).to_numpy()]]
+    if not before:
+        return out
+    filler = pd.DataFrame({c: [np.nan] * len(before) for c in out.columns if c != time_col})
+    filler.insert(0, time_col, [t.iloc[k] + typical for k in before])
+    filler = filler[list(out.columns)]
+    both = pd.concat([out, filler.astype({time_col: out[time_col].dtype})], ignore_index=True)
+    return both.sort_values(time_col, kind="stable").reset_index(drop=True)
+
+
+def date_axis(start: date, end: date) -> dict[str, Any]:
+    """Plotly x-axis settings for dates from ``start`` to ``end``: ticks that never crowd, the year when it changes.
+
+    Up to 14 days: a tick a day (``Mon 02 Nov``); up to 92 days: day and month; longer: months
+    (every 1, 3 or 6 as the span grows) and, beyond four years, years. A period that spans more
+    than one calendar year always shows the year.
+
+    >>> date_axis(date(2026, 11, 2), date(2026, 11, 15))["tickformat"], date_axis(date(2025, 12, 20), date(2026, 1, 20))["tickformat"]
+    ('%a %d %b', '%d %b %Y')
+    >>> axis = date_axis(date(2018, 4, 19), date(2026, 11, 15)); axis["tickformat"], axis["dtick"]
+    ('%Y', 'M12')
+    """
+    if end < start:
+        raise InputError(f"the date axis starts ({start}) after it ends ({end})")
+    days = (end - start).days + 1
+    year = " %Y" if start.year != end.year else ""
+    axis: dict[str, Any] = {"hoverformat": "%a %d %b %Y", "tickangle": 0}
+    if days <= 14:
+        axis.update(tickformat=f"%a %d %b{year}", dtick=DAY_MS)
+    elif days <= 92:
+        axis.update(tickformat=f"%d %b{year}")
+    elif days <= 4 * 366:
+        axis.update(tickformat="%b %Y", dtick="M1" if days <= 366 else ("M3" if days <= 2 * 366 else "M6"))
+    else:
+        axis.update(tickformat="%Y", dtick="M12")
+    return axis
+
+
+WEEKEND_SHADING_DAYS = 92
+"""Weekends are shaded on by-day charts of periods up to this long (beyond, the shading is noise)."""
+
+
+def weekend_runs(days: Any) -> list[tuple[date, date]]:
+    """Runs of consecutive Saturdays and Sundays among ``days`` (any iterable of dates), as (first, last) day: one shape per weekend.
+
+    >>> weekend_runs([date(2026, 11, d) for d in range(6, 17)])
+    [(datetime.date(2026, 11, 7), datetime.date(2026, 11, 8)), (datetime.date(2026, 11, 14), datetime.date(2026, 11, 15))]
+    """
+    runs: list[tuple[date, date]] = []
+    for d in sorted({pd.Timestamp(v).date() for v in days if not pd.isna(v)}):
+        if d.weekday() < 5:
+            continue
+        if runs and (d - runs[-1][1]).days == 1:
+            runs[-1] = (runs[-1][0], d)
+        else:
+            runs.append((d, d))
+    return runs
+
+
+def time_span(values: Sequence[Any] | pd.Series) -> tuple[date, date] | None:
+    """First and last day of a column of dates or timestamps (None when there is none)."""
+    t = pd.to_datetime(pd.Series(list(values)), errors="coerce").dropna()
+    if t.empty:
+        return None
+    return t.min().date(), t.max().date()
+
+
+def band_xy(x: Sequence[Any], low: Any, high: Any) -> tuple[list[Any], list[Any]]:
+    """Outline of a 95% band for a ``fill="toself"`` trace: each run of rows with both ends known becomes its own
+    closed shape (forward along ``high``, back along ``low``), runs separated by ``None``, so gaps stay open.
+
+    >>> band_xy([1, 2, 3, 4], [0.0, 1.0, float("nan"), 2.0], [1.0, 2.0, float("nan"), 3.0])
+    ([1, 2, 2, 1, None, 4, 4], [1.0, 2.0, 1.0, 0.0, None, 3.0, 2.0])
+    """
+    xs: list[Any] = []
+    ys: list[Any] = []
+    run: list[int] = []
+    lo, hi = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    ok = ~(np.isnan(lo) | np.isnan(hi))
+    for i in [*range(len(ok)), -1]:
+        if i >= 0 and ok[i]:
+            run.append(i)
+            continue
+        if run:
+            if xs:
+                xs.append(None)
+                ys.append(None)
+            xs += [x[k] for k in run] + [x[k] for k in reversed(run)]
+            ys += [float(hi[k]) for k in run] + [float(lo[k]) for k in reversed(run)]
+            run = []
+    return xs, ys
 
 
 def indicator_title(name: str, with_unit: bool = True) -> str:
@@ -170,22 +300,22 @@ def timeseries_figure(
     groups = list(dict.fromkeys(df[key])) if key in df.columns else [None]
     for i, g in enumerate(groups[:max_series]):
         part = df if g is None else df[df[key] == g]
-        part = part.sort_values(time_key)
+        part = part.sort_values(time_key) if time_key == "hour" else break_gaps(part, time_key)
         colour = OKABE_ITO[i % len(OKABE_ITO)]
         label = "City" if g is None else (labels or {}).get(str(g), str(g))
         x = part[time_key]
+        bx, by = band_xy(list(x), part["ci_low"].to_numpy(float) * s, part["ci_high"].to_numpy(float) * s)
         fig.add_trace(
             go.Scatter(
-                x=pd.concat([x, x[::-1]]), y=pd.concat([part["ci_high"] * s, part["ci_low"][::-1] * s]), fill="toself",
-                fillcolor=_rgba(colour, 0.15), line={"width": 0}, mode="lines", hoverinfo="skip", showlegend=False, legendgroup=label,
-                connectgaps=False,
+                x=bx, y=by, fill="toself", fillcolor=_rgba(colour, 0.15), line={"width": 0}, mode="lines", hoverinfo="skip",
+                showlegend=False, legendgroup=label,
             )
         )
         fig.add_trace(
             go.Scatter(
                 x=x, y=part["value"] * s, mode="lines+markers", name=label, legendgroup=label, line={"color": colour, "width": 2},
                 marker={"size": 5}, connectgaps=False,
-                customdata=hover_texts(part, name),
+                customdata=hover_texts(part.fillna({"n_frames": 0}), name),
                 hovertemplate=f"<b>{label}</b><br>%{{x}}<br>%{{customdata[0]}}"
                 "<br>95% CI %{customdata[1]}<br>%{customdata[2]} frames<extra></extra>",
             )
@@ -199,9 +329,9 @@ def timeseries_figure(
     if time_key == "hour":
         fig.update_xaxes(title="hour of day", dtick=2, range=[-0.5, 23.5])
     else:
-        fig.update_xaxes(title=None, tickformat="%a %d %b", hoverformat="%a %d %b %Y")
-        if df[time_key].nunique() <= 14:
-            fig.update_xaxes(dtick=86_400_000)  # one tick a day, never several ticks for one day
+        span = time_span(df[time_key])
+        if span is not None:
+            fig.update_xaxes(title=None, **date_axis(*span))  # years shown when the data spans them; ticks never crowd
     return fig
 
 
@@ -331,13 +461,13 @@ def class_share_figure(shares: pd.DataFrame, period: str, time_title: str = "day
             )
     if daily:
         fig.update_layout(barmode="stack", bargap=0.15)
-        if shares["t"].nunique() <= 14:
-            fig.update_xaxes(dtick=86_400_000)
     fig = _layout(fig, f"Class shares (% of valid pixels) by {time_title} · {period}", height=420,
                   legend={"orientation": "h", "y": -0.12, "yanchor": "top", "x": 0.0, "traceorder": "normal"})
     fig.update_yaxes(title="% of valid pixels", range=[0, 100])
     if time_title == "day":
-        fig.update_xaxes(title=None, tickformat="%a %d %b")
+        span = time_span(shares["t"])
+        if span is not None:
+            fig.update_xaxes(title=None, **date_axis(*span))
     else:
         fig.update_xaxes(title=None, ticksuffix=" s")
     return fig

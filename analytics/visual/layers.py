@@ -15,6 +15,7 @@ one degree of latitude ``1 / cos(latitude)`` times as long as one of longitude
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,8 @@ import shapely
 from plotly.colors import get_colorscale
 
 from analytics.errors import InputError
-from analytics.formatting import MISSING_TEXT
+from analytics.formatting import MISSING_TEXT, display_scale
+from analytics.indicators import INDICATORS
 
 KM_PER_DEGREE = 111.32
 """Kilometres per degree of latitude (and of longitude at the equator)."""
@@ -160,13 +162,17 @@ def text_colour(fill: str, alpha: float = 1.0) -> str:
 
 @dataclass(frozen=True)
 class ColourScale:
-    """A sequential colour scale over displayed values ``vmin``–``vmax`` (stored value × ``factor``)."""
+    """A sequential colour scale over displayed values ``vmin``–``vmax`` (stored value × ``factor``).
+
+    ``reading`` says how to read it ('darker green = better'), empty where no direction applies.
+    """
 
     name: str
     stops: tuple[tuple[float, str], ...]
     vmin: float
     vmax: float
     factor: float = 1.0
+    reading: str = ""
 
     def position(self, value: float) -> float:
         """Where a stored value falls on the scale: (value · factor − vmin) / (vmax − vmin), clipped to 0–1."""
@@ -204,6 +210,35 @@ def colour_scale(name: str, values: Iterable[float], factor: float = 1.0, min_sp
         mid = (lo + hi) / 2
         lo, hi = mid - min_span / 2, mid + min_span / 2
     return ColourScale(name, stops, lo, hi, factor)
+
+
+DIRECTION_SCALES = {"higher": "YlGn", "lower": "YlOrRd", "neutral": "Blues"}
+"""The one colour logic of every map: a sequential ColorBrewer scale by which way is better.
+
+Darker always means more; for an indicator where more is better (green view) more is greener, for
+one where more is worse (road damage) more is redder, and a neutral description (sky view) is blue.
+"""
+
+DIRECTION_TEXT = {"higher": "darker green = better", "lower": "darker red = worse", "neutral": "darker = more"}
+"""What the colour bar says about its direction."""
+
+
+def indicator_scale(name: str, values: Iterable[float]) -> ColourScale:
+    """The colour scale of indicator ``name`` over its stored ``values``, the same on every map.
+
+    Scale: :data:`DIRECTION_SCALES` of the indicator's ``better`` direction; bounds: min and max of
+    the displayed values, at least 2% of the display factor apart (2 percentage points for a share).
+
+    >>> s = indicator_scale("green_view", [0.1, 0.3])
+    >>> s.name, s.vmin, s.vmax, indicator_scale("distress_share", [0.1]).name
+    ('YlGn', 10.0, 30.0, 'YlOrRd')
+    """
+    if name not in INDICATORS:
+        raise InputError(f"unknown indicator {name!r}; expected one of {', '.join(INDICATORS)}")
+    factor = display_scale(name)
+    better = INDICATORS[name].better
+    scale = colour_scale(DIRECTION_SCALES[better], values, factor, min_span=0.02 * factor)
+    return dataclasses.replace(scale, reading=DIRECTION_TEXT[better])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,6 +292,52 @@ def area_layer(frame: pd.DataFrame, scale: ColourScale | None) -> tuple[Area, ..
             fill = MISSING_COLOR
         out.append(Area(str(r["id"]), str(r["name"]), rings, value, enough, focus, fill, str(r.get("text", "")), label_point(rings)))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class HitPoints:
+    """Points spread over the areas so that a pointer anywhere inside one finds it: ``area[i]`` is the
+    index (into the areas) of the area holding point (``lon[i]``, ``lat[i]``)."""
+
+    lon: np.ndarray
+    lat: np.ndarray
+    area: np.ndarray
+
+
+def hit_points(areas: Sequence[Area], extent: Extent, across: int = 64) -> HitPoints:
+    """A square lattice over ``extent``, ``across`` points wide, each point kept in the first area holding it.
+
+    Spacing: Δlon / across in longitude and Δlon / (across · aspect) in latitude (square on the map).
+    Every area also gets its label anchor, so an area smaller than the lattice still has a point.
+    Areas drawn for context only (``focus`` False) get none.
+
+    >>> sq = np.array([[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]], dtype=float)
+    >>> a = Area("a", "A", (sq,), 0.5, True, True, "#000000", "", (0.5, 0.5))
+    >>> h = hit_points([a], Extent(0.0, 1.0, 0.0, 1.0), across=4)
+    >>> len(h.lon), set(h.area.tolist())
+    (17, {0})
+    """
+    if across < 1:
+        raise InputError(f"hit lattice of {across} points across; expected at least 1")
+    step = (extent.lon1 - extent.lon0) / across
+    xs = np.arange(extent.lon0 + step / 2, extent.lon1, step)
+    ys = np.arange(extent.lat0 + step / extent.aspect / 2, extent.lat1, step / extent.aspect)
+    gx, gy = (g.ravel() for g in np.meshgrid(xs, ys))
+    owner = np.full(len(gx), -1)
+    for i, a in enumerate(areas):
+        if not a.focus:
+            continue
+        for ring in a.rings:
+            if len(ring) < 4:
+                continue
+            inside = (owner < 0) & shapely.contains_xy(shapely.Polygon(ring), gx, gy)
+            owner[inside] = i
+    keep = owner >= 0
+    anchors = [(i, a.anchor) for i, a in enumerate(areas) if a.focus and math.isfinite(a.anchor[0])]
+    return HitPoints(
+        np.r_[gx[keep], [p[0] for _, p in anchors]], np.r_[gy[keep], [p[1] for _, p in anchors]],
+        np.r_[owner[keep], [i for i, _ in anchors]].astype(int),
+    )
 
 
 @dataclass(frozen=True)

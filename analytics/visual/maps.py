@@ -5,9 +5,12 @@ degree of latitude drawn 1/cos(latitude) times as long as one of longitude), so 
 internet are needed. Only when a tile URL is configured (``URBANLENS_TILE_URL``) is a base map of
 tiles drawn underneath (``go.Scattermap`` with a raster style).
 
-Polygons with enough frames are filled on the viridis scale; cells with too few frames are grey
-and hatched and named "not enough data" in the legend. Each polygon has a clickable marker at its
-centre carrying ``district:<id>`` (or ``h3:<cell>``); each camera carries ``camera:<id>``.
+Polygons with enough frames are filled on the indicator's scale (:func:`~analytics.visual.layers.indicator_scale`:
+darker green is better, darker red is worse, the same in the dashboard and both reports); cells with
+too few frames are grey and hatched and named "not enough data" in the legend. A lattice of
+invisible points covers every polygon (:func:`~analytics.visual.layers.hit_points`), each carrying
+``district:<id>`` (or ``h3:<cell>``) and the area's tooltip, so hover and click answer anywhere over
+the area; each camera carries ``camera:<id>``. Selecting fades nothing: the chosen area is outlined.
 """
 
 from __future__ import annotations
@@ -18,15 +21,15 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import h3
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from analytics.errors import InputError
-from analytics.formatting import MISSING_TEXT, display_scale, format_count, format_interval, format_value
-from analytics.geo import h3_boundary_geojson, polygon_rings
-from analytics.indicators import INDICATORS
-from analytics.visual.charts import FONT, VALUE_SCALE, indicator_title, rows
+from analytics.formatting import MISSING_TEXT, format_count, format_interval, format_value
+from analytics.geo import district_of_points, h3_boundary_geojson, polygon_rings
+from analytics.visual.charts import FONT, indicator_title, rows
 from analytics.visual.layers import (
     DAMAGE_COLOR,
     INK,
@@ -41,8 +44,9 @@ from analytics.visual.layers import (
     ScaleBar,
     area_layer,
     camera_layer,
-    colour_scale,
     extent_of,
+    hit_points,
+    indicator_scale,
     label_layer,
     north_arrow,
     scale_bar,
@@ -81,11 +85,21 @@ def polygons_frame(
     return pd.DataFrame(out, columns=["id", "name", "rings", "value", "ci_low", "ci_high", "n_frames", "n_clips", "enough", "text"])
 
 
-def h3_areas(values: pd.DataFrame) -> pd.DataFrame:
-    """Areas (id, name, geometry_geojson) of the H3 cells present in ``values`` (grouped by 'h3')."""
+def h3_areas(values: pd.DataFrame, districts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Areas (id, name, geometry_geojson) of the H3 cells present in ``values`` (grouped by 'h3').
+
+    A cell is named after the district holding its centre (``districts``: the store's districts
+    table), 'outside districts' where none does, 'H3 cell' without districts.
+    """
     cells = sorted(values["h3"].dropna().astype(str).unique()) if not values.empty else []
+    names = ["H3 cell"] * len(cells)
+    if cells and districts is not None and not districts.empty:
+        centres = np.array([h3.cell_to_latlng(c) for c in cells], dtype=float)
+        found = district_of_points(centres[:, 1], centres[:, 0], districts)
+        by_id = dict(zip(districts["district_id"], districts["name"]))
+        names = [str(by_id.get(d, d)) if d is not None else "outside districts" for d in found]
     return pd.DataFrame(
-        {"id": cells, "name": [f"H3 {c}" for c in cells], "geometry_geojson": [h3_boundary_geojson(c) for c in cells]},
+        {"id": cells, "name": names, "geometry_geojson": [h3_boundary_geojson(c) for c in cells]},
         columns=["id", "name", "geometry_geojson"],
     )
 
@@ -142,36 +156,63 @@ def add_areas(
     return fig
 
 
-def add_area_markers(
-    fig: go.Figure, areas: Sequence[Area], keys: Sequence[str], hover: Sequence[str], name: str, tiles: bool = False,
-    visible: bool = True,
+def add_hit_areas(
+    fig: go.Figure, areas: Sequence[Area], keys: Sequence[str], hover: Sequence[str], extent: Extent, name: str,
+    tiles: bool = False, across: int = 64,
 ) -> go.Figure:
-    """A clickable point at each area's label anchor carrying ``keys`` (``district:<id>``) and ``hover``.
+    """Invisible points over the whole of each area (:func:`~analytics.visual.layers.hit_points`), carrying
+    the area's key (``district:<id>``) and tooltip, so hover and click answer anywhere inside it.
 
-    ``visible`` False keeps the points as invisible click targets (the labels show where they are);
-    otherwise they are dots in the area's colour (none for missing areas).
+    Each point answers within its marker radius (11 px), more than half the lattice spacing on a map
+    about 900 px wide (14 px), so there is no gap between points; selecting one fades nothing.
     """
-    marker: dict[str, Any] = {"size": 12 if tiles else (8 if visible else 28), "color": [a.fill for a in areas],
-                              "opacity": [0.9 if visible and a.enough else 0.0 for a in areas]}
-    if visible and not tiles:
-        marker["line"] = {"color": "white", "width": 1}
-    return fig.add_trace(_scatter(tiles, [a.anchor[0] for a in areas], [a.anchor[1] for a in areas], mode="markers", name=name,
-                                  marker=marker, customdata=list(keys), hovertext=list(hover), hoverinfo="text", showlegend=False))
+    hits = hit_points(areas, extent, across)
+    invisible = {"marker": {"opacity": 0.0}}
+    return fig.add_trace(_scatter(
+        tiles, hits.lon, hits.lat, mode="markers", name=name, marker={"size": 22, "color": "#000000", "opacity": 0.0},
+        customdata=[keys[i] for i in hits.area], hovertext=[hover[i] for i in hits.area], hoverinfo="text",
+        hoverlabel={"bgcolor": "white", "font": {"color": INK}}, showlegend=False, selected=invisible, unselected=invisible,
+    ))
+
+
+def add_outlines(
+    fig: go.Figure, areas: Sequence[Area], colour: str = INK, width: float = 1.2, tiles: bool = False, name: str | None = None,
+) -> go.Figure:
+    """Each area's rings as lines on top, unfilled and silent (no hover), one trace for all (``None`` between rings)."""
+    lon: list[float | None] = []
+    lat: list[float | None] = []
+    for a in areas:
+        for ring in a.rings:
+            lon += [*ring[:, 0].tolist(), None]
+            lat += [*ring[:, 1].tolist(), None]
+    if not lon:
+        return fig
+    return fig.add_trace(_scatter(tiles, lon, lat, mode="lines", line={"color": colour, "width": width}, hoverinfo="skip",
+                                  name=name or "", showlegend=bool(name)))
 
 
 def add_labels(fig: go.Figure, labels: Sequence[Label], tiles: bool = False, size: int = 12) -> go.Figure:
-    """Each label at its point: the name (bold for areas in focus) over its detail line, in the label's colour."""
-    if not labels:
-        return fig
-    text = [(f"<b>{lb.name}</b>" if lb.focus else lb.name) + (f"<br>{lb.detail}" if lb.detail else "") for lb in labels]
-    font = {"color": INK if tiles else [lb.colour for lb in labels], "size": size if tiles else [size if lb.focus else size - 1 for lb in labels]}
-    return fig.add_trace(_scatter(tiles, [lb.lon for lb in labels], [lb.lat for lb in labels], mode="text", text=text,
-                                  textposition="top center" if tiles else "middle center", textfont=font, hoverinfo="skip",
-                                  showlegend=False))
+    """Each label at its point: the name (bold for areas in focus) over its detail line, in the label's colour.
+
+    One trace per colour whose selected and unselected text keep that colour: a selection on the
+    map never fades a label.
+    """
+    for colour in dict.fromkeys(INK if tiles else lb.colour for lb in labels):
+        part = [lb for lb in labels if tiles or lb.colour == colour]
+        text = [(f"<b>{lb.name}</b>" if lb.focus else lb.name) + (f"<br>{lb.detail}" if lb.detail else "") for lb in part]
+        font = {"color": colour, "size": size if tiles else [size if lb.focus else size - 1 for lb in part]}
+        keep = {} if tiles else {"selected": {"textfont": {"color": colour}}, "unselected": {"textfont": {"color": colour}}}
+        fig.add_trace(_scatter(tiles, [lb.lon for lb in part], [lb.lat for lb in part], mode="text", text=text,
+                               textposition="top center" if tiles else "middle center", textfont=font, hoverinfo="skip",
+                               showlegend=False, **keep))
+    return fig
 
 
 def add_colour_bar(fig: go.Figure, scale: ColourScale, title: str, tiles: bool = False) -> go.Figure:
-    """The value scale as a colour bar at the right (an invisible trace that carries it)."""
+    """The value scale as a colour bar at the right (an invisible trace that carries it), titled
+    ``title`` and, where the scale has one, how to read its direction ('darker green = better')."""
+    if scale.reading:
+        title += f"<br><b>{scale.reading}</b>"
     return fig.add_trace(_scatter(
         tiles, [None], [None], mode="markers", hoverinfo="skip", showlegend=False,
         marker={"color": [scale.vmin], "colorscale": [list(s) for s in scale.stops], "cmin": scale.vmin, "cmax": scale.vmax,
@@ -187,7 +228,8 @@ def add_route(
     if not len(route):
         return fig
     return fig.add_trace(_scatter(tiles, route[:, 0], route[:, 1], mode="markers", marker={"size": size, "color": colour},
-                                  name="mobile camera route", hoverinfo="skip", showlegend=legend))
+                                  name="mobile camera route", hoverinfo="skip", showlegend=legend,
+                                  unselected={"marker": {"opacity": 1.0}}))
 
 
 def add_cameras(
@@ -209,6 +251,7 @@ def add_cameras(
         tiles, [c.lon for c in cameras], [c.lat for c in cameras], mode="markers+text" if labelled else "markers", name=name,
         marker=marker, text=[c.label for c in cameras] if labelled else None, textposition="top right",
         customdata=[f"camera:{c.id}" for c in cameras], hovertext=list(hover), hoverinfo="text",
+        unselected={"marker": {"opacity": 0.95}},
     ))
 
 
@@ -225,17 +268,25 @@ def add_findings(fig: go.Figure, findings: Sequence[Finding]) -> go.Figure:
     return fig
 
 
-def add_scale_bar(fig: go.Figure, bar: ScaleBar) -> go.Figure:
-    """The bar as a line in map coordinates with its length written above it."""
+def add_scale_bar(fig: go.Figure, bar: ScaleBar, tiles: bool = False) -> go.Figure:
+    """The bar as a line in map coordinates with its length written above it.
+
+    On a tile map (no text in map coordinates without a font server) the bar is a line trace
+    named with its length in the legend.
+    """
+    if tiles:
+        return fig.add_trace(go.Scattermap(lon=[bar.lon0, bar.lon1], lat=[bar.lat, bar.lat], mode="lines",
+                                           line={"color": INK, "width": 4}, name=f"scale bar: {bar.text}", hoverinfo="skip"))
     fig.add_shape(type="line", xref="x", yref="y", x0=bar.lon0, x1=bar.lon1, y0=bar.lat, y1=bar.lat, line={"color": INK, "width": 3})
     fig.add_annotation(x=(bar.lon0 + bar.lon1) / 2, y=bar.lat, text=bar.text, showarrow=False, yanchor="bottom", yshift=3,
                        font={"size": 11, "color": INK}, bgcolor="rgba(255,255,255,0.7)", borderpad=1)
     return fig
 
 
-def add_north_arrow(fig: go.Figure, arrow: NorthArrow) -> go.Figure:
-    """An arrow up to ``arrow`` with an N beneath it."""
-    fig.add_annotation(x=arrow.lon, y=arrow.lat, text="<b>N</b>", showarrow=True, arrowhead=2, arrowsize=1.2, arrowwidth=2,
+def add_north_arrow(fig: go.Figure, arrow: NorthArrow, tiles: bool = False) -> go.Figure:
+    """An arrow up to ``arrow`` with an N beneath it (on a tile map, which is drawn north up: in its upper right corner)."""
+    where: dict[str, Any] = {"x": 0.97, "y": 0.97, "xref": "paper", "yref": "paper"} if tiles else {"x": arrow.lon, "y": arrow.lat}
+    fig.add_annotation(**where, text="<b>N</b>", showarrow=True, arrowhead=2, arrowsize=1.2, arrowwidth=2,
                        arrowcolor=INK, ax=0, ay=34, font={"size": 12, "color": INK}, bgcolor="rgba(255,255,255,0.7)", borderpad=1)
     return fig
 
@@ -273,10 +324,13 @@ def _zoom(dx: float, dy: float) -> float:
 # the dashboard's value map
 
 
-def _area_hover(polys: pd.DataFrame, name: str) -> list[str]:
+def _area_hover(polys: pd.DataFrame, name: str, kind: str) -> list[str]:
+    """Tooltip of each area: its place name, the value with its interval, the sample; an H3 cell's id last, small."""
     return [
-        f"<b>{p.name}</b><br>{p.text}" + (f" (95% CI {format_interval(name, p.ci_low, p.ci_high, p.value)})" if p.enough else "")
+        f"<b>{p.name}</b><br>{indicator_title(name, with_unit=False)}: {p.text}"
+        + (f" (95% CI {format_interval(name, p.ci_low, p.ci_high, p.value)})" if p.enough else "")
         + f"<br>{format_count(p.n_frames)} frames · {format_count(p.n_clips)} clips"
+        + (f"<br><span style='font-size:10px;color:#777777'>H3 cell {p.id}</span>" if kind == "h3" else "<br>click for detail")
         for p in rows(polys)
     ]
 
@@ -295,6 +349,15 @@ def _map_height(extent: Extent) -> int:
     return int(min(640, max(360, 640 * min(extent.ratio, 5.0) + 60)))
 
 
+def _outline_areas(outlines: pd.DataFrame | None) -> tuple[Area, ...]:
+    """Areas (context only) of an id / name / geometry_geojson frame, for boundaries drawn on top."""
+    if outlines is None or outlines.empty:
+        return ()
+    frame = outlines.assign(value=math.nan, enough=True, focus=False)
+    frame["rings"] = pd.Series([polygon_rings(g) for g in frame["geometry_geojson"]], index=frame.index, dtype=object)
+    return area_layer(frame, None)
+
+
 def choropleth(
     polys: pd.DataFrame,
     cameras: pd.DataFrame,
@@ -304,45 +367,51 @@ def choropleth(
     tile_url: str | None = None,
     height: int = 0,
     min_frames: int | None = None,
+    selected: str | None = None,
+    outlines: pd.DataFrame | None = None,
 ) -> go.Figure:
-    """Polygons coloured by indicator ``name`` (viridis), grey hatched where data is short, cameras on top.
+    """Polygons coloured by indicator ``name`` on its scale, grey hatched where data is short, cameras on top.
 
     ``polys`` is :func:`polygons_frame` output; ``cameras`` has camera_id, name, lon, lat and
     n_frames (sample count; marker area grows with it), optionally value. ``kind`` names the areas
-    in the legend ('district' or 'h3'). Layers: areas, area markers (click targets), labels
-    (districts only), colour bar, cameras, and offline a scale bar and a north arrow.
+    in the legend ('district' or 'h3'); ``selected`` is the id of an area to outline; ``outlines``
+    (id, name, geometry_geojson: :func:`district_areas`) are boundaries drawn over the areas (the
+    districts over H3 cells). Layers: areas, hit points (hover and click anywhere inside an area),
+    boundaries, the selected area's outline, labels (districts only), colour bar, cameras, a scale
+    bar and a north arrow (on a tile map too).
     """
     if kind not in ("district", "h3"):
         raise InputError(f"map areas {kind!r}; expected 'district' or 'h3'")
-    ind = INDICATORS[name]
     tiles = bool(tile_url)
-    labelled = kind != "h3"
     area_word = "H3 cell" if kind == "h3" else "district"
     ok = polys[polys["enough"]] if not polys.empty else polys
-    scale = colour_scale(VALUE_SCALE, ok["value"] if not ok.empty else [], display_scale(name))
+    scale = indicator_scale(name, ok["value"] if not ok.empty else [])
     areas = area_layer(polys, scale)
     cams = camera_layer(cameras)
     extent = extent_of([r for a in areas for r in a.rings], [cameras[["lon", "lat"]].to_numpy(dtype=float)] if not cameras.empty else [])
     fig = go.Figure()
-    add_areas(fig, areas, tiles=tiles, missing_name=MISSING_TEXT + (f" (< {min_frames} frames)" if min_frames else ""))
+    add_areas(fig, areas, tiles=tiles, edge="#bdbdbd" if kind == "h3" else "#666666", width=0.6 if kind == "h3" else 0.8,
+              missing_name=MISSING_TEXT + (f" (< {min_frames} frames)" if min_frames else ""))
     if areas:
-        add_area_markers(fig, areas, [f"{kind}:{a.id}" for a in areas], _area_hover(polys, name), f"{area_word} (click for detail)",
-                         tiles=tiles, visible=tiles or not labelled)
-        if labelled:
+        add_hit_areas(fig, areas, [f"{kind}:{a.id}" for a in areas], _area_hover(polys, name, kind), extent,
+                      f"{area_word} (click for detail)", tiles=tiles)
+        add_outlines(fig, _outline_areas(outlines), colour="#333333", width=1.6, tiles=tiles,
+                     name="district boundary" if kind == "h3" else None)
+        add_outlines(fig, [a for a in areas if a.id == selected], colour="#000000", width=4, tiles=tiles)
+        if kind == "district":
             add_labels(fig, label_layer(areas, extent, alpha=AREA_ALPHA, with_values=True), tiles=tiles)
-        add_colour_bar(fig, scale, f"{ind.label}<br>({ind.unit}{', heuristic' if ind.heuristic else ''})<br>"
-                                   f"<span style='font-size:10px'>{period}</span>", tiles=tiles)
+        add_colour_bar(fig, scale, f"{indicator_title(name)}<br><span style='font-size:10px'>{period}</span>", tiles=tiles)
     add_cameras(fig, cams, _camera_hover(cameras, name), "camera (size: frames sampled)", tiles=tiles)
     fig.update_layout(
         height=height if height > 0 else _map_height(extent), margin={"l": 0, "r": 0, "t": 40, "b": 0},
         font={"family": FONT, "size": 12}, title={"text": f"{indicator_title(name)} by {area_word} · {period}", "x": 0.0, "font": {"size": 15}},
         legend={"orientation": "h", "y": 0.0, "x": 0.0, "bgcolor": "rgba(255,255,255,0.8)"},
-        clickmode="event+select", dragmode="pan" if not tiles else None, paper_bgcolor="white",
+        clickmode="event+select", dragmode="pan" if not tiles else None, paper_bgcolor="white", hovermode="closest",
     )
+    add_scale_bar(fig, scale_bar(extent), tiles=tiles)
+    add_north_arrow(fig, north_arrow(extent), tiles=tiles)
     if tile_url:
         return set_tiles(fig, extent, tile_url)
-    add_scale_bar(fig, scale_bar(extent))
-    add_north_arrow(fig, north_arrow(extent))
     return set_extent(fig, extent)
 
 
@@ -350,7 +419,7 @@ def camera_location_figure(
     camera: dict[str, Any] | None, districts: pd.DataFrame, tile_url: str | None = None, height: int = 300,
     track: pd.DataFrame | None = None,
 ) -> go.Figure:
-    """A small offline map: the camera (and its district outline) with the other districts in grey.
+    """A small offline map: the camera (and its district outline) with the other districts in grey, a scale bar and a north arrow.
 
     ``track`` (lon, lat): positions of a mobile camera's frames, drawn as small dots. With
     ``camera=None`` it draws the district outlines only (the import preview).
@@ -378,6 +447,8 @@ def camera_location_figure(
             )
         )
     fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 0, "b": 0}, paper_bgcolor="white", font={"family": FONT})
+    add_scale_bar(fig, scale_bar(extent))
+    add_north_arrow(fig, north_arrow(extent))
     return set_extent(fig, extent)
 
 

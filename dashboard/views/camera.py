@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analytics import links
 from analytics.evaluation.adjust import accuracy_table, adjustment_summary
 from analytics.formatting import as_percent, format_count, format_period, format_value
 from analytics.visual import charts, maps
@@ -22,6 +23,7 @@ labels = ui.labels(path)
 
 wanted = st.session_state.pop("camera_id", None)
 ids = cams["camera_id"].astype(str).tolist()
+ui.from_link("camera_pick", "camera", lambda t: links.parse_choice("camera", t, ids))
 if wanted in ids:
     st.session_state["camera_pick"] = wanted
 elif "camera_pick" not in st.session_state:  # start on a fixed camera with zones when there is one
@@ -29,6 +31,7 @@ elif "camera_pick" not in st.session_state:  # start on a fixed camera with zone
     fixed = [c for c in ids if c in with_zones] or cams.loc[cams["kind"] == "fixed", "camera_id"].astype(str).tolist() or ids
     st.session_state["camera_pick"] = fixed[0]
 camera_id = str(st.selectbox("Camera", ids, key="camera_pick", format_func=lambda c: f"{labels.get(c, c)} ({c})"))
+ui.to_link("camera_pick", "camera", camera_id)
 cam = cams[cams["camera_id"] == camera_id].iloc[0].to_dict()
 ui.synthetic_banner(cam.get("source") == "synthetic")
 ui.low_trust_caption(start, end, (camera_id,))

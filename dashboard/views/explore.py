@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analytics import links
 from analytics.evaluation.adjust import accuracy_table, adjustment_summary
 from analytics.formatting import MISSING_TEXT, format_period
 from analytics.indicators import INDICATORS
@@ -26,17 +27,18 @@ c1, c2, c3 = st.columns([2, 1, 2])
 with c1:
     name = ui.indicator_picker(default="green_view", key="explore_indicator")
 with c2:
-    key = str(st.radio("Compare by", ["district", "camera"], horizontal=True, key="explore_by",
-                       format_func=lambda k: k.capitalize()))
+    key = str(ui.linked("explore_by", "by", lambda t: links.parse_choice("by", t, ["district", "camera"]), lambda: st.radio(
+        "Compare by", ["district", "camera"], horizontal=True, key="explore_by", format_func=lambda k: k.capitalize())))
 adjusted = ui.adjusted_toggle("explore_adjusted")
 fetch = ui.adjusted if adjusted else ui.indicators
 ranked = fetch(path, (key,), (name,), start, end, min_frames=settings.min_frames)
 options = ranked.sort_values("n_frames", ascending=False)[key].astype(str).tolist()
 with c3:
-    chosen = st.multiselect(
+    chosen = ui.linked(f"explore_pick_{key}", key, lambda t: links.parse_choices(key, t, options), lambda: st.multiselect(
         f"{key.capitalize()}s on the time line", options, default=options[: min(5, len(options))],
         format_func=lambda v: labels.get(v, v), key=f"explore_pick_{key}",
-    )
+    ), list, many=True)
+    ui.to_link("explore_pick_other", "camera" if key == "district" else "district", None)
 ui.indicator_caption(name)
 if adjusted:
     st.caption(adjustment_summary(ranked) + " Charts and tables show adjusted values where an evaluation applies.")
@@ -48,8 +50,9 @@ with st.expander(f"Accuracy of each camera ({(accuracy['source'] != 'none').sum(
 tab_ts, tab_heat, tab_rank, tab_dist = st.tabs(["Time series", "Hour × weekday", "Comparison", "Distribution"])
 
 with tab_ts:
-    step = st.radio("Time step", ["day", "hour"], horizontal=True, key="explore_step",
-                    format_func=lambda s: "by day" if s == "day" else "by hour of day (all days pooled)")
+    step = ui.linked("explore_step", "step", lambda t: links.parse_choice("step", t, ["day", "hour"]), lambda: st.radio(
+        "Time step", ["day", "hour"], horizontal=True, key="explore_step",
+        format_func=lambda s: "by day" if s == "day" else "by hour of day (all days pooled)"))
     if chosen:
         flt = {"districts": tuple(chosen)} if key == "district" else {"cameras": tuple(chosen)}
         ts = fetch(path, (key, step), (name,), start, end, min_frames=settings.min_frames, **flt)

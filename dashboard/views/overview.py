@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analytics import links
 from analytics.evaluation.adjust import accuracy_table, adjustment_summary
 from analytics.formatting import (
     MISSING_TEXT,
     display_scale,
     format_cell,
+    format_comparison,
     format_count,
+    format_counted,
     format_interval,
     format_period,
-    format_previous,
     format_value,
+    rounds_to_zero,
 )
 from analytics.indicators import HEADLINE, INDICATORS
-from analytics.periods import period_days
+from analytics.periods import comparison_window, period_days
 from analytics.visual import charts, maps
+from analytics.visual.layers import DIRECTION_TEXT
 from dashboard import ui
 
 st.title("City overview")
@@ -33,19 +37,23 @@ ui.low_trust_caption(start, end)
 period = format_period(start, end)
 
 # -- KPI tiles ------------------------------------------------------------------------------------
-KPI_LABELS = {"green_view": "Green view", "sky_view": "Sky view", "pedestrian_share": "Pedestrians",
-              "people_per_frame": "People/frame", "road_occupancy": "Road occupancy", "distress_share": "Road distress"}
+KPI_LABELS = {"green_view": "Green view", "pedestrian_share": "Pedestrians", "people_per_hour": "People/hour",
+              "congestion": "Congestion", "distress_share": "Road distress"}
 KPI_NAMES = tuple(n for n in KPI_LABELS if n in INDICATORS)
 kpi = ui.kpis(path, KPI_NAMES, start, end, settings.min_frames)
-against = format_previous(period_days(start, end)) if start and end else "the previous period"
+window = comparison_window(start, end, ui.period_bounds(path)[0])  # none over 90 days or before the data
+against = format_comparison(window, period_days(start, end) if start and end else 0)
 st.markdown(f"##### The city, {period} · change against {against}")
 cols = st.columns(len(kpi))
 for col, r in zip(cols, kpi.itertuples(index=False)):
     with col.container(border=True):
         st.metric(
-            KPI_LABELS[r.indicator], format_cell(r.indicator, r.value, MISSING_TEXT),
-            delta=r.change_text, delta_color="off",
-            help=f"{charts.indicator_title(r.indicator)}: {INDICATORS[r.indicator].formula}. {format_count(r.n_frames)} frames in "
+            KPI_LABELS[r.indicator],
+            INDICATORS[r.indicator].level_name(r.value) or format_cell(r.indicator, r.value, MISSING_TEXT),  # a level: its name
+            delta=r.change_text if window else None, delta_color="off",
+            delta_arrow="off" if r.change_text is None or rounds_to_zero(r.indicator, r.change) else "auto",
+            help=f"{charts.indicator_title(r.indicator)}: {format_value(r.indicator, r.value)} = {INDICATORS[r.indicator].formula}. "
+            f"{format_count(r.n_frames)} frames in "
             f"{period}; previous period {format_value(r.indicator, r.previous)} from {format_count(r.previous_n_frames)} frames. "
             f"95% CI {format_interval(r.indicator, r.ci_low, r.ci_high, r.value) or 'none'}.",
         )
@@ -55,12 +63,14 @@ for col, r in zip(cols, kpi.itertuples(index=False)):
 left, right = st.columns([3, 1], gap="large")
 with right:
     name = ui.indicator_picker(default="green_view", key="overview_indicator", names=charts.headline_names())
-    kind = st.radio("Areas", ["district", "h3"], format_func=lambda k: "Districts" if k == "district" else "H3 cells",
-                    horizontal=True, key="overview_areas")
+    kind = ui.linked("overview_areas", "areas", lambda t: links.parse_choice("areas", t, ["district", "h3"]), lambda: st.radio(
+        "Areas", ["district", "h3"], format_func=lambda k: "Districts" if k == "district" else "H3 cells", horizontal=True,
+        key="overview_areas"))
     res = 8
     if kind == "h3":
-        res = int(st.select_slider("H3 resolution", options=[7, 8, 9], value=8, key="overview_h3res",
-                                   help="7 ≈ 5 km², 8 ≈ 0.7 km², 9 ≈ 0.1 km² per cell"))
+        res = int(ui.linked("overview_h3res", "h3res", lambda t: int(links.parse_choice("h3res", t, ["7", "8", "9"])),
+                            lambda: st.select_slider("H3 resolution", options=[7, 8, 9], value=8, key="overview_h3res",
+                                                     help="7 ≈ 5 km², 8 ≈ 0.7 km², 9 ≈ 0.1 km² per cell")))
     ui.indicator_caption(name)
 
 values = ui.indicators(path, (kind,), (name,), start, end, h3_resolution=res, min_frames=settings.min_frames)
@@ -69,17 +79,15 @@ cams = ui.cameras(path).merge(
     cam_values[["camera", "value", "n_frames"]].rename(columns={"camera": "camera_id"}), on="camera_id", how="left"
 )
 cams["n_frames"] = cams["n_frames"].fillna(0)
-areas = maps.district_areas(ui.districts(path)) if kind == "district" else maps.h3_areas(values)
+districts = ui.districts(path)
+district_shapes = maps.district_areas(districts)
+areas = district_shapes if kind == "district" else maps.h3_areas(values, districts)
 if kind == "district" and values[kind].eq("(outside districts)").any() and areas.empty:
     st.caption("No districts imported: import a GeoJSON on the Data page to see a choropleth.")
 polys = maps.polygons_frame(areas, values, kind, name)
-fig = maps.choropleth(polys, cams, name, period, kind=kind, tile_url=settings.tile_url, min_frames=settings.min_frames)
-with left:
-    event = st.plotly_chart(fig, key="overview_map", on_select="rerun", selection_mode=("points",),
-                            config={"displaylogo": False, "scrollZoom": True})
-    st.caption(f"Colour: {charts.indicator_title(name)}, {period}. Grey hatched: {MISSING_TEXT} "
-               f"(fewer than {settings.min_frames} frames). Click a district or a camera for its detail.")
 
+# the map's selection (clicked in the previous run) decides the outlined area before the map is drawn
+event = st.session_state.get("overview_map")
 picked = None
 points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else getattr(
     getattr(event, "selection", None), "points", []
@@ -95,17 +103,30 @@ if picked and picked.startswith("camera:"):
     st.session_state["camera_id"] = picked.split(":", 1)[1]
     st.switch_page("views/camera.py")
 
+area_param, other_param = ("district", "cell") if kind == "district" else ("cell", "district")
+area_id = ui.linked_selection(f"overview_{area_param}", area_param, picked.split(":", 1)[1] if picked and picked.startswith(f"{kind}:")
+                              else None, polys["id"].astype(str).tolist())
+ui.to_link(f"overview_{other_param}", other_param, None)
+fig = maps.choropleth(polys, cams, name, period, kind=kind, tile_url=settings.tile_url, min_frames=settings.min_frames,
+                      selected=area_id, outlines=district_shapes if kind == "h3" else None)
+with left:
+    st.plotly_chart(fig, key="overview_map", on_select="rerun", selection_mode=("points",),
+                    config={"displaylogo": False, "scrollZoom": True})
+    st.caption(f"Colour: {charts.indicator_title(name)}, {period} ({DIRECTION_TEXT[INDICATORS[name].better]}). Grey hatched: "
+               f"{MISSING_TEXT} (fewer than {settings.min_frames} frames). Hover or click anywhere in a "
+               f"{'district' if kind == 'district' else 'cell'} for its detail, or on a camera to open it.")
 # -- detail / table ------------------------------------------------------------------------------
 with right:
-    if picked and picked.startswith(f"{kind}:"):
-        area_id = picked.split(":", 1)[1]
+    if area_id:
         row = polys[polys["id"] == area_id]
         if not row.empty:
             r = row.iloc[0]
             with st.container(border=True):
                 st.markdown(f"**{r['name']}**")
                 st.metric(charts.indicator_title(name), r["text"])
-                st.caption(f"{format_count(r['n_frames'])} frames · {format_count(r['n_clips'])} clips · {period}")
+                st.caption(f"{format_counted(r['n_frames'], 'frame')} · {format_counted(r['n_clips'], 'clip')} · {period}")
+                st.button("Clear selection", key="overview_clear", icon=":material/close:",
+                          on_click=ui.clear_selection, args=(f"overview_{area_param}",))
                 if kind == "district":
                     in_area = cams[cams["district_id"] == area_id]
                     adjusted = ui.adjusted_toggle("overview_adjusted")
@@ -148,4 +169,4 @@ with st.expander(f"Table: {charts.indicator_title(name)} by {'district' if kind 
             "n_clips": st.column_config.NumberColumn("clips", format="%d"),
         },
     )
-    ui.downloads(table, f"urbanlens_{name}_{kind}", key="overview_dl")
+    ui.downloads(table, f"urbanlens_{name}_{kind}", key="overview_dl", indicator=name)

@@ -6,13 +6,15 @@ Only widgets here: the report itself is :mod:`analytics.reports` (the same one `
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import streamlit as st
 import streamlit.components.v1 as components
 
+from analytics import links
 from analytics.errors import UrbanLensError
+from analytics.formatting import format_period
 from analytics.indicators import HEADLINE, INDICATORS
 from analytics.reports import build_report
 from analytics.reports.html import render_html
@@ -42,7 +44,7 @@ def _file_stem(area: str | None, start: date, end: date) -> str:
 
 
 st.title("Reports")
-st.caption("A report for officials on one district or the whole city over a period: summary in plain words, map, "
+st.caption("A report for officials on one district or the whole city over the sidebar's period: summary in plain words, map, "
            "patterns, ranked cameras, road damage, coverage and caveats, and a methods appendix. "
            "The same report as `urbanlens report --district NAME --from DATE --to DATE --out FILE.pdf`.")
 path = ui.db_path()
@@ -58,21 +60,17 @@ if not stats["frames"] or first is None or last is None:
     st.stop()
 ui.synthetic_banner()
 
-side_start, side_end = ui.period()
-default_start = side_start or max(first, last - timedelta(days=6))
-default_end = side_end or last
+start, end = ui.period()  # the sidebar's period: the report follows it like every page
+if start is None or end is None:
+    start, end = first, last
 options = [CITY, *districts["district_id"].tolist()]
 names = {CITY: "Whole city", **dict(zip(districts["district_id"], districts["name"]))}
-c1, c2, c3 = st.columns([2, 2, 2])
-area_key = c1.selectbox("Area", options, format_func=lambda k: names.get(k, k), key="report_area")
-picked = c2.date_input("Period (from – to)", value=(default_start, default_end), min_value=first - timedelta(days=366),
-                       max_value=last + timedelta(days=366), key="report_period")
-main = c3.selectbox("Main indicator (map and ranking)", list(HEADLINE), index=0, key="report_indicator",
-                    format_func=lambda n: INDICATORS[n].label)
-if not (isinstance(picked, tuple) and len(picked) == 2):
-    st.info("Pick the last day of the period too.", icon=":material/date_range:")
-    st.stop()
-start, end = picked
+c1, c2 = st.columns([2, 2])
+area_key = ui.linked("report_area", "district", lambda t: links.parse_choice("district", t, options[1:]), lambda: c1.selectbox(
+    "Area", options, format_func=lambda k: names.get(k, k), key="report_area"), lambda k: None if k == CITY else str(k))
+main = ui.linked("report_indicator", "indicator", lambda t: links.parse_choice("indicator", t, list(HEADLINE)), lambda: c2.selectbox(
+    "Main indicator (map and ranking)", list(HEADLINE), index=0, key="report_indicator", format_func=lambda n: INDICATORS[n].label))
+st.caption(f"Period: {format_period(start, end, days=True)}, as chosen in the sidebar (pick *Custom* there for other dates).")
 area = None if area_key == CITY else str(area_key)
 
 try:

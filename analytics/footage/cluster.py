@@ -1,0 +1,225 @@
+"""Scale-out on Ray: many clips segmented by a pool of workers, each clip landed as one Parquet file.
+
+Ray Data reads the clip list; ``map_batches`` hands the clips to a pool of actors (``concurrency``
+workers), each holding one ONNX Runtime session (the pipeline's ``Segmenter``, ``threads`` threads,
+so that workers x threads <= cores). Each actor runs the local path's own
+:func:`~analytics.footage.pipeline.analyse_clip` with a :class:`~analytics.store.parquet.ParquetSink`
+as its store: the same decoding, sampling, segmentation and measuring, the same skip of a clip
+already there with the same model and settings, and an atomic write of the clip's file into the
+cluster layout (``day=``/``camera_id=``)::
+
+    start_ray(None)                                   # a local cluster with this machine's cores
+    tasks = [ClipTask("/data/cam-12/0800.mp4", "cam-12")]
+    outcomes = run_clips(tasks, "/data/pq", settings, cameras={"cam-12": row}, fps="0.5", workers=2)
+    outcomes[0].status                                # "stored", "skipped" or "failed" (with the reason)
+
+A clip that fails (an unreadable file, an exception) is reported with its reason and the others
+go on; when the job itself dies (a worker lost beyond Ray's retries), the clips without an outcome
+are reported as failed and a re-run does only those. Ray is an optional dependency
+(``pip install 'urbanlens[cluster]'``) imported when a job starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analytics.errors import InputError
+from analytics.footage.pipeline import analyse_clip, describe_error
+from analytics.periods import parse_timestamp
+from analytics.settings import Settings
+from analytics.store.parquet import ParquetSink
+
+__all__ = ["RAY_HINT", "ClipOutcome", "ClipTask", "plan_workers", "read_manifest", "require_ray", "run_clips", "start_ray"]
+
+RAY_HINT = "the Ray engine needs Ray: pip install 'urbanlens[cluster]'"
+
+
+@dataclass(frozen=True)
+class ClipTask:
+    """One clip of a job: its path (as every worker sees it), its camera, its start time if known."""
+
+    path: str
+    camera_id: str
+    start: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ClipOutcome:
+    """What became of one clip: ``stored``, ``skipped`` (already there) or ``failed``, with a message."""
+
+    path: str
+    camera_id: str
+    status: str
+    n_frames: int
+    message: str
+    seconds: float
+    clip_sha256: str = ""
+    settings_key: str = ""
+
+
+def read_manifest(path: str | Path) -> list[ClipTask]:
+    """Clips from a CSV with columns ``path``, ``camera_id`` and optionally ``start`` (ISO 8601).
+
+    Any path pandas opens works (a local file or an fsspec URL such as ``s3://bucket/clips.csv``).
+    """
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, ImportError) as exc:
+        raise InputError(f"cannot read manifest {str(path)!r}: {exc}") from None
+    missing = [c for c in ("path", "camera_id") if c not in df.columns]
+    foreign = [c for c in df.columns if c not in ("path", "camera_id", "start")]
+    if missing or foreign:
+        raise InputError(
+            f"manifest {str(path)!r}: columns {list(df.columns)}; expected path, camera_id and optionally start (ISO 8601)"
+        )
+    tasks = []
+    for i, row in enumerate(df.to_dict("records"), start=2):
+        if not row["path"].strip() or not row["camera_id"].strip():
+            raise InputError(f"manifest {str(path)!r} line {i}: path and camera_id must not be empty")
+        start = row.get("start", "").strip()
+        tasks.append(ClipTask(row["path"].strip(), row["camera_id"].strip(), parse_timestamp(start, f"start on line {i}") if start else None))
+    if not tasks:
+        raise InputError(f"manifest {str(path)!r} lists no clips")
+    return tasks
+
+
+def plan_workers(workers: int | None, threads: int | None, cores: int) -> tuple[int, int]:
+    """(workers, ONNX Runtime threads per worker) with workers x threads <= cores.
+
+    Default: one worker per two cores, each with two threads (one worker on fewer cores).
+
+    >>> plan_workers(None, None, 2), plan_workers(None, None, 16), plan_workers(2, None, 2), plan_workers(4, None, 16)
+    ((1, 2), (8, 2), (2, 1), (4, 4))
+    >>> plan_workers(3, 2, 4)
+    Traceback (most recent call last):
+    ...
+    analytics.errors.InputError: 3 workers x 2 threads = 6 is more than the 4 cores; lower --workers or --threads
+    """
+    if cores < 1:
+        raise InputError(f"cores={cores}; expected at least 1")
+    if workers is not None and workers < 1 or threads is not None and threads < 1:
+        raise InputError(f"workers={workers}, threads={threads}; expected at least 1 each")
+    if workers is None:
+        t = threads or min(2, cores)
+        return max(1, cores // t), t
+    t = threads or max(1, cores // workers)
+    if workers * t > cores:
+        raise InputError(f"{workers} workers x {t} threads = {workers * t} is more than the {cores} cores; lower --workers or --threads")
+    return workers, t
+
+
+def require_ray() -> Any:
+    """The ``ray`` module; :class:`InputError` saying how to install it where it is missing."""
+    try:
+        import ray  # deferred: Ray is an optional extra (urbanlens[cluster]), heavy to import
+        import ray.data  # deferred: as above
+    except ImportError:
+        raise InputError(RAY_HINT) from None
+    return ray
+
+
+def start_ray(address: str | None = None, num_cpus: int | None = None) -> int:
+    """Connect to the cluster at ``address``, or start a local one with ``num_cpus`` (default: this
+    machine's cores); quiet (no dashboard, workers' logs not copied to this terminal, no progress
+    bars). Returns the cluster's CPUs. An already started Ray is used as it is."""
+    ray = require_ray()
+    if not ray.is_initialized():
+        quiet: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False, "logging_level": logging.ERROR}
+        if address:
+            ray.init(address=address, **quiet)
+        else:
+            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **quiet)
+    for name in ("ray", "ray.data"):  # the job's own summary is what the command prints
+        logging.getLogger(name).setLevel(logging.ERROR)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.print_on_execution_start = False
+    return int(ray.cluster_resources().get("CPU", 1))
+
+
+class _ClipWorker:
+    """One Ray actor: a Parquet sink and the pipeline; called with a batch of clips, returns their outcomes.
+
+    The ONNX Runtime session is built on the first clip and kept (the pipeline caches it per model
+    and settings), so an actor holds one session for the whole job.
+    """
+
+    def __init__(
+        self, out_dir: str, settings: Settings, cameras: Mapping[str, Mapping[str, Any]], zones: Mapping[str, pd.DataFrame],
+        analysis: Mapping[str, Any], threads: int, fault: Callable[[Path], None] | None = None,
+    ) -> None:
+        self.sink = ParquetSink(out_dir, cameras, zones, before_rename=fault)
+        self.settings = settings
+        self.analysis = dict(analysis)
+        self.threads = threads
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        rows = [self._one(str(p), str(c), str(s)) for p, c, s in zip(batch["path"], batch["camera_id"], batch["start"], strict=True)]
+        return {k: np.array([getattr(r, k) for r in rows]) for k in ClipOutcome.__dataclass_fields__}
+
+    def _one(self, path: str, camera_id: str, start: str) -> ClipOutcome:
+        t0 = time.perf_counter()
+        try:
+            r = analyse_clip(
+                path, camera_id, self.sink, settings=self.settings, start_time=start or None, keep_previews=0, threads=self.threads,
+                **self.analysis,
+            )
+        except Exception as exc:  # any failure of one clip is its outcome; the others go on
+            return ClipOutcome(path, camera_id, "failed", 0, describe_error(exc), time.perf_counter() - t0)
+        n = r.measurements.n if r.measurements is not None else 0
+        return ClipOutcome(path, camera_id, r.status, n, r.message, time.perf_counter() - t0, r.clip_sha256, r.settings_key)
+
+
+def run_clips(
+    tasks: list[ClipTask], out_dir: str | Path, settings: Settings, *, cameras: Mapping[str, Mapping[str, Any]],
+    zones: Mapping[str, pd.DataFrame] | None = None, workers: int = 1, threads: int = 1,
+    on_outcome: Callable[[ClipOutcome], None] | None = None, fault: Callable[[Path], None] | None = None, **analysis: Any,
+) -> list[ClipOutcome]:
+    """Analyse ``tasks`` on the started Ray cluster (:func:`start_ray`) into ``out_dir``; one outcome per task.
+
+    ``cameras``/``zones``: the rows and zones of every camera of the tasks (from the database).
+    ``analysis``: keyword arguments of :func:`~analytics.footage.pipeline.analyse_clip` (model, fps,
+    temporal, refine, tta, max_frames). ``on_outcome`` is told of each clip as it finishes.
+    ``fault`` is called in the worker just before a clip's file is renamed into place (tests).
+    """
+    ray = require_ray()
+    if not tasks:
+        raise InputError("no clips to analyse")
+    unknown = sorted({t.camera_id for t in tasks} - set(cameras))
+    if unknown:
+        raise InputError(f"unknown camera(s) {', '.join(unknown)}; add them first with `urbanlens cameras add`")
+    items = [{"path": t.path, "camera_id": t.camera_id, "start": t.start.isoformat() if t.start else ""} for t in tasks]
+    ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+        _ClipWorker, batch_size=1, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=threads,
+        fn_constructor_kwargs={
+            "out_dir": str(out_dir), "settings": settings, "cameras": dict(cameras), "zones": dict(zones or {}),
+            "analysis": analysis, "threads": threads, "fault": fault,
+        },
+    )
+    outcomes: list[ClipOutcome] = []
+    try:
+        for row in ds.iter_rows():
+            o = ClipOutcome(**{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()})
+            outcomes.append(o)
+            if on_outcome is not None:
+                on_outcome(o)
+    except Exception as exc:  # the job died (a worker lost beyond Ray's retries): the rest are failed, a re-run does them
+        reason = describe_error(exc).splitlines()[0][:300]
+        done = {o.path for o in outcomes}
+        for t in tasks:
+            if t.path not in done:
+                o = ClipOutcome(t.path, t.camera_id, "failed", 0, f"the cluster job stopped before this clip finished: {reason}", 0.0)
+                outcomes.append(o)
+                if on_outcome is not None:
+                    on_outcome(o)
+    return outcomes
