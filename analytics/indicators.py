@@ -40,7 +40,7 @@ class Indicator:
     """
 
     name: str
-    label: str
+    label: str  # the full title, in chart titles and reports
     unit: str  # "%" for shares shown as percentages, otherwise a unit of the mean
     numerator: str
     denominator: str
@@ -52,10 +52,16 @@ class Indicator:
     digits: int | None = None  # decimals of a displayed mean (None: analytics.formatting.MEAN_DIGITS)
     levels: tuple[str, ...] = ()  # an ordinal indicator: names of the levels 0, 1, 2, ... its value is a mean of
     direction: str = ""  # which way is better: "higher", "lower" or "neutral"; "" takes its theme's (THEME_BETTER)
+    short_label: str = ""  # at most SHORT_LABEL_CHARS characters, for pickers and tiles; "" takes ``label`` when that is short
 
     def __post_init__(self) -> None:
         if self.direction not in ("", *BETTER_DIRECTIONS):
             raise InputError(f"indicator {self.name!r}: direction {self.direction!r}; expected one of {', '.join(BETTER_DIRECTIONS)}")
+        short = self.short_label or self.label
+        if len(short) > SHORT_LABEL_CHARS:
+            raise InputError(f"indicator {self.name!r}: short label {short!r} has {len(short)} characters; pickers and tiles "
+                             f"fit {SHORT_LABEL_CHARS} (set short_label)")
+        object.__setattr__(self, "short_label", short)
 
     @property
     def is_share(self) -> bool:
@@ -84,15 +90,17 @@ class Indicator:
 
 
 BETTER_DIRECTIONS = ("higher", "lower", "neutral")
+SHORT_LABEL_CHARS = 22
+"""The longest label an indicator picker or tile shows uncut (the overview's narrow column)."""
 THEME_BETTER = {"green": "higher", "pedestrians": "higher", "congestion": "lower", "damage": "lower", "quality": "higher",
                 "form": "neutral", "land cover": "neutral"}
 """Which way is better for the indicators of a theme, unless an indicator says otherwise (its ``direction``)."""
 
 
-def _share(*, name: str, label: str, numerator: str, formula: str, source: str, theme: str) -> Indicator:
+def _share(*, name: str, label: str, numerator: str, formula: str, source: str, theme: str, short_label: str = "") -> Indicator:
     """A pixel share: ``numerator / valid pixels`` (void left out), shown in percent."""
     return Indicator(name=name, label=label, unit="%", numerator=numerator, denominator="valid_px", formula=formula,
-                     source=source, theme=theme)
+                     source=source, theme=theme, short_label=short_label)
 
 
 CONGESTION_LEVELS = ("free", "moderate", "heavy", "jammed")
@@ -124,7 +132,7 @@ def _frame_congestion_sql() -> str:
 _LANDCOVER_SOURCE = "Pixel-share street-view metrics as in Gong et al. 2018, Building and Environment 134:155–167"
 _INDICATORS: list[Indicator] = [
     _share(name=f"share_{g}", label=f"{group_label(g)} share", numerator=f"{g}_px", formula=f"{g} pixels / valid pixels",
-           source=_LANDCOVER_SOURCE, theme="land cover")
+           source=_LANDCOVER_SOURCE, theme="land cover", short_label=f"{group_label(g, short=True)} share")
     for g in VALID_GROUPS
     if g != "damage"
 ]
@@ -164,7 +172,7 @@ _INDICATORS += [
         heuristic=True,
     ),
     Indicator(
-        name="people_per_hour", label="Estimated people per hour", unit="people/h",
+        name="people_per_hour", label="Estimated people per hour", short_label="People per hour", unit="people/h",
         numerator=f"n_person * {3600.0 / PEDESTRIAN_DWELL_S}", denominator="1",
         formula=f"mean people per sampled frame × 3600 s / {PEDESTRIAN_DWELL_S:g} s assumed time a pedestrian stays in view",
         source="Little's law (L = λW: people in view = passes per hour × hours in view) with an assumed dwell time; "
@@ -175,7 +183,7 @@ _INDICATORS += [
         "view or people who stand still make it too high, a narrow view too low. Meaningless for moving (dashcam) cameras.",
     ),
     Indicator(
-        name="pedestrians_on_sidewalk", label="Pedestrians on sidewalks", unit="%", numerator="person_sidewalk_px",
+        name="pedestrians_on_sidewalk", label="Pedestrians on sidewalks", short_label="People on sidewalks", unit="%", numerator="person_sidewalk_px",
         denominator="CASE WHEN person_sidewalk_px IS NOT NULL THEN person_px END",
         formula="person pixels inside zones with role 'sidewalk' / person pixels (cameras with sidewalk zones only)",
         source="Zone statistics over the segmentation mask (cf. supervision PolygonZone)", theme="pedestrians",

@@ -168,6 +168,11 @@ CITYSCAPES = ClassSet(
 BUILTIN_CLASS_SETS: dict[str, ClassSet] = {"cityscapes": CITYSCAPES}
 
 
-def group_label(group: str) -> str:
-    """Human label of a group, e.g. ``two_wheeler`` → ``Two-wheelers``."""
-    return GROUP_LABELS.get(group, group.replace("_", " ").capitalize())
+def group_label(group: str, short: bool = False) -> str:
+    """Human label of a group, e.g. ``two_wheeler`` → ``Two-wheelers``; ``short`` drops the explanation in brackets.
+
+    >>> group_label("built"), group_label("built", short=True)
+    ('Built (buildings, walls, poles, signs)', 'Built')
+    """
+    label = GROUP_LABELS.get(group, group.replace("_", " ").capitalize())
+    return label.split(" (")[0] if short else label

@@ -8,7 +8,10 @@ extract features and to fit; and peak memory. Every head is scored in one pass o
 (:func:`analytics.models.adapt.score_heads`, the ``urbanlens evaluate`` rule); the head fitted on
 all of train is also installed and scored by :func:`analytics.evaluation.run.evaluate` as a check.
 Every head is fitted with the class prior of its own frames (``FeatureSet.prior``, ``PRIOR_TAU``) and
-150 pixels per class per frame (``models adapt``'s default). Figures: docs/adapt.md.
+150 pixels per class per frame (``models adapt``'s default). Each set of frames is adapted as ``models
+adapt`` adapts it: a quarter held out (``split_holdout``), a head fitted on the rest, the blend weight
+with the base chosen on the held-out frames (``choose_blend``), and the head refitted on every frame;
+val scores both the head alone and the head blended with that weight. Figures: docs/adapt.md.
 
     .venv/bin/python bench/adapt_bench.py [--camvid ../shared/datasets/camvid] [--per-class 150]
 """
@@ -33,7 +36,16 @@ from analytics.evaluation.labelmaps import default_label_map, label_lut  # noqa:
 from analytics.evaluation.metrics import mean_iou  # noqa: E402
 from analytics.evaluation.readers import read_camvid  # noqa: E402
 from analytics.evaluation.select import descriptor, select_frames  # noqa: E402
-from analytics.models.adapt import extract_features, fit_head, head_model, score_heads, sequence_key  # noqa: E402
+from analytics.models.adapt import (  # noqa: E402
+    base_map_matrix,
+    choose_blend,
+    extract_features,
+    fit_head,
+    head_model,
+    score_heads,
+    sequence_key,
+    split_holdout,
+)
 from analytics.settings import load_settings  # noqa: E402
 
 
@@ -75,33 +87,62 @@ def main() -> None:
     feats = extract_features(base, train, per_class=args.per_class, threads=settings.threads)
     print(f"features: {feats.x.shape[0]} pixels x {feats.x.shape[1]} from {len(feats.names)} frames in {feats.seconds:.0f} s; "
           f"peak {peak_mb():.0f} MB", flush=True)
+    classes = train.class_names
+
+    def adapted(frames: list[int]) -> tuple[object, float, float]:
+        """(head on every frame, blend weight chosen on the held-out quarter, seconds to choose it)."""
+        t = time.perf_counter()
+        fit_idx, held_idx = split_holdout([train.samples[i].name for i in frames], 0.25, seed=0)
+        fit_on, held = [frames[i] for i in fit_idx], [frames[i] for i in held_idx]
+        part = fit_head(*feats.subset(fit_on), classes, prior=feats.prior(fit_on))
+        weight, _, _ = choose_blend(base, train, part, lut, held, threads=settings.threads)
+        t_choose = time.perf_counter() - t
+        return fit_head(*feats.subset(frames), classes, prior=feats.prior(frames)), weight, t_choose
+
     t = time.perf_counter()
-    heads = {"all train (367)": fit_head(feats.x, feats.y, train.class_names, prior=feats.prior())}
+    all_frames = list(range(len(train.samples)))
+    head_all, w_all, t_choose_all = adapted(all_frames)
+    heads, weights = {"all train (367)": head_all}, {"all train (367)": w_all}
     t_fit_all = time.perf_counter() - t
-    print(f"fit on all train: {t_fit_all:.0f} s ({heads['all train (367)'].iterations} iterations)", flush=True)
+    print(f"all train: holdout blend weight {w_all} ({t_choose_all:.0f} s), fit and refit {t_fit_all:.0f} s "
+          f"({head_all.iterations} iterations)", flush=True)
     fit_times = []
     sizes = [int(v) for v in args.sizes.split(",")]
     for n in sizes:
         for strategy, seeds in (("diverse", [0]), ("uncertainty", [0]), ("random", [0, 1, 2])):
             for seed in seeds:
-                picks = select_frames(strategy, n, np.array(unc), np.stack(desc), keys, seed=seed)
+                picks = [int(i) for i in select_frames(strategy, n, np.array(unc), np.stack(desc), keys, seed=seed)]
                 t = time.perf_counter()
-                heads[f"{strategy} N={n} seed={seed}"] = fit_head(*feats.subset(picks), train.class_names, prior=feats.prior(picks))
+                key = f"{strategy} N={n} seed={seed}"
+                heads[key], weights[key], _ = adapted(picks)
                 fit_times.append(time.perf_counter() - t)
-    print(f"fitted {len(fit_times)} small heads, {np.median(fit_times):.1f} s each (median)", flush=True)
+                print(f"  {key}: blend weight {weights[key]}", flush=True)
+    print(f"adapted {len(fit_times)} small frame sets, {np.median(fit_times):.1f} s each (median, with the holdout)", flush=True)
 
     t = time.perf_counter()
     names = list(heads)
-    base_cm, head_cm = score_heads(base, val, [heads[k] for k in names], lut, threads=settings.threads)
-    print(f"scored base + {len(names)} heads on val in {time.perf_counter() - t:.0f} s", flush=True)
-    miou = {k: 100 * mean_iou(head_cm[i].sum(axis=0)) for i, k in enumerate(names)}
-    print(f"\n| model | val mIoU % |\n| --- | --- |\n| base espnetv2-s2 (cityscapes-camvid map) | {100 * mean_iou(base_cm.sum(axis=0)):.1f} |")
-    print(f"| head on all train (367 frames) | {miou['all train (367)']:.1f} |")
+    both = [heads[k] for k in names] * 2
+    blend = [0.0] * len(names) + [weights[k] for k in names]
+    base_cm, head_cm = score_heads(base, val, both, lut, threads=settings.threads, blend=blend)
+    print(f"scored base + {len(both)} heads on val in {time.perf_counter() - t:.0f} s", flush=True)
+    alone = {k: 100 * mean_iou(head_cm[i].sum(axis=0)) for i, k in enumerate(names)}
+    blended = {k: 100 * mean_iou(head_cm[len(names) + i].sum(axis=0)) for i, k in enumerate(names)}
+
+    def row(label: str, keys: list[str]) -> str:
+        if len(keys) == 1:
+            k = keys[0]
+            return f"| {label} | {alone[k]:.1f} | {blended[k]:.1f} | {weights[k]} |"
+        a, b = [alone[k] for k in keys], [blended[k] for k in keys]
+        return (f"| {label} | {np.mean(a):.1f} ± {np.std(a):.1f} | {np.mean(b):.1f} ± {np.std(b):.1f} "
+                f"(min {min(b):.1f}, max {max(b):.1f}) | {', '.join(str(weights[k]) for k in keys)} |")
+
+    print("\n| frames | head alone | head + base blend | blend weight (holdout) |\n| --- | --- | --- | --- |")
+    print(f"| base espnetv2-s2 (cityscapes-camvid map) | {100 * mean_iou(base_cm.sum(axis=0)):.1f} | | |")
+    print(row("all train (367 frames)", ["all train (367)"]))
     for n in sizes:
-        r = [miou[f"random N={n} seed={s}"] for s in (0, 1, 2)]
-        print(f"| N={n}: diverse | {miou[f'diverse N={n} seed=0']:.1f} |")
-        print(f"| N={n}: uncertainty | {miou[f'uncertainty N={n} seed=0']:.1f} |")
-        print(f"| N={n}: random (3 seeds) | {np.mean(r):.1f} ± {np.std(r):.1f} (min {min(r):.1f}, max {max(r):.1f}) |")
+        print(row(f"N={n}: diverse", [f"diverse N={n} seed=0"]))
+        print(row(f"N={n}: uncertainty", [f"uncertainty N={n} seed=0"]))
+        print(row(f"N={n}: random (3 seeds)", [f"random N={n} seed={s}" for s in (0, 1, 2)]))
 
     # the installed graph scored by `urbanlens evaluate`'s own code, as a check on score_heads
     from analytics.evaluation.run import evaluate  # noqa: PLC0415 - bench only
@@ -109,13 +150,15 @@ def main() -> None:
     from analytics.models.zoo import add_model  # noqa: PLC0415 - bench only
 
     card = _adapted_card("camvid-bench", base, train.class_names, train.groups or (), {"bench": True})
-    graph = head_model(_load(base.onnx_path), feats.taps, [heads["all train (367)"]], card.input_size)
+    base_map = base_map_matrix(lut, base.card.num_classes, len(classes))
+    graph = head_model(_load(base.onnx_path), feats.taps, [heads["all train (367)"]], card.input_size, blend=[w_all],
+                       base_map=base_map)
     onnx_file, card_file = home / "adapted.onnx", home / "adapted.json"
     onnx_file.write_bytes(graph.SerializeToString())
     card_file.write_text(card.to_json(), encoding="utf-8")
     adapted = add_model(onnx_file, card_file, settings)
     ev = evaluate(adapted, val, None, threads=settings.threads)
-    print(f"\ncheck: installed head on all train, urbanlens evaluate on val: mIoU {100 * ev.miou:.1f}")
+    print(f"\ncheck: installed head on all train (blend {w_all}), urbanlens evaluate on val: mIoU {100 * ev.miou:.1f}")
     print(f"times: select scoring {t_select:.0f} s, features {feats.seconds:.0f} s, fit all {t_fit_all:.0f} s; peak memory {peak_mb():.0f} MB")
 
 

@@ -9,6 +9,10 @@ same command run alone just before, in the same run. Asserts nothing about speed
     .venv/bin/python bench/load_bench.py                                  # 8 sessions, 120 s
     .venv/bin/python bench/load_bench.py --sessions 4 --duration 40 --max-frames 4
 
+Without ``--db`` it builds a small database of its own (two cameras and a district near
+Amsterdam, two weeks of measured clips), as a user's would be: real footage is never ingested
+into the synthetic demo city's database.
+
 A page time runs from the click on the page's link in the sidebar to the end of the page's script
 run (its title shown, Streamlit's "running" indicator gone). An error is an exception or error box
 on a page, a JavaScript error, a page that did not finish within a minute, or a command that
@@ -21,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import json
 import os
 import shutil
 import socket
@@ -32,9 +38,17 @@ import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from _timing import Timing
+
+from analytics.geo import read_districts_geojson
+from analytics.records import ClipInfo, ClipMeasurements, RunInfo
+from analytics.store import Store
+from analytics.taxonomy import CITYSCAPES
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -47,7 +61,16 @@ PAGES = ("City overview", "Explore indicators", "Camera", "Reports", "Analyse fo
 RENDER_TIMEOUT_S = 60.0
 FIRST_LOAD = "(first load)"
 CLIPS = (("bikes.mp4", "old-town-1"), ("car-detection.mp4", "riverside-1"))
-"""(clip in ../shared/samples, demo camera it is ingested for)."""
+"""(clip in ../shared/samples, camera of the load database it is ingested for)."""
+CAMERAS = (("old-town-1", "Old town", 4.900, 52.372), ("riverside-1", "Riverside", 4.912, 52.368))
+"""(camera id, name, lon, lat) of the database built without ``--db``."""
+BASE_START = datetime(2026, 1, 5)
+BASE_DAYS = 14
+BASE_HOURS = range(7, 19, 2)
+BASE_SHARES = {0: 0.35, 1: 0.1, 2: 0.25, 8: 0.15, 10: 0.1, 13: 0.05}
+"""Cityscapes class id -> pixel share of every frame of the built database (road, sidewalk, building, vegetation, sky, car)."""
+INGEST_START = BASE_START + timedelta(days=BASE_DAYS - 1, hours=12)
+"""The start time the ingested sample clips are given: in the built database's last day."""
 
 
 # -- the dashboard server -------------------------------------------------------------------------
@@ -57,9 +80,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_dashboard(db: Path, home: Path, port: int, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """``streamlit run dashboard/app.py`` headless on 127.0.0.1:``port``; returns once it answers its health check."""
-    full_env = {**(env or os.environ), "URBANLENS_DB": str(db), "URBANLENS_HOME": str(home)}
+def start_dashboard(db: Path | None, home: Path, port: int, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """``streamlit run dashboard/app.py`` headless on 127.0.0.1:``port``; returns once it answers its health check.
+
+    ``db``: the database it shows (``URBANLENS_DB``); None: none named, so the dashboard opens
+    ``home``'s own ``urbanlens.duckdb`` or its ``demo.duckdb`` and shows the switch between them.
+    """
+    full_env = {**(env or os.environ), "URBANLENS_HOME": str(home)}
+    full_env.pop("URBANLENS_DB", None)
+    if db is not None:
+        full_env["URBANLENS_DB"] = str(db)
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true", "--server.address", "127.0.0.1",
            "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     with log.open("wb") as out:
@@ -250,7 +280,8 @@ def _jobs(db: Path, out: Path, env: dict[str, str], max_frames: int, tag: str) -
     """The two ingests and the report, on database ``db``."""
     jobs = [
         Job(f"ingest {clip}", urbanlens("ingest", str(SHARED / "samples" / clip), "--camera", camera, "--db", str(db),
-                                         "--max-frames", str(max_frames), "--keep-previews", "1"), env, out / f"{tag}-ingest-{i}.log")
+                                         "--max-frames", str(max_frames), "--keep-previews", "1", "--start", INGEST_START.isoformat(timespec="minutes")),
+            env, out / f"{tag}-ingest-{i}.log")
         for i, (clip, camera) in enumerate(CLIPS)
     ]
     jobs.append(Job("report (city, PDF)", urbanlens("report", "--city", "--db", str(db), "--out", str(out / f"{tag}-report.pdf")),
@@ -258,14 +289,45 @@ def _jobs(db: Path, out: Path, env: dict[str, str], max_frames: int, tag: str) -
     return jobs
 
 
+def _measured_clip(camera_id: str, start: datetime, frames: int = 20) -> ClipMeasurements:
+    """A 10 s clip of ``frames`` sampled frames at 2 frames/s whose every frame has the class shares :data:`BASE_SHARES`."""
+    pixels = np.zeros((frames, CITYSCAPES.num_classes), dtype=np.int64)
+    for class_id, share in BASE_SHARES.items():
+        pixels[:, class_id] = round(share * 512 * 256)
+    sha = hashlib.sha256(f"load-bench {camera_id} {start.isoformat()}".encode()).hexdigest()
+    run = RunInfo("load-bench-measurements", hashlib.sha256(b"load-bench").hexdigest(), CITYSCAPES, "fps=2")
+    return ClipMeasurements(
+        clip=ClipInfo(sha, camera_id, start, frames / 2.0, 25.0, 512, 256, frames * 12),
+        run=run, frame_index=np.arange(frames) * 12, t_s=np.arange(frames) / 2.0, class_pixels=pixels,
+        mean_confidence=np.full(frames, 0.9), low_conf_share=np.full(frames, 0.05),
+        flicker=np.r_[np.nan, np.full(frames - 1, 0.1)], vehicle_stationarity=np.full(frames, np.nan),
+        object_counts=np.zeros((frames, 3), dtype=np.int64),
+    )
+
+
+def build_user_database(path: Path) -> int:
+    """A small database of one's own at ``path``: :data:`CAMERAS`, a district around them and
+    :data:`BASE_DAYS` days of measured clips (one every two hours by day per camera); returns the clips stored."""
+    district = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"name": "Centre", "district_id": "centre"},
+                "geometry": {"type": "Polygon", "coordinates": [[[4.88, 52.36], [4.93, 52.36], [4.93, 52.38], [4.88, 52.38],
+                                                                  [4.88, 52.36]]]}}]}
+    cameras = pd.DataFrame([{"camera_id": c, "name": n, "lon": lon, "lat": lat, "kind": "fixed"} for c, n, lon, lat in CAMERAS])
+    clips = [_measured_clip(c, BASE_START + timedelta(days=d, hours=h)) for c, *_ in CAMERAS for d in range(BASE_DAYS) for h in BASE_HOURS]
+    with Store(path) as store:
+        store.upsert_districts(read_districts_geojson(json.dumps(district).encode()))
+        store.upsert_cameras(cameras)
+        store.ingest(clips)
+    return len(clips)
+
+
 def _prepare(work: Path, db_arg: Path | None, env: dict[str, str]) -> Path:
-    """The database under test (a copy of ``--db``, or the demo city built now) with the default model installed."""
+    """The database under test (a copy of ``--db``, or a small one of its own built now) with the default model installed."""
     db = work / "load.duckdb"
     if db_arg is not None:
         shutil.copyfile(db_arg, db)
     else:
-        print("building the demo city…", flush=True)
-        run_alone(Job("demo", urbanlens("demo", "--db", str(db)), env, work / "demo.log"))
+        print("building a small database of one's own…", flush=True)
+        print(f"{build_user_database(db)} clips stored", flush=True)
     print("installing espnetv2-s2 from the mirror…", flush=True)
     run_alone(Job("models install", urbanlens("models", "install", "espnetv2-s2"), env, work / "install.log"))
     return db
@@ -277,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=120.0, help="seconds the sessions click through pages (default 120)")
     ap.add_argument("--max-frames", type=int, default=6, help="sampled frames analysed per ingested clip (default 6)")
     ap.add_argument("--think", type=float, default=0.3, help="seconds a session waits between pages (default 0.3)")
-    ap.add_argument("--db", type=Path, default=None, help="a database to copy and use (default: build the demo city)")
+    ap.add_argument("--db", type=Path, default=None, help="a database to copy and use (default: build a small one of its own)")
     args = ap.parse_args(argv)
     if not CHROMIUM.exists():
         print(f"{CHROMIUM} is missing (apt-get install chromium)", file=sys.stderr)

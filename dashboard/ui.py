@@ -452,7 +452,7 @@ def indicator_picker(label: str = "Indicator", key: str = "indicator", default: 
     index = options.index(default) if default in options else 0
 
     def widget() -> str:
-        return str(st.selectbox(label, options, index=index, key=key, format_func=lambda n: INDICATORS[n].label,
+        return str(st.selectbox(label, options, index=index, key=key, format_func=lambda n: INDICATORS[n].short_label,
                                 help="Unit, formula and whether it is a heuristic (an image heuristic, not a calibrated "
                                 "measurement) show below the picker and in chart titles."))
 

@@ -13,7 +13,18 @@ from analytics.evaluation.labelmaps import default_label_map, label_lut
 from analytics.evaluation.readers import read_camvid
 from analytics.evaluation.run import evaluate
 from analytics.models import adapt as adapt_module
-from analytics.models.adapt import Head, adapt, fit_head, score_heads, sequence_key, split_holdout
+from analytics.models.adapt import (
+    Head,
+    adapt,
+    base_map_matrix,
+    blend_logits,
+    choose_blend,
+    fit_head,
+    head_model,
+    score_heads,
+    sequence_key,
+    split_holdout,
+)
 from analytics.models.zoo import add_model, install, resolve
 from analytics.settings import load_settings
 
@@ -112,7 +123,7 @@ def test_refuses_to_install_a_worse_model(camvid_few: tuple, monkeypatch: pytest
         return Head(np.zeros((len(names), x.shape[1]), np.float32), bias, tuple(names))
 
     monkeypatch.setattr(adapt_module, "fit_head", useless)
-    result = adapt(base, gt, "worse", load_settings(), per_class=20)
+    result = adapt(base, gt, "worse", load_settings(), per_class=20, blend_weights=(0.0,))
     assert result.installed is None and result.adapted_miou < result.base_miou
     with pytest.raises(Exception, match="not installed"):
         resolve("worse", load_settings())
@@ -125,3 +136,97 @@ def test_adapt_bad_input(camvid_few: tuple) -> None:
         adapt(base, dataclasses.replace(gt, samples=gt.samples[:2]), "new", settings)
     with pytest.raises(InputError, match="built-in model"):
         adapt(base, gt, "espnetv2-s1", settings)
+
+
+def _tiny_base() -> tuple[object, object]:
+    """A 3-class base graph on 8x8 images: a stride-2 1x1 convolution (the 4-channel tap ``t0``, 4x4),
+    a 1x1 convolution to class scores and the aligned-corners upsampling to 8x8 (``logits``)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(3)
+    inits = [numpy_helper.from_array(rng.normal(0, 1, (4, 3, 1, 1)).astype(np.float32), "w0"),
+             numpy_helper.from_array(rng.normal(0, 1, (3, 4, 1, 1)).astype(np.float32), "w1")]
+    nodes = [helper.make_node("Conv", ["image", "w0"], ["t0"], kernel_shape=[1, 1], strides=[2, 2]),
+             helper.make_node("Conv", ["t0", "w1"], ["scores"], kernel_shape=[1, 1])]
+    rs_nodes, rs_inits = adapt_module._resize_nodes("scores", 3, (8, 8), "logits", "rs")
+    graph = helper.make_graph(
+        nodes + rs_nodes, "tiny", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 8, 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 3, 8, 8])], inits + rs_inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    return model, adapt_module._Taps(("t0",), (4,), (4, 4))
+
+
+def _run(model: object, outputs: list[str], x: np.ndarray) -> list[np.ndarray]:
+    from onnx import helper
+
+    m = adapt_module._copy(model)
+    del m.graph.output[:]
+    m.graph.output.extend(helper.make_tensor_value_info(o, 1, None) for o in outputs)
+    return adapt_module._session(m, 1).run(outputs, {"image": x})
+
+
+def test_blended_graph_equals_the_numpy_blend() -> None:
+    base, taps = _tiny_base()
+    rng = np.random.default_rng(4)
+    head = Head(rng.normal(0, 1, (2, 4)).astype(np.float32), np.array([0.3, -0.2], np.float32), ("a", "b"))
+    # base classes 0 and 1 are annotation class a; base class 2 maps to nothing, so b gets its probability
+    m = base_map_matrix(np.array([0, 0, 255] + [255] * 253, np.uint8), 3, 2)
+    assert m.tolist() == [[1, 1, 0], [0, 0, 1]]
+    x = rng.normal(0, 1, (2, 3, 8, 8)).astype(np.float32)
+    alone = head_model(base, taps, [head], (8, 8))
+    (z_head,) = _run(alone, ["logits"], x)
+    t0, z_base = _run(base, ["t0", "logits"], x)
+    # head alone at the grid corners (aligned corners: the 4x4 grid's corners are the image's)
+    at = np.einsum("kd,ndhw->nkhw", head.weight, t0) + head.bias[None, :, None, None]
+    assert np.allclose(z_head[:, :, ::7, ::7], at[:, :, ::3, ::3], atol=1e-5)
+    for weight in (0.25, 0.6):
+        (z,) = _run(head_model(base, taps, [head], (8, 8), blend=[weight], base_map=m), ["logits"], x)
+        for n in range(2):
+            assert np.allclose(z[n], blend_logits(z_head[n], z_base[n], m, weight), atol=1e-5)
+    # weight 0 is the head alone: the very same graph
+    zero = head_model(base, taps, [head], (8, 8), blend=[0.0], base_map=m)
+    assert zero.SerializeToString() == alone.SerializeToString()
+    assert np.array_equal(blend_logits(z_head[0], z_base[0], m, 0.0), z_head[0])
+    with pytest.raises(InputError, match="base class map"):
+        head_model(base, taps, [head], (8, 8), blend=[0.5])
+    with pytest.raises(InputError, match="blend weights"):
+        head_model(base, taps, [head], (8, 8), blend=[1.0], base_map=m)
+
+
+def _fake_scores(best: float | None) -> object:
+    """A stand-in for score_heads: base mIoU 1/3, each blend 1/3 except ``best``, which is perfect."""
+    good, poor = np.eye(2, dtype=np.int64) * 10, np.full((2, 2), 5, np.int64)
+
+    def score(_model: object, _gt: object, heads: list, _lut: object, *, frames: list, blend: list, **_: object) -> tuple:
+        cms = np.stack([np.stack([good if a == best else poor] * len(frames)) for a in blend])
+        return np.stack([poor] * len(frames)), cms
+
+    return score
+
+
+def test_blend_weight_is_the_holdouts_best(monkeypatch: pytest.MonkeyPatch) -> None:
+    head = Head(np.zeros((2, 3), np.float32), np.zeros(2, np.float32), ("a", "b"))
+    monkeypatch.setattr(adapt_module, "score_heads", _fake_scores(0.5))
+    weight, _, cms = choose_blend(None, None, head, np.zeros(256, np.uint8), [0, 1], weights=(0.75, 0.0, 0.5))
+    assert weight == 0.5 and cms.shape == (3, 2, 2, 2)
+    monkeypatch.setattr(adapt_module, "score_heads", _fake_scores(None))  # all tie: the smallest weight
+    assert choose_blend(None, None, head, np.zeros(256, np.uint8), [0], weights=(0.25, 0.5))[0] == 0.25
+    with pytest.raises(InputError, match="blend weights"):
+        choose_blend(None, None, head, np.zeros(256, np.uint8), [0], weights=())
+
+
+def test_adapt_installs_the_holdout_blend(camvid_few: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
+    base, gt = camvid_few
+
+    def score(_model: object, _gt: object, heads: list, _lut: object, *, frames: list, blend: list, **_: object) -> tuple:
+        k = len(gt.class_names)
+        good, poor = np.eye(k, dtype=np.int64) * 10, np.eye(k, dtype=np.int64) * 10 + 1
+        cms = np.stack([np.stack([good if a == 0.25 else poor] * len(frames)) for a in blend])
+        return np.stack([poor + 1] * len(frames)), cms
+
+    monkeypatch.setattr(adapt_module, "score_heads", score)
+    result = adapt(base, gt, "blended", load_settings(), per_class=20)
+    assert result.blend == 0.25 and result.installed is not None
+    head = result.installed.card.lineage["head"]
+    assert head["blend_weight"] == 0.25 and set(head["blend_holdout_miou"]) == {"0.0", "0.25", "0.5", "0.75"}
+    assert result.to_dict()["blend"]["weight"] == 0.25

@@ -56,6 +56,8 @@ def test_city_values_compare_with_the_period_before(tmp_path: Path) -> None:
     assert now["value"].tolist() == pytest.approx([0.3]) and before["value"].tolist() == pytest.approx([0.1])
     now, before = catalog.city_values(s, ["green_view"], None, None, min_frames=1)  # all data: nothing before it
     assert now["value"].tolist() == pytest.approx([0.2]) and before.empty
+    now, before = catalog.city_values(s, ["green_view"], date(2026, 3, 1), date(2026, 3, 1), min_frames=1)
+    assert before.empty and before.columns.tolist() == now.columns.tolist()  # no data before the first day: no comparison
 
 
 def test_clip_indicators_match_the_saved_clip(tmp_path: Path) -> None:

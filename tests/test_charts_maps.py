@@ -183,7 +183,10 @@ def test_charts_on_demo_city(tmp_path_factory: pytest.TempPathFactory) -> None:
             columns={"k_hour": "hour", "k_weekday": "weekday"}
         )
         fig = charts.heatmap_figure(heat, "green_view", "all data")
-        assert fig.data[1].colorscale[0][1] == "#440154" and np.isnan(fig.data[1].z).any()  # night hours: no data, grey
+        green = layers.indicator_scale("green_view", heat["value"])  # the maps' colour logic: more green is better
+        assert [list(c) for c in fig.data[1].colorscale] == [[p, c] for p, c in green.stops] and green.name == "YlGn"
+        assert (fig.data[1].zmin, fig.data[1].zmax) == (green.vmin, green.vmax)
+        assert np.isnan(fig.data[1].z).any()  # night hours: no data, grey
         shares = catalog.class_shares(store, camera_id="old-town-1")
         sums = shares.groupby("t")["share"].sum()
         assert np.allclose(sums, 1.0, atol=1e-9)  # shares of valid pixels add up

@@ -80,6 +80,37 @@ def test_timeseries_of_one_week_keeps_daily_ticks() -> None:
     assert fig.layout.xaxis.tickformat == "%a %d %b" and fig.layout.xaxis.dtick == charts.DAY_MS
 
 
+def test_weekly_rollup_weights_days_by_frames() -> None:
+    days = pd.to_datetime(["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-08", "2026-11-09", "2026-11-09"])
+    long = pd.DataFrame({
+        "day": days, "district": ["a", "a", "a", "a", "a", "b"], "indicator": "green_view",
+        "value": [0.5, 0.1, 0.4, np.nan, np.nan, 0.3], "ci_low": [0.4, 0.0, 0.3, np.nan, np.nan, 0.2],
+        "ci_high": [0.6, 0.2, 0.5, np.nan, np.nan, 0.4], "n_frames": [10, 100, 50, 3, 4, 40], "n_clips": [1, 2, 1, 1, 1, 1],
+        "enough": [True, True, True, False, False, True],
+    })
+    out = charts.weekly_rollup(long.sample(frac=1.0, random_state=2))  # order does not matter
+    got = {(str(r.day.date()), r.district): r for r in out.itertuples()}
+    # Sunday 1 Nov belongs to the week of Monday 26 Oct; weeks start on Monday
+    assert sorted(got) == [("2026-10-26", "a"), ("2026-11-02", "a"), ("2026-11-09", "a"), ("2026-11-09", "b")]
+    week = got[("2026-11-02", "a")]  # (0.1·100 + 0.4·50) / 150; the short Sunday (no value) adds frames, no weight
+    assert week.value == pytest.approx(0.2) and week.ci_low == pytest.approx(0.1) and week.ci_high == pytest.approx(0.3)
+    assert (week.n_frames, week.n_clips, week.enough) == (153, 4, True)
+    short = got[("2026-11-09", "a")]
+    assert math.isnan(short.value) and not short.enough and short.n_frames == 4  # no day with a value: missing, not 0
+    with pytest.raises(InputError, match="needs column 'n_frames'"):
+        charts.weekly_rollup(long.drop(columns=["n_frames"]))
+
+
+def test_timeseries_of_a_long_period_draws_weeks() -> None:
+    days = pd.date_range("2024-01-01", "2026-09-30")  # about 1,000 days
+    fig = charts.timeseries_figure(_long_table(days), "district", "green_view", "1,004 days")
+    line = next(t for t in fig.data if t.mode == "lines+markers")
+    assert len(line.x) == len(pd.date_range("2024-01-01", "2026-09-30", freq="W-MON"))  # one point per week (1 Jan 2024 is a Monday)
+    assert "by week" in fig.layout.title.text
+    short = charts.timeseries_figure(_long_table(pd.date_range("2026-01-01", periods=120)), "district", "green_view", "120 days")
+    assert len(next(t for t in short.data if t.mode == "lines+markers").x) == 120  # up to WEEKLY_DAYS: by day
+
+
 def test_weekend_runs_and_band_outline() -> None:
     assert charts.weekend_runs(pd.date_range("2026-11-02", periods=14)) == [(date(2026, 11, 7), date(2026, 11, 8)),
                                                                              (date(2026, 11, 14), date(2026, 11, 15))]

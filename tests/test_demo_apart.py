@@ -220,3 +220,26 @@ def test_analyse_save_while_viewing_the_demo_goes_to_the_users_database(_isolate
     user = _isolated_home / "urbanlens.duckdb"
     assert any(f"Saved to your database (`{user}`)" in s.value for s in at.success)
     assert _counts(user)[:3] == (1, 6, 1) and _counts(demo) == before  # one clip, its frames and camera: all in the user's
+
+
+def test_data_page_imports_into_the_users_database_while_the_demo_is_viewed(_isolated_home: Path, demo_template: Path) -> None:
+    _isolated_home.mkdir()
+    demo = _isolated_home / "demo.duckdb"
+    shutil.copyfile(demo_template, demo)
+    before = _counts(demo)
+    at = _run("views/data.py")
+    assert at.radio(key="database").value == "demo"
+    note = " ".join(str(el.value) for el in at.info)
+    assert "go to **your own database**" in note and str(_isolated_home / "urbanlens.duckdb") in note
+    at.file_uploader(key="data_cameras_csv").set_value(
+        ("cams.csv", b"camera_id,name,lon,lat\nmarket-st,Market Street,4.90,52.37\n", "text/csv")).run()
+    at.button(key="data_import_cameras").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Imported 1 cameras" in s.value for s in at.success)
+    body = json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"name": "Centre"}, "geometry": {
+        "type": "Polygon", "coordinates": [[[4.89, 52.36], [4.92, 52.36], [4.92, 52.38], [4.89, 52.38], [4.89, 52.36]]]}}]}).encode()
+    at.file_uploader(key="data_districts_geojson").set_value(("d.geojson", body, "application/geo+json")).run()
+    at.button(key="data_import_districts").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert _counts(demo) == before  # nothing real lands in the demo
+    assert _counts(_isolated_home / "urbanlens.duckdb")[2:4] == (1, 1)  # the camera and the district are the user's

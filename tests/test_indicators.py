@@ -182,3 +182,14 @@ def test_wide_table_has_intervals_and_congestion_level(one_frame_store: Store) -
 def test_every_indicator_documents_formula_and_source() -> None:
     for i in ind.INDICATORS.values():
         assert i.formula and i.source and i.label, i.name
+
+
+def test_short_labels_fit_pickers_and_full_labels_stay() -> None:
+    shorts = [i.short_label for i in ind.INDICATORS.values()]
+    assert max(len(s) for s in shorts) <= ind.SHORT_LABEL_CHARS and len(set(shorts)) == len(shorts)  # uncut, and distinct
+    built = ind.INDICATORS["share_built"]
+    assert (built.label, built.short_label) == ("Built (buildings, walls, poles, signs) share", "Built share")
+    assert ind.INDICATORS["green_view"].short_label == "Green view index"  # a short label is its own short label
+    with pytest.raises(InputError, match="short label 'A very long indicator label indeed' has 34 characters"):
+        ind.Indicator(name="x", label="A very long indicator label indeed", unit="%", numerator="1", denominator="1",
+                      formula="", source="", theme="form")

@@ -19,16 +19,17 @@ import pytest
 from clips import write_cv2
 from tinymodels import bgr, colour_card, colour_model
 
+from analytics.errors import InputError
 from analytics.footage import distress as D
 from analytics.footage import privacy as P
 from analytics.footage.overlay import overlay
-from analytics.footage.pipeline import CONFIDENCE_STRIDE, _preview_positions, analyse_clip, clip_sha256
+from analytics.footage.pipeline import CONFIDENCE_STRIDE, AnalysisOptions, _preview_positions, _previews, analyse_clip, clip_sha256
 from analytics.footage.privacy import preview_jpeg
 from analytics.footage.segment import Segmenter, model_view
 from analytics.footage.video import open_video
 from analytics.records import OBJECT_GROUPS
 from analytics.settings import Settings, load_settings
-from analytics.taxonomy import ClassSet
+from analytics.taxonomy import CITYSCAPES, ClassSet
 
 FW, FH = 160, 96  # frame size; the 128x64 model sees it letterboxed to 107x64, between padding columns
 
@@ -129,7 +130,7 @@ def test_fast_paths_give_the_reference_measurements(tmp_path: Path, model: tuple
     settings: Settings = load_settings()
     clip = write_cv2(tmp_path / "busy.avi", 40, fps=10, size=(FW, FH), paint=_paint)
     r = analyse_clip(clip, "cam-1", None, model=model, settings=settings, fps=4, save=False, keep_previews=3,
-                     start_time="2024-05-01T08:00:00")
+                     start_time="2024-05-01T08:00:00", review_width=1280)
     m = r.measurements
     assert m is not None and m.n == 16 and m.clip.sha256 == clip_sha256(clip)
 
@@ -138,7 +139,7 @@ def test_fast_paths_give_the_reference_measurements(tmp_path: Path, model: tuple
     with open_video(clip, 4) as reader:
         frames = [f.image for f in reader]
     prev = prev_v = None
-    objects, previews = [], []
+    objects, previews, review = [], [], []
     keep = _preview_positions(len(frames), 3)
     for i, frame in enumerate(frames):
         s = seg.segment(frame)
@@ -159,12 +160,25 @@ def test_fast_paths_give_the_reference_measurements(tmp_path: Path, model: tuple
         if i in keep:
             image = _anonymised(view, labels, cs)
             previews += [preview_jpeg(image), preview_jpeg(overlay(image, labels, cs, alpha=0.45))]
+            review += [preview_jpeg(image, 1280), preview_jpeg(overlay(image, labels, cs, alpha=0.45), 1280)]
         prev, prev_v = labels.copy(), vehicle
 
     assert m.objects.to_records(index=False).tolist() == objects
     assert len(objects) > 40 and m.object_counts.sum(0).min() > 0  # every group is there, in many frames
     assert np.nansum(m.distress_crack_px) > 0 or np.nansum(m.distress_pothole_px) > 0  # the heuristic found the marks
-    assert [p.image for p in m.previews] == previews
+    assert [p.image for p in m.previews] == previews  # stored previews: the same bytes with or without a review
+    assert [p.image for p in r.review_previews] == review and r.previews == m.previews  # review ones: beside, not stored
+
+
+def test_review_previews_are_larger_and_stored_ones_keep_their_size() -> None:
+    view = np.random.default_rng(5).integers(0, 255, (900, 1600, 3), dtype=np.uint8)
+    labels = np.zeros((900, 1600), np.uint8)
+    kept = _previews(7, view, labels, CITYSCAPES, raw=True, review_width=1280)
+    widths = [cv2.imdecode(np.frombuffer(p.image, np.uint8), cv2.IMREAD_COLOR).shape[1] for p in kept]
+    assert [(p.frame_pos, p.kind) for p in kept] == [(7, "frame"), (7, "overlay")] * 2 and widths == [480, 480, 1280, 1280]
+    assert [p.image for p in kept[:2]] == [p.image for p in _previews(7, view, labels, CITYSCAPES, raw=True)]
+    with pytest.raises(InputError, match="review_width=100; expected 0"):
+        AnalysisOptions(review_width=100)
 
 
 def test_opencv_threads_are_given_back(tmp_path: Path, model: tuple) -> None:

@@ -104,6 +104,7 @@ def test_cli_tables_fit_80_columns(db_file: Path, monkeypatch: pytest.MonkeyPatc
     listing = CliRunner().invoke(app, ["indicators-list"], env={"COLUMNS": "80"}).output
     for name in INDICATORS:
         assert f"{name} " in listing  # every name printed whole
+    assert "People per frame (people, heuristic)" in listing and ") (" not in listing  # never "(heuristic) (people)"
 
 
 def test_cli_one_line_errors_and_messages(db_file: Path) -> None:

@@ -1,12 +1,14 @@
-"""The Ray engine: one local Ray cluster (2 CPUs) for the module ingests the two sample clips and a
-corrupt one; its measurements equal the local engine's; re-runs and imports are idempotent; a
-writer killed mid-write leaves no partial clip; foreign Parquet is refused."""
+"""The Ray engine: one local Ray cluster (2 CPUs) for the module runs two jobs over the two sample
+clips and a corrupt one. The first job's worker process is killed mid-clip (at the atomic write's last
+step, after its rows and marker are on disk): that clip is reported failed with the reason, the
+others land, nothing partial is visible. The second job
+(the CLI, a re-run) does only the missing clip and loads the database: its measurements equal the
+local engine's. Imports are idempotent; foreign Parquet is refused."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,16 +18,16 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from analytics.cli import app
+from analytics.cli import app, main
 from analytics.errors import InputError
 from analytics.settings import load_settings
 from analytics.store import Store
-from analytics.store.parquet import clip_files, clip_written, import_clips, read_clip
+from analytics.store.parquet import clip_files, clip_written, import_clips
 
 pytestmark = pytest.mark.slow
 
 START = "2024-05-01T08:00:00"
-SAMPLING = ["--fps", "0.5", "--max-frames", "3"]
+SAMPLING = ["--fps", "0.5", "--max-frames", "2"]
 CAMERA = pd.DataFrame({"camera_id": ["c1"], "name": ["Test"], "lon": [4.9], "lat": [52.37]})
 
 
@@ -37,9 +39,12 @@ def _db(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def job(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Any:
-    """The local engine and one Ray job (CLI, manifest, 2 workers) over bikes, car-detection and a corrupt clip."""
+    """The local engine over bikes and car-detection; on Ray (2 CPUs, 1 worker) a job over both, a
+    corrupt clip and a missing one, whose worker is killed (test hook: ``os._exit``) just before
+    car-detection's file is renamed into place; then the CLI's re-run of the same manifest into a
+    database. Two sampled frames a clip keep it cheap."""
     pytest.importorskip("ray", reason="Ray is not installed (pip install 'urbanlens[cluster]')")
-    from analytics.footage.cluster import ClipTask, start_ray
+    from analytics.footage.cluster import ClipTask, run_clips, start_ray
     from analytics.footage.pipeline import analyse_clip
     from analytics.models import zoo
 
@@ -53,17 +58,30 @@ def job(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Any:
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
     local = Store(_db(root / "local.duckdb"))
     for c in clips:
-        analyse_clip(c, "c1", local, settings=settings, fps=0.5, max_frames=3, start_time=START, keep_previews=0)
-    (root / "clips.csv").write_text("path,camera_id,start\n" + "".join(f"{p},c1,{START}\n" for p in [*clips, bad]))
-    start_ray(None, num_cpus=2)
+        analyse_clip(c, "c1", local, settings=settings, fps=0.5, max_frames=2, start_time=START, keep_previews=0)
+    sha = dict(local.query_df("SELECT label, clip_sha256 FROM clips").itertuples(index=False, name=None))
+    listed = [*clips, bad, root / "missing.mp4"]  # a corrupt clip and one that is not there: reported, the others land
+    (root / "clips.csv").write_text("path,camera_id,start\n" + "".join(f"{p},c1,{START}\n" for p in listed))
+    tasks = [ClipTask(str(p), "c1", pd.Timestamp(START).to_pydatetime()) for p in listed]
+    folder = home / "cluster-parquet"  # where the CLI stages a job that loads the database
     ray_db = _db(root / "ray.duckdb")
+    with Store(ray_db) as s:
+        cameras = {"c1": s.camera("c1")}
+    start_ray(None, num_cpus=2)
+    killed = run_clips(
+        tasks, folder, settings, cameras=cameras, workers=1, threads=2, fps="0.5", max_frames=2, retries=0,
+        fault=lambda tmp, victim=sha["car-detection.mp4"]: os._exit(3) if victim in tmp.name else None,  # test hook
+    )
+    after_kill = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+    key = next(o.settings_key for o in killed if o.status == "stored")
+    car_written = clip_written(folder, sha["car-detection.mp4"], key)  # its marker is there: is the clip counted as written?
     res = CliRunner().invoke(
         app, ["ingest", "--manifest", str(root / "clips.csv"), "--engine", "ray", "--workers", "1", *SAMPLING, "--db", str(ray_db)],
         env=env,
     )
-    tasks = [ClipTask(str(p), "c1", pd.Timestamp(START).to_pydatetime()) for p in [*clips, bad]]
-    yield {"root": root, "home": home, "env": env, "settings": settings, "local": local, "ray_db": ray_db, "cli": res,
-           "tasks": tasks, "pq": home / "cluster-parquet"}
+    yield {"root": root, "local": local, "ray_db": ray_db, "cli": res, "sha": sha, "killed": killed, "after_kill": after_kill,
+           "car_written": car_written,
+           "pq": folder}
     import ray  # deferred: Ray is optional; the fixture skips without it
 
     ray.shutdown()
@@ -79,30 +97,44 @@ def _frames(store: Store) -> pd.DataFrame:
 
 def test_ray_ingest_equals_the_local_engine_and_reports_the_corrupt_clip(job: Any) -> None:
     res = job["cli"]
-    assert res.exit_code == 1, res.output  # one clip failed: exit 1, the others landed
-    assert "corrupt.mp4" in res.output and "failed" in res.output and "2 done" in res.output
+    assert res.exit_code == 1, res.output  # clips failed: exit 1, the others landed
+    assert "2 done" in res.output and "2 failed (corrupt.mp4, missing.mp4)" in res.output, res.output
     with Store(job["ray_db"]) as ray_store:
         remote = _frames(ray_store)
     local = _frames(job["local"])
-    assert len(local) == 6 and set(local["label"]) == {"bikes.mp4", "car-detection.mp4"}
+    assert len(local) == 4 and set(local["label"]) == {"bikes.mp4", "car-detection.mp4"}
     pd.testing.assert_frame_equal(local, remote)  # same frames, same pixel counts, same confidence
 
 
-def test_rerun_writes_nothing_new(job: Any) -> None:
-    from analytics.footage.cluster import run_clips
+def test_a_worker_killed_mid_clip_fails_that_clip_only_and_leaves_nothing_partial(job: Any) -> None:
+    out = {Path(o.path).name: o for o in job["killed"]}
+    names = ("bikes.mp4", "car-detection.mp4", "corrupt.mp4", "missing.mp4")
+    assert [out[n].status for n in names] == ["stored", "failed", "failed", "failed"], job["killed"]
+    assert "worker process died" in out["car-detection.mp4"].message, out["car-detection.mp4"].message
+    assert "not a video file" in out["corrupt.mp4"].message and "missing.mp4" in out["missing.mp4"].message  # their own reasons
+    files = [p for p in job["after_kill"] if p.suffix == ".parquet" and not p.name.startswith(".")]
+    assert [p.name.split("-")[1] for p in files] == [job["sha"]["bikes.mp4"]]  # clip-<sha256>-<key>.parquet
+    car = job["sha"]["car-detection.mp4"]
+    hidden = [p for p in job["after_kill"] if car in p.name]  # the killed write left a hidden .tmp and its marker
+    assert hidden and all(p.name.startswith(".") or p.parent.name == "_clips" for p in hidden)
+    assert job["car_written"] is None  # the marker names a file that is missing: not written, a re-run writes it
 
-    before = {p: p.stat().st_mtime_ns for p in job["pq"].rglob("*") if p.is_file()}
-    with Store(job["ray_db"]) as s:
-        cameras = {"c1": s.camera("c1")}
-    out = run_clips(job["tasks"], job["pq"], job["settings"], cameras=cameras, workers=1, threads=2, fps="0.5", max_frames=3)
-    assert sorted(o.status for o in out) == ["failed", "skipped", "skipped"]
-    assert {p: p.stat().st_mtime_ns for p in job["pq"].rglob("*") if p.is_file()} == before
+
+def test_rerun_does_only_the_missing_clip(job: Any) -> None:
+    output = job["cli"].output
+    assert "bikes.mp4: skipped" in output and "car-detection.mp4: stored" in output and "corrupt.mp4: failed" in output
+    assert "missing.mp4: failed" in output
+    now = {p: p.stat().st_mtime_ns for p in job["pq"].rglob("*") if p.is_file()}
+    bikes = [p for p in job["after_kill"] if job["sha"]["bikes.mp4"] in p.name]
+    assert bikes and all(now[p] == job["after_kill"][p] for p in bikes)  # the clip already there is not written again
+    assert [p.name.split("-")[1] for p in clip_files(job["pq"])] == sorted(job["sha"].values())
+    assert not list(job["pq"].rglob(".*.tmp"))  # the killed write's temporary file was replaced and renamed
 
 
 def test_import_parquet_twice_is_a_no_op_and_indicators_read_the_folder(job: Any, tmp_path: Path) -> None:
     db = _db(tmp_path / "imported.duckdb")
     first = CliRunner().invoke(app, ["import-parquet", str(job["pq"]), "--db", str(db)])
-    assert first.exit_code == 0 and "Imported 2 clip(s), 6 sampled frames" in first.output, first.output
+    assert first.exit_code == 0 and "Imported 2 clip(s), 4 sampled frames" in first.output, first.output
     second = CliRunner().invoke(app, ["import-parquet", str(job["pq"]), "--db", str(db)])
     assert second.exit_code == 0 and "Imported 0 clip(s)" in second.output and "2 already stored" in second.output
     with Store(db) as s:
@@ -134,34 +166,52 @@ def test_foreign_parquet_is_refused_and_nothing_stored(job: Any, tmp_path: Path,
         assert s.scalar("SELECT count(*) FROM clips") == 0
 
 
-def test_a_writer_killed_mid_write_leaves_no_partial_clip(job: Any, tmp_path: Path) -> None:
-    src = clip_files(job["pq"])[0]
-    out = tmp_path / "pq"
-    script = (
-        "import os, sys\n"
-        "from analytics.store.parquet import read_clip, write_clip\n"
-        "m = read_clip(sys.argv[1])\n"
-        "cam = {'lon': 4.9, 'lat': 52.37, 'district_id': None, 'kind': 'fixed'}\n"
-        "write_clip(sys.argv[2], m, cam, before_rename=(lambda p: os._exit(3)) if sys.argv[3] == 'kill' else None)\n"
-    )
-    killed = subprocess.run([sys.executable, "-c", script, str(src), str(out), "kill"], capture_output=True, timeout=60)
-    assert killed.returncode == 3, killed.stderr
-    sha = src.name.split("-")[1]
-    assert clip_files(out) == []  # nothing visible to readers (only a hidden .tmp file)
-    marker = next((out / "_clips").glob(f"{sha}-*.json"))
-    key = marker.name.split("-")[1].removesuffix(".json")
-    assert clip_written(out, sha, key) is None  # the marker's file is missing: not written, a re-run writes it
-    done = subprocess.run([sys.executable, "-c", script, str(src), str(out), "ok"], capture_output=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert [p.name for p in clip_files(out)] == [src.name] and clip_written(out, sha, key) is not None
-    assert not list(out.rglob(".*.tmp"))
-    again, first = read_clip(clip_files(out)[0]), read_clip(src)
-    assert (again.class_pixels == first.class_pixels).all() and again.run.settings_key == first.run.settings_key
-
-
-def test_without_ray_the_engine_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_without_ray_the_engine_says_how_to_install_it_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
     clip = tmp_path / "a.mp4"
     clip.write_bytes(b"x")
-    res = CliRunner().invoke(app, ["ingest", str(clip), "--camera", "c1", "--engine", "ray"])
-    assert isinstance(res.exception, InputError) and "pip install 'urbanlens[cluster]'" in str(res.exception)
+    monkeypatch.setattr(sys, "argv", ["urbanlens", "ingest", str(clip), "--camera", "c1", "--engine", "ray"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert exit_info.value.code == 2 and len(lines) == 1 and "pip install 'urbanlens[cluster]'" in lines[0], lines
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("{clip},c9,\n", "unknown camera"),  # checked before Ray starts
+        ("{clip},c1,2024-13-45 08:00\n", "start on line 2"),
+        ("{clip},c1,\n,c1,\n", "line 3: path and camera_id must not be empty"),
+        ("", "lists no clips"),
+        ("s3://bucket/cam-1/0800.mp4,c1,\n", "is a URL; the Ray engine reads clips from local or mounted paths"),
+    ],
+)
+def test_a_bad_manifest_is_refused_before_any_work(tmp_path: Path, rows: str, message: str) -> None:
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'urbanlens[cluster]')")
+    manifest = tmp_path / "clips.csv"
+    manifest.write_text("path,camera_id,start\n" + rows.format(clip=tmp_path / "a.mp4"))
+    res = CliRunner().invoke(app, ["ingest", "--manifest", str(manifest), "--engine", "ray", "--db", str(_db(tmp_path / "d.duckdb"))])
+    assert isinstance(res.exception, InputError) and message in str(res.exception), (res.exception, res.output)
+    assert "Ray:" not in res.output  # no job was started
+
+
+def test_a_folder_is_expanded_to_its_clips_for_the_ray_engine(job: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from analytics.footage import cluster
+
+    folder = tmp_path / "cam"
+    (folder / "day2").mkdir(parents=True)
+    for name in ("a.mp4", "day2/b.MOV", "notes.txt"):
+        (folder / name).write_bytes(b"x")
+    seen: list[Any] = []
+
+    def fake(tasks: list[Any], out_dir: Path, *args: Any, **kwargs: Any) -> list[Any]:
+        seen.extend(tasks)
+        return [cluster.ClipOutcome(t.path, t.camera_id, "failed", 0, "not run", 0.0) for t in tasks]
+
+    monkeypatch.setattr(cluster, "run_clips", fake)  # the started cluster is reused; no job is run
+    res = CliRunner().invoke(app, ["ingest", str(folder), "--camera", "c1", "--engine", "ray", "--db", str(_db(tmp_path / "d.duckdb"))])
+    assert res.exit_code == 1 and "2 failed" in res.output, res.output
+    assert [(t.path, t.camera_id) for t in seen] == [(str(folder.resolve() / "a.mp4"), "c1"), (str(folder.resolve() / "day2/b.MOV"), "c1")]

@@ -22,6 +22,7 @@ from analytics.errors import InputError
 from analytics.records import RunInfo
 from analytics.reports import build_report
 from analytics.reports.content import ReportContent, Sources
+from analytics.reports.figures import pattern_png
 from analytics.reports.html import pattern_figure, render_html
 from analytics.reports.pdf import render_pdf
 from analytics.store import Store
@@ -66,7 +67,7 @@ def test_whole_period_report_has_no_comparison_and_breaks_the_gap(two_eras: Path
     assert not c.has_previous and c.comparison_text == "no earlier data"
     fig = pattern_figure(c.daily, "day")
     line = next(t for t in fig.data if t.name == "People per frame")
-    assert len(line.x) == 7  # six days with footage and one break in the eight-year gap (not 3,000 empty days)
+    assert len(line.x) == 3  # one week with footage in each era, one break in the eight-year gap (not 3,000 empty days)
     assert sum(1 for y in line.y if y is None or np.isnan(y)) == 1
     assert not fig.layout.shapes  # no weekend shading over eight years
     assert fig.layout.xaxis.tickformat == "%Y"
@@ -85,7 +86,12 @@ def test_pattern_figure_grows_linearly() -> None:
     for name in ("people_per_frame", "road_occupancy", "vehicle_stationarity"):
         df[name], df[f"{name}_low"], df[f"{name}_high"] = 0.5, 0.4, 0.6
     fig = pattern_figure(df, "day")  # eight years of days: seconds before, a few hundred ms now
-    assert len(fig.data[0].x) >= n and not fig.layout.shapes
+    line = next(t for t in fig.data if t.name == "People per frame")
+    assert len(line.x) == len({d - timedelta(days=d.weekday()) for d in df["day"]}) < n / 6  # one point per week
+    assert line.y[0] == pytest.approx(0.5) and not fig.layout.shapes
+    assert pattern_png(df, "day").startswith(b"\x89PNG")  # the PDF's figure rolls up the same way
+    short = pattern_figure(df.iloc[:charts.WEEKLY_DAYS], "day")  # up to WEEKLY_DAYS days: one point per day
+    assert len(next(t for t in short.data if t.name == "People per frame").x) == charts.WEEKLY_DAYS
 
 
 def test_html_summary_first_and_sources_in_the_appendix(two_eras: Path) -> None:

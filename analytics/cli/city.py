@@ -200,7 +200,8 @@ def _print_table(wide: pd.DataFrame, keys: list[str], names: list[str]) -> None:
 def indicators_list() -> None:
     """List every indicator: its name (for ``-i``), label, unit, formula, source and when it applies."""
     for i in INDICATORS.values():
-        console.print(f"[bold]{i.name}[/bold]  {escape(_title(i.name))} ({escape(i.unit)})", highlight=False, soft_wrap=True)
+        marks = ", ".join([i.unit, *(["heuristic"] if i.heuristic else [])])  # one bracket: "(people, heuristic)"
+        console.print(f"[bold]{i.name}[/bold]  {escape(i.label)} ({escape(marks)})", highlight=False, soft_wrap=True)
         lines = [("formula", i.formula), ("source", i.source)] + ([("applies", i.guidance)] if i.guidance else [])
         for what, text in lines:
             console.print(f"  [dim]{what}:[/dim] {escape(text)}", highlight=False)

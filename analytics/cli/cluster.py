@@ -42,7 +42,8 @@ def _is_url(path: str) -> bool:
 
 
 def _tasks(clips: list[Path], camera: str | None, manifest: Path | None, start: datetime | None) -> list[Any]:
-    """The job's clips: the manifest's rows, or the PATHS for ``--camera`` (local paths made absolute, as workers run elsewhere)."""
+    """The job's clips: the manifest's rows, or the PATHS for ``--camera``; paths made absolute (workers run elsewhere),
+    URLs refused (the pipeline opens clips as files: on a cluster they are mounted at the same path on every node)."""
     # deferred: the cluster engine loads ONNX Runtime, PyAV and OpenCV, which other commands do not need
     from analytics.footage.cluster import ClipTask, read_manifest
 
@@ -56,7 +57,13 @@ def _tasks(clips: list[Path], camera: str | None, manifest: Path | None, start: 
         if start is not None and len(clips) > 1:
             raise InputError("--start with --engine ray applies to one clip; give several clips their start times in --manifest")
         tasks = [ClipTask(str(c), camera, start) for c in clips]
-    return [t if _is_url(t.path) else ClipTask(str(Path(t.path).expanduser().resolve()), t.camera_id, t.start) for t in tasks]
+    urls = [t.path for t in tasks if _is_url(t.path)]
+    if urls:
+        raise InputError(
+            f"clip {urls[0]!r} is a URL; the Ray engine reads clips from local or mounted paths every worker sees "
+            "(mount the bucket, e.g. with Mountpoint for S3 or gcsfuse; only the manifest itself may be a URL)"
+        )
+    return [ClipTask(str(Path(t.path).expanduser().resolve()), t.camera_id, t.start) for t in tasks]
 
 
 def ingest_on_ray(

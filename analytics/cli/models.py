@@ -227,7 +227,8 @@ def adapt_command(
         typer.echo(f"not installed: {name} scores {d['holdout_miou']['adapted']:.1f} mIoU on the held-out frames, "
                    f"not above {base}'s {d['holdout_miou']['base']:.1f}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"installed {name} (mIoU {d['holdout_miou']['adapted']:.1f} vs {d['holdout_miou']['base']:.1f} held out): "
+    typer.echo(f"installed {name} (mIoU {d['holdout_miou']['adapted']:.1f} vs {d['holdout_miou']['base']:.1f} held out, "
+               f"blend weight {d['blend']['weight']} with the base): "
                f"{result.installed.onnx_path}")
 
 

@@ -9,12 +9,12 @@ Per frame (from the model's softmax ``p`` over ``C`` classes on the frame's pixe
 
 Strategies (each returns ``n`` distinct frame indices, or all frames when there are fewer):
 
-- ``random``: a uniform draw without replacement (the baseline);
+- ``random`` (the default: it wins the benchmark at N = 20, docs/adapt.md): a uniform draw
+  without replacement (the baseline);
 - ``uncertainty``: the most uncertain frames, skipping a frame that neighbours a chosen one in its
   sequence (``gap`` frames) or whose descriptor lies within ``min_distance`` of a chosen one's;
-- ``diverse`` (the default, the benchmark's winner: docs/adapt.md): k-means (k-means++ start, seeded)
-  on the descriptors with ``k = n``, then from each cluster, largest first, the frame nearest its
-  centre (``argmin_f ||d_f - c_k||``), with the same neighbour and near-duplicate rule: typical
+- ``diverse``: k-means (k-means++ start, seeded) on the descriptors with ``k = n``, then from
+  each cluster, largest first, the frame nearest its centre (``argmin_f ||d_f - c_k||``), with the same neighbour and near-duplicate rule: typical
   frames of every kind of scene, not the odd ones. Uncertainty plays no part in it.
 """
 
@@ -28,8 +28,8 @@ from analytics.errors import InputError
 
 __all__ = ["COLOUR_WEIGHT", "STRATEGIES", "descriptor", "kmeans", "mean_entropy", "select_frames"]
 
-STRATEGIES = ("diverse", "random", "uncertainty")
-"""Selection strategies; the first is the default (the benchmark's winner, docs/adapt.md)."""
+STRATEGIES = ("random", "diverse", "uncertainty")
+"""Selection strategies; the first is the default (the benchmark's winner at N = 20, docs/adapt.md)."""
 COLOUR_WEIGHT = 0.5
 KMEANS_ITERS = 50
 """Most Lloyd iterations of :func:`kmeans` (it stops earlier when no frame changes cluster)."""

@@ -14,8 +14,10 @@ cluster layout (``day=``/``camera_id=``)::
     outcomes[0].status                                # "stored", "skipped" or "failed" (with the reason)
 
 A clip that fails (an unreadable file, an exception) is reported with its reason and the others
-go on; when the job itself dies (a worker lost beyond Ray's retries), the clips without an outcome
-are reported as failed and a re-run does only those. Ray is an optional dependency
+go on. A worker process that dies mid-clip (killed, out of memory, a native crash) is restarted and
+its clip handed to it again, ``retries`` times; then that clip is reported as failed and the others
+go on. When the job itself dies (the cluster lost), the clips without an outcome are reported as
+failed. Either way no partial clip is visible, and a re-run does only what is missing. Ray is an optional dependency
 (``pip install 'urbanlens[cluster]'``) imported when a job starts.
 """
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -139,8 +142,8 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> int:
             ray.init(address=address, **quiet)
         else:
             ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **quiet)
-    for name in ("ray", "ray.data"):  # the job's own summary is what the command prints
-        logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("ray").setLevel(logging.ERROR)  # the job's own summary is what the command prints
+    logging.getLogger("ray.data").setLevel(logging.CRITICAL)  # a clip whose worker died is in that summary, not a traceback
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
@@ -183,43 +186,55 @@ class _ClipWorker:
 def run_clips(
     tasks: list[ClipTask], out_dir: str | Path, settings: Settings, *, cameras: Mapping[str, Mapping[str, Any]],
     zones: Mapping[str, pd.DataFrame] | None = None, workers: int = 1, threads: int = 1,
-    on_outcome: Callable[[ClipOutcome], None] | None = None, fault: Callable[[Path], None] | None = None, **analysis: Any,
+    on_outcome: Callable[[ClipOutcome], None] | None = None, retries: int = 1, fault: Callable[[Path], None] | None = None,
+    **analysis: Any,
 ) -> list[ClipOutcome]:
     """Analyse ``tasks`` on the started Ray cluster (:func:`start_ray`) into ``out_dir``; one outcome per task.
 
     ``cameras``/``zones``: the rows and zones of every camera of the tasks (from the database).
     ``analysis``: keyword arguments of :func:`~analytics.footage.pipeline.analyse_clip` (model, fps,
     temporal, refine, tta, max_frames). ``on_outcome`` is told of each clip as it finishes.
-    ``fault`` is called in the worker just before a clip's file is renamed into place (tests).
+    ``retries``: how many times a clip whose worker process died (killed, out of memory, a crash in
+    native code) is handed to a restarted worker before it is reported as failed; the other clips
+    go on either way. ``fault`` is a test hook: called in the worker with the clip's hidden
+    temporary file just before it is renamed into place (a test kills the worker there).
     """
     ray = require_ray()
     if not tasks:
         raise InputError("no clips to analyse")
+    if retries < 0:
+        raise InputError(f"retries={retries}; expected 0 or more")
     unknown = sorted({t.camera_id for t in tasks} - set(cameras))
     if unknown:
         raise InputError(f"unknown camera(s) {', '.join(unknown)}; add them first with `urbanlens cameras add`")
     items = [{"path": t.path, "camera_id": t.camera_id, "start": t.start.isoformat() if t.start else ""} for t in tasks]
-    ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-        _ClipWorker, batch_size=1, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=threads,
-        fn_constructor_kwargs={
-            "out_dir": str(out_dir), "settings": settings, "cameras": dict(cameras), "zones": dict(zones or {}),
-            "analysis": analysis, "threads": threads, "fault": fault,
-        },
-    )
+    with warnings.catch_warnings():  # Ray 2.60 names no parameter for the retries yet; its ** form warns of a future rename
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+            _ClipWorker, batch_size=1, batch_format="numpy", num_cpus=threads,
+            compute=ray.data.ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1),  # a worker lost loses one clip
+            max_restarts=-1, max_task_retries=retries,  # Ray's default retries a clip forever: one that always kills would hang
+            fn_constructor_kwargs={
+                "out_dir": str(out_dir), "settings": settings, "cameras": dict(cameras), "zones": dict(zones or {}),
+                "analysis": analysis, "threads": threads, "fault": fault,
+            },
+        )
+    ds.context.max_errored_blocks = -1  # a clip whose worker died `retries` + 1 times is dropped here, reported below
     outcomes: list[ClipOutcome] = []
+
+    def tell(o: ClipOutcome) -> None:
+        outcomes.append(o)
+        if on_outcome is not None:
+            on_outcome(o)
+
+    reason = f"its worker process died while analysing it, {retries + 1} time(s) (the cause is in Ray's worker logs)"
     try:
         for row in ds.iter_rows():
-            o = ClipOutcome(**{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()})
-            outcomes.append(o)
-            if on_outcome is not None:
-                on_outcome(o)
-    except Exception as exc:  # the job died (a worker lost beyond Ray's retries): the rest are failed, a re-run does them
-        reason = describe_error(exc).splitlines()[0][:300]
-        done = {o.path for o in outcomes}
-        for t in tasks:
-            if t.path not in done:
-                o = ClipOutcome(t.path, t.camera_id, "failed", 0, f"the cluster job stopped before this clip finished: {reason}", 0.0)
-                outcomes.append(o)
-                if on_outcome is not None:
-                    on_outcome(o)
+            tell(ClipOutcome(**{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}))
+    except Exception as exc:  # the job itself died (the cluster lost): the rest are failed, a re-run does them
+        reason = f"the cluster job stopped before this clip finished: {describe_error(exc).splitlines()[0][:300]}"
+    done = {o.path for o in outcomes}
+    for t in tasks:
+        if t.path not in done:
+            tell(ClipOutcome(t.path, t.camera_id, "failed", 0, reason, 0.0))
     return outcomes

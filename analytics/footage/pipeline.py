@@ -68,7 +68,7 @@ from analytics.footage.distress import distress_heuristic
 from analytics.footage.geometry import Geometry, frame_geometry
 from analytics.footage.measure import FrameMeasures, ZoneMask, group_mask, measure_frame, zone_masks
 from analytics.footage.overlay import overlay
-from analytics.footage.privacy import anonymise, preview_jpeg
+from analytics.footage.privacy import PREVIEW_WIDTH, anonymise, preview_jpeg
 from analytics.footage.refine import check_refine, check_tta
 from analytics.footage.segment import Segmentation, Segmenter, model_view, normalise_into
 from analytics.footage.temporal import DEFAULT_ALPHA, SMOOTHING_METHODS, smoothing_label
@@ -97,6 +97,8 @@ QUEUE_FRAMES = 4
 """Preprocessed frames waiting for the model (bounded: memory stays flat on long clips)."""
 DISTRESS_METHOD = "heuristic-blackhat-v1"
 MAX_PREVIEWS = 20
+MAX_REVIEW_WIDTH = 1920
+"""The widest review preview (pixels); review previews are never stored."""
 ZONE_COLUMNS = ["zone", "role", "polygon_json"]
 
 ModelSpec: TypeAlias = "str | zoo.InstalledModel | tuple[ModelCard, str | Path]"
@@ -142,6 +144,9 @@ class AnalysisOptions:
     """Anonymised previews kept (0 to 20), spread over the clip."""
     raw_previews: bool = False
     """Keep previews without blurring people (only when asked for)."""
+    review_width: int = 0
+    """Also keep larger JPEG previews of the same frames, at most this many pixels wide, for an on-screen review
+    (:attr:`AnalysisResult.review_previews`; never stored); 0: none. The stored previews do not change."""
     threads: int | None = None
     """ONNX Runtime intra-op threads; None: ``settings.threads``."""
     max_frames: int | None = None
@@ -165,6 +170,11 @@ class AnalysisOptions:
         object.__setattr__(self, "start_time", _parse_start(self.start_time))
         if isinstance(self.keep_previews, bool) or not isinstance(self.keep_previews, int) or not 0 <= self.keep_previews <= MAX_PREVIEWS:
             raise InputError(f"keep_previews={self.keep_previews!r}; expected a whole number from 0 to {MAX_PREVIEWS}")
+        if isinstance(self.review_width, bool) or not isinstance(self.review_width, int) or not (
+            self.review_width == 0 or PREVIEW_WIDTH <= self.review_width <= MAX_REVIEW_WIDTH
+        ):
+            raise InputError(f"review_width={self.review_width!r}; expected 0 (none) or a width from {PREVIEW_WIDTH} to "
+                             f"{MAX_REVIEW_WIDTH} pixels")
         for name in ("threads", "max_frames"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -205,6 +215,8 @@ class AnalysisResult:
     """E.g. how much of a truncated file was read, or where the start time came from."""
     previews: list[Preview] = field(default_factory=list)
     """Anonymised frames (kind ``frame``) and coloured overlays of them (kind ``overlay``)."""
+    review_previews: list[Preview] = field(default_factory=list)
+    """Larger versions of the same previews for an on-screen review (``review_width``); never stored."""
     seconds: float = 0.0
     frames_per_s: float = 0.0
     new_zones: pd.DataFrame | None = None
@@ -453,7 +465,8 @@ class _Measurer:
     """Measures segmented frames in order (third thread) and keeps the per-frame rows."""
 
     def __init__(
-        self, card: ModelCard, zones: pd.DataFrame | None, low_confidence: float, preview_positions: set[int], raw_previews: bool
+        self, card: ModelCard, zones: pd.DataFrame | None, low_confidence: float, preview_positions: set[int], raw_previews: bool,
+        review_width: int = 0,
     ) -> None:
         self.card = card
         self.class_set = card.class_set
@@ -461,6 +474,8 @@ class _Measurer:
         self.low_confidence = low_confidence
         self.preview_positions = preview_positions
         self.raw_previews = raw_previews
+        self.review_width = review_width
+        self.review_previews: list[Preview] = []
         self.stride = CONFIDENCE_STRIDE
         self.rows: list[tuple[int, float, FrameMeasures]] = []
         self.objects: list[dict[str, Any]] = []
@@ -509,16 +524,22 @@ class _Measurer:
         )
         self.zone_rows.extend((pos, z, r, c, n) for z, r, c, n in fm.zone_pixels)
         if item.pos in self.preview_positions:
-            self.previews.extend(_previews(pos, item.view, labels, self.class_set, self.raw_previews))
+            kept = _previews(pos, item.view, labels, self.class_set, self.raw_previews, self.review_width)
+            self.previews.extend(kept[:2])
+            self.review_previews.extend(kept[2:])
 
 
-def _previews(pos: int, view: np.ndarray, labels: np.ndarray, class_set: ClassSet, raw: bool) -> list[Preview]:
-    """An anonymised preview of the frame (unblurred when ``raw``) and a coloured overlay of it."""
+def _previews(
+    pos: int, view: np.ndarray, labels: np.ndarray, class_set: ClassSet, raw: bool, review_width: int = 0
+) -> list[Preview]:
+    """An anonymised preview of the frame (unblurred when ``raw``) and a coloured overlay of it, both
+    :data:`~analytics.footage.privacy.PREVIEW_WIDTH` wide at most; then, when ``review_width``, the same two
+    at most ``review_width`` wide (for the review only)."""
     image = view.copy() if raw else anonymise(view, labels, class_set)
-    return [
-        Preview(pos, preview_jpeg(image), "frame", "image/jpeg"),
-        Preview(pos, preview_jpeg(overlay(image, labels, class_set, alpha=0.45)), "overlay", "image/jpeg"),
-    ]
+    coloured = overlay(image, labels, class_set, alpha=0.45)
+    widths = [PREVIEW_WIDTH, *([review_width] if review_width else [])]
+    return [Preview(pos, preview_jpeg(img, max_width=w), kind, "image/jpeg") for w in widths
+            for img, kind in ((image, "frame"), (coloured, "overlay"))]
 
 
 # -- the public steps ----------------------------------------------------------------------------
@@ -541,6 +562,7 @@ def analyse_clip(
     start_time: datetime | str | None = None,
     keep_previews: int = 3,
     raw_previews: bool = False,
+    review_width: int = 0,
     progress: ProgressCallback | Callable[[int, int, float, float], None] | None = None,
     cancel: threading.Event | Callable[[], bool] | None = None,
     save: bool = True,
@@ -564,7 +586,8 @@ def analyse_clip(
     default: the camera's stored zones. ``start_time``: ISO text or datetime of the first frame
     (default: the clip's creation_time tag, else the file's modification time; said in warnings).
     ``keep_previews``: anonymised previews to keep (0–20); ``raw_previews=True`` keeps them
-    without blurring (only when asked for). ``progress(done, total, rate, eta_s)`` and ``cancel``
+    without blurring (only when asked for); ``review_width`` also keeps larger ones for an on-screen review
+    (:attr:`AnalysisResult.review_previews`, never stored). ``progress(done, total, rate, eta_s)`` and ``cancel``
     (an Event or a callable) are used from the calling thread. ``save=False`` analyses without
     storing (``store`` may then be None; store it later with :func:`save_analysis`).
     ``model``: a model name (default: the settings' default model), an installed model, or a
@@ -583,7 +606,7 @@ def analyse_clip(
     options = AnalysisOptions(
         sampling=Sampling.parse(fps), smoothing_alpha=alpha if method != "none" else None,
         smoothing_method=method if method != "none" else "ema", refine=refine, tta=tta, zones=zones, start_time=start_time,
-        keep_previews=keep_previews, raw_previews=raw_previews, threads=threads, max_frames=max_frames, label=label,
+        keep_previews=keep_previews, raw_previews=raw_previews, review_width=review_width, threads=threads, max_frames=max_frames, label=label,
     )
     if progress is not None and not callable(progress):
         raise InputError("progress must be a callable progress(done, total, rate, eta_s)")
@@ -689,7 +712,7 @@ def _analyse_and_store(
     measurements = _measurements(measurer, info, sha, camera_id, start, run, options.label or path.name)
     result = AnalysisResult(
         path, "analysed", f"analysed {measurements.n} sampled frames", sha, key, info, measurements, None, warnings,
-        list(measurements.previews), new_zones=zones_df if new_zones else None,
+        list(measurements.previews), list(measurer.review_previews), new_zones=zones_df if new_zones else None,
     )
     if save and store is not None:
         result = save_analysis(store, result)
@@ -816,7 +839,8 @@ def _analyse(
 ) -> _Measurer:
     total = reader.n_wanted
     progress = hooks.progress
-    measurer = _Measurer(card, zones, low_confidence, _preview_positions(total, options.keep_previews), options.raw_previews)
+    measurer = _Measurer(card, zones, low_confidence, _preview_positions(total, options.keep_previews), options.raw_previews,
+                         options.review_width)
     frames = decoder.q
     measurer.thread.start()
     t0 = time.perf_counter()

@@ -58,7 +58,10 @@ UPLOAD_FORMATS = [s.lstrip(".") for s in VIDEO_SUFFIXES]
 REVIEW_PREVIEWS = 20
 """Previews kept for the review (the scrubber's frames), spread over the clip."""
 SAVED_PREVIEWS = 6
-"""Of those, previews stored with the clip, spread over it."""
+"""Of those, previews stored with the clip, spread over it (at the pipeline's stored preview width)."""
+REVIEW_WIDTH = 1280
+"""Widest review frame (pixels, JPEG): the large frame of the review is sharp at full page width. Kept in the
+session only; the previews stored with a saved clip stay small (:data:`analytics.footage.privacy.PREVIEW_WIDTH`)."""
 REVIEW_INDICATORS = 14
 """Indicators in the review table (headline indicators first)."""
 _CAMERA_ID = re.compile(r"[A-Za-z0-9_-]+")
@@ -438,7 +441,7 @@ def analyse_upload(
         return analyse_clip(
             upload.path, str(camera["camera_id"]), store, settings=settings, model=model, fps=fps, zones=zones,
             temporal=adv.temporal(smooth), refine=adv.refine, tta=adv.tta, start_time=start_time,
-            keep_previews=REVIEW_PREVIEWS, progress=progress, save=False, label=upload.name,
+            keep_previews=REVIEW_PREVIEWS, review_width=REVIEW_WIDTH, progress=progress, save=False, label=upload.name,
         )
     except UrbanLensError:
         forget_upload(upload.path)
@@ -510,8 +513,13 @@ class ClipReview:
         return f"{self.time_of(frame_pos):.1f} s"
 
     def preview(self, frame_pos: int, kind: str = "overlay") -> Preview | None:
-        """The preview of one sampled frame (``overlay`` or ``frame``), None when it has none."""
-        return next((p for p in self.result.previews if p.frame_pos == frame_pos and p.kind == kind), None)
+        """The preview of one sampled frame (``overlay`` or ``frame``), None when it has none: the large review
+        preview where the analysis kept one (:data:`REVIEW_WIDTH`), else the stored-size one."""
+        for previews in (self.result.review_previews, self.result.previews):
+            found = next((p for p in previews if p.frame_pos == frame_pos and p.kind == kind), None)
+            if found is not None:
+                return found
+        return None
 
     def timeline(self, frame_pos: int | None = None) -> go.Figure:
         """Class shares over the clip, with a line at the frame the scrubber shows."""

@@ -26,10 +26,26 @@ training frame that neighbours a held-out frame in its sequence is dropped, so n
 frames sit on both sides. The base is scored on the held-out frames through the label map, the
 adapted head directly; :func:`adapt` installs the new model only when it scores better, refitted on
 every frame.
+
+Blend with the base (:data:`BLEND_WEIGHTS`): a head fitted on a few frames forgets what the base
+knows, so the installed logits are
+
+    z = (1 - a) (W x + b_conv) + a log(M softmax(base logits) + eps)
+
+with ``M`` the constant ``(K, C)`` matrix of the label map (``M[k, m] = 1`` when base class ``m``
+maps to annotation class ``k``: the base's probability of each annotation class is the sum of its
+classes mapped there) and ``eps`` = :data:`BLEND_EPS`. An annotation class no base class maps to
+gets the probability of the base classes mapped to nothing (void), shared equally among such
+classes (``M[k, m] = 1 / U`` for each void base class ``m``, ``U`` unmapped annotation classes),
+and ``eps`` alone when every base class is mapped: the base then votes against a class it cannot
+see, and the holdout decides whether that helps. ``a`` is chosen on the held-out frames among
+:data:`BLEND_WEIGHTS` (``0``: the head alone, the same graph as without a blend; ties go to the
+smaller weight) and recorded in the card's lineage.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -61,6 +77,8 @@ if TYPE_CHECKING:
     import onnx
 
 __all__ = [
+    "BLEND_EPS",
+    "BLEND_WEIGHTS",
     "FEATURE_TAPS",
     "MIN_FRAMES",
     "PRIOR_TAU",
@@ -69,6 +87,9 @@ __all__ = [
     "Head",
     "adapt",
     "annotation_hash",
+    "base_map_matrix",
+    "blend_logits",
+    "choose_blend",
     "extract_features",
     "fit_head",
     "head_model",
@@ -80,9 +101,13 @@ __all__ = [
 FEATURE_TAPS: tuple[str, ...] = ("bu_dec_l4", "bu_br_l4", "bu_br_l3", "bu_br_l2")
 """Tensors of the base graph whose per-pixel values are the head's features (the first sets the grid)."""
 MIN_FRAMES = 4
+"""Fewest annotated frames :func:`adapt` accepts (a training part and a held-out part)."""
 PRIOR_TAU = 0.75
 """Share of the log class prior added back to a fitted head's bias (0: balanced head, 1: Bayes prior)."""
-"""Fewest annotated frames :func:`adapt` accepts (a training part and a held-out part)."""
+BLEND_WEIGHTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75)
+"""Weights of the base's mapped log-probabilities tried on the held-out frames (0: the head alone)."""
+BLEND_EPS = 1e-4
+"""Added to the base's mapped probabilities before the log (a floor for classes the base gives nothing)."""
 
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``; stages ``features``, ``fit``, ``holdout``, ``refit``."""
@@ -233,13 +258,102 @@ class Head:
             )
 
 
+def base_map_matrix(lut: np.ndarray, num_base: int, k: int) -> np.ndarray:
+    """``(K, C)`` float32 matrix sending the base's class probabilities to the annotation's (module doc).
+
+    ``lut`` is :func:`~analytics.evaluation.labelmaps.label_lut`'s table (base class -> annotation
+    class, 255 void). Annotation classes that no base class maps to share the void classes' mass.
+
+    >>> base_map_matrix(np.array([0, 0, 255, 1] + [255] * 252, np.uint8), 4, 3).tolist()
+    [[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 0.0]]
+    """
+    lut = np.asarray(lut)
+    if lut.ndim != 1 or lut.size < num_base or not 1 <= k < IGNORE or num_base < 1:
+        raise InputError(f"label table of shape {lut.shape} for {num_base} base and {k} annotation classes; "
+                         "expected label_lut's (256,) table and 1..254 classes")
+    m = np.zeros((k, num_base), np.float32)
+    void = [c for c in range(num_base) if lut[c] >= k]
+    for c in range(num_base):
+        if lut[c] < k:
+            m[lut[c], c] = 1.0
+    unmapped = [a for a in range(k) if not m[a].any()]
+    for a in unmapped:
+        m[a, void] = 1.0 / len(unmapped)
+    return m
+
+
+def blend_logits(head_logits: np.ndarray, base_logits: np.ndarray, base_map: np.ndarray, weight: float) -> np.ndarray:
+    """``(1 - a) z_head + a log(M softmax(z_base) + eps)`` over channels-first arrays ``(K, ...)``, ``(C, ...)``.
+
+    What the adapted graph computes (module doc); ``weight`` 0 returns the head's logits.
+
+    >>> z = blend_logits(np.zeros((2, 1)), np.array([[0.0], [np.log(3.0)]]), np.eye(2, dtype=np.float32), 0.5)
+    >>> np.round(z.ravel(), 3).tolist()
+    [-0.693, -0.144]
+    """
+    if not 0.0 <= weight < 1.0:
+        raise InputError(f"blend weight {weight!r}; expected a number in [0, 1)")
+    z = np.asarray(head_logits, np.float64)
+    if weight == 0.0:
+        return z
+    b = np.asarray(base_logits, np.float64)
+    p = np.exp(b - b.max(axis=0, keepdims=True))
+    p /= p.sum(axis=0, keepdims=True)
+    q = np.tensordot(np.asarray(base_map, np.float64), p, axes=1) + BLEND_EPS
+    return (1.0 - weight) * z + weight * np.log(q)
+
+
+def _blend_nodes(base_map: np.ndarray) -> tuple[list[Any], list[Any]]:
+    """``ul_base_logp`` = ``Log(Conv1x1_M(Softmax(ul_base_out)) + eps)`` (N, K, H, W)."""
+    from onnx import helper, numpy_helper
+
+    k = base_map.shape[0]
+    inits = [numpy_helper.from_array(base_map.astype(np.float32)[:, :, None, None], "ul_map.w"),
+             numpy_helper.from_array(np.full(k, BLEND_EPS, np.float32), "ul_map.b")]
+    nodes = [
+        helper.make_node("Softmax", ["ul_base_out"], ["ul_base_p"], axis=1),
+        helper.make_node("Conv", ["ul_base_p", "ul_map.w", "ul_map.b"], ["ul_base_q"], kernel_shape=[1, 1]),
+        helper.make_node("Log", ["ul_base_q"], ["ul_base_logp"]),
+    ]
+    return nodes, inits
+
+
+def _blend_into(g: Any, z: str, weight: float, out: str, tag: str) -> None:
+    """Append ``out = (1 - weight) z + weight ul_base_logp`` to graph ``g``."""
+    from onnx import helper, numpy_helper
+
+    g.initializer.extend([numpy_helper.from_array(np.array(1.0 - weight, np.float32), f"{tag}.h"),
+                          numpy_helper.from_array(np.array(weight, np.float32), f"{tag}.b")])
+    g.node.extend([
+        helper.make_node("Mul", [z, f"{tag}.h"], [f"{tag}.zh"]),
+        helper.make_node("Mul", ["ul_base_logp", f"{tag}.b"], [f"{tag}.zb"]),
+        helper.make_node("Add", [f"{tag}.zh", f"{tag}.zb"], [out]),
+    ])
+
+
+def _check_blend(heads: Sequence[Head], blend: Sequence[float] | None, base_map: np.ndarray | None,
+                 num_base: int) -> list[float]:
+    weights = [0.0] * len(heads) if blend is None else [float(a) for a in blend]
+    if len(weights) != len(heads) or not all(0.0 <= a < 1.0 for a in weights):
+        raise InputError(f"blend weights {list(weights)} for {len(heads)} head(s); expected one weight in [0, 1) per head")
+    if any(weights):
+        k = heads[0].weight.shape[0]
+        shape = np.shape(base_map) if base_map is not None else None
+        if shape is None or len(shape) != 2 or shape[0] != k or (num_base > 0 and shape[1] != num_base):
+            raise InputError(f"a blend needs the ({k}, {num_base or 'C'}) base class map, got {shape}")
+    return weights
+
+
 def head_model(base: onnx.ModelProto, taps: _Taps, heads: Sequence[Head], input_size: tuple[int, int],
-               labels: bool = False) -> onnx.ModelProto:
+               labels: bool = False, blend: Sequence[float] | None = None, base_map: np.ndarray | None = None,
+               ) -> onnx.ModelProto:
     """The base graph with ``heads`` as one ``1x1`` convolution on ``ul_features``, upsampled to the input size.
 
     One head and ``labels=False``: the adapted model, output ``logits`` ``(N, K, H, W)``. With
     ``labels=True`` (scoring several heads in one pass): outputs ``ul_head<i>`` ``uint8 (N, H, W)``,
-    each head's arg-max, and ``ul_base`` the base model's arg-max.
+    each head's arg-max, and ``ul_base`` the base model's arg-max. ``blend`` gives each head its
+    weight ``a`` of the base's mapped log-probabilities (``base_map``: :func:`base_map_matrix`),
+    see :func:`blend_logits`; a head with weight 0 is the head alone.
     """
     from onnx import TensorProto, helper, numpy_helper
 
@@ -248,19 +362,28 @@ def head_model(base: onnx.ModelProto, taps: _Taps, heads: Sequence[Head], input_
     dims = {h.weight.shape[1] for h in heads}
     if dims != {taps.dim}:
         raise InputError(f"head feature size(s) {sorted(dims)} differ from the base's {taps.dim} features")
+    if not labels and len(heads) != 1:
+        raise InputError("an adapted model has exactly one head")
     model = _with_features(base, taps)
     g = model.graph
+    num_base = next(o for o in base.graph.output).type.tensor_type.shape.dim[1].dim_value
+    weights = _check_blend(heads, blend, base_map, num_base)
     w = np.concatenate([h.weight for h in heads]).astype(np.float32)[:, :, None, None]
     b = np.concatenate([h.bias for h in heads]).astype(np.float32)
     g.initializer.extend([numpy_helper.from_array(w, "ul_head.w"), numpy_helper.from_array(b, "ul_head.b")])
     g.node.append(helper.make_node("Conv", ["ul_features", "ul_head.w", "ul_head.b"], ["ul_head_low"], kernel_shape=[1, 1]))
-    H, W = input_size
-    if not labels:
-        if len(heads) != 1:
-            raise InputError("an adapted model has exactly one head")
-        nodes, inits = _resize_nodes("ul_head_low", w.shape[0], (H, W), "logits", "ul_rsout")
+    if any(weights):
+        nodes, inits = _blend_nodes(np.asarray(base_map))
         g.node.extend(nodes)
         g.initializer.extend(inits)
+    H, W = input_size
+    if not labels:
+        out = "ul_head_full" if weights[0] else "logits"
+        nodes, inits = _resize_nodes("ul_head_low", w.shape[0], (H, W), out, "ul_rsout")
+        g.node.extend(nodes)
+        g.initializer.extend(inits)
+        if weights[0]:
+            _blend_into(g, "ul_head_full", weights[0], "logits", "ul_blend")
         del g.output[:]
         g.output.append(helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", w.shape[0], H, W]))
         return _prune(model)
@@ -271,6 +394,10 @@ def head_model(base: onnx.ModelProto, taps: _Taps, heads: Sequence[Head], input_
     g.initializer.append(numpy_helper.from_array(np.array(sizes, np.int64), "ul_split"))
     parts = [f"ul_head_z{i}" for i in range(len(heads))]
     g.node.append(helper.make_node("Split", ["ul_head_full", "ul_split"], parts, axis=1))
+    for i, a in enumerate(weights):
+        if a:
+            _blend_into(g, parts[i], a, f"ul_head_zb{i}", f"ul_blend{i}")
+            parts[i] = f"ul_head_zb{i}"
     outputs = []
     for i, part in enumerate([*parts, "ul_base_out"]):
         name = "ul_base" if i == len(heads) else f"ul_head{i}"
@@ -525,20 +652,23 @@ def fit_head(
 def score_heads(
     model: InstalledModel, gt: GroundTruth, heads: Sequence[Head], base_lut: np.ndarray, *, frames: Sequence[int] | None = None,
     threads: int | None = None, taps: Sequence[str] = FEATURE_TAPS, progress: Progress | None = None, stage: str = "holdout",
+    blend: Sequence[float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Confusion matrices of the base (through ``base_lut``) and of each head on the chosen frames, in one pass.
 
     Returns ``(base (n, K, K), heads (len(heads), n, K, K))``, scored as ``urbanlens evaluate`` scores
     an installed model: labels at the input size mapped back onto the mask's pixels, unlabelled
-    mask pixels and void predictions left out.
+    mask pixels and void predictions left out. ``blend``: each head's weight of the base's
+    log-probabilities mapped through ``base_lut`` (:func:`base_map_matrix`; default 0, the head alone).
     """
     card = model.card
     base = _load(model.onnx_path)
     tp = _taps(base, card, taps, threads)
-    sess = _session(head_model(base, tp, heads, card.input_size, labels=True), threads)
+    k = len(gt.class_names)
+    base_map = base_map_matrix(base_lut, card.num_classes, k) if blend is not None and any(blend) else None
+    sess = _session(head_model(base, tp, heads, card.input_size, labels=True, blend=blend, base_map=base_map), threads)
     input_name = _input_name(base)
     chosen = list(range(len(gt.samples))) if frames is None else list(frames)
-    k = len(gt.class_names)
     names = [f"ul_head{i}" for i in range(len(heads))] + ["ul_base"]
     out = np.zeros((len(heads) + 1, len(chosen), k, k), np.int64)
     for j, i in enumerate(chosen):
@@ -555,6 +685,25 @@ def score_heads(
             out[h, j] = confusion_matrix(mask, pred, k)
         _tick(progress, stage, j + 1, len(chosen))
     return out[-1], out[:-1]
+
+
+def choose_blend(
+    model: InstalledModel, gt: GroundTruth, head: Head, base_lut: np.ndarray, frames: Sequence[int], *,
+    weights: Sequence[float] = BLEND_WEIGHTS, threads: int | None = None, progress: Progress | None = None,
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """The blend weight whose head + base blend scores the best mIoU on ``frames`` (ties: the smaller weight).
+
+    Returns ``(weight, base (n, K, K), per weight (len(weights), n, K, K))`` confusion matrices, the
+    weights in increasing order, from one pass of :func:`score_heads`.
+    """
+    ws = sorted({float(a) for a in weights})
+    if not ws or not all(0.0 <= a < 1.0 for a in ws):
+        raise InputError(f"blend weights {list(weights)}; expected one or more numbers in [0, 1)")
+    base_cm, cms = score_heads(model, gt, [head] * len(ws), base_lut, frames=frames, threads=threads,
+                               progress=progress, blend=ws)
+    scores = [mean_iou(cm.sum(axis=0)) for cm in cms]
+    best = max(range(len(ws)), key=lambda i: (round(scores[i], 9) if math.isfinite(scores[i]) else -1.0, -ws[i]))
+    return ws[best], base_cm, cms
 
 
 # -- holdout --------------------------------------------------------------------------------------
@@ -642,6 +791,10 @@ class AdaptResult:
     installed: InstalledModel | None
     annotations_sha256: str
     seconds: dict[str, float] = field(default_factory=dict)
+    blend: float = 0.0
+    """The chosen weight of the base's mapped log-probabilities (module doc)."""
+    blend_miou: dict[float, float] = field(default_factory=dict)
+    """Held-out mIoU (fraction) of the head blended with each weight tried."""
 
     @property
     def better(self) -> bool:
@@ -660,6 +813,7 @@ class AdaptResult:
             "holdout_iou": {"base": {k: pct(v) for k, v in self.base_iou.items()},
                             "adapted": {k: pct(v) for k, v in self.adapted_iou.items()}},
             "annotations_sha256": self.annotations_sha256, "seconds": {k: round(v, 1) for k, v in self.seconds.items()},
+            "blend": {"weight": self.blend, "holdout_miou": {str(a): pct(v) for a, v in self.blend_miou.items()}},
         }
 
 
@@ -691,12 +845,13 @@ def _miou_iou(cm: np.ndarray, names: Sequence[str]) -> tuple[float, dict[str, fl
 def adapt(
     base: InstalledModel, gt: GroundTruth, name: str, settings: Settings, *, holdout: float = 0.25,
     label_map: LabelMap | None = None, seed: int = 0, per_class: int = 150, l2: float = 1e-4,
-    progress: Progress | None = None,
+    blend_weights: Sequence[float] = BLEND_WEIGHTS, progress: Progress | None = None,
 ) -> AdaptResult:
     """Fit a head for ``gt``'s classes on ``base``'s frozen features and install it as ``name`` if it
     beats the base on the held-out frames (see the module doc). ``label_map`` maps the base's
-    classes onto the annotation's to score the base (default:
-    :func:`~analytics.evaluation.labelmaps.default_label_map`)."""
+    classes onto the annotation's to score the base and to blend it with the head (default:
+    :func:`~analytics.evaluation.labelmaps.default_label_map`); the blend weight is the best of
+    ``blend_weights`` on the held-out frames (``(0.0,)``: the head alone)."""
     if not isinstance(base, InstalledModel):
         raise InputError(f"base must be an installed model, got {type(base).__name__}")
     _check_name(name, base)
@@ -717,33 +872,44 @@ def adapt(
     t1 = time.perf_counter()
     head = fit_head(*feats.subset(train), classes, l2=l2, prior=feats.prior(train), progress=progress)
     t2 = time.perf_counter()
-    base_cm, head_cm = score_heads(base, gt, [head], lut, frames=held, threads=settings.threads, progress=progress)
+    weight, base_cm, blend_cms = choose_blend(base, gt, head, lut, held, weights=blend_weights, threads=settings.threads,
+                                              progress=progress)
     t3 = time.perf_counter()
+    tried = sorted({float(a) for a in blend_weights})
+    blend_miou = {a: mean_iou(cm.sum(axis=0)) for a, cm in zip(tried, blend_cms, strict=True)}
     base_miou, base_iou = _miou_iou(base_cm, classes)
-    new_miou, new_iou = _miou_iou(head_cm[0], classes)
+    new_miou, new_iou = _miou_iou(blend_cms[tried.index(weight)], classes)
     ann_sha = annotation_hash(gt, feats.digests)
     seconds = {"features": t1 - t0, "fit": t2 - t1, "holdout": t3 - t2}
     result = AdaptResult(name, base.card.name, classes, tuple(groups), len(train), len(held), base_miou, new_miou,
-                         base_iou, new_iou, None, ann_sha, seconds)
+                         base_iou, new_iou, None, ann_sha, seconds, weight, blend_miou)
     if not result.better:
         return result
     final = fit_head(feats.x, feats.y, classes, l2=l2, prior=feats.prior(), progress=progress, stage="refit")
     seconds["refit"] = time.perf_counter() - t3
-    lineage = {
-        "base_model": base.card.name, "base_weights_sha256": base.weights_sha256, "annotations_sha256": ann_sha,
-        "annotation_format": gt.format, "frames": len(gt.samples), "label_map": lm.name,
-        "holdout": {"share": holdout, "seed": seed, "frames": len(held), "train_frames": len(train),
-                    "base_miou": round(100 * base_miou, 2), "adapted_miou": round(100 * new_miou, 2)},
-        "head": {"features": list(feats.taps.names), "pixels": int(feats.y.size), "per_class": per_class, "l2": l2,
-                 "prior_tau": PRIOR_TAU},
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"), "code_version": __version__,
-    }
+    lineage = _lineage(base, lm, gt, result, feats, per_class, l2, holdout, seed)
     card = _adapted_card(name, base, classes, groups, lineage)
-    graph = head_model(_load(base.onnx_path), feats.taps, [final], card.input_size)
+    base_map = base_map_matrix(lut, base.card.num_classes, len(classes))
+    graph = head_model(_load(base.onnx_path), feats.taps, [final], card.input_size, blend=[weight], base_map=base_map)
     with tempfile.TemporaryDirectory(prefix="urbanlens-adapt-") as tmp:
         onnx_file, card_file = Path(tmp) / "model.onnx", Path(tmp) / "card.json"
         onnx_file.write_bytes(graph.SerializeToString())
         card_file.write_text(card.to_json(), encoding="utf-8")
         installed = add_model(onnx_file, card_file, settings)
-    return AdaptResult(name, base.card.name, classes, tuple(groups), len(train), len(held), base_miou, new_miou, base_iou,
-                       new_iou, installed, ann_sha, seconds)
+    return dataclasses.replace(result, installed=installed)
+
+
+def _lineage(base: InstalledModel, lm: LabelMap, gt: GroundTruth, result: AdaptResult, feats: FeatureSet, per_class: int,
+             l2: float, holdout: float, seed: int) -> dict[str, Any]:
+    """The card's ``lineage`` table (docs/adapt.md)."""
+    return {
+        "base_model": base.card.name, "base_weights_sha256": base.weights_sha256, "annotations_sha256": result.annotations_sha256,
+        "annotation_format": gt.format, "frames": len(gt.samples), "label_map": lm.name,
+        "holdout": {"share": holdout, "seed": seed, "frames": result.holdout_frames, "train_frames": result.train_frames,
+                    "base_miou": round(100 * result.base_miou, 2), "adapted_miou": round(100 * result.adapted_miou, 2)},
+        "head": {"features": list(feats.taps.names), "pixels": int(feats.y.size), "per_class": per_class, "l2": l2,
+                 "prior_tau": PRIOR_TAU, "blend_weight": result.blend, "blend_eps": BLEND_EPS,
+                 "blend_chosen_on": "holdout: the weight with the best held-out mIoU (ties: the smaller)",
+                 "blend_holdout_miou": {str(a): round(100 * v, 2) for a, v in result.blend_miou.items()}},
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"), "code_version": __version__,
+    }

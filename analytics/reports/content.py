@@ -53,7 +53,7 @@ from analytics.store.catalog import trust_counts
 from analytics.store.evaluations import adjusted_indicators, camera_evaluations
 from analytics.taxonomy import CITYSCAPES, GROUPS, group_label
 from analytics.trust import left_out_note
-from analytics.visual.charts import WEEKEND_SHADING_DAYS
+from analytics.visual.charts import WEEKEND_SHADING_DAYS, WEEKLY_DAYS
 
 if TYPE_CHECKING:
     from analytics.store import Store
@@ -336,7 +336,11 @@ def sentence(
 
 
 def day_caption(content: ReportContent) -> str:
-    """Caption of the by-day pattern chart (weekends are shaded only on periods up to WEEKEND_SHADING_DAYS days)."""
+    """Caption of the by-day pattern chart (weekends are shaded only on periods up to WEEKEND_SHADING_DAYS days;
+    periods over WEEKLY_DAYS days draw one point per week, :func:`analytics.visual.charts.weekly_rollup`)."""
+    if content.days > WEEKLY_DAYS:
+        return ("One point per week with footage (dated by its Monday): the days' values weighted by their frames; "
+                "lines break where weeks without footage make a gap.")
     shaded = "; weekends shaded" if content.days <= WEEKEND_SHADING_DAYS else ""
     return f"One point per day with footage; lines break where days without footage make a gap{shaded}."
 

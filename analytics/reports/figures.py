@@ -24,7 +24,7 @@ from matplotlib.patches import Polygon as MplPolygon
 from analytics.formatting import MISSING_TEXT, display_scale, format_value, to_display
 from analytics.geo import polygon_rings
 from analytics.indicators import INDICATORS
-from analytics.reports.content import ReportContent
+from analytics.reports.content import PATTERN_INDICATORS, ReportContent
 from analytics.visual import charts
 from analytics.visual.layers import (
     DAMAGE_COLOR,
@@ -268,13 +268,17 @@ def pattern_png(df: pd.DataFrame, by: str) -> bytes:
     """Two panels over hour of day (``by='hour'``) or day (``by='day'``): pedestrian use, and congestion.
 
     By day, days without footage are left out and lines break at gaps
-    (:func:`analytics.visual.charts.break_gaps`); the work grows linearly with the number of days.
+    (:func:`analytics.visual.charts.break_gaps`); over more than :data:`~analytics.visual.charts.WEEKLY_DAYS`
+    days there is one point per week (:func:`analytics.visual.charts.weekly_rollup`). The work grows linearly
+    with the number of days.
     """
     import matplotlib
 
     full = df
+    weekly = by == "day" and charts.is_weekly(full["day"])
     if by == "day":
-        df = charts.break_gaps(df[df["n_frames"] > 0], "day")
+        rolled = charts.weekly_rollup_wide(df, PATTERN_INDICATORS) if weekly else df
+        df = charts.break_gaps(rolled[rolled["n_frames"] > 0], "day", step=charts.WEEK if weekly else None)
     with _STYLE_LOCK, matplotlib.rc_context(_RC):
         fig = Figure(figsize=(WIDTH_IN, 2.55))
         axes = fig.subplots(1, 2)
@@ -285,7 +289,7 @@ def pattern_png(df: pd.DataFrame, by: str) -> bytes:
         else:
             x = df["day"].to_numpy()
             shaded = len(full) <= charts.WEEKEND_SHADING_DAYS
-            xlabel = "day (weekends shaded)" if shaded else "day"
+            xlabel = "week (from Monday)" if weekly else ("day (weekends shaded)" if shaded else "day")
         ax1, ax2 = axes
         _band(ax1, x, df, "people_per_frame", "#2c7fb8")
         ax1.set_ylabel("people per frame")
@@ -298,7 +302,8 @@ def pattern_png(df: pd.DataFrame, by: str) -> bytes:
             import matplotlib.dates as mdates  # deferred with matplotlib itself
 
             xs = np.asarray(x[known], dtype=float) if by == "hour" else mdates.date2num(x[known])
-            ax2.broken_barh([(v - 0.5, 1.0) for v in xs], (0, 0.05), facecolors=[LEVEL_COLORS[v] for v in lv[known]],
+            left, width = (0.0, 7.0) if weekly else (0.5, 1.0)  # one bar per hour or day centred on it, per week from Monday
+            ax2.broken_barh([(v - left, width) for v in xs], (0, 0.05), facecolors=[LEVEL_COLORS[v] for v in lv[known]],
                             linewidth=0, transform=ax2.get_xaxis_transform(), zorder=1)
         ax2.set_ylabel("% of road / of vehicles")
         ax2.set_title("Congestion (bar: level)", loc="left", fontweight="bold")

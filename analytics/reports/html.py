@@ -32,7 +32,7 @@ from analytics.formatting import (
 )
 from analytics.indicators import HEADLINE, INDICATORS
 from analytics.reports import figures
-from analytics.reports.content import SHORT_LABELS, ReportContent, camera_columns, day_caption, format_lonlat
+from analytics.reports.content import PATTERN_INDICATORS, SHORT_LABELS, ReportContent, camera_columns, day_caption, format_lonlat
 from analytics.visual import charts, maps
 
 CSP = (
@@ -182,13 +182,17 @@ def pattern_figure(df: pd.DataFrame, by: str) -> go.Figure:
 
     By day: days without footage are left out and the lines break at gaps (:func:`analytics.visual.charts.break_gaps`);
     weekends are shaded for periods up to :data:`~analytics.visual.charts.WEEKEND_SHADING_DAYS` days; the date
-    axis names years when the period spans them. The figure grows linearly with the number of days.
+    axis names years when the period spans them; over more than :data:`~analytics.visual.charts.WEEKLY_DAYS` days
+    there is one point per week (:func:`analytics.visual.charts.weekly_rollup`). The figure grows linearly with
+    the number of days.
     """
     if by == "hour":
         data = df
         x: list[Any] = [int(h) for h in df["hour"]]
     else:
-        data = charts.break_gaps(df[df["n_frames"] > 0], "day")
+        weekly = charts.is_weekly(df["day"])
+        rolled = charts.weekly_rollup_wide(df, PATTERN_INDICATORS) if weekly else df
+        data = charts.break_gaps(rolled[rolled["n_frames"] > 0], "day", step=charts.WEEK if weekly else None)
         x = list(data["day"])
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Pedestrian use", "Congestion"), horizontal_spacing=0.1)
     for t in _band_traces(x, data, "people_per_frame", "#2c7fb8"):

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from analytics.errors import InputError
-from analytics.indicators import TRUSTED_FRAMES, compute, frame_filter, period_filter
-from analytics.periods import previous_period
+from analytics.indicators import TRUSTED_FRAMES, compute, data_period, frame_filter, period_filter
+from analytics.periods import comparison_window
 from analytics.records import ClipMeasurements
 from analytics.store import Store
 from analytics.taxonomy import VALID_GROUPS
@@ -116,13 +116,15 @@ def city_values(
     include_low_trust: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """City indicator tables (long, as :func:`analytics.indicators.compute`) of ``[start, end]`` and of the period
-    of the same length just before it; the second is empty when the period is open at either end."""
+    it is compared with (:func:`analytics.periods.comparison_window`); the second is empty, and not queried, when
+    there is none (an open period, one over the longest compared, or no data before it)."""
     names = list(names)
     lt = include_low_trust
     now = compute(store, by="city", indicators=names, start=start, end=end, min_frames=min_frames, include_low_trust=lt)
-    if start is None or end is None:
+    window = comparison_window(start, end, data_period(store)[0]) if start is not None and end is not None else None
+    if window is None:
         return now, now.iloc[0:0]
-    p0, p1 = previous_period(start, end)
+    p0, p1 = window
     return now, compute(store, by="city", indicators=names, start=p0, end=p1, min_frames=min_frames, include_low_trust=lt)
 
 

@@ -2,12 +2,16 @@
 
 Rules every figure here follows (the dashboard, reports and tests rely on them):
 
-- colour scales are colour-blind safe (viridis for values, the Okabe–Ito palette for series);
+- colour scales are colour-blind safe: values coloured by the one colour logic of the maps
+  (:func:`analytics.visual.layers.indicator_scale`: darker green = better, darker red = worse), series
+  in the Okabe–Ito palette;
 - every chart names the indicator, its unit and the period;
 - a cell with too few frames is drawn as "not enough data" (grey), never as a colour;
 - heuristic indicators say so in their title; synthetic data is labelled by the caller's banner;
 - a line breaks where the data has a gap (:func:`break_gaps`) and a date axis names the year
-  when the period spans more than one calendar year (:func:`date_axis`).
+  when the period spans more than one calendar year (:func:`date_axis`);
+- a by-day chart of a period longer than :data:`WEEKLY_DAYS` days draws one point per week
+  (:func:`weekly_rollup`), not a cloud of a thousand points.
 
 No streamlit here: the dashboard pages only lay out what these functions return.
 """
@@ -25,13 +29,12 @@ import plotly.graph_objects as go
 
 from analytics.errors import InputError
 from analytics.formatting import MISSING_TEXT, as_percent, display_scale, format_count, format_difference, format_interval, format_value
-from analytics.indicators import HEADLINE, INDICATORS, WEEKDAYS
+from analytics.indicators import HEADLINE, INDICATORS, WEEKDAYS, to_wide
 from analytics.taxonomy import GROUP_COLORS, group_label
-from analytics.visual.layers import MISSING_COLOR
+from analytics.visual.layers import MISSING_COLOR, ColourScale, indicator_scale
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 """Okabe & Ito (2008) qualitative palette, distinguishable with every common colour-vision deficiency."""
-VALUE_SCALE = "Viridis"
 FONT = "Inter, 'Source Sans Pro', 'Helvetica Neue', Arial, sans-serif"
 GAP_FACTOR = 3.0
 """A step between consecutive times longer than this many typical steps is a gap (see :func:`break_gaps`)."""
@@ -40,12 +43,13 @@ DAY_MS = 86_400_000
 
 
 # -- time axes ------------------------------------------------------------------------------------
-def break_gaps(df: pd.DataFrame, time_col: str, factor: float = GAP_FACTOR) -> pd.DataFrame:
+def break_gaps(df: pd.DataFrame, time_col: str, factor: float = GAP_FACTOR, step: Any = None) -> pd.DataFrame:
     """``df`` sorted by ``time_col``, with an empty row (NaN everywhere else) inside each gap, so a line breaks there.
 
-    The typical step is the median of the positive steps between consecutive times; a gap is a
+    The typical step is ``step`` where the caller knows it (a week for :func:`weekly_rollup`), else the
+    median of the positive steps between consecutive times; a gap is a
     step ``t[i+1] − t[i] > factor × typical step``; its empty row sits at ``t[i] + typical step``.
-    Dates become pandas timestamps; numbers stay numbers. Fewer than three rows: nothing to judge.
+    Dates become pandas timestamps; numbers stay numbers. Fewer than three rows and no ``step``: nothing to judge.
 
     >>> days = pd.to_datetime(["2018-04-19", "2018-04-20", "2018-04-21", "2026-11-02", "2026-11-03"])
     >>> out = break_gaps(pd.DataFrame({"day": days, "value": [1.0, 2.0, 3.0, 4.0, 5.0]}), "day")
@@ -59,7 +63,7 @@ def break_gaps(df: pd.DataFrame, time_col: str, factor: float = GAP_FACTOR) -> p
     if factor <= 1:
         raise InputError(f"gap factor {factor} must be above 1 (a gap is longer than the typical step)")
     out = df.sort_values(time_col, kind="stable").reset_index(drop=True)
-    if len(out) < 3:
+    if len(out) < (3 if step is None else 2):
         return out
     if not pd.api.types.is_numeric_dtype(out[time_col]):
         out[time_col] = pd.to_datetime(out[time_col])
@@ -68,7 +72,7 @@ def break_gaps(df: pd.DataFrame, time_col: str, factor: float = GAP_FACTOR) -> p
     positive = steps[steps > steps.iloc[0] * 0]
     if positive.empty:
         return out
-    typical = positive.median()
+    typical = positive.median() if step is None else step
     before = [k - 1 for k in steps.index[(steps > typical * factor).to_numpy()]]
     if not before:
         return out
@@ -126,6 +130,88 @@ def weekend_runs(days: Any) -> list[tuple[date, date]]:
         else:
             runs.append((d, d))
     return runs
+
+
+WEEKLY_DAYS = 120
+"""By-day charts of periods longer than this many days draw one point per week (:func:`weekly_rollup`)."""
+WEEK = pd.Timedelta(days=7)
+"""The step of a weekly roll-up (lines break where weeks are missing, :func:`break_gaps`)."""
+
+
+def is_weekly(days: Any) -> bool:
+    """Whether a by-day chart of ``days`` (dates or timestamps) draws weeks: its span is longer than :data:`WEEKLY_DAYS` days.
+
+    >>> is_weekly([date(2026, 1, 1), date(2026, 4, 30)]), is_weekly([date(2026, 1, 1), date(2026, 5, 1)])
+    (False, True)
+    """
+    span = time_span(list(days))
+    return span is not None and (span[1] - span[0]).days + 1 > WEEKLY_DAYS
+
+
+_CELL_COLUMNS = ("value", "ci_low", "ci_high", "n_frames", "n_clips", "enough")
+
+
+def weekly_rollup(long: pd.DataFrame, time_col: str = "day") -> pd.DataFrame:
+    """A long indicator table by day (as :func:`analytics.indicators.compute`) rolled up to one row per week and
+    indicator (and any other key column), dated by the week's Monday.
+
+    Rule, per week and indicator: ``n_frames`` (and ``n_clips``) are sums over its days; ``value`` is the mean of
+    the days' values weighted by their frames, ``Σ nᵢ·vᵢ / Σ nᵢ`` over the days that have a value (a day with too
+    few frames has none and adds no weight); ``ci_low`` and ``ci_high`` are the same weighted means of the days'
+    bounds, a cautious band at least as wide as the week's own interval; ``enough`` where any day has a value.
+
+    >>> days = [date(2026, 11, 2), date(2026, 11, 3), date(2026, 11, 9)]  # Monday, Tuesday, the next Monday
+    >>> long = pd.DataFrame({"day": days, "indicator": "green_view", "value": [0.1, 0.4, np.nan],
+    ...                      "ci_low": [0.0, 0.3, np.nan], "ci_high": [0.2, 0.5, np.nan], "n_frames": [100, 50, 5],
+    ...                      "enough": [True, True, False]})
+    >>> out = weekly_rollup(long)
+    >>> [str(d.date()) for d in out["day"]], out["value"].round(3).tolist(), out["n_frames"].tolist(), out["enough"].tolist()
+    (['2026-11-02', '2026-11-09'], [0.2, nan], [150, 5], [True, False])
+    """
+    missing = [c for c in (time_col, "indicator", "value", "ci_low", "ci_high", "n_frames") if c not in long.columns]
+    if missing:
+        raise InputError(f"a weekly roll-up needs column {missing[0]!r}; columns: {', '.join(map(str, long.columns))}")
+    df = long.copy()
+    t = pd.to_datetime(df[time_col]).dt.normalize()
+    df[time_col] = t - pd.to_timedelta(t.dt.day_of_week, unit="D")
+    keys = [c for c in df.columns if c not in _CELL_COLUMNS]
+    n = df["n_frames"].fillna(0).astype(float)
+    sums: dict[str, pd.Series] = {"n_frames": df["n_frames"].fillna(0).astype(int)}
+    if "n_clips" in df.columns:
+        sums["n_clips"] = df["n_clips"].fillna(0).astype(int)
+    for col in ("value", "ci_low", "ci_high"):
+        x = df[col].astype(float)
+        weight = n.where(x.notna(), 0.0)
+        sums[f"_{col}_nx"], sums[f"_{col}_n"] = (x.fillna(0.0) * weight), weight
+    g = pd.concat([df[keys], pd.DataFrame(sums)], axis=1).groupby(keys, dropna=False, sort=True).sum().reset_index()
+    out = g[keys].copy()
+    for col in ("value", "ci_low", "ci_high"):
+        out[col] = g[f"_{col}_nx"] / g[f"_{col}_n"].replace(0.0, np.nan)
+    out["n_frames"] = g["n_frames"].astype(int)
+    if "n_clips" in g.columns:
+        out["n_clips"] = g["n_clips"].astype(int)
+    out["enough"] = out["value"].notna()
+    return out.sort_values([time_col, *[k for k in keys if k != time_col]], kind="stable").reset_index(drop=True)
+
+
+def weekly_rollup_wide(wide: pd.DataFrame, names: Sequence[str], time_col: str = "day") -> pd.DataFrame:
+    """A wide table by day (:func:`analytics.indicators.to_wide` columns: ``<ind>``, ``<ind>_low``, ``<ind>_high``,
+    ``<ind>_n_frames``) rolled up by week with :func:`weekly_rollup`, each indicator weighted by its own frames;
+    the congestion level is read from the week's values. Days with no row for an indicator weigh nothing; names
+    without a column in ``wide`` are left out."""
+    parts = []
+    for name in [n for n in names if n in wide.columns]:
+        counts = wide[f"{name}_n_frames"] if f"{name}_n_frames" in wide.columns else wide["n_frames"]
+        parts.append(pd.DataFrame({
+            time_col: wide[time_col], "indicator": name, "value": wide[name].astype(float),
+            "ci_low": wide[f"{name}_low"].astype(float), "ci_high": wide[f"{name}_high"].astype(float),
+            "n_frames": counts.fillna(0).astype(int),
+            "n_clips": wide["n_clips"].fillna(0).astype(int) if "n_clips" in wide.columns else 0,
+        }))
+    out = to_wide(weekly_rollup(pd.concat(parts, ignore_index=True), time_col), [time_col])
+    if "congestion_level" not in out.columns:
+        out["congestion_level"] = "unknown"
+    return out
 
 
 def time_span(values: Sequence[Any] | pd.Series) -> tuple[date, date] | None:
@@ -291,16 +377,22 @@ def timeseries_figure(
     long: pd.DataFrame, key: str, name: str, period: str, labels: dict[str, str] | None = None, time_key: str = "day",
     max_series: int = 8,
 ) -> go.Figure:
-    """One line per ``key`` value (district, camera) over ``time_key`` with a 95% band; gaps where data is short."""
+    """One line per ``key`` value (district, camera) over ``time_key`` with a 95% band; gaps where data is short.
+
+    By day over more than :data:`WEEKLY_DAYS` days: one point per week (:func:`weekly_rollup`)."""
     df = long[long["indicator"] == name]
     if df.empty:
         return empty_figure(f"No frames for {INDICATORS[name].label} in {period}")
+    step, typical = time_key, None
+    span = time_span(df[time_key]) if time_key != "hour" else None
+    if span is not None and is_weekly(span):
+        df, step, typical = weekly_rollup(df, time_key), "week", WEEK
     s = display_scale(name)
     fig = go.Figure()
     groups = list(dict.fromkeys(df[key])) if key in df.columns else [None]
     for i, g in enumerate(groups[:max_series]):
         part = df if g is None else df[df[key] == g]
-        part = part.sort_values(time_key) if time_key == "hour" else break_gaps(part, time_key)
+        part = part.sort_values(time_key) if time_key == "hour" else break_gaps(part, time_key, step=typical)
         colour = OKABE_ITO[i % len(OKABE_ITO)]
         label = "City" if g is None else (labels or {}).get(str(g), str(g))
         x = part[time_key]
@@ -322,21 +414,25 @@ def timeseries_figure(
         )
     missing = int((~df["enough"]).sum())
     note = f" · {missing} cells with {MISSING_TEXT} left blank" if missing else ""
-    fig = _layout(fig, f"{indicator_title(name)} by {time_key} · {period}{note}",
+    fig = _layout(fig, f"{indicator_title(name)} by {step} · {period}{note}",
                   legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 1.0, "xanchor": "right"})
     fig.update_layout(margin={"t": 80})
     fig.update_yaxes(title=indicator_title(name), rangemode="tozero")
     if time_key == "hour":
         fig.update_xaxes(title="hour of day", dtick=2, range=[-0.5, 23.5])
-    else:
-        span = time_span(df[time_key])
-        if span is not None:
-            fig.update_xaxes(title=None, **date_axis(*span))  # years shown when the data spans them; ticks never crowd
+    elif span is not None:
+        fig.update_xaxes(title=None, **date_axis(*span))  # years shown when the data spans them; ticks never crowd
     return fig
 
 
+def plotly_colours(scale: ColourScale) -> dict[str, Any]:
+    """Plotly colour settings (``colorscale``, ``cmin``/``cmax`` style bounds as ``zmin``/``zmax``) of a map's colour scale."""
+    return {"colorscale": [[p, c] for p, c in scale.stops], "zmin": scale.vmin, "zmax": scale.vmax}
+
+
 def heatmap_figure(long: pd.DataFrame, name: str, period: str) -> go.Figure:
-    """Hour of day × weekday heatmap (viridis); cells with too few frames grey and marked ×."""
+    """Hour of day × weekday heatmap coloured as the maps are (:func:`analytics.visual.layers.indicator_scale`: the
+    indicator's ``better`` direction picks the scale); cells with too few frames grey and marked ×."""
     df = long[long["indicator"] == name]
     if df.empty:
         return empty_figure(f"No frames for {INDICATORS[name].label} in {period}")
@@ -346,6 +442,7 @@ def heatmap_figure(long: pd.DataFrame, name: str, period: str) -> go.Figure:
     grid = grid.reindex(index=range(1, 8), columns=range(24))
     n = n.reindex(index=range(1, 8), columns=range(24)).fillna(0)
     z = grid.to_numpy(dtype=float) * s
+    scale = indicator_scale(name, grid.to_numpy(dtype=float).ravel())
     cell_text = [[f"{format_value(name, v)}<br>{format_count(k)} frames" for v, k in zip(vs, ks)]
                  for vs, ks in zip(grid.to_numpy(dtype=float), n.to_numpy())]
     missing = np.where(np.isnan(z), 1.0, np.nan)
@@ -362,8 +459,8 @@ def heatmap_figure(long: pd.DataFrame, name: str, period: str) -> go.Figure:
     )
     fig.add_trace(
         go.Heatmap(
-            z=z, x=hours, y=list(WEEKDAYS), colorscale=VALUE_SCALE, customdata=cell_text, xgap=1, ygap=1,
-            colorbar={"title": {"text": INDICATORS[name].unit}, "thickness": 12},
+            z=z, x=hours, y=list(WEEKDAYS), **plotly_colours(scale), customdata=cell_text, xgap=1, ygap=1,
+            colorbar={"title": {"text": f"{INDICATORS[name].unit}<br><sub>{scale.reading}</sub>"}, "thickness": 12},
             hovertemplate="%{y} %{x}:00<br>%{customdata}<extra></extra>",
         )
     )
@@ -393,12 +490,13 @@ def ranked_bars_figure(long: pd.DataFrame, key: str, name: str, period: str, lab
         )
     if not ok.empty:
         v = ok["value"].to_numpy(float) * s
+        scale = indicator_scale(name, ok["value"].to_numpy(float))
         lo = ok["ci_low"].to_numpy(float) * s
         hi = ok["ci_high"].to_numpy(float) * s
         fig.add_trace(
             go.Bar(
                 y=ok["label"], x=v, orientation="h", name=indicator_title(name),
-                marker={"color": v, "colorscale": VALUE_SCALE, "cmin": float(np.nanmin(v)), "cmax": float(np.nanmax(v))},
+                marker={"color": [scale.colour(x) for x in ok["value"].to_numpy(float)]},
                 error_x={"type": "data", "symmetric": False, "array": np.nan_to_num(hi - v), "arrayminus": np.nan_to_num(v - lo),
                          "color": "#444", "thickness": 1.2},
                 customdata=hover_texts(ok, name),

@@ -1,4 +1,6 @@
-"""Data: import cameras and districts, installed models, database statistics, export of all indicators."""
+"""Data: import cameras and districts, installed models, database statistics, export of all indicators.
+
+Imports always write to the user's own database, never to the demo city's, whichever the sidebar shows."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from dashboard import ui
 
 st.title("Data")
 path = ui.db_path()
+own_path = ui.user_db_path()  # cameras and districts are imported into the user's own database, never the demo city's
 settings = ui.settings()
 start, end = ui.period()
 s = ui.stats(path)
@@ -34,6 +37,10 @@ st.caption(
        if s["clips"] and s["synthetic_share"] else "")
 )
 
+if ui.viewing_demo():
+    st.info(f"You are looking at the demo city. Cameras and districts imported here go to **your own database** (`{own_path}`), "
+            "never to the demo; pick *Your data* in the sidebar to see them.", icon=":material/database:")
+
 tab_cam, tab_dist, tab_models, tab_export = st.tabs(["Import cameras", "Import districts", "Models", "Export indicators"])
 
 with tab_cam:
@@ -47,9 +54,10 @@ with tab_cam:
             ui.show_error(exc)
         else:
             st.dataframe(df, hide_index=True, width="stretch")
-            ui.import_button(f"Import {len(df)} cameras", "data_import_cameras", lambda: ui.store().upsert_cameras(df), "cameras")
-    cams = ui.cameras(path)
-    with st.expander(f"Cameras in the database ({len(cams)})"):
+            ui.import_button(f"Import {len(df)} cameras", "data_import_cameras", lambda: ui.user_store().upsert_cameras(df),
+                             "cameras")
+    cams = ui.cameras(own_path)
+    with st.expander(f"Cameras in your database ({len(cams)})"):
         st.dataframe(cams, hide_index=True, width="stretch")
 
 with tab_dist:
@@ -67,10 +75,10 @@ with tab_dist:
             with p2:
                 st.plotly_chart(maps.camera_location_figure(None, ddf, height=320), key="data_district_preview",
                                 config={"displaylogo": False})
-            ui.import_button(f"Import {len(ddf)} districts", "data_import_districts", lambda: ui.store().upsert_districts(ddf),
+            ui.import_button(f"Import {len(ddf)} districts", "data_import_districts", lambda: ui.user_store().upsert_districts(ddf),
                              "districts")
-    dists = ui.districts(path)
-    with st.expander(f"Districts in the database ({len(dists)})"):
+    dists = ui.districts(own_path)
+    with st.expander(f"Districts in your database ({len(dists)})"):
         st.dataframe(dists[["district_id", "name", "source"]], hide_index=True, width="stretch")
 
 with tab_models:

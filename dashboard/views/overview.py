@@ -37,9 +37,8 @@ ui.low_trust_caption(start, end)
 period = format_period(start, end)
 
 # -- KPI tiles ------------------------------------------------------------------------------------
-KPI_LABELS = {"green_view": "Green view", "pedestrian_share": "Pedestrians", "people_per_hour": "People/hour",
-              "congestion": "Congestion", "distress_share": "Road distress"}
-KPI_NAMES = tuple(n for n in KPI_LABELS if n in INDICATORS)
+KPI_NAMES = tuple(n for n in ("green_view", "pedestrian_share", "people_per_hour", "congestion", "distress_share")
+                  if n in INDICATORS)
 kpi = ui.kpis(path, KPI_NAMES, start, end, settings.min_frames)
 window = comparison_window(start, end, ui.period_bounds(path)[0])  # none over 90 days or before the data
 against = format_comparison(window, period_days(start, end) if start and end else 0)
@@ -48,7 +47,7 @@ cols = st.columns(len(kpi))
 for col, r in zip(cols, kpi.itertuples(index=False)):
     with col.container(border=True):
         st.metric(
-            KPI_LABELS[r.indicator],
+            INDICATORS[r.indicator].short_label,
             INDICATORS[r.indicator].level_name(r.value) or format_cell(r.indicator, r.value, MISSING_TEXT),  # a level: its name
             delta=r.change_text if window else None, delta_color="off",
             delta_arrow="off" if r.change_text is None or rounds_to_zero(r.indicator, r.change) else "auto",

@@ -69,7 +69,7 @@ c1, c2 = st.columns([2, 2])
 area_key = ui.linked("report_area", "district", lambda t: links.parse_choice("district", t, options[1:]), lambda: c1.selectbox(
     "Area", options, format_func=lambda k: names.get(k, k), key="report_area"), lambda k: None if k == CITY else str(k))
 main = ui.linked("report_indicator", "indicator", lambda t: links.parse_choice("indicator", t, list(HEADLINE)), lambda: c2.selectbox(
-    "Main indicator (map and ranking)", list(HEADLINE), index=0, key="report_indicator", format_func=lambda n: INDICATORS[n].label))
+    "Main indicator (map and ranking)", list(HEADLINE), index=0, key="report_indicator", format_func=lambda n: INDICATORS[n].short_label))
 st.caption(f"Period: {format_period(start, end, days=True)}, as chosen in the sidebar (pick *Custom* there for other dates).")
 area = None if area_key == CITY else str(area_key)
 
