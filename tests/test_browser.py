@@ -34,17 +34,24 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return demo_database(tmp_path_factory)
 
 
-@pytest.fixture(scope="module")
-def server(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def dashboard_server(db: Path | None, home: Path) -> Iterator[str]:
+    """A real Streamlit server on ``db`` (None: the dashboard picks from ``home``) for a module fixture to yield from.
+
+    Skips, saying why, where Debian's chromium is missing.
+    """
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed at /usr/bin/chromium (`apt-get install -y chromium`; .ci/run does it)")
-    home = tmp_path_factory.mktemp("browser-home")
     port = load_bench.free_port()
-    proc = load_bench.start_dashboard(demo_db, home, port, home / "streamlit.log")
+    proc = load_bench.start_dashboard(db, home, port, home / "streamlit.log")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         load_bench.stop_process(proc)
+
+
+@pytest.fixture(scope="module")
+def server(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from dashboard_server(demo_db, tmp_path_factory.mktemp("browser-home"))
 
 
 def wait_for_page(page, title: str, timeout_ms: int = 60000) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,6 @@ screen pixels with the plot's own axes. Screenshots go to tests/artifacts/ (giti
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,11 +15,9 @@ import numpy as np
 import pytest
 import shapely
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import load_bench  # noqa: E402  (the dashboard server helpers the load benchmark uses too)
-
-from analytics.store import Store  # noqa: E402
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, wait_for_page  # noqa: E402
+from analytics.store import Store
+from tests.dashboard_helpers import demo_database
+from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, dashboard_server, wait_for_page
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -33,22 +30,12 @@ TO_PAGE = """([lon, lat]) => {
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.dashboard_helpers import demo_database
-
     return demo_database(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def server(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed at /usr/bin/chromium (`apt-get install -y chromium`; .ci/run does it)")
-    home = tmp_path_factory.mktemp("browser-maps-home")
-    port = load_bench.free_port()
-    proc = load_bench.start_dashboard(demo_db, home, port, home / "streamlit.log")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        load_bench.stop_process(proc)
+    yield from dashboard_server(demo_db, tmp_path_factory.mktemp("browser-maps-home"))
 
 
 def away_from_label(geometry_geojson: str) -> tuple[float, float]:

@@ -11,7 +11,6 @@ Playwright; screenshots go to tests/artifacts/ (gitignored).
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,15 +19,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import load_bench  # noqa: E402  (the dashboard server helpers the load benchmark uses too)
-
-from analytics.demo import DEMO_START, build_demo  # noqa: E402
-from analytics.indicators import INDICATORS  # noqa: E402
-from tests.clips import write_cv2  # noqa: E402
-from tests.helpers import clip_from_pixels, store_with_cameras  # noqa: E402
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, wait_for_page  # noqa: E402
-from tests.tinymodels import bgr, colour_card, colour_model  # noqa: E402
+from analytics.demo import DEMO_START, build_demo
+from analytics.indicators import INDICATORS
+from tests.clips import write_cv2
+from tests.helpers import clip_from_pixels, store_with_cameras
+from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, dashboard_server, wait_for_page
+from tests.tinymodels import bgr, colour_card, colour_model
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -53,14 +49,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(home: Path) -> Iterator[str]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed at /usr/bin/chromium (`apt-get install -y chromium`; .ci/run does it)")
-    port = load_bench.free_port()
-    proc = load_bench.start_dashboard(None, home, port, home / "streamlit.log")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        load_bench.stop_process(proc)
+    yield from dashboard_server(None, home)
 
 
 @pytest.fixture(scope="module")

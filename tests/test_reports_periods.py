@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import typer
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
+from analytics.cli import app as cli_app
 from analytics.demo import DEMO_CLASS_SET, DEMO_MODEL, SAMPLE_FPS, demo_cameras, demo_clip_measurements, demo_districts
 from analytics.errors import InputError
 from analytics.records import RunInfo
@@ -118,22 +118,9 @@ def test_synthetic_share_is_the_true_one() -> None:
     assert s.synthetic_text == "1,984 of 1,986 clips synthetic (99.9%)"
 
 
-def _app() -> typer.Typer:
-    from analytics.cli.report import register
-
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        """test app"""
-
-    register(app)
-    return app
-
-
 def test_cli_refuses_a_missing_out_folder(two_eras: Path, tmp_path: Path) -> None:
     out = tmp_path / "missing" / "r.html"
-    result = CliRunner().invoke(_app(), ["report", "--city", "--out", str(out), "--db", str(two_eras)])
+    result = CliRunner().invoke(cli_app, ["report", "--city", "--out", str(out), "--db", str(two_eras)])
     assert result.exit_code != 0 and isinstance(result.exception, InputError)
     assert f"folder {str(out.parent)!r} does not exist" in str(result.exception)
     assert not out.parent.exists()
