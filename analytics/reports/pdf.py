@@ -213,7 +213,7 @@ def _summary(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
         ])
     keep = [0, 1, 2] + ([] if c.is_city else [3]) + ([4] if c.has_previous else []) + [5]
     rows = [[r[i] for i in keep] for r in rows]
-    base = {0: 50 * mm, 1: 24 * mm, 2: 30 * mm, 3: 26 * mm, 4: 28 * mm}
+    base = {0: 48 * mm, 1: 28 * mm, 2: 26 * mm, 3: 26 * mm, 4: 28 * mm}  # Value fits "moderate · 0.9" in bold
     widths = [base[i] for i in keep[:-1]]
     widths.append(TEXT_W - sum(widths))
     note = "" if c.has_previous else f" Compared with: {c.comparison_text}, so no change over time is given."
