@@ -102,6 +102,8 @@ def test_html_summary_first_and_sources_in_the_appendix(two_eras: Path) -> None:
     assert not re.search(r"[0-9a-f]{64}", body[:body.index('id="sources"')])  # ... and nowhere before it
     assert "16 Apr 2018 – 4 Nov 2026" in body and "no earlier data" in body
     assert "24 of 24 clips synthetic (100%)" in body
+    assert "<h3>By week</h3>" in body and "<h3>By day</h3>" not in body  # an 8-year period is drawn by week
+    assert "<h3>By day</h3>" in render_html(_content(str(two_eras), date(2026, 10, 20), date(2026, 11, 4)))
 
 
 def test_pdf_header_keeps_both_years_and_sources_come_last(two_eras: Path) -> None:

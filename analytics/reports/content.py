@@ -335,6 +335,11 @@ def sentence(
     return text
 
 
+def day_heading(content: ReportContent) -> str:
+    """Heading of the by-day pattern chart: ``By week`` when it draws weeks (periods over WEEKLY_DAYS days), else ``By day``."""
+    return "By week" if content.days > WEEKLY_DAYS else "By day"
+
+
 def day_caption(content: ReportContent) -> str:
     """Caption of the by-day pattern chart (weekends are shaded only on periods up to WEEKEND_SHADING_DAYS days;
     periods over WEEKLY_DAYS days draw one point per week, :func:`analytics.visual.charts.weekly_rollup`)."""

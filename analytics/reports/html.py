@@ -32,7 +32,7 @@ from analytics.formatting import (
 )
 from analytics.indicators import HEADLINE, INDICATORS
 from analytics.reports import figures
-from analytics.reports.content import PATTERN_INDICATORS, SHORT_LABELS, ReportContent, camera_columns, day_caption, format_lonlat
+from analytics.reports.content import PATTERN_INDICATORS, SHORT_LABELS, ReportContent, camera_columns, day_caption, day_heading, format_lonlat
 from analytics.visual import charts, maps
 
 CSP = (
@@ -305,7 +305,7 @@ def _patterns(c: ReportContent) -> str:
         f'<div class="chart">{_fig_html(pattern_figure(c.hourly, "hour"), "ul-hourly")}</div>'
         '<p class="caption">Values over all days of the period; shaded band: 95% interval; hours without enough footage are '
         "left out. Bars: congestion level of each hour (methods appendix).</p>"
-        f'<h3>By day</h3><div class="chart">{_fig_html(pattern_figure(c.daily, "day"), "ul-daily")}</div>'
+        f'<h3>{day_heading(c)}</h3><div class="chart">{_fig_html(pattern_figure(c.daily, "day"), "ul-daily")}</div>'
         f'<p class="caption">{_e(day_caption(c))}</p>'
     )
 

@@ -39,7 +39,7 @@ from reportlab.platypus import (
 from analytics.formatting import format_cell, format_count, format_previous, format_value
 from analytics.indicators import HEADLINE, INDICATORS
 from analytics.reports import figures
-from analytics.reports.content import SHORT_LABELS, ReportContent, camera_columns, day_caption, format_lonlat
+from analytics.reports.content import SHORT_LABELS, ReportContent, camera_columns, day_caption, day_heading, format_lonlat
 
 MARGIN = 18 * mm
 TEXT_W = A4[0] - 2 * MARGIN
@@ -249,7 +249,7 @@ def _patterns(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]
         _p("Lines: values over all days of the period; shaded band: 95% interval; hours without enough footage are left out. "
            "The coloured bar gives the congestion level of each hour (methods appendix).", st["caption"]),
         CondPageBreak(60 * mm),
-        _p("By day", st["h3"]),
+        _p(day_heading(c), st["h3"]),
         _image(figures.pattern_png(c.daily, "day"), w),
         _p(day_caption(c), st["caption"]),
     ]
