@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from analytics.cli._common import error_line, open_db
+from analytics.cli._common import DbOption, error_line, open_db
 from analytics.cli.cluster import ingest_on_ray
 from analytics.errors import InputError
 from analytics.footage.video import VIDEO_SUFFIXES, Sampling, clip_start
@@ -83,7 +83,7 @@ def ingest(
         ),
     ] = None,
     keep_previews: Annotated[int, typer.Option("--keep-previews", help="Anonymised previews kept per clip (0-20).")] = 3,
-    db: Annotated[Path | None, typer.Option("--db", help="DuckDB file (default: $URBANLENS_DB or $URBANLENS_HOME).")] = None,
+    db: DbOption = None,
     threads: Annotated[int | None, typer.Option("--threads", help="ONNX Runtime threads (default: URBANLENS_THREADS).")] = None,
     max_frames: Annotated[int | None, typer.Option("--max-frames", help="Analyse at most this many sampled frames a clip.")] = None,
     max_duration: Annotated[
