@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from clips import H, W, street, write_av, write_cv2
 from tinymodels import colour_card, colour_model
 
 from analytics.errors import Cancelled, InputError, VideoError
+from analytics.footage import pipeline
 from analytics.footage.pipeline import AnalysisOptions, analyse_clip, clip_sha256, save_analysis
 from analytics.settings import Settings, load_settings
 from analytics.store import Store
@@ -289,3 +292,47 @@ def test_analysis_options_parse_the_start_time() -> None:
 def test_settings_are_required(clip: Path, tiny: tuple) -> None:
     with pytest.raises(InputError, match="settings must be a Settings"):
         analyse_clip(clip, "cam-1", None, model=tiny, settings=None, save=False)  # type: ignore[arg-type]
+
+
+def test_a_stored_clip_opens_the_store_twice(clip: Path, store: Store, tiny: tuple, settings: Settings,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """One read-only connection for the camera, its zones and the already-ingested check; one write."""
+    opened: list[bool] = []
+    real = Store._open
+
+    def counting(self: Store, write: bool):  # type: ignore[no-untyped-def]
+        opened.append(write)
+        return real(self, write)
+
+    monkeypatch.setattr(Store, "_open", counting)
+    r = analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
+    assert r.status == "stored" and opened == [False, True]
+    opened.clear()
+    again = analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
+    assert again.status == "skipped" and opened == [False]
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling policies")
+def test_background_threads_use_idle_cpu_time_and_get_it_back_when_starved() -> None:
+    policies: list[int] = []
+    release = threading.Event()
+
+    def background() -> None:
+        pipeline._lower_priority()
+        policies.append(os.sched_getscheduler(0))
+        release.wait(5)
+        policies.append(os.sched_getscheduler(0))
+
+    t = threading.Thread(target=background)
+    t.start()
+    while not policies:
+        time.sleep(0.01)
+    starved = pipeline._Starvation(t)
+    for _ in range(pipeline.STARVED_WAITS):
+        starved.waited()
+    release.set()
+    t.join()
+    # the idle policy only where this process may leave it (CAP_SYS_NICE or RLIMIT_NICE), and then it is left when starved
+    reversible = pipeline.idle_policy_reversible()
+    assert policies[0] == (os.SCHED_IDLE if reversible else os.SCHED_OTHER)
+    assert policies[1] == os.SCHED_OTHER

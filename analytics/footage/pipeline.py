@@ -29,9 +29,10 @@ them into a bounded queue while the calling thread runs the model, and a third t
 previous frame (class pixels, zones, objects, stationarity, flicker, distress heuristic, previews)
 while the model runs on the next; ONNX Runtime, OpenCV and numpy release the GIL, so the three
 overlap. The clip is hashed in a fourth thread while the store is read, the clip opened and its
-first frames decoded. The decoding and measuring threads run at a lower priority, and OpenCV runs
-single-threaded while a clip is analysed, so its work stays in those threads instead of waking a
-pool of threads at normal priority that would take the cores from inference. Where the time goes
+first frames decoded. The decoding and measuring threads run under Linux's idle scheduling policy
+(a lower priority elsewhere), and OpenCV runs single-threaded while a clip is analysed, so its work
+stays in those threads instead of waking a pool of threads at normal priority that would take the
+cores from inference. Where the time goes
 is measured in ``docs/performance.md``. The progress callback and the cancellation check run in
 the calling thread.
 
@@ -44,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -397,18 +399,81 @@ _END = object()
 
 
 BACKGROUND_NICE = 10
-"""Scheduling priority added to the decoding and measuring threads (Linux: per thread)."""
+"""Scheduling priority added to the decoding and measuring threads where the idle policy is not available."""
 
 
 def _lower_priority() -> None:
-    """Run this thread (and the threads it starts) at a lower CPU priority than inference.
+    """Run this thread (and the threads it starts) only on CPU time that inference leaves idle.
 
-    ONNX Runtime splits each layer over its threads and waits for the slowest: a decoding or
-    measuring thread holding one of the two cores stalls the whole layer. At a lower priority the
-    scheduler hands the core back to inference at once, and the background work fills the gaps.
+    ONNX Runtime splits each layer over its threads and the calling thread busy-waits for the
+    slowest: a decoding or measuring thread holding one of the two cores stalls the whole layer
+    and burns the caller's core meanwhile. Linux's idle policy (``SCHED_IDLE``) hands the core back
+    the moment an inference thread wakes; a lower priority (``nice`` 10) lets the background thread
+    keep the core for the rest of its time slice (``docs/performance.md``: at nice 10 the inference
+    threads spent 20-30 ms more CPU a frame than alone). The idle policy is used only where this
+    process may leave it again (:func:`idle_policy_reversible`), so that :class:`_Starvation` can
+    rescue the thread on a busy machine; otherwise the thread runs at nice 10; elsewhere (not Linux,
+    or not allowed) at normal priority.
     """
-    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed: normal priority
+    with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+    if idle_policy_reversible():
+        with contextlib.suppress(AttributeError, OSError):
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: this thread (Linux)
+
+
+@functools.cache
+def idle_policy_reversible() -> bool:
+    """Whether a thread of this process may enter Linux's idle policy and leave it again at nice
+    :data:`BACKGROUND_NICE` (it needs ``CAP_SYS_NICE`` or an ``RLIMIT_NICE`` of at least 10; an
+    unprivileged user or a container without ``SYS_NICE`` usually has neither). Probed once on a
+    short-lived thread; False off Linux.
+    """
+    allowed: list[bool] = []
+
+    def probe() -> None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+            allowed.append(True)
+        except (AttributeError, OSError):
+            allowed.append(False)
+
+    t = threading.Thread(target=probe, name="urbanlens-scheduling-probe", daemon=True)
+    t.start()
+    t.join()
+    return bool(allowed and allowed[0])
+
+
+STARVED_WAITS = 5
+"""Waits of 0.1 s in a row on a background thread (no frame decoded, or the measuring queue full)
+after which both background threads get normal scheduling back (:class:`_Starvation`)."""
+
+
+class _Starvation:
+    """Gives the background threads normal scheduling (nice :data:`BACKGROUND_NICE`) when the calling
+    thread has waited on them :data:`STARVED_WAITS` times in a row: on a machine whose cores other
+    processes keep busy, idle-policy threads would get almost no CPU. The idle policy is only used
+    where leaving it is allowed (:func:`idle_policy_reversible`)."""
+
+    def __init__(self, *threads: threading.Thread) -> None:
+        self.threads = threads
+        self.waits = 0
+
+    def waited(self) -> None:
+        self.waits += 1
+        if self.waits != STARVED_WAITS:
+            return
+        for t in self.threads:
+            if t.native_id is None:
+                continue
+            with contextlib.suppress(AttributeError, OSError):
+                os.setpriority(os.PRIO_PROCESS, t.native_id, BACKGROUND_NICE)  # first: leaving idle is checked at this nice
+                os.sched_setscheduler(t.native_id, os.SCHED_OTHER, os.sched_param(0))
+
+    def served(self) -> None:
+        self.waits = 0
 
 
 def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
@@ -678,8 +743,23 @@ def _analyse_and_store(
     path: Path, camera_id: str, store: Store | None, model: ModelSpec | None, options: AnalysisOptions, settings: Settings,
     hooks: _Hooks, save: bool,
 ) -> AnalysisResult:
+    # One read-only connection (opening one costs about 20 ms) for the camera, its zones and the
+    # already-ingested check; closed before the analysis starts.
+    reading = contextlib.ExitStack()
+    if store is not None:
+        reading.enter_context(store.reading())
+    try:
+        return _analyse_reading(path, camera_id, store, model, options, settings, hooks, save, reading)
+    finally:
+        reading.close()
+
+
+def _analyse_reading(
+    path: Path, camera_id: str, store: Store | None, model: ModelSpec | None, options: AnalysisOptions, settings: Settings,
+    hooks: _Hooks, save: bool, reading: contextlib.ExitStack,
+) -> AnalysisResult:
     camera_zones = _camera_zones(store, camera_id, check=save)  # an unknown camera fails before any work
-    m = resolve_model(model or settings.default_model, settings)
+    m = _resolve_reading(model or settings.default_model, settings, reading)
     hashing = _Hashing(path)
     try:
         with open_video(
@@ -695,7 +775,9 @@ def _analyse_and_store(
                 sha = hashing.result(hooks.cancelled)
                 run = _run_info(m, options, settings, zones_df)
                 key = run.settings_key
-                if save and store is not None and store.is_ingested(sha, key):
+                ingested = save and store is not None and store.is_ingested(sha, key)
+                reading.close()
+                if ingested:
                     return AnalysisResult(
                         path, "skipped", "already ingested with the same model and settings", sha, key, info,
                         seconds=time.perf_counter() - hooks.t_start,
@@ -721,6 +803,17 @@ def _analyse_and_store(
     if warnings and result.status == "stored":
         result.message += f" ({'; '.join(warnings)})"
     return result
+
+
+def _resolve_reading(model: ModelSpec, settings: Settings, reading: contextlib.ExitStack) -> ResolvedModel:
+    """:func:`resolve_model`, letting go of the store's read-only connection first when a model
+    name is not installed yet (installing takes a while; writers in other processes would wait)."""
+    if isinstance(model, str):
+        try:
+            zoo.resolve(model, settings)
+        except ModelError:
+            reading.close()
+    return resolve_model(model, settings)
 
 
 def _camera_zones(store: Store | None, camera_id: str, check: bool) -> pd.DataFrame | None:
@@ -843,6 +936,7 @@ def _analyse(
                          options.review_width)
     frames = decoder.q
     measurer.thread.start()
+    starved = _Starvation(decoder.thread, measurer.thread)
     t0 = time.perf_counter()
     done = 0
     try:
@@ -852,14 +946,21 @@ def _analyse(
             try:
                 item = frames.get(timeout=0.1)
             except queue.Empty:
+                starved.waited()
                 continue
+            starved.served()
             if item is _END:
                 break
             if isinstance(item, _Failure):
                 raise item.exc
             out = seg.run(item.x[None], [item.geometry])[0]
             item.x = np.empty(0, np.float32)  # free the input early
-            measurer.q.put((item, out))
+            while True:
+                try:
+                    measurer.q.put((item, out), timeout=0.1)
+                    break
+                except queue.Full:
+                    starved.waited()
             if measurer.error is not None:
                 raise measurer.error
             done += 1
