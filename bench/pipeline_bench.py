@@ -6,7 +6,10 @@ into a temporary URBANLENS_HOME):
 1. end-to-end sampled frames/s of :func:`analytics.footage.pipeline.analyse_clip` (2 sampled frames a
    second; decode, preprocess, inference, measurements, distress heuristic, previews, store write),
    beside pure model inference/s on the same preprocessed frames (one ``session.run`` per frame on
-   the raw ONNX graph, inputs already in memory) — the ratio's goal is >= 0.9;
+   the raw ONNX graph, inputs already in memory) — the ratio's goal is >= 0.9; and beside pure
+   inference scheduled as the pipeline schedules it (two frames at once on half the threads each,
+   :func:`analytics.footage.pipeline.frame_slots`), so the pipeline's own cost is shown apart from
+   what running two frames at once gains;
 2. a naive baseline written here: OpenCV decodes every frame in turn, the sampled ones are
    preprocessed, one frame per ``session.run`` (default session options), soft-max, arg-max and
    counts with numpy per-class loops;
@@ -36,6 +39,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -79,6 +83,24 @@ def pure_inference(onnx_path: Path, inputs: list[np.ndarray], threads: int) -> C
     def run() -> None:
         for x in inputs:
             sess.run(None, {name: x})
+
+    return run
+
+
+def pure_in_slots(onnx_path: Path, inputs: list[np.ndarray], threads: int) -> Callable[[], None]:
+    """Pure inference as the pipeline schedules it (:func:`pipeline.frame_slots`): with two slots,
+    frame i on session ``i % 2`` in one of two threads, each session on ``threads // 2`` threads."""
+    slots, per_slot = pipeline.frame_slots(threads, False)
+    runs = [pure_inference(onnx_path, inputs[i::slots], per_slot) for i in range(slots)]
+    if slots == 1:
+        return runs[0]
+
+    def run() -> None:
+        workers = [threading.Thread(target=r) for r in runs]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
 
     return run
 
@@ -223,17 +245,19 @@ def run_sections(args, sections, samples, home, settings, model, repeats) -> Non
         inputs = sampled_inputs(path, card, 2.0)
         n = len(inputs)
         infer = pure_inference(model.onnx_path, inputs, args.threads)
+        infer_slots = pure_in_slots(model.onnx_path, inputs, args.threads)
         analyse_clip(path, "bench", None, model=model, fps=2.0, settings=settings, threads=args.threads, save=False,
                      max_frames=1, keep_previews=0, start_time="2024-01-01T00:00:00")  # warm-up: builds the cached session
-        infs, e2es = [], []
-        for _ in range(repeats):  # interleaved, so both see the same machine load
+        infs, slotted, e2es = [], [], []
+        for _ in range(repeats):  # interleaved, so all see the same machine load
             infs.append(measure(infer, 1, warmup=0))
+            slotted.append(measure(infer_slots, 1, warmup=0))
             with Store(home / f"e2e-{time.monotonic_ns()}.duckdb") as store:
                 store.upsert_cameras(pd.DataFrame({"camera_id": ["bench"], "name": ["b"], "lon": [0.0], "lat": [0.0]}))
                 e2es.append(measure(lambda store=store, path=path: analyse_clip(
                     path, "bench", store, model=model, fps=2.0, settings=settings, threads=args.threads,
                     start_time="2024-01-01T00:00:00"), 1, warmup=0))
-        inf_t, e2e_t = Timing.join(infs), Timing.join(e2es)
+        inf_t, slot_t, e2e_t = Timing.join(infs), Timing.join(slotted), Timing.join(e2es)
         inf, e2e = n / inf_t.median, n / e2e_t.median
         cpu_inf, cpu_e2e = inf_t.cpu_median / n, e2e_t.cpu_median / n
         paired = statistics.median(i.median / e.median for i, e in zip(infs, e2es, strict=True))
@@ -241,6 +265,9 @@ def run_sections(args, sections, samples, home, settings, model, repeats) -> Non
             f"{name}: {n} sampled frames | wall: pure inference {inf:.2f} frames/s, end-to-end {e2e:.2f} frames/s, "
             f"ratio {e2e / inf:.2f} (median of the {repeats} side-by-side ratios {paired:.2f}) | CPU: inference "
             f"{cpu_inf * 1000:.0f} ms/frame, end-to-end {cpu_e2e * 1000:.0f} ms/frame, ratio {cpu_inf / cpu_e2e:.2f}"
+            f" | pure inference as the pipeline schedules it ({'x'.join(map(str, pipeline.frame_slots(args.threads, False)))}"
+            f" frames x threads): {n / slot_t.median:.2f} frames/s, end-to-end ratio to it {slot_t.median / e2e_t.median:.2f}"
+            f" (paired {statistics.median(s.median / e.median for s, e in zip(slotted, e2es, strict=True)):.2f})"
         )
         if "naive" in sections and not (args.quick and name != CLIPS[0]):
             naive_t = measure(naive(path, model.onnx_path, card, 2.0), 1, warmup=0)

@@ -8,6 +8,7 @@ import math
 import os
 import threading
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -300,9 +301,9 @@ def test_a_stored_clip_opens_the_store_twice(clip: Path, store: Store, tiny: tup
     opened: list[bool] = []
     real = Store._open
 
-    def counting(self: Store, write: bool):  # type: ignore[no-untyped-def]
+    def counting(self: Store, write: bool, wait: bool = True):  # type: ignore[no-untyped-def]
         opened.append(write)
-        return real(self, write)
+        return real(self, write, wait)
 
     monkeypatch.setattr(Store, "_open", counting)
     r = analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
@@ -336,3 +337,73 @@ def test_background_threads_use_idle_cpu_time_and_get_it_back_when_starved() -> 
     reversible = pipeline.idle_policy_reversible()
     assert policies[0] == (os.SCHED_IDLE if reversible else os.SCHED_OTHER)
     assert policies[1] == os.SCHED_OTHER
+
+
+def _same_measurements(a, b) -> None:  # type: ignore[no-untyped-def]
+    for name in ("frame_index", "t_s", "class_pixels", "mean_confidence", "low_conf_share", "flicker", "vehicle_stationarity",
+                 "object_counts", "distress_crack_px", "distress_pothole_px"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert (x is None and y is None) or np.array_equal(x, y, equal_nan=True), name
+    pd.testing.assert_frame_equal(a.objects, b.objects)
+    assert [p.image for p in a.previews] == [p.image for p in b.previews]
+
+
+def _inference_threads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Filled with (thread name, segmenter id) for each frame segmented."""
+    names: list[tuple[str, int]] = []
+    run = pipeline.Segmenter.run
+
+    def spy(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        names.append((threading.current_thread().name, id(self)))
+        return run(self, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline.Segmenter, "run", spy)
+    return names
+
+
+def test_two_frames_at_once_measure_what_one_at_a_time_does(
+    clip: Path, tiny: tuple, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = _inference_threads(monkeypatch)
+    here = threading.current_thread().name
+    one = analyse_clip(clip, "cam-1", None, model=tiny, settings=settings, fps=5, threads=1, save=False, start_time="2024-05-01T08:00:00")
+    assert {n for n, _ in names} == {here} and len({s for _, s in names}) == 1  # each frame in the calling thread
+    names.clear()
+    two = analyse_clip(clip, "cam-1", None, model=tiny, settings=settings, fps=5, threads=2, save=False, start_time="2024-05-01T08:00:00")
+    assert len(names) == 15 and all(n.startswith("urbanlens-infer") for n, _ in names)
+    assert sorted(Counter(s for _, s in names).values()) == [7, 8]  # frame i on segmenter i % 2
+    assert one.measurements is not None and two.measurements is not None
+    _same_measurements(one.measurements, two.measurements)  # the frames reach the measuring thread in order
+    names.clear()
+    analyse_clip(clip, "cam-1", None, model=tiny, settings=settings, fps=5, threads=2, smooth=True, save=False,
+                 start_time="2024-05-01T08:00:00")
+    assert {n for n, _ in names} == {here}  # temporal fusion needs the frames one after another
+
+
+def test_an_error_in_a_frame_slot_stops_the_clip_and_stores_nothing(
+    clip: Path, store: Store, tiny: tuple, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = pipeline.Segmenter.run
+    calls: list[int] = []
+
+    def failing(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 4:
+            raise VideoError("frame 4 could not be segmented")
+        return run(self, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline.Segmenter, "run", failing)
+    with pytest.raises(VideoError, match="frame 4"):
+        analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps=5, threads=2, start_time="2024-05-01T08:00:00")
+    assert _count(store, "frames") == 0 and _count(store, "clips") == 0
+    assert not [t for t in threading.enumerate() if t.name.startswith(("urbanlens-infer", "urbanlens-decode", "urbanlens-measure"))]
+
+
+@pytest.mark.slow
+def test_real_espnetv2_two_frames_at_once_is_bit_identical(espnetv2, shared_dir: Path, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    runs = [
+        analyse_clip(shared_dir / "samples" / "bikes.mp4", "cam-1", None, model=espnetv2, settings=settings, fps=2, max_frames=6,
+                     threads=threads, save=False, start_time="2024-05-01T08:00:00").measurements
+        for threads in (1, 2)
+    ]
+    _same_measurements(*runs)

@@ -43,6 +43,8 @@ cancelled writes nothing; everything of one clip is stored in one transaction.
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import contextlib
 import dataclasses
 import functools
@@ -52,7 +54,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -292,17 +294,37 @@ def resolve_model(model: ModelSpec, settings: Settings) -> ResolvedModel:
     raise InputError(f"model must be a name, an installed model or a (card, onnx_path) pair, got {type(model).__name__}")
 
 
+def frame_slots(threads: int, sequential: bool) -> tuple[int, int]:
+    """(frames segmented at once, ONNX Runtime intra-op threads for each) for ``threads`` threads.
+
+    Two frames at once on ``threads // 2`` threads each where the frames do not depend on each
+    other (no temporal fusion) and there are at least two threads; else one frame on all of them.
+    Two single-threaded runs side by side do more frames a second than one run on two threads
+    (no layer waits for its slowest thread): on a 2-core machine about 1.15x (docs/performance.md).
+
+    >>> frame_slots(2, False), frame_slots(4, False), frame_slots(3, False)
+    ((2, 1), (2, 2), (2, 1))
+    >>> frame_slots(2, True), frame_slots(1, False)
+    ((1, 2), (1, 1))
+    """
+    if sequential or threads < 2:
+        return 1, threads
+    return 2, threads // 2
+
+
 _SEGMENTERS: dict[tuple[Any, ...], tuple[Segmenter, threading.Lock]] = {}
 _SEGMENTERS_LOCK = threading.Lock()
 
 
-def _segmenter(m: ResolvedModel, options: AnalysisOptions, threads: int, spin: bool) -> tuple[Segmenter, threading.Lock]:
-    """A cached ONNX Runtime session per model and settings (building one costs about a second)."""
+def _segmenter(
+    m: ResolvedModel, options: AnalysisOptions, threads: int, spin: bool, slot: int = 0
+) -> tuple[Segmenter, threading.Lock]:
+    """A cached ONNX Runtime session per model, settings and frame slot (building one costs about a second)."""
     alpha, method, refine, tta = options.smoothing_alpha, options.smoothing_method, options.refine, options.tta
-    key = (str(m.onnx_path), m.weights_sha256, m.card.to_json(), alpha, method, refine, tta, threads, spin)
+    key = (str(m.onnx_path), m.weights_sha256, m.card.to_json(), alpha, method, refine, tta, threads, spin, slot)
     with _SEGMENTERS_LOCK:
         if key not in _SEGMENTERS:
-            if len(_SEGMENTERS) >= 4:
+            if len(_SEGMENTERS) >= 8:
                 _SEGMENTERS.pop(next(iter(_SEGMENTERS)))
             seg = Segmenter(
                 m.onnx_path, m.card, threads, smoothing_alpha=alpha, confidence_stride=CONFIDENCE_STRIDE, spin=spin,
@@ -783,21 +805,29 @@ def _analyse_reading(
                         seconds=time.perf_counter() - hooks.t_start,
                     )
                 start = _start_time(options.start, path, reader, warnings)
-                seg, seg_lock = _segmenter(m, options, options.threads or settings.threads, settings.ort_spin)
-                with seg_lock:
-                    seg.reset()
-                    measurer = _analyse(reader, decoder, m.card, seg, zones_df, settings.low_confidence, options, hooks)
+                slots, per_slot = frame_slots(options.threads or settings.threads, options.smoothing_alpha is not None)
+                segs = [_segmenter(m, options, per_slot, settings.ort_spin, slot) for slot in range(slots)]
+                with contextlib.ExitStack() as held:
+                    for seg, seg_lock in segs:  # always in slot order, so two clips never wait on each other's slots
+                        held.enter_context(seg_lock)
+                        seg.reset()
+                    measurer = _analyse(
+                        reader, decoder, m.card, [seg for seg, _ in segs], zones_df, settings.low_confidence, options, hooks,
+                        store.open_writer_early if save and store is not None else None,
+                    )
             if reader.problem and reader.problem not in warnings:
                 warnings.append(reader.problem)
+        measurements = _measurements(measurer, info, sha, camera_id, start, run, options.label or path.name)
+        result = AnalysisResult(
+            path, "analysed", f"analysed {measurements.n} sampled frames", sha, key, info, measurements, None, warnings,
+            list(measurements.previews), list(measurer.review_previews), new_zones=zones_df if new_zones else None,
+        )
+        if save and store is not None:
+            result = save_analysis(store, result)
     finally:
         hashing.stop()
-    measurements = _measurements(measurer, info, sha, camera_id, start, run, options.label or path.name)
-    result = AnalysisResult(
-        path, "analysed", f"analysed {measurements.n} sampled frames", sha, key, info, measurements, None, warnings,
-        list(measurements.previews), list(measurer.review_previews), new_zones=zones_df if new_zones else None,
-    )
-    if save and store is not None:
-        result = save_analysis(store, result)
+        if store is not None:
+            store.drop_early_writer()
     result.seconds = time.perf_counter() - hooks.t_start
     result.frames_per_s = measurements.n / result.seconds if result.seconds > 0 else 0.0
     if warnings and result.status == "stored":
@@ -927,9 +957,16 @@ def _refinement_params(options: AnalysisOptions, card: ModelCard) -> dict[str, A
 
 
 def _analyse(
-    reader: VideoReader, decoder: _Decoder, card: ModelCard, seg: Segmenter, zones: pd.DataFrame | None, low_confidence: float,
-    options: AnalysisOptions, hooks: _Hooks,
+    reader: VideoReader, decoder: _Decoder, card: ModelCard, segs: Sequence[Segmenter], zones: pd.DataFrame | None,
+    low_confidence: float, options: AnalysisOptions, hooks: _Hooks, on_decoded: Callable[[], None] | None = None,
 ) -> _Measurer:
+    """Segment the decoded frames in order and hand them to the measuring thread.
+
+    One segmenter: each frame in this thread. Several (:func:`frame_slots`): as many consecutive
+    frames at once, frame ``i`` on ``segs[i % len(segs)]`` in a worker thread of its own, handed
+    over in order. ``on_decoded`` runs in this thread once the last frame is decoded, while the
+    last frames are still segmented or measured (the store opens for the write then).
+    """
     total = reader.n_wanted
     progress = hooks.progress
     measurer = _Measurer(card, zones, low_confidence, _preview_positions(total, options.keep_previews), options.raw_previews,
@@ -939,6 +976,28 @@ def _analyse(
     starved = _Starvation(decoder.thread, measurer.thread)
     t0 = time.perf_counter()
     done = 0
+    submitted = 0
+    flight: collections.deque[tuple[Any, concurrent.futures.Future[list[Segmentation]]]] = collections.deque()
+    pool = concurrent.futures.ThreadPoolExecutor(len(segs), "urbanlens-infer") if len(segs) > 1 else None
+
+    def hand_over(item: Any, out: Segmentation) -> None:
+        nonlocal done
+        item.x = np.empty(0, np.float32)  # free the input early
+        while True:
+            try:
+                measurer.q.put((item, out), timeout=0.1)
+                break
+            except queue.Full:
+                starved.waited()
+        if measurer.error is not None:
+            raise measurer.error
+        done += 1
+        if progress is not None:
+            elapsed = time.perf_counter() - t0
+            rate = done / elapsed if elapsed > 0 else 0.0
+            total_now = max(total, done)
+            progress(done, total_now, rate, (total_now - done) / rate if rate > 0 else float("nan"))
+
     try:
         while True:
             if hooks.cancelled():
@@ -950,26 +1009,27 @@ def _analyse(
                 continue
             starved.served()
             if item is _END:
+                if on_decoded is not None:
+                    on_decoded()
                 break
             if isinstance(item, _Failure):
                 raise item.exc
-            out = seg.run(item.x[None], [item.geometry])[0]
-            item.x = np.empty(0, np.float32)  # free the input early
-            while True:
-                try:
-                    measurer.q.put((item, out), timeout=0.1)
-                    break
-                except queue.Full:
-                    starved.waited()
-            if measurer.error is not None:
-                raise measurer.error
-            done += 1
-            if progress is not None:
-                elapsed = time.perf_counter() - t0
-                rate = done / elapsed if elapsed > 0 else 0.0
-                total_now = max(total, done)
-                progress(done, total_now, rate, (total_now - done) / rate if rate > 0 else float("nan"))
+            if pool is None:
+                hand_over(item, segs[0].run(item.x[None], [item.geometry])[0])
+                continue
+            flight.append((item, pool.submit(segs[submitted % len(segs)].run, item.x[None], [item.geometry])))
+            submitted += 1
+            if len(flight) >= len(segs):  # the frames in flight are consecutive, so each has a slot of its own
+                first, fut = flight.popleft()
+                hand_over(first, fut.result()[0])
+        while flight:
+            first, fut = flight.popleft()
+            hand_over(first, fut.result()[0])
     finally:
+        for _, fut in flight:
+            fut.cancel()
+        if pool is not None:
+            pool.shutdown(wait=True)
         decoder.close()
         measurer.q.put(_END)
         measurer.thread.join()

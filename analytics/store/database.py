@@ -292,18 +292,44 @@ class Store:
             con.close()
 
     # -- connection helpers -------------------------------------------------------------------
-    def _open(self, write: bool) -> duckdb.DuckDBPyConnection:
-        return connect_waiting(self.path, not write, self.lock_timeout_s, self.on_wait)
+    def _open(self, write: bool, wait: bool = True) -> duckdb.DuckDBPyConnection:
+        return connect_waiting(self.path, not write, self.lock_timeout_s if wait else 0.0, self.on_wait)
+
+    def open_writer_early(self) -> None:
+        """Open the file read-write now for this thread's next :meth:`transaction`, which then
+        starts without the open (about 15-20 ms: DuckDB starts a database instance per open).
+
+        For a caller with idle time now and a write soon after (the pipeline, while its last
+        frames are segmented): until that transaction, or :meth:`drop_early_writer`, this process
+        holds the file as a writer does. Best effort: a busy file, an open connection of this
+        thread or an in-memory store leave things as they are, and the transaction opens as usual.
+        """
+        if self._con is not None or self.read_only or getattr(self._local, "con", None) is not None:
+            return
+        if getattr(self._local, "early", None) is not None:
+            return
+        try:
+            self._local.early = self._open(write=True, wait=False)
+        except StoreError:
+            self._local.early = None
+
+    def drop_early_writer(self) -> None:
+        """Close the connection :meth:`open_writer_early` opened, if no transaction took it."""
+        con = getattr(self._local, "early", None)
+        self._local.early = None
+        if con is not None:
+            con.close()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A connection for one piece of work; the caller closes it (``cur.close()``), which lets go of the file.
 
         Read-only, opened now (waiting while a writer holds the file); inside a :meth:`reading`
-        block or a :meth:`transaction` of this thread, a cursor on that block's connection.
+        block or a :meth:`transaction` of this thread, a cursor on that block's connection; while
+        this thread holds :meth:`open_writer_early`'s connection, a cursor on it.
         """
         if self._con is not None:
             return self._con.cursor()
-        held = getattr(self._local, "con", None)
+        held = getattr(self._local, "con", None) or getattr(self._local, "early", None)
         if held is not None:
             return held.cursor()
         return self._open(write=False)
@@ -314,7 +340,7 @@ class Store:
 
         Keep it short: while it is open, writers in other processes wait.
         """
-        if self._con is not None or getattr(self._local, "con", None) is not None:
+        if self._con is not None or getattr(self._local, "con", None) is not None or getattr(self._local, "early", None) is not None:
             yield self
             return
         con = self._open(write=False)
@@ -364,7 +390,8 @@ class Store:
         if getattr(self._local, "con", None) is not None:
             raise StoreError("a write cannot start inside a reading() block or another transaction of the same thread")
         with self._write_lock:
-            cur = self._con.cursor() if self._con is not None else self._open(write=True)
+            early, self._local.early = getattr(self._local, "early", None), None
+            cur = self._con.cursor() if self._con is not None else early or self._open(write=True)
             self._local.con = cur
             try:
                 cur.execute("BEGIN TRANSACTION")

@@ -382,6 +382,12 @@ class ParquetSink(Store):
     def cursor(self) -> duckdb.DuckDBPyConnection:
         raise StoreError(f"{str(self.path)!r} is a Parquet folder being written; it answers no queries")
 
+    def open_writer_early(self) -> None:
+        """Nothing to open: each clip is a file of its own."""
+
+    def drop_early_writer(self) -> None:
+        """Nothing was opened."""
+
     @contextmanager
     def reading(self) -> Iterator[Store]:
         yield self
