@@ -19,7 +19,8 @@ Environment variables read (all optional):
   and its tensors each (default 1024).
 - ``URBANLENS_MAX_CLIP_MINUTES``: longest clip analysed, in minutes (default 60); a longer clip is
   refused with a message (``urbanlens ingest --max-duration`` sets it for one run).
-- ``URBANLENS_THREADS``: ONNX Runtime intra-op threads (default: number of CPU cores, at most 4).
+- ``URBANLENS_THREADS``: ONNX Runtime threads for the model (default: number of CPU cores, at most 4); the
+  pipeline runs two frames at once on half of them each where frames are independent.
 - ``URBANLENS_ORT_SPIN``: ``1`` lets ONNX Runtime's threads spin while waiting for work (default
   ``0``: spinning threads take the cores that decode and measure the next frames).
 - ``URBANLENS_LOCK_TIMEOUT_S``: how long a command or the dashboard waits, in seconds, for the

@@ -87,10 +87,13 @@ def pure_inference(onnx_path: Path, inputs: list[np.ndarray], threads: int) -> C
     return run
 
 
+_SLOTS = pipeline.frame_slots  # the pipeline's own, even where --one-frame-at-a-time replaces it
+
+
 def pure_in_slots(onnx_path: Path, inputs: list[np.ndarray], threads: int) -> Callable[[], None]:
-    """Pure inference as the pipeline schedules it (:func:`pipeline.frame_slots`): with two slots,
+    """Pure inference scheduled as the pipeline does by default (:func:`pipeline.frame_slots`): with two slots,
     frame i on session ``i % 2`` in one of two threads, each session on ``threads // 2`` threads."""
-    slots, per_slot = pipeline.frame_slots(threads, False)
+    slots, per_slot = _SLOTS(threads, False)
     runs = [pure_inference(onnx_path, inputs[i::slots], per_slot) for i in range(slots)]
     if slots == 1:
         return runs[0]
@@ -217,9 +220,17 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="one repeat, skip the naive baseline on car-detection")
+    ap.add_argument("--one-frame-at-a-time", action="store_true",
+                    help="the pipeline segments one frame at a time on all threads (as before two frame slots)")
+    ap.add_argument("--nice-only", action="store_true",
+                    help="background threads at nice 10 without the idle policy, as for a user without CAP_SYS_NICE")
     ap.add_argument("--sections", default="e2e,naive,batch,decode,flicker",
                     help="comma-separated sections to run (e2e, naive, batch, decode, flicker, steps)")
     args = ap.parse_args()
+    if args.one_frame_at_a_time:
+        pipeline.frame_slots = lambda threads, sequential: (1, threads)
+    if args.nice_only:
+        pipeline.idle_policy_reversible = lambda: False
     sections = set(args.sections.split(","))
     repeats = 1 if args.quick else args.repeats
     samples = args.shared / "samples"
@@ -265,7 +276,7 @@ def run_sections(args, sections, samples, home, settings, model, repeats) -> Non
             f"{name}: {n} sampled frames | wall: pure inference {inf:.2f} frames/s, end-to-end {e2e:.2f} frames/s, "
             f"ratio {e2e / inf:.2f} (median of the {repeats} side-by-side ratios {paired:.2f}) | CPU: inference "
             f"{cpu_inf * 1000:.0f} ms/frame, end-to-end {cpu_e2e * 1000:.0f} ms/frame, ratio {cpu_inf / cpu_e2e:.2f}"
-            f" | pure inference as the pipeline schedules it ({'x'.join(map(str, pipeline.frame_slots(args.threads, False)))}"
+            f" | pure inference in two frame slots ({'x'.join(map(str, _SLOTS(args.threads, False)))}"
             f" frames x threads): {n / slot_t.median:.2f} frames/s, end-to-end ratio to it {slot_t.median / e2e_t.median:.2f}"
             f" (paired {statistics.median(s.median / e.median for s, e in zip(slotted, e2es, strict=True)):.2f})"
         )

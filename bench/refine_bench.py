@@ -10,8 +10,12 @@ Two parts (``--parts camvid temporal``), one model (default ``espnetv2-s2``, the
   indicator error (percentage points) and milliseconds per image of ``Segmenter.segment`` with the
   option, beside the plain model's measured in the same run.
 - ``temporal``: ``bikes.mp4`` and ``person-bicycle-car-detection.gif`` at 2 and 5 fps, for no
-  fusion, ema and flow (alpha 0.6): mean flicker (share of pixels whose label changes between
-  sampled frames), the person and vehicle shares of the content pixels, and milliseconds per frame.
+  fusion, ema (alpha 0.6) and flow (alpha 0.4, sigma 2 px): mean flicker (share of pixels whose
+  label changes between sampled frames), flicker along the motion (the share of pixels whose label
+  differs from the previous frame's label carried to them along the DIS flow between the two
+  frames, counted where that flow is consistent: label changes that the camera's or the objects'
+  motion does not explain), the person and vehicle shares of the content pixels, and milliseconds
+  per frame.
 
 Prints Markdown tables; asserts nothing (this machine is shared and noisy: compare ratios within
 one run). Models are installed into a temporary ``URBANLENS_HOME`` from ``URBANLENS_MODEL_MIRROR``
@@ -40,7 +44,7 @@ from analytics.evaluation.labelmaps import default_label_map, indicator_classes,
 from analytics.evaluation.metrics import IGNORE, confusion_matrix, indicator_errors, iou_per_class, mean_iou, pixel_accuracy
 from analytics.evaluation.readers import read_camvid
 from analytics.footage.segment import Segmenter, labels_to_frame
-from analytics.footage.temporal import flicker
+from analytics.footage.temporal import DEFAULT_ALPHA, FLOW_ALPHA, backward_flow, flicker, flow_consistency
 from analytics.footage.video import open_video
 from analytics.models.zoo import install
 from analytics.settings import load_settings
@@ -51,7 +55,7 @@ OPTIONS = {
     "none": {}, "crf": {"refine": "crf"}, "flip": {"tta": "flip"}, "scales": {"tta": "scales"},
     "crf+flip": {"refine": "crf", "tta": "flip"},
 }
-TEMPORAL = {"none": {}, "ema": {"smoothing_alpha": 0.6}, "flow": {"smoothing_alpha": 0.6, "smoothing_method": "flow"}}
+TEMPORAL = {"none": {}, "ema": {"smoothing_alpha": DEFAULT_ALPHA}, "flow": {"smoothing_alpha": FLOW_ALPHA, "smoothing_method": "flow"}}
 THIN = ("Pole", "SignSymbol", "Pedestrian", "Bicyclist", "Fence")
 
 
@@ -144,7 +148,8 @@ def temporal_part(model: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
         for fps in args.fps:
             for name, kw in TEMPORAL.items():
                 seg = Segmenter(model.onnx_path, card, threads=args.threads, confidence_stride=4, **kw)
-                prev, flick, pshare, vshare, times = None, [], [], [], []
+                prev, flick, moving, pshare, vshare, times = None, [], [], [], [], []
+                prev_view: np.ndarray | None = None
                 with open_video(clip, fps, max_frames=args.max_frames) as reader:
                     for frame in reader:
                         t0 = time.perf_counter()
@@ -154,12 +159,16 @@ def temporal_part(model: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
                         f = flicker(prev, labels)
                         if not np.isnan(f):
                             flick.append(f)
-                        prev = labels
+                        view = cv2.resize(frame.image, labels.shape[::-1], interpolation=cv2.INTER_AREA)
+                        if prev is not None and prev_view is not None and prev.shape == labels.shape:
+                            moving.append(flicker_along_motion(prev, labels, prev_view, view))
+                        prev, prev_view = labels, view
                         pshare.append(np.isin(labels, person_only).mean())
                         vshare.append(np.isin(labels, vehicle).mean())
                 rows.append({
                     "clip": Path(clip).name, "fps": fps, "temporal": name, "frames": len(times),
                     "flicker": float(np.mean(flick)) if flick else float("nan"),
+                    "flicker_motion": float(np.mean(moving)) if moving else float("nan"),
                     "person_pct": 100 * float(np.mean(pshare)), "vehicle_pct": 100 * float(np.mean(vshare)),
                     "ms_per_frame": 1000 * float(np.median(times[1:] or times)),
                 })
@@ -167,17 +176,31 @@ def temporal_part(model: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+def flicker_along_motion(prev: np.ndarray, labels: np.ndarray, prev_image: np.ndarray, image: np.ndarray) -> float:
+    """Share of pixels whose label differs from the previous frame's label carried to them along
+    the DIS flow (nearest pixel), among the pixels whose forward-backward flow error keeps a
+    consistency above 0.5 (about 1.2 px): label changes that motion does not explain."""
+    back, fwd = backward_flow(prev_image, image)
+    h, w = labels.shape
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    carried = cv2.remap(prev, gx + back[..., 0], gy + back[..., 1], cv2.INTER_NEAREST)
+    ok = flow_consistency(back, fwd, 1.0) > 0.5
+    return float(((carried != labels) & ok).sum() / max(1, int(ok.sum())))
+
+
 def temporal_table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| clip | fps | temporal | frames | flicker | vs none | person % | vs none | vehicle % | ms/frame |",
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| clip | fps | temporal | frames | flicker | vs none | along motion | vs none | person % | vs none | vehicle % | ms/frame |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     base = {(r["clip"], r["fps"]): r for r in rows if r["temporal"] == "none"}
     for r in rows:
         b = base.get((r["clip"], r["fps"]))
         df = f"{100 * (r['flicker'] / b['flicker'] - 1):+.0f}%" if b and b["flicker"] else "-"
+        dm = f"{100 * (r['flicker_motion'] / b['flicker_motion'] - 1):+.0f}%" if b and b["flicker_motion"] else "-"
         dp = f"{100 * (r['person_pct'] / b['person_pct'] - 1):+.0f}%" if b and b["person_pct"] else "-"
         lines.append(f"| {r['clip']} | {r['fps']:g} | {r['temporal']} | {r['frames']} | {r['flicker']:.3f} | {df} | "
+                     f"{r['flicker_motion']:.3f} | {dm} | "
                      f"{r['person_pct']:.2f} | {dp} | {r['vehicle_pct']:.2f} | {r['ms_per_frame']:.0f} |")
     return "\n".join(lines)
 

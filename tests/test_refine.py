@@ -130,4 +130,4 @@ def test_options_are_provenance_and_a_new_run(tmp_path: Path, tiny: tuple) -> No
     assert crf.measurements.run.params["refine"] == "crf"
     assert crf.measurements.run.params["crf"]["iterations"] == CrfParams().iterations
     flow = analyse_clip(clip, "cam-1", store, **common, temporal="flow", save=False)
-    assert flow.measurements.run.smoothing == "flow=0.6"
+    assert flow.measurements.run.smoothing == "flow=0.4,sigma=2"

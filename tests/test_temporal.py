@@ -104,7 +104,7 @@ def test_flow_fusion_follows_a_moving_square_and_ema_lags() -> None:
 def test_flow_consistency_distrusts_disagreeing_flows() -> None:
     back = np.zeros((16, 16, 2), np.float32)
     fwd = np.zeros((16, 16, 2), np.float32)
-    fwd[..., 0] = 3.0  # the forward flow does not undo the backward one
+    fwd[..., 0] = 6.0  # the forward flow does not undo the backward one: 3 sigma off
     assert flow_consistency(back, fwd).max() < 0.05
     back[..., 0] = -30.0  # points leaving the frame on the left
     assert flow_consistency(back, -back)[:, :10].max() == 0.0
@@ -114,4 +114,4 @@ def test_flow_update_needs_same_shapes() -> None:
     img = np.zeros((16, 16), np.uint8)
     with pytest.raises(InputError, match="shape"):
         flow_update(np.zeros((16, 16, 2)), np.zeros((16, 16, 3)), img, img, 0.5)
-    assert smoothing_label(0.5, "flow") == "flow=0.5"
+    assert smoothing_label(0.5, "flow") == "flow=0.5,sigma=2"

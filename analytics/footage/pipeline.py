@@ -25,16 +25,20 @@ Errors are :class:`~analytics.errors.UrbanLensError` subclasses with one-line me
 ``ModelError``, ``Cancelled``); nothing is stored when one is raised.
 
 How it runs (2 CPU cores in mind): a producer thread decodes the sampled frames and preprocesses
-them into a bounded queue while the calling thread runs the model, and a third thread measures the
-previous frame (class pixels, zones, objects, stationarity, flicker, distress heuristic, previews)
-while the model runs on the next; ONNX Runtime, OpenCV and numpy release the GIL, so the three
-overlap. The clip is hashed in a fourth thread while the store is read, the clip opened and its
-first frames decoded. The decoding and measuring threads run under Linux's idle scheduling policy
-(a lower priority elsewhere), and OpenCV runs single-threaded while a clip is analysed, so its work
-stays in those threads instead of waking a pool of threads at normal priority that would take the
-cores from inference. Where the time goes
-is measured in ``docs/performance.md``. The progress callback and the cancellation check run in
-the calling thread.
+them into a bounded queue while the model runs, and a measuring thread measures each segmented
+frame (class pixels, zones, objects, stationarity, flicker, distress heuristic, previews) while the
+model runs on the next; ONNX Runtime, OpenCV and numpy release the GIL, so they overlap. Where
+frames do not depend on each other (no temporal fusion) two consecutive frames are segmented at
+once, each in a worker thread on its own session with half the threads (:func:`frame_slots`), and
+handed to the measuring thread in order; with temporal fusion the calling thread segments one frame
+at a time on all threads. The clip is hashed in a thread of its own while the store is read, the
+clip opened and its first frames decoded; the store's read-only connection closes once the first
+frames are being segmented, and the store opens for the write while the last ones are. The
+decoding and measuring threads run under Linux's idle scheduling policy (a lower priority
+elsewhere), and OpenCV runs single-threaded while a clip is analysed, so its work stays in those
+threads instead of waking a pool of threads at normal priority that would take the cores from
+inference. Where the time goes is measured in ``docs/performance.md``. The progress callback and
+the cancellation check run in the calling thread.
 
 Guarantees: the clip's SHA-256 and the run settings are checked against the store *before*
 analysis (an already ingested clip is skipped at the cost of hashing it); a clip that fails or is
@@ -75,7 +79,7 @@ from analytics.footage.overlay import overlay
 from analytics.footage.privacy import PREVIEW_WIDTH, anonymise, preview_jpeg
 from analytics.footage.refine import check_refine, check_tta
 from analytics.footage.segment import Segmentation, Segmenter, model_view, normalise_into
-from analytics.footage.temporal import DEFAULT_ALPHA, SMOOTHING_METHODS, smoothing_label
+from analytics.footage.temporal import DEFAULT_ALPHA, FLOW_ALPHA, SMOOTHING_METHODS, smoothing_label
 from analytics.footage.video import Sampling, VideoInfo, VideoReader, open_video
 from analytics.geo import CAMERA_COLUMNS, parse_zones
 from analytics.models import zoo
@@ -332,6 +336,19 @@ def _segmenter(
             )
             _SEGMENTERS[key] = (seg, threading.Lock())
         return _SEGMENTERS[key]
+
+
+def _alpha(alpha: float | None, method: str) -> float | None:
+    """The weight of the newest frame for temporal ``method``: ``alpha``, else the method's default; None when off.
+
+    >>> _alpha(None, "ema"), _alpha(None, "flow"), _alpha(0.5, "flow"), _alpha(0.5, "none")
+    (0.6, 0.4, 0.5, None)
+    """
+    if method == "none":
+        return None
+    if alpha is not None:
+        return alpha
+    return FLOW_ALPHA if method == "flow" else DEFAULT_ALPHA
 
 
 def _cancel_check(cancel: threading.Event | Callable[[], bool] | None) -> Callable[[], bool]:
@@ -641,7 +658,7 @@ def analyse_clip(
     model: ModelSpec | None = None,
     fps: float | str | Sampling = 2.0,
     smooth: bool = False,
-    alpha: float = DEFAULT_ALPHA,
+    alpha: float | None = None,
     temporal: str | None = None,
     refine: str = "none",
     tta: str = "none",
@@ -662,7 +679,8 @@ def analyse_clip(
     ``settings``: the :class:`~analytics.settings.Settings` to run under (model folder, default
     model, low-confidence threshold, threads, and the database when ``store`` is None).
     ``fps``: sampled frames per second (``2.0``), ``"every=N"`` or ``"all"``. ``smooth``: EMA of the
-    logits across sampled frames with weight ``alpha`` on the newest (recorded in provenance); off
+    logits across sampled frames with weight ``alpha`` on the newest (default 0.6 for ``ema``, 0.4 for
+    ``flow``; recorded in provenance); off
     by default because with a moving camera or sparse sampling it lags moving objects and shrinks
     them (see :mod:`analytics.footage.temporal`); turn it on for fixed cameras. ``temporal``
     (``none``, ``ema`` or ``flow``) names the fusion instead of ``smooth`` (``flow`` follows moving
@@ -691,7 +709,7 @@ def analyse_clip(
         raise InputError("a camera id is needed (e.g. --camera demo-cam)")
     method = _temporal_method(temporal, smooth)
     options = AnalysisOptions(
-        sampling=Sampling.parse(fps), smoothing_alpha=alpha if method != "none" else None,
+        sampling=Sampling.parse(fps), smoothing_alpha=_alpha(alpha, method),
         smoothing_method=method if method != "none" else "ema", refine=refine, tta=tta, zones=zones, start_time=start_time,
         keep_previews=keep_previews, raw_previews=raw_previews, review_width=review_width, threads=threads, max_frames=max_frames, label=label,
     )
@@ -798,8 +816,8 @@ def _analyse_reading(
                 run = _run_info(m, options, settings, zones_df)
                 key = run.settings_key
                 ingested = save and store is not None and store.is_ingested(sha, key)
-                reading.close()
                 if ingested:
+                    reading.close()
                     return AnalysisResult(
                         path, "skipped", "already ingested with the same model and settings", sha, key, info,
                         seconds=time.perf_counter() - hooks.t_start,
@@ -811,9 +829,11 @@ def _analyse_reading(
                     for seg, seg_lock in segs:  # always in slot order, so two clips never wait on each other's slots
                         held.enter_context(seg_lock)
                         seg.reset()
+                    # the read-only connection closes once the first frames are being segmented (closing
+                    # takes about 7 ms of the calling thread, which only waits while two frames run)
                     measurer = _analyse(
                         reader, decoder, m.card, [seg for seg, _ in segs], zones_df, settings.low_confidence, options, hooks,
-                        store.open_writer_early if save and store is not None else None,
+                        store.open_writer_early if save and store is not None else None, reading.close,
                     )
             if reader.problem and reader.problem not in warnings:
                 warnings.append(reader.problem)
@@ -840,9 +860,11 @@ def _resolve_reading(model: ModelSpec, settings: Settings, reading: contextlib.E
     name is not installed yet (installing takes a while; writers in other processes would wait)."""
     if isinstance(model, str):
         try:
-            zoo.resolve(model, settings)
+            inst = zoo.resolve(model, settings)
         except ModelError:
             reading.close()
+        else:
+            return ResolvedModel(inst.card.name, inst.card, Path(inst.onnx_path), inst.weights_sha256)
     return resolve_model(model, settings)
 
 
@@ -959,13 +981,16 @@ def _refinement_params(options: AnalysisOptions, card: ModelCard) -> dict[str, A
 def _analyse(
     reader: VideoReader, decoder: _Decoder, card: ModelCard, segs: Sequence[Segmenter], zones: pd.DataFrame | None,
     low_confidence: float, options: AnalysisOptions, hooks: _Hooks, on_decoded: Callable[[], None] | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> _Measurer:
     """Segment the decoded frames in order and hand them to the measuring thread.
 
     One segmenter: each frame in this thread. Several (:func:`frame_slots`): as many consecutive
     frames at once, frame ``i`` on ``segs[i % len(segs)]`` in a worker thread of its own, handed
     over in order. ``on_decoded`` runs in this thread once the last frame is decoded, while the
-    last frames are still segmented or measured (the store opens for the write then).
+    last frames are still segmented or measured (the store opens for the write then);
+    ``on_started`` once the first frames are being segmented (before the first one, with one
+    segmenter), also when no frame comes.
     """
     total = reader.n_wanted
     progress = hooks.progress
@@ -979,6 +1004,13 @@ def _analyse(
     submitted = 0
     flight: collections.deque[tuple[Any, concurrent.futures.Future[list[Segmentation]]]] = collections.deque()
     pool = concurrent.futures.ThreadPoolExecutor(len(segs), "urbanlens-infer") if len(segs) > 1 else None
+    started = on_started
+
+    def start_once() -> None:
+        nonlocal started
+        if started is not None:
+            hook, started = started, None
+            hook()
 
     def hand_over(item: Any, out: Segmentation) -> None:
         nonlocal done
@@ -1009,16 +1041,20 @@ def _analyse(
                 continue
             starved.served()
             if item is _END:
+                start_once()
                 if on_decoded is not None:
                     on_decoded()
                 break
             if isinstance(item, _Failure):
                 raise item.exc
             if pool is None:
+                start_once()
                 hand_over(item, segs[0].run(item.x[None], [item.geometry])[0])
                 continue
             flight.append((item, pool.submit(segs[submitted % len(segs)].run, item.x[None], [item.geometry])))
             submitted += 1
+            if submitted == len(segs) or frames.empty():
+                start_once()
             if len(flight) >= len(segs):  # the frames in flight are consecutive, so each has a slot of its own
                 first, fut = flight.popleft()
                 hand_over(first, fut.result()[0])

@@ -35,24 +35,31 @@ import numpy as np
 from analytics.errors import InputError
 
 __all__ = [
-    "DEFAULT_ALPHA", "FLOW_SIGMA", "SMOOTHING_METHODS", "backward_flow", "ema_update", "flicker", "flow_consistency",
+    "DEFAULT_ALPHA", "FLOW_ALPHA", "FLOW_SIGMA", "SMOOTHING_METHODS", "backward_flow", "ema_update", "flicker", "flow_consistency",
     "flow_update", "smoothing_label", "warp",
 ]
 
 SMOOTHING_METHODS = ("ema", "flow")
 """Temporal fusion of class scores: the plain average, or the average along optical flow."""
-FLOW_SIGMA = 1.0
+FLOW_SIGMA = 2.0
 """Forward-backward flow error (pixels) at which the previous scores keep exp(-1/2) of their weight."""
 
 DEFAULT_ALPHA = 0.6
-"""Weight of the newest frame when smoothing is on."""
+"""Weight of the newest frame when ``ema`` smoothing is on."""
+
+FLOW_ALPHA = 0.4
+"""Weight of the newest frame for ``flow`` fusion. Lower than :data:`DEFAULT_ALPHA` because the
+consistency weight already drops the history wherever the flow fails (new content, occlusions,
+cuts). With :data:`FLOW_SIGMA` chosen on a sweep (alpha 0.3-0.6, sigma 1-8 px) over the two sample
+clips at 2 and 5 frames a second: the lowest flicker that keeps the person share within 10%
+(``bench/refine_bench.py``, docs/models.md)."""
 
 
 def smoothing_label(alpha: float | None, method: str = "ema") -> str:
     """Provenance text of a smoothing setting.
 
-    >>> smoothing_label(None), smoothing_label(0.6), smoothing_label(0.6, "flow")
-    ('off', 'ema=0.6', 'flow=0.6')
+    >>> smoothing_label(None), smoothing_label(0.6), smoothing_label(0.4, "flow")
+    ('off', 'ema=0.6', 'flow=0.4,sigma=2')
     """
     if method not in SMOOTHING_METHODS:
         raise InputError(f"temporal method {method!r}; expected one of {', '.join(SMOOTHING_METHODS)}")
@@ -60,7 +67,7 @@ def smoothing_label(alpha: float | None, method: str = "ema") -> str:
         return "off"
     if not 0.0 < alpha <= 1.0:
         raise InputError(f"smoothing alpha {alpha!r}; expected a number in (0, 1]")
-    return f"{method}={alpha:g}"
+    return f"flow={alpha:g},sigma={FLOW_SIGMA:g}" if method == "flow" else f"{method}={alpha:g}"
 
 
 def ema_update(prev: np.ndarray | None, scores: np.ndarray, alpha: float) -> np.ndarray:

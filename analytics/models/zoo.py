@@ -12,6 +12,7 @@ half-installed model (a previous install of the same name stays until the new on
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import uuid
@@ -108,7 +109,15 @@ def _load_installed(folder: Path) -> InstalledModel:
     if not onnx_path.is_file():
         raise ModelError(f"model {folder.name!r} is damaged ({MODEL_FILE} is missing); run `urbanlens models install {folder.name}`")
     card = load_card(folder / CARD_FILE)
-    return InstalledModel(card, onnx_path, sha256_file(onnx_path), onnx_path.stat().st_size)
+    st = onnx_path.stat()
+    return InstalledModel(card, onnx_path, _weights_sha256(str(onnx_path), st.st_ino, st.st_size, st.st_mtime_ns), st.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _weights_sha256(path: str, inode: int, size: int, mtime_ns: int) -> str:
+    """SHA-256 of the model file at ``path``, hashed again only when its inode, size or modification
+    time changes (an install replaces the file, so it gets a new inode; each clip analysed resolves its model)."""
+    return sha256_file(path)
 
 
 def list_models(settings: Settings) -> list[ModelListing]:
