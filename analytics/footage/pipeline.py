@@ -304,7 +304,7 @@ def frame_slots(threads: int, sequential: bool) -> tuple[int, int]:
     Two frames at once on ``threads // 2`` threads each where the frames do not depend on each
     other (no temporal fusion) and there are at least two threads; else one frame on all of them.
     Two single-threaded runs side by side do more frames a second than one run on two threads
-    (no layer waits for its slowest thread): on a 2-core machine about 1.15x (docs/performance.md).
+    (no layer waits for its slowest thread): on a 2-core machine about 1.13x (docs/performance.md).
 
     >>> frame_slots(2, False), frame_slots(4, False), frame_slots(3, False)
     ((2, 1), (2, 2), (2, 1))
@@ -860,11 +860,9 @@ def _resolve_reading(model: ModelSpec, settings: Settings, reading: contextlib.E
     name is not installed yet (installing takes a while; writers in other processes would wait)."""
     if isinstance(model, str):
         try:
-            inst = zoo.resolve(model, settings)
+            model = zoo.resolve(model, settings)
         except ModelError:
             reading.close()
-        else:
-            return ResolvedModel(inst.card.name, inst.card, Path(inst.onnx_path), inst.weights_sha256)
     return resolve_model(model, settings)
 
 

@@ -304,14 +304,16 @@ class Store:
         holds the file as a writer does. Best effort: a busy file, an open connection of this
         thread or an in-memory store leave things as they are, and the transaction opens as usual.
         """
-        if self._con is not None or self.read_only or getattr(self._local, "con", None) is not None:
-            return
-        if getattr(self._local, "early", None) is not None:
+        if self._con is not None or self.read_only or self._held() is not None:
             return
         try:
             self._local.early = self._open(write=True, wait=False)
         except StoreError:
             self._local.early = None
+
+    def _held(self) -> duckdb.DuckDBPyConnection | None:
+        """This thread's open connection: its reading() block's or transaction's, else the early writer's."""
+        return getattr(self._local, "con", None) or getattr(self._local, "early", None)
 
     def drop_early_writer(self) -> None:
         """Close the connection :meth:`open_writer_early` opened, if no transaction took it."""
@@ -329,7 +331,7 @@ class Store:
         """
         if self._con is not None:
             return self._con.cursor()
-        held = getattr(self._local, "con", None) or getattr(self._local, "early", None)
+        held = self._held()
         if held is not None:
             return held.cursor()
         return self._open(write=False)
@@ -340,7 +342,7 @@ class Store:
 
         Keep it short: while it is open, writers in other processes wait.
         """
-        if self._con is not None or getattr(self._local, "con", None) is not None or getattr(self._local, "early", None) is not None:
+        if self._con is not None or self._held() is not None:
             yield self
             return
         con = self._open(write=False)
