@@ -20,10 +20,17 @@ from clips import H, W, street, write_av, write_cv2
 from tinymodels import colour_card, colour_model
 
 from analytics.errors import Cancelled, InputError, VideoError
-from analytics.footage import pipeline
-from analytics.footage.pipeline import AnalysisOptions, analyse_clip, clip_sha256, save_analysis
+from analytics.footage import scheduling
+from analytics.footage.pipeline import AnalysisOptions, AnalysisResult, analyse_clip, clip_sha256, save_analysis
+from analytics.footage.segment import Segmenter
 from analytics.settings import Settings, load_settings
 from analytics.store import Store
+
+
+def analyse(path: Path, camera_id: str, sink: Store | None, *, settings: Settings, progress=None, cancel=None,  # type: ignore[no-untyped-def]
+            save: bool = True, **flags) -> AnalysisResult:
+    """:func:`analyse_clip` with the options built from ``ingest``-style flags (``fps``, ``smooth``, ``temporal``, fields)."""
+    return analyse_clip(path, camera_id, sink, AnalysisOptions.from_flags(**flags), settings, progress=progress, cancel=cancel, save=save)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +63,7 @@ def _count(store: Store, table: str) -> int:
 
 def test_clip_is_measured_and_stored(clip: Path, store: Store, tiny: tuple, settings: Settings) -> None:
     calls: list[tuple[int, int, float, float]] = []
-    r = analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00", progress=lambda *a: calls.append(a))
+    r = analyse(clip, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00", progress=lambda *a: calls.append(a))
     m = r.measurements
     assert r.status == "stored" and m is not None and m.n == 6  # 3 s at 2 sampled frames a second
     assert m.frame_index.tolist() == [0, 5, 10, 15, 20, 25]
@@ -90,7 +97,7 @@ def test_person_is_blurred_in_the_stored_preview(tmp_path: Path, store: Store, t
         return img
 
     path = write_cv2(tmp_path / "still.avi", 5, fps=10, size=(W, H), paint=textured)
-    r = analyse_clip(path, "cam-1", store, model=tiny, settings=settings, fps=2, keep_previews=1, start_time="2024-05-01T08:00:00")
+    r = analyse(path, "cam-1", store, model=tiny, settings=settings, fps=2, keep_previews=1, start_time="2024-05-01T08:00:00")
     frame = next(p for p in r.previews if p.kind == "frame")
     img = cv2.imdecode(np.frombuffer(frame.image, np.uint8), cv2.IMREAD_COLOR)
     sx = img.shape[1] / W
@@ -99,12 +106,12 @@ def test_person_is_blurred_in_the_stored_preview(tmp_path: Path, store: Store, t
 
 
 def test_same_clip_same_settings_is_skipped(clip: Path, store: Store, tiny: tuple, settings: Settings) -> None:
-    first = analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
-    again = analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
+    first = analyse(clip, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
+    again = analyse(clip, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
     assert (first.status, again.status) == ("stored", "skipped")
     assert again.measurements is None and "already ingested" in again.message
     assert _count(store, "frames") == 6 and _count(store, "model_runs") == 1
-    other = analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps=5, start_time="2024-05-01T08:00:00")
+    other = analyse(clip, "cam-1", store, model=tiny, settings=settings, fps=5, start_time="2024-05-01T08:00:00")
     assert other.status == "stored" and _count(store, "model_runs") == 2  # another sampling is another run
 
 
@@ -112,7 +119,7 @@ def test_corrupt_file_raises_and_stores_nothing(tmp_path: Path, store: Store, ti
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
     with pytest.raises(VideoError, match="bad.mp4"):
-        analyse_clip(bad, "cam-1", store, model=tiny, settings=settings)
+        analyse(bad, "cam-1", store, model=tiny, settings=settings)
     assert _count(store, "clips") == 0 and _count(store, "frames") == 0
 
 
@@ -123,7 +130,7 @@ def test_truncated_clip_is_stored_with_what_decoded_and_says_so(tmp_path: Path, 
     )
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
-    r = analyse_clip(cut, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
+    r = analyse(cut, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
     assert r.status == "stored" and r.measurements is not None and 0 < r.measurements.n < 12
     assert any("truncated" in w for w in r.warnings) and "truncated" in r.message
 
@@ -136,15 +143,15 @@ def test_cancel_stops_and_stores_nothing(clip: Path, store: Store, tiny: tuple, 
             stop.set()
 
     with pytest.raises(Cancelled, match="nothing was stored"):
-        analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps="all", progress=progress, cancel=stop)
+        analyse(clip, "cam-1", store, model=tiny, settings=settings, fps="all", progress=progress, cancel=stop)
     assert _count(store, "clips") == 0
     with pytest.raises(Cancelled):
-        analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, cancel=lambda: True)  # a callable works too
+        analyse(clip, "cam-1", store, model=tiny, settings=settings, cancel=lambda: True)  # a callable works too
 
 
 def test_unknown_camera_fails_before_any_work(clip: Path, store: Store, tiny: tuple, settings: Settings) -> None:
     with pytest.raises(InputError, match="unknown camera 'nowhere'"):
-        analyse_clip(clip, "nowhere", store, model=tiny, settings=settings)
+        analyse(clip, "nowhere", store, model=tiny, settings=settings)
 
 
 @pytest.mark.parametrize(
@@ -158,7 +165,7 @@ def test_unknown_camera_fails_before_any_work(clip: Path, store: Store, tiny: tu
 )
 def test_bad_arguments(clip: Path, store: Store, tiny: tuple, kwargs: dict, message: str, settings: Settings) -> None:
     with pytest.raises(InputError, match=message):
-        analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, **kwargs)
+        analyse(clip, "cam-1", store, model=tiny, settings=settings, **kwargs)
 
 
 def test_zones_are_measured_and_saved_for_the_camera(tmp_path: Path, clip: Path, store: Store, tiny: tuple, settings: Settings) -> None:
@@ -167,7 +174,7 @@ def test_zones_are_measured_and_saved_for_the_camera(tmp_path: Path, clip: Path,
         {"name": "walk", "role": "sidewalk", "polygon": [[0, 20], [64, 20], [64, 64], [0, 64]]},
         {"name": "bay", "role": "parking", "polygon": [[64, 20], [128, 20], [128, 64], [64, 64]]},
     ]))
-    r = analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps=2, zones=zones, start_time="2024-05-01T08:00:00")
+    r = analyse(clip, "cam-1", store, model=tiny, settings=settings, fps=2, zones=zones, start_time="2024-05-01T08:00:00")
     zp = r.measurements.zone_pixels  # type: ignore[union-attr]
     assert zp is not None
     walk_person = zp[(zp["zone"] == "walk") & (zp["class_id"] == 11)]
@@ -180,13 +187,13 @@ def test_zones_are_measured_and_saved_for_the_camera(tmp_path: Path, clip: Path,
 
 
 def test_smoothing_is_recorded_and_analysis_without_store(clip: Path, tiny: tuple, settings: Settings) -> None:
-    r = analyse_clip(clip, "cam-1", None, model=tiny, settings=settings, fps=2, smooth=True, save=False, start_time="2024-05-01T08:00:00")
+    r = analyse(clip, "cam-1", None, model=tiny, settings=settings, fps=2, smooth=True, save=False, start_time="2024-05-01T08:00:00")
     assert r.status == "analysed" and r.ingest is None
     assert r.measurements is not None and r.measurements.run.smoothing == "ema=0.6"
 
 
 def test_start_time_defaults_to_the_file_time_and_says_so(clip: Path, tiny: tuple, settings: Settings) -> None:
-    r = analyse_clip(clip, "cam-1", None, model=tiny, settings=settings, fps=2, save=False)
+    r = analyse(clip, "cam-1", None, model=tiny, settings=settings, fps=2, save=False)
     assert any("modification time" in w or "creation_time" in w for w in r.warnings)
 
 
@@ -202,7 +209,7 @@ def espnetv2(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path):  # typ
 
 @pytest.mark.slow
 def test_real_espnetv2_on_bikes(espnetv2, shared_dir: Path, store: Store, settings: Settings) -> None:  # type: ignore[no-untyped-def]
-    r = analyse_clip(
+    r = analyse(
         shared_dir / "samples" / "bikes.mp4", "cam-1", store, model=espnetv2, settings=settings, fps=0.5, max_frames=3, keep_previews=1,
         start_time="2024-05-01T08:00:00",
     )
@@ -216,19 +223,39 @@ def test_real_espnetv2_on_bikes(espnetv2, shared_dir: Path, store: Store, settin
     assert np.all((m.mean_confidence > 0.5) & (m.mean_confidence < 1))
 
 
-def test_default_store_comes_from_the_settings(clip: Path, tiny: tuple, settings: Settings) -> None:
-    with Store(settings.db_path) as s:
-        s.upsert_cameras(pd.DataFrame({"camera_id": ["cam-1"], "name": ["Test"], "lon": [4.9], "lat": [52.37]}))
-    r = analyse_clip(clip, "cam-1", model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
-    assert r.status == "stored"
-    with Store(settings.db_path) as s:
-        assert _count(s, "frames") == 6
+def test_without_a_sink_the_clip_is_analysed_only(clip: Path, tiny: tuple, settings: Settings) -> None:
+    options = AnalysisOptions(model=tiny, start_time="2024-05-01T08:00:00")
+    r = analyse_clip(clip, "cam-1", None, options, settings)
+    assert r.status == "analysed" and r.measurements is not None and r.measurements.n == 6
+    assert not settings.db_path.exists()  # no database was opened
+
+
+@pytest.mark.parametrize(
+    ("sink", "options", "message"),
+    [
+        (object(), AnalysisOptions(), "sink must be a ClipSink"),  # not a place clips can go
+        (None, {"fps": 2}, "options must be an AnalysisOptions"),  # keywords are not options
+    ],
+)
+def test_the_sink_and_options_are_checked(clip: Path, settings: Settings, sink: object, options: object, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        analyse_clip(clip, "cam-1", sink, options, settings)  # type: ignore[arg-type]
+
+
+def test_options_are_picklable_and_built_from_flags(tiny: tuple) -> None:
+    import pickle
+
+    options = AnalysisOptions.from_flags(fps="every=5", smooth=True, model=tiny, zones=b"[]")
+    assert pickle.loads(pickle.dumps(options)) == options
+    assert (options.temporal, options.smoothing_alpha, options.smoothing) == ("ema", 0.6, "ema=0.6")
+    assert AnalysisOptions.from_flags(temporal="flow").smoothing == "flow=0.4,sigma=2"
+    assert AnalysisOptions(temporal="flow", alpha=0.5).smoothing_alpha == 0.5
 
 
 def test_analyse_then_save_with_a_new_camera_and_its_zones(tmp_path: Path, clip: Path, tiny: tuple, settings: Settings) -> None:
     store = Store(tmp_path / "empty.duckdb")  # the camera does not exist yet: the Analyse page's flow
     zones = json.dumps([{"name": "walk", "role": "sidewalk", "polygon": [[0, 20], [64, 20], [64, 64], [0, 64]]}]).encode()
-    r = analyse_clip(clip, "new-cam", store, model=tiny, settings=settings, fps=2, zones=zones, save=False,
+    r = analyse(clip, "new-cam", store, model=tiny, settings=settings, fps=2, zones=zones, save=False,
                      start_time="2024-05-01T08:00:00")
     assert r.status == "analysed" and r.new_zones is not None and _count(store, "clips") == 0
     camera = {"camera_id": "new-cam", "name": "New", "lon": 4.9, "lat": 52.37, "heading": None, "kind": "fixed"}
@@ -252,15 +279,15 @@ def test_save_refuses_a_camera_that_is_not_the_clips(
     tmp_path: Path, clip: Path, tiny: tuple, settings: Settings, camera: dict | None, message: str
 ) -> None:
     store = Store(tmp_path / "empty.duckdb")
-    r = analyse_clip(clip, "new-cam", None, model=tiny, settings=settings, fps=2, save=False, start_time="2024-05-01T08:00:00")
+    r = analyse(clip, "new-cam", None, model=tiny, settings=settings, fps=2, save=False, start_time="2024-05-01T08:00:00")
     with pytest.raises(InputError, match=message):
         save_analysis(store, r, new_camera=camera)
     assert _count(store, "clips") == 0
 
 
 def test_a_skipped_clip_has_nothing_to_save(clip: Path, store: Store, tiny: tuple, settings: Settings) -> None:
-    analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
-    skipped = analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
+    analyse(clip, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
+    skipped = analyse(clip, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
     with pytest.raises(InputError, match="no measurements to save"):
         save_analysis(store, skipped)
 
@@ -270,7 +297,10 @@ def test_a_skipped_clip_has_nothing_to_save(clip: Path, store: Store, tiny: tupl
     [
         ({"keep_previews": -1}, "keep_previews=-1"),  # fewer than none
         ({"keep_previews": True}, "keep_previews=True"),  # a flag is not a count
-        ({"smoothing_alpha": 0.0}, r"expected a number in \(0, 1\]"),  # no weight on the newest frame
+        ({"temporal": "ema", "alpha": 0.0}, r"expected a number in \(0, 1\]"),
+        ({"alpha": 0.5}, "with temporal 'none'"),  # a weight for no fusion
+        ({"temporal": "median"}, "expected one of none, ema, flow"),
+        ({"model": 42}, "model must be"),  # no weight on the newest frame
         ({"threads": 0}, "threads=0"),
         ({"max_frames": 2.5}, "max_frames=2.5"),  # not a whole number
         ({"zones": 42}, "zones must be"),
@@ -292,7 +322,7 @@ def test_analysis_options_parse_the_start_time() -> None:
 
 def test_settings_are_required(clip: Path, tiny: tuple) -> None:
     with pytest.raises(InputError, match="settings must be a Settings"):
-        analyse_clip(clip, "cam-1", None, model=tiny, settings=None, save=False)  # type: ignore[arg-type]
+        analyse(clip, "cam-1", None, model=tiny, settings=None, save=False)  # type: ignore[arg-type]
 
 
 def test_a_stored_clip_opens_the_store_twice(clip: Path, store: Store, tiny: tuple, settings: Settings,
@@ -306,10 +336,10 @@ def test_a_stored_clip_opens_the_store_twice(clip: Path, store: Store, tiny: tup
         return real(self, write, wait)
 
     monkeypatch.setattr(Store, "_open", counting)
-    r = analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
+    r = analyse(clip, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
     assert r.status == "stored" and opened == [False, True]
     opened.clear()
-    again = analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
+    again = analyse(clip, "cam-1", store, model=tiny, settings=settings, fps=2, start_time="2024-05-01T08:00:00")
     assert again.status == "skipped" and opened == [False]
 
 
@@ -319,7 +349,7 @@ def test_background_threads_use_idle_cpu_time_and_get_it_back_when_starved() -> 
     release = threading.Event()
 
     def background() -> None:
-        pipeline._lower_priority()
+        scheduling.lower_priority()
         policies.append(os.sched_getscheduler(0))
         release.wait(5)
         policies.append(os.sched_getscheduler(0))
@@ -328,13 +358,13 @@ def test_background_threads_use_idle_cpu_time_and_get_it_back_when_starved() -> 
     t.start()
     while not policies:
         time.sleep(0.01)
-    starved = pipeline._Starvation(t)
-    for _ in range(pipeline.STARVED_WAITS):
+    starved = scheduling.Starvation(t)
+    for _ in range(scheduling.STARVED_WAITS):
         starved.waited()
     release.set()
     t.join()
     # the idle policy only where this process may leave it (CAP_SYS_NICE or RLIMIT_NICE), and then it is left when starved
-    reversible = pipeline.idle_policy_reversible()
+    reversible = scheduling.idle_policy_reversible()
     assert policies[0] == (os.SCHED_IDLE if reversible else os.SCHED_OTHER)
     assert policies[1] == os.SCHED_OTHER
 
@@ -351,13 +381,13 @@ def _same_measurements(a, b) -> None:  # type: ignore[no-untyped-def]
 def _inference_threads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     """Filled with (thread name, segmenter id) for each frame segmented."""
     names: list[tuple[str, int]] = []
-    run = pipeline.Segmenter.run
+    run = Segmenter.run
 
     def spy(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         names.append((threading.current_thread().name, id(self)))
         return run(self, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline.Segmenter, "run", spy)
+    monkeypatch.setattr(Segmenter, "run", spy)
     return names
 
 
@@ -366,16 +396,16 @@ def test_two_frames_at_once_measure_what_one_at_a_time_does(
 ) -> None:
     names = _inference_threads(monkeypatch)
     here = threading.current_thread().name
-    one = analyse_clip(clip, "cam-1", None, model=tiny, settings=settings, fps=5, threads=1, save=False, start_time="2024-05-01T08:00:00")
+    one = analyse(clip, "cam-1", None, model=tiny, settings=settings, fps=5, threads=1, save=False, start_time="2024-05-01T08:00:00")
     assert {n for n, _ in names} == {here} and len({s for _, s in names}) == 1  # each frame in the calling thread
     names.clear()
-    two = analyse_clip(clip, "cam-1", None, model=tiny, settings=settings, fps=5, threads=2, save=False, start_time="2024-05-01T08:00:00")
+    two = analyse(clip, "cam-1", None, model=tiny, settings=settings, fps=5, threads=2, save=False, start_time="2024-05-01T08:00:00")
     assert len(names) == 15 and all(n.startswith("urbanlens-infer") for n, _ in names)
     assert sorted(Counter(s for _, s in names).values()) == [7, 8]  # frame i on segmenter i % 2
     assert one.measurements is not None and two.measurements is not None
     _same_measurements(one.measurements, two.measurements)  # the frames reach the measuring thread in order
     names.clear()
-    analyse_clip(clip, "cam-1", None, model=tiny, settings=settings, fps=5, threads=2, smooth=True, save=False,
+    analyse(clip, "cam-1", None, model=tiny, settings=settings, fps=5, threads=2, smooth=True, save=False,
                  start_time="2024-05-01T08:00:00")
     assert {n for n, _ in names} == {here}  # temporal fusion needs the frames one after another
 
@@ -383,7 +413,7 @@ def test_two_frames_at_once_measure_what_one_at_a_time_does(
 def test_an_error_in_a_frame_slot_stops_the_clip_and_stores_nothing(
     clip: Path, store: Store, tiny: tuple, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run = pipeline.Segmenter.run
+    run = Segmenter.run
     calls: list[int] = []
 
     def failing(self, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -392,9 +422,9 @@ def test_an_error_in_a_frame_slot_stops_the_clip_and_stores_nothing(
             raise VideoError("frame 4 could not be segmented")
         return run(self, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline.Segmenter, "run", failing)
+    monkeypatch.setattr(Segmenter, "run", failing)
     with pytest.raises(VideoError, match="frame 4"):
-        analyse_clip(clip, "cam-1", store, model=tiny, settings=settings, fps=5, threads=2, start_time="2024-05-01T08:00:00")
+        analyse(clip, "cam-1", store, model=tiny, settings=settings, fps=5, threads=2, start_time="2024-05-01T08:00:00")
     assert _count(store, "frames") == 0 and _count(store, "clips") == 0
     assert not [t for t in threading.enumerate() if t.name.startswith(("urbanlens-infer", "urbanlens-decode", "urbanlens-measure"))]
 
@@ -402,7 +432,7 @@ def test_an_error_in_a_frame_slot_stops_the_clip_and_stores_nothing(
 @pytest.mark.slow
 def test_real_espnetv2_two_frames_at_once_is_bit_identical(espnetv2, shared_dir: Path, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     runs = [
-        analyse_clip(shared_dir / "samples" / "bikes.mp4", "cam-1", None, model=espnetv2, settings=settings, fps=2, max_frames=6,
+        analyse(shared_dir / "samples" / "bikes.mp4", "cam-1", None, model=espnetv2, settings=settings, fps=2, max_frames=6,
                      threads=threads, save=False, start_time="2024-05-01T08:00:00").measurements
         for threads in (1, 2)
     ]

@@ -14,7 +14,7 @@ from analytics.cards import CrfParams, card_from_dict
 from analytics.errors import DataFormatError, InputError
 from analytics.footage.pipeline import AnalysisOptions, analyse_clip
 from analytics.footage.refine import crf_refine, flip_merge, label_confidence, merge_scales, softmax
-from analytics.footage.upload import AdvancedOptions
+from analytics.pages.analyse import AdvancedOptions
 from analytics.settings import load_settings
 from analytics.store import Store
 

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from analytics.errors import InputError
-from analytics.footage import upload as flow
 from analytics.footage.overlay import draw_legend, legend_entries
 from analytics.footage.video import ClipStart, clip_start, creation_tag, upload_start
+from analytics.pages import analyse as flow
 from analytics.settings import Settings
 from analytics.taxonomy import CITYSCAPES
 

@@ -6,7 +6,7 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import pandas as pd
 import typer
@@ -23,6 +23,7 @@ from analytics.formatting import format_count, format_interval, format_value
 from analytics.indicators import GROUPINGS, INDICATORS
 from analytics.periods import parse_date
 from analytics.settings import load_settings
+from analytics.store import Store
 from analytics.store.catalog import trust_counts
 from analytics.store.evaluations import adjusted_indicators
 from analytics.store.parquet import ParquetStore, export_frames
@@ -107,7 +108,7 @@ def indicators(
     if not path.exists():
         raise InputError(_no_database(path))
     with open_db(path) as store:
-        source = ParquetStore(parquet, places=store) if parquet else store
+        source = cast(Store, ParquetStore(parquet, places=store)) if parquet else store  # read calls only (a frame source)
         if adjusted:
             if parquet:
                 raise InputError("--adjusted reads the evaluations of the database; it cannot be combined with --parquet")

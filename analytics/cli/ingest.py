@@ -13,28 +13,30 @@ clip's own) are in its note.
 from __future__ import annotations
 
 import dataclasses
-import threading
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from analytics.cli._common import DbOption, error_line, open_db
-from analytics.cli.cluster import ingest_on_ray
+from analytics.cli._common import DbOption, error_line, open_db, say_wait
 from analytics.errors import InputError
-from analytics.footage.video import VIDEO_SUFFIXES, Sampling, clip_start
+from analytics.footage.video import VIDEO_SUFFIXES, Sampling
 from analytics.periods import parse_timestamp
-from analytics.settings import load_settings
+from analytics.settings import Settings, load_settings
 
 if TYPE_CHECKING:  # the pipeline is imported when the command runs (see ``ingest``)
-    from analytics.footage.pipeline import AnalysisResult
+    from analytics.footage.batch import BatchClip, BatchOutcome, BatchResult, RayPlan
+    from analytics.footage.cluster import ClipOutcome, ClipTask
+    from analytics.footage.pipeline import AnalysisOptions, ProgressCallback
 
-__all__ = ["register", "collect_clips"]
+__all__ = ["collect_clips", "ray_tasks", "register"]
 
 
 def collect_clips(paths: list[Path]) -> list[Path]:
@@ -101,9 +103,12 @@ def ingest(
     ] = None,
 ) -> None:
     """Analyse clips (segmentation → measurements) and store them for a camera (through
-    :func:`analytics.footage.pipeline.analyse_clip`, which saves each with ``save_analysis``)."""
+    :mod:`analytics.footage.batch`, which runs :func:`analytics.footage.pipeline.analyse_clip` on each)."""
     # deferred: the pipeline loads ONNX Runtime, PyAV and OpenCV, which other commands do not need
-    from analytics.footage.pipeline import analyse_clip, describe_error
+    from analytics.footage.batch import BatchClip
+
+    # deferred: as above
+    from analytics.footage.pipeline import AnalysisOptions
 
     console = Console()
     settings = load_settings()
@@ -116,92 +121,135 @@ def ingest(
     start_dt = parse_timestamp(start, "--start") if start is not None else None
     if engine not in ("local", "ray"):
         raise InputError(f"--engine {engine!r}; expected local or ray")
-    rows: list[tuple[str, str, str, str]] = []
+    options = AnalysisOptions.from_flags(
+        fps=sampling, smooth=smooth, temporal=temporal, model=model, refine=refine, tta=tta, max_frames=max_frames, threads=threads,
+    )
     if engine == "ray":
-        rows = ingest_on_ray(
-            clips, camera, settings, console, manifest=manifest, start=start_dt, out_parquet=out_parquet, address=ray_address,
-            workers=workers, threads=threads, analysis={
-                "model": model, "fps": sampling, "smooth": smooth, "temporal": temporal, "refine": refine, "tta": tta,
-                "max_frames": max_frames,
-            },
-        )
-        return _finish(console, rows, sum(1 for r in rows if r[1] in ("done", "skipped")))
+        return _finish(console, _ingest_on_ray(console, clips, camera, manifest, start_dt, options, settings, out_parquet=out_parquet,
+                                               address=ray_address, workers=workers))
     if manifest is not None or out_parquet is not None or ray_address is not None or workers is not None:
         raise InputError("--manifest, --out-parquet, --ray-address and --workers go with --engine ray")
     if not camera or not paths:
         raise InputError("give clip PATHS and --camera ID (see `urbanlens ingest --help`)")
-    n_ok = 0
+    options = options.replace(zones=zones, start_time=start_dt, keep_previews=keep_previews)
+    _finish(console, _ingest_here(console, [BatchClip(c, camera) for c in clips], options, settings))
+
+
+def _ingest_here(console: Console, clips: list[BatchClip], options: AnalysisOptions, settings: Settings) -> BatchResult:
+    """The local engine: a progress bar per clip, the start-time note of a clip before its bar."""
+    # deferred: as in ``ingest``
+    from analytics.footage.batch import run_local
+
+    @contextmanager
+    def bar_for(clip: BatchClip) -> Iterator[ProgressCallback]:
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(), console=console, transient=False,
+        ) as bar:
+            task = bar.add_task(escape(clip.path.name[:40]), total=None, rate="")
+
+            def progress(done: int, total: int, rate: float, eta_s: float) -> None:
+                bar.update(task, completed=done, total=total, rate=f"{rate:.1f} frames/s")
+
+            yield progress
+
+    def note(clip: BatchClip, text: str) -> None:
+        console.print(f"{clip.path.name}: {text}", markup=False, highlight=False, soft_wrap=True)
+
     with open_db(settings.db_path) as store:
-        store.camera(camera)  # unknown camera: one clear error before any work
-        for clip in clips:
-            cancel = threading.Event()
-            clip_time = start_dt
-            if clip_time is None:  # no --start: say where the time comes from, once, before the work
-                guess = clip_start(clip)
-                clip_time = guess.time
-                console.print(f"{clip.name}: {guess.note()}", markup=False, highlight=False, soft_wrap=True)
-            with Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                TimeRemainingColumn(), console=console, transient=False,
-            ) as bar:
-                task = bar.add_task(escape(clip.name[:40]), total=None, rate="")
-
-                def progress(done: int, total: int, rate: float, eta: float, task: TaskID = task, bar: Progress = bar) -> None:
-                    bar.update(task, completed=done, total=total, rate=f"{rate:.1f} frames/s")
-
-                try:
-                    result = analyse_clip(
-                        clip, camera, store, model=model, fps=sampling, smooth=smooth, temporal=temporal, refine=refine,
-                        tta=tta, zones=zones, start_time=clip_time,
-                        keep_previews=keep_previews, progress=progress, cancel=cancel, settings=settings, threads=threads,
-                        max_frames=max_frames,
-                    )
-                except KeyboardInterrupt:
-                    rows.append((clip.name, "cancelled", "-", "interrupted; nothing stored for this clip"))
-                    _summary(console, Table, rows)
-                    raise typer.Exit(130) from None
-                except Exception as exc:  # UrbanLens errors and any other: one bad clip must not stop the batch
-                    rows.append((clip.name, "failed", "-", describe_error(exc)))
-                    continue
-            n_ok += 1
-            rows.append(_row(clip.name, result))
-            if start_dt is not None:
-                start_dt = start_dt + timedelta(seconds=result.info.duration_s)
-    _finish(console, rows, n_ok)
+        result = run_local(clips, store, options, settings, progress=bar_for, on_start_note=note)
+    if result.interrupted:
+        _summary(console, Table, result)
+        raise typer.Exit(130)
+    return result
 
 
-def _finish(console: Console, rows: list[tuple[str, str, str, str]], n_ok: int) -> None:
+def ray_tasks(clips: list[Path], camera: str | None, manifest: Path | None, start: datetime | None) -> list[ClipTask]:
+    """The Ray job's clips: the manifest's rows, or the PATHS for ``--camera``; paths made absolute (workers run elsewhere),
+    URLs refused (the pipeline opens clips as files: on a cluster they are mounted at the same path on every node)."""
+    # deferred: the cluster engine loads ONNX Runtime, PyAV and OpenCV, which other commands do not need
+    from analytics.footage.cluster import ClipTask, read_manifest
+
+    if manifest is not None:
+        if clips or camera or start:
+            raise InputError("--manifest lists the clips, their cameras and start times; give no PATHS, --camera or --start with it")
+        tasks = read_manifest(manifest)
+    else:
+        if not camera:
+            raise InputError("--camera is needed with PATHS (or give --manifest clips.csv with a camera_id per clip)")
+        if start is not None and len(clips) > 1:
+            raise InputError("--start with --engine ray applies to one clip; give several clips their start times in --manifest")
+        tasks = [ClipTask(str(c), camera, start) for c in clips]
+    urls = [t.path for t in tasks if "://" in t.path]
+    if urls:
+        raise InputError(
+            f"clip {urls[0]!r} is a URL; the Ray engine reads clips from local or mounted paths every worker sees "
+            "(mount the bucket, e.g. with Mountpoint for S3 or gcsfuse; only the manifest itself may be a URL)"
+        )
+    return [ClipTask(str(Path(t.path).expanduser().resolve()), t.camera_id, t.start) for t in tasks]
+
+
+def _ingest_on_ray(
+    out: Console, clips: list[Path], camera: str | None, manifest: Path | None, start: datetime | None, options: AnalysisOptions,
+    settings: Settings, *, out_parquet: Path | None, address: str | None, workers: int | None,
+) -> BatchResult:
+    """``ingest --engine ray``: the plan and each clip as it finishes, printed."""
+    # deferred: Ray, ONNX Runtime, PyAV and OpenCV load only when a cluster job runs
+    from analytics.footage.batch import run_ray
+    from analytics.footage.cluster import require_ray
+
+    require_ray()  # missing Ray: one line saying how to install it, before any work
+    tasks = ray_tasks(clips, camera, manifest, start)
+
+    def plan(p: RayPlan) -> None:
+        out.print(f"Ray: {p.clips} clip(s) on {p.workers} worker(s) x {p.threads} thread(s) ({p.cpus} CPUs); Parquet in {p.folder}",
+                  markup=False, highlight=False)
+
+    def told(o: ClipOutcome) -> None:
+        out.print(f"  {Path(o.path).name}: {o.status} ({o.seconds:.1f} s)", markup=False, highlight=False)
+
+    with open_db(settings.db_path) as store:
+        return run_ray(tasks, store, options.replace(zones=None), settings, out_parquet=out_parquet, address=address, workers=workers, on_plan=plan,
+                       on_outcome=told, on_wait=say_wait)
+
+
+SHOWN_STATUS = {"stored": "done"}
+"""The summary's word for a status (a stored clip is ``done``)."""
+
+
+def _finish(console: Console, result: BatchResult) -> None:
     """Print the summary; exit 1 when a clip failed or none was stored or skipped."""
-    _summary(console, Table, rows)
-    failed = [(r[0], r[3]) for r in rows if r[1] == "failed"]
+    _summary(console, Table, result)
+    failed = [(o.name, o.message) for o in result.failed]
     if failed:
         shown = "; ".join(why if why.startswith(name) else f"{name}: {why}" for name, why in failed[:5])
         shown += f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
-        error_line(f"{len(failed)} of {len(rows)} clip(s) failed: {shown}")
-    if n_ok == 0 or failed:
+        error_line(f"{len(failed)} of {len(result.outcomes)} clip(s) failed: {shown}")
+    if result.ok == 0 or failed:
         raise typer.Exit(1)
 
 
-def _row(name: str, result: AnalysisResult) -> tuple[str, str, str, str]:
-    """The summary row of a clip that was stored or skipped: name, status, sampled frames, note."""
-    n = str(result.measurements.n) if result.measurements is not None else "-"
-    if result.status == "stored":
-        return name, "done", n, f"{result.frames_per_s:.1f} frames/s; {result.message}"
-    return name, result.status, n, result.message
+def _row(o: BatchOutcome) -> tuple[str, str, str, str]:
+    """The summary row of a clip: name, status, sampled frames, note."""
+    n = str(o.n_frames) if o.n_frames is not None else "-"
+    note = o.message
+    if o.frames_per_s is not None:
+        note = f"{o.frames_per_s:.1f} frames/s{' on a worker' if o.on_worker else ''}; {o.message}"
+    return o.name, SHOWN_STATUS.get(o.status, o.status), n, note
 
 
-def _summary(console: object, table_cls: type, rows: list[tuple[str, str, str, str]]) -> None:
+def _summary(console: object, table_cls: type, result: BatchResult) -> None:
     table = table_cls(title="Ingest summary")
     for col in ("clip", "status", "frames", "note"):
         table.add_column(col, overflow="fold")
     style = {"done": "green", "skipped": "yellow", "failed": "red", "cancelled": "red"}
-    for clip, status, n, note in rows:
+    for clip, status, n, note in map(_row, result.outcomes):
         table.add_row(escape(clip), f"[{style.get(status, 'white')}]{status}[/]", n, escape(note))  # names are not markup
-    counts = {s: sum(1 for r in rows if r[1] == s) for s in ("done", "skipped", "failed", "cancelled")}
+    counts = result.counts
     console.print(table)  # type: ignore[attr-defined]
-    failed = [r[0] for r in rows if r[1] == "failed"]
+    failed = [o.name for o in result.failed]
     console.print(  # type: ignore[attr-defined]
-        f"{counts['done']} done, {counts['skipped']} skipped (already ingested), {counts['failed']} failed"
+        f"{counts['stored']} done, {counts['skipped']} skipped (already ingested), {counts['failed']} failed"
         + (f" ({', '.join(failed)})" if failed else "")
         + (f", {counts['cancelled']} cancelled" if counts["cancelled"] else ""),
         markup=False, highlight=False,

@@ -10,7 +10,8 @@ cluster layout (``day=``/``camera_id=``)::
 
     start_ray(None)                                   # a local cluster with this machine's cores
     tasks = [ClipTask("/data/cam-12/0800.mp4", "cam-12")]
-    outcomes = run_clips(tasks, "/data/pq", settings, cameras={"cam-12": row}, fps="0.5", workers=2)
+    options = AnalysisOptions(sampling=Sampling.parse("0.5"), threads=2)
+    outcomes = run_clips(tasks, "/data/pq", settings, options, cameras={"cam-12": row}, workers=2)
     outcomes[0].status                                # "stored", "skipped" or "failed" (with the reason)
 
 A clip that fails (an unreadable file, an exception) is reported with its reason and the others
@@ -23,6 +24,7 @@ failed. Either way no partial clip is visible, and a re-run does only what is mi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -37,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.errors import InputError
-from analytics.footage.pipeline import analyse_clip, describe_error
+from analytics.footage.pipeline import AnalysisOptions, analyse_clip, describe_error
 from analytics.periods import parse_timestamp
 from analytics.settings import Settings
 from analytics.store.parquet import ParquetSink
@@ -159,12 +161,11 @@ class _ClipWorker:
 
     def __init__(
         self, out_dir: str, settings: Settings, cameras: Mapping[str, Mapping[str, Any]], zones: Mapping[str, pd.DataFrame],
-        analysis: Mapping[str, Any], threads: int, fault: Callable[[Path], None] | None = None,
+        options: AnalysisOptions, fault: Callable[[Path], None] | None = None,
     ) -> None:
         self.sink = ParquetSink(out_dir, cameras, zones, before_rename=fault)
         self.settings = settings
-        self.analysis = dict(analysis)
-        self.threads = threads
+        self.options = dataclasses.replace(options, keep_previews=0)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         rows = [self._one(str(p), str(c), str(s)) for p, c, s in zip(batch["path"], batch["camera_id"], batch["start"], strict=True)]
@@ -173,10 +174,8 @@ class _ClipWorker:
     def _one(self, path: str, camera_id: str, start: str) -> ClipOutcome:
         t0 = time.perf_counter()
         try:
-            r = analyse_clip(
-                path, camera_id, self.sink, settings=self.settings, start_time=start or None, keep_previews=0, threads=self.threads,
-                **self.analysis,
-            )
+            options = dataclasses.replace(self.options, start_time=start or None)
+            r = analyse_clip(path, camera_id, self.sink, options, self.settings)
         except Exception as exc:  # any failure of one clip is its outcome; the others go on
             return ClipOutcome(path, camera_id, "failed", 0, describe_error(exc), time.perf_counter() - t0)
         n = r.measurements.n if r.measurements is not None else 0
@@ -184,16 +183,17 @@ class _ClipWorker:
 
 
 def run_clips(
-    tasks: list[ClipTask], out_dir: str | Path, settings: Settings, *, cameras: Mapping[str, Mapping[str, Any]],
-    zones: Mapping[str, pd.DataFrame] | None = None, workers: int = 1, threads: int = 1,
+    tasks: list[ClipTask], out_dir: str | Path, settings: Settings, options: AnalysisOptions, *,
+    cameras: Mapping[str, Mapping[str, Any]], zones: Mapping[str, pd.DataFrame] | None = None, workers: int = 1,
     on_outcome: Callable[[ClipOutcome], None] | None = None, retries: int = 1, fault: Callable[[Path], None] | None = None,
-    **analysis: Any,
 ) -> list[ClipOutcome]:
     """Analyse ``tasks`` on the started Ray cluster (:func:`start_ray`) into ``out_dir``; one outcome per task.
 
+    ``options``: how each clip is analysed (:class:`~analytics.footage.pipeline.AnalysisOptions`,
+    shipped to the workers as it is; each clip's start time is the task's, no previews are kept);
+    ``options.threads`` (default 1) ONNX Runtime threads per worker, ``workers`` workers.
     ``cameras``/``zones``: the rows and zones of every camera of the tasks (from the database).
-    ``analysis``: keyword arguments of :func:`~analytics.footage.pipeline.analyse_clip` (model, fps,
-    temporal, refine, tta, max_frames). ``on_outcome`` is told of each clip as it finishes.
+    ``on_outcome`` is told of each clip as it finishes.
     ``retries``: how many times a clip whose worker process died (killed, out of memory, a crash in
     native code) is handed to a restarted worker before it is reported as failed; the other clips
     go on either way. ``fault`` is a test hook: called in the worker with the clip's hidden
@@ -207,6 +207,9 @@ def run_clips(
     unknown = sorted({t.camera_id for t in tasks} - set(cameras))
     if unknown:
         raise InputError(f"unknown camera(s) {', '.join(unknown)}; add them first with `urbanlens cameras add`")
+    if not isinstance(options, AnalysisOptions):
+        raise InputError(f"options must be an AnalysisOptions, got {type(options).__name__}")
+    threads = options.threads or 1
     items = [{"path": t.path, "camera_id": t.camera_id, "start": t.start.isoformat() if t.start else ""} for t in tasks]
     with warnings.catch_warnings():  # Ray 2.60 names no parameter for the retries yet; its ** form warns of a future rename
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -216,7 +219,7 @@ def run_clips(
             max_restarts=-1, max_task_retries=retries,  # Ray's default retries a clip forever: one that always kills would hang
             fn_constructor_kwargs={
                 "out_dir": str(out_dir), "settings": settings, "cameras": dict(cameras), "zones": dict(zones or {}),
-                "analysis": analysis, "threads": threads, "fault": fault,
+                "options": dataclasses.replace(options, threads=threads), "fault": fault,
             },
         )
     ds.context.max_errored_blocks = -1  # a clip whose worker died `retries` + 1 times is dropped here, reported below

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -34,6 +34,8 @@ from analytics.settings import Settings
 __all__ = [
     "InstalledModel",
     "ModelListing",
+    "ModelSpec",
+    "ResolvedModel",
     "add_model",
     "builtin_cards",
     "install",
@@ -47,13 +49,26 @@ CARD_FILE = "card.json"
 
 
 @dataclass(frozen=True)
-class InstalledModel:
-    """A model ready to run: its card, ONNX file, the file's SHA-256 and size in bytes."""
+class ResolvedModel:
+    """A model ready to run: its card, ONNX file, the file's SHA-256 (provenance) and size in bytes."""
 
     card: ModelCard
     onnx_path: Path
     weights_sha256: str
     size_bytes: int
+
+    @property
+    def name(self) -> str:
+        """The model's name (its card's)."""
+        return self.card.name
+
+
+InstalledModel = ResolvedModel
+"""An installed model: the same record as any resolved one."""
+
+ModelSpec: TypeAlias = "str | ResolvedModel | tuple[ModelCard, str | Path]"
+"""A model name (installed, or a built-in one installed on first use), an installed model, or a
+``(card, onnx_path)`` pair."""
 
 
 @dataclass(frozen=True)
@@ -139,11 +154,35 @@ def list_models(settings: Settings) -> list[ModelListing]:
     return list(rows.values())
 
 
-def resolve(name: str, settings: Settings) -> InstalledModel:
-    """The installed model ``name``; :class:`~analytics.errors.ModelError` says how to install it if absent."""
+def resolve(model: ModelSpec, settings: Settings, install: bool = False) -> ResolvedModel:
+    """The model ``model`` names, ready to run: a name (the installed model; with ``install``, a
+    built-in one not installed yet is installed now), an installed model as it is, or a
+    ``(card, onnx_path)`` pair (the file hashed now).
+
+    :class:`~analytics.errors.ModelError` says how to install a model that is absent, or names a
+    missing ONNX file; :class:`~analytics.errors.InputError` for anything else. The weights hash of
+    an installed model is cached while its file is unchanged.
+    """
+    if isinstance(model, str):
+        return _resolve_name(model, settings, install)
+    if isinstance(model, tuple) and len(model) == 2 and isinstance(model[0], ModelCard):
+        card, onnx_path = model
+        p = Path(onnx_path)
+        if not p.is_file():
+            raise ModelError(f"ONNX model {str(p)!r} does not exist")
+        st = p.stat()
+        return ResolvedModel(card, p, _weights_sha256(str(p), st.st_ino, st.st_size, st.st_mtime_ns), st.st_size)
+    if isinstance(model, ResolvedModel):
+        return model
+    raise InputError(f"model must be a name, an installed model or a (card, onnx_path) pair, got {type(model).__name__}")
+
+
+def _resolve_name(name: str, settings: Settings, install_missing: bool) -> ResolvedModel:
     folder = settings.model_dir / name
     if not (folder / CARD_FILE).is_file():
         if name in builtin_cards():
+            if install_missing:
+                return install(name, settings)
             hint = f"run `urbanlens models install {name}`"
         else:
             hint = f"built-in models: {', '.join(builtin_cards())}; add your own with `urbanlens models add MODEL.onnx --card CARD.toml`"

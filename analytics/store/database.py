@@ -247,6 +247,8 @@ class Store:
 
     ``lock_timeout_s``: how long an open waits for a busy file (``Settings.lock_timeout_s``);
     ``on_wait``: told once when a wait lasts (default: a logged warning).
+
+    A :class:`~analytics.store.sink.ClipSink`: the pipeline stores analysed clips in it.
     """
 
     def __init__(

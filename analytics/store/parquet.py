@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import json
 import os
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -27,13 +26,18 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from analytics.errors import InputError, StoreError
+from analytics.errors import InputError
 from analytics.records import OBJECT_GROUPS, ClipInfo, ClipMeasurements, RunInfo
 from analytics.store import Store
 from analytics.store.ingest import IngestResult, _frame_columns
 from analytics.store.schema import GROUP_COLUMNS
 from analytics.taxonomy import ClassSet
 from analytics.trust import assess_measurements
+
+__all__ = [
+    "CLIP_FORMAT", "CLIP_SCHEMA", "MARKERS", "PARTITIONING", "ParquetSink", "ParquetStore", "check_clip_file", "clip_file",
+    "clip_files", "clip_run_id", "clip_table", "clip_written", "export_frames", "import_clips", "read_clip", "write_clip",
+]
 
 PARTITIONING = ds.partitioning(pa.schema([("day", pa.string()), ("camera_id", pa.string())]), flavor="hive")
 
@@ -68,8 +72,11 @@ def _frames_dataset(folder: Path) -> ds.Dataset:
     return ds.dataset(folder, schema=schema, format="parquet", partitioning=PARTITIONING)
 
 
-class ParquetStore(Store):
-    """A read-only store over a Parquet folder written by :func:`export_frames` (or a cluster job)."""
+class ParquetStore:
+    """A read-only source of frame rows over a Parquet folder written by :func:`export_frames` (or a
+    cluster job): an in-memory DuckDB connection that sees the dataset as ``frames`` (and, with
+    ``places``, the database's ``cameras`` and ``districts``), answering the read calls of a
+    :class:`~analytics.store.database.Store` (``cursor``, ``query_df``, ``scalar``, ``reading``)."""
 
     def __init__(self, folder: str | Path, places: Store | None = None) -> None:
         folder = Path(folder).expanduser()
@@ -77,21 +84,62 @@ class ParquetStore(Store):
             raise InputError(f"Parquet folder {str(folder)!r} does not exist")
         self.path = folder
         self.read_only = True
-        self._write_lock = threading.Lock()
         self._memory = duckdb.connect(":memory:")
-        self._con = self._memory  # a store with a connection of its own: reads never open a file
         self._sources: dict[str, object] = {"frames": _frames_dataset(folder)}
         if places is not None:
             for name in ("cameras", "districts"):
                 self._sources[name] = places.query_df(f"SELECT * FROM {name}")  # fixed table names
-        self.upgraded_from = 0
+
+    @property
+    def where(self) -> str:
+        """This folder in messages: ``Parquet folder '<path>'``."""
+        return f"Parquet folder {str(self.path)!r}"
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor that sees the Parquet dataset as ``frames`` (registrations are per cursor)."""
+        """A cursor that sees the Parquet dataset as ``frames`` (registrations are per cursor); the caller closes it."""
         cur = self._memory.cursor()
         for name, source in self._sources.items():
             cur.register(name, source)
         return cur
+
+    @contextmanager
+    def reading(self) -> Iterator[ParquetStore]:
+        """Reads share the in-memory connection already; nothing to hold."""
+        yield self
+
+    def query_df(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run a parameterised query and return a DataFrame."""
+        cur = self.cursor()
+        try:
+            return cur.execute(sql, params or []).df()
+        finally:
+            cur.close()
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        """The first value of a parameterised query's first row (None when it returns no row)."""
+        cur = self.cursor()
+        try:
+            rows = cur.execute(sql, params or []).fetchall()
+            return rows[0][0] if rows else None
+        finally:
+            cur.close()
+
+    def data_version(self) -> tuple[int, ...]:
+        """The folder's files and their sizes and modification times (changes when a file does)."""
+        out: list[int] = []
+        for p in sorted(self.path.rglob("*.parquet")):
+            st = p.stat()
+            out.extend((st.st_size, st.st_mtime_ns))
+        return tuple(out)
+
+    def close(self) -> None:
+        self._memory.close()
+
+    def __enter__(self) -> ParquetStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 # -- one file per clip: what a cluster worker writes ---------------------------------------------
@@ -339,7 +387,7 @@ def import_clips(
     missing or foreign column, or a camera the database does not know, refuses the whole import
     with an :class:`InputError` and nothing is stored.
     """
-    if not isinstance(store, Store) or isinstance(store, ParquetStore | ParquetSink):
+    if not isinstance(store, Store):
         raise InputError(f"store must be an open database Store, got {type(store).__name__}")
     paths = list(files) if files is not None else clip_files(folder)
     if not paths:
@@ -357,10 +405,11 @@ def import_clips(
     return results
 
 
-class ParquetSink(Store):
-    """A write-only store whose clips land as Parquet files (:func:`write_clip`): what a cluster
-    worker hands to :func:`analytics.footage.pipeline.analyse_clip`, so a clip is analysed by the
-    same code as locally, skipped the same way when already there, and written whole or not at all.
+class ParquetSink:
+    """A :class:`~analytics.store.sink.ClipSink` whose clips land as Parquet files (:func:`write_clip`):
+    what a cluster worker hands to :func:`analytics.footage.pipeline.analyse_clip`, so a clip is
+    analysed by the same code as locally, skipped the same way when already there, and written
+    whole or not at all. It answers no queries (read a folder with :class:`ParquetStore`).
 
     ``cameras``: the rows of the cameras the clips come from (read from the database by the
     driver); ``zones``: each camera's zones (columns zone, role, polygon_json), measured as locally.
@@ -371,16 +420,9 @@ class ParquetSink(Store):
         *, before_rename: Callable[[Path], None] | None = None,
     ) -> None:
         self.path = Path(folder).expanduser()
-        self.read_only = False
         self._cameras = {str(k): dict(v) for k, v in cameras.items()}
         self._zones = dict(zones or {})
         self._before_rename = before_rename
-        self._write_lock = threading.Lock()
-        self._con = None
-        self.upgraded_from = 0
-
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        raise StoreError(f"{str(self.path)!r} is a Parquet folder being written; it answers no queries")
 
     def open_writer_early(self) -> None:
         """Nothing to open: each clip is a file of its own."""
@@ -389,7 +431,8 @@ class ParquetSink(Store):
         """Nothing was opened."""
 
     @contextmanager
-    def reading(self) -> Iterator[Store]:
+    def reading(self) -> Iterator[ParquetSink]:
+        """Nothing to open: the cameras and zones are in memory."""
         yield self
 
     def camera(self, camera_id: str) -> dict[str, Any]:
@@ -401,7 +444,12 @@ class ParquetSink(Store):
         z = self._zones.get(camera_id)
         return z.copy() if z is not None else pd.DataFrame(columns=["zone", "role", "polygon_json"])
 
+    def upsert_cameras(self, cameras: pd.DataFrame) -> int:
+        """Refused: a cluster job writes clips of the database's cameras."""
+        raise InputError("a cluster job writes clips of the cameras in the database; add cameras with `urbanlens cameras add`")
+
     def set_zones(self, camera_id: str, zones: pd.DataFrame, *, synthetic: bool = False) -> int:
+        """Refused: a cluster job measures the zones stored with each camera."""
         raise InputError("a cluster job measures the zones stored with each camera; set zones with `urbanlens ingest --zones` locally")
 
     def is_ingested(self, clip_sha256: str, settings_key: str) -> bool:

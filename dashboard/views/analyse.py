@@ -8,8 +8,8 @@ from datetime import datetime
 import streamlit as st
 
 from analytics.errors import UrbanLensError
-from analytics.footage import upload as flow
 from analytics.models import zoo
+from analytics.pages import analyse as flow
 from dashboard import ui
 
 st.title("Analyse footage")
@@ -178,9 +178,9 @@ if go_clicked and upload is not None and file is not None and camera is not None
     st.session_state["analyse_running"] = True  # still set on the next run only when this one was stopped midway
     bar = st.progress(0.0, text="Opening the clip…")
     try:
+        options = advanced.analysis_options(model=model_name, fps=float(fps), smooth=smooth, zones=zones_bytes, start_time=start_time)
         result = flow.analyse_upload(
-            upload, file.getvalue(), camera, ui.user_store(), settings, model=model_name, fps=float(fps), smooth=smooth,
-            zones=zones_bytes, start_time=start_time, advanced=advanced,
+            upload, file.getvalue(), camera, ui.user_store(), settings, options,
             progress=lambda done, total, rate, eta: bar.progress(*flow.progress_text(done, total, rate, eta)),
         )
         review = flow.review_clip(result, camera, upload.name)
