@@ -8,7 +8,7 @@ into a temporary URBANLENS_HOME):
    beside pure model inference/s on the same preprocessed frames (one ``session.run`` per frame on
    the raw ONNX graph, inputs already in memory) — the ratio's goal is >= 0.9; and beside pure
    inference scheduled as the pipeline schedules it (two frames at once on half the threads each,
-   :func:`analytics.footage.pipeline.frame_slots`), so the pipeline's own cost is shown apart from
+   :func:`analytics.footage.runner.frame_slots`), so the pipeline's own cost is shown apart from
    what running two frames at once gains;
 2. a naive baseline written here: OpenCV decodes every frame in turn, the sampled ones are
    preprocessed, one frame per ``session.run`` (default session options), soft-max, arg-max and
@@ -51,12 +51,14 @@ import onnxruntime as ort
 import pandas as pd
 from _timing import Timing, measure
 
-from analytics.footage import pipeline
+from analytics.footage import runner, scheduling
 from analytics.footage.distress import distress_heuristic
 from analytics.footage.geometry import frame_geometry
 from analytics.footage.measure import class_pixels, confidence_stats, find_objects, group_mask, vehicle_stationarity
-from analytics.footage.pipeline import analyse_clip
+from analytics.footage.pipeline import AnalysisOptions, analyse_clip, clip_sha256
+from analytics.footage.scheduling import Scheduling
 from analytics.footage.segment import Segmenter, model_view, normalise_into, preprocess, session_options
+from analytics.footage.stages import CONFIDENCE_STRIDE, STAGES, FrameItem, StageContext, preview_positions, previews
 from analytics.footage.temporal import flicker as flicker_share
 from analytics.footage.video import open_video, probe
 from analytics.models import zoo
@@ -87,11 +89,11 @@ def pure_inference(onnx_path: Path, inputs: list[np.ndarray], threads: int) -> C
     return run
 
 
-_SLOTS = pipeline.frame_slots  # the pipeline's own, even where --one-frame-at-a-time replaces it
+_SLOTS = runner.frame_slots  # the pipeline's own, even where --one-frame-at-a-time replaces it
 
 
 def pure_in_slots(onnx_path: Path, inputs: list[np.ndarray], threads: int) -> Callable[[], None]:
-    """Pure inference scheduled as the pipeline does by default (:func:`pipeline.frame_slots`): with two slots,
+    """Pure inference scheduled as the pipeline does by default (:func:`analytics.footage.runner.frame_slots`): with two slots,
     frame i on session ``i % 2`` in one of two threads, each session on ``threads // 2`` threads."""
     slots, per_slot = _SLOTS(threads, False)
     runs = [pure_inference(onnx_path, inputs[i::slots], per_slot) for i in range(slots)]
@@ -228,9 +230,9 @@ def main() -> None:
                     help="comma-separated sections to run (e2e, naive, batch, decode, flicker, steps)")
     args = ap.parse_args()
     if args.one_frame_at_a_time:
-        pipeline.frame_slots = lambda threads, sequential: (1, threads)
+        runner.frame_slots = lambda threads, sequential: (1, threads)
     if args.nice_only:
-        pipeline.idle_policy_reversible = lambda: False
+        scheduling.idle_policy_reversible = lambda: False
     sections = set(args.sections.split(","))
     repeats = 1 if args.quick else args.repeats
     samples = args.shared / "samples"
@@ -257,17 +259,16 @@ def run_sections(args, sections, samples, home, settings, model, repeats) -> Non
         n = len(inputs)
         infer = pure_inference(model.onnx_path, inputs, args.threads)
         infer_slots = pure_in_slots(model.onnx_path, inputs, args.threads)
-        analyse_clip(path, "bench", None, model=model, fps=2.0, settings=settings, threads=args.threads, save=False,
-                     max_frames=1, keep_previews=0, start_time="2024-01-01T00:00:00")  # warm-up: builds the cached session
+        options = AnalysisOptions.from_flags(fps=2.0, model=model, threads=args.threads, start_time="2024-01-01T00:00:00")
+        analyse_clip(path, "bench", None, options.replace(max_frames=1, keep_previews=0), settings)  # warm-up: builds the cached session
         infs, slotted, e2es = [], [], []
         for _ in range(repeats):  # interleaved, so all see the same machine load
             infs.append(measure(infer, 1, warmup=0))
             slotted.append(measure(infer_slots, 1, warmup=0))
             with Store(home / f"e2e-{time.monotonic_ns()}.duckdb") as store:
                 store.upsert_cameras(pd.DataFrame({"camera_id": ["bench"], "name": ["b"], "lon": [0.0], "lat": [0.0]}))
-                e2es.append(measure(lambda store=store, path=path: analyse_clip(
-                    path, "bench", store, model=model, fps=2.0, settings=settings, threads=args.threads,
-                    start_time="2024-01-01T00:00:00"), 1, warmup=0))
+                e2es.append(measure(lambda store=store, path=path, options=options: analyse_clip(
+                    path, "bench", store, options, settings), 1, warmup=0))
         inf_t, slot_t, e2e_t = Timing.join(infs), Timing.join(slotted), Timing.join(e2es)
         inf, e2e = n / inf_t.median, n / e2e_t.median
         cpu_inf, cpu_e2e = inf_t.cpu_median / n, e2e_t.cpu_median / n
@@ -320,18 +321,18 @@ def steps(path: Path, home: Path, settings, model, args, repeats) -> None:  # ty
     g = frame_geometry(*images[0].shape[:2], card.input_height, card.input_width, card.resize)
     views = [model_view(im, g, card.resize) for im in images]
     xs = [normalise_into(v, card, g, np.empty((3, card.input_height, card.input_width), np.float32)) for v in views]
-    seg = Segmenter(model.onnx_path, card, args.threads, confidence_stride=pipeline.CONFIDENCE_STRIDE)
+    seg = Segmenter(model.onnx_path, card, args.threads, confidence_stride=CONFIDENCE_STRIDE)
     raw = ort.InferenceSession(str(model.onnx_path), sess_options=session_options(args.threads), providers=["CPUExecutionProvider"])
     iname = raw.get_inputs()[0].name
     segs = [seg.run(x[None], [g])[0] for x in xs]
     outs = [s.content() for s in segs]
     labels = [lab for lab, _ in outs]
-    confs = [c[:: pipeline.CONFIDENCE_STRIDE, :: pipeline.CONFIDENCE_STRIDE] for _, c in outs]
+    confs = [c[:: CONFIDENCE_STRIDE, :: CONFIDENCE_STRIDE] for _, c in outs]
     prevs = [None, *labels[:-1]]
     veh, road = cs.class_ids("vehicle"), cs.class_ids("road")
-    keep = pipeline._preview_positions(n, 3)
-    result = analyse_clip(path, "bench", None, model=model, fps=2.0, settings=settings, threads=args.threads, save=False,
-                          start_time="2024-01-01T00:00:00")
+    keep = preview_positions(n, 3)
+    options = AnalysisOptions.from_flags(fps=2.0, model=model, threads=args.threads, start_time="2024-01-01T00:00:00")
+    result = analyse_clip(path, "bench", None, options, settings)
     stores = [_store_with_camera(home / f"steps-{time.monotonic_ns()}-{i}.duckdb") for i in range(repeats)]
 
     def lookups() -> None:
@@ -345,19 +346,19 @@ def steps(path: Path, home: Path, settings, model, args, repeats) -> None:  # ty
         stores.pop().ingest(result.measurements)  # type: ignore[arg-type]
 
     def decode() -> None:
-        with open_video(path, 2.0, decode_threads=pipeline.DECODE_THREADS) as reader:
+        with open_video(path, 2.0, decode_threads=runner.DECODE_THREADS) as reader:
             for _ in reader:
                 pass
 
     def measurer() -> None:
-        m = pipeline._Measurer(card, None, settings.low_confidence, keep, False)
+        m = runner.StageThread([stage() for stage in STAGES], StageContext(card, None, settings.low_confidence, keep), Scheduling())
         for i in range(n):
-            item = pipeline._Item(i, i, 0.0, views[i], np.empty(0, np.float32), g)
-            m.measure(item, segs[i])
+            m.frame(FrameItem(i, i, 0.0, views[i], np.empty(0, np.float32), g), segs[i])
+        m.finish()
 
     per_clip: dict[str, Callable[[], object]] = {
         "store look-ups (camera, zones, ingested?)": lookups,
-        "hash the clip (SHA-256)": lambda: pipeline.clip_sha256(path),
+        "hash the clip (SHA-256)": lambda: clip_sha256(path),
         "open (probe, demux index)": lambda: open_video(path, 2.0).close(),
         "store write (one transaction)": ingest,
     }
@@ -376,7 +377,7 @@ def steps(path: Path, home: Path, settings, model, args, repeats) -> None:  # ty
         "flicker": lambda: [flicker_share(p, lab) for p, lab in zip(prevs, labels)],
         "distress heuristic": lambda: [distress_heuristic(v, group_mask(lab, road)) for v, lab in zip(views, labels)],
         "previews (3 a clip: anonymise, overlay, JPEG)": lambda: [
-            pipeline._previews(i, views[i], labels[i], cs, False) for i in sorted(keep)],
+            previews(i, views[i], labels[i], cs, False) for i in sorted(keep)],
         "measure thread, all of the above but decode/inference": measurer,
     }
     rows = [(k, _cpu_ms(fn, repeats) / n) for k, fn in {**per_clip, **per_frame}.items()]
@@ -422,8 +423,8 @@ def decoding(samples, home, repeats) -> None:  # type: ignore[no-untyped-def]
 def flicker(samples, model, settings, args) -> None:  # type: ignore[no-untyped-def]
     print("\n== flicker on bikes.mp4 (2 sampled frames a second) ==")
     for smooth in (False, True):
-        r = analyse_clip(samples / "bikes.mp4", "bench", None, model=model, fps=2.0, smooth=smooth, save=False,
-                         settings=settings, threads=args.threads, start_time="2024-01-01T00:00:00")
+        options = AnalysisOptions.from_flags(fps=2.0, smooth=smooth, model=model, threads=args.threads, start_time="2024-01-01T00:00:00")
+        r = analyse_clip(samples / "bikes.mp4", "bench", None, options, settings)
         m = r.measurements
         assert m is not None
         shares = m.class_pixels.sum(0) / m.class_pixels.sum()

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analytics import indicators as ind  # noqa: E402
 from analytics.footage.cluster import ClipTask, run_clips, start_ray  # noqa: E402
-from analytics.footage.pipeline import analyse_clip  # noqa: E402
+from analytics.footage.pipeline import AnalysisOptions, analyse_clip  # noqa: E402
 from analytics.settings import load_settings  # noqa: E402
 from analytics.store import Store  # noqa: E402
 from analytics.store.parquet import CLIP_SCHEMA, PARTITIONING, ParquetStore, clip_files, import_clips  # noqa: E402
@@ -52,7 +52,7 @@ def engines(fps: str, tmp: Path) -> Path:
     t0 = time.perf_counter()
     n = 0
     for c in CLIPS:
-        r = analyse_clip(c, "c1", None, settings=settings, fps=fps, start_time=START, save=False, keep_previews=0, threads=2)
+        r = analyse_clip(c, "c1", None, AnalysisOptions.from_flags(fps=fps, start_time=START, keep_previews=0, threads=2), settings)
         n += r.measurements.n if r.measurements is not None else 0
     local_s = time.perf_counter() - t0
     print(f"local engine        {n} frames in {local_s:5.1f} s = {n / local_s:5.2f} frames/s (1 process, 2 ONNX threads)")
@@ -64,7 +64,7 @@ def engines(fps: str, tmp: Path) -> Path:
     for workers, threads in ((1, 2), (2, 1)):
         out = tmp / f"pq-{workers}"
         t0 = time.perf_counter()
-        got = run_clips(tasks, out, settings, cameras={"c1": CAMERA}, workers=workers, threads=threads, fps=fps)
+        got = run_clips(tasks, out, settings, AnalysisOptions.from_flags(fps=fps, threads=threads), cameras={"c1": CAMERA}, workers=workers)
         wall = time.perf_counter() - t0
         frames = sum(o.n_frames for o in got)
         inside = frames / sum(o.seconds for o in got)

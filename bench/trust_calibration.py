@@ -30,7 +30,7 @@ import numpy as np
 
 from analytics import trust
 from analytics.footage.measure import measure_frame
-from analytics.footage.pipeline import analyse_clip
+from analytics.footage.pipeline import AnalysisOptions, analyse_clip
 from analytics.footage.segment import Segmenter
 from analytics.models.zoo import install
 from analytics.settings import Settings, load_settings
@@ -73,8 +73,8 @@ def camvid_frames(seg: Segmenter, settings: Settings, limit: int | None) -> tupl
 
 def sample_clip(path: Path, settings: Settings, model: str, fps: str, max_frames: int | None) -> TrustVerdict:
     """The verdict of one sample clip analysed as ``urbanlens ingest`` would (not saved)."""
-    result = analyse_clip(path, "calibration", None, settings=settings, model=model, fps=fps, keep_previews=0, save=False,
-                          max_frames=max_frames)
+    options = AnalysisOptions.from_flags(fps=fps, model=model, keep_previews=0, max_frames=max_frames)
+    result = analyse_clip(path, "calibration", None, options, settings)
     assert result.measurements is not None
     return trust.assess_measurements(result.measurements)
 

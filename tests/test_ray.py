@@ -45,7 +45,7 @@ def job(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Any:
     database. Two sampled frames a clip keep it cheap."""
     pytest.importorskip("ray", reason="Ray is not installed (pip install 'urbanlens[cluster]')")
     from analytics.footage.cluster import ClipTask, run_clips, start_ray
-    from analytics.footage.pipeline import analyse_clip
+    from analytics.footage.pipeline import AnalysisOptions, analyse_clip
     from analytics.models import zoo
 
     root = tmp_path_factory.mktemp("ray")
@@ -57,8 +57,9 @@ def job(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Any:
     bad = root / "corrupt.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
     local = Store(_db(root / "local.duckdb"))
+    options = AnalysisOptions.from_flags(fps=0.5, max_frames=2, keep_previews=0)
     for c in clips:
-        analyse_clip(c, "c1", local, settings=settings, fps=0.5, max_frames=2, start_time=START, keep_previews=0)
+        analyse_clip(c, "c1", local, options.replace(start_time=START), settings)
     sha = dict(local.query_df("SELECT label, clip_sha256 FROM clips").itertuples(index=False, name=None))
     listed = [*clips, bad, root / "missing.mp4"]  # a corrupt clip and one that is not there: reported, the others land
     (root / "clips.csv").write_text("path,camera_id,start\n" + "".join(f"{p},c1,{START}\n" for p in listed))
@@ -69,7 +70,7 @@ def job(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Any:
         cameras = {"c1": s.camera("c1")}
     start_ray(None, num_cpus=2)
     killed = run_clips(
-        tasks, folder, settings, cameras=cameras, workers=1, threads=2, fps="0.5", max_frames=2, retries=0,
+        tasks, folder, settings, options.replace(threads=2), cameras=cameras, workers=1, retries=0,
         fault=lambda tmp, victim=sha["car-detection.mp4"]: os._exit(3) if victim in tmp.name else None,  # test hook
     )
     after_kill = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}

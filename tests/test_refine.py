@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,8 @@ from tinymodels import colour_card, colour_model
 
 from analytics.cards import CrfParams, card_from_dict
 from analytics.errors import DataFormatError, InputError
-from analytics.footage.pipeline import AnalysisOptions, analyse_clip
+from analytics.footage.pipeline import AnalysisOptions, AnalysisResult
+from analytics.footage.pipeline import analyse_clip as run_clip
 from analytics.footage.refine import crf_refine, flip_merge, label_confidence, merge_scales, softmax
 from analytics.pages.analyse import AdvancedOptions
 from analytics.settings import load_settings
@@ -87,6 +89,9 @@ def test_flip_and_scale_merging() -> None:
 
 def test_advanced_options_of_the_analyse_page() -> None:
     assert AdvancedOptions("flow", "crf", "flip").temporal(True) == "flow"
+    options = AdvancedOptions("flow", "crf", "flip").analysis_options(model="m", fps=2.0, smooth=True)
+    assert (options.temporal, options.refine, options.tta, options.keep_previews) == ("flow", "crf", "flip", 20)
+    assert AdvancedOptions("flow").analysis_options(model="m", fps=2.0).smoothing == "off"  # the method waits for the toggle
     with pytest.raises(InputError, match="expected one of none, flip"):
         AdvancedOptions(tta="rotate")
 
@@ -96,7 +101,7 @@ def test_advanced_options_of_the_analyse_page() -> None:
     [
         ({"refine": "dense"}, "refine 'dense'"),  # unknown refinement
         ({"tta": "rotate"}, "tta 'rotate'"),  # unknown augmentation
-        ({"smoothing_method": "optical"}, "temporal method"),  # unknown fusion
+        ({"temporal": "optical"}, "temporal 'optical'"),  # unknown fusion
     ],
 )
 def test_analysis_options_reject_unknown_choices(kwargs: dict, message: str) -> None:
@@ -115,7 +120,11 @@ def test_options_are_provenance_and_a_new_run(tmp_path: Path, tiny: tuple) -> No
     store = Store(tmp_path / "t.duckdb")
     store.upsert_cameras(pd.DataFrame({"camera_id": ["cam-1"], "name": ["Test"], "lon": [4.9], "lat": [52.37]}))
     clip = write_cv2(tmp_path / "street.avi", 12, fps=10, size=(W, H), paint=street)
-    common = {"model": tiny, "settings": settings, "fps": 5, "start_time": "2024-05-01T08:00:00", "keep_previews": 0}
+    common = {"model": tiny, "fps": 5, "start_time": "2024-05-01T08:00:00", "keep_previews": 0}
+
+    def analyse_clip(path: Path, camera_id: str, sink: Store, *, save: bool = True, **flags: Any) -> AnalysisResult:
+        return run_clip(path, camera_id, sink, AnalysisOptions.from_flags(**flags), settings, save=save)
+
     plain = analyse_clip(clip, "cam-1", store, **common)
     assert "refine" not in plain.measurements.run.params and "tta" not in plain.measurements.run.params
     keys = {plain.settings_key}
