@@ -57,50 +57,48 @@ def collect_clips(paths: list[Path]) -> list[Path]:
     return [p for p in out if not (p.resolve() in seen or seen.add(p.resolve()))]  # type: ignore[func-returns-value]
 
 
+PathsArg = Annotated[list[Path] | None, typer.Argument(help="Clip files or folders of clips.", show_default=False)]
+CameraOpt = Annotated[str | None, typer.Option("--camera", "-c", help="Camera id the footage comes from (see `urbanlens cameras`).")]
+FpsOpt = Annotated[str, typer.Option("--fps", help="Sampled frames per second, or 'every=N', or 'all'.")]
+ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Installed model name (default espnetv2-s2).")]
+SmoothOpt = Annotated[bool, typer.Option("--smooth/--no-smooth", help="Temporal smoothing of class scores (EMA); for fixed cameras.")]
+TemporalOpt = Annotated[
+    str | None,
+    typer.Option("--temporal", help="Temporal fusion of class scores: none | ema (= --smooth) | flow (along optical flow)."),
+]
+RefineOpt = Annotated[str, typer.Option("--refine", help="Label refinement: none | crf (dense CRF, parameters in the model card).")]
+TtaOpt = Annotated[str, typer.Option("--tta", help="Test-time augmentation: none | flip | scales | flip+scales.")]
+ZonesOpt = Annotated[Path | None, typer.Option("--zones", help="ZONES.json: named polygons in frame pixels; saved as the camera's zones.")]
+StartOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--start",
+        help="ISO time of the first frame (2018-04-19T08:00:00); later clips of the batch follow on (in name order). "
+        "Default: each clip's creation tag, else its file's modification time (the output says which).",
+    ),
+]
+KeepPreviewsOpt = Annotated[int, typer.Option("--keep-previews", help="Anonymised previews kept per clip (0-20).")]
+ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="ONNX Runtime threads (default: URBANLENS_THREADS).")]
+MaxFramesOpt = Annotated[int | None, typer.Option("--max-frames", help="Analyse at most this many sampled frames a clip.")]
+MaxDurationOpt = Annotated[
+    int | None,
+    typer.Option("--max-duration", min=1, help="Longest clip analysed, in minutes (default: URBANLENS_MAX_CLIP_MINUTES, 60)."),
+]
+EngineOpt = Annotated[str, typer.Option("--engine", help="local (this process) | ray (a Ray cluster; see docs/scaling.md).")]
+RayAddressOpt = Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to join (default: a local one).")]
+WorkersOpt = Annotated[int | None, typer.Option("--workers", min=1, help="Ray workers, one ONNX session each.")]
+OutParquetOpt = Annotated[
+    Path | None, typer.Option("--out-parquet", help="Ray: leave the results as Parquet here instead of loading the database.")
+]
+ManifestOpt = Annotated[Path | None, typer.Option("--manifest", help="Ray: CSV of clips with columns path, camera_id and optional start.")]
+
+
 def ingest(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Clip files or folders of clips.", show_default=False)] = None,
-    camera: Annotated[
-        str | None, typer.Option("--camera", "-c", help="Camera id the footage comes from (see `urbanlens cameras`).")
-    ] = None,
-    fps: Annotated[str, typer.Option("--fps", help="Sampled frames per second, or 'every=N', or 'all'.")] = "2",
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Installed model name (default espnetv2-s2).")] = None,
-    smooth: Annotated[
-        bool, typer.Option("--smooth/--no-smooth", help="Temporal smoothing of class scores (EMA); for fixed cameras.")
-    ] = False,
-    temporal: Annotated[
-        str | None,
-        typer.Option("--temporal", help="Temporal fusion of class scores: none | ema (= --smooth) | flow (along optical flow)."),
-    ] = None,
-    refine: Annotated[str, typer.Option("--refine", help="Label refinement: none | crf (dense CRF, parameters in the model card).")] = "none",
-    tta: Annotated[str, typer.Option("--tta", help="Test-time augmentation: none | flip | scales | flip+scales.")] = "none",
-    zones: Annotated[
-        Path | None, typer.Option("--zones", help="ZONES.json: named polygons in frame pixels; saved as the camera's zones.")
-    ] = None,
-    start: Annotated[
-        str | None,
-        typer.Option(
-            "--start",
-            help="ISO time of the first frame (2018-04-19T08:00:00); later clips of the batch follow on (in name order). "
-            "Default: each clip's creation tag, else its file's modification time (the output says which).",
-        ),
-    ] = None,
-    keep_previews: Annotated[int, typer.Option("--keep-previews", help="Anonymised previews kept per clip (0-20).")] = 3,
-    db: DbOption = None,
-    threads: Annotated[int | None, typer.Option("--threads", help="ONNX Runtime threads (default: URBANLENS_THREADS).")] = None,
-    max_frames: Annotated[int | None, typer.Option("--max-frames", help="Analyse at most this many sampled frames a clip.")] = None,
-    max_duration: Annotated[
-        int | None,
-        typer.Option("--max-duration", min=1, help="Longest clip analysed, in minutes (default: URBANLENS_MAX_CLIP_MINUTES, 60)."),
-    ] = None,
-    engine: Annotated[str, typer.Option("--engine", help="local (this process) | ray (a Ray cluster; see docs/scaling.md).")] = "local",
-    ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to join (default: a local one).")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Ray workers, one ONNX session each.")] = None,
-    out_parquet: Annotated[
-        Path | None, typer.Option("--out-parquet", help="Ray: leave the results as Parquet here instead of loading the database.")
-    ] = None,
-    manifest: Annotated[
-        Path | None, typer.Option("--manifest", help="Ray: CSV of clips with columns path, camera_id and optional start.")
-    ] = None,
+    paths: PathsArg = None, camera: CameraOpt = None, fps: FpsOpt = "2", model: ModelOpt = None, smooth: SmoothOpt = False,
+    temporal: TemporalOpt = None, refine: RefineOpt = "none", tta: TtaOpt = "none", zones: ZonesOpt = None, start: StartOpt = None,
+    keep_previews: KeepPreviewsOpt = 3, db: DbOption = None, threads: ThreadsOpt = None, max_frames: MaxFramesOpt = None,
+    max_duration: MaxDurationOpt = None, engine: EngineOpt = "local", ray_address: RayAddressOpt = None, workers: WorkersOpt = None,
+    out_parquet: OutParquetOpt = None, manifest: ManifestOpt = None,
 ) -> None:
     """Analyse clips (segmentation → measurements) and store them for a camera (through
     :mod:`analytics.footage.batch`, which runs :func:`analytics.footage.pipeline.analyse_clip` on each)."""

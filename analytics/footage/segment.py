@@ -263,6 +263,37 @@ def _logits_output(model: Any) -> Any:
     return model
 
 
+def _confidence_nodes(z: str, confidence_stride: int, opset: int) -> tuple[list[Any], list[Any]]:
+    """(nodes, initialisers) computing ``ul_confidence`` = ``1 / sum_c exp(z_c - max_c z_c)`` from the
+    logits ``z`` on every ``confidence_stride``-th row and column (reduction axes from ``ul_axes``)."""
+    from onnx import TensorProto, helper
+
+    nodes: list[Any] = []
+    inits: list[Any] = []
+    zc = z
+    if confidence_stride > 1:
+        big = 2**31 - 1
+        inits += [
+            helper.make_tensor("ul_s_starts", TensorProto.INT64, [2], [0, 0]),
+            helper.make_tensor("ul_s_ends", TensorProto.INT64, [2], [big, big]),
+            helper.make_tensor("ul_s_axes", TensorProto.INT64, [2], [2, 3]),
+            helper.make_tensor("ul_s_steps", TensorProto.INT64, [2], [confidence_stride, confidence_stride]),
+        ]
+        nodes.append(helper.make_node("Slice", [z, "ul_s_starts", "ul_s_ends", "ul_s_axes", "ul_s_steps"], ["ul_zs"]))
+        zc = "ul_zs"
+    if opset >= 18:
+        nodes.append(helper.make_node("ReduceMax", [zc, "ul_axes"], ["ul_zmax"], keepdims=1))
+    else:
+        nodes.append(helper.make_node("ReduceMax", [zc], ["ul_zmax"], axes=[1], keepdims=1))
+    nodes += [
+        helper.make_node("Sub", [zc, "ul_zmax"], ["ul_zshift"]),
+        helper.make_node("Exp", ["ul_zshift"], ["ul_zexp"]),
+        helper.make_node("ReduceSum", ["ul_zexp", "ul_axes"], ["ul_zsum"], keepdims=0),
+        helper.make_node("Reciprocal", ["ul_zsum"], ["ul_confidence"]),
+    ]
+    return nodes, inits
+
+
 def _augment(model: Any, num_classes: int, smoothing: bool, confidence_stride: int) -> Any:
     """Append arg-max, confidence (and EMA smoothing) to a logits model, in place.
 
@@ -293,27 +324,9 @@ def _augment(model: Any, num_classes: int, smoothing: bool, confidence_stride: i
         z = "ul_state"
     nodes.append(helper.make_node("ArgMax", [z], ["ul_argmax"], axis=1, keepdims=0))
     nodes.append(helper.make_node("Cast", ["ul_argmax"], ["ul_labels"], to=TensorProto.UINT8))
-    zc = z
-    if confidence_stride > 1:
-        big = 2**31 - 1
-        inits += [
-            helper.make_tensor("ul_s_starts", TensorProto.INT64, [2], [0, 0]),
-            helper.make_tensor("ul_s_ends", TensorProto.INT64, [2], [big, big]),
-            helper.make_tensor("ul_s_axes", TensorProto.INT64, [2], [2, 3]),
-            helper.make_tensor("ul_s_steps", TensorProto.INT64, [2], [confidence_stride, confidence_stride]),
-        ]
-        nodes.append(helper.make_node("Slice", [z, "ul_s_starts", "ul_s_ends", "ul_s_axes", "ul_s_steps"], ["ul_zs"]))
-        zc = "ul_zs"
-    if opset >= 18:
-        nodes.append(helper.make_node("ReduceMax", [zc, "ul_axes"], ["ul_zmax"], keepdims=1))
-    else:
-        nodes.append(helper.make_node("ReduceMax", [zc], ["ul_zmax"], axes=[1], keepdims=1))
-    nodes += [
-        helper.make_node("Sub", [zc, "ul_zmax"], ["ul_zshift"]),
-        helper.make_node("Exp", ["ul_zshift"], ["ul_zexp"]),
-        helper.make_node("ReduceSum", ["ul_zexp", "ul_axes"], ["ul_zsum"], keepdims=0),
-        helper.make_node("Reciprocal", ["ul_zsum"], ["ul_confidence"]),
-    ]
+    conf_nodes, conf_inits = _confidence_nodes(z, confidence_stride, opset)
+    nodes += conf_nodes
+    inits += conf_inits
     g.initializer.extend(inits)
     g.node.extend(nodes)
     del g.output[:]
@@ -357,6 +370,30 @@ def session_options(threads: int | None = None, spin: bool = False) -> Any:
     return so
 
 
+def _load_checked(path: Path, card: ModelCard) -> tuple[Any, str, bool]:
+    """(the ONNX model, its image input's name, whether its batch dimension is free), after checking
+    that it has one image input ``(N, 3, H, W)`` of the card's size."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:  # onnx raises DecodeError and others for a corrupt file
+        raise ModelError(f"{path.name} is not a readable ONNX model: {exc}") from None
+    inputs = [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    if len(inputs) != 1:
+        raise ModelError(f"{path.name}: expected one image input, found {len(inputs)}")
+    dims = inputs[0].type.tensor_type.shape.dim
+    shape = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+    if len(shape) != 4 or shape[1] not in (None, 3):
+        raise ModelError(f"{path.name}: input shape {shape}; expected (N, 3, H, W)")
+    if shape[2] not in (None, card.input_height) or shape[3] not in (None, card.input_width):
+        raise ModelError(
+            f"{path.name} takes {shape[3]}x{shape[2]} input but card {card.name!r} says "
+            f"{card.input_width}x{card.input_height}"
+        )
+    return model, inputs[0].name, shape[0] is None
+
+
 class Segmenter:
     """An ONNX Runtime session for one model card.
 
@@ -381,7 +418,6 @@ class Segmenter:
         batch_size: int | None = None, confidence_stride: int = 1, spin: bool = False, smoothing_method: str = "ema",
         refine: str = "none", tta: str = "none",
     ) -> None:
-        import onnx
         import onnxruntime as ort
 
         path = Path(onnx_path)
@@ -401,24 +437,7 @@ class Segmenter:
         self.onnx_path = path
         self.confidence_stride = confidence_stride
         self.smoothing_alpha = smoothing_alpha
-        try:
-            model = onnx.load(str(path))
-        except Exception as exc:  # onnx raises DecodeError and others for a corrupt file
-            raise ModelError(f"{path.name} is not a readable ONNX model: {exc}") from None
-        inputs = [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
-        if len(inputs) != 1:
-            raise ModelError(f"{path.name}: expected one image input, found {len(inputs)}")
-        dims = inputs[0].type.tensor_type.shape.dim
-        shape = [d.dim_value if d.HasField("dim_value") else None for d in dims]
-        if len(shape) != 4 or shape[1] not in (None, 3):
-            raise ModelError(f"{path.name}: input shape {shape}; expected (N, 3, H, W)")
-        if shape[2] not in (None, card.input_height) or shape[3] not in (None, card.input_width):
-            raise ModelError(
-                f"{path.name} takes {shape[3]}x{shape[2]} input but card {card.name!r} says "
-                f"{card.input_width}x{card.input_height}"
-            )
-        self.dynamic_batch = shape[0] is None
-        self.input_name = inputs[0].name
+        model, self.input_name, self.dynamic_batch = _load_checked(path, card)
         sequential = smoothing_alpha is not None or self._numpy or not self.dynamic_batch
         self.batch_size = 1 if sequential else max(1, batch_size or 1)
         if "flip" in tta and not self.dynamic_batch:

@@ -254,6 +254,17 @@ SEEK_MIN_SKIP = 8
 """Seek only when it skips at least this many frames (a seek flushes the decoder)."""
 
 
+def _seek(container: Any, stream: Any, pts: int) -> None:
+    """Seek ``stream`` back to the key frame at or before ``pts`` (a failed seek leaves the position as it is)."""
+    import av
+
+    try:
+        container.seek(pts, stream=stream, backward=True, any_frame=False)
+        stream.codec_context.flush_buffers()
+    except av.error.FFmpegError:
+        pass
+
+
 def _seek_key(keys: list[int], pts: list[int], last_pts: int | None, target: int) -> int | None:
     """The key frame to seek to before decoding ``target``: the last key frame at or before it,
     when at least :data:`SEEK_MIN_SKIP` frames lie between the decoder's position ``last_pts``
@@ -454,10 +465,7 @@ class VideoReader:
         import av
 
         s = container.streams.video[0]
-        if self.decode_threads is None:
-            s.thread_type = "AUTO"
-        else:
-            s.codec_context.thread_count = self.decode_threads
+        self._set_threads(s)
         pts_all = self._index.pts
         wanted_pts = [int(p) for p in pts_all[self.wanted]]
         wanted_set = {p: int(i) for p, i in zip(wanted_pts, self.wanted, strict=True)}
@@ -474,11 +482,7 @@ class VideoReader:
         stopped = False
         while next_i < len(wanted_pts) and not stopped:
             if seek_to is not None:
-                try:
-                    container.seek(seek_to, stream=s, backward=True, any_frame=False)
-                    s.codec_context.flush_buffers()
-                except av.error.FFmpegError:
-                    pass
+                _seek(container, s, seek_to)
                 seek_to = None
             stopped = True  # unless the loop below breaks out to seek
             try:
@@ -515,11 +519,20 @@ class VideoReader:
             except av.error.FFmpegError as exc:
                 self.problem = f"decoding stopped ({_ff_reason(exc)})"
                 stopped = True
-        missing = len(wanted_pts) - self.decoded
+        self._account(len(wanted_pts), (last_pts - t0) * tb if last_pts is not None else 0.0)
+
+    def _set_threads(self, stream: Any) -> None:
+        if self.decode_threads is None:
+            stream.thread_type = "AUTO"
+        else:
+            stream.codec_context.thread_count = self.decode_threads
+
+    def _account(self, n_wanted: int, last_t: float) -> None:
+        """Say in :attr:`problem` how much of the sampled frames was decoded when not all; VideoError when none."""
+        missing = n_wanted - self.decoded
         if missing > 0 or self.decode_errors:
-            pct = 100.0 * self.decoded / max(1, len(wanted_pts))
-            last_t = (last_pts - t0) * tb if last_pts is not None else 0.0
-            detail = f"decoded {self.decoded} of {len(wanted_pts)} sampled frames ({pct:.0f}%), up to {last_t:.1f} s"
+            pct = 100.0 * self.decoded / max(1, n_wanted)
+            detail = f"decoded {self.decoded} of {n_wanted} sampled frames ({pct:.0f}%), up to {last_t:.1f} s"
             if self.decode_errors:
                 detail += f"; {self.decode_errors} damaged packets skipped"
             self.problem = f"{self.problem}; {detail}" if self.problem else detail
