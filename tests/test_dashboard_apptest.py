@@ -287,7 +287,7 @@ def test_upload_page_explains_a_bad_file(empty_db: Path, _isolated_home: Path) -
 
 
 def test_data_page_previews_and_imports_districts(empty_db: Path) -> None:
-    from analytics.demo import demo_districts
+    from analytics.demo.city import demo_districts
 
     features = [
         {"type": "Feature", "properties": {"name": r.name, "district_id": r.district_id}, "geometry": json.loads(r.geometry_geojson)}

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from analytics.cli import app
-from analytics.demo import DEMO_CLASS_SET, DEMO_MODEL, build_demo, demo_cameras, demo_clip_measurements
+from analytics.demo.city import DEMO_CLASS_SET, DEMO_MODEL, build_demo, demo_cameras, demo_clip_measurements
 from analytics.errors import InputError
 from analytics.records import RunInfo
 from analytics.settings import load_settings

@@ -16,7 +16,7 @@ from rich.table import Table
 from analytics import exports
 from analytics import indicators as ind
 from analytics.cli._common import DbOption, console, db_path, err_console, open_db
-from analytics.demo import build_demo
+from analytics.demo.city import build_demo
 from analytics.errors import InputError
 from analytics.evaluation.adjust import ADJUSTED_INDICATORS, adjustment_summary
 from analytics.formatting import format_count, format_interval, format_value

@@ -24,7 +24,7 @@ from typing import Annotated
 
 import typer
 
-from analytics.demo import build_demo
+from analytics.demo.city import build_demo
 from analytics.errors import InputError, StoreError
 from analytics.settings import Settings, load_settings
 from analytics.store import Store
