@@ -55,6 +55,7 @@ LAYERS: dict[str, int] = {
     "analytics.footage.upload": 3,
     "analytics.evaluation.run": 3,
     "analytics.evaluation.annotate": 3,
+    "analytics.evaluation.apply": 3,
     "analytics.visual": 3,
     "analytics.reports": 3,
     "analytics.demo": 3,

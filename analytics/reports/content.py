@@ -25,6 +25,7 @@ import pandas as pd
 from analytics import __version__
 from analytics.errors import InputError, UrbanLensError
 from analytics.evaluation.adjust import accuracy_table, adjustment_summary
+from analytics.evaluation.apply import adjusted_indicators, camera_evaluations
 from analytics.formatting import (
     format_comparison,
     format_day,
@@ -50,7 +51,6 @@ from analytics.models.zoo import builtin_cards
 from analytics.periods import check_period, comparison_window, parse_date, period_days, previous_period
 from analytics.store import reporting
 from analytics.store.catalog import trust_counts
-from analytics.store.evaluations import adjusted_indicators, camera_evaluations
 from analytics.taxonomy import CITYSCAPES, GROUPS, group_label
 from analytics.trust import left_out_note
 from analytics.visual.charts import WEEKEND_SHADING_DAYS, WEEKLY_DAYS
@@ -661,7 +661,7 @@ def _accuracy(store: Store, cameras: pd.DataFrame, main: str) -> tuple[CameraAcc
 
 def _indicators(store: Store, by: str, names: Sequence[str], start: date, end: date, *, adjusted: bool,
                 **kwargs: Any) -> pd.DataFrame:
-    """``compute``, or its error-adjusted form (:func:`analytics.store.evaluations.adjusted_indicators`) when ``adjusted``."""
+    """``compute``, or its error-adjusted form (:func:`analytics.evaluation.apply.adjusted_indicators`) when ``adjusted``."""
     if adjusted:
         return adjusted_indicators(store, by, list(names), start=start, end=end, **kwargs)
     return compute(store, by, list(names), start, end, **kwargs)
