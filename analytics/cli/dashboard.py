@@ -29,6 +29,8 @@ from analytics.errors import InputError, StoreError
 from analytics.settings import Settings, load_settings
 from analytics.store import Store
 
+__all__ = ["FORWARDED", "GRACE_S", "app_path", "dashboard_env", "holds_data", "register", "run_server", "streamlit_command"]
+
 
 def app_path() -> Path:
     """``dashboard/app.py`` of the installed ``dashboard`` package (or of this checkout)."""
