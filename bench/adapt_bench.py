@@ -5,7 +5,7 @@ scored through the ``cityscapes-camvid`` label map. Prints (asserts nothing) the
 base, of a head fitted on all of train, and of heads fitted on N = 10, 20, 40 frames chosen by each
 strategy (random: mean and spread over 3 seeds); the time to score the pool for selection, to
 extract features and to fit; and peak memory. Every head is scored in one pass over val
-(:func:`analytics.models.adapt.score_heads`, the ``urbanlens evaluate`` rule); the head fitted on
+(:func:`analytics.evaluation.adapt.score_heads`, the ``urbanlens evaluate`` rule); the head fitted on
 all of train is also installed and scored by :func:`analytics.evaluation.run.evaluate` as a check.
 Every head is fitted with the class prior of its own frames (``FeatureSet.prior``, ``PRIOR_TAU``) and
 150 pixels per class per frame (``models adapt``'s default). Each set of frames is adapted as ``models
@@ -31,21 +31,20 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from analytics.evaluation.annotate import _Runner  # noqa: E402
-from analytics.evaluation.labelmaps import default_label_map, label_lut  # noqa: E402
-from analytics.evaluation.metrics import mean_iou  # noqa: E402
-from analytics.evaluation.readers import read_camvid  # noqa: E402
-from analytics.evaluation.select import descriptor, select_frames  # noqa: E402
-from analytics.models.adapt import (  # noqa: E402
-    base_map_matrix,
+from analytics.evaluation.adapt import (  # noqa: E402
     choose_blend,
     extract_features,
-    fit_head,
-    head_model,
     score_heads,
     sequence_key,
     split_holdout,
 )
+from analytics.evaluation.annotate import _Runner  # noqa: E402
+from analytics.evaluation.graphs import head_model  # noqa: E402
+from analytics.evaluation.heads import base_map_matrix, fit_head  # noqa: E402
+from analytics.evaluation.labelmaps import default_label_map, label_lut  # noqa: E402
+from analytics.evaluation.metrics import mean_iou  # noqa: E402
+from analytics.evaluation.readers import read_camvid  # noqa: E402
+from analytics.evaluation.select import descriptor, select_frames  # noqa: E402
 from analytics.settings import load_settings  # noqa: E402
 
 
@@ -145,13 +144,14 @@ def main() -> None:
         print(row(f"N={n}: random (3 seeds)", [f"random N={n} seed={s}" for s in (0, 1, 2)]))
 
     # the installed graph scored by `urbanlens evaluate`'s own code, as a check on score_heads
+    from analytics.evaluation.adapt import adapted_card  # noqa: PLC0415 - bench only
+    from analytics.evaluation.graphs import load_graph  # noqa: PLC0415 - bench only
     from analytics.evaluation.run import evaluate  # noqa: PLC0415 - bench only
-    from analytics.models.adapt import _adapted_card, _load  # noqa: PLC0415 - bench only
     from analytics.models.zoo import add_model  # noqa: PLC0415 - bench only
 
-    card = _adapted_card("camvid-bench", base, train.class_names, train.groups or (), {"bench": True})
+    card = adapted_card("camvid-bench", base, train.class_names, train.groups or (), {"bench": True})
     base_map = base_map_matrix(lut, base.card.num_classes, len(classes))
-    graph = head_model(_load(base.onnx_path), feats.taps, [heads["all train (367)"]], card.input_size, blend=[w_all],
+    graph = head_model(load_graph(base.onnx_path), feats.taps, [heads["all train (367)"]], card.input_size, blend=[w_all],
                        base_map=base_map)
     onnx_file, card_file = home / "adapted.onnx", home / "adapted.json"
     onnx_file.write_bytes(graph.SerializeToString())

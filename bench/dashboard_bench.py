@@ -19,7 +19,7 @@ import streamlit as st
 from _timing import measure
 from streamlit.testing.v1 import AppTest
 
-from analytics.demo import build_demo
+from analytics.demo.city import build_demo
 from analytics.store import Store
 
 REPO = Path(__file__).resolve().parents[1]

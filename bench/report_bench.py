@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from _timing import measure
 
-from analytics.demo import DEMO_CLASS_SET, DEMO_MODEL, DEMO_START, SAMPLE_FPS, build_demo, demo_cameras, demo_clip_measurements, demo_districts
+from analytics.demo.city import DEMO_CLASS_SET, DEMO_MODEL, DEMO_START, SAMPLE_FPS, build_demo, demo_cameras, demo_clip_measurements, demo_districts
 from analytics.indicators import HEADLINE, compute
 from analytics.periods import previous_period
 from analytics.records import RunInfo

@@ -20,7 +20,7 @@ import pandas as pd
 from _timing import measure
 
 from analytics import indicators as ind
-from analytics.demo import DEMO_CLASS_SET, DEMO_START, FRAMES_PER_CLIP, build_demo, demo_cameras, demo_clip_measurements
+from analytics.demo.city import DEMO_CLASS_SET, DEMO_START, FRAMES_PER_CLIP, build_demo, demo_cameras, demo_clip_measurements
 from analytics.records import RunInfo
 from analytics.settings import load_settings
 from analytics.store import Store

@@ -31,6 +31,8 @@ import streamlit as st
 
 from analytics import exports, links
 from analytics.errors import UrbanLensError
+from analytics.evaluation.apply import adjusted_indicators
+from analytics.evaluation.apply import camera_evaluations as camera_evaluations_query
 from analytics.formatting import format_count, format_counted, format_part_of, format_period
 from analytics.indicators import INDICATORS, compute, data_period
 from analytics.periods import default_period
@@ -38,8 +40,6 @@ from analytics.settings import DATABASE_CHOICES, Settings, load_settings, shown_
 from analytics.store import Store
 from analytics.store import catalog as catalog_mod
 from analytics.store.database import data_version as data_version_of
-from analytics.store.evaluations import adjusted_indicators
-from analytics.store.evaluations import camera_evaluations as camera_evaluations_query
 from analytics.trust import left_out_note
 from analytics.visual import charts
 
@@ -191,7 +191,7 @@ def adjusted(
 
 @_versioned
 def camera_evaluations(s: Store, indicator: str) -> pd.DataFrame:
-    """Per camera, the evaluation that applies to it and the bias of ``indicator`` (see :mod:`analytics.store.evaluations`)."""
+    """Per camera, the evaluation that applies to it and the bias of ``indicator`` (see :mod:`analytics.evaluation.apply`)."""
     return camera_evaluations_query(s, indicator)
 
 

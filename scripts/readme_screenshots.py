@@ -31,7 +31,7 @@ from typing import Any
 
 from PIL import Image
 
-from analytics.demo import DEMO_DAYS, DEMO_START, build_demo
+from analytics.demo.city import DEMO_DAYS, DEMO_START, build_demo
 from analytics.models import zoo
 from analytics.settings import load_settings
 

@@ -12,7 +12,7 @@ _BUILT: dict[str, Path] = {}
 def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Build the synthetic demo city once per session (about 5 s) and return its path."""
     if "demo" not in _BUILT:
-        from analytics.demo import build_demo
+        from analytics.demo.city import build_demo
 
         path = tmp_path_factory.mktemp("demo-city") / "demo.duckdb"
         build_demo(path)

@@ -23,11 +23,11 @@ from typer.testing import CliRunner
 from analytics.cli import app
 from analytics.errors import InputError
 from analytics.evaluation.adjust import accuracy_line, accuracy_table
+from analytics.evaluation.apply import adjusted_indicators, camera_evaluations
 from analytics.reports import build_report
 from analytics.reports.html import render_html
 from analytics.reports.pdf import render_pdf
 from analytics.store import EvaluationRow, Store, save_evaluation
-from analytics.store.evaluations import adjusted_indicators, camera_evaluations
 from tests.dashboard_helpers import demo_database
 from tests.helpers import ROAD, SKY, VEG, clip_from_pixels, run_info, sha, store_with_cameras
 

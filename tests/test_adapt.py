@@ -9,22 +9,23 @@ import numpy as np
 import pytest
 
 from analytics.errors import InputError
-from analytics.evaluation.labelmaps import default_label_map, label_lut
-from analytics.evaluation.readers import read_camvid
-from analytics.evaluation.run import evaluate
-from analytics.models import adapt as adapt_module
-from analytics.models.adapt import (
-    Head,
+from analytics.evaluation import adapt as adapt_module
+from analytics.evaluation.adapt import (
+    AdaptOptions,
     adapt,
-    base_map_matrix,
-    blend_logits,
+    adapted_card,
     choose_blend,
-    fit_head,
-    head_model,
+    extract_features,
     score_heads,
     sequence_key,
     split_holdout,
 )
+from analytics.evaluation.graphs import Taps, copy_graph, graph_session, head_model, load_graph, resize_nodes
+from analytics.evaluation.heads import Head, base_map_matrix, blend_logits, fit_head
+from analytics.evaluation.labelmaps import default_label_map, label_lut
+from analytics.evaluation.metrics import mean_iou
+from analytics.evaluation.readers import read_camvid
+from analytics.evaluation.run import evaluate
 from analytics.models.zoo import add_model, install, resolve
 from analytics.settings import load_settings
 
@@ -97,21 +98,21 @@ def camvid_few(shared_dir: Path, model_mirror: Path) -> tuple[object, object]:
 
 def test_adapted_graph_scores_as_evaluate_does(camvid_few: tuple, tmp_path: Path) -> None:
     base, gt = camvid_few
-    feats = adapt_module.extract_features(base, gt, per_class=50)
+    feats = extract_features(base, gt, per_class=50)
     head = fit_head(feats.x, feats.y, gt.class_names)
     lut = label_lut(default_label_map(base.card.class_set, "camvid", gt.class_names), base.card.class_set, gt.class_names)
     frames = [0, 5]
     base_cm, head_cm = score_heads(base, gt, [head], lut, frames=frames)
-    card = adapt_module._adapted_card("tiny", base, gt.class_names, gt.groups, {"base_model": base.card.name})
-    graph = adapt_module.head_model(adapt_module._load(base.onnx_path), feats.taps, [head], card.input_size)
+    card = adapted_card("tiny", base, gt.class_names, gt.groups, {"base_model": base.card.name})
+    graph = head_model(load_graph(base.onnx_path), feats.taps, [head], card.input_size)
     (tmp_path / "m.onnx").write_bytes(graph.SerializeToString())
     (tmp_path / "c.json").write_text(card.to_json())
     adapted = add_model(tmp_path / "m.onnx", tmp_path / "c.json", load_settings())
     assert adapted.card.lineage == {"base_model": "espnetv2-s2"} and adapted.card.num_classes == 11
     subset = dataclasses.replace(gt, samples=tuple(gt.samples[i] for i in frames))
     ev = evaluate(adapted, subset)
-    assert abs(ev.miou - adapt_module.mean_iou(head_cm[0].sum(axis=0))) < 1e-3
-    assert abs(evaluate(base, subset).miou - adapt_module.mean_iou(base_cm.sum(axis=0))) < 1e-3
+    assert abs(ev.miou - mean_iou(head_cm[0].sum(axis=0))) < 1e-3
+    assert abs(evaluate(base, subset).miou - mean_iou(base_cm.sum(axis=0))) < 1e-3
 
 
 def test_refuses_to_install_a_worse_model(camvid_few: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,7 +124,7 @@ def test_refuses_to_install_a_worse_model(camvid_few: tuple, monkeypatch: pytest
         return Head(np.zeros((len(names), x.shape[1]), np.float32), bias, tuple(names))
 
     monkeypatch.setattr(adapt_module, "fit_head", useless)
-    result = adapt(base, gt, "worse", load_settings(), per_class=20, blend_weights=(0.0,))
+    result = adapt(base, gt, "worse", load_settings(), AdaptOptions(per_class=20, blend_weights=(0.0,)))
     assert result.installed is None and result.adapted_miou < result.base_miou
     with pytest.raises(Exception, match="not installed"):
         resolve("worse", load_settings())
@@ -148,21 +149,21 @@ def _tiny_base() -> tuple[object, object]:
              numpy_helper.from_array(rng.normal(0, 1, (3, 4, 1, 1)).astype(np.float32), "w1")]
     nodes = [helper.make_node("Conv", ["image", "w0"], ["t0"], kernel_shape=[1, 1], strides=[2, 2]),
              helper.make_node("Conv", ["t0", "w1"], ["scores"], kernel_shape=[1, 1])]
-    rs_nodes, rs_inits = adapt_module._resize_nodes("scores", 3, (8, 8), "logits", "rs")
+    rs_nodes, rs_inits = resize_nodes("scores", 3, (8, 8), "logits", "rs")
     graph = helper.make_graph(
         nodes + rs_nodes, "tiny", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 8, 8])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 3, 8, 8])], inits + rs_inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    return model, adapt_module._Taps(("t0",), (4,), (4, 4))
+    return model, Taps(("t0",), (4,), (4, 4))
 
 
 def _run(model: object, outputs: list[str], x: np.ndarray) -> list[np.ndarray]:
     from onnx import helper
 
-    m = adapt_module._copy(model)
+    m = copy_graph(model)
     del m.graph.output[:]
     m.graph.output.extend(helper.make_tensor_value_info(o, 1, None) for o in outputs)
-    return adapt_module._session(m, 1).run(outputs, {"image": x})
+    return graph_session(m, 1).run(outputs, {"image": x})
 
 
 def test_blended_graph_equals_the_numpy_blend() -> None:
@@ -225,7 +226,7 @@ def test_adapt_installs_the_holdout_blend(camvid_few: tuple, monkeypatch: pytest
         return np.stack([poor + 1] * len(frames)), cms
 
     monkeypatch.setattr(adapt_module, "score_heads", score)
-    result = adapt(base, gt, "blended", load_settings(), per_class=20)
+    result = adapt(base, gt, "blended", load_settings(), AdaptOptions(per_class=20))
     assert result.blend == 0.25 and result.installed is not None
     head = result.installed.card.lineage["head"]
     assert head["blend_weight"] == 0.25 and set(head["blend_holdout_miou"]) == {"0.0", "0.25", "0.5", "0.75"}

@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
     "analytics.evaluation.metrics": 1,
     "analytics.evaluation.adjust": 1,
     "analytics.evaluation.select": 1,
+    "analytics.evaluation.heads": 1,
     "analytics.visual.layers": 1,
     # adapters (files, models, the database, places)
     "analytics.footage": 2,
@@ -61,6 +62,8 @@ LAYERS: dict[str, int] = {
     "analytics.pages": 3,
     "analytics.evaluation.run": 3,
     "analytics.evaluation.annotate": 3,
+    "analytics.evaluation.apply": 3,
+    "analytics.evaluation.adapt": 3,
     "analytics.visual": 3,
     "analytics.reports": 3,
     "analytics.demo": 3,

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from analytics.demo import DEMO_START, build_demo
+from analytics.demo.city import DEMO_START, build_demo
 from analytics.indicators import INDICATORS
 from tests.clips import write_cv2
 from tests.helpers import clip_from_pixels, store_with_cameras

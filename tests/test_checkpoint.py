@@ -9,7 +9,6 @@ import struct
 import sys
 import time
 import tracemalloc
-import types
 import zipfile
 import zlib
 from collections import OrderedDict
@@ -22,130 +21,17 @@ import pytest
 from analytics.errors import DataFormatError, InputError, UnsafeFileError
 from analytics.models.checkpoint import read_state_dict
 from analytics.settings import load_settings
-
-# ---------------------------------------------------------------- writing checkpoints without torch
-
-STORAGE_KINDS = ("FloatStorage", "BFloat16Storage", "LongStorage", "ComplexFloatStorage")
-
-
-class _FakeStorage:
-    """Stands for a torch storage while pickling (pickled as a persistent id).
-
-    ``numel`` is the element count the pickle declares (default: the data's); ``view`` an optional
-    legacy view ``(view key, offset, size)`` into it.
-    """
-
-    def __init__(self, key: Any, data: np.ndarray, kind: str = "FloatStorage", numel: Any = None, view: Any = None) -> None:
-        self.key, self.data, self.kind, self.view = key, data, kind, view
-        self.numel = data.size if numel is None else numel
-
-
-def _fake_torch(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
-    """Modules named torch / torch._utils so pickle can name their globals (nothing is imported)."""
-    torch = types.ModuleType("torch")
-    utils = types.ModuleType("torch._utils")
-
-    def _rebuild_tensor_v2(*args: Any) -> None:  # pragma: no cover - never called
-        raise AssertionError
-
-    _rebuild_tensor_v2.__module__ = "torch._utils"
-    _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"
-    utils._rebuild_tensor_v2 = _rebuild_tensor_v2  # type: ignore[attr-defined]
-    for kind in STORAGE_KINDS:
-        setattr(torch, kind, type(kind, (), {"__module__": "torch"}))
-    torch._utils = utils  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "torch", torch)
-    monkeypatch.setitem(sys.modules, "torch._utils", utils)
-    return torch
-
-
-def contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
-    strides, acc = [], 1
-    for s in reversed(shape):
-        strides.insert(0, acc)
-        acc *= s
-    return tuple(strides)
-
-
-CONTIGUOUS = "contiguous"  # a _Tensor's default stride: the contiguous strides of its shape
-
-
-class _Tensor:
-    """Pickles as torch's ``_rebuild_tensor_v2(storage, offset, shape, stride, ...)``; any field may be wrong."""
-
-    def __init__(self, storage: _FakeStorage, shape: Any, stride: Any = CONTIGUOUS, offset: Any = 0) -> None:
-        self.storage, self.shape, self.offset = storage, shape, offset
-        self.stride = contiguous_strides(shape) if stride is CONTIGUOUS else stride
-
-    def __reduce__(self) -> Any:
-        rebuild = sys.modules["torch._utils"]._rebuild_tensor_v2
-        return (rebuild, (self.storage, self.offset, self.shape, self.stride, False, OrderedDict()))
-
-
-class _Pickler(pickle.Pickler):
-    def persistent_id(self, obj: Any) -> Any:
-        if isinstance(obj, _FakeStorage):
-            pid = ("storage", getattr(sys.modules["torch"], obj.kind), obj.key, "cpu", obj.numel)
-            return pid if obj.view is None else (*pid, obj.view)
-        return None
-
-
-def _state(arrays: dict[str, np.ndarray]) -> tuple[OrderedDict[str, _Tensor], list[_FakeStorage]]:
-    storages = [_FakeStorage(str(i), a.astype(np.float32).ravel()) for i, a in enumerate(arrays.values())]
-    state = OrderedDict((k, _Tensor(s, a.shape)) for (k, a), s in zip(arrays.items(), storages))
-    return state, storages
-
-
-def _pickle(obj: Any) -> bytes:
-    buf = io.BytesIO()
-    _Pickler(buf, protocol=2).dump(obj)
-    return buf.getvalue()
-
-
-def zip_bytes(pkl: bytes, storages: dict[str, bytes]) -> bytes:
-    """torch.save's zip layout: archive/data.pkl + archive/data/<key>."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("archive/data.pkl", pkl)
-        for key, raw in storages.items():
-            zf.writestr(f"archive/data/{key}", raw)
-    return buf.getvalue()
-
-
-def legacy_bytes(pkl: bytes, storages: dict[str, tuple[int, bytes]]) -> bytes:
-    """The legacy layout: magic, protocol, sys info, object, keys, then per storage its int64 element count and bytes."""
-    parts = [
-        pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2),
-        pickle.dumps(1001, protocol=2),
-        pickle.dumps({"protocol_version": 1001, "little_endian": True}, protocol=2),
-        pkl,
-        pickle.dumps(list(storages), protocol=2),
-    ]
-    parts += [struct.pack("<q", numel) + raw for numel, raw in storages.values()]
-    return b"".join(parts)
-
-
-def checkpoint_bytes(state: Any, storages: list[_FakeStorage], layout: str) -> bytes:
-    """A whole checkpoint file (``layout`` "zip" or "legacy"); needs :func:`_fake_torch` installed."""
-    pkl = _pickle(state)
-    if layout == "zip":
-        return zip_bytes(pkl, {s.key: s.data.tobytes() for s in storages})
-    return legacy_bytes(pkl, {s.key: (s.data.size, s.data.tobytes()) for s in storages})
-
-
-def write_zip_checkpoint(path: Path, arrays: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A checkpoint in torch.save's zip layout (archive/data.pkl + archive/data/<key>)."""
-    _fake_torch(monkeypatch)
-    path.write_bytes(checkpoint_bytes(*_state(arrays), "zip"))
-    return path
-
-
-def write_legacy_checkpoint(path: Path, arrays: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A checkpoint in the legacy layout: magic, protocol, sys info, object, keys, raw storages."""
-    _fake_torch(monkeypatch)
-    path.write_bytes(checkpoint_bytes(*_state(arrays), "legacy"))
-    return path
-
+from tests.checkpoints import (
+    CONTIGUOUS,
+    FakeStorage,
+    FakeTensor,
+    checkpoint_bytes,
+    fake_torch,
+    pickle_bytes,
+    write_legacy_checkpoint,
+    write_zip_checkpoint,
+    zip_bytes,
+)
 
 ARRAYS = {"conv.weight": np.arange(24, dtype=np.float32).reshape(2, 3, 2, 2), "bn.bias": np.array([0.5, -1.5], np.float32)}
 
@@ -272,12 +158,12 @@ def test_missing_file() -> None:
 
 
 def test_bfloat16_is_widened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _fake_torch(monkeypatch)
+    fake_torch(monkeypatch)
     bits = np.array([0x3F80, 0xC020], np.uint16)  # 1.0 and -2.5 in bfloat16
-    storage = _FakeStorage("0", bits, "BFloat16Storage")
+    storage = FakeStorage("0", bits, "BFloat16Storage")
     path = tmp_path / "bf16.pth"
     with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("archive/data.pkl", _pickle(OrderedDict(w=_Tensor(storage, (2,)))))
+        zf.writestr("archive/data.pkl", pickle_bytes(OrderedDict(w=FakeTensor(storage, (2,)))))
         zf.writestr("archive/data/0", bits.tobytes())
     got = read_state_dict(path)["w"]
     assert got.dtype == np.float32 and got.tolist() == [1.0, -2.5]
@@ -291,9 +177,9 @@ FOUR = np.array([1.0, 2.0, 3.0, 4.0], np.float32)  # the storage every case belo
 def _one_tensor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str, **fields: Any) -> Path:
     """A checkpoint holding tensor 'w' over the storage FOUR; ``fields`` override shape, stride, offset,
     the declared storage size (numel), its type (kind) or its legacy view."""
-    _fake_torch(monkeypatch)
-    storage = _FakeStorage("0", FOUR, fields.pop("kind", "FloatStorage"), fields.pop("numel", None), fields.pop("view", None))
-    state = OrderedDict(w=_Tensor(storage, fields.pop("shape", (4,)), fields.pop("stride", CONTIGUOUS), fields.pop("offset", 0)))
+    fake_torch(monkeypatch)
+    storage = FakeStorage("0", FOUR, fields.pop("kind", "FloatStorage"), fields.pop("numel", None), fields.pop("view", None))
+    state = OrderedDict(w=FakeTensor(storage, fields.pop("shape", (4,)), fields.pop("stride", CONTIGUOUS), fields.pop("offset", 0)))
     path = tmp_path / f"{layout}.pth"
     path.write_bytes(checkpoint_bytes(state, [storage], layout))
     return path
@@ -367,9 +253,9 @@ def test_strided_layouts_read_exactly(
 
 
 def test_many_names_for_one_storage_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _fake_torch(monkeypatch)
-    big = _FakeStorage("0", np.zeros(200_000, np.float32))  # 0.8 MB, read once
-    state = OrderedDict((f"w{i}", _Tensor(big, (200_000,))) for i in range(1000))  # 800 MB if each were copied
+    fake_torch(monkeypatch)
+    big = FakeStorage("0", np.zeros(200_000, np.float32))  # 0.8 MB, read once
+    state = OrderedDict((f"w{i}", FakeTensor(big, (200_000,))) for i in range(1000))  # 800 MB if each were copied
     path = tmp_path / "alias.pth"
     path.write_bytes(checkpoint_bytes(state, [big], "zip"))
     with pytest.raises(DataFormatError, match=r"tensor 'w1': the tensors read so far take 1600000 bytes, more than the limit of 1 MB"):
@@ -419,9 +305,9 @@ def _zip_with_entries(entries: list[tuple[str, int, bytes, int, int]]) -> bytes:
 
 @pytest.mark.parametrize("declared", [3 << 30, 16], ids=["honest-3GiB", "claims-16-bytes"])
 def test_zip_entry_inflating_to_gigabytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, declared: int) -> None:
-    _fake_torch(monkeypatch)
-    storage = _FakeStorage("0", np.zeros(4, np.float32))  # a 16-byte tensor
-    pkl = _pickle(OrderedDict(w=_Tensor(storage, (4,))))
+    fake_torch(monkeypatch)
+    storage = FakeStorage("0", np.zeros(4, np.float32))  # a 16-byte tensor
+    pkl = pickle_bytes(OrderedDict(w=FakeTensor(storage, (4,))))
     bomb = _deflated_zeros(3 << 30)  # inflates to 3 GiB
     assert len(bomb) < 8 << 20
     crc = zlib.crc32(bytes(16)) if declared == 16 else 0

@@ -24,7 +24,7 @@ import pytest
 
 from analytics.errors import DataFormatError, UnsafeFileError
 from analytics.models.checkpoint import read_state_dict
-from tests.test_checkpoint import _fake_torch, _FakeStorage, _pickle, _Tensor, legacy_bytes, zip_bytes
+from tests.checkpoints import FakeStorage, FakeTensor, fake_torch, legacy_bytes, pickle_bytes, zip_bytes
 
 SEED = 20240611
 CASES = 120  # per mutation kind and layout
@@ -67,12 +67,12 @@ def base_specs() -> list[Spec]:
 def build(specs: list[Spec], layout: str, pkl: bytes | None = None, storage_bytes: dict[Any, bytes] | None = None) -> bytes:
     """The file for ``specs`` (the fake torch modules must be installed); ``pkl`` and ``storage_bytes``
     replace the pickle or some storages' bytes as written."""
-    storages: dict[Any, _FakeStorage] = {}
-    state: OrderedDict[str, _Tensor] = OrderedDict()
+    storages: dict[Any, FakeStorage] = {}
+    state: OrderedDict[str, FakeTensor] = OrderedDict()
     for s in specs:
-        storage = storages.setdefault(s.key, _FakeStorage(s.key, s.values, s.kind, s.numel))
-        state[s.name] = _Tensor(storage, s.shape, s.stride, s.offset)
-    pkl = _pickle(state) if pkl is None else pkl
+        storage = storages.setdefault(s.key, FakeStorage(s.key, s.values, s.kind, s.numel))
+        state[s.name] = FakeTensor(storage, s.shape, s.stride, s.offset)
+    pkl = pickle_bytes(state) if pkl is None else pkl
     raw = {k: (storage_bytes or {}).get(k, st.data.tobytes()) for k, st in storages.items() if _hashable_str(k)}
     if layout == "zip":
         return zip_bytes(pkl, raw)
@@ -177,7 +177,7 @@ def _flip(data: bytes, rng: random.Random, start: int = 0, end: int | None = Non
 
 @pytest.fixture
 def specs(monkeypatch: pytest.MonkeyPatch) -> list[Spec]:
-    _fake_torch(monkeypatch)
+    fake_torch(monkeypatch)
     return base_specs()
 
 
@@ -286,9 +286,9 @@ def test_field_changes(specs: list[Spec], layout: str, tmp_path: Path) -> None:
 
 
 def _pickle_of(specs: list[Spec]) -> bytes:
-    storages: dict[Any, _FakeStorage] = {}
+    storages: dict[Any, FakeStorage] = {}
     state = OrderedDict(
-        (s.name, _Tensor(storages.setdefault(s.key, _FakeStorage(s.key, s.values, s.kind, s.numel)), s.shape, s.stride, s.offset))
+        (s.name, FakeTensor(storages.setdefault(s.key, FakeStorage(s.key, s.values, s.kind, s.numel)), s.shape, s.stride, s.offset))
         for s in specs
     )
-    return _pickle(state)
+    return pickle_bytes(state)

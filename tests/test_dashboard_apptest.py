@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.dashboard_helpers import demo_database
+from tests.tinymodels import install_colour_model, write_colour_street
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PAGES = {
@@ -159,38 +159,9 @@ def test_data_page_imports_cameras_and_reports_bad_rows(empty_db: Path) -> None:
 
 
 # -- the upload page, end to end, with a tiny colour model ----------------------------------------
-def _write_clip(path: Path, n: int = 12, w: int = 64, h: int = 32) -> Path:
-    import cv2
-
-    from tests.tinymodels import bgr
-
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 4.0, (w, h))
-    assert out.isOpened()
-    for i in range(n):
-        frame = np.zeros((h, w, 3), np.uint8)
-        frame[: h // 3] = bgr(10)  # sky
-        frame[h // 3 : 2 * h // 3] = bgr(2) if i % 2 else bgr(8)  # building / vegetation
-        frame[2 * h // 3 :] = bgr(0)  # road
-        frame[2 * h // 3 :, 4 + i : 14 + i] = bgr(13)  # a car driving by
-        out.write(frame)
-    out.release()
-    return path
-
-
-def _install_tiny_model(home: Path) -> str:
-    from tests.tinymodels import colour_card, colour_model
-
-    card = colour_card(32, 64)
-    folder = home / "models" / card.name
-    folder.mkdir(parents=True)
-    colour_model(folder / "model.onnx", 32, 64)
-    (folder / "card.json").write_text(card.to_json(), encoding="utf-8")
-    return card.name
-
-
 def test_upload_page_analyses_and_saves_a_clip(empty_db: Path, _isolated_home: Path, tmp_path: Path) -> None:
-    name = _install_tiny_model(_isolated_home)
-    clip = _write_clip(tmp_path / "street.mp4")
+    name = install_colour_model(_isolated_home)
+    clip = write_colour_street(tmp_path / "street.mp4")
     at = run_page("views/analyse.py")
     no_exception(at)
     assert at.button(key="analyse_go").disabled
@@ -273,7 +244,7 @@ def test_upload_page_refuses_a_text_file_with_a_message(empty_db: Path) -> None:
 
 
 def test_upload_page_explains_a_bad_file(empty_db: Path, _isolated_home: Path) -> None:
-    _install_tiny_model(_isolated_home)
+    install_colour_model(_isolated_home)
     at = run_page("views/analyse.py")
     at.file_uploader(key="analyse_upload").set_value(("broken.mp4", b"this is not a video at all", "video/mp4")).run()
     at.text_input(key="analyse_new_name").set_value("Somewhere").run()
@@ -287,7 +258,7 @@ def test_upload_page_explains_a_bad_file(empty_db: Path, _isolated_home: Path) -
 
 
 def test_data_page_previews_and_imports_districts(empty_db: Path) -> None:
-    from analytics.demo import demo_districts
+    from analytics.demo.city import demo_districts
 
     features = [
         {"type": "Feature", "properties": {"name": r.name, "district_id": r.district_id}, "geometry": json.loads(r.geometry_geojson)}

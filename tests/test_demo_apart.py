@@ -18,12 +18,13 @@ from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from analytics.cli import app
-from analytics.demo import DEMO_CLASS_SET, DEMO_MODEL, build_demo, demo_cameras, demo_clip_measurements
+from analytics.demo.city import DEMO_CLASS_SET, DEMO_MODEL, build_demo, demo_cameras, demo_clip_measurements
 from analytics.errors import InputError
 from analytics.records import RunInfo
 from analytics.settings import load_settings
 from analytics.store import EvaluationRow, Store, save_evaluation
 from tests.helpers import clip_from_pixels, sha, store_with_cameras
+from tests.tinymodels import install_colour_model, write_colour_street
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 FRAMES = [{0: 50, 8: 30, 10: 20}] * 40
@@ -198,14 +199,12 @@ def test_analyse_page_on_the_demo_saves_to_the_users_database(_isolated_home: Pa
 
 def test_analyse_save_while_viewing_the_demo_goes_to_the_users_database(_isolated_home: Path, demo_template: Path,
                                                                           tmp_path: Path) -> None:
-    from tests.test_dashboard_apptest import _install_tiny_model, _write_clip
-
     _isolated_home.mkdir()
     demo = _isolated_home / "demo.duckdb"
     shutil.copyfile(demo_template, demo)
     before = _counts(demo)
-    _install_tiny_model(_isolated_home)
-    clip = _write_clip(tmp_path / "street.mp4")
+    install_colour_model(_isolated_home)
+    clip = write_colour_street(tmp_path / "street.mp4")
     at = _run("views/analyse.py")
     at.file_uploader(key="analyse_upload").set_value(("street.mp4", clip.read_bytes(), "video/mp4")).run()
     at.text_input(key="analyse_new_name").set_value("Test Street").run()

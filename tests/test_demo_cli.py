@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from analytics import indicators as ind
 from analytics.cli import app
-from analytics.demo import build_demo
+from analytics.demo.city import build_demo
 from analytics.errors import InputError
 from analytics.store import Store, migrate
 

@@ -15,7 +15,7 @@ from onnx import TensorProto, helper
 
 from analytics.errors import InputError, ModelError
 from analytics.models.checkpoint import read_state_dict
-from analytics.models.espnetv2 import _Graph, build_espnetv2, check_input_size
+from analytics.models.espnetv2 import GraphWriter, build_espnetv2, check_input_size
 
 IMAGES = ("bikes_f140", "bikes_f165", "car_detection_f200")
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
@@ -110,7 +110,7 @@ def _bilinear_align_corners(x: np.ndarray, out_h: int, out_w: int) -> np.ndarray
 
 
 def _run_op(build: object, x: np.ndarray) -> np.ndarray:
-    g = _Graph(weights={})
+    g = GraphWriter(weights={})
     out = build(g, "x")  # type: ignore[operator]
     graph = helper.make_graph(
         g.nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],

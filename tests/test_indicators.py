@@ -81,7 +81,7 @@ def test_damage_is_missing_for_a_model_without_damage_classes(one_frame_store: S
 def test_damage_ratio_with_damage_classes(tmp_path: Path) -> None:
     import dataclasses
 
-    from analytics.demo import DEMO_CLASS_SET
+    from analytics.demo.city import DEMO_CLASS_SET
 
     s = store_with_cameras(str(tmp_path / "d.duckdb"), [("c1", 4.0, 52.0)])
     clip = clip_from_pixels("c1", T0, [{ROAD: 90}])

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from analytics import indicators as ind
-from analytics.demo import build_demo
+from analytics.demo.city import build_demo
 from analytics.store import Store
 from analytics.store.parquet import ParquetStore, export_frames
 

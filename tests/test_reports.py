@@ -20,7 +20,7 @@ from plotly.offline import get_plotlyjs
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
-from analytics.demo import DEMO_DAYS, DEMO_START, build_demo
+from analytics.demo.city import DEMO_DAYS, DEMO_START, build_demo
 from analytics.errors import InputError
 from analytics.formatting import format_value
 from analytics.indicators import HEADLINE, INDICATORS, compute

@@ -17,7 +17,7 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from analytics.cli import app as cli_app
-from analytics.demo import DEMO_CLASS_SET, DEMO_MODEL, SAMPLE_FPS, demo_cameras, demo_clip_measurements, demo_districts
+from analytics.demo.city import DEMO_CLASS_SET, DEMO_MODEL, SAMPLE_FPS, demo_cameras, demo_clip_measurements, demo_districts
 from analytics.errors import InputError
 from analytics.records import RunInfo
 from analytics.reports import build_report

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from analytics.checksums import sha256_file
 from analytics.cli import samples as cli_samples
 from analytics.errors import ChecksumError, InputError, ModelError
-from analytics.samples import SAMPLES, Sample, download_sample, select_samples
+from analytics.models.samples import SAMPLES, Sample, download_sample, select_samples
 from analytics.settings import load_settings
 
 runner = CliRunner()

@@ -69,3 +69,31 @@ def colour_card(height: int = 32, width: int = 64, resize: str = "letterbox") ->
         "colours", CITYSCAPES, height, width, channel_order="RGB", scale=1 / 255, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
         resize=resize,
     )
+
+
+def install_colour_model(home: Path) -> str:
+    """Install :func:`colour_model` (32x64) with its card under ``home/models/`` as the zoo lays it out; its name."""
+    card = colour_card(32, 64)
+    folder = home / "models" / card.name
+    folder.mkdir(parents=True)
+    colour_model(folder / "model.onnx", 32, 64)
+    (folder / "card.json").write_text(card.to_json(), encoding="utf-8")
+    return card.name
+
+
+def write_colour_street(path: Path, n: int = 12, w: int = 64, h: int = 32) -> Path:
+    """An mp4 clip of ``n`` frames painted in the prototype colours: sky, building or vegetation by turns,
+    road, and a car driving by; :func:`colour_model` labels every pixel right."""
+    import cv2
+
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 4.0, (w, h))
+    assert out.isOpened()
+    for i in range(n):
+        frame = np.zeros((h, w, 3), np.uint8)
+        frame[: h // 3] = bgr(10)  # sky
+        frame[h // 3 : 2 * h // 3] = bgr(2) if i % 2 else bgr(8)  # building / vegetation
+        frame[2 * h // 3 :] = bgr(0)  # road
+        frame[2 * h // 3 :, 4 + i : 14 + i] = bgr(13)  # a car driving by
+        out.write(frame)
+    out.release()
+    return path

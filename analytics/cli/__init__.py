@@ -17,6 +17,8 @@ from analytics.cli import annotate, city, clips, cluster, dashboard, evaluate, i
 from analytics.cli._common import console, error_line
 from analytics.errors import UrbanLensError
 
+__all__ = ["COMMAND_MODULES", "app", "main"]
+
 app = typer.Typer(
     name="urbanlens",
     help="UrbanLens: street-level video to city indicators (segmentation, DuckDB indicators, dashboard, reports).",

@@ -2,4 +2,6 @@
 
 from analytics.cli import main
 
+__all__: list[str] = []
+
 main()

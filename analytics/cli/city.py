@@ -16,16 +16,16 @@ from rich.table import Table
 from analytics import exports
 from analytics import indicators as ind
 from analytics.cli._common import DbOption, console, db_path, err_console, open_db
-from analytics.demo import build_demo
+from analytics.demo.city import build_demo
 from analytics.errors import InputError
 from analytics.evaluation.adjust import ADJUSTED_INDICATORS, adjustment_summary
+from analytics.evaluation.apply import adjusted_indicators
 from analytics.formatting import format_count, format_interval, format_value
 from analytics.indicators import GROUPINGS, INDICATORS
 from analytics.periods import parse_date
 from analytics.settings import load_settings
 from analytics.store import Store
 from analytics.store.catalog import trust_counts
-from analytics.store.evaluations import adjusted_indicators
 from analytics.store.parquet import ParquetStore, export_frames
 from analytics.trust import left_out_note
 

@@ -24,10 +24,12 @@ from typing import Annotated
 
 import typer
 
-from analytics.demo import build_demo
+from analytics.demo.city import build_demo
 from analytics.errors import InputError, StoreError
 from analytics.settings import Settings, load_settings
 from analytics.store import Store
+
+__all__ = ["FORWARDED", "GRACE_S", "app_path", "dashboard_env", "holds_data", "register", "run_server", "streamlit_command"]
 
 
 def app_path() -> Path:

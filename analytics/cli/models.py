@@ -23,12 +23,12 @@ from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progres
 from rich.table import Table
 
 from analytics.errors import DataFormatError, InputError, UrbanLensError
+from analytics.evaluation.adapt import AdaptOptions, adapt
 from analytics.evaluation.annotations import load_annotations
 from analytics.evaluation.labelmaps import load_label_map
 from analytics.evaluation.readers import read_ground_truth
 from analytics.footage.overlay import overlay
 from analytics.footage.segment import Segmenter, labels_to_frame
-from analytics.models.adapt import adapt
 from analytics.models.zoo import InstalledModel, add_model, install, list_models, parse_size, resolve
 from analytics.settings import Settings, load_settings
 
@@ -208,7 +208,7 @@ def adapt_command(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        result = adapt(installed, gt, name, settings, holdout=holdout, label_map=lm, seed=seed, progress=progress)
+        result = adapt(installed, gt, name, settings, AdaptOptions(holdout=holdout, label_map=lm, seed=seed), progress=progress)
     d = result.to_dict()
     table = Table(title=f"{name}: head on {base} for {len(result.class_names)} classes, held out {result.holdout_frames} frames")
     for col in ("class", "group", f"{base} IoU %", f"{name} IoU %"):

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TransferS
 from rich.table import Table
 
 from analytics.cli._common import console
-from analytics.samples import SAMPLES, attribution, download_sample, select_samples
+from analytics.models.samples import SAMPLES, attribution, download_sample, select_samples
 from analytics.settings import load_settings
 
 __all__ = ["register", "samples_app"]

@@ -25,6 +25,7 @@ import pandas as pd
 
 from analytics.checksums import sha256_file
 from analytics.errors import DataFormatError, InputError
+from analytics.evaluation.adapt import sequence_key
 from analytics.evaluation.cvat import PackageFrame, distinct_colours, write_cvat_package
 from analytics.evaluation.metrics import IGNORE
 from analytics.evaluation.readers import IMAGE_SUFFIXES
@@ -32,7 +33,6 @@ from analytics.evaluation.select import STRATEGIES, descriptor, mean_entropy, se
 from analytics.footage.privacy import anonymise
 from analytics.footage.segment import frame_geometry, labels_to_frame, preprocess, session_options
 from analytics.footage.video import SampledFrame, open_video
-from analytics.models.adapt import sequence_key
 from analytics.models.zoo import InstalledModel
 from analytics.store import Store, catalog
 from analytics.taxonomy import GROUP_COLORS

@@ -31,6 +31,7 @@ from analytics.cards import ModelCard
 from analytics.errors import InputError, ModelError
 
 __all__ = [
+    "GraphWriter",
     "CHANNELS",
     "MAX_SIDE",
     "MIN_SIDE",
@@ -102,7 +103,7 @@ def infer_scale(state_dict: dict[str, np.ndarray]) -> float:
 
 
 @dataclass
-class _Graph:
+class GraphWriter:
     """Accumulates ONNX nodes and initialisers; every method returns the output tensor name."""
 
     weights: dict[str, np.ndarray]
@@ -293,7 +294,7 @@ def _kernel_dilations(r_lim: int) -> list[int]:
     return [(k - 1) // 2 for k in sizes]
 
 
-def _cbr(g: _Graph, x: str, prefix: str, c_in: int, c_out: int, k: int, stride: int = 1, groups: int = 1,
+def _cbr(g: GraphWriter, x: str, prefix: str, c_in: int, c_out: int, k: int, stride: int = 1, groups: int = 1,
          names: tuple[str, str, str] = ("conv", "bn", "act"), out: str | None = None) -> str:
     """Convolution, batch norm (folded) and PReLU."""
     conv, bn, act = (f"{prefix}.{n}" for n in names)
@@ -301,7 +302,7 @@ def _cbr(g: _Graph, x: str, prefix: str, c_in: int, c_out: int, k: int, stride: 
     return g.prelu(y, f"{act}.weight", c_out, out)
 
 
-def _eesp(g: _Graph, x: str, prefix: str, c_in: int, c_out: int, stride: int, r_lim: int, out: str | None = None) -> str:
+def _eesp(g: GraphWriter, x: str, prefix: str, c_in: int, c_out: int, stride: int, r_lim: int, out: str | None = None) -> str:
     """EESP unit: grouped 1x1 reduce, dilated depth-wise branches with hierarchical sums, grouped 1x1 expand.
 
     With stride 2 (inside a down-sampler) the expanded features are returned before any
@@ -327,7 +328,7 @@ def _eesp(g: _Graph, x: str, prefix: str, c_in: int, c_out: int, stride: int, r_
     return g.prelu(expanded, f"{prefix}.module_act.weight", c_out, out)
 
 
-def _down_sampler(g: _Graph, x: str, image_pooled: str, prefix: str, c_in: int, c_out: int, r_lim: int) -> str:
+def _down_sampler(g: GraphWriter, x: str, image_pooled: str, prefix: str, c_in: int, c_out: int, r_lim: int) -> str:
     """Down-sampler: [avg-pool(x), strided EESP(x)] concatenated, plus a projection of the pooled image."""
     pooled = g.avg_pool3(x, f"{prefix}.avg")
     eesp = _eesp(g, x, f"{prefix}.eesp", c_in, c_out - c_in, stride=2, r_lim=r_lim, out=f"{prefix}.eesp")
@@ -338,7 +339,7 @@ def _down_sampler(g: _Graph, x: str, image_pooled: str, prefix: str, c_in: int, 
     return g.prelu(g.node("Add", [cat, reinf]), f"{prefix}.act.weight", c_out, prefix)
 
 
-def _pyramid_pool(g: _Graph, x: str, prefix: str, c_in: int, proj: int, c_out: int, size: tuple[int, int],
+def _pyramid_pool(g: GraphWriter, x: str, prefix: str, c_in: int, proj: int, c_out: int, size: tuple[int, int],
                   last: bool = False) -> str:
     """Efficient pyramid pooling: project, depth-wise conv at five scales, shuffle and merge."""
     cbr = ("cbr.0", "cbr.1", "cbr.2")
@@ -372,7 +373,7 @@ def _pyramid_pool(g: _Graph, x: str, prefix: str, c_in: int, proj: int, c_out: i
     return g.prelu(y, f"{prefix}.br.br.1.weight", c_out, prefix)
 
 
-def _channel_shuffle(g: _Graph, x: str, groups: int, per_group: int, size: tuple[int, int]) -> str:
+def _channel_shuffle(g: GraphWriter, x: str, groups: int, per_group: int, size: tuple[int, int]) -> str:
     """Interleave channels: [g0c0, g0c1, ..., g1c0, ...] → [g0c0, g1c0, ..., g0c1, ...]."""
     h, w = size
     shape5 = g.const(f"shuffle{g.count}.s5", np.array([0, groups, per_group, h, w], dtype=np.int64))
@@ -382,7 +383,7 @@ def _channel_shuffle(g: _Graph, x: str, groups: int, per_group: int, size: tuple
     return g.node("Reshape", [y, shape4])
 
 
-def _merge_enc_dec(g: _Graph, x: str, prefix: str, c_in: int, c_out: int) -> str:
+def _merge_enc_dec(g: GraphWriter, x: str, prefix: str, c_in: int, c_out: int) -> str:
     """Encoder-to-decoder projection: grouped 3x3 CBR gated by a sigmoid of global context."""
     ctx = g.node("GlobalAveragePool", [x])
     ctx = g.conv_bn(ctx, f"{prefix}.wt_layer.1.weight", None, (c_out, c_in, 1, 1))
@@ -395,7 +396,7 @@ def _merge_enc_dec(g: _Graph, x: str, prefix: str, c_in: int, c_out: int) -> str
 # --------------------------------------------------------------------------- whole network
 
 
-def _network(g: _Graph, image: str, scale: float, height: int, width: int) -> str:
+def _network(g: GraphWriter, image: str, scale: float, height: int, width: int) -> str:
     c1, c2, c3, c4 = CHANNELS[scale]
     sizes = [(height // f, width // f) for f in (1, 2, 4, 8, 16)]
     # the input image pooled once per level, for the down-samplers' shortcut to the input
@@ -453,7 +454,7 @@ def build_espnetv2(
     found = infer_scale(state_dict)
     if scale is not None and float(scale) != found:
         raise ModelError(f"the weights are ESPNetv2 at scale {found}, not at the requested scale {scale}")
-    g = _Graph(weights=state_dict, plain=plain)
+    g = GraphWriter(weights=state_dict, plain=plain)
     _network(g, "input", found, height, width)
     unused = sorted(k for k in state_dict if k not in g.used)
     if unused:

@@ -47,6 +47,29 @@ from analytics.visual.layers import (
     label_layer,
 )
 
+__all__ = [
+    "DPI",
+    "INK",
+    "LEVEL_COLORS",
+    "MAP_ALPHA",
+    "MUTED",
+    "WIDTH_IN",
+    "cmap_name",
+    "draw_areas",
+    "draw_cameras",
+    "draw_colour_bar",
+    "draw_findings",
+    "draw_labels",
+    "draw_north_arrow",
+    "draw_route",
+    "draw_scale_bar",
+    "fixed_cameras",
+    "map_layers",
+    "map_png",
+    "pattern_png",
+    "set_extent",
+]
+
 DPI = 200
 WIDTH_IN = 6.85  # A4 text width with 18 mm margins
 
@@ -264,6 +287,35 @@ def _day_axis(ax: Any, days: Any) -> None:
     ax.set_xlim(lo, hi)
 
 
+def _congestion_bar(ax: Any, x: np.ndarray, levels: pd.Series, by: str, weekly: bool) -> np.ndarray:
+    """The congestion level of each hour or day as one coloured bar along the bottom 5% of ``ax``; the levels drawn."""
+    lv = np.array([str(v) if str(v) in LEVEL_COLORS else "unknown" for v in levels])
+    known = lv != "unknown"
+    if known.any():  # one collection along the bottom 5% of the panel, not one patch per hour or day
+        import matplotlib.dates as mdates  # deferred with matplotlib itself
+
+        xs = np.asarray(x[known], dtype=float) if by == "hour" else mdates.date2num(x[known])
+        left, width = (0.0, 7.0) if weekly else (0.5, 1.0)  # one bar per hour or day centred on it, per week from Monday
+        ax.broken_barh([(v - left, width) for v in xs], (0, 0.05), facecolors=[LEVEL_COLORS[v] for v in lv[known]],
+                       linewidth=0, transform=ax.get_xaxis_transform(), zorder=1)
+    return lv
+
+
+def _pattern_axis(ax: Any, by: str, xlabel: str, full: pd.DataFrame) -> None:
+    """Grid, spines, label and ticks of one pattern panel: hours 00-23, or the period's days (``full``)."""
+    ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
+    ax.set_axisbelow(True)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.set_xlabel(xlabel)
+    ax.set_ylim(bottom=0)
+    if by == "hour":
+        ax.set_xlim(-0.5, 23.5)
+        ax.set_xticks(range(0, 24, 3))
+        ax.set_xticklabels([f"{h:02d}" for h in range(0, 24, 3)])
+    else:
+        _day_axis(ax, full["day"])
+
+
 def pattern_png(df: pd.DataFrame, by: str) -> bytes:
     """Two panels over hour of day (``by='hour'``) or day (``by='day'``): pedestrian use, and congestion.
 
@@ -296,29 +348,11 @@ def pattern_png(df: pd.DataFrame, by: str) -> bytes:
         ax1.set_title("Pedestrian use", loc="left", fontweight="bold")
         _band(ax2, x, df, "road_occupancy", "#d95f0e")
         _band(ax2, x, df, "vehicle_stationarity", "#636363", style="--", marker="s")
-        lv = np.array([str(v) if str(v) in LEVEL_COLORS else "unknown" for v in df["congestion_level"]])
-        known = lv != "unknown"
-        if known.any():  # one collection along the bottom 5% of the panel, not one patch per hour or day
-            import matplotlib.dates as mdates  # deferred with matplotlib itself
-
-            xs = np.asarray(x[known], dtype=float) if by == "hour" else mdates.date2num(x[known])
-            left, width = (0.0, 7.0) if weekly else (0.5, 1.0)  # one bar per hour or day centred on it, per week from Monday
-            ax2.broken_barh([(v - left, width) for v in xs], (0, 0.05), facecolors=[LEVEL_COLORS[v] for v in lv[known]],
-                            linewidth=0, transform=ax2.get_xaxis_transform(), zorder=1)
+        lv = _congestion_bar(ax2, x, df["congestion_level"], by, weekly)
         ax2.set_ylabel("% of road / of vehicles")
         ax2.set_title("Congestion (bar: level)", loc="left", fontweight="bold")
         for ax in axes:
-            ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
-            ax.set_axisbelow(True)
-            ax.spines[["top", "right"]].set_visible(False)
-            ax.set_xlabel(xlabel)
-            ax.set_ylim(bottom=0)
-            if by == "hour":
-                ax.set_xlim(-0.5, 23.5)
-                ax.set_xticks(range(0, 24, 3))
-                ax.set_xticklabels([f"{h:02d}" for h in range(0, 24, 3)])
-            else:
-                _day_axis(ax, full["day"])
+            _pattern_axis(ax, by, xlabel, full)
         ax2.set_ylim(bottom=0)
         h, labels = ax2.get_legend_handles_labels()
         levels = [Patch(color=LEVEL_COLORS[k], label=k) for k in ("free", "moderate", "heavy", "jammed") if k in set(lv)]

@@ -35,6 +35,8 @@ from analytics.reports import figures
 from analytics.reports.content import PATTERN_INDICATORS, SHORT_LABELS, ReportContent, camera_columns, day_caption, day_heading, format_lonlat
 from analytics.visual import charts, maps
 
+__all__ = ["CSP", "PLOTLY_BUNDLE_ID", "map_figure", "pattern_figure", "render_html", "write_html"]
+
 CSP = (
     "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
     "img-src data: blob:; font-src data:; connect-src 'none'"

@@ -41,6 +41,8 @@ from analytics.indicators import HEADLINE, INDICATORS
 from analytics.reports import figures
 from analytics.reports.content import SHORT_LABELS, ReportContent, camera_columns, day_caption, day_heading, format_lonlat
 
+__all__ = ["ACCENT", "GRID", "LIGHT", "MARGIN", "MUTED", "TEXT_W", "WARN_BG", "WARN_EDGE", "render_pdf", "story", "write_pdf"]
+
 MARGIN = 18 * mm
 TEXT_W = A4[0] - 2 * MARGIN
 ACCENT = colors.HexColor("#1f4e79")

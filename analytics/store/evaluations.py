@@ -7,42 +7,31 @@ numbers (mIoU, pixel accuracy, frequency-weighted IoU, in percent) are columns; 
 (per-class IoU, indicator errors with intervals, the confusion matrix in annotation classes and each
 class's indicator group) is in ``metrics_json``.
 
-Reading them beside the numbers: :func:`camera_evaluations` says which evaluation applies to each
-camera (the rule of :func:`analytics.evaluation.adjust.choose_evaluation`) and
-:func:`adjusted_indicators` error-adjusts land-cover indicators with them.
+Reading them beside the numbers: :func:`camera_models` names the model behind each camera's footage
+and :func:`evaluations_of_weights` the stored evaluations of those weights;
+:mod:`analytics.evaluation.apply` chooses the one that applies to each camera and error-adjusts
+land-cover indicators with it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import pandas as pd
 
 from analytics import __version__
 from analytics.errors import InputError
-from analytics.evaluation.adjust import (
-    ADJUSTED_INDICATORS,
-    FOOTAGE_GROUPS,
-    CellPart,
-    adjust_table,
-    choose_evaluation,
-    confusion_from_metrics,
-    indicator_bias,
-)
-from analytics.indicators import INDICATORS, compute
 from analytics.store.database import Store
 from analytics.store.ingest import refuse_mixing
 
 __all__ = [
     "EvaluationRow",
-    "adjusted_indicators",
-    "camera_evaluations",
     "camera_models",
     "evaluation_id",
+    "evaluations_of_weights",
     "list_evaluations",
     "save_evaluation",
 ]
@@ -164,72 +153,14 @@ def camera_models(store: Store) -> pd.DataFrame:
     )
 
 
-_EVALUATION_FIELDS = ("evaluation_id", "dataset_format", "label_map", "n_images", "miou", "pixel_accuracy", "created_at", "metrics_json")
+def evaluations_of_weights(store: Store, weights: Iterable[str]) -> pd.DataFrame:
+    """The stored evaluations of any of the model weights ``weights`` (SHA-256 hex), in no particular order.
 
-
-def camera_evaluations(store: Store, indicator: str | None = None) -> pd.DataFrame:
-    """For every camera, the evaluation that applies to it: its own annotated frames, else the model's, else none.
-
-    Columns: camera_id, camera_name, model_name, weights_sha256, source (``camera``/``model``/``none``),
-    evaluation_id, dataset_format, label_map, n_images, miou, pixel_accuracy (percent), created_at,
-    metrics_json, and for ``indicator`` (when given) its bias, bias_low, bias_high in percentage points
-    (NaN where the evaluation does not measure it).
+    Columns: evaluation_id, camera_id, weights_sha256, dataset_format, label_map, n_images, miou,
+    pixel_accuracy, created_at, metrics_json.
     """
-    if indicator is not None and indicator not in INDICATORS:
-        raise InputError(f"unknown indicator {indicator!r}; choose from {', '.join(INDICATORS)}")
-    cams = camera_models(store)
-    evals = store.query_df(
+    return store.query_df(
         "SELECT evaluation_id, camera_id, weights_sha256, dataset_format, label_map, n_images, miou, pixel_accuracy, "
         "created_at, metrics_json FROM evaluations WHERE weights_sha256 IN (SELECT unnest($w))",
-        {"w": [str(w) for w in cams["weights_sha256"].dropna().unique()]},
+        {"w": [str(w) for w in weights]},
     )
-    candidates = [{str(k): v for k, v in r.items()} for r in evals.to_dict("records")]
-    rows: list[dict[str, Any]] = []
-    for cam in cams.to_dict("records"):
-        source, ev = choose_evaluation(str(cam["camera_id"]), cam["weights_sha256"], candidates)
-        row = {k: cam[k] for k in ("camera_id", "camera_name", "model_name", "weights_sha256")}
-        row["source"] = source
-        row.update({k: (ev[k] if ev is not None else None) for k in _EVALUATION_FIELDS})
-        if indicator is not None:
-            bias = indicator_bias(ev["metrics_json"], indicator) if ev is not None else (float("nan"),) * 3
-            row.update(zip(("bias", "bias_low", "bias_high"), bias, strict=True))
-        rows.append(row)
-    cols = ["camera_id", "camera_name", "model_name", "weights_sha256", "source", *_EVALUATION_FIELDS]
-    return pd.DataFrame(rows, columns=cols + (["bias", "bias_low", "bias_high"] if indicator is not None else []))
-
-
-def adjusted_indicators(
-    store: Store,
-    by: str | Sequence[str] = "district",
-    indicators: Sequence[str] | None = None,
-    *,
-    min_frames: int,
-    cameras: Sequence[str] | None = None,
-    **filters: Any,
-) -> pd.DataFrame:
-    """:func:`analytics.indicators.compute` with land-cover shares error-adjusted by the evaluation of each camera.
-
-    Cameras are grouped by the evaluation that applies to them; a cell whose frames all come from
-    cameras of one group is adjusted with that evaluation (:func:`analytics.evaluation.adjust.adjust_table`),
-    a cell mixing groups keeps its value. ``filters`` (start, end, districts, hours, ...) go to
-    ``compute`` unchanged. Adds the columns ``adjusted`` and ``adjustment``.
-    """
-    keys = [by] if isinstance(by, str) else list(by)
-    base = compute(store, by=keys, indicators=indicators, cameras=cameras, min_frames=min_frames, **filters)
-    if base.empty or not base["indicator"].isin(list(ADJUSTED_INDICATORS)).any():
-        return adjust_table(base, keys, [])
-    evals = camera_evaluations(store)
-    if cameras:
-        evals = evals[evals["camera_id"].isin([str(c) for c in cameras])]
-    groups = evals.assign(_key=evals["evaluation_id"].fillna("")).groupby("_key", sort=True)
-    shares = [f"share_{g}" for g in FOOTAGE_GROUPS]
-    parts = []
-    for key, members in groups:
-        conf = confusion_from_metrics(members["metrics_json"].iloc[0]) if key else None
-        source = str(members["source"].iloc[0]) if conf is not None else "none"
-        if groups.ngroups == 1 and conf is None:
-            break  # one group without an evaluation: nothing to adjust, no membership needed
-        cams = None if groups.ngroups == 1 else members["camera_id"].astype(str).tolist()
-        part = compute(store, by=keys, indicators=shares, cameras=cams or cameras, min_frames=min_frames, **filters)
-        parts.append(CellPart(conf, source, part))
-    return adjust_table(base, keys, parts)

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from analytics.cli import main
-from analytics.demo import demo_districts
+from analytics.demo.city import demo_districts
 from tests.helpers import clip_from_pixels, store_with_cameras
 
 

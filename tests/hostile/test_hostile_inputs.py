@@ -24,7 +24,7 @@ import duckdb
 import pytest
 from clips import street, write_av
 
-from analytics.demo import demo_districts
+from analytics.demo.city import demo_districts
 from analytics.store import migrate
 from tests.hostile.support import database_digest, frames_with_district, run_cli, set_schema_version
 

@@ -40,6 +40,24 @@ from analytics.records import ClipInfo, ClipMeasurements, RunInfo
 from analytics.store import Store
 from analytics.taxonomy import CITYSCAPES_CLASSES, ClassSet
 
+__all__ = [
+    "DEMO_CLASS_SET",
+    "DEMO_DAYS",
+    "DEMO_MODEL",
+    "DEMO_START",
+    "FRAMES_PER_CLIP",
+    "FRAME_H",
+    "FRAME_W",
+    "PIXELS",
+    "SAMPLE_FPS",
+    "ZONED_CAMERAS",
+    "DemoSummary",
+    "build_demo",
+    "demo_cameras",
+    "demo_clip_measurements",
+    "demo_districts",
+]
+
 DEMO_CLASS_SET = ClassSet(
     "cityscapes+damage",
     tuple(c for c, _ in CITYSCAPES_CLASSES[:19]) + ("road damage", "background"),
