@@ -14,6 +14,7 @@ import pytest
 
 from analytics.reports import figures, html
 from analytics.reports.content import build_report
+from analytics.selection import Selection
 from analytics.store import Store, catalog
 from analytics.visual import charts, layers, maps
 from tests.dashboard_helpers import demo_database
@@ -80,7 +81,7 @@ def test_one_colour_logic_by_which_way_is_better(name: str, first: str, last: st
 def test_dashboard_and_report_maps_use_the_same_scale(name: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     store = Store(demo_database(tmp_path_factory))
     try:
-        content = build_report(store, None, date(2026, 11, 9), date(2026, 11, 15), main_indicator=name, min_frames=30)
+        content = build_report(store, Selection(start=date(2026, 11, 9), end=date(2026, 11, 15), min_frames=30), None, main_indicator=name)
     finally:
         store.close()
     pdf = figures.map_layers(content).scale  # the PDF draws this stack
@@ -174,12 +175,12 @@ def test_charts_on_demo_city(tmp_path_factory: pytest.TempPathFactory) -> None:
     store = Store(path)
     try:
         names = ["green_view", "people_per_frame"]
-        kpi = charts.kpi_table(names, *catalog.city_values(store, names, date(2026, 11, 9), date(2026, 11, 15), min_frames=30))
+        kpi = charts.kpi_table(names, *catalog.city_values(store, names, Selection(start=date(2026, 11, 9), end=date(2026, 11, 15), min_frames=30)))
         assert kpi["n_frames"].gt(0).all() and kpi["change_text"].notna().all()
         assert kpi.loc[kpi["indicator"] == "green_view", "change_text"].iloc[0].endswith(" points")
         from analytics.indicators import compute
 
-        heat = compute(store, by=["hour", "weekday"], indicators=["green_view"], min_frames=30).rename(
+        heat = compute(store, Selection(min_frames=30), by=["hour", "weekday"], indicators=["green_view"]).rename(
             columns={"k_hour": "hour", "k_weekday": "weekday"}
         )
         fig = charts.heatmap_figure(heat, "green_view", "all data")
@@ -187,7 +188,7 @@ def test_charts_on_demo_city(tmp_path_factory: pytest.TempPathFactory) -> None:
         assert [list(c) for c in fig.data[1].colorscale] == [[p, c] for p, c in green.stops] and green.name == "YlGn"
         assert (fig.data[1].zmin, fig.data[1].zmax) == (green.vmin, green.vmax)
         assert np.isnan(fig.data[1].z).any()  # night hours: no data, grey
-        shares = catalog.class_shares(store, camera_id="old-town-1")
+        shares = catalog.class_shares(store, Selection(cameras=["old-town-1"]))
         sums = shares.groupby("t")["share"].sum()
         assert np.allclose(sums, 1.0, atol=1e-9)  # shares of valid pixels add up
         table = charts.readable_table(heat, ["weekday", "hour"])
