@@ -195,3 +195,18 @@ def test_charts_on_demo_city(tmp_path_factory: pytest.TempPathFactory) -> None:
         assert "ok" in set(table["status"]) and table["value"].max() > 1  # percentages
     finally:
         store.close()
+
+
+def test_a_clicked_point_reads_the_same_from_a_dict_and_an_attribute_event() -> None:
+    from types import SimpleNamespace
+
+    from analytics.visual.clicks import clicked_point
+
+    points = [{"curve_number": 1, "point_index": 0, "customdata": [7]},  # a custom value without a kind: skipped
+              {"curve_number": 2, "point_index": 5, "customdata": ["camera:old-town-1", 0.3], "lat": 52.3, "lon": 4.9}]
+    as_dict = {"selection": {"points": points}}
+    as_object = SimpleNamespace(selection=SimpleNamespace(points=points))
+    for event in (as_dict, as_object):
+        p = clicked_point(event, needs=("tag",))
+        assert p is not None and (p.tag, p.curve, p.index, p.lat, p.lon) == (("camera", "old-town-1"), 2, 5, 52.3, 4.9)
+    assert clicked_point(as_dict, curve=0) is None and clicked_point(None) is None  # no point of trace 0; no event

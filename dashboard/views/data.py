@@ -103,7 +103,7 @@ with tab_models:
         )
         st.caption(f"Installed models live in `{settings.model_dir}`. Install one on the Analyse footage page or with "
                    "`urbanlens models install NAME`.")
-    runs = ui.catalog(path, "model_run_summary")
+    runs = ui.model_run_summary(path)
     if not runs.empty:
         st.markdown("Models behind the stored measurements")
         st.dataframe(runs, hide_index=True, width="stretch")
@@ -114,7 +114,7 @@ with tab_export:
                 "(change the period in the sidebar).")
     by = st.multiselect("Group by", list(GROUPINGS), default=["district", "day"], key="data_export_by")
     if st.button("Prepare export", key="data_export_go", disabled=not by or not s["frames"]):
-        table = ui.indicators(path, tuple(by), None, start, end, min_frames=settings.min_frames)
+        table = ui.indicators(path, ui.selection(), tuple(by))
         table = charts.readable_table(table, by, ui.labels(path))
         st.session_state["data_export"] = (tuple(by), table)
     if "data_export" in st.session_state:
