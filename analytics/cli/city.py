@@ -30,6 +30,8 @@ from analytics.store.evaluations import adjusted_indicators
 from analytics.store.parquet import ParquetStore, export_frames
 from analytics.trust import left_out_note
 
+__all__ = ["OutFormat", "demo", "export_parquet", "indicators", "indicators_list", "info", "register"]
+
 app = typer.Typer()
 
 

@@ -10,6 +10,8 @@ from analytics.formatting import as_percent, format_count, format_period, format
 from analytics.visual import charts, maps
 from dashboard import ui
 
+__all__: list[str] = []  # a page: it lays out widgets and exports nothing
+
 st.title("Camera")
 path = ui.db_path()
 settings = ui.settings()

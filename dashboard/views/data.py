@@ -15,6 +15,8 @@ from analytics.models.zoo import list_models
 from analytics.visual import charts, maps
 from dashboard import ui
 
+__all__: list[str] = []  # a page: it lays out widgets and exports nothing
+
 st.title("Data")
 path = ui.db_path()
 own_path = ui.user_db_path()  # cameras and districts are imported into the user's own database, never the demo city's

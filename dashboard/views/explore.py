@@ -11,6 +11,8 @@ from analytics.indicators import INDICATORS
 from analytics.visual import charts
 from dashboard import ui
 
+__all__: list[str] = []  # a page: it lays out widgets and exports nothing
+
 st.title("Explore indicators")
 path = ui.db_path()
 settings = ui.settings()

@@ -25,6 +25,8 @@ from analytics.visual.clicks import clicked_point
 from analytics.visual.layers import DIRECTION_TEXT
 from dashboard import ui
 
+__all__: list[str] = []  # a page: it lays out widgets and exports nothing
+
 st.title("City overview")
 path = ui.db_path()
 settings = ui.settings()

@@ -22,6 +22,8 @@ from analytics.reports.pdf import render_pdf
 from analytics.selection import Selection
 from dashboard import ui
 
+__all__: list[str] = []  # a page: it lays out widgets and exports nothing
+
 CITY = "__city__"
 
 
