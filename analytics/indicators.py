@@ -16,19 +16,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import h3
 import numpy as np
 import pandas as pd
 
 from analytics.errors import InputError
-from analytics.periods import check_period, parse_date
+from analytics.selection import FrameSource, Selection
 from analytics.stats import t_quantile_975
 from analytics.taxonomy import VALID_GROUPS, group_label
-
-if TYPE_CHECKING:
-    from analytics.store import Store
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -284,6 +281,29 @@ a clip stored before verdicts existed (NULL, "not checked") counts."""
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
+__all__ = [
+    "BETTER_DIRECTIONS",
+    "CONGESTION_LEVELS",
+    "GROUPINGS",
+    "HEADLINE",
+    "INDICATORS",
+    "OCCUPANCY_THRESHOLDS",
+    "PEDESTRIAN_DWELL_S",
+    "SHORT_LABEL_CHARS",
+    "STATIONARY_JAM",
+    "THEME_BETTER",
+    "TRUSTED_FRAMES",
+    "WEEKDAYS",
+    "Indicator",
+    "compute",
+    "congestion_level",
+    "data_period",
+    "h3_cells",
+    "period_filter",
+    "selection_filter",
+    "to_wide",
+]
+
 
 def congestion_level(occupancy: float, stationarity: float) -> str:
     """Congestion level from road occupancy and vehicle stationarity (a documented heuristic).
@@ -347,7 +367,7 @@ def h3_cells(lon: np.ndarray, lat: np.ndarray, resolution: int) -> list[str]:
     return [h3.latlng_to_cell(float(la), float(lo), resolution) for lo, la in zip(lon, lat)]
 
 
-def _check_args(by: Sequence[str], names: Sequence[str], start: date | None, end: date | None) -> None:
+def _check_args(by: Sequence[str], names: Sequence[str]) -> None:
     bad = [b for b in by if b not in GROUPINGS]
     if bad:
         raise InputError(f"unknown grouping {bad[0]!r}; choose from {', '.join(GROUPINGS)}")
@@ -356,46 +376,33 @@ def _check_args(by: Sequence[str], names: Sequence[str], start: date | None, end
     unknown = [n for n in names if n not in INDICATORS]
     if unknown:
         raise InputError(f"unknown indicator {unknown[0]!r}; choose from {', '.join(INDICATORS)}")
-    check_period(start, end)
 
 
 def compute(
-    store: Store,
+    source: FrameSource,
+    selection: Selection,
     by: str | Sequence[str] = "district",
     indicators: Sequence[str] | None = None,
-    start: date | str | None = None,
-    end: date | str | None = None,
-    cameras: Sequence[str] | None = None,
-    districts: Sequence[str] | None = None,
-    hours: tuple[int, int] | None = None,
     h3_resolution: int = 8,
-    *,
-    min_frames: int,
-    include_low_trust: bool = False,
 ) -> pd.DataFrame:
-    """Indicators per cell, long format.
+    """Indicators per cell of the frames of ``selection``, long format.
 
     Returns one row per (cell, indicator) with the grouping keys as columns, then ``indicator``,
     ``value``, ``ci_low``, ``ci_high``, ``n_frames``, ``n_clips`` and ``enough`` (False where the
-    cell has fewer than ``min_frames`` frames for that indicator; value and interval are NaN
-    there). ``start``/``end`` are inclusive dates; ``hours`` an inclusive hour-of-day range.
-    Shares are fractions in [0, 1]. ``min_frames`` comes from the caller (usually
-    ``settings.min_frames``). Frames of low-trust clips (a heuristic verdict, see
-    :mod:`analytics.trust`) are left out unless ``include_low_trust``.
+    cell has fewer than ``selection.min_frames`` frames for that indicator; value and interval are
+    NaN there). The selection's period is inclusive days and its hours an inclusive hour-of-day
+    range (:class:`analytics.selection.Selection`). Shares are fractions in [0, 1]. Frames of
+    low-trust clips (a heuristic verdict, see :mod:`analytics.trust`) are left out unless the
+    selection includes them.
     """
+    if not isinstance(selection, Selection):
+        raise InputError(f"selection {selection!r} is not a Selection; build one with analytics.selection.Selection(...)")
     keys = [by] if isinstance(by, str) else list(by)
     names = list(indicators) if indicators else list(INDICATORS)
-    d0, d1 = parse_date(start, "start date"), parse_date(end, "end date")
-    _check_args(keys, names, d0, d1)
-    if min_frames < 1:
-        raise InputError(f"min_frames={min_frames} must be at least 1")
-    if hours is not None and not (0 <= hours[0] <= hours[1] <= 23):
-        raise InputError(f"hours {hours} must be a range within 0..23 with start <= end")
-    where, params = frame_filter(d0, d1, cameras, districts, hours)
-    if not include_low_trust:
-        where.append(TRUSTED_FRAMES)
+    _check_args(keys, names)
+    where, params = selection_filter(selection)
     join = ""
-    cur = store.cursor()
+    cur = source.cursor()
     try:
         if "h3" in keys:
             pts = cur.execute(
@@ -407,26 +414,36 @@ def compute(
         agg = cur.execute(_cell_sums_sql(keys, names, join, where), params).df()
     finally:
         cur.close()
-    return _finish(agg, keys, names, min_frames)
+    return _finish(agg, keys, names, selection.min_frames)
 
 
-def frame_filter(
-    d0: date | None, d1: date | None, cameras: Sequence[str] | None = None, districts: Sequence[str] | None = None,
-    hours: tuple[int, int] | None = None,
-) -> tuple[list[str], dict[str, Any]]:
-    """The WHERE conditions (on ``frames f``) and their parameters for the active frames asked for:
-    days ``d0``..``d1`` inclusive, any of ``cameras`` / ``districts``, hours of day ``hours`` inclusive."""
-    window, params = period_filter(d0, d1)
+def selection_filter(selection: Selection, *, trust: bool = True) -> tuple[list[str], dict[str, Any]]:
+    """The WHERE conditions on ``frames f`` and their parameters for the frames of ``selection``.
+
+    Active frames of days ``start``..``end`` inclusive, of any of its cameras and districts, in
+    its hours of day (inclusive), and, unless the selection includes them or ``trust`` is False,
+    not of a low-trust clip (:data:`TRUSTED_FRAMES`). The conditions are fixed text; every value
+    is a ``$name`` parameter.
+
+    >>> where, params = selection_filter(Selection(start=date(2026, 11, 9), districts=["riverside"], hours=(7, 9)))
+    >>> where
+    ['f.active', 'f.ts >= $t0', 'f.district_id IN (SELECT unnest($dists))', 'hour(f.ts) BETWEEN $h0 AND $h1', 'f.low_trust IS NOT TRUE']
+    >>> params
+    {'t0': datetime.datetime(2026, 11, 9, 0, 0), 'dists': ['riverside'], 'h0': 7, 'h1': 9}
+    """
+    window, params = period_filter(selection.start, selection.end)
     where = ["f.active", *window]
-    if cameras:
+    if selection.cameras:
         where.append("f.camera_id IN (SELECT unnest($cams))")
-        params["cams"] = list(cameras)
-    if districts:
+        params["cams"] = list(selection.cameras)
+    if selection.districts:
         where.append("f.district_id IN (SELECT unnest($dists))")
-        params["dists"] = list(districts)
-    if hours is not None:
+        params["dists"] = list(selection.districts)
+    if selection.hours is not None:
         where.append("hour(f.ts) BETWEEN $h0 AND $h1")
-        params["h0"], params["h1"] = hours
+        params["h0"], params["h1"] = selection.hours
+    if trust and not selection.include_low_trust:
+        where.append(TRUSTED_FRAMES)
     return where, params
 
 
@@ -537,9 +554,9 @@ def to_wide(long: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     return base
 
 
-def data_period(store: Store) -> tuple[date | None, date | None]:
+def data_period(source: FrameSource) -> tuple[date | None, date | None]:
     """First and last day with active frames."""
-    row = store.query_df("SELECT min(ts) AS a, max(ts) AS b FROM frames WHERE active").iloc[0]
+    row = source.query_df("SELECT min(ts) AS a, max(ts) AS b FROM frames WHERE active").iloc[0]
     if pd.isna(row["a"]):
         return None, None
     return pd.Timestamp(row["a"]).date(), pd.Timestamp(row["b"]).date()

@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from analytics import indicators as ind  # noqa: E402
 from analytics.footage.cluster import ClipTask, run_clips, start_ray  # noqa: E402
 from analytics.footage.pipeline import AnalysisOptions, analyse_clip  # noqa: E402
+from analytics.selection import Selection  # noqa: E402
 from analytics.settings import load_settings  # noqa: E402
 from analytics.store import Store  # noqa: E402
 from analytics.store.parquet import CLIP_SCHEMA, PARTITIONING, ParquetStore, clip_files, import_clips  # noqa: E402
@@ -144,7 +145,7 @@ def queries(n_frames: list[int], tmp: Path, repeat: int) -> None:
         db.unlink()
         store = ParquetStore(folder, places=places)
         for by in ("camera", "hour", "day"):
-            t: Timing = measure(lambda by=by, store=store: ind.compute(store, by=by, min_frames=30), repeat=repeat, warmup=1)
+            t: Timing = measure(lambda by=by, store=store: ind.compute(store, Selection(min_frames=30), by=by), repeat=repeat, warmup=1)
             print(f"  indicators --parquet --by {by:6s} median {t.median:6.2f} s  p95 {t.p95:6.2f} s  ({repeat} runs)")
         shutil.rmtree(folder)
 

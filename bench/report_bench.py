@@ -33,6 +33,7 @@ from analytics.reports import build_report
 from analytics.reports.content import CAMERA_INDICATORS, PATTERN_INDICATORS
 from analytics.reports.html import render_html
 from analytics.reports.pdf import render_pdf
+from analytics.selection import Selection
 from analytics.settings import load_settings
 from analytics.store import Store
 
@@ -47,13 +48,13 @@ def _raw_queries(store: Store, area: str | None, start: date, end: date) -> None
     d = [area] if area else None
     mf = load_settings().min_frames
     p0, p1 = previous_period(start, end)
-    compute(store, "city", list(HEADLINE), start, end, districts=d, min_frames=mf)
-    compute(store, "city", list(HEADLINE), start, end, min_frames=mf)
-    compute(store, "city", list(HEADLINE), p0, p1, districts=d, min_frames=mf)
-    compute(store, "hour", list(PATTERN_INDICATORS), start, end, districts=d, min_frames=mf)
-    compute(store, "day", list(PATTERN_INDICATORS), start, end, districts=d, min_frames=mf)
-    compute(store, "camera", list(CAMERA_INDICATORS), start, end, districts=d, min_frames=mf)
-    compute(store, "district", [HEADLINE[0]], start, end, min_frames=mf)
+    compute(store, Selection(start=start, end=end, districts=d, min_frames=mf), "city", list(HEADLINE))
+    compute(store, Selection(start=start, end=end, min_frames=mf), "city", list(HEADLINE))
+    compute(store, Selection(start=p0, end=p1, districts=d, min_frames=mf), "city", list(HEADLINE))
+    compute(store, Selection(start=start, end=end, districts=d, min_frames=mf), "hour", list(PATTERN_INDICATORS))
+    compute(store, Selection(start=start, end=end, districts=d, min_frames=mf), "day", list(PATTERN_INDICATORS))
+    compute(store, Selection(start=start, end=end, districts=d, min_frames=mf), "camera", list(CAMERA_INDICATORS))
+    compute(store, Selection(start=start, end=end, min_frames=mf), "district", [HEADLINE[0]])
 
 
 def build_long(path: Path, years: int, seed: int = 11) -> tuple[date, date]:
@@ -97,8 +98,8 @@ def long_row(path: Path, years: int, repeat: int) -> None:
     mf = load_settings().min_frames
     with Store(path, read_only=True) as store:
         frames = store.scalar("SELECT count(*) FROM frames WHERE active")
-        c = measure(lambda: build_report(store, None, None, None, min_frames=mf), repeat).median
-        content = build_report(store, None, None, None, min_frames=mf)
+        c = measure(lambda: build_report(store, Selection(start=None, end=None, min_frames=mf), None), repeat).median
+        content = build_report(store, Selection(start=None, end=None, min_frames=mf), None)
     p = measure(lambda: render_pdf(content), repeat).median
     h = measure(lambda: render_html(content), repeat).median
     print(f"{'city ' + str(years) + 'y':<10} {'':>8} {c:>7.2f}s {p:>6.2f}s {h:>6.2f}s {c + p:>9.2f}s {c + h:>10.2f}s "
@@ -128,8 +129,8 @@ def main() -> None:
         for area in (None, "old-town", "harbour"):
             # one warm-up run each (imports, fonts, plotly bundle), then the median of --repeat runs
             q = measure(lambda a=area: _raw_queries(store, a, start, end), args.repeat).median
-            c = measure(lambda a=area, mf=mf: build_report(store, a, start, end, min_frames=mf), args.repeat).median
-            content = build_report(store, area, start, end, min_frames=mf)
+            c = measure(lambda a=area, mf=mf: build_report(store, Selection(start=start, end=end, min_frames=mf), a), args.repeat).median
+            content = build_report(store, Selection(start=start, end=end, min_frames=mf), area)
             p = measure(lambda c_=content: render_pdf(c_), args.repeat).median
             h = measure(lambda c_=content: render_html(c_), args.repeat).median
             rows.append((c + p, c + h))

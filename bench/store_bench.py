@@ -22,6 +22,7 @@ from _timing import measure
 from analytics import indicators as ind
 from analytics.demo.city import DEMO_CLASS_SET, DEMO_START, FRAMES_PER_CLIP, build_demo, demo_cameras, demo_clip_measurements
 from analytics.records import RunInfo
+from analytics.selection import Selection
 from analytics.settings import load_settings
 from analytics.store import Store
 
@@ -85,10 +86,12 @@ def main() -> None:
     w0 = last - timedelta(days=6)
     cam = "old-town-1"
     mf = load_settings().min_frames
-    q1 = measure(lambda: ind.compute(store, by="district", start=w0, end=last, min_frames=mf), args.repeat)
-    q1h = measure(lambda: ind.compute(store, by="district", indicators=list(ind.HEADLINE), start=w0, end=last, min_frames=mf), args.repeat)
-    q1p = measure(lambda: ind.compute(store, by="district", indicators=["green_view", "road_occupancy"], start=w0, end=last, min_frames=mf), args.repeat)
-    q2 = measure(lambda: ind.compute(store, by="hour", cameras=[cam], indicators=["pedestrian_share", "road_occupancy"], min_frames=mf), args.repeat)
+    week = Selection(start=w0, end=last, min_frames=mf)
+    q1 = measure(lambda: ind.compute(store, week, by="district"), args.repeat)
+    q1h = measure(lambda: ind.compute(store, week, by="district", indicators=list(ind.HEADLINE)), args.repeat)
+    q1p = measure(lambda: ind.compute(store, week, by="district", indicators=["green_view", "road_occupancy"]), args.repeat)
+    one_camera = Selection(cameras=[cam], min_frames=mf)
+    q2 = measure(lambda: ind.compute(store, one_camera, by="hour", indicators=["pedestrian_share", "road_occupancy"]), args.repeat)
 
     cols = "ts, clip_sha256, camera_id, district_id, vegetation_px, valid_px, vehicle_px, road_px, person_px"
     t0 = time.perf_counter()

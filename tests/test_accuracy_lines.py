@@ -27,6 +27,7 @@ from analytics.evaluation.apply import adjusted_indicators, camera_evaluations
 from analytics.reports import build_report
 from analytics.reports.html import render_html
 from analytics.reports.pdf import render_pdf
+from analytics.selection import Selection
 from analytics.store import EvaluationRow, Store, save_evaluation
 from tests.dashboard_helpers import demo_database
 from tests.helpers import ROAD, SKY, VEG, clip_from_pixels, run_info, sha, store_with_cameras
@@ -128,7 +129,7 @@ def _expected_cam_b_green() -> tuple[float, float]:
 
 def test_adjusted_indicators_by_camera(small_db: Path) -> None:
     with Store(small_db, read_only=True) as s:
-        raw = adjusted_indicators(s, "camera", ["green_view"], min_frames=1)
+        raw = adjusted_indicators(s, Selection(min_frames=1), "camera", ["green_view"])
     got = raw.set_index("camera")
     p, se_acc = _expected_cam_b_green()
     assert got.loc["cam-b", "value"] == pytest.approx(p)
@@ -167,8 +168,8 @@ def test_cli_adjusted_refuses_parquet(small_db: Path, tmp_path: Path) -> None:
 
 def test_reports_carry_the_accuracy_line(small_db: Path) -> None:
     with Store(small_db, read_only=True) as s:
-        plain = build_report(s, None, date(2026, 3, 2), date(2026, 3, 2), min_frames=1)
-        adjusted = build_report(s, None, date(2026, 3, 2), date(2026, 3, 2), min_frames=1, adjusted=True)
+        plain = build_report(s, Selection(start=date(2026, 3, 2), end=date(2026, 3, 2), min_frames=1), None)
+        adjusted = build_report(s, Selection(start=date(2026, 3, 2), end=date(2026, 3, 2), min_frames=1), None, adjusted=True)
     assert {a.camera_id: a.source for a in plain.accuracy} == {"cam-a": "camera", "cam-b": "model", "cam-c": "none"}
     html = render_html(plain)
     assert "Accuracy of each camera" in html

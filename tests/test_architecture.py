@@ -43,6 +43,7 @@ LAYERS: dict[str, int] = {
     "analytics.evaluation.select": 1,
     "analytics.evaluation.heads": 1,
     "analytics.visual.layers": 1,
+    "analytics.visual.clicks": 1,
     # adapters (files, models, the database, places)
     "analytics.footage": 2,
     "analytics.models": 2,

@@ -14,6 +14,7 @@ import pytest
 
 from analytics.reports import figures, html
 from analytics.reports.content import build_report
+from analytics.selection import Selection
 from analytics.store import Store, catalog
 from analytics.visual import charts, layers, maps
 from tests.dashboard_helpers import demo_database
@@ -80,7 +81,7 @@ def test_one_colour_logic_by_which_way_is_better(name: str, first: str, last: st
 def test_dashboard_and_report_maps_use_the_same_scale(name: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     store = Store(demo_database(tmp_path_factory))
     try:
-        content = build_report(store, None, date(2026, 11, 9), date(2026, 11, 15), main_indicator=name, min_frames=30)
+        content = build_report(store, Selection(start=date(2026, 11, 9), end=date(2026, 11, 15), min_frames=30), None, main_indicator=name)
     finally:
         store.close()
     pdf = figures.map_layers(content).scale  # the PDF draws this stack
@@ -174,12 +175,12 @@ def test_charts_on_demo_city(tmp_path_factory: pytest.TempPathFactory) -> None:
     store = Store(path)
     try:
         names = ["green_view", "people_per_frame"]
-        kpi = charts.kpi_table(names, *catalog.city_values(store, names, date(2026, 11, 9), date(2026, 11, 15), min_frames=30))
+        kpi = charts.kpi_table(names, *catalog.city_values(store, names, Selection(start=date(2026, 11, 9), end=date(2026, 11, 15), min_frames=30)))
         assert kpi["n_frames"].gt(0).all() and kpi["change_text"].notna().all()
         assert kpi.loc[kpi["indicator"] == "green_view", "change_text"].iloc[0].endswith(" points")
         from analytics.indicators import compute
 
-        heat = compute(store, by=["hour", "weekday"], indicators=["green_view"], min_frames=30).rename(
+        heat = compute(store, Selection(min_frames=30), by=["hour", "weekday"], indicators=["green_view"]).rename(
             columns={"k_hour": "hour", "k_weekday": "weekday"}
         )
         fig = charts.heatmap_figure(heat, "green_view", "all data")
@@ -187,10 +188,25 @@ def test_charts_on_demo_city(tmp_path_factory: pytest.TempPathFactory) -> None:
         assert [list(c) for c in fig.data[1].colorscale] == [[p, c] for p, c in green.stops] and green.name == "YlGn"
         assert (fig.data[1].zmin, fig.data[1].zmax) == (green.vmin, green.vmax)
         assert np.isnan(fig.data[1].z).any()  # night hours: no data, grey
-        shares = catalog.class_shares(store, camera_id="old-town-1")
+        shares = catalog.class_shares(store, Selection(cameras=["old-town-1"]))
         sums = shares.groupby("t")["share"].sum()
         assert np.allclose(sums, 1.0, atol=1e-9)  # shares of valid pixels add up
         table = charts.readable_table(heat, ["weekday", "hour"])
         assert "ok" in set(table["status"]) and table["value"].max() > 1  # percentages
     finally:
         store.close()
+
+
+def test_a_clicked_point_reads_the_same_from_a_dict_and_an_attribute_event() -> None:
+    from types import SimpleNamespace
+
+    from analytics.visual.clicks import clicked_point
+
+    points = [{"curve_number": 1, "point_index": 0, "customdata": [7]},  # a custom value without a kind: skipped
+              {"curve_number": 2, "point_index": 5, "customdata": ["camera:old-town-1", 0.3], "lat": 52.3, "lon": 4.9}]
+    as_dict = {"selection": {"points": points}}
+    as_object = SimpleNamespace(selection=SimpleNamespace(points=points))
+    for event in (as_dict, as_object):
+        p = clicked_point(event, needs=("tag",))
+        assert p is not None and (p.tag, p.curve, p.index, p.lat, p.lon) == (("camera", "old-town-1"), 2, 5, 52.3, 4.9)
+    assert clicked_point(as_dict, curve=0) is None and clicked_point(None) is None  # no point of trace 0; no event

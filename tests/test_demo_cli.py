@@ -15,6 +15,7 @@ from analytics import indicators as ind
 from analytics.cli import app
 from analytics.demo.city import build_demo
 from analytics.errors import InputError
+from analytics.selection import Selection
 from analytics.store import Store, migrate
 
 
@@ -37,12 +38,13 @@ def test_demo_shape_and_synthetic_marking(demo_db: Path) -> None:
 
 def test_demo_patterns(demo_db: Path) -> None:
     with Store(demo_db) as s:
-        d = ind.to_wide(ind.compute(s, by="district", min_frames=30), ["district"]).set_index("district")
+        d = ind.to_wide(ind.compute(s, Selection(min_frames=30), by="district"), ["district"]).set_index("district")
         # greener residential districts
         assert d.loc[["riverside", "northgate"], "green_view"].min() > d.loc[["old-town", "harbour"], "green_view"].max()
         # a district with road damage
         assert d["damage_ratio"].idxmax() == "harbour" and d.loc["harbour", "damage_ratio"] > 3 * d["damage_ratio"].median()
-        hour = ind.to_wide(ind.compute(s, by=["weekday", "hour"], indicators=["road_occupancy", "pedestrian_share"], min_frames=30), ["weekday", "hour"])
+        hour = ind.to_wide(ind.compute(s, Selection(min_frames=30), by=["weekday", "hour"], indicators=["road_occupancy", "pedestrian_share"]),
+                           ["weekday", "hour"])
         weekday = hour[hour["weekday"] <= 5].groupby("hour")[["road_occupancy", "pedestrian_share"]].mean()
         # commute peaks in congestion
         assert weekday.loc[8, "road_occupancy"] > 1.4 * weekday.loc[11, "road_occupancy"]

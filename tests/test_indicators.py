@@ -12,6 +12,7 @@ import pytest
 
 from analytics import indicators as ind
 from analytics.errors import InputError
+from analytics.selection import FrameSource, Selection
 from analytics.stats import ratio_interval
 from analytics.store import Store
 from tests.helpers import (
@@ -68,12 +69,12 @@ def _value(df: pd.DataFrame, name: str) -> float:
     ],
 )
 def test_formula_on_one_frame(one_frame_store: Store, name: str, expected: float) -> None:
-    df = ind.compute(one_frame_store, by="city", indicators=[name], min_frames=1)
+    df = ind.compute(one_frame_store, Selection(min_frames=1), by="city", indicators=[name])
     assert _value(df, name) == pytest.approx(expected)
 
 
 def test_damage_is_missing_for_a_model_without_damage_classes(one_frame_store: Store) -> None:
-    df = ind.compute(one_frame_store, by="city", indicators=["damage_ratio", "flicker"], min_frames=1)
+    df = ind.compute(one_frame_store, Selection(min_frames=1), by="city", indicators=["damage_ratio", "flicker"])
     assert math.isnan(_value(df, "damage_ratio"))  # not 0: nothing was measured
     assert math.isnan(_value(df, "flicker"))  # first frame of a clip has no flicker
 
@@ -89,7 +90,7 @@ def test_damage_ratio_with_damage_classes(tmp_path: Path) -> None:
     cp = np.zeros((1, DEMO_CLASS_SET.num_classes), dtype=np.int64)
     cp[0, 0], cp[0, 19] = 90, 10  # road 90, road damage 10
     s.ingest(dataclasses.replace(clip, run=run, class_pixels=cp))
-    df = ind.compute(s, by="city", indicators=["damage_ratio"], min_frames=1)
+    df = ind.compute(s, Selection(min_frames=1), by="city", indicators=["damage_ratio"])
     assert _value(df, "damage_ratio") == pytest.approx(10 / 100)
 
 
@@ -98,7 +99,7 @@ def test_ratio_of_sums_across_frames_and_clips(tmp_path: Path) -> None:
     # clip A: green 10/100 and 30/100; clip B: 0/200 -> pooled 40/400 = 0.1
     s.ingest(clip_from_pixels("c1", T0, [{VEG: 10, ROAD: 90}, {VEG: 30, ROAD: 70}], label="A"))
     s.ingest(clip_from_pixels("c1", T0.replace(hour=9), [{ROAD: 200}], label="B"))
-    df = ind.compute(s, by="city", indicators=["green_view"], min_frames=1)
+    df = ind.compute(s, Selection(min_frames=1), by="city", indicators=["green_view"])
     row = df.iloc[0]
     assert row["value"] == pytest.approx(0.1)
     assert (row["n_frames"], row["n_clips"]) == (3, 2)
@@ -109,15 +110,15 @@ def test_ratio_of_sums_across_frames_and_clips(tmp_path: Path) -> None:
 def test_interval_missing_with_one_clip_and_narrow_for_identical_clips(tmp_path: Path) -> None:
     s = store_with_cameras(str(tmp_path / "n.duckdb"), [("c1", 4.0, 52.0)])
     s.ingest(clip_from_pixels("c1", T0, [{VEG: 20, ROAD: 80}], label="A"))
-    one = ind.compute(s, by="city", indicators=["green_view"], min_frames=1).iloc[0]
+    one = ind.compute(s, Selection(min_frames=1), by="city", indicators=["green_view"]).iloc[0]
     assert one["value"] == pytest.approx(0.2) and math.isnan(one["ci_low"])  # one clip: no interval
     s.ingest(clip_from_pixels("c1", T0.replace(hour=10), [{VEG: 20, ROAD: 80}], label="B"))
-    two = ind.compute(s, by="city", indicators=["green_view"], min_frames=1).iloc[0]
+    two = ind.compute(s, Selection(min_frames=1), by="city", indicators=["green_view"]).iloc[0]
     assert two["ci_low"] == pytest.approx(0.2) and two["ci_high"] == pytest.approx(0.2)
 
 
 def test_cells_below_min_frames_are_missing(one_frame_store: Store) -> None:
-    df = ind.compute(one_frame_store, by="camera", indicators=["green_view"], min_frames=2)
+    df = ind.compute(one_frame_store, Selection(min_frames=2), by="camera", indicators=["green_view"])
     row = df.iloc[0]
     assert not row["enough"] and math.isnan(row["value"]) and row["n_frames"] == 1
 
@@ -126,19 +127,19 @@ def test_groupings(tmp_path: Path) -> None:
     s = store_with_cameras(str(tmp_path / "g.duckdb"), [("c1", 4.0, 52.0), ("c2", 4.5, 52.5)])
     s.ingest(clip_from_pixels("c1", datetime(2026, 3, 2, 8, 0), [{VEG: 10, ROAD: 90}], label="mon8"))
     s.ingest(clip_from_pixels("c2", datetime(2026, 3, 7, 17, 0), [{VEG: 50, ROAD: 50}], label="sat17"))
-    by_cam = ind.compute(s, by="camera", indicators=["green_view"], min_frames=1)
+    by_cam = ind.compute(s, Selection(min_frames=1), by="camera", indicators=["green_view"])
     assert dict(zip(by_cam["camera"], by_cam["value"])) == pytest.approx({"c1": 0.1, "c2": 0.5})
-    by_hour = ind.compute(s, by="hour", indicators=["green_view"], min_frames=1)
+    by_hour = ind.compute(s, Selection(min_frames=1), by="hour", indicators=["green_view"])
     assert by_hour["hour"].tolist() == [8, 17]
-    by_wd = ind.compute(s, by="weekday", indicators=["green_view"], min_frames=1)
+    by_wd = ind.compute(s, Selection(min_frames=1), by="weekday", indicators=["green_view"])
     assert by_wd["weekday"].tolist() == [1, 6]  # ISO: Monday 1, Saturday 6
-    by_day = ind.compute(s, by="day", indicators=["green_view"], min_frames=1)
+    by_day = ind.compute(s, Selection(min_frames=1), by="day", indicators=["green_view"])
     assert [pd.Timestamp(d).date() for d in by_day["day"]] == [date(2026, 3, 2), date(2026, 3, 7)]
-    by_h3 = ind.compute(s, by="h3", indicators=["green_view"], min_frames=1, h3_resolution=5)
+    by_h3 = ind.compute(s, Selection(min_frames=1), by="h3", indicators=["green_view"], h3_resolution=5)
     assert len(by_h3) == 2 and all(len(c) == 15 for c in by_h3["h3"])
-    window = ind.compute(s, by="city", indicators=["green_view"], min_frames=1, start=date(2026, 3, 3), end=date(2026, 3, 7))
+    window = ind.compute(s, Selection(start=date(2026, 3, 3), end=date(2026, 3, 7), min_frames=1), by="city", indicators=["green_view"])
     assert window["value"].tolist() == pytest.approx([0.5])
-    cross = ind.compute(s, by=["camera", "hour"], indicators=["green_view"], min_frames=1)
+    cross = ind.compute(s, Selection(min_frames=1), by=["camera", "hour"], indicators=["green_view"])
     assert list(zip(cross["camera"], cross["hour"])) == [("c1", 8), ("c2", 17)]
 
 
@@ -150,7 +151,7 @@ def test_district_grouping_follows_polygons(tmp_path: Path) -> None:
     s.ingest(clip_from_pixels("out", T0, [{VEG: 30, ROAD: 70}], label="b"))
     square = {"type": "Polygon", "coordinates": [[[4, 52], [4.1, 52], [4.1, 52.1], [4, 52.1], [4, 52]]]}
     s.upsert_districts(pd.DataFrame([{"district_id": "sq", "name": "Square", "geometry_geojson": json.dumps(square)}]))
-    df = ind.compute(s, by="district", indicators=["green_view"], min_frames=1)
+    df = ind.compute(s, Selection(min_frames=1), by="district", indicators=["green_view"])
     assert dict(zip(df["district"], df["value"])) == pytest.approx({"sq": 0.1, "(outside districts)": 0.3})
 
 
@@ -159,21 +160,55 @@ def test_district_grouping_follows_polygons(tmp_path: Path) -> None:
     [
         ({"by": "borough"}, "unknown grouping 'borough'"),  # not a grouping
         ({"indicators": ["greenness"]}, "unknown indicator 'greenness'"),  # typo'd indicator
-        ({"start": date(2026, 3, 9), "end": date(2026, 3, 1)}, "starts .* after it ends"),  # dates reversed
-        ({"start": "03/09/2026"}, "not a date"),  # wrong date format
         ({"by": "h3", "h3_resolution": 16}, "H3 resolution 16"),
-        ({"hours": (20, 3)}, "hours"),
         ({"by": ["camera", "camera"]}, "repeats"),
-        ({"min_frames": 0}, "min_frames=0 must be at least 1"),  # a cell needs at least one frame
     ],
 )
 def test_bad_arguments(one_frame_store: Store, kwargs: dict, match: str) -> None:
     with pytest.raises(InputError, match=match):
-        ind.compute(one_frame_store, **{"min_frames": 1, **kwargs})
+        ind.compute(one_frame_store, Selection(min_frames=1), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"start": date(2026, 3, 9), "end": date(2026, 3, 1)}, "starts .* after it ends"),  # dates reversed
+        ({"start": "03/09/2026"}, "start date '03/09/2026' is not a date"),  # wrong date format
+        ({"hours": (20, 3)}, "hours"),  # a range from before to
+        ({"hours": (7, 24)}, "hours"),  # past the last hour
+        ({"min_frames": 0}, "min_frames=0 must be at least 1"),  # a cell needs at least one frame
+        ({"cameras": "c1"}, "cameras 'c1' is one text"),  # one id where a list belongs
+        ({"include_low_trust": "yes"}, "include_low_trust='yes'"),  # not a flag
+    ],
+)
+def test_bad_selection(kwargs: dict, match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        Selection(**kwargs)
+
+
+def test_equal_selections_are_one_cache_key() -> None:
+    a = Selection(start="2026-03-02", cameras=["c2", "c1", "c2"], districts=[], min_frames=5)
+    b = Selection(start=date(2026, 3, 2), cameras=("c1", "c2"), min_frames=5)
+    assert a == b and hash(a) == hash(b) and a.districts is None  # text dates parsed, ids sorted, an empty list no filter
+    assert a.with_(min_frames=6) != a and a.with_period(None, None).start is None
+
+
+def test_a_selection_filters_like_its_fields(one_frame_store: Store) -> None:
+    everything = ind.compute(one_frame_store, Selection(min_frames=1), by="camera", indicators=["green_view"])
+    other_camera = ind.compute(one_frame_store, Selection(cameras=["nowhere"], min_frames=1), by="camera", indicators=["green_view"])
+    assert len(everything) == 1 and other_camera.empty
+    assert ind.compute(one_frame_store, Selection(hours=(0, 0), min_frames=1), by="city").empty  # its one frame is at 8:00
+
+
+def test_stores_are_frame_sources(one_frame_store: Store, tmp_path: Path) -> None:
+    from analytics.store.parquet import ParquetStore, export_frames
+
+    export_frames(one_frame_store, tmp_path / "pq")
+    assert isinstance(one_frame_store, FrameSource) and isinstance(ParquetStore(tmp_path / "pq"), FrameSource)
 
 
 def test_wide_table_has_intervals_and_congestion_level(one_frame_store: Store) -> None:
-    long = ind.compute(one_frame_store, by="camera", indicators=["road_occupancy", "vehicle_stationarity"], min_frames=1)
+    long = ind.compute(one_frame_store, Selection(min_frames=1), by="camera", indicators=["road_occupancy", "vehicle_stationarity"])
     wide = ind.to_wide(long, ["camera"])
     assert {"road_occupancy_low", "road_occupancy_high", "n_frames", "n_clips", "congestion_level"} <= set(wide.columns)
     assert wide["congestion_level"].tolist() == ["moderate"]  # occupancy 0.19, stationarity 0.25

@@ -16,6 +16,7 @@ from analytics import indicators as ind
 from analytics.cli import app
 from analytics.formatting import format_difference, format_value, rounds_to_zero
 from analytics.indicators import INDICATORS, PEDESTRIAN_DWELL_S, congestion_level
+from analytics.selection import Selection
 from analytics.store import Store
 from analytics.visual.charts import indicator_title
 from tests.helpers import CAR, ROAD, SKY, clip_from_pixels, store_with_cameras
@@ -38,7 +39,7 @@ def traffic_store(tmp_path: Path) -> Store:
 
 
 def test_congestion_indicator_is_the_mean_of_per_frame_levels(traffic_store: Store) -> None:
-    long = ind.compute(traffic_store, by="camera", indicators=["congestion", "people_per_hour", "people_per_frame"], min_frames=1)
+    long = ind.compute(traffic_store, Selection(min_frames=1), by="camera", indicators=["congestion", "people_per_hour", "people_per_frame"])
     value = float(long.loc[long["indicator"] == "congestion", "value"].iloc[0])
     # the SQL and congestion_level agree frame by frame: levels 0, 1, 2, 3
     expected = [congestion_level(o, s) for o, s in [(0.05, 0.9), (0.2, 0.1), (0.3, 0.8), (0.5, 0.8)]]

@@ -28,6 +28,7 @@ from analytics.reports import build_report, resolve_area
 from analytics.reports.content import ReportContent
 from analytics.reports.html import PLOTLY_BUNDLE_ID, map_figure, pattern_figure, render_html
 from analytics.reports.pdf import render_pdf
+from analytics.selection import Selection
 from analytics.store import Store
 
 START, END = DEMO_START, date.fromordinal(DEMO_START.toordinal() + DEMO_DAYS - 1)
@@ -53,7 +54,7 @@ def store(demo_path: Path) -> Store:
 @cache
 def _content(path: str, area: str | None, start: date, end: date) -> ReportContent:
     with Store(path, read_only=True) as s:
-        return build_report(s, area, start, end, min_frames=30, generated_at=GENERATED)
+        return build_report(s, Selection(start=start, end=end, min_frames=30), area, generated_at=GENERATED)
 
 
 @cache
@@ -87,7 +88,7 @@ def test_content_matches_the_database(store: Store, demo_path: Path, area: str |
     assert c.sources.frames == _db_frames(store, area, *WEEK2)
     assert c.sources.synthetic_share == 1.0
     assert [m.name for m in c.models] == ["synthetic-demo"] and len(c.models[0].weights_sha256) == 64
-    direct = compute(store, "city", list(HEADLINE), *WEEK2, districts=[area] if area else None, min_frames=30)
+    direct = compute(store, Selection(start=WEEK2[0], end=WEEK2[1], districts=[area] if area else None, min_frames=30), "city", list(HEADLINE))
     for line in c.summary:
         row = direct[direct["indicator"] == line.name].iloc[0]
         assert line.value == pytest.approx(row["value"])
@@ -135,7 +136,7 @@ def test_pdf_opens_and_shows_the_database_numbers(store: Store, demo_path: Path,
     assert f"page 1 of {pages}" in text and f"page {pages} of {pages}" in text
     name = "City" if area is None else resolve_area(store, area)[1]
     assert f"{name} street report" in text
-    direct = compute(store, "city", list(HEADLINE), START, END, districts=[area] if area else None, min_frames=30)
+    direct = compute(store, Selection(start=START, end=END, districts=[area] if area else None, min_frames=30), "city", list(HEADLINE))
     for ind in HEADLINE:
         row = direct[direct["indicator"] == ind].iloc[0]
         assert INDICATORS[ind].label in text, ind
@@ -189,7 +190,7 @@ def test_html_is_self_contained(store: Store, demo_path: Path, area: str | None)
     c = _content(str(demo_path), area, START, END)
     figs = [map_figure(c), pattern_figure(c.hourly, "hour"), pattern_figure(c.daily, "day")]
     assert {t.type for f in figs for t in f.data} <= {"scatter", "bar"}
-    direct = compute(store, "city", list(HEADLINE), START, END, districts=[area] if area else None, min_frames=30)
+    direct = compute(store, Selection(start=START, end=END, districts=[area] if area else None, min_frames=30), "city", list(HEADLINE))
     for ind in HEADLINE:
         assert format_value(ind, direct[direct["indicator"] == ind].iloc[0]["value"]) in rest
     assert rest.count("Plotly.newPlot") == 3  # map, hourly, daily
@@ -213,7 +214,7 @@ def test_resolve_area(store: Store, given: str | None, expected: tuple[str | Non
 
 def test_unknown_district_lists_the_known_ones(store: Store) -> None:
     with pytest.raises(InputError, match=r"unknown district 'Atlantis'.*Harbour \(harbour\).*Old Town \(old-town\)"):
-        build_report(store, "Atlantis", START, END, min_frames=30)
+        build_report(store, Selection(start=START, end=END, min_frames=30), "Atlantis")
 
 
 @pytest.mark.parametrize(
@@ -226,7 +227,7 @@ def test_unknown_district_lists_the_known_ones(store: Store) -> None:
 )
 def test_bad_periods(store: Store, start: str, end: str | None, message: str) -> None:
     with pytest.raises(InputError, match=message):
-        build_report(store, None, start, end, min_frames=30)
+        build_report(store, Selection(start=start, end=end, min_frames=30), None)
 
 
 def test_period_with_no_data_says_so(demo_path: Path) -> None:
@@ -242,7 +243,7 @@ def test_period_with_no_data_says_so(demo_path: Path) -> None:
 def test_thin_data_is_shown_as_missing_not_as_numbers(demo_path: Path) -> None:
     # one day with a high min_frames: every camera and hour is under it, the area as a whole is not
     with Store(demo_path, read_only=True) as s:
-        c = build_report(s, "riverside", "2026-11-14", "2026-11-14", min_frames=500)
+        c = build_report(s, Selection(start="2026-11-14", end="2026-11-14", min_frames=500), "riverside")
     assert c.summary[0].enough and (c.cameras["rank"] == 0).all() and c.cameras["green_view"].isna().all()
     assert any("Cameras with too little data (under 500 frames)" in t for t in c.coverage)
     assert any("Too little footage (under 500 frames) at 06:00–22:59" in t for t in c.coverage)
@@ -254,12 +255,12 @@ def test_thin_data_is_shown_as_missing_not_as_numbers(demo_path: Path) -> None:
 
 def test_empty_database(tmp_path: Path) -> None:
     with Store(tmp_path / "empty.duckdb") as s:
-        c = build_report(s, None, "2026-01-01", "2026-01-31", min_frames=30)
+        c = build_report(s, Selection(start="2026-01-01", end="2026-01-31", min_frames=30), None)
         assert not c.has_data and "no footage at all" in c.no_data_reason
         assert PdfReader(io.BytesIO(render_pdf(c))).pages
         assert "no footage at all" in render_html(c)
         with pytest.raises(InputError, match="no districts yet"):
-            build_report(s, "harbour", min_frames=30)
+            build_report(s, Selection(min_frames=30), "harbour")
 
 
 def test_previews_appear_with_their_location(demo_path: Path, tmp_path: Path) -> None:
@@ -276,7 +277,7 @@ def test_previews_appear_with_their_location(demo_path: Path, tmp_path: Path) ->
             [buf.getvalue(), datetime(2026, 11, 10)],
         )
     with Store(path, read_only=True) as s:
-        c = build_report(s, "harbour", *WEEK2, min_frames=30)
+        c = build_report(s, Selection(start=WEEK2[0], end=WEEK2[1], min_frames=30), "harbour")
     finding = next(f for f in c.damage if f.camera_id == "harbour-1")
     assert len(finding.previews) == 2 and "people blurred" in finding.previews[0].caption
     assert "° N" in finding.previews[0].caption

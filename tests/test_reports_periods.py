@@ -25,6 +25,7 @@ from analytics.reports.content import ReportContent, Sources
 from analytics.reports.figures import pattern_png
 from analytics.reports.html import pattern_figure, render_html
 from analytics.reports.pdf import render_pdf
+from analytics.selection import Selection
 from analytics.store import Store
 from analytics.visual import charts
 
@@ -58,7 +59,7 @@ def two_eras(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @cache
 def _content(path: str, start: date | None = None, end: date | None = None) -> ReportContent:
     with Store(path, read_only=True) as s:
-        return build_report(s, None, start, end, min_frames=10, generated_at=datetime(2026, 11, 20, 9))
+        return build_report(s, Selection(start=start, end=end, min_frames=10), None, generated_at=datetime(2026, 11, 20, 9))
 
 
 def test_whole_period_report_has_no_comparison_and_breaks_the_gap(two_eras: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from analytics.errors import InputError, SchemaVersionError, StoreError
 from analytics.indicators import compute
+from analytics.selection import Selection
 from analytics.store import GROUP_COLUMNS, LATEST_VERSION, MIGRATIONS, Store, migrate, schema_version
 from tests.helpers import BG, CAR, PERSON, ROAD, VEG, clip_from_pixels, run_info, store_with_cameras
 
@@ -226,7 +227,7 @@ def test_a_database_of_release_0_1_0_opens_upgrades_and_reads_back(tmp_path: Pat
         assert (_count(s, "frame_class_pixels"), _count(s, "frame_objects"), _count(s, "previews")) == (14, 2, 1)
         assert s.stats()["clips"] == 1
         assert s.scalar("SELECT source_path FROM clips") is None  # migration 5: older clips record no source file
-        green = compute(s, by="city", indicators=["green_view"], min_frames=1)
+        green = compute(s, Selection(min_frames=1), by="city", indicators=["green_view"])
         assert green["value"].iloc[0] == pytest.approx(97 / 285) and green["n_frames"].iloc[0] == 3
         # the upgraded file takes new clips beside the old one
         assert s.ingest(clip_from_pixels("c1", T0, [{ROAD: 60, VEG: 40}], label="new"))[0].status == "stored"

@@ -23,6 +23,7 @@ from analytics.footage.measure import measure_frame
 from analytics.indicators import compute
 from analytics.records import ClipMeasurements
 from analytics.reports import build_report
+from analytics.selection import Selection
 from analytics.store import Store, schema_version
 from analytics.store.catalog import class_shares, list_clips, trust_counts
 from analytics.store.parquet import ParquetStore, export_frames
@@ -170,8 +171,8 @@ def test_ingest_stores_the_verdict_on_the_run_and_its_frames(tmp_path: Path) -> 
         assert s.query_df("SELECT count(*) AS n FROM frames WHERE low_trust")["n"][0] == 4
         clips = list_clips(s, "c1").set_index("label")
         assert clips.loc["park", "trust"] == "low" and clips.loc["street", "reasons"] == []
-        assert trust_counts(s) == {"clips": 3, "low": 1, "not_checked": 0}
-        assert trust_counts(s, cameras=["c2"])["low"] == 0
+        assert trust_counts(s, Selection()) == {"clips": 3, "low": 1, "not_checked": 0}
+        assert trust_counts(s, Selection(cameras=["c2"]))["low"] == 0
 
 
 def test_ingest_result_says_low_trust(tmp_path: Path) -> None:
@@ -183,34 +184,34 @@ def test_ingest_result_says_low_trust(tmp_path: Path) -> None:
 
 def test_indicators_leave_low_trust_clips_out_unless_asked(tmp_path: Path) -> None:
     with _store(tmp_path) as s:
-        default = compute(s, by="camera", indicators=["road_occupancy"], min_frames=1).set_index("camera")
-        kept = compute(s, by="camera", indicators=["road_occupancy"], min_frames=1, include_low_trust=True).set_index("camera")
+        default = compute(s, Selection(min_frames=1), by="camera", indicators=["road_occupancy"]).set_index("camera")
+        kept = compute(s, Selection(include_low_trust=True, min_frames=1), by="camera", indicators=["road_occupancy"]).set_index("camera")
         # c1: the street clip alone (500 / 3500) against both clips (street and "car park")
         assert default.loc["c1", "n_clips"] == 1 and default.loc["c1", "value"] == pytest.approx(500 / 3500)
         assert kept.loc["c1", "n_clips"] == 2 and kept.loc["c1", "n_frames"] == 8
         assert default.loc["c2", "n_clips"] == kept.loc["c2", "n_clips"] == 1
-        shares = class_shares(s, camera_id="c1").set_index("group")
+        shares = class_shares(s, Selection(cameras=["c1"])).set_index("group")
         assert shares.loc["vehicle", "n_frames"] == 4  # the day's shares leave the low clip out too
-        assert class_shares(s, camera_id="c1", include_low_trust=True).set_index("group").loc["vehicle", "n_frames"] == 8
+        assert class_shares(s, Selection(cameras=["c1"], include_low_trust=True)).set_index("group").loc["vehicle", "n_frames"] == 8
 
 
 def test_parquet_export_keeps_the_flag_and_old_exports_read_as_not_checked(tmp_path: Path) -> None:
     with _store(tmp_path) as s:
         export_frames(s, tmp_path / "pq")
         pq = ParquetStore(tmp_path / "pq")
-        assert compute(pq, by="city", indicators=["green_view"], min_frames=1)["n_clips"][0] == 2
-        assert trust_counts(pq)["low"] == 1
+        assert compute(pq, Selection(min_frames=1), by="city", indicators=["green_view"])["n_clips"][0] == 2
+        assert trust_counts(pq, Selection())["low"] == 1
         old = tmp_path / "old"  # an export written before verdicts existed: no low_trust column
         con = duckdb.connect()
         con.register("f", s.query_df("SELECT * EXCLUDE (low_trust), strftime(ts, '%Y-%m-%d') AS day FROM frames"))
         con.execute(f"COPY f TO '{old}' (FORMAT parquet, PARTITION_BY (day, camera_id))")
-        assert compute(ParquetStore(old), by="city", indicators=["green_view"], min_frames=1)["n_clips"][0] == 3
+        assert compute(ParquetStore(old), Selection(min_frames=1), by="city", indicators=["green_view"])["n_clips"][0] == 3
 
 
 def test_report_says_how_many_clips_were_left_out(tmp_path: Path) -> None:
     with _store(tmp_path) as s:
-        content = build_report(s, None, date(2026, 3, 2), date(2026, 3, 2), min_frames=1)
-        kept = build_report(s, None, date(2026, 3, 2), date(2026, 3, 2), min_frames=1, include_low_trust=True)
+        content = build_report(s, Selection(start=date(2026, 3, 2), end=date(2026, 3, 2), min_frames=1), None)
+        kept = build_report(s, Selection(start=date(2026, 3, 2), end=date(2026, 3, 2), include_low_trust=True, min_frames=1), None)
     assert content.low_trust_left_out == 1 and content.low_trust_note.startswith("1 clip left out as low trust")
     assert content.sources.clips == 2 and kept.sources.clips == 3 and kept.low_trust_note == ""
 
@@ -229,11 +230,11 @@ def test_migration_on_a_release_0_1_0_database(tmp_path: Path) -> None:
         assert s.upgraded_from == 2 and schema_version(s.cursor()) >= 4
         old = list_clips(s)
         assert old["trust"].tolist() == ["not checked"] and old["reasons"].tolist() == [[]]
-        assert trust_counts(s)["not_checked"] == 1
+        assert trust_counts(s, Selection())["not_checked"] == 1
         # an unchecked clip counts as ok in indicators
-        assert compute(s, by="city", indicators=["green_view"], min_frames=1)["n_frames"][0] == 3
+        assert compute(s, Selection(min_frames=1), by="city", indicators=["green_view"])["n_frames"][0] == 3
         s.ingest(_low_clip("c1", datetime(2026, 11, 3, 9)))
-        assert trust_counts(s) == {"clips": 2, "low": 1, "not_checked": 1}
+        assert trust_counts(s, Selection()) == {"clips": 2, "low": 1, "not_checked": 1}
 
 
 # -- the clips command and --include-low-trust -------------------------------------------------------

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated
 
 import pandas as pd
 import typer
@@ -23,11 +24,13 @@ from analytics.evaluation.apply import adjusted_indicators
 from analytics.formatting import format_count, format_interval, format_value
 from analytics.indicators import GROUPINGS, INDICATORS
 from analytics.periods import parse_date
+from analytics.selection import Selection
 from analytics.settings import load_settings
-from analytics.store import Store
 from analytics.store.catalog import trust_counts
 from analytics.store.parquet import ParquetStore, export_frames
 from analytics.trust import left_out_note
+
+__all__ = ["OutFormat", "demo", "export_parquet", "indicators", "indicators_list", "info", "register"]
 
 app = typer.Typer()
 
@@ -73,6 +76,26 @@ class OutFormat(StrEnum):
     json = "json"
 
 
+def _write_indicators(
+    long: pd.DataFrame, keys: list[str], fmt: OutFormat, adjusted: bool, period: tuple[date | None, date | None] | None
+) -> None:
+    """Print the indicators (wide, one row per cell) as a table, or write them as CSV or JSON to stdout."""
+    wide = ind.to_wide(long, keys)
+    if adjusted:
+        wide = _with_adjustment(wide, long, keys)
+    if fmt is not OutFormat.table and wide.empty:
+        err_console.print("No frames match; nothing to write.", highlight=False, markup=False)
+    elif fmt is OutFormat.csv:  # values rounded; text cells that would run as formulas neutralised
+        sys.stdout.write(exports.to_csv(wide, period=period))
+    elif fmt is OutFormat.json:
+        sys.stdout.write(wide.to_json(orient="records", date_format="iso", indent=1) + "\n")
+    else:
+        shown = set(long["indicator"]) if not long.empty else set()
+        _print_table(wide, keys, [n for n in INDICATORS if n in shown])  # in the registry's order
+        if adjusted and not long.empty:
+            console.print(adjustment_summary(long) + " Cells marked † are not adjusted.")
+
+
 @app.command()
 def indicators(
     by: Annotated[list[str], typer.Option("--by", help=f"Grouping: {', '.join(GROUPINGS)}; repeat for a cross "
@@ -108,33 +131,15 @@ def indicators(
     if not path.exists():
         raise InputError(_no_database(path))
     with open_db(path) as store:
-        source = cast(Store, ParquetStore(parquet, places=store)) if parquet else store  # read calls only (a frame source)
-        if adjusted:
-            if parquet:
-                raise InputError("--adjusted reads the evaluations of the database; it cannot be combined with --parquet")
-            long = adjusted_indicators(store, by=keys, indicators=indicator or None, start=d0, end=d1, h3_resolution=h3_resolution,
-                                       min_frames=load_settings().min_frames if min_frames is None else min_frames,
-                                       include_low_trust=include_low_trust)
-        else:
-            long = ind.compute(source, by=keys, indicators=indicator or None, start=d0, end=d1, h3_resolution=h3_resolution,
-                               min_frames=load_settings().min_frames if min_frames is None else min_frames,
-                               include_low_trust=include_low_trust)
-        left_out = "" if include_low_trust else left_out_note(trust_counts(source, d0, d1)["low"])
-    wide = ind.to_wide(long, keys)
-    if adjusted:
-        wide = _with_adjustment(wide, long, keys)
-    if fmt is not OutFormat.table and wide.empty:
-        err_console.print("No frames match; nothing to write.", highlight=False, markup=False)
-    elif fmt is OutFormat.csv:
-        period = (d0, d1) if d0 or d1 else None  # values rounded; text cells that would run as formulas neutralised
-        sys.stdout.write(exports.to_csv(wide, period=period))
-    elif fmt is OutFormat.json:
-        sys.stdout.write(wide.to_json(orient="records", date_format="iso", indent=1) + "\n")
-    else:
-        shown = set(long["indicator"]) if not long.empty else set()
-        _print_table(wide, keys, [n for n in INDICATORS if n in shown])  # in the registry's order
-        if adjusted and not long.empty:
-            console.print(adjustment_summary(long) + " Cells marked † are not adjusted.")
+        source = ParquetStore(parquet, places=store) if parquet else store
+        if adjusted and parquet:
+            raise InputError("--adjusted reads the evaluations of the database; it cannot be combined with --parquet")
+        selection = Selection(start=d0, end=d1, include_low_trust=include_low_trust,
+                              min_frames=load_settings().min_frames if min_frames is None else min_frames)
+        query = adjusted_indicators if adjusted else ind.compute
+        long = query(store if adjusted else source, selection, keys, indicator or None, h3_resolution)
+        left_out = "" if include_low_trust else left_out_note(trust_counts(source, selection)["low"])
+    _write_indicators(long, keys, fmt, adjusted, (d0, d1) if d0 or d1 else None)
     if left_out:  # on stderr for csv and json, so the output stays machine-readable
         (console if fmt is OutFormat.table else err_console).print(left_out + ".", highlight=False, markup=False)
 

@@ -16,6 +16,8 @@ import typer
 from analytics import reports
 from analytics.cli._common import DbOption, open_db
 from analytics.errors import InputError
+from analytics.periods import parse_date
+from analytics.selection import Selection
 from analytics.settings import load_settings
 
 __all__ = ["register", "report", "output_format", "check_out_folder"]
@@ -86,8 +88,10 @@ def report(
     t0 = time.perf_counter()
     settings = load_settings()
     with open_db(db, read_only=True) as store:
-        content = reports.build_report(store, None if city else district, date_from, date_to, main_indicator=main_indicator,
-                                       min_frames=settings.min_frames, adjusted=adjusted, include_low_trust=include_low_trust)
+        selection = Selection(start=parse_date(date_from, "start date"), end=parse_date(date_to, "end date"),
+                              include_low_trust=include_low_trust, min_frames=settings.min_frames)
+        content = reports.build_report(store, selection, None if city else district, main_indicator=main_indicator,
+                                       adjusted=adjusted)
     if fmt == "pdf":
         written = reports.write_pdf(content, out)
     else:

@@ -25,6 +25,7 @@ from analytics.evaluation.adjust import (
     indicator_bias,
 )
 from analytics.indicators import INDICATORS, compute
+from analytics.selection import Selection
 from analytics.store.evaluations import camera_models, evaluations_of_weights
 
 if TYPE_CHECKING:
@@ -64,22 +65,21 @@ def camera_evaluations(store: Store, indicator: str | None = None) -> pd.DataFra
 
 def adjusted_indicators(
     store: Store,
+    selection: Selection,
     by: str | Sequence[str] = "district",
     indicators: Sequence[str] | None = None,
-    *,
-    min_frames: int,
-    cameras: Sequence[str] | None = None,
-    **filters: Any,
+    h3_resolution: int = 8,
 ) -> pd.DataFrame:
     """:func:`analytics.indicators.compute` with land-cover shares error-adjusted by the evaluation of each camera.
 
     Cameras are grouped by the evaluation that applies to them; a cell whose frames all come from
     cameras of one group is adjusted with that evaluation (:func:`analytics.evaluation.adjust.adjust_table`),
-    a cell mixing groups keeps its value. ``filters`` (start, end, districts, hours, ...) go to
-    ``compute`` unchanged. Adds the columns ``adjusted`` and ``adjustment``.
+    a cell mixing groups keeps its value. ``selection`` and ``h3_resolution`` go to ``compute``
+    (with one group's cameras where they differ). Adds the columns ``adjusted`` and ``adjustment``.
     """
     keys = [by] if isinstance(by, str) else list(by)
-    base = compute(store, by=keys, indicators=indicators, cameras=cameras, min_frames=min_frames, **filters)
+    cameras = selection.cameras
+    base = compute(store, selection, by=keys, indicators=indicators, h3_resolution=h3_resolution)
     if base.empty or not base["indicator"].isin(list(ADJUSTED_INDICATORS)).any():
         return adjust_table(base, keys, [])
     evals = camera_evaluations(store)
@@ -94,6 +94,6 @@ def adjusted_indicators(
         if groups.ngroups == 1 and conf is None:
             break  # one group without an evaluation: nothing to adjust, no membership needed
         cams = None if groups.ngroups == 1 else members["camera_id"].astype(str).tolist()
-        part = compute(store, by=keys, indicators=shares, cameras=cams or cameras, min_frames=min_frames, **filters)
+        part = compute(store, selection.with_(cameras=cams or cameras), by=keys, indicators=shares, h3_resolution=h3_resolution)
         parts.append(CellPart(conf, source, part))
     return adjust_table(base, keys, parts)

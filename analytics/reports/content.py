@@ -71,6 +71,7 @@ from analytics.reports.wording import (
     key_points,
     sentence,
 )
+from analytics.selection import Selection
 from analytics.store import reporting
 from analytics.store.catalog import trust_counts
 
@@ -165,8 +166,8 @@ def _ts(value: Any) -> datetime | None:
     return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
 
 
-def _sources(store: Store, district_id: str | None, start: date, end: date, include_low_trust: bool = False) -> Sources:
-    row = reporting.area_sources(store, district_id, start, end, include_low_trust=include_low_trust)
+def _sources(store: Store, selection: Selection) -> Sources:
+    row = reporting.area_sources(store, selection)
     clips = int(row["clips"])
     return Sources(
         cameras=int(row["cameras"]),
@@ -180,10 +181,8 @@ def _sources(store: Store, district_id: str | None, start: date, end: date, incl
     )
 
 
-def _models(
-    store: Store, district_id: str | None, start: date, end: date, include_low_trust: bool = False
-) -> tuple[tuple[ModelUsed, ...], dict[str, str]]:
-    df = reporting.area_models(store, district_id, start, end, include_low_trust=include_low_trust)
+def _models(store: Store, selection: Selection) -> tuple[tuple[ModelUsed, ...], dict[str, str]]:
+    df = reporting.area_models(store, selection)
     models, class_sets = [], {}
     for row in df.to_dict("records"):
         try:
@@ -221,11 +220,11 @@ def _summary(
     return tuple(lines)
 
 
-def _pattern(
-    store: Store, by: str, district_id: str | None, start: date, end: date, min_frames: int, include_low_trust: bool = False
-) -> pd.DataFrame:
-    long = compute(store, by, list(PATTERN_INDICATORS), start, end, districts=[district_id] if district_id else None,
-                   min_frames=min_frames, include_low_trust=include_low_trust)
+def _pattern(store: Store, by: str, selection: Selection) -> pd.DataFrame:
+    start, end = selection.period
+    if start is None or end is None:
+        raise InputError(f"a {by} pattern needs a closed period, not {start} to {end}")
+    long = compute(store, selection, by, list(PATTERN_INDICATORS))
     wide = to_wide(long, [by])
     if by == "hour":
         full = pd.DataFrame({"hour": np.arange(24)})
@@ -248,13 +247,8 @@ def _pattern(
 CAMERA_INDICATORS = (*HEADLINE, "mean_confidence", "low_confidence_share")
 
 
-def _cameras(
-    store: Store, district_id: str | None, start: date, end: date, main: str, min_frames: int, adjusted: bool = False,
-    include_low_trust: bool = False,
-) -> pd.DataFrame:
-    long = _indicators(store, "camera", CAMERA_INDICATORS, start, end, adjusted=adjusted,
-                       districts=[district_id] if district_id else None, min_frames=min_frames,
-                       include_low_trust=include_low_trust)
+def _cameras(store: Store, selection: Selection, main: str, adjusted: bool = False) -> pd.DataFrame:
+    long = _indicators(store, selection, "camera", CAMERA_INDICATORS, adjusted=adjusted)
     wide = to_wide(long, ["camera"]).rename(columns={"camera": "camera_id"})
     if wide.empty:
         return pd.DataFrame(columns=["rank", "camera_id", "name", "kind", "lon", "lat", "n_frames", "n_clips",
@@ -280,19 +274,17 @@ def _accuracy(store: Store, cameras: pd.DataFrame, main: str) -> tuple[CameraAcc
     return tuple(out)
 
 
-def _indicators(store: Store, by: str, names: Sequence[str], start: date, end: date, *, adjusted: bool,
-                **kwargs: Any) -> pd.DataFrame:
+def _indicators(store: Store, selection: Selection, by: str, names: Sequence[str], *, adjusted: bool) -> pd.DataFrame:
     """``compute``, or its error-adjusted form (:func:`analytics.evaluation.apply.adjusted_indicators`) when ``adjusted``."""
     if adjusted:
-        return adjusted_indicators(store, by, list(names), start=start, end=end, **kwargs)
-    return compute(store, by, list(names), start, end, **kwargs)
+        return adjusted_indicators(store, selection, by, list(names))
+    return compute(store, selection, by, list(names))
 
 
-def _districts_geo(
-    store: Store, district_id: str | None, start: date, end: date, main: str, min_frames: int, include_low_trust: bool = False
-) -> pd.DataFrame:
+def _districts_geo(store: Store, selection: Selection, district_id: str | None, main: str) -> pd.DataFrame:
+    """Every district's value of ``main`` over ``selection`` (all districts), marked ``in_area`` for ``district_id``."""
     geo = store.districts()[["district_id", "name", "geometry_geojson"]]
-    long = compute(store, "district", [main], start, end, min_frames=min_frames, include_low_trust=include_low_trust)
+    long = compute(store, selection.with_(districts=None), "district", [main])
     vals = long.rename(columns={"district": "district_id"})[["district_id", "value", "n_frames"]]
     df = geo.merge(vals, on="district_id", how="left")
     df["n_frames"] = df["n_frames"].fillna(0).astype(int)
@@ -300,9 +292,7 @@ def _districts_geo(
     return df
 
 
-def _damage(
-    store: Store, district_id: str | None, start: date, end: date, cameras: pd.DataFrame, include_low_trust: bool = False
-) -> tuple[tuple[DamageFinding, ...], str]:
+def _damage(store: Store, selection: Selection, cameras: pd.DataFrame) -> tuple[tuple[DamageFinding, ...], str]:
     if cameras.empty:
         return (), "No camera in this area recorded frames in this period."
     measured = cameras["damage_ratio"].notna() | cameras["distress_share"].notna()
@@ -316,10 +306,8 @@ def _damage(
         )
     hits = hits.assign(_key=hits["damage_ratio"].fillna(hits["distress_share"])).sort_values("_key", ascending=False)
     ids = hits["camera_id"].tolist()
-    worst = reporting.worst_damage_frames(store, district_id, start, end, ids, include_low_trust=include_low_trust)
-    worst = worst.set_index("camera_id")
-    prev = reporting.damage_previews(store, district_id, start, end, ids, MAX_PREVIEWS_PER_FINDING,
-                                     include_low_trust=include_low_trust)
+    worst = reporting.worst_damage_frames(store, selection, ids).set_index("camera_id")
+    prev = reporting.damage_previews(store, selection, ids, MAX_PREVIEWS_PER_FINDING)
     findings = []
     for row in hits.to_dict("records"):
         cid = str(row["camera_id"])
@@ -351,9 +339,8 @@ def _damage(
     return tuple(findings), note
 
 
-def _city_spread(store: Store, start: date, end: date, min_frames: int, include_low_trust: bool = False) -> tuple[str, ...]:
-    long = compute(store, "district", list(SPREAD_INDICATORS), start, end, min_frames=min_frames,
-                   include_low_trust=include_low_trust)
+def _city_spread(store: Store, selection: Selection) -> tuple[str, ...]:
+    long = compute(store, selection, "district", list(SPREAD_INDICATORS))
     names = dict(zip(store.districts()["district_id"], store.districts()["name"]))
     return district_spread(long, {str(k): str(v) for k, v in names.items()})
 
@@ -368,43 +355,38 @@ def _no_data_reason(store: Store, area_name: str, start: date, end: date) -> str
 
 def build_report(
     store: Store,
+    selection: Selection,
     district: str | None = None,
-    start: date | str | None = None,
-    end: date | str | None = None,
     *,
     main_indicator: str = HEADLINE[0],
-    min_frames: int,
     generated_at: datetime | None = None,
     adjusted: bool = False,
-    include_low_trust: bool = False,
 ) -> ReportContent:
-    """Gather a report for a district (id or name, case-insensitive) or the city (``None``) over ``[start, end]``.
+    """Gather a report for a district (id or name, case-insensitive) or the city (``None``) over the frames of ``selection``.
 
-    Missing dates default to the data's first and last day. A period without footage gives a
-    report that says so (``has_data`` False) rather than an error; bad input (unknown district,
-    dates the wrong way round, unknown indicator) raises :class:`InputError`. ``min_frames`` comes
-    from the caller (usually ``settings.min_frames``). ``adjusted`` error-adjusts the land-cover
-    shares of the summary and the camera table where an evaluation applies; every camera gets its
-    accuracy line either way. Clips flagged low trust (a heuristic, :mod:`analytics.trust`) are left
-    out unless ``include_low_trust``; the report says how many were.
+    Missing dates of the selection default to the data's first and last day; its districts give way
+    to ``district``. A period without footage gives a report that says so (``has_data`` False)
+    rather than an error; bad input (unknown district, unknown indicator) raises :class:`InputError`.
+    ``selection.min_frames`` is usually ``settings.min_frames``. ``adjusted`` error-adjusts the
+    land-cover shares of the summary and the camera table where an evaluation applies; every camera
+    gets its accuracy line either way. Clips flagged low trust (a heuristic, :mod:`analytics.trust`)
+    are left out unless the selection includes them; the report says how many were.
     """
     if main_indicator not in INDICATORS:
         raise InputError(f"unknown indicator {main_indicator!r}; choose from {', '.join(INDICATORS)}")
-    if min_frames < 1:
-        raise InputError(f"min_frames={min_frames} must be at least 1")
     area_id, area_name = resolve_area(store, district)
-    d0, d1 = resolve_period(store, start, end)
+    d0, d1 = resolve_period(store, selection.start, selection.end)
     p0, p1 = previous_period(d0, d1)
-    dists = [area_id] if area_id else None
-    lt = include_low_trust
-    sources = _sources(store, area_id, d0, d1, lt)
-    models, class_sets = _models(store, area_id, d0, d1, lt)
-    area, city, prev = _headline(store, area_id, d0, d1, adjusted=adjusted, min_frames=min_frames, include_low_trust=lt)
+    sel = selection.with_(start=d0, end=d1, districts=[area_id] if area_id else None)
+    min_frames, lt = sel.min_frames, sel.include_low_trust
+    sources = _sources(store, sel)
+    models, class_sets = _models(store, sel)
+    area, city, prev = _headline(store, sel, area_id is None, adjusted=adjusted)
     summary = _summary(area, city, prev, area_name, period_days(d0, d1), min_frames)
-    hourly = _pattern(store, "hour", area_id, d0, d1, min_frames, lt)
-    daily = _pattern(store, "day", area_id, d0, d1, min_frames, lt)
-    cameras = _cameras(store, area_id, d0, d1, main_indicator, min_frames, adjusted, lt)
-    damage, damage_note = _damage(store, area_id, d0, d1, cameras, lt)
+    hourly = _pattern(store, "hour", sel)
+    daily = _pattern(store, "day", sel)
+    cameras = _cameras(store, sel, main_indicator, adjusted)
+    damage, damage_note = _damage(store, sel, cameras)
     has_data = sources.frames > 0
     return ReportContent(
         title="City street report" if area_id is None else f"{area_name} street report", area_id=area_id, area_name=area_name,
@@ -412,35 +394,32 @@ def build_report(
         generated_at=generated_at or datetime.now().replace(microsecond=0), has_data=has_data, has_previous=prev is not None,
         no_data_reason="" if has_data else _no_data_reason(store, area_name, d0, d1),
         sources=sources, models=models, main_indicator=main_indicator, summary=summary,
-        key_points=key_points(summary, area_id is None) + (_city_spread(store, d0, d1, min_frames, lt) if area_id is None else ()),
-        hourly=hourly, daily=daily, cameras=cameras,
-        track=reporting.mobile_track(store, area_id, d0, d1, include_low_trust=lt),
-        districts=_districts_geo(store, area_id, d0, d1, main_indicator, min_frames, lt),
+        key_points=key_points(summary, area_id is None) + (_city_spread(store, sel) if area_id is None else ()),
+        hourly=hourly, daily=daily, cameras=cameras, track=reporting.mobile_track(store, sel),
+        districts=_districts_geo(store, sel, area_id, main_indicator),
         damage=damage, damage_note=damage_note,
         coverage=coverage_notes(sources, hourly, daily, cameras, min_frames) if has_data else (),
         caveats=caveats(area, cameras, sources, models), methods=methods_appendix(models, class_sets, min_frames),
         min_frames=min_frames, accuracy=_accuracy(store, cameras, main_indicator), adjusted=adjusted,
         adjustment_note=f"{ADJUSTED_PARTS_TEXT} Summary: {adjustment_summary(area)}" if adjusted else "",
-        include_low_trust=lt, low_trust_left_out=0 if lt else trust_counts(store, d0, d1, districts=dists)["low"],
+        include_low_trust=lt, low_trust_left_out=0 if lt else trust_counts(store, sel)["low"],
     )
 
 
 def _headline(
-    store: Store, area_id: str | None, d0: date, d1: date, *, adjusted: bool, min_frames: int, include_low_trust: bool
+    store: Store, area: Selection, is_city: bool, *, adjusted: bool
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
     """The headline and quality indicators of the area; the city's (for a district) and the previous period's, or None.
 
     The previous period is left out (None) beyond MAX_COMPARISON_DAYS, before the data, or when it holds no frame.
     """
-    dists = [area_id] if area_id else None
-    lt = include_low_trust
-    area = _indicators(store, "city", [*HEADLINE, *QUALITY_INDICATORS], d0, d1, adjusted=adjusted, districts=dists,
-                       min_frames=min_frames, include_low_trust=lt)
-    city = (_indicators(store, "city", HEADLINE, d0, d1, adjusted=adjusted, min_frames=min_frames, include_low_trust=lt)
-            if area_id else None)
-    p0, p1 = previous_period(d0, d1)
+    area_long = _indicators(store, area, "city", [*HEADLINE, *QUALITY_INDICATORS], adjusted=adjusted)
+    city = None if is_city else _indicators(store, area.with_(districts=None), "city", HEADLINE, adjusted=adjusted)
+    d0, d1 = area.period
+    if d0 is None or d1 is None:
+        raise InputError(f"a report needs a closed period, not {d0} to {d1}")
     window = comparison_window(d0, d1, data_period(store)[0])  # none beyond MAX_COMPARISON_DAYS or before the data
-    prev = (_indicators(store, "city", HEADLINE, p0, p1, adjusted=adjusted, districts=dists, min_frames=min_frames,
-                        include_low_trust=lt) if window else pd.DataFrame())
+    prev = (_indicators(store, area.with_period(*previous_period(d0, d1)), "city", HEADLINE, adjusted=adjusted)
+            if window else pd.DataFrame())
     has_previous = bool(prev["n_frames"].sum() > 0) if not prev.empty else False
-    return area, city, prev if has_previous else None
+    return area_long, city, prev if has_previous else None

@@ -1,7 +1,8 @@
 """Look-ups behind the dashboard pages: clips, previews, zones, routes, model runs, class shares, KPIs.
 
 Each function takes an open store and returns a DataFrame (or plain values); SQL is fixed text
-with bound values, and every date window comes from :func:`analytics.indicators.period_filter`.
+with bound values, every date window comes from :func:`analytics.indicators.period_filter` and
+the frames of a :class:`~analytics.selection.Selection` from :func:`analytics.indicators.selection_filter`.
 :func:`clip_indicators` measures one clip that is not saved yet, in a throw-away in-memory store.
 """
 
@@ -16,11 +17,29 @@ import numpy as np
 import pandas as pd
 
 from analytics.errors import InputError
-from analytics.indicators import TRUSTED_FRAMES, compute, data_period, frame_filter, period_filter
+from analytics.indicators import compute, data_period, period_filter, selection_filter
 from analytics.periods import comparison_window
 from analytics.records import ClipMeasurements
+from analytics.selection import FrameSource, Selection
 from analytics.store import Store
 from analytics.taxonomy import VALID_GROUPS
+
+__all__ = [
+    "SHARE_GROUPS",
+    "SHARE_STEPS",
+    "TRUST_LABELS",
+    "camera_clips",
+    "camera_previews",
+    "camera_track",
+    "cameras_with_zones",
+    "city_values",
+    "class_shares",
+    "clip_indicators",
+    "clip_sources",
+    "list_clips",
+    "model_run_summary",
+    "trust_counts",
+]
 
 SHARE_GROUPS = (*(g for g in VALID_GROUPS if g != "damage"), "damage")
 """Indicator groups of the class-share charts, damage last (it is NULL where no damage model ran)."""
@@ -80,26 +99,23 @@ def model_run_summary(store: Store) -> pd.DataFrame:
 
 
 def class_shares(
-    store: Store, camera_id: str | None = None, start: date | None = None, end: date | None = None,
-    clip_sha256: str | None = None, by: str = "day", *, include_low_trust: bool = False,
+    source: FrameSource, selection: Selection, clip_sha256: str | None = None, by: str = "day",
 ) -> pd.DataFrame:
     """Share of valid pixels per indicator group, per day (``by='day'``) or per sampled frame (``by='frame'``).
 
-    ``share = Σ group pixels / Σ valid pixels`` over the active frames of each step (a missing
-    damage measurement counts as 0), low-trust clips left out unless ``include_low_trust``.
-    Columns: t, group, share, n_frames.
+    ``share = Σ group pixels / Σ valid pixels`` over the active frames of ``selection`` (and of one
+    clip when ``clip_sha256`` is given) at each step; a missing damage measurement counts as 0, and
+    low-trust clips are left out unless the selection includes them. Columns: t, group, share, n_frames.
     """
     if by not in SHARE_STEPS:
         raise InputError(f"class shares by {by!r}; choose from {', '.join(SHARE_STEPS)}")
-    where, params = frame_filter(start, end, None if camera_id is None else [camera_id])
-    if not include_low_trust:
-        where.append(TRUSTED_FRAMES)
+    where, params = selection_filter(selection)
     if clip_sha256 is not None:
         where.append("f.clip_sha256 = $clip")
         params["clip"] = clip_sha256
     sums = ", ".join(f"sum(coalesce({g}_px, 0)) AS {g}" for g in SHARE_GROUPS)  # column names from the taxonomy
     key = "CAST(ts AS DATE)" if by == "day" else "t_s"
-    df = store.query_df(
+    df = source.query_df(
         f"SELECT {key} AS t, count(*) AS n_frames, sum(valid_px) AS valid, {sums} FROM frames f WHERE {_and(*where)} "
         "GROUP BY 1 ORDER BY 1",
         params,
@@ -112,20 +128,18 @@ def class_shares(
 
 
 def city_values(
-    store: Store, names: Sequence[str], start: date | None, end: date | None, *, min_frames: int,
-    include_low_trust: bool = False,
+    source: FrameSource, names: Sequence[str], selection: Selection
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """City indicator tables (long, as :func:`analytics.indicators.compute`) of ``[start, end]`` and of the period
-    it is compared with (:func:`analytics.periods.comparison_window`); the second is empty, and not queried, when
-    there is none (an open period, one over the longest compared, or no data before it)."""
+    """City indicator tables (long, as :func:`analytics.indicators.compute`) of ``selection`` and of the same
+    selection over the period it is compared with (:func:`analytics.periods.comparison_window`); the second is
+    empty, and not queried, when there is none (an open period, one over the longest compared, or no data before it)."""
     names = list(names)
-    lt = include_low_trust
-    now = compute(store, by="city", indicators=names, start=start, end=end, min_frames=min_frames, include_low_trust=lt)
-    window = comparison_window(start, end, data_period(store)[0]) if start is not None and end is not None else None
+    now = compute(source, selection, by="city", indicators=names)
+    start, end = selection.period
+    window = comparison_window(start, end, data_period(source)[0]) if start is not None and end is not None else None
     if window is None:
         return now, now.iloc[0:0]
-    p0, p1 = window
-    return now, compute(store, by="city", indicators=names, start=p0, end=p1, min_frames=min_frames, include_low_trust=lt)
+    return now, compute(source, selection.with_period(*window), by="city", indicators=names)
 
 
 def clip_indicators(
@@ -142,8 +156,9 @@ def clip_indicators(
         cam["kind"] = cam["kind"].fillna("fixed")
         tmp.upsert_cameras(cam)
         tmp.ingest(measurements)
-        long = compute(tmp, by="city", indicators=list(names) if names else None, min_frames=1, include_low_trust=True)
-        shares = class_shares(tmp, by="frame", include_low_trust=True)
+        everything = Selection(include_low_trust=True, min_frames=1)
+        long = compute(tmp, everything, by="city", indicators=list(names) if names else None)
+        shares = class_shares(tmp, everything, by="frame")
     return long, shares
 
 
@@ -151,17 +166,14 @@ TRUST_LABELS = {"ok": "ok", "low": "low", None: "not checked"}
 """How a run's verdict reads in lists (NULL: stored before verdicts existed, counted as ok)."""
 
 
-def trust_counts(
-    store: Store, start: date | None = None, end: date | None = None, cameras: Sequence[str] | None = None,
-    districts: Sequence[str] | None = None,
-) -> dict[str, int]:
-    """Clips behind the active frames of a selection: ``clips`` in all, ``low`` (left out of indicators
-    unless asked for) and ``not_checked`` (stored before verdicts existed; counted as ok).
+def trust_counts(source: FrameSource, selection: Selection) -> dict[str, int]:
+    """Clips behind the active frames of ``selection`` (its trust rule aside): ``clips`` in all, ``low``
+    (left out of indicators unless asked for) and ``not_checked`` (stored before verdicts existed; counted as ok).
 
     Reads only ``frames`` (its ``low_trust`` flag), so it answers on a Parquet store too.
     """
-    where, params = frame_filter(start, end, cameras, districts)
-    row = store.query_df(
+    where, params = selection_filter(selection, trust=False)
+    row = source.query_df(
         "SELECT count(DISTINCT f.clip_sha256) AS clips, count(DISTINCT f.clip_sha256) FILTER (WHERE f.low_trust) AS low, "
         "count(DISTINCT f.clip_sha256) FILTER (WHERE f.low_trust IS NULL) AS not_checked "
         f"FROM frames f WHERE {_and(*where)}",

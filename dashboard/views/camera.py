@@ -10,6 +10,8 @@ from analytics.formatting import as_percent, format_count, format_period, format
 from analytics.visual import charts, maps
 from dashboard import ui
 
+__all__: list[str] = []  # a page: it lays out widgets and exports nothing
+
 st.title("Camera")
 path = ui.db_path()
 settings = ui.settings()
@@ -27,14 +29,15 @@ ui.from_link("camera_pick", "camera", lambda t: links.parse_choice("camera", t, 
 if wanted in ids:
     st.session_state["camera_pick"] = wanted
 elif "camera_pick" not in st.session_state:  # start on a fixed camera with zones when there is one
-    with_zones = set(ui.catalog(path, "cameras_with_zones"))
+    with_zones = set(ui.cameras_with_zones(path))
     fixed = [c for c in ids if c in with_zones] or cams.loc[cams["kind"] == "fixed", "camera_id"].astype(str).tolist() or ids
     st.session_state["camera_pick"] = fixed[0]
 camera_id = str(st.selectbox("Camera", ids, key="camera_pick", format_func=lambda c: f"{labels.get(c, c)} ({c})"))
 ui.to_link("camera_pick", "camera", camera_id)
 cam = cams[cams["camera_id"] == camera_id].iloc[0].to_dict()
 ui.synthetic_banner(cam.get("source") == "synthetic")
-ui.low_trust_caption(start, end, (camera_id,))
+here = ui.selection(cameras=(camera_id,))  # the sidebar period at this camera
+ui.low_trust_caption(here)
 district = labels.get(str(cam.get("district_id")), "outside districts") if cam.get("district_id") else "outside districts"
 badge = " :orange-badge[synthetic]" if cam.get("source") == "synthetic" else ""
 st.markdown(
@@ -42,8 +45,8 @@ st.markdown(
     + (f" · heading {cam['heading']:.0f}°" if cam.get("heading") == cam.get("heading") and cam.get("heading") is not None else "")
 )
 
-clips = ui.catalog(path, "camera_clips", camera_id, start, end)
-previews = ui.catalog(path, "camera_previews", camera_id)
+clips = ui.camera_clips(path, camera_id, start, end)
+previews = ui.camera_previews(path, camera_id)
 zones = ui.zones(path, camera_id)
 
 left, right = st.columns(2, gap="large")
@@ -51,7 +54,7 @@ with left:
     st.markdown("##### Location")
     track = None
     if cam.get("kind") == "mobile":
-        track = ui.catalog(path, "camera_track", camera_id, start, end)
+        track = ui.camera_track(path, camera_id, start, end)
     st.plotly_chart(maps.camera_location_figure(cam, ui.districts(path), track=track), key="camera_map",
                     config={"displaylogo": False})
     if track is not None:
@@ -80,7 +83,7 @@ with tc:
 accuracy = accuracy_table(ui.camera_evaluations(path, name), name)
 st.caption(" ".join(accuracy.loc[accuracy["camera_id"] == camera_id, "accuracy"]) or "Accuracy not measured.")
 fetch = ui.adjusted if adjusted else ui.indicators
-ts = fetch(path, ("camera", "day"), (name,), start, end, cameras=(camera_id,), min_frames=settings.min_frames)
+ts = fetch(path, here, ("camera", "day"), (name,))
 if adjusted:
     st.caption(adjustment_summary(ts))
 st.plotly_chart(charts.timeseries_figure(ts, "camera", name, period, labels=labels), key="camera_ts", config={"displaylogo": False})
@@ -94,7 +97,7 @@ with st.expander("Table behind this chart"):
     st.dataframe(table, hide_index=True, width="stretch")
     ui.downloads(table, f"urbanlens_{camera_id}_{name}", key="camera_dl")
 
-shares = ui.class_shares(path, camera_id, start, end)
+shares = ui.class_shares(path, here)
 st.plotly_chart(charts.class_share_figure(shares, period), key="camera_shares", config={"displaylogo": False})
 
 st.markdown(f"##### Clips · {period}")

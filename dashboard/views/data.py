@@ -15,6 +15,8 @@ from analytics.models.zoo import list_models
 from analytics.visual import charts, maps
 from dashboard import ui
 
+__all__: list[str] = []  # a page: it lays out widgets and exports nothing
+
 st.title("Data")
 path = ui.db_path()
 own_path = ui.user_db_path()  # cameras and districts are imported into the user's own database, never the demo city's
@@ -103,7 +105,7 @@ with tab_models:
         )
         st.caption(f"Installed models live in `{settings.model_dir}`. Install one on the Analyse footage page or with "
                    "`urbanlens models install NAME`.")
-    runs = ui.catalog(path, "model_run_summary")
+    runs = ui.model_run_summary(path)
     if not runs.empty:
         st.markdown("Models behind the stored measurements")
         st.dataframe(runs, hide_index=True, width="stretch")
@@ -114,7 +116,7 @@ with tab_export:
                 "(change the period in the sidebar).")
     by = st.multiselect("Group by", list(GROUPINGS), default=["district", "day"], key="data_export_by")
     if st.button("Prepare export", key="data_export_go", disabled=not by or not s["frames"]):
-        table = ui.indicators(path, tuple(by), None, start, end, min_frames=settings.min_frames)
+        table = ui.indicators(path, ui.selection(), tuple(by))
         table = charts.readable_table(table, by, ui.labels(path))
         st.session_state["data_export"] = (tuple(by), table)
     if "data_export" in st.session_state:

@@ -11,6 +11,8 @@ from analytics.indicators import INDICATORS
 from analytics.visual import charts
 from dashboard import ui
 
+__all__: list[str] = []  # a page: it lays out widgets and exports nothing
+
 st.title("Explore indicators")
 path = ui.db_path()
 settings = ui.settings()
@@ -19,7 +21,7 @@ if not ui.stats(path)["frames"]:
     ui.empty_state("**No measurements yet.** Charts appear here once clips are analysed.")
     st.stop()
 ui.synthetic_banner()
-ui.low_trust_caption(start, end)
+ui.low_trust_caption(ui.selection())
 period = format_period(start, end)
 labels = ui.labels(path)
 
@@ -31,7 +33,7 @@ with c2:
         "Compare by", ["district", "camera"], horizontal=True, key="explore_by", format_func=lambda k: k.capitalize())))
 adjusted = ui.adjusted_toggle("explore_adjusted")
 fetch = ui.adjusted if adjusted else ui.indicators
-ranked = fetch(path, (key,), (name,), start, end, min_frames=settings.min_frames)
+ranked = fetch(path, ui.selection(), (key,), (name,))
 options = ranked.sort_values("n_frames", ascending=False)[key].astype(str).tolist()
 with c3:
     chosen = ui.linked(f"explore_pick_{key}", key, lambda t: links.parse_choices(key, t, options), lambda: st.multiselect(
@@ -55,9 +57,9 @@ with tab_ts:
         format_func=lambda s: "by day" if s == "day" else "by hour of day (all days pooled)"))
     if chosen:
         flt = {"districts": tuple(chosen)} if key == "district" else {"cameras": tuple(chosen)}
-        ts = fetch(path, (key, step), (name,), start, end, min_frames=settings.min_frames, **flt)
+        ts = fetch(path, ui.selection(**flt), (key, step), (name,))
     else:
-        ts = fetch(path, ("city", step), (name,), start, end, min_frames=settings.min_frames)
+        ts = fetch(path, ui.selection(), ("city", step), (name,))
     series_key = key if chosen else "city"
     st.plotly_chart(charts.timeseries_figure(ts, series_key, name, period, labels=labels, time_key=step), key="explore_ts",
                     config={"displaylogo": False})
@@ -71,7 +73,7 @@ with tab_ts:
 with tab_heat:
     flt2 = ({"districts": tuple(chosen)} if key == "district" else {"cameras": tuple(chosen)}) if chosen else {}
     scope = ", ".join(labels.get(c, c) for c in chosen) if chosen else "whole city"
-    heat = fetch(path, ("hour", "weekday"), (name,), start, end, min_frames=settings.min_frames, **flt2)
+    heat = fetch(path, ui.selection(**flt2), ("hour", "weekday"), (name,))
     st.plotly_chart(charts.heatmap_figure(heat, name, period), key="explore_heat", config={"displaylogo": False})
     st.caption(f"Scope: {scope}.")
     table = charts.readable_table(heat, ["weekday", "hour"])
@@ -88,7 +90,7 @@ with tab_rank:
         ui.downloads(table, f"urbanlens_{name}_by_{key}", key="dl_rank")
 
 with tab_dist:
-    per_day = fetch(path, ("camera", "day"), (name,), start, end, min_frames=max(1, settings.min_frames // 3))
+    per_day = fetch(path, ui.selection(min_frames=max(1, settings.min_frames // 3)), ("camera", "day"), (name,))
     cams = ui.cameras(path)[["camera_id", "district_id"]]
     per_day = per_day.merge(cams.rename(columns={"camera_id": "camera"}), on="camera", how="left")
     per_day["district"] = per_day["district_id"].fillna("(outside districts)")

@@ -21,8 +21,11 @@ from analytics.formatting import (
 from analytics.indicators import HEADLINE, INDICATORS
 from analytics.periods import comparison_window, period_days
 from analytics.visual import charts, maps
+from analytics.visual.clicks import clicked_point
 from analytics.visual.layers import DIRECTION_TEXT
 from dashboard import ui
+
+__all__: list[str] = []  # a page: it lays out widgets and exports nothing
 
 st.title("City overview")
 path = ui.db_path()
@@ -33,13 +36,13 @@ if not stats["frames"]:
     ui.empty_state("**No measurements yet.** The overview fills in as soon as the database holds analysed clips.")
     st.stop()
 ui.synthetic_banner()
-ui.low_trust_caption(start, end)
+ui.low_trust_caption(ui.selection())
 period = format_period(start, end)
 
 # -- KPI tiles ------------------------------------------------------------------------------------
 KPI_NAMES = tuple(n for n in ("green_view", "pedestrian_share", "people_per_hour", "congestion", "distress_share")
                   if n in INDICATORS)
-kpi = ui.kpis(path, KPI_NAMES, start, end, settings.min_frames)
+kpi = ui.kpis(path, KPI_NAMES, ui.selection())
 window = comparison_window(start, end, ui.period_bounds(path)[0])  # none over 90 days or before the data
 against = format_comparison(window, period_days(start, end) if start and end else 0)
 st.markdown(f"##### The city, {period} · change against {against}")
@@ -72,8 +75,8 @@ with right:
                                                      help="7 ≈ 5 km², 8 ≈ 0.7 km², 9 ≈ 0.1 km² per cell")))
     ui.indicator_caption(name)
 
-values = ui.indicators(path, (kind,), (name,), start, end, h3_resolution=res, min_frames=settings.min_frames)
-cam_values = ui.indicators(path, ("camera",), (name,), start, end, min_frames=settings.min_frames)
+values = ui.indicators(path, ui.selection(), (kind,), (name,), h3_resolution=res)
+cam_values = ui.indicators(path, ui.selection(), ("camera",), (name,))
 cams = ui.cameras(path).merge(
     cam_values[["camera", "value", "n_frames"]].rename(columns={"camera": "camera_id"}), on="camera_id", how="left"
 )
@@ -86,18 +89,8 @@ if kind == "district" and values[kind].eq("(outside districts)").any() and areas
 polys = maps.polygons_frame(areas, values, kind, name)
 
 # the map's selection (clicked in the previous run) decides the outlined area before the map is drawn
-event = st.session_state.get("overview_map")
-picked = None
-points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else getattr(
-    getattr(event, "selection", None), "points", []
-)
-for p in points or []:
-    cd = p.get("customdata")
-    if isinstance(cd, list):
-        cd = cd[0] if cd else None
-    if isinstance(cd, str) and ":" in cd:
-        picked = cd
-        break
+clicked = clicked_point(st.session_state.get("overview_map"), needs=("tag",))  # a "kind:id" area or camera
+picked = str(clicked.customdata) if clicked is not None else None
 if picked and picked.startswith("camera:"):
     st.session_state["camera_id"] = picked.split(":", 1)[1]
     st.switch_page("views/camera.py")
@@ -130,8 +123,7 @@ with right:
                     in_area = cams[cams["district_id"] == area_id]
                     adjusted = ui.adjusted_toggle("overview_adjusted")
                     fetch = ui.adjusted if adjusted else ui.indicators
-                    detail = fetch(path, ("district",), tuple(HEADLINE), start, end, districts=(area_id,),
-                                   min_frames=settings.min_frames)
+                    detail = fetch(path, ui.selection(districts=(area_id,)), ("district",), tuple(HEADLINE))
                     for d in detail.itertuples(index=False):
                         st.markdown(f"- {INDICATORS[d.indicator].label}: **{format_value(d.indicator, d.value)}** "
                                     f"(n = {format_count(d.n_frames)})")

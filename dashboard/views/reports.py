@@ -19,7 +19,10 @@ from analytics.indicators import HEADLINE, INDICATORS
 from analytics.reports import build_report
 from analytics.reports.html import render_html
 from analytics.reports.pdf import render_pdf
+from analytics.selection import Selection
 from dashboard import ui
+
+__all__: list[str] = []  # a page: it lays out widgets and exports nothing
 
 CITY = "__city__"
 
@@ -29,7 +32,8 @@ def _build(path: str, version: tuple[int, ...], area: str | None, start: date, e
     """What the page shows and offers for download, as plain values (st.cache_data pickles them);
     ``version`` (:func:`ui.data_version`) makes a new report once the data has changed."""
     with ui.store().reading() as store:  # one read-only connection for the report's queries
-        content = build_report(store, area, start, end, main_indicator=main, min_frames=ui.settings().min_frames)
+        selection = Selection(start=start, end=end, min_frames=ui.settings().min_frames)
+        content = build_report(store, selection, area, main_indicator=main)
     return {
         "title": content.title, "period": content.period_text, "has_data": content.has_data,
         "no_data_reason": content.no_data_reason, "key_points": tuple(content.key_points),

@@ -1,0 +1,121 @@
+"""What the pages share, by concern; pages use ``from dashboard import ui`` and the names below.
+
+- :mod:`dashboard.ui.data`: cached data access, one typed function per query (database path first,
+  a :class:`~analytics.selection.Selection` where frames are read);
+- :mod:`dashboard.ui.database`: which database the session shows and the handles on it;
+- :mod:`dashboard.ui.links`: deep links (query parameters bound to widgets);
+- :mod:`dashboard.ui.sidebar`: the database switch, the period, the footer and the page's selection;
+- :mod:`dashboard.ui.widgets`: pickers, switches, captions, downloads, imports, errors and empty states.
+"""
+
+from __future__ import annotations
+
+from analytics.errors import UrbanLensError
+from dashboard.ui.data import (
+    MAX_ENTRIES,
+    TTL,
+    adjusted,
+    camera_clips,
+    camera_evaluations,
+    camera_previews,
+    camera_track,
+    cameras,
+    cameras_with_zones,
+    class_shares,
+    clear_data,
+    data_version,
+    districts,
+    indicators,
+    kpis,
+    labels,
+    model_run_summary,
+    period_bounds,
+    settings,
+    stats,
+    store_at,
+    trust_counts,
+    zones,
+)
+from dashboard.ui.database import (
+    DATABASE_KEY,
+    DATABASE_LABELS,
+    active_db_path,
+    db_path,
+    show_user_database_next,
+    store,
+    user_db_path,
+    user_has_data,
+    user_store,
+    viewing_demo,
+)
+from dashboard.ui.links import PERIOD_CHOICES, PERIOD_CODES, clear_selection, from_link, linked, linked_selection, to_link
+from dashboard.ui.sidebar import period, selection, sidebar_database, sidebar_footer, sidebar_period
+from dashboard.ui.widgets import (
+    adjusted_toggle,
+    downloads,
+    empty_state,
+    import_button,
+    indicator_caption,
+    indicator_picker,
+    low_trust_caption,
+    show_error,
+    synthetic_banner,
+)
+
+__all__ = [
+    "DATABASE_KEY",
+    "DATABASE_LABELS",
+    "MAX_ENTRIES",
+    "PERIOD_CHOICES",
+    "PERIOD_CODES",
+    "TTL",
+    "UrbanLensError",
+    "active_db_path",
+    "adjusted",
+    "adjusted_toggle",
+    "camera_clips",
+    "camera_evaluations",
+    "camera_previews",
+    "camera_track",
+    "cameras",
+    "cameras_with_zones",
+    "class_shares",
+    "clear_data",
+    "clear_selection",
+    "data_version",
+    "db_path",
+    "districts",
+    "downloads",
+    "empty_state",
+    "from_link",
+    "import_button",
+    "indicator_caption",
+    "indicator_picker",
+    "indicators",
+    "kpis",
+    "labels",
+    "linked",
+    "linked_selection",
+    "low_trust_caption",
+    "model_run_summary",
+    "period",
+    "period_bounds",
+    "selection",
+    "settings",
+    "show_error",
+    "show_user_database_next",
+    "sidebar_database",
+    "sidebar_footer",
+    "sidebar_period",
+    "stats",
+    "store",
+    "store_at",
+    "synthetic_banner",
+    "to_link",
+    "trust_counts",
+    "user_db_path",
+    "user_has_data",
+    "user_store",
+    "viewing_demo",
+    "zones",
+]

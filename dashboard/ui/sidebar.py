@@ -1,0 +1,92 @@
+"""The sidebar every page shares: the database switch, the period and the footer; the period and selection pages read."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import streamlit as st
+
+from analytics import links
+from analytics.formatting import format_count, format_counted, format_period
+from analytics.periods import default_period
+from analytics.selection import Selection
+from analytics.settings import DATABASE_CHOICES
+from dashboard.ui.data import period_bounds, settings, stats
+from dashboard.ui.database import DATABASE_KEY, DATABASE_LABELS, DATABASE_REQUEST_KEY, active_db_path, db_path
+from dashboard.ui.links import PERIOD_CHOICES, linked, period_from_link, period_to_link
+
+__all__ = ["period", "selection", "sidebar_database", "sidebar_footer", "sidebar_period"]
+
+
+def sidebar_database() -> None:
+    """The switch between "Your data" and "Demo city" in the sidebar; stores ``st.session_state.database``.
+
+    Not shown when a database is named (``URBANLENS_DB``); without a demo city, a caption says how to build one.
+    """
+    s = settings()
+    if s.db_pinned:
+        return
+    with st.sidebar:
+        st.markdown("##### Database")
+        if not s.demo_db_path.exists():
+            st.caption(f"Your data (`{s.db_path}`). The synthetic demo city is not built: `urbanlens demo`.")
+            return
+        if st.session_state.pop(DATABASE_REQUEST_KEY, None) == "user":  # asked for by a page on the previous run
+            st.session_state[DATABASE_KEY] = "user"
+        current = active_db_path(s, st.session_state.get(DATABASE_KEY))
+        linked(DATABASE_KEY, "db", lambda t: links.parse_choice("db", t, list(DATABASE_CHOICES)), lambda: st.radio(
+            "Database", list(DATABASE_CHOICES), index=1 if current == s.demo_db_path else 0, key=DATABASE_KEY,
+            format_func=DATABASE_LABELS.__getitem__, horizontal=True, label_visibility="collapsed",
+            help=f"Your data: your own footage and places (`{s.db_path}`). Demo city: Lensfield, made-up synthetic data "
+                 f"(`{s.demo_db_path}`); nothing real is saved there."))
+
+
+def sidebar_period() -> None:
+    """The period picker in the sidebar (shared by every page); stores ``st.session_state.period``."""
+    first, last = period_bounds(db_path())
+    with st.sidebar:
+        st.markdown("##### Period")
+        if first is None or last is None:
+            st.caption("No measurements yet.")
+            st.session_state["period"] = (None, None)
+            return
+        earliest = first - timedelta(days=365)  # the custom period's first selectable day
+        period_from_link(earliest, last)
+        choice = st.radio("Period", PERIOD_CHOICES, index=0, key="period_choice", label_visibility="collapsed")
+        if choice != "Custom":  # the days ending at the latest data, not today (analytics.periods.default_period)
+            start, end = default_period(str(choice), first, last)
+        else:
+            picked = st.date_input("From – to", value=(max(first, last - timedelta(days=6)), last), min_value=earliest,
+                                   max_value=last, key="period_custom")
+            if isinstance(picked, tuple) and len(picked) == 2:
+                start, end = picked
+            else:
+                start = end = picked[0] if isinstance(picked, tuple) and picked else last
+        st.caption(f"{format_period(start, end)} · data from {format_period(first, last)}")
+        st.session_state["period"] = (start, end)
+        period_to_link(str(choice), start, end)
+
+
+def period() -> tuple[date | None, date | None]:
+    value = st.session_state.get("period", (None, None))
+    return value[0], value[1]
+
+
+def selection(**changes: Any) -> Selection:
+    """The frames a page shows: the sidebar period, ``settings.min_frames`` and ``changes`` (cameras, districts, ...)."""
+    start, end = period()
+    return Selection(start=start, end=end, min_frames=settings().min_frames).with_(**changes)
+
+
+def sidebar_footer() -> None:
+    s = stats(db_path())
+    with st.sidebar:
+        st.divider()
+        st.caption(
+            f"Database `{s['path']}` · {format_counted(s['frames'], 'frame')} · {format_counted(s['clips'], 'clip')} · "
+            f"{format_counted(s['cameras'], 'camera')}"
+        )
+        if s["clips"] and s["synthetic_share"] > 0:
+            n_syn = round(s["clips"] * s["synthetic_share"])
+            st.caption(f":orange-badge[synthetic] {format_count(n_syn)} of {format_count(s['clips'])} clips are synthetic demo data")
