@@ -136,8 +136,8 @@ def indicators(
             raise InputError("--adjusted reads the evaluations of the database; it cannot be combined with --parquet")
         selection = Selection(start=d0, end=d1, include_low_trust=include_low_trust,
                               min_frames=load_settings().min_frames if min_frames is None else min_frames)
-        query = adjusted_indicators if adjusted else ind.compute
-        long = query(store if adjusted else source, selection, keys, indicator or None, h3_resolution)
+        long = (adjusted_indicators(store, selection, keys, indicator or None, h3_resolution) if adjusted
+                else ind.compute(source, selection, keys, indicator or None, h3_resolution))
         left_out = "" if include_low_trust else left_out_note(trust_counts(source, selection)["low"])
     _write_indicators(long, keys, fmt, adjusted, (d0, d1) if d0 or d1 else None)
     if left_out:  # on stderr for csv and json, so the output stays machine-readable
