@@ -44,6 +44,14 @@ import yaml
 from analytics.errors import DataFormatError, InputError
 from analytics.taxonomy import BUILTIN_CLASS_SETS, ClassSet
 
+__all__ = [
+    "RESIZE_POLICIES",
+    "CrfParams",
+    "ModelCard",
+    "card_from_dict",
+    "load_card",
+]
+
 RESIZE_POLICIES = ("letterbox", "crop", "stretch")
 
 

@@ -6,6 +6,19 @@ dashboard can show one clear line instead of a traceback.
 
 from __future__ import annotations
 
+__all__ = [
+    "UrbanLensError",
+    "InputError",
+    "DataFormatError",
+    "StoreError",
+    "SchemaVersionError",
+    "ModelError",
+    "ChecksumError",
+    "UnsafeFileError",
+    "VideoError",
+    "Cancelled",
+]
+
 
 class UrbanLensError(Exception):
     """Base class of every error UrbanLens raises on purpose."""

@@ -74,6 +74,35 @@ from analytics.errors import InputError
 from analytics.indicators import INDICATORS
 from analytics.periods import period_days
 
+__all__ = [
+    "SHARE_TO_PERCENT",
+    "MEAN_DIGITS",
+    "SHARE_DIGITS",
+    "MISSING_TEXT",
+    "EMPTY_CELL",
+    "display_scale",
+    "to_display",
+    "as_percent",
+    "share_digits",
+    "format_percent",
+    "mean_digits",
+    "format_number",
+    "format_value",
+    "format_cell",
+    "format_interval",
+    "format_difference",
+    "rounds_to_zero",
+    "format_difference_interval",
+    "round_significant",
+    "format_count",
+    "format_counted",
+    "format_day",
+    "format_period",
+    "format_previous",
+    "format_part_of",
+    "format_comparison",
+]
+
 SHARE_TO_PERCENT = 100.0
 """Stored shares are fractions in [0, 1]; people read percentages."""
 

@@ -28,6 +28,25 @@ from shapely.geometry import shape
 
 from analytics.errors import DataFormatError, InputError
 
+__all__ = [
+    "CAMERA_COLUMNS",
+    "CAMERA_KINDS",
+    "ZONE_ROLES",
+    "ID_RULE",
+    "MAX_NAME",
+    "name_problem",
+    "validate_cameras",
+    "read_cameras_csv",
+    "read_districts_geojson",
+    "parse_geometries",
+    "DistrictIndex",
+    "district_index",
+    "district_of_points",
+    "polygon_rings",
+    "h3_boundary_geojson",
+    "parse_zones",
+]
+
 CAMERA_COLUMNS = ("camera_id", "name", "lon", "lat", "heading", "kind")
 CAMERA_KINDS = ("fixed", "mobile")
 """A fixed camera stays at its position; a mobile one (a bus, a bike) records each frame's position."""

@@ -19,6 +19,22 @@ from typing import Generic, TypeVar
 from analytics.errors import InputError
 from analytics.periods import DATE_FORMAT, parse_date
 
+__all__ = [
+    "T",
+    "PARAMS",
+    "PERIOD_CODES",
+    "TRUE_TEXT",
+    "FALSE_TEXT",
+    "Resolved",
+    "parse_choice",
+    "parse_choices",
+    "parse_flag",
+    "parse_day",
+    "parse_period",
+    "resolve",
+    "flag_text",
+]
+
 T = TypeVar("T")
 
 PARAMS: dict[str, str] = {

@@ -11,6 +11,18 @@ from datetime import date, datetime, timedelta
 
 from analytics.errors import InputError
 
+__all__ = [
+    "DATE_FORMAT",
+    "parse_date",
+    "parse_timestamp",
+    "check_period",
+    "period_days",
+    "previous_period",
+    "MAX_COMPARISON_DAYS",
+    "comparison_window",
+    "default_period",
+]
+
 DATE_FORMAT = "YYYY-MM-DD"
 """How a date is written when it is typed (ISO 8601)."""
 

@@ -20,6 +20,15 @@ import pandas as pd
 from analytics.errors import InputError
 from analytics.taxonomy import ClassSet
 
+__all__ = [
+    "SOURCES",
+    "OBJECT_GROUPS",
+    "ClipInfo",
+    "RunInfo",
+    "Preview",
+    "ClipMeasurements",
+]
+
 SOURCES = ("footage", "synthetic")
 OBJECT_GROUPS = ("person", "two_wheeler", "vehicle")
 """Groups whose connected components are counted as objects."""

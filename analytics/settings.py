@@ -38,6 +38,16 @@ from pathlib import Path
 
 from analytics.errors import InputError
 
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT_S",
+    "default_threads",
+    "Settings",
+    "DATABASE_CHOICES",
+    "default_database",
+    "shown_database",
+    "load_settings",
+]
+
 
 def _env_int(name: str, default: int, minimum: int = 0) -> int:
     raw = os.environ.get(name)

@@ -18,6 +18,11 @@ import math
 
 import numpy as np
 
+__all__ = [
+    "t_quantile_975",
+    "ratio_interval",
+]
+
 # Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom; 1.96 beyond.
 _T975 = (
     12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,

@@ -15,6 +15,18 @@ from dataclasses import dataclass
 
 from analytics.errors import InputError
 
+__all__ = [
+    "GROUPS",
+    "VALID_GROUPS",
+    "GROUP_LABELS",
+    "GROUP_COLORS",
+    "ClassSet",
+    "CITYSCAPES_CLASSES",
+    "CITYSCAPES",
+    "BUILTIN_CLASS_SETS",
+    "group_label",
+]
+
 GROUPS: tuple[str, ...] = (
     "road",
     "sidewalk",

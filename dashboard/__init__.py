@@ -1,1 +1,3 @@
 """The UrbanLens Streamlit dashboard: ``urbanlens dashboard`` runs ``dashboard/app.py``."""
+
+__all__: list[str] = []

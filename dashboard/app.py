@@ -7,6 +7,8 @@ from pathlib import Path
 
 import streamlit as st
 
+__all__: list[str] = []
+
 try:
     from dashboard import ui
 except ImportError:  # run from a checkout without installing: put the repository root on the path

@@ -94,7 +94,7 @@ def _distress(view: np.ndarray, road: np.ndarray) -> tuple[int, int]:
     crack = hole = 0
     for i in range(1, n):
         if stats[i, 4] >= D.MIN_AREA:
-            t, s = D._shape(cc == i)
+            t, s = D.component_shape(cc == i)
             crack += int(stats[i, 4]) if t <= D.MAX_CRACK_THICKNESS and s >= D.MIN_CRACK_SLENDERNESS else 0
             hole += int(stats[i, 4]) if t > D.MAX_CRACK_THICKNESS and s < D.MAX_POTHOLE_SLENDERNESS else 0
     return crack, hole

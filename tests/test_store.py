@@ -139,14 +139,14 @@ def test_failure_while_writing_rolls_back(tmp_path: Path, monkeypatch: pytest.Mo
     import analytics.store.ingest as ingest_mod
 
     s = store_with_cameras(str(tmp_path / "s.duckdb"), [("c1", 4.0, 52.0)])
-    real = ingest_mod._insert
+    real = ingest_mod.insert_table
 
     def crash_on_class_pixels(cur, table, df):  # type: ignore[no-untyped-def]
         if table == "frame_class_pixels":
             raise RuntimeError("disk full (simulated)")
         real(cur, table, df)
 
-    monkeypatch.setattr(ingest_mod, "_insert", crash_on_class_pixels)
+    monkeypatch.setattr(ingest_mod, "insert_table", crash_on_class_pixels)
     with pytest.raises(RuntimeError, match="simulated"):
         s.ingest(clip_from_pixels("c1", T0, [{ROAD: 60}]))
     monkeypatch.undo()

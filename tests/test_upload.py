@@ -96,11 +96,11 @@ def test_position_map_and_clicks() -> None:
     assert len(grid.x) == 61 * 41 and min(grid.y) < 52.30 and max(grid.y) > 52.34  # the clickable points cover the cameras
     assert [t.name for t in fig.data] == ["click", "stored cameras"]  # no position yet: none drawn
     click = {"curve_number": 0, "point_index": 7, "x": float(grid.x[7]), "y": float(grid.y[7])}
-    lat, lon = flow.picked_position([click])  # type: ignore[misc]
+    lat, lon = flow.picked_position({"selection": {"points": [click]}})  # type: ignore[misc]
     fig2 = flow.picker_figure(cams, pd.DataFrame(), (lat, lon), flow.finer_span(span))
     assert fig2 is not None and fig2.data[-1].name == "new camera" and fig2.data[-1].y == (lat,)
     assert abs(float(np.mean(fig2.data[0].y)) - lat) < 1e-9  # centred on the new position
-    assert flow.picked_position([{"curve_number": 1, "x": 4.8, "y": 52.3}]) is None  # a stored camera, not the grid
+    assert flow.picked_position({"selection": {"points": [{"curve_number": 1, "x": 4.8, "y": 52.3}]}}) is None  # a stored camera, not the grid
     with pytest.raises(InputError, match="map scale 'planet'"):
         flow.finer_span("planet")
 

@@ -12,6 +12,16 @@ from rich.markup import escape
 from analytics.settings import load_settings
 from analytics.store import Store, open_store
 
+__all__ = [
+    "console",
+    "err_console",
+    "DbOption",
+    "error_line",
+    "db_path",
+    "say_wait",
+    "open_db",
+]
+
 console = Console()
 err_console = Console(stderr=True)
 

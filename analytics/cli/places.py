@@ -13,6 +13,17 @@ from rich.table import Table
 from analytics.cli._common import DbOption, console, open_db
 from analytics.geo import parse_zones, read_cameras_csv, read_districts_geojson
 
+__all__ = [
+    "cameras_app",
+    "OUTSIDE_DISTRICTS",
+    "districts_app",
+    "cameras_add",
+    "cameras_import",
+    "cameras_list",
+    "districts_import",
+    "register",
+]
+
 cameras_app = typer.Typer(help="Add and import cameras so footage can be tied to places.", no_args_is_help=True)
 OUTSIDE_DISTRICTS = "— (outside districts)"
 """What the district column says for a camera that lies in no known district."""

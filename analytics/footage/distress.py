@@ -32,7 +32,7 @@ import numpy as np
 
 from analytics.errors import InputError
 
-__all__ = ["DistressResult", "distress_heuristic", "KERNEL", "MIN_CONTRAST"]
+__all__ = ["DistressResult", "KERNEL", "MIN_CONTRAST", "component_shape", "distress_heuristic"]
 
 KERNEL = 21
 MIN_CONTRAST = 25.0
@@ -55,11 +55,11 @@ class DistressResult:
     road_px: int
 
 
-def _shape(component: np.ndarray) -> tuple[float, float]:
+def component_shape(component: np.ndarray) -> tuple[float, float]:
     """(thickness, slenderness) of one boolean component (see the module doc).
 
     >>> line = np.zeros((5, 40), bool); line[2, 5:35] = True
-    >>> t, s = _shape(line); (round(t), round(s))
+    >>> t, s = component_shape(line); (round(t), round(s))
     (2, 8)
     """
     padded = np.pad(component.astype(np.uint8), 1)
@@ -131,7 +131,7 @@ def distress_heuristic(view_bgr: np.ndarray, road: np.ndarray) -> DistressResult
         if area < MIN_AREA:
             continue
         comp = cc[y : y + ch, x : x + cw] == i
-        thick, slender = _shape(comp)
+        thick, slender = component_shape(comp)
         if thick <= MAX_CRACK_THICKNESS and slender >= MIN_CRACK_SLENDERNESS:
             crack[y : y + ch, x : x + cw] |= comp
         elif thick > MAX_CRACK_THICKNESS and slender < MAX_POTHOLE_SLENDERNESS:

@@ -45,7 +45,7 @@ from analytics.store.schema import GROUP_COLUMNS
 from analytics.taxonomy import GROUPS
 from analytics.trust import TrustVerdict, assess_measurements
 
-__all__ = ["DEMO_SOURCE", "IngestResult", "database_holds", "ingest_batch", "refuse_mixing"]
+__all__ = ["DEMO_SOURCE", "IngestResult", "database_holds", "ingest_batch", "insert_table", "refuse_mixing"]
 
 DEMO_SOURCE = "synthetic"
 """The ``source`` of the demo city's clips, cameras and districts: what marks a database as the demo's."""
@@ -350,29 +350,29 @@ def _write(cur: duckdb.DuckDBPyConnection, rows: _Rows) -> None:
         cur.execute("UPDATE frames SET active = false WHERE clip_sha256 IN (SELECT unnest(?))", [rows.superseded])
     if rows.source_paths:
         cur.executemany("UPDATE clips SET source_path = ? WHERE clip_sha256 = ?", rows.source_paths)
-    _insert(cur, "clips", pd.DataFrame(rows.clips))
-    _insert(cur, "model_runs", pd.DataFrame(rows.runs))
+    insert_table(cur, "clips", pd.DataFrame(rows.clips))
+    insert_table(cur, "model_runs", pd.DataFrame(rows.runs))
     if rows.frames:
         first = rows.frames[0]
-        _insert(cur, "frames", pd.DataFrame({c: np.concatenate([p[c] for p in rows.frames]) for c in first}))
+        insert_table(cur, "frames", pd.DataFrame({c: np.concatenate([p[c] for p in rows.frames]) for c in first}))
     _insert_parts(cur, "frame_class_pixels", rows.class_pixels)
     _insert_parts(cur, "frame_objects", rows.objects)
     if rows.zone_pixels:
         zones = pd.concat(rows.zone_pixels, ignore_index=True)
         summed = zones.groupby(["frame_id", "zone", "role", "grp"], as_index=False)["pixels"].sum()
-        _insert(cur, "frame_zone_pixels", pd.DataFrame(summed))
-    _insert(cur, "previews", pd.DataFrame(rows.previews))
+        insert_table(cur, "frame_zone_pixels", pd.DataFrame(summed))
+    insert_table(cur, "previews", pd.DataFrame(rows.previews))
 
 
 def _insert_parts(cur: duckdb.DuckDBPyConnection, table: str, parts: list[pd.DataFrame]) -> None:
     if parts:
-        _insert(cur, table, pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0])
+        insert_table(cur, table, pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0])
 
 
 _TABLES = ("clips", "model_runs", "frames", "frame_class_pixels", "frame_objects", "frame_zone_pixels", "previews")
 
 
-def _insert(cur: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame) -> None:
+def insert_table(cur: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame) -> None:
     """Bulk insert by column name from a DataFrame (table names come from a fixed list)."""
     if df.empty:
         return

@@ -13,6 +13,17 @@ import pandas as pd
 from analytics.errors import InputError
 from analytics.geo import DistrictIndex, district_index
 
+__all__ = [
+    "DISTRICT_COLUMNS",
+    "CAMERA_COLUMNS",
+    "ZONE_COLUMNS",
+    "stored_district_index",
+    "write_districts",
+    "write_cameras",
+    "write_zones",
+    "assign_districts",
+]
+
 DISTRICT_COLUMNS = ("district_id", "name", "geometry_geojson", "source")
 CAMERA_COLUMNS = ("camera_id", "name", "lon", "lat", "heading", "kind", "source")
 ZONE_COLUMNS = ("zone", "role", "polygon_json")

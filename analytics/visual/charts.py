@@ -33,6 +33,38 @@ from analytics.indicators import HEADLINE, INDICATORS, WEEKDAYS, to_wide
 from analytics.taxonomy import GROUP_COLORS, group_label
 from analytics.visual.layers import MISSING_COLOR, ColourScale, indicator_scale
 
+__all__ = [
+    "OKABE_ITO",
+    "FONT",
+    "GAP_FACTOR",
+    "DAY_MS",
+    "break_gaps",
+    "date_axis",
+    "WEEKEND_SHADING_DAYS",
+    "weekend_runs",
+    "WEEKLY_DAYS",
+    "WEEK",
+    "is_weekly",
+    "weekly_rollup",
+    "weekly_rollup_wide",
+    "time_span",
+    "band_xy",
+    "indicator_title",
+    "empty_figure",
+    "hover_texts",
+    "rows",
+    "kpi_table",
+    "readable_table",
+    "timeseries_figure",
+    "plotly_colours",
+    "heatmap_figure",
+    "ranked_bars_figure",
+    "distribution_figure",
+    "class_share_figure",
+    "headline_names",
+    "clip_indicator_table",
+]
+
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 """Okabe & Ito (2008) qualitative palette, distinguishable with every common colour-vision deficiency."""
 FONT = "Inter, 'Source Sans Pro', 'Helvetica Neue', Arial, sans-serif"

@@ -29,6 +29,44 @@ from analytics.errors import InputError
 from analytics.formatting import MISSING_TEXT, display_scale
 from analytics.indicators import INDICATORS
 
+__all__ = [
+    "KM_PER_DEGREE",
+    "SCALE_BAR_STEPS_KM",
+    "MISSING_COLOR",
+    "CONTEXT_FILL",
+    "DAMAGE_COLOR",
+    "INK",
+    "MUTED",
+    "PAPER",
+    "Ring",
+    "label_point",
+    "Extent",
+    "extent_of",
+    "luminance",
+    "text_colour",
+    "ColourScale",
+    "colour_scale",
+    "DIRECTION_SCALES",
+    "DIRECTION_TEXT",
+    "indicator_scale",
+    "Area",
+    "area_layer",
+    "HitPoints",
+    "hit_points",
+    "Label",
+    "label_layer",
+    "CameraPoint",
+    "camera_layer",
+    "Finding",
+    "finding_layer",
+    "scale_bar_km",
+    "ScaleBar",
+    "scale_bar",
+    "NorthArrow",
+    "north_arrow",
+    "MapStack",
+]
+
 KM_PER_DEGREE = 111.32
 """Kilometres per degree of latitude (and of longitude at the equator)."""
 

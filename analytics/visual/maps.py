@@ -52,6 +52,30 @@ from analytics.visual.layers import (
     scale_bar,
 )
 
+__all__ = [
+    "HIGHLIGHT_FILL",
+    "AREA_ALPHA",
+    "polygons_frame",
+    "h3_areas",
+    "district_areas",
+    "add_areas",
+    "add_hit_areas",
+    "add_outlines",
+    "add_labels",
+    "add_colour_bar",
+    "add_route",
+    "add_cameras",
+    "add_findings",
+    "add_scale_bar",
+    "add_north_arrow",
+    "set_extent",
+    "set_tiles",
+    "choropleth",
+    "camera_location_figure",
+    "ZONE_COLORS",
+    "zones_figure",
+]
+
 HIGHLIGHT_FILL = "#c8e3e2"
 """Fill of the district a camera stands in (camera location map)."""
 

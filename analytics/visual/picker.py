@@ -7,7 +7,6 @@ each click centres the map and steps one scale finer (:func:`finer_span`).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -16,6 +15,7 @@ import plotly.graph_objects as go
 
 from analytics.errors import InputError
 from analytics.geo import polygon_rings
+from analytics.visual.clicks import clicked_point
 
 __all__ = [
     "MAP_SPANS", "finer_span", "fitting_span", "map_centre", "picked_position", "picker_figure", "position_grid", "position_problem",
@@ -136,13 +136,14 @@ def picker_figure(
     return fig
 
 
-def picked_position(points: Iterable[dict[str, Any]]) -> tuple[float, float] | None:
-    """(lat, lon) of the clicked grid point in a plotly selection (trace 0 only), rounded to 6 decimals.
+def picked_position(event: Any) -> tuple[float, float] | None:
+    """(lat, lon) of the clicked grid point in a plotly selection ``event`` (trace 0 only), rounded to 6 decimals
+    (the event is read by :func:`analytics.visual.clicks.clicked_point`).
 
-    >>> picked_position([{"curve_number": 0, "x": 4.91234567, "y": 52.3}]), picked_position([{"curve_number": 2, "x": 1, "y": 2}])
-    ((52.3, 4.912346), None)
+    >>> picked_position({"selection": {"points": [{"curve_number": 0, "x": 4.91234567, "y": 52.3}]}})
+    (52.3, 4.912346)
+    >>> picked_position({"selection": {"points": [{"curve_number": 2, "x": 1, "y": 2}]}}), picked_position(None)
+    (None, None)
     """
-    for p in points:
-        if int(p.get("curve_number", -1)) == 0 and p.get("x") is not None and p.get("y") is not None:
-            return round(float(p["y"]), 6), round(float(p["x"]), 6)
-    return None
+    p = clicked_point(event, curve=0, needs=("x", "y"))
+    return None if p is None or p.x is None or p.y is None else (round(float(p.y), 6), round(float(p.x), 6))

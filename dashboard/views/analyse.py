@@ -12,6 +12,8 @@ from analytics.models import zoo
 from analytics.pages import analyse as flow
 from dashboard import ui
 
+__all__: list[str] = []
+
 st.title("Analyse footage")
 path = ui.user_db_path()  # clips are analysed for, and saved to, the user's own database, never the demo city's
 settings = ui.settings()
@@ -91,7 +93,7 @@ else:
 
         def _picked() -> None:
             event = st.session_state.get("analyse_map")
-            where = flow.picked_position(event["selection"]["points"]) if event else None
+            where = flow.picked_position(event)
             if where is not None:
                 st.session_state["analyse_new_lat"], st.session_state["analyse_new_lon"] = where
                 st.session_state["analyse_map_span"] = flow.finer_span(st.session_state.get("analyse_map_span") or span)
