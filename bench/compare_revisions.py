@@ -8,7 +8,8 @@ take turns: one end-to-end :func:`~analytics.footage.pipeline.analyse_clip` of a
 frames a second, nothing stored) on the baseline, then the same on this checkout, ``--repeats``
 times per clip, so a change of machine load hits both alike. Printed per clip: each side's median
 seconds, the ratio of the medians, the median of the side-by-side ratios (above 1: this checkout
-is faster), and whether both sides measured the same numbers and previews (a SHA-256 over every
+is faster), each side's median CPU seconds (all threads; steadier than wall time on a busy
+machine), and whether both sides measured the same numbers and previews (a SHA-256 over every
 measured array, object box and preview image).
 
 Revisions from before the options object (:class:`~analytics.footage.pipeline.AnalysisOptions`
@@ -66,10 +67,10 @@ def digest(m):
 print(json.dumps({"ready": True}), flush=True)
 for line in sys.stdin:
     path = Path(line.strip())
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     r = run(path)
-    seconds = time.perf_counter() - t0
-    print(json.dumps({"seconds": seconds, "frames": r.measurements.n, "digest": digest(r.measurements)}), flush=True)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "frames": r.measurements.n, "digest": digest(r.measurements)}), flush=True)
 '''
 
 
@@ -89,13 +90,13 @@ class Worker:
             raise RuntimeError(f"the worker stopped (exit {self.proc.wait()})")
         return dict(json.loads(line))
 
-    def analyse(self, clip: Path) -> tuple[float, str]:
-        """Seconds to analyse ``clip``, and the digest of its measurements."""
+    def analyse(self, clip: Path) -> tuple[float, float, str]:
+        """Wall-clock and CPU seconds (all threads of the worker) to analyse ``clip``, and the digest of its measurements."""
         assert self.proc.stdin is not None
         self.proc.stdin.write(f"{clip}\n")
         self.proc.stdin.flush()
         out = self._read()
-        return float(out["seconds"]), str(out["digest"])
+        return float(out["seconds"]), float(out["cpu"]), str(out["digest"])
 
     def close(self) -> None:
         if self.proc.stdin is not None:
@@ -125,15 +126,19 @@ def main() -> None:
               f"median of {args.repeats}, interleaved")
         try:
             for clip in CLIPS:
-                digests = {k: w.analyse(samples / clip)[1] for k, w in sides.items()}  # warm-up: builds the sessions
+                digests = {k: w.analyse(samples / clip)[2] for k, w in sides.items()}  # warm-up: builds the sessions
                 times: dict[str, list[float]] = {k: [] for k in sides}
+                cpus: dict[str, list[float]] = {k: [] for k in sides}
                 for _ in range(args.repeats):
                     for k, w in sides.items():
-                        times[k].append(w.analyse(samples / clip)[0])
+                        wall, cpu, _ = w.analyse(samples / clip)
+                        times[k].append(wall)
+                        cpus[k].append(cpu)
                 base, this = statistics.median(times["baseline"]), statistics.median(times["this"])
                 paired = statistics.median(b / t for b, t in zip(times["baseline"], times["this"], strict=True))
                 print(f"{clip}: baseline {base:.2f} s, this checkout {this:.2f} s, ratio {base / this:.2f} "
-                      f"(median of side-by-side ratios {paired:.2f}; above 1: this checkout is faster); measurements and "
+                      f"(median of side-by-side ratios {paired:.2f}; above 1: this checkout is faster); CPU seconds "
+                      f"{statistics.median(cpus['baseline']):.2f} against {statistics.median(cpus['this']):.2f}; measurements and "
                       f"previews {'identical' if digests['baseline'] == digests['this'] else 'DIFFERENT'}", flush=True)
         finally:
             for w in sides.values():
