@@ -4,7 +4,8 @@
 The baseline revision (default ``HEAD~1``) is exported with ``git archive`` into a temporary folder.
 Each side runs in a worker process of its own that imports its tree's ``analytics`` and installs
 espnetv2-s2 at 384x768 from the ../shared mirror into its own temporary URBANLENS_HOME. The workers
-take turns: one end-to-end :func:`~analytics.footage.pipeline.analyse_clip` of a clip (2 sampled
+take turns, in ABBA order so that neither always runs first: one end-to-end
+:func:`~analytics.footage.pipeline.analyse_clip` of a clip (2 sampled
 frames a second, nothing stored) on the baseline, then the same on this checkout, ``--repeats``
 times per clip, so a change of machine load hits both alike. Printed per clip: each side's median
 seconds, the ratio of the medians, the median of the side-by-side ratios (above 1: this checkout
@@ -129,8 +130,9 @@ def main() -> None:
                 digests = {k: w.analyse(samples / clip)[2] for k, w in sides.items()}  # warm-up: builds the sessions
                 times: dict[str, list[float]] = {k: [] for k in sides}
                 cpus: dict[str, list[float]] = {k: [] for k in sides}
-                for _ in range(args.repeats):
-                    for k, w in sides.items():
+                for i in range(args.repeats):
+                    order = list(sides.items())
+                    for k, w in order if i % 2 == 0 else order[::-1]:  # ABBA: neither side always goes first
                         wall, cpu, _ = w.analyse(samples / clip)
                         times[k].append(wall)
                         cpus[k].append(cpu)
