@@ -123,3 +123,59 @@ def set_schema_version(path: Path, value: str) -> None:
         con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [value])
     finally:
         con.close()
+
+
+# -- Parquet landings (clip files of a cluster job) ------------------------------------------------
+
+LANDING_ROWS = 37
+"""Sampled frames of a landing written by :func:`clip_landing`: an unusual count, so its footer's
+row count (zigzag varint 74, byte 0x4a after an i64 field header 0x16) can be found and rewritten."""
+
+
+def clip_landing(folder: Path, label: str = "landed", camera: str = "cam-1") -> Path:
+    """A valid clip file (one of a cluster job's landings) under ``folder``, for ``camera`` of the hostile city: 37 sampled
+    frames of 100 x 100 pixels (distress counts measured), returned as its path."""
+    import numpy as np
+
+    from analytics.store.parquet import write_clip
+    from tests.helpers import clip_from_pixels
+
+    n = LANDING_ROWS
+    m = clip_from_pixels(camera, datetime(2026, 1, 6, 8), [{0: 50, 8: 30, 10: 20}] * n, label=label, people=[1] * n)
+    m.distress_crack_px = np.full(n, 3.0)
+    m.distress_pothole_px = np.zeros(n)
+    return write_clip(folder, m, {"lon": 4.0, "lat": 52.0, "district_id": None, "kind": "fixed"})
+
+
+def rewrite_landing(path: Path, change: object = None, meta: object = None) -> Path:
+    """Rewrite the clip file at ``path``: ``change(table) -> table`` (pyarrow), ``meta(dict) -> dict`` (its metadata)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(path).read()
+    metadata = dict(table.schema.metadata or {})
+    if callable(change):
+        table = change(table)
+    if callable(meta):
+        metadata[b"urbanlens"] = json.dumps(meta(json.loads(metadata[b"urbanlens"]))).encode()
+    pq.write_table(table.replace_schema_metadata(metadata), path)
+    return path
+
+
+def claim_rows(path: Path, rows: int) -> Path:
+    """Make the footer of a landing written by :func:`clip_landing` claim ``rows`` rows (the file and
+    each row group), by rewriting the Thrift varints of its row counts; the footer length is updated."""
+    data = path.read_bytes()
+    length = int.from_bytes(data[-8:-4], "little")
+    footer = data[-8 - length:-8]
+    zigzag, varint = rows << 1, bytearray()
+    while True:
+        byte, zigzag = zigzag & 0x7F, zigzag >> 7
+        varint.append(byte | (0x80 if zigzag else 0))
+        if not zigzag:
+            break
+    patched = footer.replace(b"\x16" + bytes([LANDING_ROWS << 1]), b"\x16" + bytes(varint))
+    assert patched != footer, "no row count found in the footer"
+    path.write_bytes(data[:-8 - length] + patched + len(patched).to_bytes(4, "little") + b"PAR1")
+    return path
