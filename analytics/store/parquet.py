@@ -33,11 +33,13 @@ from analytics.store.ingest import IngestResult, _frame_columns
 from analytics.store.parquet_checks import (
     FRAME_RULES,
     MAX_CLIP_ROWS,
+    MAX_FRAME_PIXELS,
     READ_ERRORS,
     check_clip_lists,
     check_clip_meta,
     check_columns,
     check_types,
+    check_values,
     open_parquet,
     pixel_limit,
 )
@@ -46,7 +48,8 @@ from analytics.taxonomy import ClassSet
 from analytics.trust import assess_measurements
 
 __all__ = [
-    "CLIP_FORMAT", "CLIP_SCHEMA", "MARKERS", "PARTITIONING", "ParquetSink", "ParquetStore", "check_clip_file", "clip_file",
+    "CLIP_FORMAT", "CLIP_SCHEMA", "FRAME_COLUMNS_NEEDED", "MARKERS", "MAX_FOLDER_FILE_ROWS", "PARTITIONING", "ParquetSink",
+    "ParquetStore", "check_clip_file", "check_frame_folder", "clip_file",
     "clip_files", "clip_run_id", "clip_table", "clip_written", "export_frames", "import_clips", "read_clip", "write_clip",
 ]
 
@@ -83,6 +86,65 @@ def _frames_dataset(folder: Path) -> ds.Dataset:
     return ds.dataset(folder, schema=schema, format="parquet", partitioning=PARTITIONING)
 
 
+_ARROW_KINDS = {"int": pa.int64(), "float": pa.float64(), "time": pa.timestamp("us"), "text": pa.string(), "bool": pa.bool_()}
+_NO_FRAMES = pa.table({n: pa.array([], _ARROW_KINDS[r.kind]) for n, r in FRAME_RULES.items() if n != "frame_pos"})
+"""The frames of a folder without Parquet files: none, with every column the queries read."""
+
+MAX_FOLDER_FILE_ROWS = 50_000_000
+"""Rows in one file of a frame folder (a camera's day at 30 sampled frames a second is 2.6 million)."""
+FRAME_COLUMNS_NEEDED = ("ts", "clip_sha256", "valid_px")
+
+
+def check_frame_folder(folder: Path) -> int:
+    """Check every file of a frame folder before it is queried; returns the number of files (0 reads as no frames).
+
+    Each file (as :func:`clip_files` lists them): its footer's claims bounded by its size
+    (:func:`open_parquet`); the frame columns it holds of the kinds of :data:`FRAME_RULES`, with at
+    least ``ts``, ``clip_sha256`` and ``valid_px``; then every value of those columns, read a batch
+    at a time (memory bounded by the batch), against its rule, pixel counts at most
+    :data:`MAX_FRAME_PIXELS` and each group's pixels at most the frame's ``valid_px`` (void aside).
+    A problem is an :class:`InputError` naming the file, column, row and value.
+    """
+    files = clip_files(folder)
+    for path in files:
+        pf = open_parquet(path, MAX_FOLDER_FILE_ROWS)
+        try:
+            schema = pf.schema_arrow
+            missing = [c for c in FRAME_COLUMNS_NEEDED if c not in schema.names]
+            if missing:
+                raise InputError(f"{quote_value(path.name)} has no column {missing[0]!r}; expected the frame rows written by "
+                                 "`urbanlens export-parquet` or a cluster job")
+            check_types(path, schema, FRAME_RULES)
+            names = [n for n in dict.fromkeys(schema.names) if n in FRAME_RULES]
+            limits = {"area": MAX_FRAME_PIXELS, "rows": max(pf.metadata.num_rows - 1, 0)}
+            seen = 0
+            for batch in pf.iter_batches(batch_size=65_536, columns=names):
+                for name in names:
+                    check_values(f"{quote_value(path.name)}: column {name!r}", batch.column(name), FRAME_RULES[name], limits, seen)
+                _check_groups_within_valid(path, batch, seen)
+                seen += batch.num_rows
+        except InputError:
+            raise
+        except READ_ERRORS as exc:
+            raise InputError(f"{quote_value(path.name)} is not a readable Parquet file: {quote_value(exc, 120)}") from None
+    return len(files)
+
+
+def _check_groups_within_valid(path: Path, batch: pa.RecordBatch, offset: int) -> None:
+    """Refuse a row whose group pixels exceed its ``valid_px`` (the frame's pixels of every group but void)."""
+    valid = batch.column("valid_px").to_numpy(zero_copy_only=False).astype(np.float64)
+    for name in GROUP_COLUMNS:
+        if name == "void_px" or name not in batch.schema.names:
+            continue
+        values = batch.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            over = values > valid
+        if over.any():
+            row = int(np.argmax(over))
+            raise InputError(f"{quote_value(path.name)}: column {name!r} holds {values[row]:,.0f} pixels in row {row + offset}, "
+                             f"more than the frame's valid_px ({valid[row]:,.0f}); expected at most valid_px")
+
+
 class ParquetStore:
     """A read-only source of frame rows over a Parquet folder written by :func:`export_frames` (or a
     cluster job): an in-memory DuckDB connection that sees the dataset as ``frames`` (and, with
@@ -95,8 +157,12 @@ class ParquetStore:
             raise InputError(f"Parquet folder {str(folder)!r} does not exist")
         self.path = folder
         self.read_only = True
+        try:
+            frames = _frames_dataset(folder) if check_frame_folder(folder) else _NO_FRAMES
+        except READ_ERRORS as exc:
+            raise InputError(f"Parquet folder {quote_value(str(folder), 120)} cannot be read as one dataset: {quote_value(exc, 120)}") from None
         self._memory = duckdb.connect(":memory:")
-        self._sources: dict[str, object] = {"frames": _frames_dataset(folder)}
+        self._sources: dict[str, object] = {"frames": frames}
         if places is not None:
             for name in ("cameras", "districts"):
                 self._sources[name] = places.query_df(f"SELECT * FROM {name}")  # fixed table names
