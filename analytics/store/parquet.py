@@ -157,8 +157,9 @@ class ParquetStore:
             raise InputError(f"Parquet folder {str(folder)!r} does not exist")
         self.path = folder
         self.read_only = True
+        files = check_frame_folder(folder)
         try:
-            frames = _frames_dataset(folder) if check_frame_folder(folder) else _NO_FRAMES
+            frames = _frames_dataset(folder) if files else _NO_FRAMES
         except READ_ERRORS as exc:
             raise InputError(f"Parquet folder {quote_value(str(folder), 120)} cannot be read as one dataset: {quote_value(exc, 120)}") from None
         self._memory = duckdb.connect(":memory:")
