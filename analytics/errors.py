@@ -17,6 +17,7 @@ __all__ = [
     "UnsafeFileError",
     "VideoError",
     "Cancelled",
+    "quote_value",
 ]
 
 
@@ -58,3 +59,50 @@ class VideoError(InputError):
 
 class Cancelled(UrbanLensError):
     """A long-running job was cancelled by its caller."""
+
+
+_NAMED_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(ch: str) -> str:
+    """One character as it stands between single quotes: printable as itself, the rest escaped."""
+    if ch in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[ch]
+    if ch.isprintable():
+        return ch
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def quote_value(value: object, limit: int = 80) -> str:
+    r"""A value from a file, a link or an option, quoted for a one-line message.
+
+    Single quotes; every control, format or non-printable character escaped (newlines, NUL,
+    text-direction overrides, lone surrogates), so the quotation stays on one line and shows what
+    is there; at most ``limit`` characters of escaped text: a longer value is cut there, ends in
+    ``…``, and its length follows. Bytes are shown as Latin-1 text with a ``b`` prefix and counted
+    in bytes; any other value as its ``str``.
+
+    >>> print(quote_value("abc"))
+    'abc'
+    >>> print(quote_value("a\nb\x00\u202e'"))
+    'a\nb\x00\u202e\''
+    >>> print(quote_value("x" * 262_296, limit=3))
+    'xxx…' (262,296 characters)
+    >>> print(quote_value(b"\x89PNG\r\n", limit=6))
+    b'\x89PN…' (6 bytes)
+    >>> print(quote_value(float("nan")), quote_value(-1437353))
+    'nan' '-1437353'
+    """
+    is_bytes = isinstance(value, bytes | bytearray)
+    text = bytes(value).decode("latin-1") if isinstance(value, bytes | bytearray) else str(value)
+    prefix, unit = ("b", "bytes") if is_bytes else ("", "characters")
+    out: list[str] = []
+    used = 0
+    for ch in text:
+        piece = _escape(ch)
+        if used + len(piece) > limit:
+            return f"{prefix}'{''.join(out)}…' ({len(text):,} {unit})"
+        out.append(piece)
+        used += len(piece)
+    return f"{prefix}'{''.join(out)}'"

@@ -26,16 +26,30 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from analytics.errors import InputError
+from analytics.errors import InputError, quote_value
 from analytics.records import OBJECT_GROUPS, ClipInfo, ClipMeasurements, RunInfo
 from analytics.store import Store
 from analytics.store.ingest import IngestResult, _frame_columns
+from analytics.store.parquet_checks import (
+    FRAME_RULES,
+    MAX_CLIP_ROWS,
+    MAX_FRAME_PIXELS,
+    READ_ERRORS,
+    check_clip_lists,
+    check_clip_meta,
+    check_columns,
+    check_types,
+    check_values,
+    open_parquet,
+    pixel_limit,
+)
 from analytics.store.schema import GROUP_COLUMNS
 from analytics.taxonomy import ClassSet
 from analytics.trust import assess_measurements
 
 __all__ = [
-    "CLIP_FORMAT", "CLIP_SCHEMA", "MARKERS", "PARTITIONING", "ParquetSink", "ParquetStore", "check_clip_file", "clip_file",
+    "CLIP_FORMAT", "CLIP_SCHEMA", "FRAME_COLUMNS_NEEDED", "MARKERS", "MAX_FOLDER_FILE_ROWS", "PARTITIONING", "ParquetSink",
+    "ParquetStore", "check_clip_file", "check_frame_folder", "clip_file",
     "clip_files", "clip_run_id", "clip_table", "clip_written", "export_frames", "import_clips", "read_clip", "write_clip",
 ]
 
@@ -72,6 +86,65 @@ def _frames_dataset(folder: Path) -> ds.Dataset:
     return ds.dataset(folder, schema=schema, format="parquet", partitioning=PARTITIONING)
 
 
+_ARROW_KINDS = {"int": pa.int64(), "float": pa.float64(), "time": pa.timestamp("us"), "text": pa.string(), "bool": pa.bool_()}
+_NO_FRAMES = pa.table({n: pa.array([], _ARROW_KINDS[r.kind]) for n, r in FRAME_RULES.items() if n != "frame_pos"})
+"""The frames of a folder without Parquet files: none, with every column the queries read."""
+
+MAX_FOLDER_FILE_ROWS = 50_000_000
+"""Rows in one file of a frame folder (a camera's day at 30 sampled frames a second is 2.6 million)."""
+FRAME_COLUMNS_NEEDED = ("ts", "clip_sha256", "valid_px")
+
+
+def check_frame_folder(folder: Path) -> int:
+    """Check every file of a frame folder before it is queried; returns the number of files (0 reads as no frames).
+
+    Each file (as :func:`clip_files` lists them): its footer's claims bounded by its size
+    (:func:`open_parquet`); the frame columns it holds of the kinds of :data:`FRAME_RULES`, with at
+    least ``ts``, ``clip_sha256`` and ``valid_px``; then every value of those columns, read a batch
+    at a time (memory bounded by the batch), against its rule, pixel counts at most
+    :data:`MAX_FRAME_PIXELS` and each group's pixels at most the frame's ``valid_px`` (void aside).
+    A problem is an :class:`InputError` naming the file, column, row and value.
+    """
+    files = clip_files(folder)
+    for path in files:
+        pf = open_parquet(path, MAX_FOLDER_FILE_ROWS)
+        try:
+            schema = pf.schema_arrow
+            missing = [c for c in FRAME_COLUMNS_NEEDED if c not in schema.names]
+            if missing:
+                raise InputError(f"{quote_value(path.name)} has no column {missing[0]!r}; expected the frame rows written by "
+                                 "`urbanlens export-parquet` or a cluster job")
+            check_types(path, schema, FRAME_RULES)
+            names = [n for n in dict.fromkeys(schema.names) if n in FRAME_RULES]
+            limits = {"area": MAX_FRAME_PIXELS, "rows": max(pf.metadata.num_rows - 1, 0)}
+            seen = 0
+            for batch in pf.iter_batches(batch_size=65_536, columns=names):
+                for name in names:
+                    check_values(f"{quote_value(path.name)}: column {name!r}", batch.column(name), FRAME_RULES[name], limits, seen)
+                _check_groups_within_valid(path, batch, seen)
+                seen += batch.num_rows
+        except InputError:
+            raise
+        except READ_ERRORS as exc:
+            raise InputError(f"{quote_value(path.name)} is not a readable Parquet file: {quote_value(exc, 120)}") from None
+    return len(files)
+
+
+def _check_groups_within_valid(path: Path, batch: pa.RecordBatch, offset: int) -> None:
+    """Refuse a row whose group pixels exceed its ``valid_px`` (the frame's pixels of every group but void)."""
+    valid = batch.column("valid_px").to_numpy(zero_copy_only=False).astype(np.float64)
+    for name in GROUP_COLUMNS:
+        if name == "void_px" or name not in batch.schema.names:
+            continue
+        values = batch.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            over = values > valid
+        if over.any():
+            row = int(np.argmax(over))
+            raise InputError(f"{quote_value(path.name)}: column {name!r} holds {values[row]:,.0f} pixels in row {row + offset}, "
+                             f"more than the frame's valid_px ({valid[row]:,.0f}); expected at most valid_px")
+
+
 class ParquetStore:
     """A read-only source of frame rows over a Parquet folder written by :func:`export_frames` (or a
     cluster job): an in-memory DuckDB connection that sees the dataset as ``frames`` (and, with
@@ -84,8 +157,13 @@ class ParquetStore:
             raise InputError(f"Parquet folder {str(folder)!r} does not exist")
         self.path = folder
         self.read_only = True
+        files = check_frame_folder(folder)
+        try:
+            frames = _frames_dataset(folder) if files else _NO_FRAMES
+        except READ_ERRORS as exc:
+            raise InputError(f"Parquet folder {quote_value(str(folder), 120)} cannot be read as one dataset: {quote_value(exc, 120)}") from None
         self._memory = duckdb.connect(":memory:")
-        self._sources: dict[str, object] = {"frames": _frames_dataset(folder)}
+        self._sources: dict[str, object] = {"frames": frames}
         if places is not None:
             for name in ("cameras", "districts"):
                 self._sources[name] = places.query_df(f"SELECT * FROM {name}")  # fixed table names
@@ -310,10 +388,17 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def read_clip(path: str | Path) -> ClipMeasurements:
-    """The measurements of a clip file written by :func:`write_clip` (checked by :func:`check_clip_file` first)."""
+    """The measurements of a clip file written by :func:`write_clip`.
+
+    Before a value is converted: the footer's claims are bounded (:func:`open_parquet`), the columns,
+    their types and the metadata are checked (:func:`check_clip_file`), then every value against its
+    rule (:data:`FRAME_RULES`: no NaN, infinity or null where a number is needed; pixel counts from 0
+    to the frame's pixels, shares in [0, 1], times in range) and the list columns
+    (:func:`check_clip_lists`). Any problem is an :class:`InputError` of one line naming the file,
+    the column, the row and the value.
+    """
     path = Path(path)
-    meta = check_clip_file(path)
-    t = pq.read_table(path)
+    pf, meta = _open_clip(path)
     c, r = meta["clip"], meta["run"]
     cs = r["class_set"]
     run = RunInfo(
@@ -321,13 +406,22 @@ def read_clip(path: str | Path) -> ClipMeasurements:
         sampling=r["sampling"], smoothing=r["smoothing"], code_version=r["code_version"], params=r["params"],
     )
     if run.settings_key != meta["settings_key"]:
-        raise InputError(f"{path.name}: its run settings do not give the settings key it records; the file was changed")
+        raise InputError(f"{quote_value(path.name)}: its run settings do not give the settings key it records; the file was changed")
+    try:
+        t = pf.read()
+    except READ_ERRORS as exc:
+        raise InputError(f"{quote_value(path.name)} is not a readable Parquet file: {quote_value(exc, 120)}") from None
+    area = pixel_limit(c, r["params"])
+    check_columns(path, t, FRAME_RULES, {"area": area, "rows": max(t.num_rows - 1, 0)})
+    check_clip_lists(path, t, run.class_set.num_classes, area)
     col = {name: t.column(name).to_numpy() for name in CLIP_SCHEMA.names if name not in ("class_pixels", "objects", "zone_pixels")}
     objects = [{"frame_pos": i, **o} for i, row in enumerate(t.column("objects").to_pylist()) for o in row]
     zones = [{"frame_pos": i, **z} for i, row in enumerate(t.column("zone_pixels").to_pylist()) for z in row]
+    n_classes = run.class_set.num_classes
     return ClipMeasurements(
         clip=ClipInfo(**{**c, "start_time": datetime.fromisoformat(c["start_time"])}), run=run,
-        frame_index=col["frame_index"], t_s=col["t_s"], class_pixels=np.array(t.column("class_pixels").to_pylist(), np.int64),
+        frame_index=col["frame_index"], t_s=col["t_s"],
+        class_pixels=t.column("class_pixels").combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(-1, n_classes),
         mean_confidence=col["mean_confidence"], low_conf_share=col["low_conf_share"], flicker=col["flicker"],
         vehicle_stationarity=col["vehicle_stationarity"],
         object_counts=np.stack([col[f"n_{g}"] for g in OBJECT_GROUPS], axis=1),
@@ -338,32 +432,48 @@ def read_clip(path: str | Path) -> ClipMeasurements:
 
 
 def check_clip_file(path: str | Path) -> dict[str, Any]:
-    """The clip and run of a clip file (its metadata); :class:`InputError` naming what is wrong when
-    a column is missing or foreign, or the file is not a clip file of this format."""
-    path = Path(path)
+    """The clip and run of a clip file (its metadata), read from its footer alone; :class:`InputError`
+    naming what is wrong when the footer claims more than the file can hold, a column is missing,
+    foreign or of another type, or the metadata is not a clip and run of this format."""
+    return _open_clip(Path(path))[1]
+
+
+def _names(names: Sequence[str]) -> str:
+    """Column names for a message: plain when short and printable, else quoted; five at most.
+
+    >>> _names(["secret", "a\\nb"]), _names([str(i) for i in range(7)])
+    ("secret, 'a\\\\nb'", '0, 1, 2, 3, 4 and 2 more')
+    """
+    shown = [n if n.isprintable() and len(n) <= 40 else quote_value(n, 40) for n in names[:5]]
+    return ", ".join(shown) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def _open_clip(path: Path) -> tuple[pq.ParquetFile, dict[str, Any]]:
+    """The clip file opened (footer bounded) with its checked metadata."""
+    pf = open_parquet(path, MAX_CLIP_ROWS)
     try:
-        schema = pq.read_schema(path)
-    except (OSError, pa.ArrowException) as exc:
-        raise InputError(f"{str(path)!r} is not a readable Parquet file: {exc}") from None
+        schema = pf.schema_arrow
+    except READ_ERRORS as exc:
+        raise InputError(f"{quote_value(path.name)}: its Arrow schema cannot be read: {quote_value(exc, 120)}") from None
     missing = [n for n in CLIP_SCHEMA.names if n not in schema.names]
     foreign = [n for n in schema.names if n not in CLIP_SCHEMA.names]
-    if missing or foreign:
+    if missing or foreign or len(set(schema.names)) != len(schema.names):
         what = "; ".join(
             p for p in (f"missing column(s) {', '.join(missing)}" if missing else "",
-                        f"foreign column(s) {', '.join(foreign)}" if foreign else "") if p
+                        f"foreign column(s) {_names(foreign)}" if foreign else "",
+                        "a column twice" if not (missing or foreign) else "") if p
         )
         raise InputError(
-            f"{str(path)!r}: {what}; expected the columns of a clip file written by `urbanlens ingest --engine ray` "
+            f"{quote_value(str(path), 120)}: {what}; expected the columns of a clip file written by `urbanlens ingest --engine ray` "
             "(a folder from `export-parquet` holds frame rows only: read it with `indicators --parquet`)"
         )
+    check_types(path, schema, FRAME_RULES, {f.name: f.type for f in CLIP_SCHEMA})
     raw = (schema.metadata or {}).get(_META_KEY)
     try:
         meta = json.loads(raw) if raw else None
-    except ValueError:
+    except (ValueError, RecursionError):
         meta = None
-    if not isinstance(meta, dict) or meta.get("format") != CLIP_FORMAT or not {"clip", "run", "settings_key"} <= set(meta):
-        raise InputError(f"{str(path)!r}: no {CLIP_FORMAT!r} metadata (clip and run); not written by `urbanlens ingest --engine ray`")
-    return meta
+    return pf, check_clip_meta(path, meta, CLIP_FORMAT)
 
 
 def clip_files(folder: str | Path) -> list[Path]:
@@ -378,27 +488,41 @@ def clip_files(folder: str | Path) -> list[Path]:
 
 
 def import_clips(
-    store: Store, folder: str | Path, files: Sequence[Path] | None = None, on_clip: Callable[[Path, IngestResult], None] | None = None
+    store: Store, folder: str | Path, files: Sequence[Path] | None = None, on_clip: Callable[[Path, IngestResult], None] | None = None,
+    on_refused: Callable[[Path, str], None] | None = None,
 ) -> list[IngestResult]:
     """Load clip files into the database, one transaction per clip; clips already stored with the
     same settings are skipped (a second import of a folder stores nothing).
 
-    ``files``: only these (default: every file of ``folder``). Every file is checked first: a
-    missing or foreign column, or a camera the database does not know, refuses the whole import
-    with an :class:`InputError` and nothing is stored.
+    ``files``: only these (default: every file of ``folder``). Two steps:
+
+    1. Every file's footer is checked first (:func:`check_clip_file`: its claims against its size,
+       its columns and their types, its clip and run): a file that is not a clip file of this
+       format, or a camera the database does not know, refuses the whole import with an
+       :class:`InputError` and nothing is stored.
+    2. Each clip is read, its values checked (:func:`read_clip`) and stored in a transaction of its
+       own. A clip whose values are refused stores nothing: with ``on_refused`` it is reported there
+       (path, one-line reason) and the import goes on; without, its :class:`InputError` ends the
+       import (the clips before it stay stored).
     """
     if not isinstance(store, Store):
         raise InputError(f"store must be an open database Store, got {type(store).__name__}")
     paths = list(files) if files is not None else clip_files(folder)
     if not paths:
-        raise InputError(f"no clip files (clip-*.parquet) under {str(folder)!r}")
+        raise InputError(f"no clip files (clip-*.parquet) under {quote_value(str(folder), 120)}")
     metas = [check_clip_file(p) for p in paths]
     with store.reading():
         for cam in sorted({str(m["clip"]["camera_id"]) for m in metas}):
             store.camera(cam)
     results = []
     for p in paths:
-        res = store.ingest(read_clip(p))[0]
+        try:
+            res = store.ingest(read_clip(p))[0]
+        except InputError as exc:
+            if on_refused is None:
+                raise
+            on_refused(p, str(exc))
+            continue
         results.append(res)
         if on_clip is not None:
             on_clip(p, res)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -123,3 +124,91 @@ def set_schema_version(path: Path, value: str) -> None:
         con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [value])
     finally:
         con.close()
+
+
+# -- Parquet landings (clip files of a cluster job) ------------------------------------------------
+
+LANDING_ROWS = 37
+"""Sampled frames of a landing written by :func:`clip_landing`: an unusual count, so its footer's
+row count (zigzag varint 74, byte 0x4a after an i64 field header 0x16) can be found and rewritten."""
+
+
+def landing_measurements(label: str = "landed", camera: str = "cam-1") -> Any:
+    """The measurements :func:`clip_landing` writes: 37 sampled frames of 100 x 100 pixels, distress counts measured."""
+    import numpy as np
+
+    from tests.helpers import clip_from_pixels
+
+    n = LANDING_ROWS
+    m = clip_from_pixels(camera, datetime(2026, 1, 6, 8), [{0: 50, 8: 30, 10: 20}] * n, label=label, people=[1] * n)
+    m.distress_crack_px = np.full(n, 3.0)
+    m.distress_pothole_px = np.zeros(n)
+    return m
+
+
+def clip_landing(folder: Path, label: str = "landed", camera: str = "cam-1") -> Path:
+    """A valid clip file (one of a cluster job's landings) of :func:`landing_measurements` under ``folder``, for
+    ``camera`` of the hostile city, returned as its path."""
+    from analytics.store.parquet import write_clip
+
+    return write_clip(folder, landing_measurements(label, camera), {"lon": 4.0, "lat": 52.0, "district_id": None, "kind": "fixed"})
+
+
+def rewrite_landing(path: Path, change: object = None, meta: object = None) -> Path:
+    """Rewrite the clip file at ``path``: ``change(table) -> table`` (pyarrow), ``meta(dict) -> dict`` (its metadata)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(path).read()
+    metadata = dict(table.schema.metadata or {})
+    if callable(change):
+        table = change(table)
+    if callable(meta):
+        metadata[b"urbanlens"] = json.dumps(meta(json.loads(metadata[b"urbanlens"]))).encode()
+    pq.write_table(table.replace_schema_metadata(metadata), path)
+    return path
+
+
+def claim_rows(path: Path, rows: int) -> Path:
+    """Make the footer of a landing written by :func:`clip_landing` claim ``rows`` rows (the file and
+    each row group), by rewriting the Thrift varints of its row counts; the footer length is updated."""
+    data = path.read_bytes()
+    length = int.from_bytes(data[-8:-4], "little")
+    footer = data[-8 - length:-8]
+    zigzag, varint = rows << 1, bytearray()
+    while True:
+        byte, zigzag = zigzag & 0x7F, zigzag >> 7
+        varint.append(byte | (0x80 if zigzag else 0))
+        if not zigzag:
+            break
+    patched = footer.replace(b"\x16" + bytes([LANDING_ROWS << 1]), b"\x16" + bytes(varint))
+    assert patched != footer, "no row count found in the footer"
+    path.write_bytes(data[:-8 - length] + patched + len(patched).to_bytes(4, "little") + b"PAR1")
+    return path
+
+
+def set_column(name: str, values: object) -> object:
+    """A ``change`` for :func:`rewrite_landing`: column ``name`` replaced by ``values`` (an Arrow array, or a function of the rows)."""
+    import pyarrow as pa
+
+    def change(table: pa.Table) -> pa.Table:
+        array = values(table.num_rows) if callable(values) else values
+        return table.set_column(table.schema.get_field_index(name), name, array)
+
+    return change
+
+
+def import_landing(change: object = None, meta: object = None, rows: int | None = None) -> object:
+    """``import-parquet`` of a folder holding one landing of cam-1, changed by ``change``/``meta`` (see
+    :func:`rewrite_landing`) or with a footer claiming ``rows`` rows (:func:`claim_rows`)."""
+
+    def build(tmp: Path, db: Path) -> list[str]:
+        path = clip_landing(tmp / "pq")
+        if rows is not None:
+            claim_rows(path, rows)
+        else:
+            rewrite_landing(path, change, meta)
+        return ["import-parquet", str(tmp / "pq"), "--db", str(db)]
+
+    return build

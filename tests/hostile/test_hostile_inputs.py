@@ -15,18 +15,27 @@ See README.md beside this file for how to add a case.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 from clips import street, write_av
 
 from analytics.demo.city import demo_districts
 from analytics.store import migrate
-from tests.hostile.support import database_digest, frames_with_district, run_cli, set_schema_version
+from tests.hostile.support import (
+    database_digest,
+    frames_with_district,
+    import_landing,
+    run_cli,
+    set_column,
+    set_schema_version,
+)
 
 Builder = Callable[[Path, Path], list[str]]
 """(folder for input files, the case's database) -> the command's arguments."""
@@ -234,6 +243,23 @@ CASES: list[Case] = [
     Case("csv-formula-district", hostile_district_ids, "'=HYPERLINK(", code=0),
     # the version flag works without a command
     Case("version", lambda tmp, db: ["--version"], "urbanlens ", code=0),
+    # Parquet landings of a cluster job (import-parquet): wrong types, NaN/inf/null, impossible counts, lying footers
+    Case("parquet-time-soon", import_landing(set_column("ts", lambda n: pa.array(["soon"] * n))), "column 'ts' is 'string'; expected timestamps"),
+    Case("parquet-inf-seconds", import_landing(set_column("t_s", lambda n: pa.array([math.inf] * n))), "column 't_s' holds 'inf' in row 0"),
+    Case("parquet-nan-pixels", import_landing(set_column("class_pixels", lambda n: pa.array([[math.nan] * 20] * n))),
+         "column 'class_pixels' is 'list<element: double>'"),
+    Case("parquet-null-pixels", import_landing(set_column("class_pixels", lambda n: pa.array([[None] * 20] * n, pa.list_(pa.int64())))),
+         "column 'class_pixels' is empty (null) in entry 0"),
+    Case("parquet-inf-count", import_landing(set_column("n_vehicle", lambda n: pa.array([math.inf] * n))), "column 'n_vehicle' is 'double'"),
+    Case("parquet-null-count", import_landing(set_column("n_person", lambda n: pa.array([None] * n, pa.int32()))),
+         "column 'n_person' is empty (null) in row 0"),
+    Case("parquet-start-in-words", import_landing(meta=lambda m: {**m, "clip": {**m["clip"], "start_time": "next tuesday"}}),
+         "metadata clip start_time is 'next tuesday'; expected an ISO time"),
+    Case("parquet-negative-distress", import_landing(set_column("distress_crack_px", lambda n: pa.array([-1437353.0] * n))),
+         "column 'distress_crack_px' holds '-1437353.0' in row 0; expected a pixel count from 0 to 10,000"),
+    Case("parquet-inf-distress", import_landing(set_column("distress_pothole_px", lambda n: pa.array([-math.inf] * n))),
+         "column 'distress_pothole_px' holds '-inf' in row 0"),
+    Case("parquet-footer-1e12-rows", import_landing(rows=10**12), "its footer claims 1,000,000,000,000 rows in a file of"),
 ]
 
 
