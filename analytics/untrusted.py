@@ -18,7 +18,7 @@ import numpy as np
 
 from analytics.errors import DataFormatError
 
-__all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "json_depth", "load_json", "quote_value"]
+__all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "json_depth", "load_json", "quote_value", "shown_name"]
 
 MAX_JSON_BYTES = 16 * 1024 * 1024
 """Default largest JSON text read (bytes)."""
@@ -41,6 +41,15 @@ def quote_value(value: object, limit: int = 80) -> str:
     text = value.decode("utf-8", "backslashreplace") if isinstance(value, bytes | bytearray) else str(value)
     shown = "".join(_escaped(c) for c in text[:limit])
     return f"'{shown}…' ({len(text)} characters)" if len(text) > limit else f"'{shown}'"
+
+
+def shown_name(name: str) -> str:
+    """A file or label name in a message: as it is when short and printable, else :func:`quote_value`.
+
+    >>> print(shown_name("export.zip"), shown_name("a\u202eb"))
+    export.zip 'a\u202eb'
+    """
+    return name if name.isprintable() and len(name) <= 80 else quote_value(name)
 
 
 def _escaped(c: str) -> str:
