@@ -30,32 +30,33 @@ _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 
 
 def quote_value(value: object, limit: int = 80) -> str:
-    """``value`` quoted on one line: at most ``limit`` characters, non-printable ones escaped, and
-    the full length stated when it was cut.
+    """``value`` quoted on one line: at most ``limit`` characters shown (non-printable ones escaped,
+    an escape counting as the characters it takes), and the full length stated when it was cut.
 
-    >>> print(quote_value("road"), quote_value("a\\nb"), quote_value("x" * 100, limit=5))
-    'road' 'a\\nb' 'xxxxx…' (100 characters)
+    >>> print(quote_value("road"), quote_value("a\\nb"), quote_value("x" * 100, limit=5), quote_value("\\0" * 50, limit=9))
+    'road' 'a\\nb' 'xxxxx…' (100 characters) '\\x00\\x00…' (50 characters)
     >>> quote_value(b"\\x00\\xff")
     "'\\\\x00\\\\xff'"
     """
     text = value.decode("utf-8", "backslashreplace") if isinstance(value, bytes | bytearray) else str(value)
-    shown = "".join(_escaped(c) for c in text[:limit])
-    return f"'{shown}…' ({len(text)} characters)" if len(text) > limit else f"'{shown}'"
+    shown: list[str] = []
+    used = 0
+    for c in text:
+        piece = c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+        if used + len(piece) > limit:
+            return f"'{''.join(shown)}…' ({len(text)} characters)"
+        shown.append(piece)
+        used += len(piece)
+    return f"'{''.join(shown)}'"
 
 
 def shown_name(name: str) -> str:
     """A file or label name in a message: as it is when short and printable, else :func:`quote_value`.
 
-    >>> print(shown_name("export.zip"), shown_name("a\u202eb"))
-    export.zip 'a\u202eb'
+    >>> print(shown_name("export.zip"), shown_name("a\\u202eb"))
+    export.zip 'a\\u202eb'
     """
     return name if name.isprintable() and len(name) <= 80 else quote_value(name)
-
-
-def _escaped(c: str) -> str:
-    if c == "'":
-        return "\\'"
-    return c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
 
 
 def json_depth(data: bytes) -> int:

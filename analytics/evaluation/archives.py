@@ -137,7 +137,8 @@ def read_member(path: Path, member: str, limit: int = MAX_MEMBER_BYTES) -> bytes
     except KeyError:
         raise _refuse(path, f"it has no member {quote_value(member)}") from None
     except _ZIP_ERRORS as exc:
-        raise DataFormatError(f"{shown_name(path.name)}: member {quote_value(member)} cannot be read: {quote_value(exc)}") from None
+        raise DataFormatError(f"{shown_name(path.name)}: member {quote_value(member)} cannot be read (damaged, or its headers "
+                              f"lie about its size): {quote_value(exc)}") from None
     return b"".join(chunks)
 
 
