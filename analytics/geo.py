@@ -27,6 +27,7 @@ import shapely
 from shapely.geometry import shape
 
 from analytics.errors import DataFormatError, InputError
+from analytics.untrusted import MAX_JSON_DEPTH, load_json
 
 __all__ = [
     "CAMERA_COLUMNS",
@@ -45,6 +46,7 @@ __all__ = [
     "polygon_rings",
     "h3_boundary_geojson",
     "parse_zones",
+    "ZONE_LIMITS",
 ]
 
 CAMERA_COLUMNS = ("camera_id", "name", "lon", "lat", "heading", "kind")
@@ -52,6 +54,9 @@ CAMERA_KINDS = ("fixed", "mobile")
 """A fixed camera stays at its position; a mobile one (a bus, a bike) records each frame's position."""
 ZONE_ROLES = ("sidewalk", "lane", "crossing", "plaza", "bike_lane", "parking", "other")
 """What a zone of a camera's frame is; ``sidewalk`` zones feed the pedestrians-on-sidewalks indicator."""
+DISTRICTS_MAX_BYTES = 512 * 1024 * 1024
+ZONE_LIMITS = {"bytes": 4 * 1024 * 1024, "depth": 8, "zones": 256, "points": 10_000, "coordinate": 100_000}
+"""What a zones file may hold: its size, nesting, zones, points per polygon, largest |x| or |y| in pixels."""
 
 
 ID_RULE = "1–64 letters, digits, '-', '_' or '.'"
@@ -82,28 +87,10 @@ def name_problem(text: str) -> str | None:
     return None
 
 
-def _load_json(text: str | bytes, what: str) -> Any:
-    """Parse JSON text strictly: no NaN or Infinity; nesting too deep to parse is a DataFormatError."""
-    try:
-        raw = text.decode("utf-8") if isinstance(text, bytes) else text
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    try:
-        return json.loads(raw, parse_constant=_no_constant)
-    except _NotANumber as exc:
-        raise DataFormatError(f"{what}: {exc} is not a number JSON allows; coordinates must be finite numbers") from None
-    except json.JSONDecodeError as exc:
-        raise DataFormatError(f"{what} is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise DataFormatError(f"{what} nests arrays or objects too deeply to read") from None
-
-
-class _NotANumber(ValueError):
-    """``NaN``, ``Infinity`` or ``-Infinity`` in JSON text (Python's reader accepts them; JSON does not)."""
-
-
-def _no_constant(name: str) -> Any:
-    raise _NotANumber(name)
+def _load_json(text: str | bytes, what: str, max_bytes: int = DISTRICTS_MAX_BYTES, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse JSON text strictly (:func:`analytics.untrusted.load_json`): UTF-8, bounded in size and
+    nesting (checked before parsing), no NaN or Infinity; any of these is a DataFormatError."""
+    return load_json(text, what, max_bytes=max_bytes, max_depth=max_depth)
 
 
 def _shown_text(value: object, limit: int = 40) -> str:
@@ -426,6 +413,43 @@ def h3_boundary_geojson(cell: str) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": [ring]}
 
 
+def _zone_problem(i: int, name: str, poly: object, frame_size: tuple[int, int] | None) -> str | None:
+    """Why a zone's polygon is not accepted (None when it is): at least 3 and at most the limit of
+    ``[x, y]`` finite points, each within the coordinate limit (and the frame, when given)."""
+    limit, most = ZONE_LIMITS["coordinate"], ZONE_LIMITS["points"]
+    ok = isinstance(poly, list) and 3 <= len(poly) <= most and all(
+        isinstance(p, list) and len(p) == 2 and all(_finite(v) and abs(v) <= limit for v in p) for p in poly
+    )
+    if not ok or not isinstance(poly, list):
+        return (f"zone {i} ({name}): polygon must be a list of at least 3 (at most {most:,}) [x, y] pixel points, "
+                f"each a finite number within ±{limit:,}")
+    if frame_size is not None:
+        w, h = frame_size
+        if any(not (0 <= x <= w and 0 <= y <= h) for x, y in poly):
+            return f"zone {i} ({name}): a point lies outside the {w}x{h} frame"
+    return None
+
+
+def _zone_row(i: int, z: object, frame_size: tuple[int, int] | None) -> tuple[dict[str, str] | None, str | None]:
+    """One zone as a row, or why it is not accepted (a zone with a bad role is named but kept out)."""
+    if not isinstance(z, dict):
+        return None, f"zone {i}: not an object"
+    name_value, role_value, poly = z.get("name", ""), z.get("role", ""), z.get("polygon")
+    if not isinstance(name_value, str) or not name_value.strip():
+        return None, f"zone {i}: name must be non-empty text"
+    name = name_value.strip()
+    if name_problem(name):
+        return None, f"zone {i}: name {_shown_text(name)} cannot be shown: {name_problem(name)}"
+    shown = _shown_text(name)
+    role = role_value.strip().lower() if isinstance(role_value, str) else ""
+    if role not in ZONE_ROLES:
+        return None, f"zone {i} ({shown}): role {_shown_text(role_value)}; expected one of {', '.join(ZONE_ROLES)}"
+    problem = _zone_problem(i, shown, poly, frame_size)
+    if problem is not None or not isinstance(poly, list):
+        return None, problem
+    return {"zone": name, "role": role, "polygon_json": json.dumps([[float(x), float(y)] for x, y in poly])}, None
+
+
 def parse_zones(source: str | Path | bytes, frame_size: tuple[int, int] | None = None) -> pd.DataFrame:
     """Zones JSON: ``[{"name": "north sidewalk", "role": "sidewalk", "polygon": [[x, y], ...]}, ...]``.
 
@@ -437,37 +461,20 @@ def parse_zones(source: str | Path | bytes, frame_size: tuple[int, int] | None =
     else:
         if not Path(source).is_file():
             raise InputError(f"zones file {str(source)!r} does not exist")
-        raw = Path(source).read_bytes()
-    data = _load_json(raw, "zones file")
+        with Path(source).open("rb") as f:
+            raw = f.read(ZONE_LIMITS["bytes"] + 1)  # one byte over the limit is enough to refuse
+    data = _load_json(raw, "zones file", ZONE_LIMITS["bytes"], ZONE_LIMITS["depth"])
     if isinstance(data, dict) and "zones" in data:
         data = data["zones"]
-    if not isinstance(data, list) or not data:
-        raise DataFormatError('zones must be a non-empty list of {"name", "role", "polygon": [[x, y], ...]}')
+    if not isinstance(data, list) or not data or len(data) > ZONE_LIMITS["zones"]:
+        raise DataFormatError(f'zones must be a list of 1 to {ZONE_LIMITS["zones"]} {{"name", "role", "polygon": [[x, y], ...]}}')
     rows, errors = [], []
     for i, z in enumerate(data):
-        if not isinstance(z, dict):
-            errors.append(f"zone {i}: not an object")
-            continue
-        name, role, poly = str(z.get("name", "")).strip(), str(z.get("role", "")).strip().lower(), z.get("polygon")
-        if not name:
-            errors.append(f"zone {i}: missing name")
-        elif name_problem(name):
-            errors.append(f"zone {i}: name {_shown_text(name)} cannot be shown: {name_problem(name)}")
-            continue
-        if role not in ZONE_ROLES:
-            errors.append(f"zone {i} ({name}): role {_shown_text(role)}; expected one of {', '.join(ZONE_ROLES)}")
-        ok = isinstance(poly, list) and len(poly) >= 3 and all(
-            isinstance(p, list | tuple) and len(p) == 2 and all(_finite(v) for v in p)
-            for p in poly
-        )
-        if not ok or not isinstance(poly, list):
-            errors.append(f"zone {i} ({name}): polygon must be a list of at least 3 [x, y] pixel points")
-            continue
-        if frame_size is not None:
-            w, h = frame_size
-            if any(not (0 <= x <= w and 0 <= y <= h) for x, y in poly):
-                errors.append(f"zone {i} ({name}): a point lies outside the {w}x{h} frame")
-        rows.append({"zone": name, "role": role, "polygon_json": json.dumps([[float(x), float(y)] for x, y in poly])})
+        row, problem = _zone_row(i, z, frame_size)
+        if problem is not None:
+            errors.append(problem)
+        if row is not None:
+            rows.append(row)
     names = [r["zone"] for r in rows]
     if len(set(names)) != len(names):
         errors.append("zone names must be unique")

@@ -28,7 +28,7 @@ from evaldata import (
 from tinymodels import colour_card, colour_model
 
 from analytics.errors import DataFormatError, InputError
-from analytics.evaluation import readers
+from analytics.evaluation import archives, readers
 from analytics.evaluation.adjust import choose_evaluation
 from analytics.evaluation.labelmaps import (
     LabelMap,
@@ -239,7 +239,7 @@ def test_zip_with_unsafe_paths_is_refused(tmp_path: Path, member: str, message: 
 
 def test_zip_with_oversize_member_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     export = write_zip(tmp_path / "export.zip", cvat_files(n=1))
-    monkeypatch.setattr(readers, "MAX_MEMBER_BYTES", 100)
+    monkeypatch.setattr(archives, "MAX_MEMBER_BYTES", 100)
     with pytest.raises(DataFormatError, match="over the 0 MB limit"):
         read_cvat_mask(export)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
@@ -24,6 +25,7 @@ from analytics.evaluation.annotations import IMPORT_FORMATS, import_annotations,
 from analytics.evaluation.select import STRATEGIES
 from analytics.models.zoo import resolve
 from analytics.settings import load_settings
+from analytics.untrusted import quote_value
 
 __all__ = ["annotate_app", "register"]
 
@@ -61,7 +63,7 @@ def select_command(
         table.add_row(str(c.rank), c.name, f"{c.uncertainty:.3f}")
     console.print(table)
     blur = "people kept (--allow-people)" if allow_people else "people and plates pixelated"
-    console.print(f"package: {out} ({blur}); open it in CVAT as README.md inside says", highlight=False)
+    console.print(f"package: {out} ({blur}); open it in CVAT as README.md inside says", highlight=False, markup=False)
 
 
 def _camera_frames(camera: str, db: Path | None) -> list[Candidate]:
@@ -99,12 +101,12 @@ def import_command(
     result = import_annotations(export, fmt, camera, settings)
     if not result.new:
         console.print(f"already imported: annotation set {result.id} ({result.frames} frames) in {result.folder}; nothing changed",
-                      highlight=False)
+                      highlight=False, markup=False)
         return
     console.print(f"imported annotation set {result.id}: {result.frames} frames, classes {', '.join(result.classes)}",
-                  highlight=False)
+                  highlight=False, markup=False)
     console.print(f"stored in {result.folder}; use it with `urbanlens models adapt BASE --annotations {result.id} --name NEW`",
-                  highlight=False)
+                  highlight=False, markup=False)
 
 
 @annotate_app.command("list")
@@ -114,9 +116,15 @@ def list_command() -> None:
     for col in ("id", "format", "frames", "classes", "camera", "imported"):
         table.add_column(col)
     for m in list_annotations(load_settings()):
-        table.add_row(str(m.get("id")), str(m.get("format")), str(len(m.get("frames", []))), str(len(m.get("classes", []))),
-                      str(m.get("camera_id") or "-"), str(m.get("imported_at", "")))
+        table.add_row(_cell(m.get("id")), _cell(m.get("format")), str(len(m["frames"])), str(len(m["classes"])),
+                      _cell(m.get("camera_id") or "-"), _cell(m.get("imported_at", "")))
     console.print(table)
+
+
+def _cell(value: object) -> str:
+    """A manifest value as table text: at most 40 characters, console markup shown as typed."""
+    text = str(value)
+    return escape(text if len(text) <= 40 and text.isprintable() else quote_value(text, 40))
 
 
 def register(app: typer.Typer) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
@@ -47,12 +48,12 @@ def print_evaluation(ev: Evaluation) -> None:
     d = ev.to_dict()
     h, w = ev.input_size
     title = f"{ev.model_name} ({h}x{w}) on {ev.n_images} {ev.dataset_format} images, label map {ev.label_map.name}"
-    classes = Table(title=title)
+    classes = Table(title=escape(title))
     classes.add_column("class")
     classes.add_column("group")
     classes.add_column("IoU %", justify="right")
     for c in d["classes"]:
-        classes.add_row(c["name"], c["group"], _num(d["iou"][c["name"]]))
+        classes.add_row(escape(c["name"]), escape(c["group"]), _num(d["iou"][c["name"]]))
     classes.add_section()
     classes.add_row("mIoU", "", _num(d["miou"]))
     classes.add_row("pixel accuracy", "", _num(d["pixel_accuracy"]))
@@ -106,13 +107,13 @@ def evaluate_command(
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(result.to_json(), encoding="utf-8")
-        console.print(f"json: {json_out}", highlight=False)
+        console.print(f"json: {json_out}", highlight=False, markup=False)
     if no_store:
         return
     with open_store(path, lock_timeout_s=settings.lock_timeout_s, on_wait=say_wait) as store:
         key, replaced = save_evaluation(store, result.to_row(camera))
     what = "replaced the stored evaluation" if replaced else "stored evaluation"
-    console.print(f"{what} {key[:12]} in {path}", highlight=False)
+    console.print(f"{what} {key[:12]} in {path}", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

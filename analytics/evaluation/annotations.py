@@ -22,7 +22,6 @@ import json
 import shutil
 import tempfile
 import uuid
-import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -32,14 +31,28 @@ import cv2
 import numpy as np
 
 from analytics.errors import DataFormatError, InputError
+from analytics.evaluation.archives import extract_zip
 from analytics.evaluation.cvat import PackageFrame, distinct_colours, package_files
+from analytics.evaluation.imagesize import decode_image
 from analytics.evaluation.readers import IMAGE_SUFFIXES, GroundTruth, read_camvid, read_cvat_mask
 from analytics.settings import Settings
+from analytics.untrusted import load_json, quote_value, shown_name
 
-__all__ = ["IMPORT_FORMATS", "ImportResult", "StoredAnnotations", "import_annotations", "list_annotations", "load_annotations"]
+__all__ = [
+    "IMPORT_FORMATS",
+    "MANIFEST_MAX_BYTES",
+    "ImportResult",
+    "StoredAnnotations",
+    "import_annotations",
+    "list_annotations",
+    "load_annotations",
+    "read_manifest",
+]
 
 IMPORT_FORMATS = ("cvat-mask", "camvid")
 MANIFEST = "manifest.json"
+MANIFEST_MAX_BYTES = 64 * 1024 * 1024
+"""Largest ``manifest.json`` read (it lists every frame with two hashes)."""
 
 
 @dataclass(frozen=True)
@@ -78,24 +91,10 @@ def _camvid_pairs(path: Path) -> tuple[Path, Path]:
     return pairs[0]
 
 
-def _unzip_safely(path: Path, into: Path) -> Path:
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DataFormatError(f"{path.name} is not a readable zip file: {exc}") from None
-    with zf:
-        for info in zf.infolist():
-            parts = PurePosixPath(info.filename.replace("\\", "/")).parts
-            if info.filename.startswith(("/", "\\")) or ".." in parts or (len(info.filename) > 1 and info.filename[1] == ":"):
-                raise DataFormatError(f"refusing {path.name}: member {info.filename!r} points outside the archive")
-        zf.extractall(into)
-    return into
-
-
 def _read(export: Path, fmt: str, tmp: Path) -> GroundTruth:
     if fmt == "cvat-mask":
         return read_cvat_mask(export)
-    folder = _unzip_safely(export, tmp) if export.is_file() else export
+    folder = extract_zip(export, tmp) if export.is_file() else export
     if not folder.is_dir():
         raise InputError(f"{str(export)!r} does not exist; expected a zip or a folder")
     images, masks = _camvid_pairs(folder)
@@ -107,9 +106,7 @@ def _frames(gt: GroundTruth) -> list[tuple[str, bytes, str, np.ndarray]]:
     out = []
     for s in gt.samples:
         data = s.image.read()
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
-        if image is None:
-            raise DataFormatError(f"image {s.image.name} is not an image OpenCV can read")
+        image = decode_image(data, s.image.name, cv2.IMREAD_COLOR)
         mask = gt.decode_mask(s.mask.read(), s.mask.name)
         if mask.shape != image.shape[:2]:
             raise InputError(f"mask {s.mask.name} is {mask.shape[1]}x{mask.shape[0]} but its image is "
@@ -133,7 +130,7 @@ def _digest(fmt: str, classes: tuple[str, ...], frames: list[tuple[str, bytes, s
 def import_annotations(export: Path, fmt: str, camera_id: str | None, settings: Settings) -> ImportResult:
     """Store the annotated frames of ``export`` (a CVAT export zip/folder, or a CamVid ``X/`` + ``Xannot/`` zip/folder)."""
     if fmt not in IMPORT_FORMATS:
-        raise InputError(f"--format {fmt!r}; accepted: {', '.join(IMPORT_FORMATS)}")
+        raise InputError(f"--format {quote_value(fmt)}; accepted: {', '.join(IMPORT_FORMATS)}")
     export = Path(export)
     if not export.exists():
         raise InputError(f"{str(export)!r} does not exist; expected the annotation export (zip or folder)")
@@ -183,6 +180,27 @@ def _file_sha(path: Path) -> str | None:
     return h.hexdigest()
 
 
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The ``manifest.json`` of a stored set: a JSON object of at most :data:`MANIFEST_MAX_BYTES`,
+    nested at most 8 deep, whose ``classes`` and ``frames`` are lists of objects; DataFormatError
+    (naming the set, quoting at most 80 characters of what was found) otherwise."""
+    where = f"annotation set {shown_name(folder.name)}: {MANIFEST}"
+    try:
+        with (folder / MANIFEST).open("rb") as f:
+            raw = f.read(MANIFEST_MAX_BYTES + 1)
+    except OSError as exc:
+        raise DataFormatError(f"{where} cannot be read ({exc.strerror or type(exc).__name__})") from None
+    data = load_json(raw, where, max_bytes=MANIFEST_MAX_BYTES, max_depth=8)
+    if not isinstance(data, dict):
+        raise DataFormatError(f"{where} holds {quote_value(raw)}; expected a JSON object")
+    for key in ("classes", "frames"):
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise DataFormatError(f"{where}: {key!r} is a {type(value).__name__} that is not a list of objects")
+        data[key] = value
+    return data
+
+
 def load_annotations(ident: str, settings: Settings) -> StoredAnnotations:
     """The stored set ``ident`` (its id, or a unique prefix of at least 4 characters)."""
     root = _root(settings)
@@ -193,12 +211,9 @@ def load_annotations(ident: str, settings: Settings) -> StoredAnnotations:
         why = "is ambiguous" if matches else "is not stored"
         raise InputError(f"annotation set {ident!r} {why}; stored sets: {shown}")
     folder = root / matches[0]
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataFormatError(f"annotation set {matches[0]}: {MANIFEST} is unreadable ({exc})") from None
+    manifest = read_manifest(folder)
     gt = read_cvat_mask(folder)
-    groups = tuple(c.get("group") for c in manifest.get("classes", []))
+    groups = tuple(c.get("group") for c in manifest["classes"])
     gt = dataclasses.replace(gt, format=str(manifest.get("format", gt.format)),
                              groups=groups if groups and all(isinstance(g, str) for g in groups) else None)
     return StoredAnnotations(matches[0], folder, manifest, gt)
@@ -213,7 +228,7 @@ def list_annotations(settings: Settings) -> list[dict[str, Any]]:
     for p in sorted(root.iterdir()):
         if (p / MANIFEST).is_file():
             try:
-                out.append(json.loads((p / MANIFEST).read_text(encoding="utf-8")))
-            except ValueError:
+                out.append(read_manifest(p))
+            except DataFormatError:
                 continue
     return sorted(out, key=lambda m: str(m.get("imported_at", "")))

@@ -26,9 +26,10 @@ import numpy as np
 
 from analytics.errors import InputError
 from analytics.evaluation.metrics import IGNORE
-from analytics.evaluation.readers import CVAT_BACKGROUND
+from analytics.evaluation.readers import CVAT_BACKGROUND, MAX_CLASSES
+from analytics.untrusted import quote_value
 
-__all__ = ["PackageFrame", "distinct_colours", "labelmap_text", "write_cvat_package"]
+__all__ = ["MAX_COLOURS", "PackageFrame", "distinct_colours", "labelmap_text", "write_cvat_package"]
 
 
 @dataclass(frozen=True)
@@ -40,23 +41,35 @@ class PackageFrame:
     labels: np.ndarray
 
 
+_COLOUR_TRIES = 4096
+MAX_COLOURS = 512
+"""Most colours :func:`distinct_colours` gives (a package holds at most MAX_CLASSES classes)."""
+
+
 def distinct_colours(n: int) -> list[tuple[int, int, int]]:
-    """``n`` distinct, non-black RGB colours (golden-ratio hues, alternating brightness).
+    """``n`` distinct, non-black RGB colours (golden-ratio hues, alternating brightness), ``n`` at most
+    :data:`MAX_COLOURS`; a fixed number of tries, so it always ends.
 
     >>> cs = distinct_colours(30); len(set(cs)), (0, 0, 0) in cs
     (30, False)
+    >>> len(distinct_colours(MAX_COLOURS))
+    512
     """
-    out: list[tuple[int, int, int]] = []
-    i = 0
-    while len(out) < n:
+    if n > MAX_COLOURS:
+        raise InputError(f"{n} colours asked for; at most {MAX_COLOURS} distinct ones are chosen")
+    out: dict[tuple[int, int, int], None] = {}
+    for i in range(_COLOUR_TRIES):
+        if len(out) >= n:
+            break
         hue = int((i * 0.61803398875 % 1.0) * 180)
         value = 255 if (i // 7) % 2 == 0 else 170
         hsv = np.array([[[hue, 200 - (i // 14) % 3 * 40, value]]], np.uint8)
         b, g, r = (int(v) for v in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0])
-        if (r, g, b) not in out and (r, g, b) != (0, 0, 0):
-            out.append((r, g, b))
-        i += 1
-    return out
+        if (r, g, b) != (0, 0, 0):
+            out[(r, g, b)] = None
+    if len(out) < n:  # pragma: no cover - the tries give more than MAX_COLOURS distinct colours
+        raise InputError(f"only {len(out)} distinct colours found for {n} classes")
+    return list(out)[:n]
 
 
 def labelmap_text(class_names: Sequence[str], colours: Sequence[tuple[int, int, int]]) -> str:
@@ -78,12 +91,17 @@ def _check(frames: Sequence[PackageFrame], class_names: Sequence[str], colours: 
     names = [f.name for f in frames]
     if len(set(names)) != len(names):
         raise InputError("two frames have the same name; expected unique names")
-    bad = [n for n in names if not n or "/" in n or "\\" in n or n.startswith(".")]
+    bad = [n for n in names if not n or "/" in n or "\\" in n or n.startswith(".") or not n.isprintable() or len(n) > 200]
     if bad:
-        raise InputError(f"frame name(s) {bad[:3]} are not plain file names")
+        raise InputError(f"frame name {quote_value(bad[0])} is not a plain file name (at most 200 printable characters, "
+                         "no '/', '\\' or leading '.')")
+    if len(class_names) > MAX_CLASSES:
+        raise InputError(f"{len(class_names)} classes; a package holds at most {MAX_CLASSES} (class ids 0..{MAX_CLASSES - 1} "
+                         "fit an 8-bit mask)")
     lower = [c.lower() for c in class_names]
     if CVAT_BACKGROUND in lower or len(set(lower)) != len(lower) or any(":" in c for c in class_names):
-        raise InputError(f"class names {list(class_names)[:6]} must be unique, without ':' and not {CVAT_BACKGROUND!r}")
+        raise InputError(f"class names {', '.join(quote_value(c, 40) for c in list(class_names)[:6])} must be unique, "
+                         f"without ':' and not {CVAT_BACKGROUND!r}")
     if len(colours) != len(class_names) or len(set(colours)) != len(colours) or (0, 0, 0) in colours:
         raise InputError("expected one distinct, non-black colour per class")
     for f in frames:

@@ -39,8 +39,10 @@ import numpy as np
 from analytics.errors import DataFormatError, InputError
 from analytics.evaluation.metrics import IGNORE, INDICATOR_GROUPS
 from analytics.taxonomy import ClassSet
+from analytics.untrusted import load_json, quote_value
 
 __all__ = [
+    "LABEL_MAP_LIMITS",
     "LabelMap",
     "annotation_groups",
     "builtin_label_maps",
@@ -49,6 +51,10 @@ __all__ = [
     "label_lut",
     "load_label_map",
 ]
+
+
+LABEL_MAP_LIMITS = {"bytes": 1024 * 1024, "depth": 4, "entries": 1024, "name_chars": 200}
+"""What a label map file may hold: its size, nesting, entries and characters in a class name."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,7 @@ class LabelMap:
     def __post_init__(self) -> None:
         models = [m for m, _ in self.pairs]
         if len(set(models)) != len(models):
-            raise InputError(f"label map {self.name!r} lists a model class twice; expected each once")
+            raise InputError(f"label map {quote_value(self.name)} lists a model class twice; expected each once")
 
     def as_dict(self) -> dict[str, str]:
         return dict(self.pairs)
@@ -77,12 +83,19 @@ class LabelMap:
         >>> LabelMap.from_mapping("m", {"car": "Car", "background": None}).pairs
         (('car', 'Car'),)
         """
-        if not isinstance(data, Mapping) or not data:
-            raise DataFormatError(f"label map {name!r} must be a JSON object {{\"model class\": \"annotation class\", ...}}")
-        bad = [k for k, v in data.items() if not isinstance(k, str) or not (v is None or isinstance(v, str))]
+        most, chars = LABEL_MAP_LIMITS["entries"], LABEL_MAP_LIMITS["name_chars"]
+        if not isinstance(data, Mapping) or not data or len(data) > most:
+            raise DataFormatError(f"label map {quote_value(name)} must be a JSON object of 1 to {most:,} entries "
+                                  "{\"model class\": \"annotation class\", ...}")
+        bad = [k for k, v in data.items() if not _class_name(k, chars) or not (v is None or _class_name(v, chars))]
         if bad:
-            raise DataFormatError(f"label map {name!r}: entries {bad[:3]} are not \"model class\": \"annotation class\" strings")
+            raise DataFormatError(f"label map {quote_value(name)}: entry {quote_value(bad[0])} is not \"model class\": "
+                                  f"\"annotation class\" (text of 1 to {chars} printable characters, or null)")
         return cls(name, tuple((str(k), str(v)) for k, v in data.items() if v is not None))
+
+
+def _class_name(value: object, chars: int) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= chars and value.isprintable()
 
 
 def _maps_folder() -> Traversable:
@@ -98,11 +111,9 @@ def builtin_label_maps() -> tuple[str, ...]:
     return tuple(sorted(e.name[:-5] for e in _maps_folder().iterdir() if e.name.endswith(".json")))
 
 
-def _parse(name: str, text: str) -> LabelMap:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataFormatError(f"label map {name!r} is not valid JSON: {exc}") from None
+def _parse(name: str, text: str | bytes) -> LabelMap:
+    data = load_json(text, f"label map {quote_value(name)}", max_bytes=LABEL_MAP_LIMITS["bytes"],
+                     max_depth=LABEL_MAP_LIMITS["depth"])
     return LabelMap.from_mapping(name, data)
 
 
@@ -117,27 +128,39 @@ def load_label_map(name_or_path: str | Path) -> LabelMap:
         return _parse(key, _maps_folder().joinpath(f"{key}.json").read_text(encoding="utf-8"))
     path = Path(name_or_path).expanduser()
     if not path.is_file():
-        raise InputError(f"label map {key!r} is neither a built-in map ({', '.join(builtin_label_maps())}) nor a JSON file")
-    return _parse(path.name, path.read_text(encoding="utf-8", errors="replace"))
+        raise InputError(f"label map {quote_value(key)} is neither a built-in map ({', '.join(builtin_label_maps())}) "
+                         "nor a JSON file")
+    with path.open("rb") as f:
+        return _parse(path.name, f.read(LABEL_MAP_LIMITS["bytes"] + 1))  # one byte over the limit is enough to refuse
 
 
 def _unknown(names: Sequence[str], known: Sequence[str]) -> list[str]:
     return [n for n in dict.fromkeys(names) if n not in known]
 
 
+def _listed(names: Sequence[str], most: int = 12) -> str:
+    """Names for a message: the first ``most``, each quoted and capped, then how many more."""
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(quote_value(n, 40) for n in names[:most]) + more
+
+
 def check_label_map(label_map: LabelMap, model: ClassSet, annotation: Sequence[str]) -> None:
-    """Raise :class:`InputError` when the map names a class the model or the annotation set lacks."""
+    """Raise :class:`InputError` when the map names a class the model or the annotation set lacks,
+    or when either has more classes than an 8-bit label (0..255, 255 void) holds."""
+    if len(model.class_names) > IGNORE + 1 or len(annotation) > IGNORE:
+        raise InputError(f"model class set {quote_value(model.name)} has {len(model.class_names)} classes and the ground truth "
+                         f"{len(annotation)}; at most {IGNORE + 1} and {IGNORE} fit 8-bit labels")
     bad_model = _unknown([m for m, _ in label_map.pairs], model.class_names)
     if bad_model:
         raise InputError(
-            f"label map {label_map.name!r} names model class(es) {bad_model[:5]} that model class set {model.name!r} "
-            f"does not have; its classes: {', '.join(model.class_names)}"
+            f"label map {quote_value(label_map.name)} names model class(es) [{_listed(bad_model, 5)}] that model class set "
+            f"{quote_value(model.name)} does not have; its classes: {_listed(model.class_names, 40)}"
         )
     bad_annotation = _unknown([a for _, a in label_map.pairs], annotation)
     if bad_annotation:
         raise InputError(
-            f"label map {label_map.name!r} names annotation class(es) {bad_annotation[:5]} that the ground truth does not "
-            f"have; its classes: {', '.join(annotation)}"
+            f"label map {quote_value(label_map.name)} names annotation class(es) [{_listed(bad_annotation, 5)}] that the "
+            f"ground truth does not have; its classes: {_listed(annotation)}"
         )
 
 

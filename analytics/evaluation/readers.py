@@ -29,13 +29,18 @@ The CVAT reader is written here rather than taken from ``datumaro`` (the CVAT te
 library): the format is three plain files, and datumaro would add a large dependency tree
 (its own pinned numpy/pandas/pyarrow ranges, networkx, lxml, and more) to read them.
 
-Zip exports are read in place, never unpacked: a member whose path is absolute or climbs out
-with ``..`` is refused, and so is a member larger than :data:`MAX_MEMBER_BYTES` (uncompressed).
+Zip exports are read in place, never unpacked, under the limits of
+:mod:`analytics.evaluation.archives` (members streamed with a hard cap on the bytes produced, their
+count, paths and total checked). Every file read is at most :data:`MAX_MEMBER_BYTES` (a text file
+such as ``labelmap.txt`` at most :data:`MAX_TEXT_BYTES`); an image's size is read from its header
+and refused above :data:`~analytics.evaluation.imagesize.MAX_IMAGE_PIXELS` before it is decoded
+(:mod:`analytics.evaluation.imagesize`). A CVAT export lists at most :data:`MAX_CLASSES` labels
+besides ``background``, so every class id fits ``uint8`` below
+:data:`~analytics.evaluation.metrics.IGNORE`.
 """
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -44,15 +49,20 @@ import cv2
 import numpy as np
 
 from analytics.errors import DataFormatError, InputError
+from analytics.evaluation.archives import MAX_MEMBER_BYTES, MAX_MEMBERS, read_member, zip_members
+from analytics.evaluation.imagesize import check_image_size, decode_image
 from analytics.evaluation.metrics import IGNORE
 from analytics.taxonomy import CITYSCAPES_CLASSES
+from analytics.untrusted import quote_value, shown_name
 
 __all__ = [
     "CAMVID_CLASSES",
     "CITYSCAPES_TRAIN_IDS",
     "FORMATS",
     "IMAGE_SUFFIXES",
+    "MAX_CLASSES",
     "MAX_MEMBER_BYTES",
+    "MAX_TEXT_BYTES",
     "GroundTruth",
     "Sample",
     "read_camvid",
@@ -63,8 +73,11 @@ __all__ = [
 
 FORMATS = ("camvid", "cityscapes", "cvat-mask")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-MAX_MEMBER_BYTES = 256 * 1024 * 1024
-"""Largest zip member read (uncompressed bytes)."""
+MAX_TEXT_BYTES = 16 * 1024 * 1024
+"""Largest text file of an export read (``labelmap.txt``, ``ImageSets/Segmentation/*.txt``)."""
+MAX_CLASSES = IGNORE
+MAX_LABEL_CHARS = 200
+"""Most annotation classes: their ids 0..254 fit ``uint8`` below IGNORE (255, unlabelled)."""
 
 CAMVID_CLASSES: tuple[tuple[str, str], ...] = (
     ("Sky", "sky"),
@@ -97,11 +110,19 @@ class Blob:
     path: Path
     member: str | None = None
 
-    def read(self) -> bytes:
-        if self.member is None:
-            return self.path.read_bytes()
-        with zipfile.ZipFile(self.path) as zf:
-            return zf.read(self.member)
+    def read(self, limit: int = MAX_MEMBER_BYTES) -> bytes:
+        """The bytes, at most ``limit`` of them; an image's header is checked
+        (:func:`~analytics.evaluation.imagesize.check_image_size`) before it is returned."""
+        if self.member is not None:
+            data = read_member(self.path, self.member, limit)
+        else:
+            size = self.path.stat().st_size
+            if size > limit:
+                raise DataFormatError(f"{quote_value(self.path.name)} is {size:,} bytes; at most {limit:,} are read")
+            data = self.path.read_bytes()
+        if PurePosixPath(self.name).suffix.lower() in IMAGE_SUFFIXES:
+            check_image_size(data, self.name)
+        return data
 
     @property
     def name(self) -> str:
@@ -140,7 +161,7 @@ class GroundTruth:
 def _examples(names: Iterable[str]) -> str:
     names = sorted(names)
     more = f" and {len(names) - 3} more" if len(names) > 3 else ""
-    return ", ".join(names[:3]) + more
+    return ", ".join(shown_name(n) for n in names[:3]) + more
 
 
 def _pair(images: dict[str, Blob], masks: dict[str, Blob], where: str) -> tuple[Sample, ...]:
@@ -178,18 +199,18 @@ def _keyed(paths: Iterable[Path], key: Callable[[Path], str | None], what: str) 
         if k is None:
             continue
         if k in out:
-            raise InputError(f"two {what} have the name {k!r}: {out[k].path.name} and {p.name}; expected one each")
+            raise InputError(f"two {what} have the name {quote_value(k)}: {quote_value(out[k].path.name)} and "
+                             f"{quote_value(p.name)}; expected one each")
         out[k] = Blob(p)
     return out
 
 
 # -- mask decoding ------------------------------------------------------------------------------
 def _decode_index(data: bytes, name: str, fmt: str) -> np.ndarray:
-    mask = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
-    if mask is None:
-        raise DataFormatError(f"mask {name} is not an image OpenCV can read")
+    mask = decode_image(data, name, cv2.IMREAD_UNCHANGED)
     if mask.ndim != 2 or mask.dtype != np.uint8:
-        raise DataFormatError(f"mask {name} is {mask.dtype} with shape {mask.shape}; {fmt} masks are single-channel 8-bit class values")
+        raise DataFormatError(f"mask {shown_name(name)} is {mask.dtype} with shape {mask.shape}; {fmt} masks are "
+                              "single-channel 8-bit class values")
     return mask
 
 
@@ -198,7 +219,7 @@ def _lookup(mask: np.ndarray, table: np.ndarray, name: str, accepted: str) -> np
     out = table[mask]
     if (out < 0).any():
         bad = np.unique(mask[out < 0])
-        raise DataFormatError(f"mask {name} holds unknown class value(s) {bad[:8].tolist()}; accepted: {accepted}")
+        raise DataFormatError(f"mask {shown_name(name)} holds unknown class value(s) {bad[:8].tolist()}; accepted: {accepted}")
     return out.astype(np.uint8)
 
 
@@ -274,24 +295,19 @@ def read_cityscapes(images: Path, masks: Path) -> GroundTruth:
 
 # -- CVAT ---------------------------------------------------------------------------------------
 def _safe_members(path: Path) -> list[str]:
-    """File names inside a zip, refusing absolute or ``..`` paths and oversize members."""
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DataFormatError(f"{path.name} is not a readable zip file: {exc}") from None
-    with zf:
-        infos = zf.infolist()
-    for info in infos:
-        name = info.filename.replace("\\", "/")
-        parts = PurePosixPath(name).parts
-        if name.startswith("/") or (len(name) > 1 and name[1] == ":") or ".." in parts:
-            raise DataFormatError(f"refusing {path.name}: member {info.filename!r} points outside the archive")
-        if info.file_size > MAX_MEMBER_BYTES:
-            raise DataFormatError(
-                f"refusing {path.name}: member {info.filename!r} is {info.file_size / 1e6:.0f} MB, over the "
-                f"{MAX_MEMBER_BYTES / 1e6:.0f} MB limit"
-            )
-    return [i.filename for i in infos if not i.is_dir()]
+    """File names inside a zip, every limit of :func:`~analytics.evaluation.archives.zip_members` checked."""
+    return [i.filename for i in zip_members(path) if not i.is_dir()]
+
+
+def _folder_files(path: Path) -> dict[str, Blob]:
+    """The files under ``path`` by relative POSIX path, at most :data:`MAX_MEMBERS` of them."""
+    files: dict[str, Blob] = {}
+    for p in path.rglob("*"):
+        if p.is_file():
+            if len(files) >= MAX_MEMBERS:
+                raise DataFormatError(f"{quote_value(path.name)} holds more than {MAX_MEMBERS:,} files; at most that many are read")
+            files[p.relative_to(path).as_posix()] = Blob(p)
+    return files
 
 
 class _Tree:
@@ -300,14 +316,14 @@ class _Tree:
     def __init__(self, path: Path) -> None:
         self.path = path
         if path.is_dir():
-            self.files = {p.relative_to(path).as_posix(): Blob(p) for p in path.rglob("*") if p.is_file()}
+            self.files = _folder_files(path)
         elif path.is_file():
             self.files = {m: Blob(path, m) for m in _safe_members(path)}
         else:
             raise InputError(f"--masks {str(path)!r} does not exist; expected a CVAT export (zip or folder)")
         roots = sorted(k[: -len("labelmap.txt")] for k in self.files if k == "labelmap.txt" or k.endswith("/labelmap.txt"))
         if not roots:
-            raise DataFormatError(f"{path.name} has no labelmap.txt; expected a CVAT 'Segmentation mask 1.1' export")
+            raise DataFormatError(f"{shown_name(path.name)} has no labelmap.txt; expected a CVAT 'Segmentation mask 1.1' export")
         self.root = min(roots, key=len)
 
     def get(self, rel: str) -> Blob | None:
@@ -318,31 +334,43 @@ class _Tree:
         return {k[len(prefix):]: b for k, b in self.files.items() if k.startswith(prefix)}
 
 
+def _label_line(number: int, raw: str) -> tuple[str, tuple[int, int, int]]:
+    """One ``name:r,g,b:parts:actions`` line."""
+    fields = raw.strip().rsplit(":", 3)
+    parts = fields[1].split(",") if len(fields) == 4 else []
+    rgb = tuple(int(v) for v in parts if v.strip().isdigit() and len(v.strip()) <= 3)
+    if len(fields) != 4 or not fields[0] or len(rgb) != 3 or len(parts) != 3 or not all(0 <= v <= 255 for v in rgb):
+        raise DataFormatError(f"labelmap.txt line {number} {quote_value(raw)}: expected 'name:r,g,b::' with r, g, b in 0..255")
+    if len(fields[0]) > MAX_LABEL_CHARS or not fields[0].isprintable():
+        raise DataFormatError(f"labelmap.txt line {number}: label {quote_value(fields[0])}; expected at most "
+                              f"{MAX_LABEL_CHARS} printable characters")
+    return fields[0], (rgb[0], rgb[1], rgb[2])
+
+
 def parse_labelmap(text: str) -> list[tuple[str, tuple[int, int, int]]]:
-    """``labelmap.txt`` lines ``name:r,g,b:parts:actions`` as ``[(name, (r, g, b)), ...]``.
+    """``labelmap.txt`` lines ``name:r,g,b:parts:actions`` as ``[(name, (r, g, b)), ...]``: at most
+    :data:`MAX_CLASSES` labels besides ``background``, names and colours unique.
 
     >>> parse_labelmap("# label:color_rgb:parts:actions\\nbackground:0,0,0::\\ncar:250,50,83::\\n")
     [('background', (0, 0, 0)), ('car', (250, 50, 83))]
     """
     labels: list[tuple[str, tuple[int, int, int]]] = []
     for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
+        if not raw.strip() or raw.strip().startswith("#"):
             continue
-        fields = line.rsplit(":", 3)
-        try:
-            rgb = tuple(int(v) for v in fields[1].split(","))
-        except (IndexError, ValueError):
-            rgb = ()
-        if len(fields) != 4 or not fields[0] or len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
-            raise DataFormatError(f"labelmap.txt line {number} {raw!r}: expected 'name:r,g,b::' with r, g, b in 0..255")
-        labels.append((fields[0], (rgb[0], rgb[1], rgb[2])))
+        labels.append(_label_line(number, raw))
+        if len(labels) > MAX_CLASSES + 1:
+            raise DataFormatError(f"labelmap.txt lists more than {MAX_CLASSES} labels besides {CVAT_BACKGROUND!r}; "
+                                  f"class ids 0..{MAX_CLASSES - 1} fit an 8-bit mask")
     if not labels:
         raise DataFormatError("labelmap.txt lists no labels")
     names = [n for n, _ in labels]
     colours = [c for _, c in labels]
     if len(set(names)) != len(names) or len(set(colours)) != len(colours):
         raise DataFormatError("labelmap.txt repeats a label name or a colour; expected one colour per label")
+    if len([n for n in names if n.lower() != CVAT_BACKGROUND]) > MAX_CLASSES:
+        raise DataFormatError(f"labelmap.txt lists more than {MAX_CLASSES} labels besides {CVAT_BACKGROUND!r}; "
+                              f"class ids 0..{MAX_CLASSES - 1} fit an 8-bit mask")
     return labels
 
 
@@ -352,20 +380,18 @@ CVAT_BACKGROUND = "background"
 def _colour_decoder(labels: list[tuple[str, tuple[int, int, int]]]) -> tuple[tuple[str, ...], Callable[[bytes, str], np.ndarray]]:
     """Class names (background left out) and a decoder of colour masks into their ids."""
     names = tuple(n for n, _ in labels if n.lower() != CVAT_BACKGROUND)
-    by_colour = {(r << 16) | (g << 8) | b: (IGNORE if n.lower() == CVAT_BACKGROUND else names.index(n)) for n, (r, g, b) in labels}
-    accepted = ", ".join(f"{n} {c}" for n, c in labels[:6]) + (" ..." if len(labels) > 6 else "")
+    ids = {n: i for i, n in enumerate(names)}
+    by_colour = {(r << 16) | (g << 8) | b: (IGNORE if n.lower() == CVAT_BACKGROUND else ids[n]) for n, (r, g, b) in labels}
+    accepted = ", ".join(f"{quote_value(n, 40)} {c}" for n, c in labels[:6]) + (" ..." if len(labels) > 6 else "")
 
     def decode(data: bytes, name: str) -> np.ndarray:
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
-        if img is None:
-            raise DataFormatError(f"mask {name} is not an image OpenCV can read")
-        rgb = img[:, :, ::-1].astype(np.uint32)
-        packed = (rgb[:, :, 0] << 16) | (rgb[:, :, 1] << 8) | rgb[:, :, 2]
+        img = decode_image(data, name, cv2.IMREAD_COLOR)
+        packed = (img[:, :, 2].astype(np.uint32) << 16) | (img[:, :, 1].astype(np.uint32) << 8) | img[:, :, 0]
         colours, inverse = np.unique(packed, return_inverse=True)
         unknown = [int(c) for c in colours if int(c) not in by_colour]
         if unknown:
             shown = ", ".join(f"({c >> 16},{(c >> 8) & 255},{c & 255})" for c in unknown[:4])
-            raise DataFormatError(f"mask {name} holds colour(s) {shown} that labelmap.txt does not list; listed: {accepted}")
+            raise DataFormatError(f"mask {shown_name(name)} holds colour(s) {shown} that labelmap.txt does not list; listed: {accepted}")
         ids = np.array([by_colour[int(c)] for c in colours], np.uint8)
         return ids[inverse.reshape(packed.shape)]
 
@@ -376,7 +402,7 @@ def _cvat_names(tree: _Tree) -> list[str]:
     """Image names from ``ImageSets/Segmentation/*.txt``; else the masks present."""
     lists = {k: b for k, b in tree.under("ImageSets/Segmentation").items() if k.endswith(".txt") and "/" not in k}
     if lists:
-        names = [line.strip() for b in lists.values() for line in b.read().decode("utf-8", "replace").splitlines()]
+        names = [line.strip() for b in lists.values() for line in b.read(MAX_TEXT_BYTES).decode("utf-8", "replace").splitlines()]
         return sorted({n for n in names if n})
     return sorted(k[:-4] for k in tree.under("SegmentationClass") if k.lower().endswith(".png"))
 
@@ -396,11 +422,11 @@ def read_cvat_mask(export: Path, images: Path | None = None) -> GroundTruth:
     tree = _Tree(export)
     label_blob = tree.get("labelmap.txt")
     if label_blob is None:  # _Tree found it; only a race with a deleted file gets here
-        raise DataFormatError(f"{export.name} has no labelmap.txt")
-    names, decode = _colour_decoder(parse_labelmap(label_blob.read().decode("utf-8", "replace")))
+        raise DataFormatError(f"{shown_name(export.name)} has no labelmap.txt")
+    names, decode = _colour_decoder(parse_labelmap(label_blob.read(MAX_TEXT_BYTES).decode("utf-8", "replace")))
     listed = _cvat_names(tree)
     if not listed:
-        raise InputError(f"{export.name} lists no images (ImageSets/Segmentation/*.txt and SegmentationClass/ are empty)")
+        raise InputError(f"{shown_name(export.name)} lists no images (ImageSets/Segmentation/*.txt and SegmentationClass/ are empty)")
     mask_files = tree.under("SegmentationClass")
     missing = [n for n in listed if n + ".png" not in mask_files]
     if missing:
@@ -412,7 +438,7 @@ def read_cvat_mask(export: Path, images: Path | None = None) -> GroundTruth:
     else:
         img = _image_index(tree.under("JPEGImages").items())
         if not img:
-            raise InputError(f"{export.name} holds no images (JPEGImages/); export with images or give --images DIR")
+            raise InputError(f"{shown_name(export.name)} holds no images (JPEGImages/); export with images or give --images DIR")
     samples = _pair(img, masks, str(export))
     return GroundTruth("cvat-mask", names, None, samples, decode)
 
@@ -420,10 +446,10 @@ def read_cvat_mask(export: Path, images: Path | None = None) -> GroundTruth:
 def read_ground_truth(fmt: str, masks: Path, images: Path | None = None) -> GroundTruth:
     """Read annotated images of format ``fmt`` (one of :data:`FORMATS`)."""
     if fmt not in FORMATS:
-        raise InputError(f"unknown ground-truth format {fmt!r}; accepted: {', '.join(FORMATS)}")
+        raise InputError(f"unknown ground-truth format {quote_value(fmt)}; accepted: {', '.join(FORMATS)}")
     if fmt == "cvat-mask":
         return read_cvat_mask(Path(masks), Path(images) if images is not None else None)
     if images is None:
-        raise InputError(f"format {fmt!r} needs --images DIR as well as --masks DIR")
+        raise InputError(f"format {quote_value(fmt)} needs --images DIR as well as --masks DIR")
     reader = read_camvid if fmt == "camvid" else read_cityscapes
     return reader(Path(images), Path(masks))

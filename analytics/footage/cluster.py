@@ -24,6 +24,7 @@ failed. Either way no partial clip is visible, and a re-run does only what is mi
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import logging
 import os
@@ -43,8 +44,9 @@ from analytics.footage.pipeline import AnalysisOptions, analyse_clip, describe_e
 from analytics.periods import parse_timestamp
 from analytics.settings import Settings
 from analytics.store.parquet import ParquetSink
+from analytics.untrusted import quote_value
 
-__all__ = ["RAY_HINT", "ClipOutcome", "ClipTask", "plan_workers", "read_manifest", "require_ray", "run_clips", "start_ray"]
+__all__ = ["RAY_HINT", "ClipOutcome", "ClipTask", "MANIFEST_LIMITS", "plan_workers", "read_manifest", "require_ray", "run_clips", "start_ray"]
 
 RAY_HINT = "the Ray engine needs Ray: pip install 'urbanlens[cluster]'"
 
@@ -72,29 +74,49 @@ class ClipOutcome:
     settings_key: str = ""
 
 
+MANIFEST_LIMITS = {"bytes": 64 * 1024 * 1024, "value_chars": 4096}
+"""What a clip manifest may hold: its size (a local file) and characters in one value."""
+
+
+def _manifest_frame(path: str | Path, where: str) -> pd.DataFrame:
+    """The manifest's cells as text; a local file over the size limit is refused before it is read."""
+    local = Path(path) if not str(path).startswith(("s3://", "gs://", "gcs://", "az://", "abfs://", "http://", "https://")) else None
+    if local is not None and local.is_file() and local.stat().st_size > MANIFEST_LIMITS["bytes"]:
+        raise InputError(f"{where} is {local.stat().st_size:,} bytes; at most {MANIFEST_LIMITS['bytes']:,} are read")
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, ImportError, UnicodeError, csv.Error) as exc:
+        raise InputError(f"cannot read {where}: {quote_value(exc)}") from None
+
+
 def read_manifest(path: str | Path) -> list[ClipTask]:
     """Clips from a CSV with columns ``path``, ``camera_id`` and optionally ``start`` (ISO 8601).
 
     Any path pandas opens works (a local file or an fsspec URL such as ``s3://bucket/clips.csv``).
+    A message quotes at most 80 characters of any value read (:func:`~analytics.untrusted.quote_value`).
     """
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, ImportError) as exc:
-        raise InputError(f"cannot read manifest {str(path)!r}: {exc}") from None
-    missing = [c for c in ("path", "camera_id") if c not in df.columns]
-    foreign = [c for c in df.columns if c not in ("path", "camera_id", "start")]
+    where = f"manifest {quote_value(str(path))}"
+    df = _manifest_frame(path, where)
+    columns = [str(c) for c in df.columns]
+    missing = [c for c in ("path", "camera_id") if c not in columns]
+    foreign = [c for c in columns if c not in ("path", "camera_id", "start")]
     if missing or foreign:
-        raise InputError(
-            f"manifest {str(path)!r}: columns {list(df.columns)}; expected path, camera_id and optionally start (ISO 8601)"
-        )
+        shown = ", ".join(quote_value(c, 40) for c in columns[:6]) + (f" and {len(columns) - 6} more" if len(columns) > 6 else "")
+        raise InputError(f"{where}: columns {shown}; expected path, camera_id and optionally start (ISO 8601)")
     tasks = []
     for i, row in enumerate(df.to_dict("records"), start=2):
-        if not row["path"].strip() or not row["camera_id"].strip():
-            raise InputError(f"manifest {str(path)!r} line {i}: path and camera_id must not be empty")
-        start = row.get("start", "").strip()
-        tasks.append(ClipTask(row["path"].strip(), row["camera_id"].strip(), parse_timestamp(start, f"start on line {i}") if start else None))
+        clip, camera, start = (str(row.get(c, "")).strip() for c in ("path", "camera_id", "start"))
+        if not clip or not camera:
+            raise InputError(f"{where} line {i}: path and camera_id must not be empty")
+        long = next((v for v in (clip, camera, start) if len(v) > MANIFEST_LIMITS["value_chars"] or not v.isprintable()), None)
+        if long is not None:
+            raise InputError(f"{where} line {i}: {quote_value(long)}; expected at most {MANIFEST_LIMITS['value_chars']:,} "
+                             "printable characters")
+        if len(start) > 64:
+            raise InputError(f"{where} line {i}: start {quote_value(start)} is not an ISO time such as 2024-05-01T08:30:00")
+        tasks.append(ClipTask(clip, camera, parse_timestamp(start, f"start on line {i}") if start else None))
     if not tasks:
-        raise InputError(f"manifest {str(path)!r} lists no clips")
+        raise InputError(f"{where} lists no clips")
     return tasks
 
 

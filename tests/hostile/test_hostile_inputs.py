@@ -28,6 +28,14 @@ from clips import street, write_av
 
 from analytics.demo.city import demo_districts
 from analytics.store import migrate
+from tests.hostile.archives import (
+    evaluate_with_label_map,
+    import_climbing_member,
+    import_huge_png,
+    import_lying_member,
+    import_many_labels,
+    ray_manifest,
+)
 from tests.hostile.support import (
     database_digest,
     frames_with_district,
@@ -260,6 +268,25 @@ CASES: list[Case] = [
     Case("parquet-inf-distress", import_landing(set_column("distress_pothole_px", lambda n: pa.array([-math.inf] * n))),
          "column 'distress_pothole_px' holds '-inf' in row 0"),
     Case("parquet-footer-1e12-rows", import_landing(rows=10**12), "its footer claims 1,000,000,000,000 rows in a file of"),
+    # CVAT archives: a member whose headers declare 1,000 bytes but that inflates to 64 MB
+    Case("cvat-lying-member", import_lying_member, "member 'SegmentationClass/f0.png' cannot be read"),
+    # CVAT archives: a 1 MB PNG of 18,500 x 18,500 pixels, refused from its header before decoding
+    Case("cvat-huge-png", import_huge_png, "18,500 x 18,500 pixels; at most 67,108,864 pixels"),
+    # CVAT archives: 1,100 labels (more than 8-bit class ids hold; choosing their colours used to hang)
+    Case("cvat-1100-labels", import_many_labels, "more than 255 labels besides 'background'"),
+    # CVAT archives: a member that climbs out of the folder it would be unpacked into
+    Case("cvat-climbing-member", import_climbing_member, "points outside the archive"),
+    # label maps: nested 100,000 deep, a number of 5,000 digits, an entry that is not text
+    Case("label-map-deep", evaluate_with_label_map(b"[" * 100_000 + b"]" * 100_000), "nests arrays or objects too deeply"),
+    Case("label-map-long-number", evaluate_with_label_map(b'{"road": ' + b"9" * 5000 + b"}"), "cannot be read as JSON"),
+    Case("label-map-wrong-type", evaluate_with_label_map(b'{"road": ["Road"]}'), "entry 'road' is not"),
+    # a binary clip manifest: the error quotes at most 80 characters of its header
+    Case("manifest-binary", ray_manifest(b"\x01\x02" * 131_148 + b",x\n"), "(262296 characters)"),
+    # zones: a coordinate of 1e300 (finite, but no frame is that large) and one of 5,000 digits
+    Case("zones-huge-coordinate", zones_with(b'[{"name": "a", "role": "lane", "polygon": [[0, 0], [1e300, 0], [1, 1]]}]'),
+         "within ±100,000"),
+    Case("zones-long-number", zones_with(b'[{"name": "a", "role": "lane", "polygon": [[0, 0], [' + b"9" * 5000 + b', 0], [1, 1]]}]'),
+         "cannot be read as JSON"),
 ]
 
 
