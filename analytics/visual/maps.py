@@ -289,7 +289,7 @@ def add_findings(fig: go.Figure, findings: Sequence[Finding]) -> go.Figure:
             fig.add_trace(go.Scatter(
                 x=[f.lon for f in sel], y=[f.lat for f in sel], mode="markers", name="road-damage finding",
                 marker={"size": size, "symbol": symbol, "color": DAMAGE_COLOR, "line": {"color": DAMAGE_COLOR, "width": 2.5}},
-                hovertext=[f.text for f in sel], hoverinfo="text", legendgroup="damage", showlegend=at_camera or len(sel) == len(findings),
+                hovertext=[plot_text(f.text) for f in sel], hoverinfo="text", legendgroup="damage", showlegend=at_camera or len(sel) == len(findings),
             ))
     return fig
 
