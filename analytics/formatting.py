@@ -408,10 +408,10 @@ def format_comparison(window: tuple[date, date] | None, days: int) -> str:
 MARKDOWN_SPECIAL = "\\`*_{}[]()#+-.!|<>~$&:"
 """Characters :func:`escape_markdown` escapes with a backslash: CommonMark and GFM syntax (emphasis,
 code, links, images, headings, lists, tables, strikethrough, HTML and entities), Streamlit's
-``$math$`` and ``:shortcode:`` / ``:colour[text]`` directives, and the ``://`` of a bare link."""
+``$math$`` and ``:shortcode:`` / ``:colour[text]`` directives."""
 
 _SPECIAL = re.compile("([" + re.escape(MARKDOWN_SPECIAL) + "])")
-_SHORTCODE = re.compile(r"(?<=:)(?=[\w+-])")
+_BREAKS = re.compile(r"(?<=:)(?=\S)|(?<=@)(?=\S)|(?<=www)(?=\\\.)", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
 
@@ -420,13 +420,14 @@ def escape_markdown(text: object) -> str:
 
     Rule: each character of :data:`MARKDOWN_SPECIAL` gets a backslash (CommonMark: any ASCII
     punctuation may be escaped, and an escaped one is plain text: no link, image, emphasis, code,
-    HTML tag, entity, heading, list, table, ``$math$`` or bare ``https://`` autolink); a colon
-    followed by a word character also gets a zero-width space (U+200B), which breaks a
-    ``:shortcode:`` that Streamlit would replace with an emoji or icon after the escapes are read;
-    line breaks and other control characters become one space, so the text cannot start a block.
+    HTML tag, entity, heading or list, table or ``$math$``). Streamlit replaces ``:shortcode:``
+    emoji and icons and links bare addresses (``https://``, ``www.``, ``name@host``) in the text
+    *after* escapes are read, so a zero-width space (U+200B) follows each ``:`` and ``@`` that is
+    followed by text and each ``www`` before a dot, which breaks those patterns. Line breaks and other
+    control characters become one space, so the text cannot start a block.
 
     >>> escape_markdown("[Session expired: sign in](https://evil.example/login)")
-    '\\[Session expired\\: sign in\\]\\(https\\://evil\\.example/login\\)'
+    '\\[Session expired\\: sign in\\]\\(https\\:\u200b//evil\\.example/login\\)'
     >>> escape_markdown("![x](https://evil.example/a.png)").startswith("\\!\\[x\\]")
     True
     >>> escape_markdown("<script>alert(1)</script>")
@@ -439,5 +440,5 @@ def escape_markdown(text: object) -> str:
     'Market Street north 2'
     """
     flat = _CONTROL.sub(" ", str(text))
-    return _SHORTCODE.sub("\u200b", _SPECIAL.sub(r"\\\1", flat))
+    return _BREAKS.sub("\u200b", _SPECIAL.sub(r"\\\1", flat))
 

@@ -85,7 +85,9 @@ def test_escaped_markdown_renders_as_the_text_typed(text: str) -> None:
         (":smile:", ":smile:"),  # Streamlit's emoji plugin reads the text after escapes: a zero-width space breaks it
         (":material/home:", ":material/home:"),
         ("$x$", "$x$"),
-        ("https://evil.example", "https://"),  # a GFM autolink needs ``://`` unescaped
+        ("https://evil.example", "://"),  # Streamlit links bare addresses in the text after escapes are read
+        ("www.evil.example", "www\\."),
+        ("a@evil.example", "@e"),
     ],
 )
 def test_streamlit_directives_are_broken(text: str, absent: str) -> None:
@@ -97,8 +99,7 @@ def test_plot_text_keeps_plotly_from_reading_tags() -> None:
 
 
 # -- the dashboard ---------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def hostile_names_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the demo city whose cameras and districts are all named with Markdown, HTML and a link."""
     path = tmp_path_factory.mktemp("hostile-names") / "demo.duckdb"
     shutil.copy(demo_database(tmp_path_factory), path)
@@ -111,6 +112,11 @@ def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store.upsert_cameras(cameras[["camera_id", "name", "lon", "lat", "heading", "kind", "source"]])
     store.close()
     return path
+
+
+@pytest.fixture(scope="module")
+def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return hostile_names_database(tmp_path_factory)
 
 
 PAGES = {
