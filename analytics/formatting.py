@@ -60,6 +60,10 @@ The rules:
   >>> format_period(date(2026, 11, 2), date(2026, 11, 15)), format_period(date(2026, 11, 2), date(2026, 11, 15), days=True)
   ('2 Nov – 15 Nov 2026', '2 Nov – 15 Nov 2026 (14 days)')
 
+- **Text people typed** (:func:`escape_markdown`): a camera, district, clip or model name, a
+  link's value or an error quoting one, shown where Markdown renders (the dashboard's messages,
+  captions and titles), reads as the characters typed, never as a link, an image or markup.
+
 Charts draw shares on a percent axis: :func:`display_scale` and :func:`to_display` are the one
 place where a stored share (a fraction in [0, 1]) becomes a percentage.
 """
@@ -67,6 +71,7 @@ place where a stored share (a fraction in [0, 1]) becomes a percentage.
 from __future__ import annotations
 
 import math
+import re
 from datetime import date
 from typing import Any, TypeVar
 
@@ -101,6 +106,8 @@ __all__ = [
     "format_previous",
     "format_part_of",
     "format_comparison",
+    "MARKDOWN_SPECIAL",
+    "escape_markdown",
 ]
 
 SHARE_TO_PERCENT = 100.0
@@ -396,3 +403,42 @@ def format_comparison(window: tuple[date, date] | None, days: int) -> str:
     if window is None:
         return "no earlier data"
     return f"{format_previous(days)} ({format_period(*window)})"
+
+
+MARKDOWN_SPECIAL = "\\`*_{}[]()#+-.!|<>~$&:"
+"""Characters :func:`escape_markdown` escapes with a backslash: CommonMark and GFM syntax (emphasis,
+code, links, images, headings, lists, tables, strikethrough, HTML and entities), Streamlit's
+``$math$`` and ``:shortcode:`` / ``:colour[text]`` directives."""
+
+_SPECIAL = re.compile("([" + re.escape(MARKDOWN_SPECIAL) + "])")
+_BREAKS = re.compile(r"(?<=:)(?=\S)|(?<=@)(?=\S)|(?<=www)(?=\\\.)", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
+def escape_markdown(text: object) -> str:
+    r"""``text`` escaped so that Markdown (Streamlit's flavour) shows it as typed, on one line.
+
+    Rule: each character of :data:`MARKDOWN_SPECIAL` gets a backslash (CommonMark: any ASCII
+    punctuation may be escaped, and an escaped one is plain text: no link, image, emphasis, code,
+    HTML tag, entity, heading or list, table or ``$math$``). Streamlit replaces ``:shortcode:``
+    emoji and icons and links bare addresses (``https://``, ``www.``, ``name@host``) in the text
+    *after* escapes are read, so a zero-width space (U+200B) follows each ``:`` and ``@`` that is
+    followed by text and each ``www`` before a dot, which breaks those patterns. Line breaks and other
+    control characters become one space, so the text cannot start a block.
+
+    >>> escape_markdown("[Session expired: sign in](https://evil.example/login)")
+    '\\[Session expired\\: sign in\\]\\(https\\:\u200b//evil\\.example/login\\)'
+    >>> escape_markdown("![x](https://evil.example/a.png)").startswith("\\!\\[x\\]")
+    True
+    >>> escape_markdown("<script>alert(1)</script>")
+    '\\<script\\>alert\\(1\\)\\</script\\>'
+    >>> escape_markdown("**bold** _it_ `code` # h $x$")
+    '\\*\\*bold\\*\\* \\_it\\_ \\`code\\` \\# h \\$x\\$'
+    >>> escape_markdown(":smile: line\n# two")
+    '\\:\u200bsmile\\: line \\# two'
+    >>> escape_markdown("Market Street north 2")
+    'Market Street north 2'
+    """
+    flat = _CONTROL.sub(" ", str(text))
+    return _BREAKS.sub("\u200b", _SPECIAL.sub(r"\\\1", flat))
+

@@ -7,6 +7,8 @@ are plain ids, never display labels, and dates are ISO ``YYYY-MM-DD``.
 Each ``parse_*`` function turns the text of one parameter into a typed value or raises
 :class:`~analytics.errors.InputError` naming the bad value and what is accepted; :func:`resolve`
 turns that error into a message, so a bad link falls back to the page's default instead of failing.
+A message quotes at most the first 80 characters of a value; the link's text is the sender's, so a
+page shows the message as plain text (:func:`analytics.formatting.escape_markdown`), never as Markdown.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ PERIOD_CODES = ("7d", "30d", "all", "custom")
 TRUE_TEXT = ("1", "true", "yes", "on")
 FALSE_TEXT = ("0", "false", "no", "off")
 _SHOWN = 8  # accepted values listed in a message, at most
+_QUOTED = 80  # characters of a link's value quoted in a message, at most
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,15 @@ def _accepted(options: Sequence[str]) -> str:
     return shown if len(options) <= _SHOWN else f"{shown}, … ({len(options)} in all)"
 
 
+def _quoted(text: str) -> str:
+    """A link's value quoted for a message, its first :data:`_QUOTED` characters only (a link may be long).
+
+    >>> _quoted("hex"), _quoted("x" * 200)[-22:]
+    ("'hex'", "xxx'… (200 characters)")
+    """
+    return repr(text) if len(text) <= _QUOTED else f"{text[:_QUOTED]!r}… ({len(text)} characters)"
+
+
 def parse_choice(param: str, text: str, options: Sequence[str]) -> str:
     """``text`` when it is one of ``options`` (ids, compared exactly after trimming spaces).
 
@@ -96,7 +108,7 @@ def parse_choice(param: str, text: str, options: Sequence[str]) -> str:
     """
     value = text.strip()
     if value not in options:
-        raise InputError(f"{param} {text!r} is not known; use one of {_accepted(options)}")
+        raise InputError(f"{param} {_quoted(text)} is not known; use one of {_accepted(options)}")
     return value
 
 
@@ -133,7 +145,7 @@ def parse_flag(param: str, text: str) -> bool:
         return True
     if value in FALSE_TEXT:
         return False
-    raise InputError(f"{param} {text!r} is not a yes/no value; use 1 or 0")
+    raise InputError(f"{param} {_quoted(text)} is not a yes/no value; use 1 or 0")
 
 
 def parse_day(param: str, text: str, first: date | None = None, last: date | None = None) -> date:
@@ -146,6 +158,8 @@ def parse_day(param: str, text: str, first: date | None = None, last: date | Non
     ...
     analytics.errors.InputError: to 2027-01-05 is outside the dates offered (2026-01-01 to 2026-12-31)
     """
+    if len(text) > len(DATE_FORMAT) + 8:  # no date is this long: refuse before quoting all of it
+        raise InputError(f"{param} {_quoted(text)} is not a date; use {DATE_FORMAT}")
     day = parse_date(text, param)
     if day is None:
         raise InputError(f"{param} is empty; use {DATE_FORMAT}")

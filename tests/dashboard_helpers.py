@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -18,3 +19,9 @@ def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
         build_demo(path)
         _BUILT["demo"] = path
     return _BUILT["demo"]
+
+
+def shown_text(markdown: str) -> str:
+    """The characters a reader sees of Markdown made by :func:`analytics.formatting.escape_markdown`:
+    backslash escapes of ASCII punctuation read as the character, zero-width spaces as nothing."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u200b", "")

@@ -29,7 +29,7 @@ from analytics.reports.html import render_html
 from analytics.reports.pdf import render_pdf
 from analytics.selection import Selection
 from analytics.store import EvaluationRow, Store, save_evaluation
-from tests.dashboard_helpers import demo_database
+from tests.dashboard_helpers import demo_database, shown_text
 from tests.helpers import ROAD, SKY, VEG, clip_from_pixels, run_info, sha, store_with_cameras
 
 W = sha("weights")
@@ -206,11 +206,11 @@ def test_camera_and_explore_pages_show_accuracy_and_adjust(small_db: Path, monke
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     at.selectbox(key="camera_pick").set_value("cam-b").run()
-    captions = [c.value for c in at.caption]
+    captions = [shown_text(c.value) for c in at.caption]  # captions are escaped Markdown: read them as shown
     assert any(c.startswith("Accuracy of test-model measured on other footage") for c in captions), captions
     at.toggle(key="camera_adjusted").set_value(True).run()
     assert not at.exception, [e.message for e in at.exception]
-    assert any(c.startswith("Error-adjusted (Olofsson et al. 2014) in") for c in (c.value for c in at.caption))
+    assert any(c.startswith("Error-adjusted (Olofsson et al. 2014) in") for c in (shown_text(c.value) for c in at.caption))
     at.switch_page("views/explore.py")
     at.run()
     assert not at.exception, [e.message for e in at.exception]
@@ -240,4 +240,4 @@ def test_district_detail_lists_every_camera_accuracy(tmp_path_factory: pytest.Te
     assert lines and all("Accuracy not measured" in m for m in lines)  # the synthetic demo city has no evaluation
     at.toggle(key="overview_adjusted").set_value(True).run()
     assert not at.exception, [e.message for e in at.exception]
-    assert any("not adjusted: no evaluation applies" in c.value for c in at.caption)
+    assert any("not adjusted: no evaluation applies" in shown_text(c.value) for c in at.caption)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import time
 from pathlib import Path
 
 import cv2
@@ -12,8 +15,10 @@ from typer.testing import CliRunner
 
 from analytics.cli import models as cli_models
 from analytics.errors import DataFormatError, InputError, ModelError
-from analytics.models.zoo import install
+from analytics.evaluation import adapt as adapt_module
+from analytics.models.zoo import add_model, install, resolve
 from analytics.settings import load_settings
+from tests.tinymodels import colour_card, colour_model, install_colour_model
 
 runner = CliRunner()
 
@@ -153,3 +158,105 @@ def test_add_accepts_matching_card(home: Path, tmp_path: Path, monkeypatch: pyte
     result = runner.invoke(APP, ["models", "add", str(home / "models" / "espnetv2-s2" / "model.onnx"), "--card", str(card)])
     assert result.exit_code == 0, result.output
     assert Path(result.output.strip()) == tmp_path / "own-home" / "models" / "mine" / "model.onnx"
+
+
+# -- names of new models: checked before any work ------------------------------------------------
+@pytest.fixture
+def colour_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home with the 20-class colour model installed as ``colours`` and again, by its owner, as ``mine``."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("URBANLENS_HOME", str(home))
+    install_colour_model(home)
+    card = tmp_path / "mine.json"
+    card.write_text(dataclasses.replace(colour_card(), name="mine").to_json(), encoding="utf-8")
+    add_model(colour_model(tmp_path / "mine.onnx"), card, load_settings())
+    return home
+
+
+def _adapt_args(name: str, tmp_path: Path, *extra: str) -> list[str]:
+    """``models adapt colours --name NAME`` on annotation folders that do not exist: a name refused
+    first never gets as far as reading them."""
+    return ["models", "adapt", "colours", "--name", name, "--images", str(tmp_path / "no-images"),
+            "--masks", str(tmp_path / "no-masks"), "--format", "camvid", *extra]
+
+
+def test_adapt_keeps_an_installed_model_unless_forced(colour_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_fit(*_: object, **__: object) -> None:
+        raise AssertionError("the head was fitted although the name is taken")
+
+    monkeypatch.setattr(adapt_module, "fit_head", no_fit)
+    before = (colour_home / "models" / "mine" / "model.onnx").read_bytes()
+    started = time.perf_counter()
+    result = runner.invoke(APP, _adapt_args("mine", tmp_path))
+    assert isinstance(result.exception, InputError), result.output
+    message = str(result.exception)
+    assert "model 'mine' is already installed (32x64, 20 classes)" in message and "--force" in message
+    assert "\n" not in message and time.perf_counter() - started < 5
+    kept = resolve("mine", load_settings())
+    assert kept.card.num_classes == 20 and kept.onnx_path.read_bytes() == before
+    # with --force the name passes and the command goes on to read the annotations (absent here)
+    forced = runner.invoke(APP, _adapt_args("mine", tmp_path, "--force"))
+    assert forced.exception is not None and "already installed" not in str(forced.exception)
+    assert resolve("mine", load_settings()).card.num_classes == 20
+
+
+def test_adapt_api_checks_the_name_first(colour_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(adapt_module, "fit_head", lambda *a, **k: pytest.fail("fitted"))
+    base = resolve("colours", load_settings())
+    with pytest.raises(InputError, match="'mine' is already installed"):
+        adapt_module.adapt(base, None, "mine", load_settings())  # type: ignore[arg-type]  # never read
+    with pytest.raises(InputError, match="is the base itself"):
+        adapt_module.adapt(base, None, "colours", load_settings())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        ".",  # the models folder itself
+        "..",  # its parent: URBANLENS_HOME would be moved aside
+        "../elsewhere",  # a path separator
+        "a\\b",  # a Windows path separator
+        "",  # empty
+        "   ",  # whitespace only
+        "two words",  # a space
+        "bad\x00name",  # a control character
+        "bad\nname",  # a line break
+        "\u202eevil",  # a text-direction override
+        ".hidden",  # a hidden folder, never listed
+        "x" * 65,  # over the 64-character limit
+        "x" * 5000,  # far over it: the message quotes 80 characters
+    ],
+)
+def test_adapt_refuses_a_bad_name_before_any_work(colour_home: Path, tmp_path: Path, name: str) -> None:
+    listing = sorted(p.name for p in (colour_home / "models").iterdir())
+    result = runner.invoke(APP, _adapt_args(name, tmp_path))
+    assert isinstance(result.exception, InputError), result.output
+    message = str(result.exception)
+    assert message.startswith("model name ") and "letters, digits" in message, message
+    assert len(message) < 250
+    assert sorted(p.name for p in (colour_home / "models").iterdir()) == listing
+    assert (colour_home.parent / "home").is_dir()
+
+
+@pytest.mark.parametrize("name", ["..", "x/y", ""])
+def test_install_and_add_use_the_same_name_check(colour_home: Path, tmp_path: Path, name: str) -> None:
+    with pytest.raises(InputError, match="^model name "):
+        install(name, load_settings())
+    with pytest.raises(InputError, match="^model name "):
+        resolve(name, load_settings())
+    card = tmp_path / "card.json"
+    card.write_text(colour_card().to_json().replace('"colours"', json.dumps(name), 1), encoding="utf-8")
+    result = runner.invoke(APP, ["models", "add", str(tmp_path / "m.onnx"), "--card", str(card)])
+    assert isinstance(result.exception, (InputError, DataFormatError)), result.output
+
+
+def test_add_keeps_an_installed_model_unless_forced(colour_home: Path, tmp_path: Path) -> None:
+    card = tmp_path / "mine2.json"
+    card.write_text(dataclasses.replace(colour_card(), name="mine").to_json(), encoding="utf-8")
+    onnx_path = colour_model(tmp_path / "other.onnx", temperature=5.0)
+    result = runner.invoke(APP, ["models", "add", str(onnx_path), "--card", str(card)])
+    assert isinstance(result.exception, InputError) and "use --force" in str(result.exception)
+    assert resolve("mine", load_settings()).onnx_path.read_bytes() != onnx_path.read_bytes()
+    result = runner.invoke(APP, ["models", "add", str(onnx_path), "--card", str(card), "--force"])
+    assert result.exit_code == 0, result.output
+    assert resolve("mine", load_settings()).onnx_path.read_bytes() == onnx_path.read_bytes()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard_helpers import demo_database
+from tests.dashboard_helpers import demo_database, shown_text
 from tests.tinymodels import install_colour_model, write_colour_street
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -183,7 +183,7 @@ def test_upload_page_analyses_and_saves_a_clip(empty_db: Path, _isolated_home: P
     no_exception(at)
     assert not at.warning, [w.value for w in at.warning]  # no "Analysis cancelled" after a run that finished
     assert at.button(key="analyse_cancel").disabled
-    assert [s.value for s in at.subheader] == ["Result · street.mp4"]
+    assert [shown_text(s.value) for s in at.subheader] == ["Result · street.mp4"]
     table = at.dataframe[-1].value
     assert "Sky view" in set(table["indicator"])
     assert len(at.get("image")) == 1  # one large frame, with a scrubber over the sampled frames
@@ -240,7 +240,7 @@ def test_upload_page_refuses_a_text_file_with_a_message(empty_db: Path) -> None:
     at = run_page("views/analyse.py")
     at.file_uploader(key="analyse_upload").set_value(("notes.txt", b"hello", "text/plain")).run()
     assert not at.exception
-    assert len(at.error) == 1 and "notes.txt is not a video file" in at.error[0].value and "mp4" in at.error[0].value
+    assert len(at.error) == 1 and "notes.txt is not a video file" in shown_text(at.error[0].value) and "mp4" in at.error[0].value
 
 
 def test_upload_page_explains_a_bad_file(empty_db: Path, _isolated_home: Path) -> None:
@@ -253,7 +253,7 @@ def test_upload_page_explains_a_bad_file(empty_db: Path, _isolated_home: Path) -
     at.button(key="analyse_go").click().run()
     assert not at.exception
     assert len(at.error) == 1
-    assert "broken.mp4" in at.error[0].value and "not a video" in at.error[0].value
+    assert "broken.mp4" in shown_text(at.error[0].value) and "not a video" in at.error[0].value
     assert "analysis" not in at.session_state
 
 

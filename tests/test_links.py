@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from analytics import links
 from analytics.errors import InputError
-from tests.dashboard_helpers import demo_database
+from tests.dashboard_helpers import demo_database, shown_text
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 TIMEOUT = 60
@@ -100,7 +100,7 @@ def open_link(page: str | None = None, **params: str | list[str]) -> AppTest:
 
 
 def warnings_text(at: AppTest) -> str:
-    return " ".join(w.value for w in at.warning)
+    return " ".join(shown_text(w.value) for w in at.warning)
 
 
 def test_overview_restores_its_view_from_the_link(demo_db: Path) -> None:

@@ -23,7 +23,7 @@ from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progres
 from rich.table import Table
 
 from analytics.errors import DataFormatError, InputError, UrbanLensError
-from analytics.evaluation.adapt import AdaptOptions, adapt
+from analytics.evaluation.adapt import AdaptOptions, adapt, check_adapted_name
 from analytics.evaluation.annotations import load_annotations
 from analytics.evaluation.labelmaps import load_label_map
 from analytics.evaluation.readers import read_ground_truth
@@ -105,9 +105,13 @@ def _installed_as(name: str, size: tuple[int, int] | None, settings: Settings) -
 def add_command(
     onnx_file: Path = typer.Argument(..., help="Your ONNX segmentation model (input N,3,H,W; output N,classes,h,w)."),
     card: Path = typer.Option(..., "--card", help="Its model card (.toml, .json or .yaml)."),
+    force: bool = typer.Option(False, "--force", help="Replace a model installed under the card's name."),
 ) -> None:
-    """Check an ONNX model against its card and install it under the card's name; prints its path."""
-    model = add_model(onnx_file, card, load_settings())
+    """Check an ONNX model against its card and install it under the card's name; prints its path.
+
+    A model already installed under that name is kept (the command refuses) unless --force.
+    """
+    model = add_model(onnx_file, card, load_settings(), force=force)
     typer.echo(str(model.onnx_path))
 
 
@@ -191,10 +195,15 @@ def adapt_command(
     label_map: str | None = typer.Option(None, "--label-map", help="Map of base classes onto annotation classes, to score the base."),
     seed: int = typer.Option(0, "--seed", help="Seed of the holdout split and the pixel sample."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the result as JSON to this file."),
+    force: bool = typer.Option(False, "--force", help="Replace a model installed under --name."),
 ) -> None:
-    """Fit a new classification head on the frozen base for the annotation's classes; install it if it beats the base."""
+    """Fit a new classification head on the frozen base for the annotation's classes; install it if it beats the base.
+
+    The name is checked before anything is read: a model installed under it is kept unless --force.
+    """
     settings = load_settings()
     installed = resolve(base, settings)
+    check_adapted_name(name, installed, settings, force)
     if (annotations is None) == (masks is None):
         raise InputError("give either --annotations ID or --images DIR --masks DIR --format F")
     gt = load_annotations(annotations, settings).ground_truth if annotations else read_ground_truth(fmt, masks, images)  # type: ignore[arg-type]
@@ -208,7 +217,8 @@ def adapt_command(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        result = adapt(installed, gt, name, settings, AdaptOptions(holdout=holdout, label_map=lm, seed=seed), progress=progress)
+        result = adapt(installed, gt, name, settings, AdaptOptions(holdout=holdout, label_map=lm, seed=seed), progress=progress,
+                       force=force)
     d = result.to_dict()
     table = Table(title=f"{name}: head on {base} for {len(result.class_names)} classes, held out {result.holdout_frames} frames")
     for col in ("class", "group", f"{base} IoU %", f"{name} IoU %"):

@@ -61,7 +61,7 @@ from analytics.evaluation.metrics import IGNORE, confusion_matrix, iou_per_class
 from analytics.evaluation.readers import GroundTruth, Sample
 from analytics.footage.geometry import Geometry, frame_geometry
 from analytics.footage.segment import labels_to_frame, preprocess
-from analytics.models.zoo import InstalledModel, add_model, builtin_cards
+from analytics.models.zoo import InstalledModel, add_model, check_new_model_name
 from analytics.settings import Settings
 from analytics.taxonomy import ClassSet
 
@@ -73,6 +73,7 @@ __all__ = [
     "FeatureSet",
     "adapt",
     "adapted_card",
+    "check_adapted_name",
     "annotation_hash",
     "choose_blend",
     "extract_features",
@@ -394,11 +395,15 @@ class AdaptResult:
         }
 
 
-def _check_name(name: str, base: InstalledModel) -> None:
-    if not name or not all(c.isalnum() or c in "-_." for c in name):
-        raise InputError(f"model name {name!r}: use letters, digits, '-', '_' or '.'")
-    if name in builtin_cards() or name == base.card.name:
-        raise InputError(f"model name {name!r} is a built-in model or the base itself; give the adapted model a new name")
+def check_adapted_name(name: object, base: InstalledModel, settings: Settings, force: bool = False) -> str:
+    """``name`` when the adapted model may be installed under it (:func:`~analytics.models.zoo.check_new_model_name`:
+    a valid name, not a built-in model's, not an installed model's unless ``force``) and it is not the base's.
+
+    Reads only the model folder: :func:`adapt` and ``urbanlens models adapt`` call it before any work.
+    """
+    if isinstance(name, str) and name == base.card.name:
+        raise InputError(f"model name {name!r} is the base itself; give the adapted model a new name")
+    return check_new_model_name(name, settings, force)
 
 
 def adapted_card(name: str, base: InstalledModel, class_names: Sequence[str], groups: Sequence[str],
@@ -422,16 +427,17 @@ def _miou_iou(cm: np.ndarray, names: Sequence[str]) -> tuple[float, dict[str, fl
 
 def adapt(
     base: InstalledModel, gt: GroundTruth, name: str, settings: Settings, options: AdaptOptions = AdaptOptions(), *,
-    progress: Progress | None = None,
+    progress: Progress | None = None, force: bool = False,
 ) -> AdaptResult:
     """Fit a head for ``gt``'s classes on ``base``'s frozen features and install it as ``name`` if it
     beats the base on the held-out frames (see the module doc). ``options.label_map`` maps the base's
     classes onto the annotation's to score the base and to blend it with the head (default:
     :func:`~analytics.evaluation.labelmaps.default_label_map`); the blend weight is the best of
-    ``options.blend_weights`` on the held-out frames (``(0.0,)``: the head alone)."""
+    ``options.blend_weights`` on the held-out frames (``(0.0,)``: the head alone). ``name`` is checked
+    first (:func:`check_adapted_name`): a model installed under it is replaced only with ``force``."""
     if not isinstance(base, InstalledModel):
         raise InputError(f"base must be an installed model, got {type(base).__name__}")
-    _check_name(name, base)
+    check_adapted_name(name, base, settings, force)
     if not isinstance(gt, GroundTruth) or len(gt.samples) < MIN_FRAMES:
         n = len(gt.samples) if isinstance(gt, GroundTruth) else 0
         raise InputError(f"{n} annotated frame(s); adapting needs at least {MIN_FRAMES} (some to fit, some to check)")
@@ -468,16 +474,16 @@ def adapt(
     card = adapted_card(name, base, classes, groups, _lineage(base, lm, gt, result, feats, o))
     base_map = base_map_matrix(lut, base.card.num_classes, len(classes))
     graph = head_model(load_graph(base.onnx_path), feats.taps, [final], card.input_size, blend=[weight], base_map=base_map)
-    return dataclasses.replace(result, installed=_install(graph, card, settings))
+    return dataclasses.replace(result, installed=_install(graph, card, settings, force))
 
 
-def _install(graph: Any, card: ModelCard, settings: Settings) -> InstalledModel:
+def _install(graph: Any, card: ModelCard, settings: Settings, force: bool) -> InstalledModel:
     """Add the adapted ``graph`` with its ``card`` to the model zoo, through a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="urbanlens-adapt-") as tmp:
         onnx_file, card_file = Path(tmp) / "model.onnx", Path(tmp) / "card.json"
         onnx_file.write_bytes(graph.SerializeToString())
         card_file.write_text(card.to_json(), encoding="utf-8")
-        return add_model(onnx_file, card_file, settings)
+        return add_model(onnx_file, card_file, settings, force=force)
 
 
 def _lineage(base: InstalledModel, lm: LabelMap, gt: GroundTruth, result: AdaptResult, feats: FeatureSet,

@@ -37,7 +37,10 @@ __all__ = [
     "ModelSpec",
     "ResolvedModel",
     "add_model",
+    "MAX_NAME_LENGTH",
     "builtin_cards",
+    "check_model_name",
+    "check_new_model_name",
     "install",
     "list_models",
     "parse_size",
@@ -46,6 +49,9 @@ __all__ = [
 
 MODEL_FILE = "model.onnx"
 CARD_FILE = "card.json"
+MAX_NAME_LENGTH = 64
+"""Longest model name (it is a folder name under ``model_dir``)."""
+_SHOWN = 80  # characters of a refused name quoted in a message, at most
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,64 @@ def parse_size(text: str) -> tuple[int, int]:
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
         raise InputError(f"size {text!r} is not HEIGHTxWIDTH (e.g. 384x768)")
     return int(parts[0]), int(parts[1])
+
+
+def _quoted(name: str) -> str:
+    """``name`` quoted for a message, its first :data:`_SHOWN` characters only.
+
+    >>> _quoted("ok"), _quoted("x" * 100)[-22:]
+    ("'ok'", "xxx'… (100 characters)")
+    """
+    return repr(name) if len(name) <= _SHOWN else f"{name[:_SHOWN]!r}… ({len(name)} characters)"
+
+
+def check_model_name(name: object) -> str:
+    """``name`` when it can name a model (a folder under ``model_dir``); else an InputError naming it.
+
+    Accepted: 1 to :data:`MAX_NAME_LENGTH` letters, digits, ``-``, ``_`` and ``.``, not starting
+    with ``.`` (so never ``.``, ``..``, a hidden folder, a path separator, a space or a control
+    character). Checked before any work is done for the name.
+
+    >>> check_model_name("espnetv2-s2")
+    'espnetv2-s2'
+    >>> check_model_name("..")
+    Traceback (most recent call last):
+    ...
+    analytics.errors.InputError: model name '..': use 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'
+    """
+    if not isinstance(name, str):
+        raise InputError(f"model name must be text, got {type(name).__name__}")
+    ok = (0 < len(name) <= MAX_NAME_LENGTH and not name.startswith(".")
+          and all(c.isalnum() or c in "-_." for c in name))
+    if not ok:
+        raise InputError(f"model name {_quoted(name)}: use 1 to {MAX_NAME_LENGTH} letters, digits, '-', '_' or '.', "
+                         "not starting with '.'")
+    return name
+
+
+def check_new_model_name(name: object, settings: Settings, force: bool = False) -> str:
+    """``name`` when a new model may be installed under it: a valid name (:func:`check_model_name`),
+    not a built-in model's, and not an installed model's unless ``force`` (then that model is replaced).
+
+    Only reads the model folder: call it before any work for the new model.
+    """
+    checked = check_model_name(name)
+    if checked in builtin_cards():
+        raise InputError(f"model name {checked!r} is a built-in model; give your model another name")
+    folder = settings.model_dir / checked
+    if not force and folder.exists():
+        raise InputError(f"model {checked!r} is already installed ({_describe(folder)}); "
+                         "use --force to replace it, or give another name")
+    return checked
+
+
+def _describe(folder: Path) -> str:
+    """What an installed model folder holds, for a message: ``384x768, 20 classes`` (or what is wrong with it)."""
+    try:
+        card = load_card(folder / CARD_FILE)
+    except (InputError, DataFormatError, OSError):
+        return "its card cannot be read"
+    return f"{card.input_height}x{card.input_width}, {card.num_classes} classes"
 
 
 def _installed_dirs(settings: Settings) -> list[Path]:
@@ -178,7 +242,7 @@ def resolve(model: ModelSpec, settings: Settings, install: bool = False) -> Reso
 
 
 def _resolve_name(name: str, settings: Settings, install_missing: bool) -> ResolvedModel:
-    folder = settings.model_dir / name
+    folder = settings.model_dir / check_model_name(name)
     if not (folder / CARD_FILE).is_file():
         if name in builtin_cards():
             if install_missing:
@@ -223,7 +287,7 @@ def install(
     folder or URL to take the weights from instead of the mirror or the upstream address.
     """
     cards = builtin_cards()
-    if name not in cards:
+    if check_model_name(name) not in cards:
         raise InputError(f"unknown model {name!r}; built-in models: {', '.join(cards)}")
     card = cards[name]
     arch = get_architecture(card)
@@ -299,14 +363,17 @@ def _dry_run(onnx_path: Path, input_name: str, card: ModelCard) -> None:
         )
 
 
-def add_model(onnx_path: str | Path, card_path: str | Path, settings: Settings) -> InstalledModel:
-    """Install a bring-your-own ONNX segmentation model under its card's name, after checking them."""
+def add_model(onnx_path: str | Path, card_path: str | Path, settings: Settings, force: bool = False) -> InstalledModel:
+    """Install a bring-your-own ONNX segmentation model under its card's name, after checking them.
+
+    The name is checked first (:func:`check_new_model_name`): a model installed under it is
+    replaced only with ``force``.
+    """
     src = Path(onnx_path)
     if not src.is_file():
         raise InputError(f"ONNX file {str(src)!r} does not exist")
     card = load_card(card_path)
-    if card.name in builtin_cards():
-        raise InputError(f"card name {card.name!r} is a built-in model; give your model another name")
+    check_new_model_name(card.name, settings, force)
     check_onnx_against_card(src, card)
 
     def write(folder: Path) -> None:

@@ -18,6 +18,7 @@ No streamlit here: the dashboard pages only lay out what these functions return.
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 from datetime import date
@@ -35,6 +36,7 @@ from analytics.visual.layers import MISSING_COLOR, ColourScale, indicator_scale
 
 __all__ = [
     "OKABE_ITO",
+    "plot_text",
     "FONT",
     "GAP_FACTOR",
     "DAY_MS",
@@ -280,6 +282,17 @@ def band_xy(x: Sequence[Any], low: Any, high: Any) -> tuple[list[Any], list[Any]
     return xs, ys
 
 
+def plot_text(text: object) -> str:
+    """``text`` (a place, camera or zone name people typed) for a plotly title, legend, axis or hover label,
+    which read a subset of HTML (``<b>``, ``<br>``, ``<a href>``): ``<``, ``>`` and ``&`` become entities,
+    so the text shows as typed and never as a tag or a link.
+
+    >>> plot_text('<a href="https://evil.example">Old Town</a> & co')
+    '&lt;a href="https://evil.example"&gt;Old Town&lt;/a&gt; &amp; co'
+    """
+    return html.escape(str(text), quote=False)
+
+
 def indicator_title(name: str, with_unit: bool = True) -> str:
     """Label of an indicator with its unit and a heuristic mark.
 
@@ -426,7 +439,7 @@ def timeseries_figure(
         part = df if g is None else df[df[key] == g]
         part = part.sort_values(time_key) if time_key == "hour" else break_gaps(part, time_key, step=typical)
         colour = OKABE_ITO[i % len(OKABE_ITO)]
-        label = "City" if g is None else (labels or {}).get(str(g), str(g))
+        label = "City" if g is None else plot_text((labels or {}).get(str(g), str(g)))
         x = part[time_key]
         bx, by = band_xy(list(x), part["ci_low"].to_numpy(float) * s, part["ci_high"].to_numpy(float) * s)
         fig.add_trace(
@@ -508,7 +521,7 @@ def ranked_bars_figure(long: pd.DataFrame, key: str, name: str, period: str, lab
     if df.empty:
         return empty_figure(f"No frames for {INDICATORS[name].label} in {period}")
     s = display_scale(name)
-    df["label"] = df[key].map(lambda v: (labels or {}).get(str(v), str(v)))
+    df["label"] = df[key].map(lambda v: plot_text((labels or {}).get(str(v), str(v))))
     ok = df[df["enough"]].sort_values("value", ascending=True)
     short = df[~df["enough"]]
     fig = go.Figure()
@@ -554,7 +567,7 @@ def distribution_figure(long: pd.DataFrame, group_key: str, name: str, period: s
     groups = sorted(df[group_key].astype(str).unique(), key=lambda g: (labels or {}).get(g, g))
     for i, g in enumerate(groups):
         part = df[df[group_key].astype(str) == g]
-        label = (labels or {}).get(g, g)
+        label = plot_text((labels or {}).get(g, g))
         fig.add_trace(
             go.Box(
                 y=part["value"] * s, name=label, marker={"color": OKABE_ITO[i % len(OKABE_ITO)], "size": 3}, boxpoints="outliers",

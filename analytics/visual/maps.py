@@ -29,7 +29,7 @@ import plotly.graph_objects as go
 from analytics.errors import InputError
 from analytics.formatting import MISSING_TEXT, format_count, format_interval, format_value
 from analytics.geo import district_of_points, h3_boundary_geojson, polygon_rings
-from analytics.visual.charts import FONT, indicator_title, rows
+from analytics.visual.charts import FONT, indicator_title, plot_text, rows
 from analytics.visual.layers import (
     DAMAGE_COLOR,
     INK,
@@ -217,13 +217,15 @@ def add_outlines(
 
 def add_labels(fig: go.Figure, labels: Sequence[Label], tiles: bool = False, size: int = 12) -> go.Figure:
     """Each label at its point: the name (bold for areas in focus) over its detail line, in the label's colour.
+    Names are text as typed (:func:`~analytics.visual.charts.plot_text`), never markup.
 
     One trace per colour whose selected and unselected text keep that colour: a selection on the
     map never fades a label.
     """
     for colour in dict.fromkeys(INK if tiles else lb.colour for lb in labels):
         part = [lb for lb in labels if tiles or lb.colour == colour]
-        text = [(f"<b>{lb.name}</b>" if lb.focus else lb.name) + (f"<br>{lb.detail}" if lb.detail else "") for lb in part]
+        text = [(f"<b>{plot_text(lb.name)}</b>" if lb.focus else plot_text(lb.name)) + (f"<br>{lb.detail}" if lb.detail else "")
+                for lb in part]
         font = {"color": colour, "size": size if tiles else [size if lb.focus else size - 1 for lb in part]}
         keep = {} if tiles else {"selected": {"textfont": {"color": colour}}, "unselected": {"textfont": {"color": colour}}}
         fig.add_trace(_scatter(tiles, [lb.lon for lb in part], [lb.lat for lb in part], mode="text", text=text,
@@ -273,7 +275,7 @@ def add_cameras(
     labelled = any(c.label for c in cameras)
     return fig.add_trace(_scatter(
         tiles, [c.lon for c in cameras], [c.lat for c in cameras], mode="markers+text" if labelled else "markers", name=name,
-        marker=marker, text=[c.label for c in cameras] if labelled else None, textposition="top right",
+        marker=marker, text=[plot_text(c.label) for c in cameras] if labelled else None, textposition="top right",
         customdata=[f"camera:{c.id}" for c in cameras], hovertext=list(hover), hoverinfo="text",
         unselected={"marker": {"opacity": 0.95}},
     ))
@@ -287,7 +289,7 @@ def add_findings(fig: go.Figure, findings: Sequence[Finding]) -> go.Figure:
             fig.add_trace(go.Scatter(
                 x=[f.lon for f in sel], y=[f.lat for f in sel], mode="markers", name="road-damage finding",
                 marker={"size": size, "symbol": symbol, "color": DAMAGE_COLOR, "line": {"color": DAMAGE_COLOR, "width": 2.5}},
-                hovertext=[f.text for f in sel], hoverinfo="text", legendgroup="damage", showlegend=at_camera or len(sel) == len(findings),
+                hovertext=[plot_text(f.text) for f in sel], hoverinfo="text", legendgroup="damage", showlegend=at_camera or len(sel) == len(findings),
             ))
     return fig
 
@@ -351,17 +353,17 @@ def _zoom(dx: float, dy: float) -> float:
 def _area_hover(polys: pd.DataFrame, name: str, kind: str) -> list[str]:
     """Tooltip of each area: its place name, the value with its interval, the sample; an H3 cell's id last, small."""
     return [
-        f"<b>{p.name}</b><br>{indicator_title(name, with_unit=False)}: {p.text}"
+        f"<b>{plot_text(p.name)}</b><br>{indicator_title(name, with_unit=False)}: {p.text}"
         + (f" (95% CI {format_interval(name, p.ci_low, p.ci_high, p.value)})" if p.enough else "")
         + f"<br>{format_count(p.n_frames)} frames · {format_count(p.n_clips)} clips"
-        + (f"<br><span style='font-size:10px;color:#777777'>H3 cell {p.id}</span>" if kind == "h3" else "<br>click for detail")
+        + (f"<br><span style='font-size:10px;color:#777777'>H3 cell {plot_text(p.id)}</span>" if kind == "h3" else "<br>click for detail")
         for p in rows(polys)
     ]
 
 
 def _camera_hover(cameras: pd.DataFrame, name: str) -> list[str]:
     return [
-        f"<b>{r.name}</b> ({r.camera_id})<br>{format_count(getattr(r, 'n_frames', 0))} frames"
+        f"<b>{plot_text(r.name)}</b> ({plot_text(r.camera_id)})<br>{format_count(getattr(r, 'n_frames', 0))} frames"
         + (f"<br>{indicator_title(name, with_unit=False)}: {format_value(name, r.value)}" if "value" in cameras else "")
         + "<br>click to open the camera"
         for r in rows(cameras)
@@ -458,7 +460,7 @@ def camera_location_figure(
     here = np.array([[camera["lon"], camera["lat"]]], dtype=float) if "lon" in camera else np.empty((0, 2))
     extent = extent_of([r for a in areas for r in a.rings], [here], pad=0.05, min_pad=0.0002)
     fig = go.Figure()
-    add_areas(fig, areas, hover=[a.name for a in areas], context_edge="#666666")
+    add_areas(fig, areas, hover=[plot_text(a.name) for a in areas], context_edge="#666666")
     add_labels(fig, label_layer(areas, extent), size=11)
     if track is not None and not track.empty:
         add_route(fig, track[["lon", "lat"]].to_numpy(dtype=float), size=4, colour="#E69F00", legend=False)
@@ -467,7 +469,7 @@ def camera_location_figure(
             go.Scatter(
                 x=[camera["lon"]], y=[camera["lat"]], mode="markers",
                 marker={"size": 14, "color": "#0072B2", "line": {"color": "white", "width": 2}},
-                hovertext=f"{camera['name']} ({camera['lon']:.5f}, {camera['lat']:.5f})", hoverinfo="text", showlegend=False,
+                hovertext=f"{plot_text(camera['name'])} ({camera['lon']:.5f}, {camera['lat']:.5f})", hoverinfo="text", showlegend=False,
             )
         )
     fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 0, "b": 0}, paper_bgcolor="white", font={"family": FONT})
@@ -495,7 +497,7 @@ def zones_figure(zones: pd.DataFrame, width: int, height: int, image: bytes | No
             go.Scatter(
                 x=[p[0] for p in pts] + [pts[0][0]], y=[p[1] for p in pts] + [pts[0][1]], mode="lines", fill="toself",
                 line={"color": colour, "width": 2}, opacity=0.6,
-                name=f"{z.zone} ({z.role})", hovertext=f"{z.zone}: {z.role}", hoverinfo="text",
+                name=plot_text(f"{z.zone} ({z.role})"), hovertext=plot_text(f"{z.zone}: {z.role}"), hoverinfo="text",
             )
         )
     fig.update_layout(height=320, margin={"l": 0, "r": 0, "t": 0, "b": 0}, plot_bgcolor="#333333" if image is None else "white",

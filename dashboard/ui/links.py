@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from analytics import links
+from analytics.formatting import escape_markdown
 
 __all__ = [
     "PERIOD_CHOICES",
@@ -52,7 +53,7 @@ def from_link(key: str, param: str, parse: Callable[[Any], Any], *, many: bool =
     written[key] = texts  # a bad value warns once
     got = links.resolve(lambda: parse(texts) if many else parse(texts[-1]))
     if got.problem:
-        st.warning(got.problem, icon=":material/link_off:")
+        st.warning(escape_markdown(got.problem), icon=":material/link_off:")  # the link's text, shown as typed
     else:
         st.session_state[key] = got.value
 
@@ -113,7 +114,7 @@ def period_from_link(earliest: date, last: date) -> None:
     code, start, end = texts
     got = links.resolve(lambda: links.parse_period(code, start, end, earliest, last), "the default period")
     if got.problem or got.value is None:
-        st.warning(got.problem, icon=":material/link_off:")
+        st.warning(escape_markdown(got.problem), icon=":material/link_off:")
         return
     picked, day_from, day_to = got.value
     st.session_state["period_choice"] = {c: label for label, c in PERIOD_CODES.items()}[picked]

@@ -10,7 +10,7 @@ import streamlit as st
 
 from analytics import exports, links
 from analytics.errors import UrbanLensError
-from analytics.formatting import format_count, format_part_of
+from analytics.formatting import escape_markdown, format_count, format_part_of
 from analytics.indicators import INDICATORS
 from analytics.selection import Selection
 from analytics.trust import left_out_note
@@ -135,10 +135,11 @@ def import_button(label: str, key: str, write: Callable[[], int], what: str) -> 
 
 
 def show_error(exc: BaseException) -> None:
-    """One clear message for an UrbanLens error (multi-line details in a code block)."""
+    """One clear message for an UrbanLens error (multi-line details in a code block), shown as written:
+    it may quote what a person typed or uploaded (:func:`~analytics.formatting.escape_markdown`)."""
     text = str(exc)
     first, _, rest = text.partition("\n")
-    st.error(first, icon=":material/error:")
+    st.error(escape_markdown(first), icon=":material/error:")
     if rest.strip():
         st.code(rest.strip(), language=None)
 

@@ -8,6 +8,7 @@ from datetime import datetime
 import streamlit as st
 
 from analytics.errors import UrbanLensError
+from analytics.formatting import escape_markdown
 from analytics.models import zoo
 from analytics.pages import analyse as flow
 from dashboard import ui
@@ -40,9 +41,9 @@ if file is not None:
     try:
         upload = flow.receive_upload(file.name, data, settings)
     except UrbanLensError as exc:
-        st.error(str(exc), icon=":material/block:")
+        st.error(escape_markdown(exc), icon=":material/block:")  # names and texts people typed: shown as typed
     else:
-        st.caption(upload.caption)
+        st.caption(escape_markdown(upload.caption))
         if st.session_state.get("analyse_start_for") != upload.sha256:  # a new clip: propose its own start time
             guess = flow.start_default(data, datetime.now())
             st.session_state.update({"analyse_start_for": upload.sha256, "analyse_start_guess": guess, "analyse_start_ok": False,
@@ -111,7 +112,7 @@ zones_bytes = zfile.getvalue() if zfile is not None else None
 st.markdown("##### 3 · Model and sampling")
 choices = flow.model_choices(settings)
 if choices.problem:
-    st.warning(choices.problem)
+    st.warning(escape_markdown(choices.problem))
 m1, m2, m3 = st.columns([2, 1, 1])
 with m1:
     if choices.installed:
@@ -119,9 +120,9 @@ with m1:
                                   format_func=lambda n: choices.labels.get(n, n))
     else:
         model_name = None
-        st.warning(f"No model installed yet. The default is **{settings.default_model}** (ESPNetv2, MIT licence, built here from "
+        st.warning(f"No model installed yet. The default is **{escape_markdown(settings.default_model)}** (ESPNetv2, MIT licence, built here from "
                    "its public weights).")
-        if st.button(f"Install {settings.default_model}", type="primary", key="analyse_install", icon=":material/download:"):
+        if st.button(f"Install {escape_markdown(settings.default_model)}", type="primary", key="analyse_install", icon=":material/download:"):
             bar = st.progress(0.0, text="Fetching weights…")
             try:
                 zoo.install(settings.default_model, settings, progress=lambda done, total: bar.progress(*flow.fetch_progress(done, total)))
@@ -165,7 +166,7 @@ go_clicked = b1.button("Analyse", type="primary", disabled=bool(problems), key="
 b2.button("Cancel", key="analyse_cancel", icon=":material/stop:", disabled=not go_clicked, on_click=_cancel,
           help="Stops the running analysis; nothing is stored")
 if problems:
-    st.caption("To analyse: " + "; ".join(problems) + ".")
+    st.caption("To analyse: " + "; ".join(map(escape_markdown, problems)) + ".")
 if stopped:
     st.warning(stopped, icon=":material/stop_circle:")
     if upload is not None:
@@ -200,10 +201,10 @@ state = st.session_state.get("analysis")
 if state:
     review = state["review"]
     st.divider()
-    st.subheader(f"Result · {review.file}")
-    st.caption(f"{state['done']} {review.caption}")
+    st.subheader(f"Result · {escape_markdown(review.file)}")
+    st.caption(escape_markdown(f"{state['done']} {review.caption}"))
     for w in review.result.warnings:
-        st.caption(f":material/warning: {w}")
+        st.caption(f":material/warning: {escape_markdown(w)}")
     if review.trust_warning:
         st.warning(review.trust_warning, icon=":material/report:")
     positions = review.scrub_positions()
@@ -250,7 +251,7 @@ if state:
 
 saved = st.session_state.get("analyse_saved")
 if saved:
-    st.success(f"Saved to your database (`{path}`): {saved[0]}", icon=":material/check_circle:")
+    st.success(f"Saved to your database (`{path}`): {escape_markdown(saved[0])}", icon=":material/check_circle:")
     if st.button("Open the camera page", key="analyse_open_camera"):
         st.session_state["camera_id"] = saved[1]
         st.session_state.pop("analyse_saved", None)

@@ -6,7 +6,7 @@ import streamlit as st
 
 from analytics import links
 from analytics.evaluation.adjust import accuracy_table, adjustment_summary
-from analytics.formatting import as_percent, format_count, format_period, format_value
+from analytics.formatting import as_percent, escape_markdown, format_count, format_period, format_value
 from analytics.visual import charts, maps
 from dashboard import ui
 
@@ -41,7 +41,8 @@ ui.low_trust_caption(here)
 district = labels.get(str(cam.get("district_id")), "outside districts") if cam.get("district_id") else "outside districts"
 badge = " :orange-badge[synthetic]" if cam.get("source") == "synthetic" else ""
 st.markdown(
-    f"### {cam['name']}{badge}\n{cam['kind']} camera · {district} · {cam['lat']:.5f}, {cam['lon']:.5f}"
+    f"### {escape_markdown(cam['name'])}{badge}\n{escape_markdown(cam['kind'])} camera · {escape_markdown(district)} · "
+    f"{cam['lat']:.5f}, {cam['lon']:.5f}"
     + (f" · heading {cam['heading']:.0f}°" if cam.get("heading") == cam.get("heading") and cam.get("heading") is not None else "")
 )
 
@@ -81,11 +82,11 @@ with pc:
 with tc:
     adjusted = ui.adjusted_toggle("camera_adjusted")
 accuracy = accuracy_table(ui.camera_evaluations(path, name), name)
-st.caption(" ".join(accuracy.loc[accuracy["camera_id"] == camera_id, "accuracy"]) or "Accuracy not measured.")
+st.caption(" ".join(map(escape_markdown, accuracy.loc[accuracy["camera_id"] == camera_id, "accuracy"])) or "Accuracy not measured.")
 fetch = ui.adjusted if adjusted else ui.indicators
 ts = fetch(path, here, ("camera", "day"), (name,))
 if adjusted:
-    st.caption(adjustment_summary(ts))
+    st.caption(escape_markdown(adjustment_summary(ts)))
 st.plotly_chart(charts.timeseries_figure(ts, "camera", name, period, labels=labels), key="camera_ts", config={"displaylogo": False})
 now = ts[ts["enough"]]
 if not ts.empty:
@@ -128,5 +129,5 @@ if previews.empty:
 else:
     cols = st.columns(3)
     for i, p in enumerate(previews.head(6).itertuples(index=False)):
-        cols[i % 3].image(bytes(p.image), caption=f"{p.label} · {'overlay' if p.kind == 'overlay' else 'frame'} (people blurred)",
+        cols[i % 3].image(bytes(p.image), caption=f"{escape_markdown(p.label)} · {'overlay' if p.kind == 'overlay' else 'frame'} (people blurred)",
                           width="stretch")

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics.errors import UrbanLensError
-from analytics.formatting import format_count, format_period
+from analytics.formatting import escape_markdown, format_count, format_period
 from analytics.geo import read_cameras_csv, read_districts_geojson
 from analytics.indicators import GROUPINGS, INDICATORS
 from analytics.models.zoo import list_models
@@ -87,7 +87,7 @@ with tab_models:
     try:
         models = list_models(settings)
     except UrbanLensError as exc:
-        st.warning(f"Models cannot be listed: {exc}")
+        st.warning(f"Models cannot be listed: {escape_markdown(exc)}")
         models = []
     if models:
         st.dataframe(

@@ -6,7 +6,7 @@ import streamlit as st
 
 from analytics import links
 from analytics.evaluation.adjust import accuracy_table, adjustment_summary
-from analytics.formatting import MISSING_TEXT, format_period
+from analytics.formatting import MISSING_TEXT, escape_markdown, format_period
 from analytics.indicators import INDICATORS
 from analytics.visual import charts
 from dashboard import ui
@@ -43,7 +43,7 @@ with c3:
     ui.to_link("explore_pick_other", "camera" if key == "district" else "district", None)
 ui.indicator_caption(name)
 if adjusted:
-    st.caption(adjustment_summary(ranked) + " Charts and tables show adjusted values where an evaluation applies.")
+    st.caption(escape_markdown(adjustment_summary(ranked)) + " Charts and tables show adjusted values where an evaluation applies.")
 accuracy = accuracy_table(ui.camera_evaluations(path, name), name)
 with st.expander(f"Accuracy of each camera ({(accuracy['source'] != 'none').sum()} of {len(accuracy)} with an evaluation)"):
     st.dataframe(accuracy[["camera", "source", "accuracy"]], hide_index=True, width="stretch",
@@ -75,7 +75,7 @@ with tab_heat:
     scope = ", ".join(labels.get(c, c) for c in chosen) if chosen else "whole city"
     heat = fetch(path, ui.selection(**flt2), ("hour", "weekday"), (name,))
     st.plotly_chart(charts.heatmap_figure(heat, name, period), key="explore_heat", config={"displaylogo": False})
-    st.caption(f"Scope: {scope}.")
+    st.caption(f"Scope: {escape_markdown(scope)}.")
     table = charts.readable_table(heat, ["weekday", "hour"])
     with st.expander("Table behind this chart"):
         st.dataframe(table, hide_index=True, width="stretch")

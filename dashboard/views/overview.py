@@ -9,6 +9,7 @@ from analytics.evaluation.adjust import accuracy_table, adjustment_summary
 from analytics.formatting import (
     MISSING_TEXT,
     display_scale,
+    escape_markdown,
     format_cell,
     format_comparison,
     format_count,
@@ -114,7 +115,7 @@ with right:
         if not row.empty:
             r = row.iloc[0]
             with st.container(border=True):
-                st.markdown(f"**{r['name']}**")
+                st.markdown(f"**{escape_markdown(r['name'])}**")
                 st.metric(charts.indicator_title(name), r["text"])
                 st.caption(f"{format_counted(r['n_frames'], 'frame')} · {format_counted(r['n_clips'], 'clip')} · {period}")
                 st.button("Clear selection", key="overview_clear", icon=":material/close:",
@@ -128,12 +129,12 @@ with right:
                         st.markdown(f"- {INDICATORS[d.indicator].label}: **{format_value(d.indicator, d.value)}** "
                                     f"(n = {format_count(d.n_frames)})")
                     if adjusted:
-                        st.caption(adjustment_summary(detail))
+                        st.caption(escape_markdown(adjustment_summary(detail)))
                     accuracy = accuracy_table(ui.camera_evaluations(path, name), name)
                     accuracy = accuracy[accuracy["camera_id"].isin(in_area["camera_id"].astype(str))]
                     with st.expander(f"Accuracy of the {len(accuracy)} cameras here"):
                         for a in accuracy.itertuples(index=False):
-                            st.markdown(f"- **{a.camera}**: {a.accuracy}")
+                            st.markdown(f"- **{escape_markdown(a.camera)}**: {escape_markdown(a.accuracy)}")
                     cam_pick = st.selectbox("Open a camera", in_area["camera_id"], format_func=lambda c: ui.labels(path).get(c, c),
                                             index=None, key="overview_district_camera")
                     if cam_pick:

@@ -14,7 +14,7 @@ import streamlit.components.v1 as components
 
 from analytics import links
 from analytics.errors import UrbanLensError
-from analytics.formatting import format_period
+from analytics.formatting import escape_markdown, format_period
 from analytics.indicators import HEADLINE, INDICATORS
 from analytics.reports import build_report
 from analytics.reports.html import render_html
@@ -93,18 +93,19 @@ d2.download_button("Download HTML", built['html'].encode("utf-8"), f"{stem}.html
 st.caption(f"PDF {len(built['pdf']) / 1e6:.1f} MB (A4) · HTML {len(built['html']) / 1e6:.1f} MB, self-contained: opens offline and "
            "loads nothing from the network.")
 
-st.subheader(f"{built['title']} · {built['period']}")
+# the report's text names districts and cameras as their owners typed them: shown as written, never as Markdown
+st.subheader(f"{escape_markdown(built['title'])} · {escape_markdown(built['period'])}")
 if not built['has_data']:
-    st.warning(built['no_data_reason'], icon=":material/warning:")
+    st.warning(escape_markdown(built['no_data_reason']), icon=":material/warning:")
 tab_summary, tab_preview = st.tabs(["Summary", "Full preview"])
 with tab_summary:
     if built['key_points']:
         st.markdown("##### Key points")
-        st.markdown("\n".join(f"- {p}" for p in built['key_points']))
+        st.markdown("\n".join(f"- {escape_markdown(p)}" for p in built['key_points']))
     st.markdown("##### In plain words")
-    st.markdown("\n".join(f"- {s}" for s in built['sentences']))
+    st.markdown("\n".join(f"- {escape_markdown(s)}" for s in built['sentences']))
     st.markdown("##### Caveats")
-    st.markdown("\n".join(f"- {c}" for c in built['caveats']))
+    st.markdown("\n".join(f"- {escape_markdown(c)}" for c in built['caveats']))
 with tab_preview:
     # the HTML report carries plotly.js inline (about 5 MB): send it to the browser only when asked for
     if st.toggle("Show the full report (interactive HTML)", value=False, key="report_preview"):
