@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Generic, TypeVar
 
-from analytics.errors import InputError
+from analytics.errors import InputError, quote_value
 from analytics.periods import DATE_FORMAT, parse_date
 
 __all__ = [
@@ -62,7 +62,6 @@ PERIOD_CODES = ("7d", "30d", "all", "custom")
 TRUE_TEXT = ("1", "true", "yes", "on")
 FALSE_TEXT = ("0", "false", "no", "off")
 _SHOWN = 8  # accepted values listed in a message, at most
-_QUOTED = 80  # characters of a link's value quoted in a message, at most
 
 
 @dataclass(frozen=True)
@@ -87,15 +86,6 @@ def _accepted(options: Sequence[str]) -> str:
     return shown if len(options) <= _SHOWN else f"{shown}, … ({len(options)} in all)"
 
 
-def _quoted(text: str) -> str:
-    """A link's value quoted for a message, its first :data:`_QUOTED` characters only (a link may be long).
-
-    >>> _quoted("hex"), _quoted("x" * 200)[-22:]
-    ("'hex'", "xxx'… (200 characters)")
-    """
-    return repr(text) if len(text) <= _QUOTED else f"{text[:_QUOTED]!r}… ({len(text)} characters)"
-
-
 def parse_choice(param: str, text: str, options: Sequence[str]) -> str:
     """``text`` when it is one of ``options`` (ids, compared exactly after trimming spaces).
 
@@ -108,7 +98,7 @@ def parse_choice(param: str, text: str, options: Sequence[str]) -> str:
     """
     value = text.strip()
     if value not in options:
-        raise InputError(f"{param} {_quoted(text)} is not known; use one of {_accepted(options)}")
+        raise InputError(f"{param} {quote_value(text)} is not known; use one of {_accepted(options)}")
     return value
 
 
@@ -145,7 +135,7 @@ def parse_flag(param: str, text: str) -> bool:
         return True
     if value in FALSE_TEXT:
         return False
-    raise InputError(f"{param} {_quoted(text)} is not a yes/no value; use 1 or 0")
+    raise InputError(f"{param} {quote_value(text)} is not a yes/no value; use 1 or 0")
 
 
 def parse_day(param: str, text: str, first: date | None = None, last: date | None = None) -> date:
@@ -159,7 +149,7 @@ def parse_day(param: str, text: str, first: date | None = None, last: date | Non
     analytics.errors.InputError: to 2027-01-05 is outside the dates offered (2026-01-01 to 2026-12-31)
     """
     if len(text) > len(DATE_FORMAT) + 8:  # no date is this long: refuse before quoting all of it
-        raise InputError(f"{param} {_quoted(text)} is not a date; use {DATE_FORMAT}")
+        raise InputError(f"{param} {quote_value(text)} is not a date; use {DATE_FORMAT}")
     day = parse_date(text, param)
     if day is None:
         raise InputError(f"{param} is empty; use {DATE_FORMAT}")

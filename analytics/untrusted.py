@@ -1,9 +1,10 @@
 """Reading text nobody vouches for: capped quotation in messages, JSON bounded in size and nesting.
 
-:func:`quote_value` shows a value a person or a file gave in one line, at most ``limit`` characters
-of it (control and non-printable characters escaped), with the full length stated when it was cut.
-:func:`load_json` parses JSON only after checking its size and, with a scan that costs one pass
-over the bytes, how deeply it nests (so no parser recursion is ever reached), and rejects ``NaN``
+:func:`quote_value` (from :mod:`analytics.errors`) shows a value a person or a file gave in one
+line, at most ``limit`` characters of it (control and non-printable characters escaped), with the
+full length stated when it was cut; :func:`shown_name` uses it for names. :func:`load_json`
+parses JSON only after checking its size and, with a scan that costs one pass over the bytes, how
+deeply it nests (so no parser recursion is ever reached), and rejects ``NaN``
 and ``Infinity`` (Python's reader accepts them; JSON does not) and integers too long to convert.
 Every refusal is a :class:`~analytics.errors.DataFormatError` naming ``what`` was read.
 """
@@ -16,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from analytics.errors import DataFormatError
+from analytics.errors import DataFormatError, quote_value
 
-__all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "json_depth", "load_json", "quote_value", "shown_name"]
+__all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "json_depth", "load_json", "shown_name"]
 
 MAX_JSON_BYTES = 16 * 1024 * 1024
 """Default largest JSON text read (bytes)."""
@@ -27,27 +28,6 @@ MAX_JSON_DEPTH = 64
 
 _CHUNK = 1 << 22
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-
-
-def quote_value(value: object, limit: int = 80) -> str:
-    """``value`` quoted on one line: at most ``limit`` characters shown (non-printable ones escaped,
-    an escape counting as the characters it takes), and the full length stated when it was cut.
-
-    >>> print(quote_value("road"), quote_value("a\\nb"), quote_value("x" * 100, limit=5), quote_value("\\0" * 50, limit=9))
-    'road' 'a\\nb' 'xxxxx…' (100 characters) '\\x00\\x00…' (50 characters)
-    >>> quote_value(b"\\x00\\xff")
-    "'\\\\x00\\\\xff'"
-    """
-    text = value.decode("utf-8", "backslashreplace") if isinstance(value, bytes | bytearray) else str(value)
-    shown: list[str] = []
-    used = 0
-    for c in text:
-        piece = c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-        if used + len(piece) > limit:
-            return f"'{''.join(shown)}…' ({len(text)} characters)"
-        shown.append(piece)
-        used += len(piece)
-    return f"'{''.join(shown)}'"
 
 
 def shown_name(name: str) -> str:

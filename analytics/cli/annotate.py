@@ -19,13 +19,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from rich.table import Table
 
 from analytics.cli._common import DbOption, console, db_path, err_console, open_db
-from analytics.errors import InputError
+from analytics.errors import InputError, quote_value
 from analytics.evaluation.annotate import Candidate, camera_candidates, image_candidates, select_and_package
 from analytics.evaluation.annotations import IMPORT_FORMATS, import_annotations, list_annotations
 from analytics.evaluation.select import STRATEGIES
 from analytics.models.zoo import resolve
 from analytics.settings import load_settings
-from analytics.untrusted import quote_value
 
 __all__ = ["annotate_app", "register"]
 

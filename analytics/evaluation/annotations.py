@@ -30,13 +30,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from analytics.errors import DataFormatError, InputError
+from analytics.errors import DataFormatError, InputError, quote_value
 from analytics.evaluation.archives import extract_zip
 from analytics.evaluation.cvat import PackageFrame, distinct_colours, package_files
 from analytics.evaluation.imagesize import decode_image
 from analytics.evaluation.readers import IMAGE_SUFFIXES, GroundTruth, read_camvid, read_cvat_mask
 from analytics.settings import Settings
-from analytics.untrusted import load_json, quote_value, shown_name
+from analytics.untrusted import load_json, shown_name
 
 __all__ = [
     "IMPORT_FORMATS",

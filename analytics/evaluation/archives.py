@@ -21,8 +21,8 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from analytics.errors import DataFormatError
-from analytics.untrusted import quote_value, shown_name
+from analytics.errors import DataFormatError, quote_value
+from analytics.untrusted import shown_name
 
 __all__ = [
     "MAX_DIRECTORY_BYTES",

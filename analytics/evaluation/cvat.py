@@ -24,10 +24,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from analytics.errors import InputError
+from analytics.errors import InputError, quote_value
 from analytics.evaluation.metrics import IGNORE
 from analytics.evaluation.readers import CVAT_BACKGROUND, MAX_CLASSES
-from analytics.untrusted import quote_value
 
 __all__ = ["MAX_COLOURS", "PackageFrame", "distinct_colours", "labelmap_text", "write_cvat_package"]
 

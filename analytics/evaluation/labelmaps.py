@@ -36,10 +36,10 @@ from pathlib import Path
 
 import numpy as np
 
-from analytics.errors import DataFormatError, InputError
+from analytics.errors import DataFormatError, InputError, quote_value
 from analytics.evaluation.metrics import IGNORE, INDICATOR_GROUPS
 from analytics.taxonomy import ClassSet
-from analytics.untrusted import load_json, quote_value
+from analytics.untrusted import load_json
 
 __all__ = [
     "LABEL_MAP_LIMITS",

@@ -48,12 +48,12 @@ from pathlib import Path, PurePosixPath
 import cv2
 import numpy as np
 
-from analytics.errors import DataFormatError, InputError
+from analytics.errors import DataFormatError, InputError, quote_value
 from analytics.evaluation.archives import MAX_MEMBER_BYTES, MAX_MEMBERS, read_member, zip_members
 from analytics.evaluation.imagesize import check_image_size, decode_image
 from analytics.evaluation.metrics import IGNORE
 from analytics.taxonomy import CITYSCAPES_CLASSES
-from analytics.untrusted import quote_value, shown_name
+from analytics.untrusted import shown_name
 
 __all__ = [
     "CAMVID_CLASSES",

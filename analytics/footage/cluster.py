@@ -39,12 +39,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analytics.errors import InputError
+from analytics.errors import InputError, quote_value
 from analytics.footage.pipeline import AnalysisOptions, analyse_clip, describe_error
 from analytics.periods import parse_timestamp
 from analytics.settings import Settings
 from analytics.store.parquet import ParquetSink
-from analytics.untrusted import quote_value
 
 __all__ = ["RAY_HINT", "ClipOutcome", "ClipTask", "MANIFEST_LIMITS", "plan_workers", "read_manifest", "require_ray", "run_clips", "start_ray"]
 

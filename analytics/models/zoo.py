@@ -26,7 +26,7 @@ import numpy as np
 
 from analytics.cards import ModelCard, load_card
 from analytics.checksums import sha256_file
-from analytics.errors import DataFormatError, InputError, ModelError
+from analytics.errors import DataFormatError, InputError, ModelError, quote_value
 from analytics.models.architectures import get_architecture
 from analytics.models.fetch import Progress, fetch_file
 from analytics.settings import Settings
@@ -51,7 +51,6 @@ MODEL_FILE = "model.onnx"
 CARD_FILE = "card.json"
 MAX_NAME_LENGTH = 64
 """Longest model name (it is a folder name under ``model_dir``)."""
-_SHOWN = 80  # characters of a refused name quoted in a message, at most
 
 
 @dataclass(frozen=True)
@@ -118,15 +117,6 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
-def _quoted(name: str) -> str:
-    """``name`` quoted for a message, its first :data:`_SHOWN` characters only.
-
-    >>> _quoted("ok"), _quoted("x" * 100)[-22:]
-    ("'ok'", "xxx'… (100 characters)")
-    """
-    return repr(name) if len(name) <= _SHOWN else f"{name[:_SHOWN]!r}… ({len(name)} characters)"
-
-
 def check_model_name(name: object) -> str:
     """``name`` when it can name a model (a folder under ``model_dir``); else an InputError naming it.
 
@@ -146,7 +136,7 @@ def check_model_name(name: object) -> str:
     ok = (0 < len(name) <= MAX_NAME_LENGTH and not name.startswith(".")
           and all(c.isalnum() or c in "-_." for c in name))
     if not ok:
-        raise InputError(f"model name {_quoted(name)}: use 1 to {MAX_NAME_LENGTH} letters, digits, '-', '_' or '.', "
+        raise InputError(f"model name {quote_value(name)}: use 1 to {MAX_NAME_LENGTH} letters, digits, '-', '_' or '.', "
                          "not starting with '.'")
     return name
 

@@ -270,7 +270,7 @@ def test_json_depth(text: bytes, depth: int) -> None:
 def test_deep_json_is_refused_without_recursion() -> None:
     with pytest.raises(DataFormatError, match="too deeply"):
         load_json(b"[" * 1_000_000 + b"]" * 1_000_000, "x")
-    assert quote_value("\x00" * 300_000).endswith("(300000 characters)")
+    assert quote_value("\x00" * 300_000).endswith("(300,000 characters)")
     assert len(quote_value("\x00" * 300_000)) < 110
 
 
@@ -302,7 +302,7 @@ def test_binary_manifest_error_is_short(tmp_path: Path) -> None:
     path.write_bytes(b"\x01\x02" * 131_148 + b",x\n")  # a header of 262,296 characters
     with pytest.raises(UrbanLensError) as caught:
         read_manifest(path)
-    assert len(str(caught.value)) < 300 and "262296 characters" in str(caught.value)
+    assert len(str(caught.value)) < 300 and "262,296 characters" in str(caught.value)
 
 
 def test_stored_manifest_fuzz(tmp_path: Path) -> None:

@@ -281,7 +281,7 @@ CASES: list[Case] = [
     Case("label-map-long-number", evaluate_with_label_map(b'{"road": ' + b"9" * 5000 + b"}"), "cannot be read as JSON"),
     Case("label-map-wrong-type", evaluate_with_label_map(b'{"road": ["Road"]}'), "entry 'road' is not"),
     # a binary clip manifest: the error quotes at most 80 characters of its header
-    Case("manifest-binary", ray_manifest(b"\x01\x02" * 131_148 + b",x\n"), "(262296 characters)"),
+    Case("manifest-binary", ray_manifest(b"\x01\x02" * 131_148 + b",x\n"), "(262,296 characters)"),
     # zones: a coordinate of 1e300 (finite, but no frame is that large) and one of 5,000 digits
     Case("zones-huge-coordinate", zones_with(b'[{"name": "a", "role": "lane", "polygon": [[0, 0], [1e300, 0], [1, 1]]}]'),
          "within ±100,000"),
