@@ -33,6 +33,7 @@ that ship with the package.
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -41,8 +42,9 @@ from typing import Any
 
 import yaml
 
-from analytics.errors import DataFormatError, InputError
+from analytics.errors import DataFormatError, InputError, quote_value
 from analytics.taxonomy import BUILTIN_CLASS_SETS, ClassSet
+from analytics.untrusted import json_depth, load_json
 
 __all__ = [
     "RESIZE_POLICIES",
@@ -50,6 +52,8 @@ __all__ = [
     "ModelCard",
     "card_from_dict",
     "load_card",
+    "MAX_CARD_BYTES",
+    "MAX_CARD_DEPTH",
 ]
 
 RESIZE_POLICIES = ("letterbox", "crop", "stretch")
@@ -133,7 +137,7 @@ class ModelCard:
 
     def __post_init__(self) -> None:
         if not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
-            raise InputError(f"model card name {self.name!r}: use letters, digits, '-', '_' or '.'")
+            raise InputError(f"model card name {quote_value(self.name)}: use letters, digits, '-', '_' or '.'")
         if self.task != "semantic-segmentation":
             raise InputError(f"model card {self.name!r}: task {self.task!r} is not supported; expected 'semantic-segmentation'")
         for label, v in (("input_height", self.input_height), ("input_width", self.input_width)):
@@ -215,31 +219,109 @@ def card_from_dict(data: Mapping[str, Any]) -> ModelCard:
     if unknown:
         raise DataFormatError(f"model card: unknown key(s) {unknown}; allowed: {sorted(known)}")
     kwargs: dict[str, Any] = {k: v for k, v in data.items() if k != "class_set"}
+    _check_field_types(kwargs)
     for k in ("mean", "std"):
         if k in kwargs:
             kwargs[k] = tuple(float(x) for x in kwargs[k])
-    try:
-        return ModelCard(class_set=class_set, **kwargs)
-    except TypeError as exc:
-        raise DataFormatError(f"model card: {exc}") from None
+    return ModelCard(class_set=class_set, **kwargs)
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,), "task": (str,), "architecture": (str, type(None)), "source_url": (str, type(None)),
+    "sha256": (str, type(None)), "license": (str,), "attribution": (str,), "channel_order": (str,), "resize": (str,),
+    "notes": (str,), "input_height": (int,), "input_width": (int,), "scale": (int, float), "mean": (list, tuple),
+    "std": (list, tuple), "params": (Mapping,), "crf": (Mapping,), "lineage": (Mapping,),
+}
+"""The type each key of a card's table must have (``mean`` and ``std``: three numbers)."""
+
+
+def _check_field_types(fields: Mapping[str, Any]) -> None:
+    """:class:`~analytics.errors.DataFormatError` naming the first key whose value has the wrong type."""
+    for key, value in fields.items():
+        kinds = _FIELD_TYPES.get(key)
+        bad = kinds is not None and (isinstance(value, bool) or not isinstance(value, kinds))
+        if key in ("mean", "std") and not bad:
+            bad = len(value) != 3 or not all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in value)
+        if key == "scale" and not bad:
+            bad = not math.isfinite(value) or value <= 0
+        if bad:
+            raise DataFormatError(f"model card: {key} is {quote_value(value, 40)}; expected "
+                                  f"{'three finite numbers' if key in ('mean', 'std') else _type_words(kinds or ())}")
+
+
+def _type_words(kinds: tuple[type, ...]) -> str:
+    """``text``, ``a whole number``, ``a number``, ``a list``, ``a table``, with ``or none`` where None is allowed.
+
+    >>> _type_words((str, type(None))), _type_words((int, float))
+    ('text or none', 'a number')
+    """
+    words = {str: "text", int: "a whole number", float: "a number", list: "a list", tuple: "a list", Mapping: "a table"}
+    if float in kinds:
+        kinds = tuple(k for k in kinds if k is not int)
+    names = list(dict.fromkeys(words[k] for k in kinds if k is not type(None)))
+    return " or ".join(names + (["none"] if type(None) in kinds else []))
+
+
+MAX_CARD_BYTES = 1024 * 1024
+"""Largest model card file read (bytes): a card is a few kilobytes."""
+MAX_CARD_DEPTH = 16
+"""Deepest nesting of tables, lists and mappings read in a card (a card nests three levels)."""
 
 
 def load_card(path: str | Path) -> ModelCard:
-    """Read a card from a .toml, .json, .yaml or .yml file."""
+    """Read a card from a .toml, .json, .yaml or .yml file.
+
+    The file's size (:data:`MAX_CARD_BYTES`) and how deeply it nests (:data:`MAX_CARD_DEPTH`,
+    brackets counted before parsing; YAML block nesting counted while composing) are checked first,
+    and YAML anchors and aliases are refused (an alias-expanded card could stand for billions of
+    nodes), so a hostile card ends in one :class:`~analytics.errors.DataFormatError`, never in a
+    parser's recursion or an unbounded walk.
+    """
     p = Path(path)
     if not p.is_file():
         raise InputError(f"model card {str(p)!r} does not exist")
-    text = p.read_text(encoding="utf-8", errors="replace")
+    if p.stat().st_size > MAX_CARD_BYTES:
+        raise DataFormatError(f"model card {p.name!r} is {p.stat().st_size:,} bytes; at most {MAX_CARD_BYTES:,} are read")
+    raw = p.read_bytes()
     suffix = p.suffix.lower()
+    if suffix not in (".toml", ".json", ".yaml", ".yml"):
+        raise InputError(f"model card {p.name!r}: unknown format {suffix!r}; use .toml, .json, .yaml or .yml")
+    what = f"model card {p.name!r}"
+    if suffix == ".json":
+        return card_from_dict(load_json(raw, what, max_bytes=MAX_CARD_BYTES, max_depth=MAX_CARD_DEPTH))
+    if json_depth(raw) > MAX_CARD_DEPTH:
+        raise DataFormatError(f"{what} nests lists or tables too deeply (at most {MAX_CARD_DEPTH} levels are read)")
+    text = raw.decode("utf-8", errors="replace")
     try:
-        if suffix == ".toml":
-            data: Any = tomllib.loads(text)
-        elif suffix == ".json":
-            data = json.loads(text)
-        elif suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text)
-        else:
-            raise InputError(f"model card {p.name!r}: unknown format {suffix!r}; use .toml, .json, .yaml or .yml")
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise DataFormatError(f"model card {p.name!r} cannot be parsed: {exc}") from None
+        data: Any = tomllib.loads(text) if suffix == ".toml" else _load_yaml(text, what)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, RecursionError) as exc:
+        raise DataFormatError(f"{what} cannot be parsed: {quote_value(exc, 200)}") from None
     return card_from_dict(data)
+
+
+class _CardYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without anchors or aliases and with a bound on nesting."""
+
+    what = "model card"
+    depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent) or getattr(self.peek_event(), "anchor", None):
+            raise DataFormatError(f"{self.what} uses YAML anchors or aliases; write every value out")
+        self.depth += 1
+        try:
+            if self.depth > MAX_CARD_DEPTH:
+                raise DataFormatError(f"{self.what} nests mappings or lists too deeply (at most {MAX_CARD_DEPTH} levels are read)")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _load_yaml(text: str, what: str) -> Any:
+    """One YAML document through :class:`_CardYamlLoader`."""
+    loader = _CardYamlLoader(text)
+    loader.what = what
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()

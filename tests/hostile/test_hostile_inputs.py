@@ -46,6 +46,15 @@ from tests.hostile.support import (
 )
 
 Builder = Callable[[Path, Path], list[str]]
+
+
+def card_add(text: bytes, suffix: str) -> Builder:
+    """``models add`` with an ONNX file (empty: the card is read first) and a card holding ``text``."""
+    def build(tmp: Path, db: Path) -> list[str]:
+        (tmp / "m.onnx").write_bytes(b"")
+        (tmp / f"card.{suffix}").write_bytes(text)
+        return ["models", "add", str(tmp / "m.onnx"), "--card", str(tmp / f"card.{suffix}")]
+    return build
 """(folder for input files, the case's database) -> the command's arguments."""
 
 INGEST = ["--camera", "cam-1", "--model", "colours", "--start", "2026-01-06T08:00:00"]
@@ -251,6 +260,11 @@ CASES: list[Case] = [
     Case("csv-formula-district", hostile_district_ids, "'=HYPERLINK(", code=0),
     # the version flag works without a command
     Case("version", lambda tmp, db: ["--version"], "urbanlens ", code=0),
+    # model cards (models add --card): YAML "billion laughs", JSON nested 100,000 deep, a name of 100,000 characters
+    Case("card-yaml-aliases", card_add(b'a: &a ["x","x"]\nb: &b [*a, *a]\nc: [*b, *b]\n', "yaml"), "anchors or aliases"),
+    Case("card-json-deep", card_add(b"[" * 100_000 + b"]" * 100_000, "json"), "too deeply"),
+    Case("card-long-name", card_add(b'name = "' + b"x" * 100_000 + b'"\ninput_height = 64\ninput_width = 64\nclass_set = "cityscapes"\n',
+                                    "toml"), "(100,000 characters)"),
     # Parquet landings of a cluster job (import-parquet): wrong types, NaN/inf/null, impossible counts, lying footers
     Case("parquet-time-soon", import_landing(set_column("ts", lambda n: pa.array(["soon"] * n))), "column 'ts' is 'string'; expected timestamps"),
     Case("parquet-inf-seconds", import_landing(set_column("t_s", lambda n: pa.array([math.inf] * n))), "column 't_s' holds 'inf' in row 0"),
