@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from analytics.errors import InputError
+from analytics.errors import InputError, quote_value
 
 __all__ = [
     "DATE_FORMAT",
@@ -64,7 +64,7 @@ def parse_timestamp(value: str, option: str) -> datetime:
     try:
         dt = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     except ValueError:
-        raise InputError(f"{option} {value!r} is not an ISO time such as 2024-05-01T08:30:00") from None
+        raise InputError(f"{option} {quote_value(value)} is not an ISO time such as 2024-05-01T08:30:00") from None
     return dt.replace(tzinfo=None)
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "DPI",
     "INK",
     "LEVEL_COLORS",
+    "literal",
     "MAP_ALPHA",
     "MUTED",
     "WIDTH_IN",
@@ -82,6 +83,15 @@ MUTED = "#777777"
 _STYLE_LOCK = threading.Lock()  # rc_context changes matplotlib's global settings: one figure at a time (dashboard threads)
 _RC: Any = {"font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "xtick.labelsize": 7, "ytick.labelsize": 7,
        "legend.fontsize": 7, "font.family": "DejaVu Sans"}
+
+
+def literal(text: str) -> str:
+    """``text`` as matplotlib should print it: a ``$`` escaped, so a name never turns into mathtext.
+
+    >>> literal("Cost $5 to $9 zone")
+    'Cost \\\\$5 to \\\\$9 zone'
+    """
+    return str(text).replace("$", r"\$")
 
 
 def cmap_name(indicator: str) -> str:
@@ -157,7 +167,7 @@ def draw_areas(ax: Any, areas: Sequence[Area], alpha: float = MAP_ALPHA) -> None
 def draw_labels(ax: Any, labels: Sequence[Label]) -> None:
     """Each area's name (bold in focus) over its detail line, in the label's colour."""
     for lb in labels:
-        ax.text(lb.lon, lb.lat, lb.name + (f"\n{lb.detail}" if lb.detail else ""), ha="center", va="center",
+        ax.text(lb.lon, lb.lat, literal(lb.name) + (f"\n{literal(lb.detail)}" if lb.detail else ""), ha="center", va="center",
                 fontsize=8 if lb.focus else 7, color=lb.colour, fontweight="bold" if lb.focus else "normal", zorder=2)
 
 
@@ -175,7 +185,7 @@ def draw_cameras(ax: Any, cameras: Sequence[CameraPoint]) -> None:
                linewidths=0.9, zorder=4)
     for c in cameras:
         if c.label:
-            ax.annotate(c.label, (c.lon, c.lat), xytext=(6, 5), textcoords="offset points", fontsize=6.5, color=INK, zorder=6)
+            ax.annotate(literal(c.label), (c.lon, c.lat), xytext=(6, 5), textcoords="offset points", fontsize=6.5, color=INK, zorder=6)
 
 
 def draw_findings(ax: Any, findings: Sequence[Finding]) -> None:
