@@ -51,7 +51,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import numpy as np
@@ -66,7 +66,8 @@ from analytics.store.places import write_cameras, write_districts, write_zones
 from analytics.store.schema import GROUP_COLUMNS, LATEST_VERSION, MIGRATIONS, check_readable, migrate, schema_version
 
 __all__ = [
-    "GROUP_COLUMNS", "LATEST_VERSION", "MIGRATIONS", "IngestResult", "Store", "data_version", "migrate", "open_store", "schema_version",
+    "GROUP_COLUMNS", "LATEST_VERSION", "CursorQueries", "HasCursor", "MIGRATIONS", "IngestResult", "Store", "data_version", "migrate",
+    "open_store", "schema_version",
 ]
 
 NOTICE_AFTER_S = 0.5
@@ -240,7 +241,36 @@ def data_version(path: str | Path) -> tuple[int, ...]:
     return tuple(out)
 
 
-class Store:
+class HasCursor(Protocol):
+    """Anything that opens a DuckDB cursor for a query."""
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for one query (the caller closes it)."""
+
+
+class CursorQueries:
+    """``query_df`` and ``scalar`` for a class with a ``cursor()`` (:class:`HasCursor`: the DuckDB
+    :class:`Store` and the Parquet folder reader), each query on a cursor of its own, closed after it."""
+
+    def query_df(self: HasCursor, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run a parameterised query and return a DataFrame."""
+        cur = self.cursor()
+        try:
+            return cur.execute(sql, params or []).df()
+        finally:
+            cur.close()
+
+    def scalar(self: HasCursor, sql: str, params: Sequence[Any] | None = None) -> Any:
+        """The first value of a parameterised query's first row (None when it returns no row)."""
+        cur = self.cursor()
+        try:
+            rows = cur.execute(sql, params or []).fetchall()
+            return rows[0][0] if rows else None
+        finally:
+            cur.close()
+
+
+class Store(CursorQueries):
     """An UrbanLens database file. Holds no connection between calls (see the module docstring):
     reads open short-lived read-only connections, each write transaction opens the file read-write
     and closes it. Safe to share between threads. ``":memory:"`` keeps one in-memory connection.
@@ -358,22 +388,6 @@ class Store:
     def data_version(self) -> tuple[int, ...]:
         """:func:`data_version` of this store's file."""
         return data_version(self.path)
-
-    def query_df(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
-        """Run a parameterised query and return a DataFrame."""
-        cur = self.cursor()
-        try:
-            return cur.execute(sql, params or []).df()
-        finally:
-            cur.close()
-
-    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        cur = self.cursor()
-        try:
-            rows = cur.execute(sql, params or []).fetchall()
-            return rows[0][0] if rows else None
-        finally:
-            cur.close()
 
     def close(self) -> None:
         """Close the in-memory connection, if any (a file store holds none between calls)."""

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from analytics.errors import InputError, quote_value
 from analytics.records import OBJECT_GROUPS, ClipInfo, ClipMeasurements, RunInfo
 from analytics.store import Store
+from analytics.store.database import CursorQueries
 from analytics.store.ingest import IngestResult, _frame_columns
 from analytics.store.parquet_checks import (
     FRAME_RULES,
@@ -145,7 +146,7 @@ def _check_groups_within_valid(path: Path, batch: pa.RecordBatch, offset: int) -
                              f"more than the frame's valid_px ({valid[row]:,.0f}); expected at most valid_px")
 
 
-class ParquetStore:
+class ParquetStore(CursorQueries):
     """A read-only source of frame rows over a Parquet folder written by :func:`export_frames` (or a
     cluster job): an in-memory DuckDB connection that sees the dataset as ``frames`` (and, with
     ``places``, the database's ``cameras`` and ``districts``), answering the read calls of a
@@ -184,23 +185,6 @@ class ParquetStore:
     def reading(self) -> Iterator[ParquetStore]:
         """Reads share the in-memory connection already; nothing to hold."""
         yield self
-
-    def query_df(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
-        """Run a parameterised query and return a DataFrame."""
-        cur = self.cursor()
-        try:
-            return cur.execute(sql, params or []).df()
-        finally:
-            cur.close()
-
-    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        """The first value of a parameterised query's first row (None when it returns no row)."""
-        cur = self.cursor()
-        try:
-            rows = cur.execute(sql, params or []).fetchall()
-            return rows[0][0] if rows else None
-        finally:
-            cur.close()
 
     def data_version(self) -> tuple[int, ...]:
         """The folder's files and their sizes and modification times (changes when a file does)."""
