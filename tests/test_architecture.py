@@ -40,6 +40,8 @@ LAYERS: dict[str, int] = {
     "analytics.footage.temporal": 1,
     "analytics.footage.refine": 1,
     "analytics.footage.distress": 1,
+    "analytics.footage.track": 1,
+    "analytics.footage.lines": 1,
     "analytics.evaluation.metrics": 1,
     "analytics.evaluation.adjust": 1,
     "analytics.evaluation.select": 1,
