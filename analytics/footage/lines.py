@@ -321,9 +321,9 @@ class Visit:
 def zone_visits(times: Sequence[float], points: np.ndarray, zone: DwellZone, merge_gap: float = 1.0) -> list[Visit]:
     """Visits of a track (reference points at ``times``) to ``zone``.
 
-    A visit is a run of consecutive points inside the polygon (:func:`points_in_polygon`); runs
-    separated by less than ``merge_gap`` seconds outside are one visit (a point jittering over the
-    border). ``enter`` is the first time inside, ``exit`` the last, so a dwell is measured between
+    A visit is a run of consecutive points inside the polygon (:func:`points_in_polygon`); two runs
+    are one visit when the last time inside of the first and the first time inside of the next are
+    at most ``merge_gap`` seconds apart (a point jittering over the border). ``enter`` is the first time inside, ``exit`` the last, so a dwell is measured between
     samples: it is short of the true stay by less than one sampling interval at each end.
 
     >>> zone = DwellZone("square", ((0, 0), (10, 0), (10, 10), (0, 10)))
