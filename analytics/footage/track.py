@@ -349,7 +349,7 @@ class Tracker:
             return [], list(tracks), [int(d) for d in dets]
         predicted = np.stack([self._live[i][1].box for i in tracks])
         iou = box_iou(predicted, b[dets])
-        gate = np.array([[GATES[self._live[i][0].label] == GATES[labels[int(d)]] for d in dets] for i in tracks])
+        gate = np.array([GATES[self._live[i][0].label] for i in tracks])[:, None] == np.array([GATES[labels[int(d)]] for d in dets])[None, :]
         ok = gate & (iou >= min_iou)
         cost = np.where(ok, 1.0 - iou, _INFEASIBLE)
         rows, cols = linear_assignment(cost)
