@@ -27,7 +27,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from analytics.detection import DetectorCard, Detections
+from analytics.detection import Detections, DetectorCard
 from analytics.errors import InputError, ModelError
 
 __all__ = ["YOLOX_STRIDES", "Detections", "Detector", "box_iou", "expected_io", "nms"]
