@@ -108,11 +108,11 @@ class DetectorCard:
         for label, v, lo, hi in (("input_height", self.input_height, 32, 4096), ("input_width", self.input_width, 32, 4096),
                                  ("pad_value", self.pad_value, 0, 255)):
             if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-                raise InputError(f"{what}: {label}={quote_value(v, 40)}; expected a whole number from {lo} to {hi}")
+                raise InputError(f"{what}: {label}={_show(v)}; expected a whole number from {lo} to {hi}")
         for label, fv, flo, fhi in (("scale", self.scale, 1e-6, 1.0), ("score_threshold", self.score_threshold, 0.0, 1.0),
                                     ("nms_iou", self.nms_iou, 0.0, 1.0)):
             if isinstance(fv, bool) or not isinstance(fv, int | float) or not math.isfinite(fv) or not flo <= fv <= fhi:
-                raise InputError(f"{what}: {label}={quote_value(fv, 40)}; expected a number from {flo:g} to {fhi:g}")
+                raise InputError(f"{what}: {label}={_show(fv)}; expected a number from {flo:g} to {fhi:g}")
         if self.sha256 is not None and (len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256)):
             raise InputError(f"{what}: sha256 must be 64 lowercase hex digits")
         _check_groups(what, self.groups)
@@ -145,6 +145,11 @@ class DetectorCard:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
+
+
+def _show(value: object) -> str:
+    """A number as written, anything else quoted and capped (:func:`~analytics.errors.quote_value`)."""
+    return repr(value) if isinstance(value, int | float) else quote_value(value, 40)
 
 
 def _one_of(what: str, key: str, value: object, allowed: tuple[str, ...]) -> None:
