@@ -29,12 +29,22 @@ from analytics.evaluation.labelmaps import load_label_map
 from analytics.evaluation.readers import read_ground_truth
 from analytics.footage.overlay import overlay
 from analytics.footage.segment import Segmenter, labels_to_frame
-from analytics.models.zoo import InstalledModel, add_model, install, list_models, parse_size, resolve
+from analytics.models.zoo import (
+    InstalledModel,
+    add_model,
+    builtin_cards,
+    builtin_detector_cards,
+    install,
+    install_detector,
+    list_models,
+    parse_size,
+    resolve,
+)
 from analytics.settings import Settings, load_settings
 
 __all__ = ["register", "models_app"]
 
-models_app = typer.Typer(help="List, install and add segmentation models.", no_args_is_help=True)
+models_app = typer.Typer(help="List, show, install and add segmentation models and object detectors.", no_args_is_help=True)
 
 
 def _megabytes(n: int | None) -> str:
@@ -54,6 +64,8 @@ def list_command() -> None:
         status = "installed" if m.installed else "available"
         if not m.builtin:
             status += " (own)"
+        if m.task != "semantic-segmentation":
+            status += " (detector)"
         h, w = m.input_size
         table.add_row(m.name, status, f"{h}x{w}", m.license, _megabytes(m.size_bytes), str(m.path or "-"))
     Console(width=160).print(table)
@@ -71,6 +83,9 @@ def install_command(
     A model already installed at the size asked for is left as it is (no download): the command says so.
     """
     settings = load_settings()
+    if name in builtin_detector_cards():
+        _install_detector_command(name, size, source, settings)
+        return
     hw = parse_size(size) if size else None
     present = _installed_as(name, hw, settings) if not (force or source) else None
     if present is not None:
@@ -88,6 +103,41 @@ def install_command(
 
         model = install(name, settings, size=hw, source=source, progress=progress)
     typer.echo(str(model.onnx_path))
+
+
+def _install_detector_command(name: str, size: str | None, source: str | None, settings: Settings) -> None:
+    """Install built-in detector ``name`` (fixed input size) and print its ONNX path."""
+    card = builtin_detector_cards()[name]
+    if size is not None and parse_size(size) != card.input_size:
+        raise InputError(f"detector {name!r} runs at {card.input_height}x{card.input_width} only; leave out --size")
+    columns = ("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(f"fetching {name}", total=None)
+        _, onnx_path = install_detector(name, settings, source=source,
+                                        progress=lambda done, total: bar.update(task, completed=done, total=total))
+    typer.echo(str(onnx_path))
+
+
+@models_app.command("show")
+def show_command(name: str = typer.Argument(..., help="A built-in model or detector name, e.g. deimv2-femto.")) -> None:
+    """A built-in model's or detector's card: task, input, licence, source, classes."""
+    detectors, segmenters = builtin_detector_cards(), builtin_cards()
+    if name in detectors:
+        d = detectors[name]
+        groups = ", ".join(f"{c} -> {g}" for c, g in d.groups.items())
+        lines = [f"{d.name} ({d.task}, output {d.output_format})", f"input: {d.input_height}x{d.input_width} {d.channel_order}, "
+                 f"resize {d.resize}, scale {d.scale:g}", f"score threshold: {d.score_threshold:g}",
+                 f"classes: {d.class_set} ({len(d.class_names)}); groups: {groups} (others ignored)"]
+        card_license, attribution, source_url, sha = d.license, d.attribution, d.source_url, d.sha256
+    elif name in segmenters:
+        c = segmenters[name]
+        lines = [f"{c.name} ({c.task})", f"input: {c.input_height}x{c.input_width} {c.channel_order}, resize {c.resize}",
+                 f"classes: {c.class_set.name} ({c.num_classes})"]
+        card_license, attribution, source_url, sha = c.license, c.attribution, c.source_url, c.sha256
+    else:
+        raise InputError(f"unknown model {name!r}; built-in: {', '.join([*segmenters, *detectors])}")
+    lines += [f"licence: {card_license}", f"attribution: {attribution}", f"source: {source_url}", f"sha256: {sha}"]
+    typer.echo("\n".join(lines))
 
 
 def _installed_as(name: str, size: tuple[int, int] | None, settings: Settings) -> InstalledModel | None:

@@ -4,7 +4,8 @@ Where a file comes from, first match wins:
 
 1. ``source`` (the ``--source`` option): a file, a folder holding the file by its upstream name,
    or an ``http(s)://`` / ``file://`` address;
-2. the ``URBANLENS_MODEL_MIRROR`` folder (``Settings.model_mirror``), by the upstream file name;
+2. the ``URBANLENS_MODEL_MIRROR`` folder (``Settings.model_mirror``) and its subfolders, by the
+   upstream file name (:func:`find_in_mirror`: a flat folder or one subfolder per model family);
 3. the upstream address in the model card.
 
 Local files are read in place and only verified. Downloads go to ``<dest_dir>/<name>.part``
@@ -24,10 +25,10 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from analytics.checksums import verify_sha256
+from analytics.checksums import sha256_file, verify_sha256
 from analytics.errors import ChecksumError, InputError, ModelError
 
-__all__ = ["Progress", "download", "fetch_file"]
+__all__ = ["MAX_MIRROR_ENTRIES", "Progress", "download", "fetch_file", "find_in_mirror"]
 
 Progress = Callable[[int, int | None], None]
 """Called with (bytes so far, total bytes or None when unknown)."""
@@ -35,6 +36,8 @@ Progress = Callable[[int, int | None], None]
 _CHUNK = 1 << 16
 _TIMEOUT_S = 60.0
 _MODEL_HINT = "point URBANLENS_MODEL_MIRROR or --source at a copy of the file"
+MAX_MIRROR_ENTRIES = 100_000
+"""Most folder entries looked at when searching the mirror's subfolders (a mirror holds a few dozen files)."""
 
 
 def _is_url(text: str) -> bool:
@@ -136,13 +139,47 @@ def fetch_file(
             raise InputError(f"--source {text!r}: no file {p.name!r} there; give a file, a folder holding {filename!r}, or a URL")
         return verify_sha256(p, sha256, f"--source file {str(p)!r}")
     if mirror is not None:
-        p = Path(mirror) / filename
-        if not p.is_file():
-            raise ModelError(f"URBANLENS_MODEL_MIRROR={str(mirror)!r} has no file {filename!r}")
-        return verify_sha256(p, sha256, f"mirror file {str(p)!r}")
+        return find_in_mirror(Path(mirror), filename, sha256)
     if not url:
         raise ModelError(f"no address to download {filename!r} from; give --source FILE|DIR|URL")
     return _fetch_url(url, filename, sha256, dest_dir, progress, hint)
+
+
+def _mirror_candidates(mirror: Path, filename: str) -> list[Path]:
+    """Files named ``filename`` in ``mirror`` and its subfolders: the top-level one first, then by path.
+
+    Hidden folders are skipped and symbolic links to folders are not followed; at most
+    :data:`MAX_MIRROR_ENTRIES` entries are looked at.
+    """
+    found: list[Path] = []
+    seen = 0
+    for root, dirs, files in os.walk(mirror):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        seen += len(dirs) + len(files)
+        if filename in files and (Path(root) / filename).is_file():
+            found.append(Path(root) / filename)
+        if seen > MAX_MIRROR_ENTRIES:
+            break
+    return found
+
+
+def find_in_mirror(mirror: Path, filename: str, sha256: str | None) -> Path:
+    """The verified file ``filename`` from the mirror folder ``mirror`` or one of its subfolders.
+
+    Of several files with that name the first (top level, then by path) whose SHA-256 is the
+    pinned one is taken; when none is, :class:`~analytics.errors.ChecksumError` names the first
+    one's hash. :class:`~analytics.errors.ModelError` when the mirror holds no such file.
+    """
+    if not mirror.is_dir():
+        raise ModelError(f"URBANLENS_MODEL_MIRROR={str(mirror)!r} is not a folder")
+    candidates = _mirror_candidates(mirror, filename)
+    if not candidates:
+        raise ModelError(f"URBANLENS_MODEL_MIRROR={str(mirror)!r} has no file {filename!r} (subfolders searched)")
+    if sha256 is not None and len(candidates) > 1:
+        match = next((p for p in candidates if sha256_file(p) == sha256), None)
+        if match is not None:
+            return match
+    return verify_sha256(candidates[0], sha256, f"mirror file {str(candidates[0])!r}")
 
 
 def _fetch_url(

@@ -26,6 +26,7 @@ import numpy as np
 
 from analytics.cards import ModelCard, load_card
 from analytics.checksums import sha256_file
+from analytics.detection import DetectorCard, load_detector_card
 from analytics.errors import DataFormatError, InputError, ModelError, quote_value
 from analytics.models.architectures import get_architecture
 from analytics.models.fetch import Progress, fetch_file
@@ -39,9 +40,12 @@ __all__ = [
     "add_model",
     "MAX_NAME_LENGTH",
     "builtin_cards",
+    "builtin_detector_cards",
+    "resolve_detector",
     "check_model_name",
     "check_new_model_name",
     "install",
+    "install_detector",
     "list_models",
     "parse_size",
     "resolve",
@@ -49,6 +53,7 @@ __all__ = [
 
 MODEL_FILE = "model.onnx"
 CARD_FILE = "card.json"
+DETECTOR_CARD_FILE = "detector.json"
 MAX_NAME_LENGTH = 64
 """Longest model name (it is a folder name under ``model_dir``)."""
 
@@ -87,6 +92,7 @@ class ModelListing:
     license: str
     size_bytes: int | None
     path: Path | None
+    task: str = "semantic-segmentation"
 
 
 def builtin_cards() -> dict[str, ModelCard]:
@@ -99,6 +105,61 @@ def builtin_cards() -> dict[str, ModelCard]:
                 card = load_card(path)
             cards[card.name] = card
     return cards
+
+
+def builtin_detector_cards() -> dict[str, DetectorCard]:
+    """The object detector cards shipped with UrbanLens (``analytics/models/cards/detectors/*.toml``), by name."""
+    cards: dict[str, DetectorCard] = {}
+    folder = resources.files("analytics.models").joinpath("cards").joinpath("detectors")
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            with resources.as_file(entry) as path:
+                card = load_detector_card(path)
+            cards[card.name] = card
+    return cards
+
+
+def _detector_rows(settings: Settings) -> list[ModelListing]:
+    """One listing row per built-in detector, installed or not."""
+    rows = []
+    for name, card in builtin_detector_cards().items():
+        onnx_path = settings.model_dir / name / MODEL_FILE
+        installed = onnx_path.is_file() and (settings.model_dir / name / DETECTOR_CARD_FILE).is_file()
+        rows.append(ModelListing(name, True, installed, card.input_size, card.license,
+                                 onnx_path.stat().st_size if installed else None, onnx_path if installed else None, card.task))
+    return rows
+
+
+def resolve_detector(name: str, settings: Settings, install_missing: bool = False) -> tuple[DetectorCard, Path]:
+    """(card, ONNX file) of the installed detector ``name``; with ``install_missing`` a built-in one is installed now."""
+    folder = settings.model_dir / check_model_name(name)
+    card_file, onnx_path = folder / DETECTOR_CARD_FILE, folder / MODEL_FILE
+    if not (card_file.is_file() and onnx_path.is_file()):
+        if name not in builtin_detector_cards():
+            raise ModelError(f"detector {name!r} is not installed; built-in detectors: {', '.join(builtin_detector_cards())}")
+        if not install_missing:
+            raise ModelError(f"detector {name!r} is not installed; run `urbanlens models install {name}`")
+        return install_detector(name, settings)
+    return load_detector_card(card_file), onnx_path
+
+
+def install_detector(
+    name: str, settings: Settings, source: str | Path | None = None, progress: Progress | None = None,
+) -> tuple[DetectorCard, Path]:
+    """Fetch built-in detector ``name``'s ONNX file (SHA-256 checked; ``source``, the mirror or its upstream
+    address, as for :func:`install`) and install it with its card, atomically; returns (card, ONNX file)."""
+    detectors = builtin_detector_cards()
+    if check_model_name(name) not in detectors:
+        raise InputError(f"unknown detector {name!r}; built-in detectors: {', '.join(detectors)}")
+    card = detectors[name]
+    onnx_file = fetch_file(card.weights_file, card.source_url, card.sha256, settings.download_dir, source=source,
+                           mirror=settings.model_mirror, progress=progress)
+
+    def write(folder: Path) -> None:
+        shutil.copyfile(onnx_file, folder / MODEL_FILE)
+        (folder / DETECTOR_CARD_FILE).write_text(card.to_json(), encoding="utf-8")
+
+    return card, _atomic_install(card.name, settings, write) / MODEL_FILE
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -205,7 +266,7 @@ def list_models(settings: Settings) -> list[ModelListing]:
         rows[card.name] = ModelListing(
             card.name, card.name in builtins, onnx_path.is_file(), card.input_size, card.license, size, onnx_path
         )
-    return list(rows.values())
+    return list(rows.values()) + _detector_rows(settings)
 
 
 def resolve(model: ModelSpec, settings: Settings, install: bool = False) -> ResolvedModel:
@@ -278,7 +339,8 @@ def install(
     """
     cards = builtin_cards()
     if check_model_name(name) not in cards:
-        raise InputError(f"unknown model {name!r}; built-in models: {', '.join(cards)}")
+        hint = f"; {name!r} is a detector: install it with install_detector" if name in builtin_detector_cards() else ""
+        raise InputError(f"unknown model {name!r}; built-in models: {', '.join(cards)}{hint}")
     card = cards[name]
     arch = get_architecture(card)
     height, width = arch.check_input_size(*(size or card.input_size))
