@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from pathlib import Path
 
 import cv2
@@ -186,12 +185,11 @@ def test_adapt_keeps_an_installed_model_unless_forced(colour_home: Path, tmp_pat
 
     monkeypatch.setattr(adapt_module, "fit_head", no_fit)
     before = (colour_home / "models" / "mine" / "model.onnx").read_bytes()
-    started = time.perf_counter()
     result = runner.invoke(APP, _adapt_args("mine", tmp_path))
     assert isinstance(result.exception, InputError), result.output
     message = str(result.exception)
     assert "model 'mine' is already installed (32x64, 20 classes)" in message and "--force" in message
-    assert "\n" not in message and time.perf_counter() - started < 5
+    assert "\n" not in message  # refused before the annotations were read or the head fitted (no_fit)
     kept = resolve("mine", load_settings())
     assert kept.card.num_classes == 20 and kept.onnx_path.read_bytes() == before
     # with --force the name passes and the command goes on to read the annotations (absent here)
