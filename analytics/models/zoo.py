@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 
@@ -95,26 +95,27 @@ class ModelListing:
     task: str = "semantic-segmentation"
 
 
+CardT = TypeVar("CardT", ModelCard, DetectorCard)
+
+
 def builtin_cards() -> dict[str, ModelCard]:
     """The cards shipped with UrbanLens (``analytics/models/cards/*.toml``), by name."""
-    cards: dict[str, ModelCard] = {}
-    folder = resources.files("analytics.models").joinpath("cards")
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".toml"):
-            with resources.as_file(entry) as path:
-                card = load_card(path)
-            cards[card.name] = card
-    return cards
+    return _shipped_cards(("cards",), load_card)
 
 
 def builtin_detector_cards() -> dict[str, DetectorCard]:
     """The object detector cards shipped with UrbanLens (``analytics/models/cards/detectors/*.toml``), by name."""
-    cards: dict[str, DetectorCard] = {}
-    folder = resources.files("analytics.models").joinpath("cards").joinpath("detectors")
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+    return _shipped_cards(("cards", "detectors"), load_detector_card)
+
+
+def _shipped_cards(folder: tuple[str, ...], load: Callable[[Path], CardT]) -> dict[str, CardT]:
+    """Every ``*.toml`` card in the package folder ``analytics/models/<folder>``, read with ``load``, by name."""
+    where = resources.files("analytics.models").joinpath(*folder)
+    cards: dict[str, CardT] = {}
+    for entry in sorted(where.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
             with resources.as_file(entry) as path:
-                card = load_detector_card(path)
+                card = load(path)
             cards[card.name] = card
     return cards
 
