@@ -27,6 +27,9 @@ __all__ = [
     "RunInfo",
     "Preview",
     "ClipMeasurements",
+    "COUNT_CLASSES",
+    "COUNT_COLUMNS",
+    "CountTables",
 ]
 
 SOURCES = ("footage", "synthetic")
@@ -118,6 +121,61 @@ class Preview:
     mime: str = "image/jpeg"
 
 
+COUNT_CLASSES = ("person", "cyclist", "bicycle", "car", "motorcycle", "bus", "truck")
+"""Classes of tracked objects: COCO's person, bicycle, car, motorcycle, bus and truck, and a
+``cyclist`` (a person riding a bicycle: the pair counts once, as a cyclist)."""
+
+COUNT_COLUMNS = {
+    "tracks": ("track_id", "class", "first_t_s", "last_t_s", "n_points", "path_px", "path_m", "speed_kmh", "stationary"),
+    "crossings": ("line", "t_s", "class", "direction", "track_id"),
+    "visits": ("zone", "class", "track_id", "enter_t_s", "exit_t_s", "dwell_s", "censored"),
+}
+
+
+@dataclass(frozen=True)
+class CountTables:
+    """What detection and tracking found in one clip: its tracks, their line crossings and zone visits.
+
+    Times are seconds from the clip's start (``t_s``). ``direction`` is ``in`` or ``out`` as the line
+    defines them; ``censored`` marks a visit cut by the clip's start or end (its dwell is a lower
+    bound). An empty table is a real zero (the clip was counted and nothing crossed), unlike a clip
+    without :class:`CountTables` (not counted).
+    """
+
+    detector_name: str
+    detector_sha256: str
+    track_fps: float
+    n_tracked_frames: int
+    geometry_json: str
+    """The count lines and dwell zones used, as JSON (what the counts mean)."""
+    tracks: pd.DataFrame
+    crossings: pd.DataFrame
+    visits: pd.DataFrame
+    calibrated: bool = False
+    """Whether a ground calibration gave tracks a length in metres and a speed."""
+    n_speeds_dropped: int = 0
+    """Tracks whose speed was implausible (over 200 km/h, or too short a track) and left out."""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, columns in COUNT_COLUMNS.items():
+            df = getattr(self, name)
+            missing = [c for c in columns if c not in df.columns]
+            if missing:
+                raise InputError(f"count table {name}: missing columns {missing}; expected {list(columns)}")
+            classes = set(df["class"].astype(str)) - set(COUNT_CLASSES)
+            if classes:
+                raise InputError(f"count table {name}: classes {sorted(classes)}; expected some of {list(COUNT_CLASSES)}")
+        bad = set(self.crossings["direction"].astype(str)) - {"in", "out"}
+        if bad:
+            raise InputError(f"count table crossings: directions {sorted(bad)}; expected 'in' or 'out'")
+        if not (self.track_fps > 0 and self.n_tracked_frames >= 0 and self.n_speeds_dropped >= 0):
+            raise InputError(
+                f"count tables: track fps {self.track_fps}, tracked frames {self.n_tracked_frames}, "
+                f"speeds dropped {self.n_speeds_dropped}; expected a positive rate and counts of at least 0"
+            )
+
+
 def _check_1d(name: str, arr: np.ndarray, n: int) -> None:
     if arr.shape != (n,):
         raise InputError(f"{name}: expected shape ({n},), got {arr.shape}")
@@ -151,6 +209,8 @@ class ClipMeasurements:
     zone_pixels: pd.DataFrame | None = None
     """Optional: columns frame_pos, zone, role, class_id, pixels."""
     previews: list[Preview] = field(default_factory=list)
+    counts: CountTables | None = None
+    """Tracks, crossings and visits where the clip was counted; None where it was not."""
 
     def __post_init__(self) -> None:
         self.frame_index = np.asarray(self.frame_index, dtype=np.int64)

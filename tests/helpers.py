@@ -8,7 +8,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from analytics.records import ClipInfo, ClipMeasurements, RunInfo
+from analytics.records import COUNT_COLUMNS, ClipInfo, ClipMeasurements, CountTables, RunInfo
 from analytics.store import Store
 from analytics.taxonomy import CITYSCAPES
 
@@ -66,3 +66,26 @@ def store_with_cameras(path: str, cameras: list[tuple[str, float, float]]) -> St
     store = Store(path)
     store.upsert_cameras(pd.DataFrame([{"camera_id": c, "name": c, "lon": lo, "lat": la, "kind": "fixed"} for c, lo, la in cameras]))
     return store
+
+
+def count_tables(
+    crossings: list[tuple[str, float, str, str, int]] = (),  # type: ignore[assignment]
+    visits: list[tuple[str, str, int, float, float]] = (),  # type: ignore[assignment]
+    tracks: list[tuple[int, str, float, float, float | None]] = (),  # type: ignore[assignment]
+) -> CountTables:
+    """Counts built by hand: crossings (line, t_s, class, direction, track), visits (zone, class,
+    track, enter, exit) and tracks (id, class, first, last, speed km/h or None)."""
+    return CountTables(
+        detector_name="test-detector", detector_sha256=sha("detector"), track_fps=10.0, n_tracked_frames=100,
+        geometry_json='{"zones": []}',
+        tracks=pd.DataFrame(
+            [{"track_id": i, "class": c, "first_t_s": a, "last_t_s": b, "n_points": int((b - a) * 10) + 1,
+              "path_px": 100.0, "path_m": None if v is None else v / 3.6 * (b - a), "speed_kmh": v, "stationary": False}
+             for i, c, a, b, v in tracks],
+            columns=list(COUNT_COLUMNS["tracks"])),
+        crossings=pd.DataFrame([{"line": ln, "t_s": t, "class": c, "direction": d, "track_id": k} for ln, t, c, d, k in crossings],
+                               columns=list(COUNT_COLUMNS["crossings"])),
+        visits=pd.DataFrame([{"zone": z, "class": c, "track_id": k, "enter_t_s": a, "exit_t_s": b, "dwell_s": b - a, "censored": False}
+                             for z, c, k, a, b in visits], columns=list(COUNT_COLUMNS["visits"])),
+        calibrated=any(v is not None for *_, v in tracks),
+    )

@@ -39,7 +39,7 @@ from analytics import __version__
 from analytics.errors import InputError
 from analytics.formatting import format_counted
 from analytics.geo import DistrictIndex
-from analytics.records import OBJECT_GROUPS, ClipMeasurements
+from analytics.records import COUNT_COLUMNS, OBJECT_GROUPS, ClipMeasurements, CountTables
 from analytics.store.places import stored_district_index
 from analytics.store.schema import GROUP_COLUMNS
 from analytics.taxonomy import GROUPS
@@ -92,6 +92,7 @@ class _Rows:
     objects: list[pd.DataFrame] = field(default_factory=list)
     zone_pixels: list[pd.DataFrame] = field(default_factory=list)
     previews: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, list[pd.DataFrame]] = field(default_factory=lambda: {t: [] for t in _COUNT_TABLES})
     superseded: list[str] = field(default_factory=list)
     source_paths: list[tuple[str, str]] = field(default_factory=list)
     """(source path, clip SHA-256) of stored clips read again from a file: the path recorded is the latest."""
@@ -201,6 +202,9 @@ def _add_clip(m: ClipMeasurements, known: _Known, rows: _Rows, now: datetime) ->
     if m.zone_pixels is not None and not m.zone_pixels.empty:
         rows.zone_pixels.append(_zone_rows(m.zone_pixels, m.run.class_set.groups, ids))
     rows.previews.extend(_preview_rows(m, run_id, ids))
+    if m.counts is not None:
+        for table, df in _count_rows(m, m.counts, run_id).items():
+            rows.counts[table].append(df)
     message = f"stored {format_counted(m.n, 'sampled frame')}" + (f"; {verdict.summary}, left out of indicators" if verdict.low else "")
     return IngestResult(m.clip.sha256, label, "stored", run_id, m.n, message, verdict.trust, verdict.reasons)
 
@@ -340,6 +344,29 @@ def _preview_rows(m: ClipMeasurements, run_id: int, ids: np.ndarray) -> list[dic
     return out
 
 
+def _count_rows(m: ClipMeasurements, c: CountTables, run_id: int) -> dict[str, pd.DataFrame]:
+    """The clip's ``count_runs`` row and its ``tracks``, ``crossings`` and ``zone_visits`` rows.
+
+    Times: ``ts = clip start + t_s`` (the store's time rule for frames).
+    """
+    start = pd.Timestamp(m.clip.start_time)
+
+    def at(seconds: pd.Series) -> pd.Series:
+        return start + pd.to_timedelta(seconds.to_numpy(dtype=np.float64), unit="s")
+
+    key = {"run_id": run_id, "clip_sha256": m.clip.sha256, "camera_id": m.clip.camera_id}
+    run = pd.DataFrame([{
+        **key, "detector_name": c.detector_name, "detector_sha256": c.detector_sha256, "track_fps": float(c.track_fps),
+        "n_tracked_frames": int(c.n_tracked_frames), "geometry_json": c.geometry_json, "calibrated": bool(c.calibrated),
+        "n_speeds_dropped": int(c.n_speeds_dropped), "params_json": json.dumps(c.params, sort_keys=True, default=str),
+    }])
+    tracks = c.tracks[list(COUNT_COLUMNS["tracks"])].assign(**key, first_ts=at(c.tracks["first_t_s"]), last_ts=at(c.tracks["last_t_s"]))
+    crossings = c.crossings[list(COUNT_COLUMNS["crossings"])].assign(**key, ts=at(c.crossings["t_s"]))
+    visits = c.visits[list(COUNT_COLUMNS["visits"])].assign(
+        **key, enter_ts=at(c.visits["enter_t_s"]), exit_ts=at(c.visits["exit_t_s"]))
+    return {"count_runs": run, "tracks": tracks, "crossings": crossings, "zone_visits": visits}
+
+
 # -- 3. the writes -------------------------------------------------------------------------------
 
 
@@ -362,6 +389,8 @@ def _write(cur: duckdb.DuckDBPyConnection, rows: _Rows) -> None:
         summed = zones.groupby(["frame_id", "zone", "role", "grp"], as_index=False)["pixels"].sum()
         insert_table(cur, "frame_zone_pixels", pd.DataFrame(summed))
     insert_table(cur, "previews", pd.DataFrame(rows.previews))
+    for table in _COUNT_TABLES:
+        _insert_parts(cur, table, rows.counts[table])
 
 
 def _insert_parts(cur: duckdb.DuckDBPyConnection, table: str, parts: list[pd.DataFrame]) -> None:
@@ -369,7 +398,8 @@ def _insert_parts(cur: duckdb.DuckDBPyConnection, table: str, parts: list[pd.Dat
         insert_table(cur, table, pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0])
 
 
-_TABLES = ("clips", "model_runs", "frames", "frame_class_pixels", "frame_objects", "frame_zone_pixels", "previews")
+_COUNT_TABLES = ("count_runs", "tracks", "crossings", "zone_visits")
+_TABLES = ("clips", "model_runs", "frames", "frame_class_pixels", "frame_objects", "frame_zone_pixels", "previews", *_COUNT_TABLES)
 
 
 def insert_table(cur: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame) -> None:

@@ -107,6 +107,35 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "ALTER TABLE clips ADD COLUMN source_path VARCHAR",
         ],
     ),
+    (
+        6,
+        "counting: count lines and dwell zones per camera, ground calibrations, and per run the tracked "
+        "objects, their line crossings and zone visits (no images or crops)",
+        [
+            "ALTER TABLE camera_zones ADD COLUMN in_label VARCHAR",
+            "ALTER TABLE camera_zones ADD COLUMN out_label VARCHAR",
+            "ALTER TABLE camera_zones ADD COLUMN drawn_width INTEGER",
+            "ALTER TABLE camera_zones ADD COLUMN drawn_height INTEGER",
+            "CREATE TABLE camera_calibrations (camera_id VARCHAR PRIMARY KEY, image_points_json VARCHAR, "
+            "ground_points_json VARCHAR, homography_json VARCHAR NOT NULL, drawn_width INTEGER NOT NULL, "
+            "drawn_height INTEGER NOT NULL, created_at TIMESTAMP NOT NULL)",
+            "CREATE TABLE count_runs (run_id INTEGER PRIMARY KEY, clip_sha256 VARCHAR NOT NULL, camera_id VARCHAR NOT NULL, "
+            "detector_name VARCHAR NOT NULL, detector_sha256 VARCHAR NOT NULL, track_fps DOUBLE NOT NULL, "
+            "n_tracked_frames INTEGER NOT NULL, geometry_json VARCHAR NOT NULL, calibrated BOOLEAN NOT NULL, "
+            "n_speeds_dropped INTEGER NOT NULL, params_json VARCHAR NOT NULL)",
+            "CREATE TABLE tracks (run_id INTEGER NOT NULL, clip_sha256 VARCHAR NOT NULL, camera_id VARCHAR NOT NULL, "
+            "track_id INTEGER NOT NULL, class VARCHAR NOT NULL, first_ts TIMESTAMP NOT NULL, last_ts TIMESTAMP NOT NULL, "
+            "first_t_s DOUBLE NOT NULL, last_t_s DOUBLE NOT NULL, n_points INTEGER NOT NULL, path_px DOUBLE NOT NULL, "
+            "path_m DOUBLE, speed_kmh DOUBLE, stationary BOOLEAN NOT NULL, PRIMARY KEY (run_id, track_id))",
+            "CREATE TABLE crossings (run_id INTEGER NOT NULL, clip_sha256 VARCHAR NOT NULL, camera_id VARCHAR NOT NULL, "
+            "line VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, t_s DOUBLE NOT NULL, class VARCHAR NOT NULL, "
+            "direction VARCHAR NOT NULL, track_id INTEGER NOT NULL)",
+            "CREATE TABLE zone_visits (run_id INTEGER NOT NULL, clip_sha256 VARCHAR NOT NULL, camera_id VARCHAR NOT NULL, "
+            "zone VARCHAR NOT NULL, class VARCHAR NOT NULL, track_id INTEGER NOT NULL, enter_ts TIMESTAMP NOT NULL, "
+            "exit_ts TIMESTAMP NOT NULL, enter_t_s DOUBLE NOT NULL, exit_t_s DOUBLE NOT NULL, dwell_s DOUBLE NOT NULL, "
+            "censored BOOLEAN NOT NULL)",
+        ],
+    ),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
