@@ -66,6 +66,9 @@ class IngestResult:
     trust_reasons: tuple[str, ...] = ()
 
 
+_COUNT_TABLES: tuple[str, ...] = ("count_runs", "tracks", "crossings", "zone_visits")
+
+
 @dataclass
 class _Known:
     """What the database already holds for a batch; the id counters advance as clips are added."""
@@ -351,10 +354,10 @@ def _count_rows(m: ClipMeasurements, c: CountTables, run_id: int) -> dict[str, p
     """
     start = pd.Timestamp(m.clip.start_time)
 
-    def at(seconds: pd.Series) -> pd.Series:
-        return start + pd.to_timedelta(seconds.to_numpy(dtype=np.float64), unit="s")
+    def at(seconds: pd.Series) -> np.ndarray:
+        return (start + pd.to_timedelta(seconds.to_numpy(dtype=np.float64), unit="s")).to_numpy()
 
-    key = {"run_id": run_id, "clip_sha256": m.clip.sha256, "camera_id": m.clip.camera_id}
+    key: dict[str, Any] = {"run_id": run_id, "clip_sha256": m.clip.sha256, "camera_id": m.clip.camera_id}
     run = pd.DataFrame([{
         **key, "detector_name": c.detector_name, "detector_sha256": c.detector_sha256, "track_fps": float(c.track_fps),
         "n_tracked_frames": int(c.n_tracked_frames), "geometry_json": c.geometry_json, "calibrated": bool(c.calibrated),
@@ -398,7 +401,6 @@ def _insert_parts(cur: duckdb.DuckDBPyConnection, table: str, parts: list[pd.Dat
         insert_table(cur, table, pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0])
 
 
-_COUNT_TABLES = ("count_runs", "tracks", "crossings", "zone_visits")
 _TABLES = ("clips", "model_runs", "frames", "frame_class_pixels", "frame_objects", "frame_zone_pixels", "previews", *_COUNT_TABLES)
 
 
