@@ -63,3 +63,16 @@ def test_count_tables_name_a_missing_column():
     with pytest.raises(InputError, match="missing columns \\['direction'\\]"):
         dataclasses.replace(good, crossings=good.crossings.drop(columns=["direction"]))
     assert set(COUNT_COLUMNS) == {"tracks", "crossings", "visits"} and CountTables is type(good)
+
+
+def test_count_lines_keep_their_direction_names_and_drawn_size(tmp_path):
+    zones = pd.DataFrame([
+        {"zone": "mid", "role": "line", "polygon_json": "[[0, 216], [768, 216]]", "in_label": "northbound",
+         "out_label": "southbound", "drawn_width": 768, "drawn_height": 432},
+        {"zone": "walk", "role": "sidewalk", "polygon_json": "[[0, 0], [10, 0], [10, 10]]"},
+    ])
+    with store_with_cameras(str(tmp_path / "c.duckdb"), [("cam", 8.5, 47.3)]) as store:
+        store.set_zones("cam", zones)
+        got = store.zones("cam").set_index("zone")
+        assert got.loc["mid", "in_label"] == "northbound" and got.loc["mid", "drawn_width"] == 768
+        assert pd.isna(got.loc["walk", "in_label"]) and got.loc["walk", "role"] == "sidewalk"

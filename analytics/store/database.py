@@ -478,7 +478,12 @@ class Store(CursorQueries):
         return self.query_df("SELECT * FROM districts ORDER BY name")
 
     def zones(self, camera_id: str) -> pd.DataFrame:
-        return self.query_df("SELECT zone, role, polygon_json FROM camera_zones WHERE camera_id = ? ORDER BY zone", [camera_id])
+        """The camera's zones: zone, role, polygon_json, and in_label, out_label, drawn_width, drawn_height
+        (NULL except for count lines and dwell zones)."""
+        return self.query_df(
+            "SELECT zone, role, polygon_json, in_label, out_label, drawn_width, drawn_height FROM camera_zones "
+            "WHERE camera_id = ? ORDER BY zone", [camera_id]
+        )
 
     # -- ingestion --------------------------------------------------------------------------
     def is_ingested(self, clip_sha256: str, settings_key: str) -> bool:

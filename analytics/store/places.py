@@ -17,6 +17,7 @@ __all__ = [
     "DISTRICT_COLUMNS",
     "CAMERA_COLUMNS",
     "ZONE_COLUMNS",
+    "COUNT_ZONE_COLUMNS",
     "stored_district_index",
     "write_districts",
     "write_cameras",
@@ -27,6 +28,9 @@ __all__ = [
 DISTRICT_COLUMNS = ("district_id", "name", "geometry_geojson", "source")
 CAMERA_COLUMNS = ("camera_id", "name", "lon", "lat", "heading", "kind", "source")
 ZONE_COLUMNS = ("zone", "role", "polygon_json")
+COUNT_ZONE_COLUMNS = ("in_label", "out_label", "drawn_width", "drawn_height")
+"""Optional zone columns of count lines (role ``line``: the two directions' names) and of count
+geometry (the frame size it was drawn on); NULL where not given."""
 
 
 def _require(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
@@ -73,14 +77,20 @@ def write_cameras(cur: duckdb.DuckDBPyConnection, cameras: pd.DataFrame) -> int:
 
 
 def write_zones(cur: duckdb.DuckDBPyConnection, camera_id: str, zones: pd.DataFrame) -> int:
-    """Replace a camera's zones (columns zone, role, polygon_json in frame coordinates)."""
+    """Replace a camera's zones (columns zone, role, polygon_json in frame coordinates, and optionally
+    the :data:`COUNT_ZONE_COLUMNS` of count lines and dwell zones)."""
     _require(zones, ZONE_COLUMNS, "zones")
     df = zones[list(ZONE_COLUMNS)].copy()
+    for col in COUNT_ZONE_COLUMNS:
+        df[col] = zones[col].astype(object).where(zones[col].notna(), None) if col in zones.columns else None
     df.insert(0, "camera_id", camera_id)
     cur.execute("DELETE FROM camera_zones WHERE camera_id = ?", [camera_id])
     cur.register("new_zones", df)
     try:
-        cur.execute("INSERT INTO camera_zones (camera_id, zone, role, polygon_json) SELECT camera_id, zone, role, polygon_json FROM new_zones")
+        cur.execute(
+            "INSERT INTO camera_zones (camera_id, zone, role, polygon_json, in_label, out_label, drawn_width, drawn_height) "
+            "SELECT camera_id, zone, role, polygon_json, in_label, out_label, drawn_width, drawn_height FROM new_zones"
+        )
     finally:
         cur.unregister("new_zones")
     return len(df)
