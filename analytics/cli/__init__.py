@@ -15,11 +15,13 @@ import typer
 from analytics import __version__
 from analytics.cli import annotate, city, clips, cluster, dashboard, evaluate, ingest, models, places, report, samples
 from analytics.cli._common import console, error_line
+from analytics.cli._help import PlainHelpGroup
 from analytics.errors import UrbanLensError
 
 __all__ = ["COMMAND_MODULES", "app", "main"]
 
 app = typer.Typer(
+    cls=PlainHelpGroup,
     name="urbanlens",
     help="UrbanLens: street-level video to city indicators (segmentation, DuckDB indicators, dashboard, reports).",
     no_args_is_help=True,
