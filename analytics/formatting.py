@@ -81,6 +81,9 @@ from analytics.periods import period_days
 
 __all__ = [
     "SHARE_TO_PERCENT",
+    "describe_stats",
+    "format_hours",
+    "format_size_mb",
     "MEAN_DIGITS",
     "SHARE_DIGITS",
     "MISSING_TEXT",
@@ -442,3 +445,62 @@ def escape_markdown(text: object) -> str:
     flat = _CONTROL.sub(" ", str(text))
     return _BREAKS.sub("\u200b", _SPECIAL.sub(r"\\\1", flat))
 
+
+
+def format_hours(hours: float | None) -> str:
+    """Hours of footage for people: minutes under one hour, else hours with one decimal.
+
+    >>> format_hours(0.0), format_hours(0.004), format_hours(0.25), format_hours(12.345), format_hours(None)
+    ('none', 'under 1 minute', '15 minutes', '12.3 hours', 'none')
+    """
+    if _missing(hours) or float(hours or 0) <= 0:
+        return "none"
+    minutes = float(hours or 0) * 60
+    if minutes < 1:
+        return "under 1 minute"
+    if minutes < 60:
+        return format_counted(minutes, "minute")
+    return f"{float(hours or 0):,.1f} hours"
+
+
+def format_size_mb(size_mb: float | None) -> str:
+    """A file size given in MB (10^6 bytes), in KB, MB or GB; unknown when missing.
+
+    >>> format_size_mb(0.0123), format_size_mb(4.56), format_size_mb(2345.0), format_size_mb(float("nan"))
+    ('12 KB', '4.6 MB', '2.3 GB', 'unknown')
+    """
+    if _missing(size_mb):
+        return "unknown"
+    mb = float(size_mb or 0)
+    if mb < 1:
+        return f"{mb * 1000:,.0f} KB"
+    return f"{mb:,.1f} MB" if mb < 1000 else f"{mb / 1000:,.1f} GB"
+
+
+def describe_stats(stats: dict[str, object]) -> list[tuple[str, str]]:
+    """A database's statistics (``Store.stats()``) as (label, text) lines for people: counts with
+    thousands separators and singular nouns, hours and sizes in human units, the data's span by day.
+
+    >>> describe_stats({"cameras": 1, "districts": 3, "clips": 1, "runs": 1, "frames": 1926, "hours": 0.02,
+    ...                 "synthetic_share": 0.0, "first_ts": None, "last_ts": None, "path": "/d/u.duckdb",
+    ...                 "schema_version": 6, "size_mb": 1.5})[:3]
+    [('Database', '/d/u.duckdb (1.5 MB, schema version 6)'), ('Footage', '1 clip from 1 camera, 1 minute'), ('Sampled frames', '1,926')]
+    """
+    def n(key: str) -> float:
+        value = stats.get(key)
+        return 0.0 if _missing(value) else float(value)  # type: ignore[arg-type]
+
+    first, last = (str(stats.get(k) or "") for k in ("first_ts", "last_ts"))
+    span = "no footage yet" if first in ("", "NaT") or last in ("", "NaT") else f"{first[:16]} to {last[:16]}"
+    synthetic = n("synthetic_share")
+    source = "none" if n("clips") == 0 else ("all synthetic (demo city)" if synthetic >= 1 else (
+        "all real footage" if synthetic <= 0 else f"{format_percent(synthetic)} synthetic (demo city)"))
+    return [
+        ("Database", f"{stats.get('path')} ({format_size_mb(stats.get('size_mb'))}, schema version {stats.get('schema_version')})"),  # type: ignore[arg-type]
+        ("Footage", f"{format_counted(n('clips'), 'clip')} from {format_counted(n('cameras'), 'camera')}, {format_hours(n('hours'))}"),
+        ("Sampled frames", format_count(n("frames"))),
+        ("Analysis runs", format_count(n("runs"))),
+        ("Districts", format_count(n("districts"))),
+        ("Data from", span),
+        ("Source", source),
+    ]

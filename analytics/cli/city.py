@@ -21,7 +21,7 @@ from analytics.demo.city import build_demo
 from analytics.errors import InputError
 from analytics.evaluation.adjust import ADJUSTED_INDICATORS, adjustment_summary
 from analytics.evaluation.apply import adjusted_indicators
-from analytics.formatting import format_count, format_interval, format_value
+from analytics.formatting import describe_stats, format_count, format_interval, format_value
 from analytics.indicators import GROUPINGS, INDICATORS
 from analytics.periods import parse_date
 from analytics.selection import Selection
@@ -30,7 +30,7 @@ from analytics.store.catalog import trust_counts
 from analytics.store.parquet import ParquetStore, export_frames
 from analytics.trust import left_out_note
 
-__all__ = ["OutFormat", "demo", "export_parquet", "indicators", "indicators_list", "info", "register"]
+__all__ = ["InfoFormat", "OutFormat", "demo", "export_parquet", "indicators", "indicators_list", "info", "register"]
 
 app = typer.Typer()
 
@@ -224,15 +224,27 @@ def export_parquet(
     console.print(f"Wrote {n:,} frame rows to {out_dir} (partitioned by day and camera).")
 
 
+class InfoFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
 @app.command()
-def info(db: DbOption = None) -> None:
-    """Database statistics: cameras, districts, clips, frames, hours, share synthetic."""
+def info(
+    db: DbOption = None,
+    fmt: Annotated[InfoFormat, typer.Option("--format", help="text (for people) or json (for scripts: raw numbers).")] = InfoFormat.text,
+) -> None:
+    """Database statistics: cameras, districts, clips, frames, hours of footage, share synthetic, size."""
     path = db_path(db)
     if not path.exists():
         raise InputError(_no_database(path))
     with open_db(path) as store:
         stats = store.stats()
-    console.print(json.dumps(stats, default=str, indent=1))
+    if fmt == InfoFormat.json:
+        console.print(json.dumps(stats, default=str, indent=1), highlight=False, soft_wrap=True)
+        return
+    for label, value in describe_stats(stats):
+        console.print(f"{label + ':':<17}{escape(value)}", highlight=False, soft_wrap=True)
 
 
 def register(root: typer.Typer) -> None:

@@ -75,6 +75,10 @@ def report(
         bool, typer.Option("--include-low-trust", help="Keep clips flagged low trust (a heuristic; see `urbanlens clips`), "
                            "left out by default; the report says how many were left out.")
     ] = False,
+    min_frames: Annotated[
+        int | None, typer.Option("--min-frames", min=1, help="Fewest sampled frames behind a number; areas or cameras with "
+                                 "fewer show 'not enough data' (default: the min_frames setting, 30).")
+    ] = None,
 ) -> None:
     """Write a report for officials on a district or the whole city over a period, as PDF or HTML."""
     if city and district:
@@ -89,7 +93,8 @@ def report(
     settings = load_settings()
     with open_db(db, read_only=True) as store:
         selection = Selection(start=parse_date(date_from, "start date"), end=parse_date(date_to, "end date"),
-                              include_low_trust=include_low_trust, min_frames=settings.min_frames)
+                              include_low_trust=include_low_trust,
+                              min_frames=settings.min_frames if min_frames is None else min_frames)
         content = reports.build_report(store, selection, None if city else district, main_indicator=main_indicator,
                                        adjusted=adjusted)
     if fmt == "pdf":
