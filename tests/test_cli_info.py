@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 
 from helpers import clip_from_pixels, store_with_cameras
 from typer.testing import CliRunner
 
 from analytics.cli import app
+from analytics.cli._common import PIPE_WIDTH, table_width
 
 
 def _db(tmp_path):
@@ -41,3 +43,28 @@ def test_report_takes_min_frames(tmp_path, monkeypatch):
     assert enough.exit_code == 0 and out.read_text().lower().count("not enough data") < refused
     bad = CliRunner().invoke(app, ["report", "--city", "--db", str(db), "--out", str(out), "--min-frames", "0"])
     assert bad.exit_code == 2
+
+
+def test_tables_are_wide_on_a_pipe_and_fit_a_terminal_or_columns(monkeypatch):
+    class Stream:
+        def __init__(self, tty: bool) -> None:
+            self.tty = tty
+
+        def isatty(self) -> bool:
+            return self.tty
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert table_width(Stream(False)) == PIPE_WIDTH and table_width(Stream(True)) is None
+    monkeypatch.setenv("COLUMNS", "100")
+    assert table_width(Stream(False)) is None  # rich reads $COLUMNS
+
+
+def test_piped_tables_keep_whole_ids(tmp_path, monkeypatch):
+    monkeypatch.setenv("URBANLENS_HOME", str(tmp_path))
+    long_id = "north-harbour-gate-camera-" + "x" * 30
+    path = tmp_path / "u.duckdb"
+    store_with_cameras(str(path), [(long_id, 8.5, 47.3)]).close()
+    listed = CliRunner().invoke(app, ["cameras", "list", "--db", str(path)])
+    assert listed.exit_code == 0
+    if not os.environ.get("COLUMNS"):  # the console was made for a pipe, not for a width the environment chose
+        assert long_id in listed.output, listed.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +15,8 @@ from analytics.settings import load_settings
 from analytics.store import Store, open_store
 
 __all__ = [
+    "PIPE_WIDTH",
+    "table_width",
     "console",
     "err_console",
     "DbOption",
@@ -22,8 +26,21 @@ __all__ = [
     "open_db",
 ]
 
-console = Console()
-err_console = Console(stderr=True)
+PIPE_WIDTH = 250
+"""Columns of a table written to a pipe or file (no terminal to fit, $COLUMNS unset): wide enough that
+camera ids, clip names and paths stay whole on their line for ``grep``, ``cut`` and spreadsheets."""
+
+
+def table_width(stream: object) -> int | None:
+    """A terminal's own width (None: rich measures it), $COLUMNS when set, else :data:`PIPE_WIDTH`."""
+    isatty = getattr(stream, "isatty", None)
+    if (callable(isatty) and isatty()) or os.environ.get("COLUMNS", "").isdigit():
+        return None
+    return PIPE_WIDTH
+
+
+console = Console(width=table_width(sys.stdout))
+err_console = Console(stderr=True, width=table_width(sys.stderr))
 
 DbOption = Annotated[
     Path | None, typer.Option("--db", help="DuckDB file (default: $URBANLENS_DB or $URBANLENS_HOME/urbanlens.duckdb).")
