@@ -17,11 +17,11 @@ from typer.testing import CliRunner
 
 from analytics.cli import app
 from analytics.errors import InputError
-from analytics.evaluation.annotate import camera_candidates
+from analytics.evaluation.annotate import camera_candidates, select_and_package
 from analytics.evaluation.annotations import import_annotations, load_annotations
 from analytics.evaluation.cvat import PackageFrame, distinct_colours, write_cvat_package
 from analytics.evaluation.readers import read_cvat_mask
-from analytics.evaluation.select import STRATEGIES, select_frames
+from analytics.evaluation.select import STRATEGIES, random_picks, select_frames
 from analytics.models import zoo
 from analytics.records import ClipInfo
 from analytics.settings import load_settings
@@ -263,3 +263,18 @@ def test_select_camera_without_recorded_paths_says_so(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["annotate", "select", "--camera", "c1", "--n", "2", "--out", str(tmp_path / "t.zip")])
     assert result.exit_code != 0 and "no source file recorded" in result.output
     assert "none of the 1 clips of camera 'c1'" in str(result.exception)
+
+
+def test_random_choice_runs_the_model_on_the_chosen_frames_only(camera_clips: tuple[Path, Path], tmp_path: Path) -> None:
+    settings = load_settings()
+    with Store(settings.db_path) as s:
+        found = camera_candidates(s, "cam-1")
+    steps: list[tuple[str, int, int]] = []
+    model = zoo.resolve("colours", settings)
+    choices = select_and_package(model, found.candidates, 2, tmp_path / "r.zip", strategy="random", seed=3,
+                                 progress=lambda stage, done, total: steps.append((stage, done, total)))
+    assert [c.name for c in choices] == [found.candidates[i].name for i in random_picks(2, 8, seed=3)]
+    assert steps == [("packaging", 1, 2), ("packaging", 2, 2)]  # 2 model runs, not 8 + 2
+    steps.clear()
+    select_and_package(model, found.candidates, 2, tmp_path / "u.zip", strategy="uncertainty", progress=lambda *a: steps.append(a))
+    assert [s[0] for s in steps].count("scoring") == 8 and steps[-1] == ("packaging", 2, 2)

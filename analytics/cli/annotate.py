@@ -52,9 +52,9 @@ def select_command(
     candidates = image_candidates(images) if images is not None else _camera_frames(str(camera), db)
     installed = resolve(model or settings.default_model, settings)
     with Progress(*_COLUMNS, console=err_console, transient=True) as bar:
-        task = bar.add_task(f"scoring {len(candidates)} frames", total=len(candidates))
+        task = bar.add_task(f"choosing among {len(candidates)} frames", total=len(candidates))
         choices = select_and_package(installed, candidates, n, out, strategy=strategy, seed=seed, allow_people=allow_people,
-                                     threads=settings.threads, progress=lambda _s, done, _t: bar.update(task, completed=done))
+                                     threads=settings.threads, progress=lambda stage, done, total: bar.update(task, description=stage, completed=done, total=total))
     table = Table(title=f"{len(choices)} frames chosen by {strategy} ({installed.card.name})")
     for col in ("#", "frame", "uncertainty"):
         table.add_column(col, justify="right" if col != "frame" else "left")

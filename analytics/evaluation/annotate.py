@@ -29,7 +29,7 @@ from analytics.evaluation.adapt import sequence_key
 from analytics.evaluation.cvat import PackageFrame, distinct_colours, write_cvat_package
 from analytics.evaluation.metrics import IGNORE
 from analytics.evaluation.readers import IMAGE_SUFFIXES
-from analytics.evaluation.select import STRATEGIES, descriptor, mean_entropy, select_frames
+from analytics.evaluation.select import STRATEGIES, descriptor, mean_entropy, random_picks, select_frames
 from analytics.footage.privacy import anonymise
 from analytics.footage.segment import frame_geometry, labels_to_frame, preprocess, session_options
 from analytics.footage.video import SampledFrame, open_video
@@ -234,6 +234,19 @@ model's labels as pre-annotations: correct them instead of drawing from scratch.
 """
 
 
+def _score(runner: _Runner, candidates: Sequence[Candidate], nc: int, progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each candidate's uncertainty (mean entropy) and descriptor, by running the model on every one."""
+    unc, desc = [], []
+    for i, cand in enumerate(candidates):
+        image = cand.load()
+        u, labels = runner.run(image)
+        unc.append(u)
+        desc.append(descriptor(labels, image, nc))
+        if progress is not None:
+            progress("scoring", i + 1, len(candidates))
+    return np.array(unc), np.stack(desc)
+
+
 def select_and_package(
     model: InstalledModel, candidates: Sequence[Candidate], n: int, out: Path, *, strategy: str = STRATEGIES[0], seed: int = 0,
     allow_people: bool = False, threads: int | None = None, progress: Progress | None = None,
@@ -246,22 +259,22 @@ def select_and_package(
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise InputError(f"--n {n!r}; expected a whole number of frames, at least 1")
     runner = _Runner(model, threads)
-    nc = model.card.num_classes
-    unc, desc = [], []
-    for i, cand in enumerate(candidates):
-        image = cand.load()
-        u, labels = runner.run(image)
-        unc.append(u)
-        desc.append(descriptor(labels, image, nc))
-        if progress is not None:
-            progress("scoring", i + 1, len(candidates))
-    picks = select_frames(strategy, n, np.array(unc), np.stack(desc), [c.key for c in candidates], seed=seed)
+    if strategy == "random":  # chosen blind: the model runs on the chosen frames only, while packaging them
+        picks = random_picks(n, len(candidates), seed)
+        unc: dict[int, float] = {}
+    else:
+        scores, desc = _score(runner, candidates, model.card.num_classes, progress)
+        picks = select_frames(strategy, n, scores, desc, [c.key for c in candidates], seed=seed)
+        unc = dict(enumerate(scores.tolist()))
     images = {i: candidates[i].load() for i in sorted(picks)}  # in candidate order: each clip is decoded once
     frames, choices = [], []
     names: list[str] = []
     for rank, i in enumerate(picks):
         image = images.pop(i)
-        _, labels = runner.run(image)
+        u, labels = runner.run(image)
+        unc.setdefault(i, u)
+        if progress is not None:
+            progress("packaging", rank + 1, len(picks))
         shown = image if allow_people else anonymise(image, labels, model.card.class_set)
         ids, names = _package_labels(labels, model)
         frames.append(PackageFrame(candidates[i].name, shown, ids))

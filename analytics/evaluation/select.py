@@ -26,7 +26,7 @@ import numpy as np
 
 from analytics.errors import InputError
 
-__all__ = ["COLOUR_WEIGHT", "STRATEGIES", "descriptor", "kmeans", "mean_entropy", "select_frames"]
+__all__ = ["COLOUR_WEIGHT", "STRATEGIES", "descriptor", "kmeans", "mean_entropy", "random_picks", "select_frames"]
 
 STRATEGIES = ("random", "diverse", "uncertainty")
 """Selection strategies; the first is the default (the benchmark's winner at N = 20, docs/adapt.md)."""
@@ -112,6 +112,16 @@ def _blocked(i: int, chosen: list[int], keys: Sequence[tuple[str, int]], desc: n
     return bool(chosen) and float(np.min(np.linalg.norm(desc[chosen] - desc[i], axis=1))) < min_distance
 
 
+def random_picks(n: int, m: int, seed: int = 0) -> list[int]:
+    """``min(n, m)`` distinct indices of ``range(m)`` drawn by a generator seeded with ``seed``
+    (what the ``random`` strategy chooses; it needs no model output).
+
+    >>> random_picks(3, 10, seed=0) == random_picks(3, 10, seed=0), len(random_picks(5, 2))
+    (True, 2)
+    """
+    return [int(i) for i in np.random.default_rng(seed).choice(m, min(n, m), replace=False)]
+
+
 def select_frames(
     strategy: str, n: int, uncertainty: np.ndarray, descriptors: np.ndarray, keys: Sequence[tuple[str, int]], *,
     seed: int = 0, gap: int = 1, min_distance: float = 0.05,
@@ -137,7 +147,7 @@ def select_frames(
         raise InputError(f"n={n!r}; expected a whole number of frames, at least 1")
     n = min(n, m)
     if strategy == "random":
-        return [int(i) for i in np.random.default_rng(seed).choice(m, n, replace=False)]
+        return random_picks(n, m, seed)
     if strategy == "diverse":
         return _representatives(n, d, keys, seed, gap, min_distance)
     chosen: list[int] = []
