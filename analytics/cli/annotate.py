@@ -53,8 +53,12 @@ def select_command(
     installed = resolve(model or settings.default_model, settings)
     with Progress(*_COLUMNS, console=err_console, transient=True) as bar:
         task = bar.add_task(f"choosing among {len(candidates)} frames", total=len(candidates))
+
+        def told(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total)
+
         choices = select_and_package(installed, candidates, n, out, strategy=strategy, seed=seed, allow_people=allow_people,
-                                     threads=settings.threads, progress=lambda stage, done, total: bar.update(task, description=stage, completed=done, total=total))
+                                     threads=settings.threads, progress=told)
     table = Table(title=f"{len(choices)} frames chosen by {strategy} ({installed.card.name})")
     for col in ("#", "frame", "uncertainty"):
         table.add_column(col, justify="right" if col != "frame" else "left")
