@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from analytics.cli import app
 from analytics.cli import dashboard as cli_dashboard
+from analytics.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -166,3 +167,15 @@ def test_sigterm_stops_the_real_streamlit_server(tmp_path: Path) -> None:
         log.close()
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_relative_model_mirror_reaches_the_server_as_the_folder_the_user_meant(tmp_path, monkeypatch):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "repo").mkdir()
+    monkeypatch.chdir(tmp_path / "repo")
+    monkeypatch.setenv("URBANLENS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("URBANLENS_MODEL_MIRROR", "../models")
+    monkeypatch.delenv("URBANLENS_SAMPLES_MIRROR", raising=False)
+    env = cli_dashboard.dashboard_env(load_settings(), None)
+    assert env["URBANLENS_MODEL_MIRROR"] == str(tmp_path / "models")
+    assert "URBANLENS_SAMPLES_MIRROR" not in env  # unset stays unset (settings fall back to the model mirror)

@@ -29,7 +29,7 @@ from analytics.errors import InputError, StoreError
 from analytics.settings import Settings, load_settings
 from analytics.store import Store
 
-__all__ = ["FORWARDED", "GRACE_S", "app_path", "dashboard_env", "holds_data", "register", "run_server", "streamlit_command"]
+__all__ = ["FORWARDED", "GRACE_S", "PATH_VARIABLES", "absolute_paths", "app_path", "dashboard_env", "holds_data", "register", "run_server", "streamlit_command"]
 
 
 def app_path() -> Path:
@@ -129,9 +129,29 @@ def holds_data(path: Path) -> bool:
         return True
 
 
+PATH_VARIABLES = ("URBANLENS_MODEL_MIRROR", "URBANLENS_SAMPLES_MIRROR")
+"""Settings that name folders: the server runs in the dashboard's own folder, so a relative one
+(``URBANLENS_MODEL_MIRROR=../shared/models`` as the README sets it) is made absolute first."""
+
+
+def absolute_paths(env: dict[str, str], cwd: Path) -> dict[str, str]:
+    """``env`` with each of :data:`PATH_VARIABLES` that is set and relative made absolute against ``cwd``
+    (the folder the user started from); ``~`` is expanded.
+
+    >>> absolute_paths({"URBANLENS_MODEL_MIRROR": "../shared/models", "OTHER": "x"}, Path("/work/repo"))
+    {'URBANLENS_MODEL_MIRROR': '/work/shared/models', 'OTHER': 'x'}
+    """
+    out = dict(env)
+    for name in PATH_VARIABLES:
+        if out.get(name):
+            out[name] = os.path.normpath(cwd / Path(out[name]).expanduser())
+    return out
+
+
 def dashboard_env(settings: Settings, named: Path | None) -> dict[str, str]:
-    """The server's environment: the named database pinned (``URBANLENS_DB``), else the user's and the demo's paths."""
-    env = {**os.environ, "URBANLENS_HOME": str(settings.home.resolve())}
+    """The server's environment: the named database pinned (``URBANLENS_DB``), else the user's and the demo's
+    paths; folders given relative to where the user started made absolute (:func:`absolute_paths`)."""
+    env = {**absolute_paths(dict(os.environ), Path.cwd()), "URBANLENS_HOME": str(settings.home.resolve())}
     if named is not None:
         env["URBANLENS_DB"] = str(named.resolve())
     else:
