@@ -45,7 +45,10 @@ from analytics.periods import parse_timestamp
 from analytics.settings import Settings
 from analytics.store.parquet import ParquetSink
 
-__all__ = ["RAY_HINT", "ClipOutcome", "ClipTask", "MANIFEST_LIMITS", "plan_workers", "read_manifest", "require_ray", "run_clips", "start_ray"]
+__all__ = [
+    "RAY_HINT", "ClipOutcome", "ClipTask", "MANIFEST_LIMITS", "plan_workers", "read_manifest", "resolve_clip_path", "require_ray",
+    "run_clips", "start_ray",
+]
 
 RAY_HINT = "the Ray engine needs Ray: pip install 'urbanlens[cluster]'"
 
@@ -77,9 +80,37 @@ MANIFEST_LIMITS = {"bytes": 64 * 1024 * 1024, "value_chars": 4096}
 """What a clip manifest may hold: its size (a local file) and characters in one value."""
 
 
+_REMOTE = ("s3://", "gs://", "gcs://", "az://", "abfs://", "http://", "https://")
+
+
+def resolve_clip_path(clip: str, manifest: str | Path) -> str:
+    """A manifest's clip path as the manifest means it: a relative path of a local manifest is read
+    from the manifest's folder (not from where the command runs); absolute paths, ``~`` paths and
+    URLs stay as written (``~`` expanded).
+
+    >>> resolve_clip_path("day1/a.mp4", "/data/survey/clips.csv"), resolve_clip_path("/x/b.mp4", "/data/clips.csv")
+    ('/data/survey/day1/a.mp4', '/x/b.mp4')
+    >>> resolve_clip_path("s3://bucket/a.mp4", "/data/clips.csv"), resolve_clip_path("a.mp4", "s3://bucket/clips.csv")
+    ('s3://bucket/a.mp4', 'a.mp4')
+    """
+    if clip.startswith(_REMOTE) or str(manifest).startswith(_REMOTE):
+        return clip
+    path = Path(clip).expanduser()
+    return str(path if path.is_absolute() else Path(manifest).expanduser().absolute().parent / path)
+
+
+def _refuse_missing(tasks: list[ClipTask], where: str) -> None:
+    """Refuse a manifest naming local clip files that are not there, before any work (all named, capped)."""
+    missing = [t.path for t in tasks if not t.path.startswith(_REMOTE) and not Path(t.path).is_file()]
+    if missing:
+        shown = ", ".join(quote_value(m, 80) for m in missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise InputError(f"{where}: {len(missing)} of {len(tasks)} clip files not found: {shown} "
+                         "(relative paths are read from the manifest's folder)")
+
+
 def _manifest_frame(path: str | Path, where: str) -> pd.DataFrame:
     """The manifest's cells as text; a local file over the size limit is refused before it is read."""
-    local = Path(path) if not str(path).startswith(("s3://", "gs://", "gcs://", "az://", "abfs://", "http://", "https://")) else None
+    local = Path(path) if not str(path).startswith(_REMOTE) else None
     if local is not None and local.is_file() and local.stat().st_size > MANIFEST_LIMITS["bytes"]:
         raise InputError(f"{where} is {local.stat().st_size:,} bytes; at most {MANIFEST_LIMITS['bytes']:,} are read")
     try:
@@ -92,6 +123,8 @@ def read_manifest(path: str | Path) -> list[ClipTask]:
     """Clips from a CSV with columns ``path``, ``camera_id`` and optionally ``start`` (ISO 8601).
 
     Any path pandas opens works (a local file or an fsspec URL such as ``s3://bucket/clips.csv``).
+    Relative clip paths of a local manifest are read from its folder (:func:`resolve_clip_path`), and
+    local clip files that are not there are refused, all named, before any work.
     A message quotes at most 80 characters of any value read (:func:`~analytics.untrusted.quote_value`).
     """
     where = f"manifest {quote_value(str(path))}"
@@ -113,9 +146,10 @@ def read_manifest(path: str | Path) -> list[ClipTask]:
                              "printable characters")
         if len(start) > 64:
             raise InputError(f"{where} line {i}: start {quote_value(start)} is not an ISO time such as 2024-05-01T08:30:00")
-        tasks.append(ClipTask(clip, camera, parse_timestamp(start, f"start on line {i}") if start else None))
+        tasks.append(ClipTask(resolve_clip_path(clip, path), camera, parse_timestamp(start, f"start on line {i}") if start else None))
     if not tasks:
         raise InputError(f"{where} lists no clips")
+    _refuse_missing(tasks, where)
     return tasks
 
 
