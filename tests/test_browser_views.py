@@ -198,3 +198,30 @@ def test_analyse_scrubber_changes_the_frame_shown(server: str, page: Any, tmp_pa
     assert after[0] != before[0], "the image shown changed with the scrubber"
     page.screenshot(path=str(ARTIFACTS / "analyse_scrubber_after.png"), full_page=True)
     _no_error_shown(page, "analyse, after the scrub")
+
+
+def test_opening_a_camera_from_a_district_keeps_the_database_and_the_custom_period(server: str, page: Any) -> None:
+    first, last = DEMO_START + timedelta(days=1), DEMO_START + timedelta(days=3)
+    page.goto(f"{server}/?db=demo&period=custom&from={first}&to={last}&district=harbour", wait_until="domcontentloaded")
+    wait_for_page(page, "City overview")
+    assert "db=demo" in page.url and "district=harbour" in page.url, page.url
+    pick = page.get_by_role("combobox", name="Open a camera")
+    pick.scroll_into_view_if_needed()
+    _settled(page)
+    pick.click()
+    option = page.get_by_role("option").first
+    option.wait_for(timeout=30000)
+    chosen = option.inner_text()
+    option.click()
+    wait_for_page(page, "Camera")
+    _no_error_shown(page, "camera opened from the district panel")
+    params = page.url.split("?", 1)[1].split("&")
+    for kept in ("db=demo", "period=custom", f"from={first}", f"to={last}"):
+        assert kept in params, page.url
+    assert any(p.startswith("camera=") for p in params), page.url
+    assert page.get_by_role("radio", name="Demo city").is_checked() and "demo.duckdb" in _footer(page)
+    assert page.get_by_role("radio", name="Custom").is_checked()
+    days = page.locator('[data-testid="stSidebar"] [data-testid="stDateInput"] input[type="date"]')
+    assert [days.nth(i).input_value() for i in range(days.count())] == [first.isoformat(), last.isoformat()]
+    assert chosen in page.get_by_role("combobox", name="Camera", exact=True).input_value()
+    page.screenshot(path=str(ARTIFACTS / "camera_from_district.png"), full_page=True)

@@ -48,7 +48,7 @@ from dashboard.ui.database import (
     user_store,
     viewing_demo,
 )
-from dashboard.ui.links import PERIOD_CHOICES, PERIOD_CODES, clear_selection, from_link, linked, linked_selection, to_link
+from dashboard.ui.links import PERIOD_CHOICES, PERIOD_CODES, VIEW_PARAMS, clear_selection, from_link, linked, linked_selection, open_camera, to_link
 from dashboard.ui.sidebar import period, selection, sidebar_database, sidebar_footer, sidebar_period
 from dashboard.ui.widgets import (
     adjusted_toggle,
@@ -96,6 +96,8 @@ __all__ = [
     "labels",
     "linked",
     "linked_selection",
+    "open_camera",
+    "VIEW_PARAMS",
     "low_trust_caption",
     "model_run_summary",
     "period",

@@ -24,6 +24,8 @@ __all__ = [
     "from_link",
     "linked",
     "linked_selection",
+    "open_camera",
+    "VIEW_PARAMS",
     "period_from_link",
     "period_to_link",
     "to_link",
@@ -31,6 +33,10 @@ __all__ = [
 
 PERIOD_CHOICES = ("Last 7 days", "Last 30 days", "All data", "Custom")
 PERIOD_CODES = dict(zip(PERIOD_CHOICES, links.PERIOD_CODES))  # radio label -> value of the `period` parameter
+
+VIEW_PARAMS = ("db", "period", "from", "to", "low_trust")
+"""Parameters of the view every page shares (the sidebar's database, period and low-trust switch): a
+link to another page carries them, so the page opens on the same database and period."""
 
 _WRITTEN = "_links_written"  # session key: per widget key, the parameter text last written (or read)
 
@@ -132,3 +138,19 @@ def period_to_link(choice: str, start: date, end: date) -> None:
         elif st.query_params.get(param) != value:
             st.query_params[param] = value
     st.session_state.setdefault(_WRITTEN, {})["period_choice"] = texts
+
+
+def open_camera(camera_id: str, *, user_database: bool = False) -> None:
+    """Go to the Camera page on ``camera_id``, keeping the view: the sidebar's database, period and
+    low-trust switch travel in the address (:data:`VIEW_PARAMS`) with ``camera``.
+
+    ``st.switch_page`` starts the page with only the parameters it is given, so without them the
+    camera page would open on the default period and database while the sidebar still showed the old
+    choice. ``user_database``: the camera is in the user's own database (a clip just saved there).
+    """
+    params: dict[str, str | list[str]] = {p: st.query_params.get_all(p) for p in VIEW_PARAMS if st.query_params.get_all(p)}
+    if user_database:
+        params["db"] = "user"
+    params["camera"] = camera_id
+    st.session_state["camera_id"] = camera_id
+    st.switch_page("views/camera.py", query_params=params)

@@ -14,9 +14,13 @@ from analytics.selection import Selection
 from analytics.settings import DATABASE_CHOICES
 from dashboard.ui.data import period_bounds, settings, stats
 from dashboard.ui.database import DATABASE_KEY, DATABASE_LABELS, DATABASE_REQUEST_KEY, active_db_path, db_path
-from dashboard.ui.links import PERIOD_CHOICES, linked, period_from_link, period_to_link
+from dashboard.ui.links import PERIOD_CHOICES, from_link, linked, period_from_link, period_to_link
 
 __all__ = ["period", "selection", "sidebar_database", "sidebar_footer", "sidebar_period"]
+
+
+def _parse_database(text: str) -> str:
+    return links.parse_choice("db", text, list(DATABASE_CHOICES))
 
 
 def sidebar_database() -> None:
@@ -34,9 +38,12 @@ def sidebar_database() -> None:
             return
         if st.session_state.pop(DATABASE_REQUEST_KEY, None) == "user":  # asked for by a page on the previous run
             st.session_state[DATABASE_KEY] = "user"
-        current = active_db_path(s, st.session_state.get(DATABASE_KEY))
-        linked(DATABASE_KEY, "db", lambda t: links.parse_choice("db", t, list(DATABASE_CHOICES)), lambda: st.radio(
-            "Database", list(DATABASE_CHOICES), index=1 if current == s.demo_db_path else 0, key=DATABASE_KEY,
+        from_link(DATABASE_KEY, "db", _parse_database)  # first: a page switch drops widget values, the address keeps them
+        if DATABASE_KEY not in st.session_state:  # the widget's value comes from session state alone (no default beside it)
+            current = active_db_path(s, None)
+            st.session_state[DATABASE_KEY] = "demo" if current == s.demo_db_path else "user"
+        linked(DATABASE_KEY, "db", _parse_database, lambda: st.radio(
+            "Database", list(DATABASE_CHOICES), key=DATABASE_KEY,
             format_func=DATABASE_LABELS.__getitem__, horizontal=True, label_visibility="collapsed",
             help=f"Your data: your own footage and places (`{s.db_path}`). Demo city: Lensfield, made-up synthetic data "
                  f"(`{s.demo_db_path}`); nothing real is saved there."))
@@ -53,12 +60,15 @@ def sidebar_period() -> None:
             return
         earliest = first - timedelta(days=365)  # the custom period's first selectable day
         period_from_link(earliest, last)
-        choice = st.radio("Period", PERIOD_CHOICES, index=0, key="period_choice", label_visibility="collapsed")
+        st.session_state.setdefault("period_choice", PERIOD_CHOICES[0])  # widgets below take their values from session state only
+        custom = st.session_state.get("period_custom")
+        if not isinstance(custom, tuple) or not custom or any(not (earliest <= d <= last) for d in custom):  # none yet, or another database's
+            st.session_state["period_custom"] = (max(first, last - timedelta(days=6)), last)
+        choice = st.radio("Period", PERIOD_CHOICES, key="period_choice", label_visibility="collapsed")
         if choice != "Custom":  # the days ending at the latest data, not today (analytics.periods.default_period)
             start, end = default_period(str(choice), first, last)
         else:
-            picked = st.date_input("From – to", value=(max(first, last - timedelta(days=6)), last), min_value=earliest,
-                                   max_value=last, key="period_custom")
+            picked = st.date_input("From – to", min_value=earliest, max_value=last, key="period_custom")
             if isinstance(picked, tuple) and len(picked) == 2:
                 start, end = picked
             else:

@@ -253,7 +253,6 @@ saved = st.session_state.get("analyse_saved")
 if saved:
     st.success(f"Saved to your database (`{path}`): {escape_markdown(saved[0])}", icon=":material/check_circle:")
     if st.button("Open the camera page", key="analyse_open_camera"):
-        st.session_state["camera_id"] = saved[1]
         st.session_state.pop("analyse_saved", None)
         ui.show_user_database_next()  # the camera is in the user's database
-        st.switch_page("views/camera.py")
+        ui.open_camera(saved[1], user_database=True)

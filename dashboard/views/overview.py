@@ -93,8 +93,7 @@ polys = maps.polygons_frame(areas, values, kind, name)
 clicked = clicked_point(st.session_state.get("overview_map"), needs=("tag",))  # a "kind:id" area or camera
 picked = str(clicked.customdata) if clicked is not None else None
 if picked and picked.startswith("camera:"):
-    st.session_state["camera_id"] = picked.split(":", 1)[1]
-    st.switch_page("views/camera.py")
+    ui.open_camera(picked.split(":", 1)[1])
 
 area_param, other_param = ("district", "cell") if kind == "district" else ("cell", "district")
 area_id = ui.linked_selection(f"overview_{area_param}", area_param, picked.split(":", 1)[1] if picked and picked.startswith(f"{kind}:")
@@ -138,8 +137,7 @@ with right:
                     cam_pick = st.selectbox("Open a camera", in_area["camera_id"], format_func=lambda c: ui.labels(path).get(c, c),
                                             index=None, key="overview_district_camera")
                     if cam_pick:
-                        st.session_state["camera_id"] = cam_pick
-                        st.switch_page("views/camera.py")
+                        ui.open_camera(str(cam_pick))
     else:
         st.caption("Select a district on the map to see its headline indicators here.")
 
