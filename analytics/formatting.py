@@ -81,6 +81,7 @@ from analytics.periods import period_days
 
 __all__ = [
     "SHARE_TO_PERCENT",
+    "low_trust_note",
     "describe_stats",
     "format_hours",
     "format_size_mb",
@@ -504,3 +505,27 @@ def describe_stats(stats: dict[str, object]) -> list[tuple[str, str]]:
         ("Data from", span),
         ("Source", source),
     ]
+
+
+def low_trust_note(low_clips: int, low_frames: int, included: bool) -> str:
+    """What the numbers shown do with clips flagged low trust ("" when there are none): how many clips
+    and frames, left out or included, and where to switch (the trust verdict is a heuristic).
+
+    >>> note = low_trust_note(1, 61, included=False)
+    >>> note.startswith("1 clip (61 frames) flagged low trust is left out of these numbers")
+    True
+    >>> note.endswith('Switch "Include low-trust clips" on in the sidebar to count it.')
+    True
+    >>> low_trust_note(2, 120, included=True)
+    '2 clips (120 frames) flagged low trust are included in these numbers (sidebar switch).'
+    >>> low_trust_note(0, 0, included=False)
+    ''
+    """
+    if low_clips <= 0:
+        return ""
+    what = f"{format_counted(low_clips, 'clip')} ({format_counted(low_frames, 'frame')}) flagged low trust"
+    verb = "is" if low_clips == 1 else "are"
+    if included:
+        return f"{what} {verb} included in these numbers (sidebar switch)."
+    return (f"{what} {verb} left out of these numbers: the model may not read this footage well (a heuristic; reasons in "
+            f"`urbanlens clips`). Switch \"Include low-trust clips\" on in the sidebar to count {'it' if low_clips == 1 else 'them'}.")

@@ -53,6 +53,7 @@ PARAMS: dict[str, str] = {
     "camera": "camera page: the camera id; explore: cameras on the time line (repeated)",
     "step": "explore time series step: day or hour",
     "adjusted": "error-adjusted values: 1 or 0 (overview, explore, camera)",
+    "low_trust": "include clips flagged low trust: 1 or 0, every page",
 }
 """Every query parameter the dashboard reads and writes, with what it holds."""
 

@@ -40,6 +40,7 @@ with st.sidebar:
 try:
     ui.sidebar_database()
     ui.sidebar_period()
+    ui.sidebar_trust()
     ui.sidebar_footer()
 except UrbanLensError as exc:
     ui.show_error(exc)

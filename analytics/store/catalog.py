@@ -168,18 +168,20 @@ TRUST_LABELS = {"ok": "ok", "low": "low", None: "not checked"}
 
 def trust_counts(source: FrameSource, selection: Selection) -> dict[str, int]:
     """Clips behind the active frames of ``selection`` (its trust rule aside): ``clips`` in all, ``low``
-    (left out of indicators unless asked for) and ``not_checked`` (stored before verdicts existed; counted as ok).
+    (left out of indicators unless asked for) with their ``low_frames``, and ``not_checked`` (stored before
+    verdicts existed; counted as ok).
 
     Reads only ``frames`` (its ``low_trust`` flag), so it answers on a Parquet store too.
     """
     where, params = selection_filter(selection, trust=False)
     row = source.query_df(
         "SELECT count(DISTINCT f.clip_sha256) AS clips, count(DISTINCT f.clip_sha256) FILTER (WHERE f.low_trust) AS low, "
-        "count(DISTINCT f.clip_sha256) FILTER (WHERE f.low_trust IS NULL) AS not_checked "
+        "count(DISTINCT f.clip_sha256) FILTER (WHERE f.low_trust IS NULL) AS not_checked, "
+        "count(*) FILTER (WHERE f.low_trust) AS low_frames "
         f"FROM frames f WHERE {_and(*where)}",
         params,
     ).iloc[0]
-    return {k: int(row[k]) if not pd.isna(row[k]) else 0 for k in ("clips", "low", "not_checked")}
+    return {k: int(row[k]) if not pd.isna(row[k]) else 0 for k in ("clips", "low", "not_checked", "low_frames")}
 
 
 def list_clips(store: Store, camera_id: str | None = None) -> pd.DataFrame:

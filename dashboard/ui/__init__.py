@@ -49,7 +49,7 @@ from dashboard.ui.database import (
     viewing_demo,
 )
 from dashboard.ui.links import PERIOD_CHOICES, PERIOD_CODES, VIEW_PARAMS, clear_selection, from_link, linked, linked_selection, open_camera, to_link
-from dashboard.ui.sidebar import period, selection, sidebar_database, sidebar_footer, sidebar_period
+from dashboard.ui.sidebar import include_low_trust, period, selection, sidebar_database, sidebar_footer, sidebar_period, sidebar_trust
 from dashboard.ui.widgets import (
     adjusted_toggle,
     downloads,
@@ -109,6 +109,8 @@ __all__ = [
     "sidebar_database",
     "sidebar_footer",
     "sidebar_period",
+    "sidebar_trust",
+    "include_low_trust",
     "stats",
     "store",
     "store_at",

@@ -16,7 +16,10 @@ from dashboard.ui.data import period_bounds, settings, stats
 from dashboard.ui.database import DATABASE_KEY, DATABASE_LABELS, DATABASE_REQUEST_KEY, active_db_path, db_path
 from dashboard.ui.links import PERIOD_CHOICES, from_link, linked, period_from_link, period_to_link
 
-__all__ = ["period", "selection", "sidebar_database", "sidebar_footer", "sidebar_period"]
+__all__ = ["INCLUDE_LOW_TRUST_KEY", "include_low_trust", "period", "selection", "sidebar_database", "sidebar_footer", "sidebar_period",
+           "sidebar_trust"]
+
+INCLUDE_LOW_TRUST_KEY = "include_low_trust"
 
 
 def _parse_database(text: str) -> str:
@@ -78,15 +81,34 @@ def sidebar_period() -> None:
         period_to_link(str(choice), start, end)
 
 
+def sidebar_trust() -> None:
+    """The sidebar switch that counts clips flagged low trust (off by default), bound to the ``low_trust`` parameter."""
+    with st.sidebar:
+        linked(INCLUDE_LOW_TRUST_KEY, "low_trust", lambda t: links.parse_flag("low_trust", t), _trust_toggle, links.flag_text)
+
+
+def _trust_toggle() -> bool:
+    return bool(st.toggle(
+        "Include low-trust clips", value=False, key=INCLUDE_LOW_TRUST_KEY,
+        help="Clips where the model may not read the footage well (a heuristic on confidence and on labels changing "
+             "between frames; reasons in `urbanlens clips`) are left out of every number by default. On: they count too.",
+    ))
+
+
+def include_low_trust() -> bool:
+    return bool(st.session_state.get(INCLUDE_LOW_TRUST_KEY, False))
+
+
 def period() -> tuple[date | None, date | None]:
     value = st.session_state.get("period", (None, None))
     return value[0], value[1]
 
 
 def selection(**changes: Any) -> Selection:
-    """The frames a page shows: the sidebar period, ``settings.min_frames`` and ``changes`` (cameras, districts, ...)."""
+    """The frames a page shows: the sidebar period and low-trust switch, ``settings.min_frames`` and ``changes``
+    (cameras, districts, ...)."""
     start, end = period()
-    return Selection(start=start, end=end, min_frames=settings().min_frames).with_(**changes)
+    return Selection(start=start, end=end, min_frames=settings().min_frames, include_low_trust=include_low_trust()).with_(**changes)
 
 
 def sidebar_footer() -> None:

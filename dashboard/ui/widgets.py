@@ -10,10 +10,9 @@ import streamlit as st
 
 from analytics import exports, links
 from analytics.errors import UrbanLensError
-from analytics.formatting import escape_markdown, format_count, format_part_of
+from analytics.formatting import escape_markdown, format_count, format_part_of, low_trust_note
 from analytics.indicators import INDICATORS
 from analytics.selection import Selection
-from analytics.trust import left_out_note
 from analytics.visual import charts
 from dashboard.ui.data import clear_data, stats, trust_counts
 from dashboard.ui.database import db_path
@@ -34,10 +33,12 @@ __all__ = [
 
 
 def low_trust_caption(selection: Selection) -> None:
-    """A caption saying how many clips of ``selection`` the numbers shown leave out as low trust (a heuristic); nothing when none."""
-    note = left_out_note(trust_counts(db_path(), selection)["low"])
+    """A caption saying how many clips and frames of ``selection`` are flagged low trust (a heuristic) and whether
+    the numbers shown leave them out or include them (the sidebar switch); nothing when none."""
+    counts = trust_counts(db_path(), selection)
+    note = low_trust_note(counts["low"], counts.get("low_frames", 0), selection.include_low_trust)
     if note:
-        st.caption(f":material/report: {note}.")
+        st.caption(f":material/report: {note}")
 
 
 def synthetic_banner(synthetic: bool | None = None) -> None:
