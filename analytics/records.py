@@ -211,6 +211,10 @@ class ClipMeasurements:
     previews: list[Preview] = field(default_factory=list)
     counts: CountTables | None = None
     """Tracks, crossings and visits where the clip was counted; None where it was not."""
+    label_change: np.ndarray | None = None
+    """Optional: per frame, the share of pixels whose class changed along the motion from the previous
+    sampled frame (:func:`analytics.footage.temporal.motion_change`; NaN where not measured). The trust
+    verdict's stability check; not stored per frame (the verdict is)."""
 
     def __post_init__(self) -> None:
         self.frame_index = np.asarray(self.frame_index, dtype=np.int64)
@@ -231,7 +235,7 @@ class ClipMeasurements:
             arr = np.asarray(getattr(self, name), dtype=np.float64)
             _check_1d(name, arr, n)
             setattr(self, name, arr)
-        for name in ("distress_crack_px", "distress_pothole_px", "lon", "lat"):
+        for name in ("distress_crack_px", "distress_pothole_px", "lon", "lat", "label_change"):
             val = getattr(self, name)
             if val is not None:
                 arr = np.asarray(val, dtype=np.float64)

@@ -20,5 +20,5 @@ echo "== ruff"
 .venv/bin/ruff check analytics dashboard tests bench scripts
 echo "== mypy (analytics/)"
 .venv/bin/mypy analytics
-echo "== pytest"
-.venv/bin/python -m pytest "$@"
+echo "== pytest (-rs: why each skipped test was skipped)"
+.venv/bin/python -m pytest -rs "$@"

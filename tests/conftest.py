@@ -53,3 +53,16 @@ def espnetv2_onnx(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
         state = read_state_dict(shared_dir / "models" / "espnetv2" / name)
         built[scale] = save_espnetv2(state, folder / f"espnetv2_s{scale}_384x768.onnx", 384, 768)
     return built
+
+
+@pytest.fixture(scope="session")
+def espnetv2_model(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path):  # type: ignore[no-untyped-def]
+    """espnetv2-s2 installed once per test session from the ../shared mirror (a ``ResolvedModel``)."""
+    import dataclasses
+
+    from analytics.models import zoo
+    from analytics.settings import load_settings
+
+    home = tmp_path_factory.mktemp("espnetv2-model-home")
+    settings = dataclasses.replace(load_settings(), home=home, model_mirror=shared_dir / "models" / "espnetv2")
+    return zoo.install("espnetv2-s2", settings)

@@ -99,8 +99,18 @@ def test_plot_text_keeps_plotly_from_reading_tags() -> None:
 
 
 # -- the dashboard ---------------------------------------------------------------------------------
+_HOSTILE_DB: dict[str, Path] = {}
+
+
 def hostile_names_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the demo city whose cameras and districts are all named with Markdown, HTML and a link."""
+    """A copy of the demo city whose cameras and districts are all named with Markdown, HTML and a link,
+    made once per session (the AppTests here and the browser test only read it)."""
+    if "db" not in _HOSTILE_DB:
+        _HOSTILE_DB["db"] = _hostile_copy(tmp_path_factory)
+    return _HOSTILE_DB["db"]
+
+
+def _hostile_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("hostile-names") / "demo.duckdb"
     shutil.copy(demo_database(tmp_path_factory), path)
     store = Store(path)
@@ -114,7 +124,7 @@ def hostile_names_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return hostile_names_database(tmp_path_factory)
 

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.cards import ModelCard
+from analytics.footage.change import ChangeStage
 from analytics.footage.distress import distress_heuristic
 from analytics.footage.geometry import Geometry
 from analytics.footage.measure import FrameMeasures, ZoneMask, group_mask, measure_frame, zone_masks
@@ -207,7 +208,7 @@ class PreviewStage:
         return {"previews": list(self.kept), "review_previews": list(self.review)}
 
 
-STAGES: list[StageFactory] = [MeasureStage, DistressStage, PreviewStage]
+STAGES: list[StageFactory] = [MeasureStage, DistressStage, PreviewStage, ChangeStage]
 """The per-frame stages every clip runs, in order (:func:`register_stage` adds one)."""
 
 

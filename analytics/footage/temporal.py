@@ -24,7 +24,16 @@ frame and "road" in the next. Two pure functions:
   ``c_t = exp(-e^2 / (2 sigma^2))`` of the forward-backward error ``e`` (pixels), 0 where the flow
   leaves the frame. A moving object's old scores move with it, so it is neither lagged nor shrunk.
 - :func:`flicker` is the share of pixels whose class changes between consecutive sampled
-  frames, stored per frame so the effect of smoothing is visible.
+  frames, stored per frame so the effect of smoothing is visible. It grows with the time between
+  samples: with a moving camera the scene itself changes (bikes.mp4: 38% at 2 frames a second,
+  78% at 0.2).
+- :func:`motion_change` is the share of pixels whose class changes *along the motion*: the
+  previous labels carried onto the current frame by the backward flow, compared only where the
+  flow is followed (forward-backward consistency above :data:`FOLLOWED`). What the camera or an
+  object moved is not counted, so it measures the model's own instability and does not grow with
+  the gap; where less than :data:`MIN_FOLLOWED_SHARE` of the picture can be followed (a cut, a
+  view that moved entirely) it is not measured. The trust verdict rests on it
+  (:mod:`analytics.trust`, docs/trust.md).
 """
 
 from __future__ import annotations
@@ -35,8 +44,8 @@ import numpy as np
 from analytics.errors import InputError
 
 __all__ = [
-    "DEFAULT_ALPHA", "FLOW_ALPHA", "FLOW_SIGMA", "SMOOTHING_METHODS", "backward_flow", "ema_update", "flicker", "flow_consistency",
-    "flow_update", "smoothing_label", "warp",
+    "CHANGE_FLOW_SCALE", "DEFAULT_ALPHA", "FLOW_ALPHA", "FLOW_SIGMA", "FOLLOWED", "MIN_FOLLOWED_SHARE", "SMOOTHING_METHODS",
+    "backward_flow", "ema_update", "flicker", "flow_consistency", "flow_update", "motion_change", "smoothing_label", "warp",
 ]
 
 SMOOTHING_METHODS = ("ema", "flow")
@@ -53,6 +62,15 @@ consistency weight already drops the history wherever the flow fails (new conten
 cuts). With :data:`FLOW_SIGMA` chosen on a sweep (alpha 0.3-0.6, sigma 1-8 px) over the two sample
 clips at 2 and 5 frames a second: the lowest flicker that keeps the person share within 10%
 (``bench/refine_bench.py``, docs/models.md)."""
+
+
+FOLLOWED = 0.5
+"""Flow consistency (:func:`flow_consistency`) above which a pixel's motion counts as followed: a
+forward-backward error below about 2.4 pixels at :data:`FLOW_SIGMA` (of the flow's grid)."""
+MIN_FOLLOWED_SHARE = 0.2
+"""Below this share of followed pixels two frames are not compared (a cut or a wholly new view)."""
+CHANGE_FLOW_SCALE = 0.5
+""":func:`motion_change` computes the flow at this fraction of the frame's size (a quarter of the pixels)."""
 
 
 def smoothing_label(alpha: float | None, method: str = "ema") -> str:
@@ -197,3 +215,45 @@ def flow_update(
     weight = flow_consistency(back, fwd, sigma) * np.float32(1.0 - alpha)
     warped = warp(prev, back).reshape(z.shape)
     return z + weight.reshape(weight.shape + (1,) * (z.ndim - 2)) * (warped - z)
+
+
+def motion_change(
+    prev_image: np.ndarray, image: np.ndarray, prev_labels: np.ndarray, labels: np.ndarray, flow_scale: float = CHANGE_FLOW_SCALE,
+) -> tuple[float, float]:
+    """Label change along motion between two frames: ``(change, followed)``.
+
+    With the backward flow ``b`` and consistency ``c`` of :func:`backward_flow` and
+    :func:`flow_consistency` (computed on the images scaled by ``flow_scale``, then brought to the
+    label grid), the followed pixels ``F = {x : c(x) > FOLLOWED}`` and
+    ``change = |{x in F : L_t(x) != L_(t-1)(x + b(x))}| / |F|`` (nearest label),
+    ``followed = |F| / |{x}|``. ``change`` is NaN where ``followed < MIN_FOLLOWED_SHARE``.
+
+    A pattern that moves is not a change:
+
+    >>> rng = np.random.default_rng(0)
+    >>> tex = cv2.GaussianBlur(rng.integers(0, 255, (64, 160), dtype=np.uint8), (5, 5), 0)
+    >>> lab = (tex > 128).astype(np.uint8)
+    >>> ch, fo = motion_change(tex[:, :128], tex[:, 6:134], lab[:, :128], lab[:, 6:134], flow_scale=1.0)
+    >>> bool(ch < 0.05), bool(fo > 0.8), bool(flicker(lab[:, :128], lab[:, 6:134]) > 0.3)
+    (True, True, True)
+    """
+    if prev_labels.shape != labels.shape:
+        raise InputError(f"label maps differ in shape: {prev_labels.shape} then {labels.shape}")
+    if not 0.0 < flow_scale <= 1.0:
+        raise InputError(f"flow_scale={flow_scale!r}; expected a number in (0, 1]")
+    a, b = _gray(prev_image, "prev_image"), _gray(image, "image")
+    h, w = labels.shape
+    size = (max(12, round(w * flow_scale)), max(12, round(h * flow_scale)))
+    a = cv2.resize(a, size, interpolation=cv2.INTER_AREA)
+    b = cv2.resize(b, size, interpolation=cv2.INTER_AREA)
+    back, fwd = backward_flow(a, b)
+    followed_small = (flow_consistency(back, fwd) > FOLLOWED).astype(np.uint8)
+    followed = cv2.resize(followed_small, (w, h), interpolation=cv2.INTER_NEAREST).view(bool)
+    share = float(followed.mean()) if followed.size else 0.0
+    if share < MIN_FOLLOWED_SHARE:
+        return float("nan"), share
+    up = cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR) * np.float32(np.array([w / size[0], h / size[1]]))
+    xs, ys = _grid(up)
+    carried = cv2.remap(np.ascontiguousarray(prev_labels, dtype=np.uint16), xs, ys, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+    changed = np.count_nonzero((carried != labels) & followed)
+    return changed / np.count_nonzero(followed), share
