@@ -103,7 +103,7 @@ def _workdir(tmp: Path) -> Path:
     work = tmp / "work"
     work.mkdir()
     for entry in REPO.iterdir():
-        if entry.name not in (".git", "tests"):
+        if entry.name not in (".git", "tests", "walkthrough"):  # the walkthrough's own output folder starts empty
             (work / entry.name).symlink_to(entry)
     return work
 
@@ -117,12 +117,13 @@ def test_readme_blocks_run(shared_dir: Path, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("URBANLENS_")}
     env.update(
         URBANLENS_HOME=str(tmp_path / "urbanlens-home"),
-        URBANLENS_MODEL_MIRROR=str(shared_dir / "models" / "espnetv2"),
+        URBANLENS_MODEL_MIRROR=str(shared_dir / "models"),
         URBANLENS_SAMPLES_MIRROR=str(shared_dir / "samples"),
         PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
         COLUMNS="100",
     )
     work = _workdir(tmp_path)
+    before = {p.name for p in work.iterdir()}
     for block in blocks:
         t0 = time.perf_counter()
         done = subprocess.run(
@@ -133,3 +134,5 @@ def test_readme_blocks_run(shared_dir: Path, tmp_path: Path) -> None:
             f"README.md line {block.line} ({block.section}) exited {done.returncode} after {time.perf_counter() - t0:.1f} s:\n"
             f"{block.text}\n--- stdout ---\n{done.stdout[-3000:]}\n--- stderr ---\n{done.stderr[-3000:]}"
         )
+    written = sorted({p.name for p in work.iterdir()} - before)
+    assert written == ["walkthrough"], f"the walkthrough writes into walkthrough/ only, not the repository root: {written}"
