@@ -211,6 +211,8 @@ class ClipMeasurements:
     previews: list[Preview] = field(default_factory=list)
     counts: CountTables | None = None
     """Tracks, crossings and visits where the clip was counted; None where it was not."""
+    heading: np.ndarray | None = None
+    """Optional: direction of travel of each frame, degrees clockwise from north (NaN where unknown); from a GPS track."""
 
     def __post_init__(self) -> None:
         self.frame_index = np.asarray(self.frame_index, dtype=np.int64)
@@ -231,7 +233,7 @@ class ClipMeasurements:
             arr = np.asarray(getattr(self, name), dtype=np.float64)
             _check_1d(name, arr, n)
             setattr(self, name, arr)
-        for name in ("distress_crack_px", "distress_pothole_px", "lon", "lat"):
+        for name in ("distress_crack_px", "distress_pothole_px", "lon", "lat", "heading"):
             val = getattr(self, name)
             if val is not None:
                 arr = np.asarray(val, dtype=np.float64)

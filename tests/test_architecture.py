@@ -55,6 +55,7 @@ LAYERS: dict[str, int] = {
     "analytics.evaluation": 2,
     "analytics.geo": 2,
     "analytics.checksums": 2,
+    "analytics.gpstrack": 2,
     # orchestration and outputs
     "analytics.footage.pipeline": 3,
     "analytics.footage.runner": 3,
