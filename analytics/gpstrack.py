@@ -53,6 +53,7 @@ __all__ = [
     "Placement",
     "Track",
     "bearing_deg",
+    "camera_zone",
     "check_track",
     "clip_span_problem",
     "haversine_m",
@@ -126,6 +127,16 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(str(name))
     except (ZoneInfoNotFoundError, ValueError):
         raise InputError(f"time zone {quote_value(name)} is unknown; expected an IANA name such as Europe/Zurich or UTC") from None
+
+
+def camera_zone(camera: dict[str, object], city_zone: str) -> str:
+    """The time zone of a camera's clips: its own ``timezone`` column when set, else the city's.
+
+    >>> camera_zone({"timezone": None}, "Europe/Zurich"), camera_zone({"timezone": "Europe/London"}, "Europe/Zurich")
+    ('Europe/Zurich', 'Europe/London')
+    """
+    own = camera.get("timezone")
+    return str(own) if isinstance(own, str) and own.strip() else city_zone
 
 
 def local_to_utc(local: datetime, tz: str) -> datetime:
@@ -347,7 +358,15 @@ _CSV_NAMES = {"time": ("time", "timestamp", "datetime"), "lat": ("lat", "latitud
 
 def _csv_points(f: IO[bytes], what: str) -> list[tuple[float, float, float]]:
     text = io.TextIOWrapper(f, encoding="utf-8-sig", errors="replace", newline="")
-    reader = csv.reader(text)
+    try:
+        return _csv_rows(csv.reader(text), what)
+    except csv.Error as exc:
+        raise DataFormatError(f"{what}: CSV cannot be read ({quote_value(str(exc), 120)})") from None
+    finally:
+        text.detach()  # the caller closes the file
+
+
+def _csv_rows(reader: Iterator[list[str]], what: str) -> list[tuple[float, float, float]]:
     header = [h.strip().lower() for h in next(reader, [])]
     cols = {k: next((header.index(a) for a in names if a in header), -1) for k, names in _CSV_NAMES.items()}
     if min(cols.values()) < 0:
