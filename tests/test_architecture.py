@@ -56,6 +56,7 @@ LAYERS: dict[str, int] = {
     "analytics.geo": 2,
     "analytics.checksums": 2,
     "analytics.gpstrack": 2,
+    "analytics.gis": 2,
     # orchestration and outputs
     "analytics.footage.pipeline": 3,
     "analytics.footage.runner": 3,
