@@ -47,7 +47,7 @@ _MIME = {"geojson": "application/geo+json", "geoparquet": "application/vnd.apach
 def _hexagon(cell: str) -> shapely.Polygon:
     """The H3 cell's boundary as a lon/lat polygon.
 
-    >>> _hexagon("88196953c7fffff").geom_type, len(_hexagon("88196953c7fffff").exterior.coords)
+    >>> _hexagon("85196953fffffff").geom_type, len(_hexagon("85196953fffffff").exterior.coords)
     ('Polygon', 7)
     """
     return shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(cell)])

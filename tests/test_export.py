@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import shutil
 from datetime import datetime
@@ -67,8 +68,8 @@ def test_district_layer_holds_the_indicator_table_and_splits_the_drive(city: Pat
     assert {"green_view_low", "green_view_high", "green_view_n_frames", "name"} <= set(layer.columns)
 
 
-@pytest.mark.parametrize(("by", "fmt", "n", "kind"), [("district", "geojson", 2, "Polygon"), ("h3", "geoparquet", None, "Polygon"),
-                                                      ("camera", "geojson", 2, "Point"), ("frame", "geoparquet", 14, "Point")])
+@pytest.mark.parametrize(("by", "fmt", "n", "kind"), [("h3", "geojson", None, "Polygon"), ("camera", "geoparquet", 2, "Point"),
+                                                      ("frame", "geoparquet", 14, "Point")])
 def test_cli_writes_layers_that_geopandas_reads_back(city: Path, tmp_path: Path, by: str, fmt: str, n: int | None, kind: str) -> None:
     out = tmp_path / f"layer.{fmt}"
     result = CliRunner().invoke(app, ["export", "--by", by, "-i", "green_view", "-i", "share_road", "--min-frames", "1",
@@ -104,3 +105,19 @@ def test_bad_choices_are_refused_in_one_line(city: Path, tmp_path: Path) -> None
         assert isinstance(result.exception, InputError) and message in str(result.exception)
     with pytest.raises(InputError, match="a cell layer by 'frame'"):
         cell_layer(pd.DataFrame(), "frame")
+
+
+def test_data_page_offers_the_layer_in_every_format(city: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("URBANLENS_MIN_FRAMES", "1")
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("views/data.py").run()
+    at.selectbox(key="data_gis_by").set_value("district").run()
+    at.button(key="data_gis_go").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("2 features by district" in c.value for c in at.caption)
+    files = at.session_state["data_gis"][1]
+    assert gpd.read_file(io.BytesIO(files["geojson"]))["green_view"].notna().all()
+    assert len(gpd.read_parquet(io.BytesIO(files["geoparquet"]))) == 2
