@@ -40,6 +40,7 @@ from typing import IO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
+import pandas as pd
 
 from analytics.errors import DataFormatError, InputError, quote_value
 from analytics.records import ClipMeasurements
@@ -437,7 +438,7 @@ def clip_span_problem(track: Track, start_utc: datetime, duration_s: float) -> s
 def positions_at(track: Track, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, Placement]:
     """(lon, lat, heading, placement) of instants ``t`` (UTC seconds): for ``t_i <= t <= t_{i+1}`` with
     ``t_{i+1} - t_i <= MAX_GAP_S`` (or ``t`` at a track point), ``p = p_i + (t - t_i) / (t_{i+1} - t_i) · (p_{i+1} - p_i)`` in lon and lat and the heading
-    :func:`bearing_deg` of that segment; NaN elsewhere.
+    :func:`bearing_deg` of that segment (of the last moving one where the camera stands still); NaN elsewhere.
 
     >>> tr = Track(np.array([0.0, 10.0, 100.0]), np.array([8.0, 8.001, 8.002]), np.array([47.0, 47.0, 47.0]), "csv")
     >>> lon, lat, head, p = positions_at(tr, np.array([-1.0, 5.0, 50.0]))
@@ -454,8 +455,22 @@ def positions_at(track: Track, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     w = np.where(ok, (t - t0) / (t1 - t0), np.nan)
     lon = track.lon[i] + w * (track.lon[i + 1] - track.lon[i])
     lat = track.lat[i] + w * (track.lat[i + 1] - track.lat[i])
-    head = np.where(ok & ~long_gap, bearing_deg(track.lon[i], track.lat[i], track.lon[i + 1], track.lat[i + 1]), np.nan)
+    head = np.where(ok, _segment_headings(track)[i], np.nan)
     return lon, lat, head, Placement(int(ok.sum()), int(outside.sum()), int(gap.sum()))
+
+
+def _segment_headings(track: Track) -> np.ndarray:
+    """Heading of each segment between track points (:func:`bearing_deg`); a segment where the camera stands still or
+    that spans a gap over :data:`MAX_GAP_S` takes the heading of the last moving segment before it (else the next one).
+
+    >>> tr = Track(np.array([0.0, 1, 2, 3]), np.array([8.0, 8.0, 8.0, 8.001]), np.array([47.0, 47.001, 47.001, 47.001]), "csv")
+    >>> _segment_headings(tr).round(1).tolist()
+    [0.0, 0.0, 90.0]
+    """
+    seg = bearing_deg(track.lon[:-1], track.lat[:-1], track.lon[1:], track.lat[1:])
+    seg = np.where(np.diff(track.t) > MAX_GAP_S, np.nan, seg)
+    filled = pd.Series(seg).ffill().bfill()
+    return filled.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def place_measurements(m: ClipMeasurements, track: Track, tz: str) -> tuple[ClipMeasurements, Placement]:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from analytics.errors import DataFormatError, InputError
+from analytics.footage.video import ClipStart, clip_start
 from analytics.gpstrack import (
     MAX_GAP_S,
     MAX_TRACK_BYTES,
@@ -138,3 +139,18 @@ def test_frames_are_placed_across_a_daylight_saving_change() -> None:
     with pytest.raises(InputError, match="the track runs 2026-03-29 00:59:50–2026-03-29 01:00:20 UTC but the clip "
                        "2026-03-29 01:59:55–2026-03-29 02:00:15 UTC"):
         place_measurements(m, read_track(gpx()), "UTC")  # the same wall-clock time read as UTC is an hour late
+
+
+def test_a_clips_creation_tag_is_converted_to_the_cameras_local_time(tmp_path) -> None:
+    """The tag is UTC: 01:00:30 UTC on the day summer time starts is 03:00:30 in Zurich, not 02:00:30 (which never happened)."""
+    import av
+
+    path = tmp_path / "tagged.mp4"
+    with av.open(str(path), "w", format="mp4") as out:
+        out.metadata["creation_time"] = "2026-03-29T01:00:30.000000Z"
+        stream = out.add_stream("mpeg4", rate=4)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        out.mux(stream.encode(av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")))
+        out.mux(stream.encode())
+    assert clip_start(path, tz="Europe/Zurich") == ClipStart(datetime(2026, 3, 29, 3, 0, 30), "tag")
+    assert clip_start(path, tz="UTC").time == datetime(2026, 3, 29, 1, 0, 30)

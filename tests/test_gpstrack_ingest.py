@@ -67,6 +67,10 @@ def test_a_tracked_drive_splits_between_districts_and_starts_at_the_track(drive:
     west = frames["lon"] < BORDER
     assert west.sum() == 10 and (frames.loc[west, "district_id"] == "west").all() and (frames.loc[~west, "district_id"] == "east").all()
     assert frames["heading"].round(3).eq(90.0).all()  # due east
+    with Store(load_settings().db_path) as s:  # placing the places again keeps the frames where the track put them
+        s.upsert_districts(s.districts()[["district_id", "name", "geometry_geojson"]])
+        again = s.query_df("SELECT district_id FROM frames ORDER BY t_s")["district_id"]
+    assert again.tolist() == frames["district_id"].tolist()
 
 
 def test_a_mobile_camera_without_a_track_says_it_stays_at_its_point(drive: Path) -> None:

@@ -28,7 +28,7 @@ from rich.table import Table
 from analytics.cli._common import DbOption, error_line, open_db, say_wait
 from analytics.errors import InputError
 from analytics.footage.placing import PlacedSink
-from analytics.footage.video import VIDEO_SUFFIXES, Sampling
+from analytics.footage.video import VIDEO_SUFFIXES, Sampling, clip_start
 from analytics.gpstrack import Track, camera_zone, check_track, read_track, utc_to_local
 from analytics.periods import parse_timestamp
 from analytics.settings import Settings, load_settings
@@ -177,6 +177,15 @@ def _track_for(console: Console, path: Path | None, camera: str, clips: list[Pat
     return _Placed(camera, tr, tz, start)
 
 
+def _camera_tz(camera: str, settings: Settings) -> str:
+    """The camera's own time zone, else the city's (an unknown camera: the city's; the batch names it)."""
+    with open_db(settings.db_path) as store:
+        try:
+            return camera_zone(store.camera(camera), settings.timezone)
+        except InputError:
+            return settings.timezone
+
+
 def _ingest_here(
     console: Console, clips: list[BatchClip], options: AnalysisOptions, settings: Settings, placed: _Placed | None = None,
 ) -> BatchResult:
@@ -203,6 +212,12 @@ def _ingest_here(
     if placed is not None and options.start == placed.start:
         note(clips[0], f"start time {placed.start:%Y-%m-%d %H:%M:%S} ({placed.tz}) taken from the track's first point; "
              "pass --start to set it")
+    elif options.start is None:  # each clip's creation tag (UTC) or file time, as local time in the camera's zone
+        tz = _camera_tz(clips[0].camera_id, settings) if clips else settings.timezone
+        guesses = [clip_start(c.path, tz=tz) for c in clips]
+        clips = [dataclasses.replace(c, start=g.time) for c, g in zip(clips, guesses)]
+        for c, g in zip(clips, guesses):
+            note(c, g.note())
     with open_db(settings.db_path) as store:
         sink = PlacedSink(store, placed.camera_id, placed.track, placed.tz) if placed is not None else store
         result = run_local(clips, sink, options, settings, progress=bar_for, on_start_note=note)

@@ -112,9 +112,9 @@ def receive_upload(name: str, data: bytes, settings: Settings) -> Upload:
     return Upload(name, settings.upload_dir / digest[:16] / safe_name, digest, len(data) / 1e6)
 
 
-def start_default(data: bytes, received: datetime) -> ClipStart:
-    """The start time the page proposes for an uploaded clip: its creation tag, else ``received``."""
-    return upload_start(data, received)
+def start_default(data: bytes, received: datetime, tz: str = "UTC") -> ClipStart:
+    """The start time the page proposes for an uploaded clip: its creation tag (UTC, as local time in ``tz``), else ``received``."""
+    return upload_start(data, received, tz)
 
 
 def start_caption(start: ClipStart) -> str:

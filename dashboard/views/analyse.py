@@ -45,7 +45,7 @@ if file is not None:
     else:
         st.caption(escape_markdown(upload.caption))
         if st.session_state.get("analyse_start_for") != upload.sha256:  # a new clip: propose its own start time
-            guess = flow.start_default(data, datetime.now())
+            guess = flow.start_default(data, datetime.now(), settings.timezone)
             st.session_state.update({"analyse_start_for": upload.sha256, "analyse_start_guess": guess, "analyse_start_ok": False,
                                      "analyse_start_day": guess.time.date(), "analyse_start_time": guess.time.time().replace(second=0)})
         guess = st.session_state["analyse_start_guess"]
