@@ -22,7 +22,9 @@ from analytics.gis import cell_layer, layer_bytes
 from analytics.indicators import compute
 from analytics.selection import Selection
 from analytics.store import Store
-from analytics.store.geodata import export_layer
+from analytics.store.geodata import export_layer, route_frames
+from analytics.visual.drive import drive_figure, route_cells
+from analytics.visual.layers import indicator_scale
 from tests.helpers import BUILDING, ROAD, VEG, clip_from_pixels, store_with_cameras
 
 WEST = [[4.89, 52.36], [4.90, 52.36], [4.90, 52.38], [4.89, 52.38], [4.89, 52.36]]
@@ -121,3 +123,15 @@ def test_data_page_offers_the_layer_in_every_format(city: Path, monkeypatch: pyt
     files = at.session_state["data_gis"][1]
     assert gpd.read_file(io.BytesIO(files["geojson"]))["green_view"].notna().all()
     assert len(gpd.read_parquet(io.BytesIO(files["geoparquet"]))) == 2
+
+
+def test_drive_map_colours_the_route_by_the_indicator(city: Path) -> None:
+    with Store(city) as s:
+        route = route_cells(route_frames(s, Selection(cameras=["bike"]), "green_view"), "green_view")
+        fig = drive_figure(route, s.districts(), "green_view")
+    assert route["lon"].round(4).tolist() == [4.898, 4.899, 4.8995, 4.901, 4.902, 4.903] and route["value"].tolist() == [0.0] * 3 + [1.0] * 3
+    dots = next(t for t in fig.data if t.name == "route")
+    scale = indicator_scale("green_view", route["value"])
+    assert list(dots.marker.color) == [scale.colour(0.0)] * 3 + [scale.colour(1.0)] * 3 and scale.name == "YlGn"
+    assert any(getattr(t.marker, "showscale", False) for t in fig.data)  # the colour bar
+    assert any(a.text == "<b>N</b>" for a in fig.layout.annotations)  # the north arrow, as on every map

@@ -19,7 +19,7 @@ from analytics.indicators import INDICATORS, compute, selection_filter
 from analytics.selection import Selection
 from analytics.store.database import Store
 
-__all__ = ["MAX_EXPORT_FRAMES", "export_layer", "frame_points"]
+__all__ = ["MAX_EXPORT_FRAMES", "export_layer", "frame_points", "route_frames"]
 
 MAX_EXPORT_FRAMES = 2_000_000
 """Most frames a ``--by frame`` layer holds (a larger selection is refused: narrow the period or the cameras)."""
@@ -57,3 +57,15 @@ def export_layer(
     long = compute(store, selection, by=by, indicators=names, h3_resolution=h3_resolution)
     places = store.districts() if by == "district" else store.cameras() if by == "camera" else None
     return cell_layer(long, by, places)
+
+
+def route_frames(store: Store, selection: Selection, indicator: str) -> pd.DataFrame:
+    """The selected frames' positions with the numerator and denominator of ``indicator`` (columns lon, lat,
+    ``<indicator>_num``, ``<indicator>_den``), in time order: what :func:`analytics.visual.drive.route_cells` pools."""
+    if indicator not in INDICATORS:
+        raise InputError(f"unknown indicator {quote_value(indicator)}; choose from {', '.join(INDICATORS)}")
+    ind = INDICATORS[indicator]
+    where, params = selection_filter(selection)
+    sql = (f"SELECT f.lon, f.lat, CAST({ind.numerator} AS DOUBLE) AS {indicator}_num, CAST({ind.denominator} AS DOUBLE) AS "
+           f"{indicator}_den FROM frames f WHERE {' AND '.join([*where, 'f.lon IS NOT NULL'])} ORDER BY f.ts LIMIT $lim")
+    return store.query_df(sql, {**params, "lim": MAX_EXPORT_FRAMES})
