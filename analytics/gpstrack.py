@@ -76,6 +76,8 @@ EARTH_RADIUS_M = 6_371_008.8
 """Mean earth radius (IUGG), metres."""
 TRACK_FORMATS = ("gpx", "nmea", "csv")
 _FUTURE_SLACK_S = 300.0
+_PROLOG_BYTES = 1 << 20
+"""A GPX file's root element must start within its first MiB (a DOCTYPE, which must come before it, is looked for there)."""
 
 
 @dataclass(frozen=True)
@@ -260,10 +262,14 @@ def _number(text: str | None, what: str) -> float:
 
 def _gpx_points(f: IO[bytes], what: str) -> Iterator[tuple[float, float, float]]:
     """(t, lon, lat) of every ``trkpt`` (GPX 1.0 and 1.1 namespaces, or none); streamed, elements cleared as read."""
-    head = f.read(65536)
+    head = f.read(_PROLOG_BYTES).upper()
     f.seek(0)
-    if b"<!DOCTYPE" in head.upper() or b"<!ENTITY" in head.upper():
+    root = re.search(rb"<([A-Z_][\w.-]*:)?GPX[\s>/]", head)
+    prolog = head[: root.start()] if root else head
+    if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
         raise DataFormatError(f"{what}: a document type declaration (<!DOCTYPE/<!ENTITY) is not accepted in GPX")
+    if root is None:
+        raise DataFormatError(f"{what}: no <gpx> element in the first {_PROLOG_BYTES:,} bytes; expected a GPX 1.0 or 1.1 file")
     n = 0
     try:
         for _event, elem in ET.iterparse(f, events=("end",)):

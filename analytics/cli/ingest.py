@@ -28,8 +28,8 @@ from rich.table import Table
 from analytics.cli._common import DbOption, error_line, open_db, say_wait
 from analytics.errors import InputError
 from analytics.footage.placing import PlacedSink
-from analytics.footage.video import VIDEO_SUFFIXES, Sampling, clip_start
-from analytics.gpstrack import Track, camera_zone, check_track, read_track, utc_to_local
+from analytics.footage.video import VIDEO_SUFFIXES, Sampling, clip_start, probe
+from analytics.gpstrack import Track, camera_zone, check_track, clip_span_problem, local_to_utc, read_track, utc_to_local
 from analytics.periods import parse_timestamp
 from analytics.settings import Settings, load_settings
 
@@ -140,6 +140,10 @@ def ingest(
     placed = _track_for(console, track, camera, clips, settings)  # GPS track: positions by time; its start if none given
     if placed is not None and start_dt is None:
         options = options.replace(start_time=placed.start)
+    elif placed is not None and start_dt is not None:  # a track of another time: refused before the analysis
+        problem = clip_span_problem(placed.track, local_to_utc(start_dt, placed.tz), probe(clips[0]).duration_s)
+        if problem:
+            raise InputError(f"clip {clips[0].name}: {problem}")
     _finish(console, _ingest_here(console, [BatchClip(c, camera) for c in clips], options, settings, placed))
 
 
