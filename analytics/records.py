@@ -215,6 +215,8 @@ class ClipMeasurements:
     """Optional: per frame, the share of pixels whose class changed along the motion from the previous
     sampled frame (:func:`analytics.footage.temporal.motion_change`; NaN where not measured). The trust
     verdict's stability check; not stored per frame (the verdict is)."""
+    heading: np.ndarray | None = None
+    """Optional: direction of travel of each frame, degrees clockwise from north (NaN where unknown); from a GPS track."""
 
     def __post_init__(self) -> None:
         self.frame_index = np.asarray(self.frame_index, dtype=np.int64)
@@ -235,7 +237,7 @@ class ClipMeasurements:
             arr = np.asarray(getattr(self, name), dtype=np.float64)
             _check_1d(name, arr, n)
             setattr(self, name, arr)
-        for name in ("distress_crack_px", "distress_pothole_px", "lon", "lat", "label_change"):
+        for name in ("distress_crack_px", "distress_pothole_px", "lon", "lat", "label_change", "heading"):
             val = getattr(self, name)
             if val is not None:
                 arr = np.asarray(val, dtype=np.float64)

@@ -27,6 +27,9 @@ Environment variables read (all optional):
   database while another process writes to it (or, for a writer, reads it) before it gives up
   with a clear error (default 30; 0: do not wait).
 - ``URBANLENS_TILE_URL``: optional XYZ tile URL for a base map; maps are drawn offline without it.
+- ``URBANLENS_TIMEZONE``: the city's IANA time zone (default ``UTC``): the store keeps each frame's
+  local wall-clock time in its camera's zone (``cameras.timezone``, else this one); GPS track times
+  (UTC) and clips' creation tags (UTC) are converted into it (docs/time.md).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analytics.errors import InputError
 
@@ -89,6 +93,18 @@ def _env_flag(name: str, default: bool) -> bool:
     raise InputError(f"{name}={raw!r} is not a flag; expected 1 or 0 (true/false, yes/no, on/off)")
 
 
+def _env_timezone(name: str) -> str:
+    """An IANA time zone name from ``name`` (``Europe/Zurich``); empty or unset: ``UTC``."""
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return "UTC"
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"{name}={raw!r} is not a known time zone; expected an IANA name such as Europe/Zurich or UTC") from None
+    return raw
+
+
 DEFAULT_LOCK_TIMEOUT_S = 30.0
 """Seconds a reader or writer waits for a database that another process holds (``URBANLENS_LOCK_TIMEOUT_S``)."""
 
@@ -121,6 +137,8 @@ class Settings:
     low_confidence: float = 0.5
     default_model: str = "espnetv2-s2"
     default_sample_fps: float = 2.0
+    timezone: str = "UTC"
+    """The city's IANA time zone: frames' times are local wall-clock time there (docs/time.md)."""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -213,4 +231,5 @@ def load_settings() -> Settings:
         ort_spin=_env_flag("URBANLENS_ORT_SPIN", False),
         tile_url=os.environ.get("URBANLENS_TILE_URL") or None,
         lock_timeout_s=_env_float("URBANLENS_LOCK_TIMEOUT_S", DEFAULT_LOCK_TIMEOUT_S),
+        timezone=_env_timezone("URBANLENS_TIMEZONE"),
     )

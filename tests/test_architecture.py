@@ -55,6 +55,8 @@ LAYERS: dict[str, int] = {
     "analytics.evaluation": 2,
     "analytics.geo": 2,
     "analytics.checksums": 2,
+    "analytics.gpstrack": 2,
+    "analytics.gis": 2,
     # orchestration and outputs
     "analytics.footage.pipeline": 3,
     "analytics.footage.runner": 3,

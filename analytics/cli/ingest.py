@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -27,7 +27,9 @@ from rich.table import Table
 
 from analytics.cli._common import DbOption, error_line, open_db, say_wait
 from analytics.errors import InputError
-from analytics.footage.video import VIDEO_SUFFIXES, Sampling
+from analytics.footage.placing import PlacedSink
+from analytics.footage.video import VIDEO_SUFFIXES, Sampling, clip_start, probe
+from analytics.gpstrack import Track, camera_zone, check_track, clip_span_problem, local_to_utc, read_track, utc_to_local
 from analytics.periods import parse_timestamp
 from analytics.settings import Settings, load_settings
 
@@ -91,6 +93,11 @@ OutParquetOpt = Annotated[
     Path | None, typer.Option("--out-parquet", help="Ray: leave the results as Parquet here instead of loading the database.")
 ]
 ManifestOpt = Annotated[Path | None, typer.Option("--manifest", help="Ray: CSV of clips with columns path, camera_id and optional start.")]
+TrackOpt = Annotated[
+    Path | None,
+    typer.Option("--track", help="GPS track of a moving camera (GPX 1.0/1.1, NMEA RMC/GGA, or CSV of time, lat, lon): each sampled "
+                 "frame gets its position and heading by time; without --start the clip starts at the track's first point."),
+]
 
 
 def ingest(
@@ -98,7 +105,7 @@ def ingest(
     temporal: TemporalOpt = None, refine: RefineOpt = "none", tta: TtaOpt = "none", zones: ZonesOpt = None, start: StartOpt = None,
     keep_previews: KeepPreviewsOpt = 3, db: DbOption = None, threads: ThreadsOpt = None, max_frames: MaxFramesOpt = None,
     max_duration: MaxDurationOpt = None, engine: EngineOpt = "local", ray_address: RayAddressOpt = None, workers: WorkersOpt = None,
-    out_parquet: OutParquetOpt = None, manifest: ManifestOpt = None,
+    out_parquet: OutParquetOpt = None, manifest: ManifestOpt = None, track: TrackOpt = None,
 ) -> None:
     """Analyse clips (segmentation → measurements) and store them for a camera (through
     :mod:`analytics.footage.batch`, which runs :func:`analytics.footage.pipeline.analyse_clip` on each)."""
@@ -130,10 +137,62 @@ def ingest(
     if not camera or not paths:
         raise InputError("give clip PATHS and --camera ID (see `urbanlens ingest --help`)")
     options = options.replace(zones=zones, start_time=start_dt, keep_previews=keep_previews)
-    _finish(console, _ingest_here(console, [BatchClip(c, camera) for c in clips], options, settings))
+    placed = _track_for(console, track, camera, clips, settings)  # GPS track: positions by time; its start if none given
+    if placed is not None and start_dt is None:
+        options = options.replace(start_time=placed.start)
+    elif placed is not None and start_dt is not None:  # a track of another time: refused before the analysis
+        problem = clip_span_problem(placed.track, local_to_utc(start_dt, placed.tz), probe(clips[0]).duration_s)
+        if problem:
+            raise InputError(f"clip {clips[0].name}: {problem}")
+    _finish(console, _ingest_here(console, [BatchClip(c, camera) for c in clips], options, settings, placed))
 
 
-def _ingest_here(console: Console, clips: list[BatchClip], options: AnalysisOptions, settings: Settings) -> BatchResult:
+@dataclasses.dataclass(frozen=True)
+class _Placed:
+    """A camera's GPS track, the time zone its clips' start times are in, and the track's first point in that zone."""
+
+    camera_id: str
+    track: Track
+    tz: str
+    start: datetime
+
+
+def _track_for(console: Console, path: Path | None, camera: str, clips: list[Path], settings: Settings) -> _Placed | None:
+    """The ``--track`` read and checked (None without one); a mobile camera without a track is said to stay at its point."""
+    with open_db(settings.db_path) as store:
+        try:
+            cam = store.camera(camera)
+        except InputError:
+            if path is None:
+                return None  # the batch names the unknown camera
+            raise
+    if path is None:
+        if cam.get("kind") == "mobile":
+            console.print(f"camera {camera} is mobile and no --track was given: its frames sit at the camera's point "
+                          f"({cam['lat']:.6f}, {cam['lon']:.6f})", markup=False, highlight=False)
+        return None
+    if len(clips) != 1:
+        raise InputError(f"--track places one clip; {len(clips)} clips were given (ingest each clip with its own track)")
+    tz = camera_zone(cam, settings.timezone)
+    tr = check_track(read_track(path), now=datetime.now(UTC).replace(tzinfo=None), what=f"track file {path.name!r}")
+    start = utc_to_local(tr.span[0], tz)
+    console.print(f"track {path.name}: {tr.n} points, {tr.span[0]:%Y-%m-%d %H:%M:%S}–{tr.span[1]:%H:%M:%S} UTC"
+                  + (f", {tr.n_bad} unreadable sentence(s) skipped" if tr.n_bad else ""), markup=False, highlight=False)
+    return _Placed(camera, tr, tz, start)
+
+
+def _camera_tz(camera: str, settings: Settings) -> str:
+    """The camera's own time zone, else the city's (an unknown camera: the city's; the batch names it)."""
+    with open_db(settings.db_path) as store:
+        try:
+            return camera_zone(store.camera(camera), settings.timezone)
+        except InputError:
+            return settings.timezone
+
+
+def _ingest_here(
+    console: Console, clips: list[BatchClip], options: AnalysisOptions, settings: Settings, placed: _Placed | None = None,
+) -> BatchResult:
     """The local engine: a progress bar per clip, the start-time note of a clip before its bar."""
     # deferred: as in ``ingest``
     from analytics.footage.batch import run_local
@@ -154,8 +213,18 @@ def _ingest_here(console: Console, clips: list[BatchClip], options: AnalysisOpti
     def note(clip: BatchClip, text: str) -> None:
         console.print(f"{clip.path.name}: {text}", markup=False, highlight=False, soft_wrap=True)
 
+    if placed is not None and options.start == placed.start:
+        note(clips[0], f"start time {placed.start:%Y-%m-%d %H:%M:%S} ({placed.tz}) taken from the track's first point; "
+             "pass --start to set it")
+    elif options.start is None:  # each clip's creation tag (UTC) or file time, as local time in the camera's zone
+        tz = _camera_tz(clips[0].camera_id, settings) if clips else settings.timezone
+        guesses = [clip_start(c.path, tz=tz) for c in clips]
+        clips = [dataclasses.replace(c, start=g.time) for c, g in zip(clips, guesses)]
+        for c, g in zip(clips, guesses):
+            note(c, g.note())
     with open_db(settings.db_path) as store:
-        result = run_local(clips, store, options, settings, progress=bar_for, on_start_note=note)
+        sink = PlacedSink(store, placed.camera_id, placed.track, placed.tz) if placed is not None else store
+        result = run_local(clips, sink, options, settings, progress=bar_for, on_start_note=note)
     if result.interrupted:
         _summary(console, Table, result)
         raise typer.Exit(130)

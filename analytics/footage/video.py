@@ -37,20 +37,20 @@ import io
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import IO, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import cv2
 import numpy as np
 
-from analytics.errors import InputError, VideoError
-from analytics.periods import parse_timestamp
+from analytics.errors import InputError, VideoError, quote_value
 
 __all__ = [
     "START_SOURCES", "ClipStart", "Sampling", "VideoInfo", "SampledFrame", "VideoReader", "check_duration", "clip_start",
-    "creation_tag", "open_video", "probe", "rotate_upright", "sampling_note", "select_frames", "shape_warning", "upload_start",
+    "creation_tag", "open_video", "probe", "rotate_upright", "sampling_note", "select_frames", "shape_warning", "tag_to_local", "upload_start",
 ]
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".gif", ".mpg", ".mpeg", ".ts", ".wmv")
@@ -665,9 +665,31 @@ class ClipStart:
         return f"start time {self.text} taken from {self.origin}; {how_to_set}"
 
 
-def _tag_time(container: Any) -> datetime | None:
-    """An open container's ``creation_time`` tag (format or first video stream), naive, whole seconds;
-    None when missing, unreadable or before 1990 (cameras with an unset clock write 1970 or 1904)."""
+def tag_to_local(raw: str, tz: str = "UTC") -> datetime:
+    """A ``creation_time`` tag as naive local wall-clock time in zone ``tz``: the tag is UTC (ISO/IEC 14496-12 and
+    QuickTime store seconds since 1904 in UTC; FFmpeg writes them as ``...Z``), a tag with another offset is read
+    at that offset; InputError where it is no ISO time.
+
+    >>> tag_to_local("2026-03-29T00:59:30.000000Z", "Europe/Zurich"), tag_to_local("2026-03-29T01:00:30Z", "Europe/Zurich")
+    (datetime.datetime(2026, 3, 29, 1, 59, 30), datetime.datetime(2026, 3, 29, 3, 0, 30))
+    >>> tag_to_local("2018-04-19 08:00:00")
+    datetime.datetime(2018, 4, 19, 8, 0)
+    """
+    try:
+        dt = datetime.fromisoformat(str(raw).strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"creation_time {quote_value(raw)} is not an ISO time") from None
+    aware = dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+    try:
+        return aware.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"time zone {quote_value(tz)} is unknown; expected an IANA name such as Europe/Zurich") from None
+
+
+def _tag_time(container: Any, tz: str = "UTC") -> datetime | None:
+    """An open container's ``creation_time`` tag (format or first video stream) as local time in ``tz``
+    (:func:`tag_to_local`), whole seconds; None when missing, unreadable or before 1990 (cameras with an
+    unset clock write 1970 or 1904)."""
     tags = dict(container.metadata or {})
     if container.streams.video:
         tags = {**tags, **dict(container.streams.video[0].metadata or {})}
@@ -675,40 +697,42 @@ def _tag_time(container: Any) -> datetime | None:
     if not raw:
         return None
     try:
-        dt = parse_timestamp(str(raw), "creation_time").replace(microsecond=0)
-    except InputError:
+        dt = tag_to_local(str(raw), tz).replace(microsecond=0)
+    except (InputError, OverflowError):
         return None
     return dt if dt.year >= 1990 else None
 
 
-def creation_tag(source: str | Path | IO[bytes]) -> datetime | None:
-    """The ``creation_time`` tag of a clip file (or of its bytes in a file object), reading only its
-    header; None when the file has none or cannot be read (the analysis says why)."""
+def creation_tag(source: str | Path | IO[bytes], tz: str = "UTC") -> datetime | None:
+    """The ``creation_time`` tag of a clip file (or of its bytes in a file object) as local time in ``tz``, reading only
+    its header; None when the file has none or cannot be read (the analysis says why)."""
     import av  # deferred: PyAV is only needed to read clips
 
     try:
         with av.open(str(source) if isinstance(source, str | Path) else source, mode="r", metadata_errors="ignore") as c:
-            return _tag_time(c)
+            return _tag_time(c, tz)
     except (av.error.FFmpegError, OSError, ValueError):
         return None
 
 
-def clip_start(path: str | Path, given: datetime | None = None) -> ClipStart:
-    """A clip file's start time: ``given`` when set, else its creation tag, else the file's
-    modification time (local time, whole seconds)."""
+def clip_start(path: str | Path, given: datetime | None = None, tz: str | None = None) -> ClipStart:
+    """A clip file's start time: ``given`` when set, else its creation tag (UTC, converted to ``tz``), else the file's
+    modification time (local time in ``tz``; None: this machine's zone), whole seconds."""
     if given is not None:
         return ClipStart(given.replace(microsecond=0), "given")
     path = Path(path)
-    tag = creation_tag(path)
+    tag = creation_tag(path, tz or "UTC")
     if tag is not None:
         return ClipStart(tag, "tag")
     if not path.is_file():
         raise InputError(f"clip {str(path)!r} does not exist")
-    return ClipStart(datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0), "mtime")
+    mtime = path.stat().st_mtime
+    local = datetime.fromtimestamp(mtime, ZoneInfo(tz)).replace(tzinfo=None) if tz else datetime.fromtimestamp(mtime)
+    return ClipStart(local.replace(microsecond=0), "mtime")
 
 
-def upload_start(data: bytes, received: datetime) -> ClipStart:
-    """An uploaded clip's start time: its creation tag, else ``received`` (an upload carries no
-    modification time)."""
-    tag = creation_tag(io.BytesIO(data)) if data else None
+def upload_start(data: bytes, received: datetime, tz: str = "UTC") -> ClipStart:
+    """An uploaded clip's start time: its creation tag (converted to local time in ``tz``), else ``received`` (an upload
+    carries no modification time)."""
+    tag = creation_tag(io.BytesIO(data), tz) if data else None
     return ClipStart(tag, "tag") if tag is not None else ClipStart(received.replace(microsecond=0), "upload")

@@ -26,7 +26,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from analytics.footage.refine import check_refine, check_tta
 from analytics.footage.temporal import SMOOTHING_METHODS
 from analytics.footage.video import VIDEO_SUFFIXES, ClipStart, upload_start
 from analytics.formatting import format_counted
+from analytics.gpstrack import camera_zone, check_track, place_measurements, read_track
 from analytics.models import zoo
 from analytics.records import ClipMeasurements, Preview
 from analytics.settings import Settings
@@ -52,7 +53,7 @@ __all__ = [
     "UPLOAD_FORMATS", "ClipReview", "ModelChoices", "Upload", "analyse_upload", "analysis_problems", "camera_slug",
     "existing_camera", "fetch_progress", "finer_span", "fitting_span", "forget_upload", "model_choices", "new_camera",
     "picked_position", "picker_figure", "position_problem", "progress_text", "receive_upload", "review_clip", "save_upload", "start_caption",
-    "start_default", "stop_message",
+    "start_default", "stop_message", "placed_on_track",
 ]
 
 UPLOAD_FORMATS = [s.lstrip(".") for s in VIDEO_SUFFIXES]
@@ -111,9 +112,9 @@ def receive_upload(name: str, data: bytes, settings: Settings) -> Upload:
     return Upload(name, settings.upload_dir / digest[:16] / safe_name, digest, len(data) / 1e6)
 
 
-def start_default(data: bytes, received: datetime) -> ClipStart:
-    """The start time the page proposes for an uploaded clip: its creation tag, else ``received``."""
-    return upload_start(data, received)
+def start_default(data: bytes, received: datetime, tz: str = "UTC") -> ClipStart:
+    """The start time the page proposes for an uploaded clip: its creation tag (UTC, as local time in ``tz``), else ``received``."""
+    return upload_start(data, received, tz)
 
 
 def start_caption(start: ClipStart) -> str:
@@ -460,8 +461,20 @@ def _with_start(result: AnalysisResult, start_time: datetime | None) -> Analysis
     return replace(result, measurements=replace(m, clip=replace(m.clip, start_time=start_time.replace(microsecond=0))))
 
 
+def placed_on_track(result: AnalysisResult, track: bytes | None, tz: str) -> tuple[AnalysisResult, str]:
+    """``result`` with each sampled frame placed by the GPS ``track`` file's bytes (GPX, NMEA or CSV; clip start in ``tz``),
+    and a sentence saying how many frames got a position; ``result`` and ``""`` without a track."""
+    m = result.measurements
+    if track is None or m is None:
+        return result, ""
+    checked = check_track(read_track(track), now=datetime.now(UTC).replace(tzinfo=None))
+    placed, placement = place_measurements(m, checked, tz)
+    return replace(result, measurements=placed), placement.note()[:1].upper() + placement.note()[1:] + "."
+
+
 def save_upload(
-    store: Store, result: AnalysisResult, camera: dict[str, Any], path: str | Path, start_time: datetime | None = None
+    store: Store, result: AnalysisResult, camera: dict[str, Any], path: str | Path, start_time: datetime | None = None,
+    track: bytes | None = None, tz: str = "UTC",
 ) -> str:
     """Save a reviewed clip (:func:`~analytics.footage.pipeline.save_analysis`, creating its camera when
     it is new), remove the upload's copy, and say what was stored.
@@ -473,6 +486,7 @@ def save_upload(
     if camera.get("new") and (where := position_problem(camera.get("lat"), camera.get("lon"))):
         raise InputError(f"camera {camera.get('camera_id')!r}: {where}")
     ready = _saved_previews(_with_start(_without_source_path(result), start_time))
+    ready, placed = placed_on_track(ready, track, camera_zone(camera, tz))  # a GPS track given beside the clip
     saved = save_analysis(store, ready, new_camera=camera if camera.get("new") else None)
     forget_upload(path)
     verdict = result.trust
@@ -484,4 +498,4 @@ def save_upload(
     when = f" starting {m.clip.start_time:%Y-%m-%d %H:%M:%S}" if m is not None else ""
     n = saved.ingest.n_frames if saved.ingest is not None else 0
     head = saved.message if saved.status == "stored" else f"{saved.message} ({format_counted(n, 'sampled frame')})"
-    return f"{head}{when}. {counts}"
+    return f"{head}{when}. {counts}" + (f" {placed}" if placed else "")

@@ -165,7 +165,7 @@ def _lookup(cur: duckdb.DuckDBPyConnection, batch: list[ClipMeasurements]) -> _K
     clips = cur.execute("SELECT clip_sha256, camera_id FROM clips WHERE clip_sha256 IN (SELECT unnest(?))", [shas]).fetchall()
     cam_ids = sorted({m.clip.camera_id for m in batch})
     cam_df = cur.execute("SELECT * FROM cameras WHERE camera_id IN (SELECT unnest(?))", [cam_ids]).df()
-    mobile = bool((cam_df["kind"] == "mobile").any())
+    mobile = bool((cam_df["kind"] == "mobile").any()) or any(m.lon is not None for m in batch)
     return _Known(
         done={(str(s), str(k)) for s, k in done},
         clip_cameras={str(s): str(c) for s, c in clips},
@@ -194,7 +194,8 @@ def _add_clip(m: ClipMeasurements, known: _Known, rows: _Rows, now: datetime) ->
     rows.runs.append({**_run_row(m, run_id, now), **_trust_columns(verdict)})
     cols = _frame_columns(m, camera, run_id, known.next_frame)
     cols["low_trust"] = np.full(m.n, verdict.low)
-    if camera["kind"] == "mobile" and known.districts is not None:
+    cols["heading"] = m.heading if m.heading is not None else np.full(m.n, np.nan)
+    if (camera["kind"] == "mobile" or m.lon is not None) and known.districts is not None:  # frames placed by their own positions
         cols["district_id"] = known.districts.locate(cols["lon"], cols["lat"])
     known.next_frame += m.n
     rows.frames.append(cols)

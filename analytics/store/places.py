@@ -100,7 +100,7 @@ def assign_districts(cur: duckdb.DuckDBPyConnection) -> None:
     """Recompute cameras.district_id and frames.district_id from the district polygons.
 
     Fixed cameras are placed by their position and their frames follow them; frames of mobile
-    cameras are placed by their own positions. The polygons are parsed once for both look-ups.
+    cameras, and frames placed by a GPS track (they have a ``heading``), are placed by their own positions. The polygons are parsed once for both look-ups.
     """
     index = stored_district_index(cur)
     cams = cur.execute("SELECT camera_id, lon, lat FROM cameras").df()
@@ -110,12 +110,12 @@ def assign_districts(cur: duckdb.DuckDBPyConnection) -> None:
         cur.execute("UPDATE cameras SET district_id = d.district_id FROM _cam_d d WHERE cameras.camera_id = d.camera_id")
     finally:
         cur.unregister("_cam_d")
-    cur.execute(
+    cur.execute(  # frames placed by a GPS track (they have a heading) keep their own positions
         "UPDATE frames SET district_id = c.district_id FROM cameras c "
-        "WHERE frames.camera_id = c.camera_id AND c.kind = 'fixed'"
+        "WHERE frames.camera_id = c.camera_id AND c.kind = 'fixed' AND frames.heading IS NULL"
     )
     pts = cur.execute(
-        "SELECT DISTINCT f.lon, f.lat FROM frames f JOIN cameras c USING (camera_id) WHERE c.kind = 'mobile'"
+        "SELECT DISTINCT f.lon, f.lat FROM frames f JOIN cameras c USING (camera_id) WHERE c.kind = 'mobile' OR f.heading IS NOT NULL"
     ).df()
     if pts.empty:
         return
@@ -124,7 +124,8 @@ def assign_districts(cur: duckdb.DuckDBPyConnection) -> None:
     try:
         cur.execute(
             "UPDATE frames SET district_id = p.district_id FROM _pt_d p, cameras c "
-            "WHERE frames.lon = p.lon AND frames.lat = p.lat AND frames.camera_id = c.camera_id AND c.kind = 'mobile'"
+            "WHERE frames.lon = p.lon AND frames.lat = p.lat AND frames.camera_id = c.camera_id "
+            "AND (c.kind = 'mobile' OR frames.heading IS NOT NULL)"
         )
     finally:
         cur.unregister("_pt_d")

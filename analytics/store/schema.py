@@ -136,6 +136,15 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "censored BOOLEAN NOT NULL)",
         ],
     ),
+    (
+        7,
+        "GPS tracks and time zones: each frame's heading from a moving camera's track (NULL: unknown), and a camera's "
+        "own time zone (NULL: the city's, URBANLENS_TIMEZONE)",
+        [
+            "ALTER TABLE frames ADD COLUMN heading DOUBLE",
+            "ALTER TABLE cameras ADD COLUMN timezone VARCHAR",
+        ],
+    ),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -45,7 +45,7 @@ if file is not None:
     else:
         st.caption(escape_markdown(upload.caption))
         if st.session_state.get("analyse_start_for") != upload.sha256:  # a new clip: propose its own start time
-            guess = flow.start_default(data, datetime.now())
+            guess = flow.start_default(data, datetime.now(), settings.timezone)
             st.session_state.update({"analyse_start_for": upload.sha256, "analyse_start_guess": guess, "analyse_start_ok": False,
                                      "analyse_start_day": guess.time.date(), "analyse_start_time": guess.time.time().replace(second=0)})
         guess = st.session_state["analyse_start_guess"]
@@ -107,6 +107,9 @@ else:
 zfile = st.file_uploader("Zones (optional JSON: [{\"name\", \"role\", \"polygon\": [[x, y], ...]}] in frame pixels)", type=["json"],
                          key="analyse_zones")
 zones_bytes = zfile.getvalue() if zfile is not None else None
+tfile = st.file_uploader("GPS track (optional for a moving camera: GPX, NMEA or CSV of time, lat, lon); each frame is placed by "
+                         "time when the clip is saved", type=["gpx", "nmea", "txt", "csv"], key="analyse_track")
+track_bytes = tfile.getvalue() if tfile is not None else None
 
 # -- 3. the model ---------------------------------------------------------------------------------
 st.markdown("##### 3 · Model and sampling")
@@ -232,7 +235,8 @@ if state:
     s1, s2, _ = st.columns([2, 1, 3])
     if s1.button("Save to the database", type="primary", key="analyse_save", icon=":material/save:", disabled=not start_confirmed):
         try:
-            message = flow.save_upload(ui.user_store(), review.result, review.camera, state["path"], start_time)
+            message = flow.save_upload(ui.user_store(), review.result, review.camera, state["path"], start_time,
+                                       track=track_bytes, tz=settings.timezone)
         except UrbanLensError as exc:
             ui.show_error(exc)
         else:

@@ -7,7 +7,10 @@ import streamlit as st
 from analytics import links
 from analytics.evaluation.adjust import accuracy_table, adjustment_summary
 from analytics.formatting import as_percent, escape_markdown, format_count, format_period, format_value
+from analytics.indicators import INDICATORS
+from analytics.store.geodata import route_frames
 from analytics.visual import charts, maps
+from analytics.visual.drive import drive_figure, route_cells
 from dashboard import ui
 
 __all__: list[str] = []  # a page: it lays out widgets and exports nothing
@@ -74,6 +77,18 @@ with right:
             w, h = int(frames["width"].iloc[0]), int(frames["height"].iloc[0])
         st.plotly_chart(maps.zones_figure(zones, w, h, img, mime), key="camera_zones", config={"displaylogo": False})
         st.caption("Zones drawn on " + ("the latest preview frame." if img else f"a blank {w}×{h} frame (no preview stored)."))
+
+# -- drive map: a mobile camera's route coloured by an indicator ------------------------------------
+if cam.get("kind") == "mobile":
+    st.markdown("##### Drive map")
+    drive_ind = st.selectbox("Colour the route by", list(INDICATORS), index=list(INDICATORS).index("green_view"),
+                             key="camera_drive_indicator", format_func=lambda n: INDICATORS[n].short_label)
+    route = route_cells(route_frames(ui.store(), here, drive_ind), drive_ind)
+    st.plotly_chart(drive_figure(route, ui.districts(path), drive_ind, settings.tile_url), key="camera_drive",
+                    config={"displaylogo": False})
+    st.caption(f"Each dot pools the frames within about 10 m ({format_count(int(route['n_frames'].sum()) if not route.empty else 0)} "
+               f"frames in {period}); frames of clips ingested with a GPS track (`ingest --track`) sit where they were taken, "
+               "the others at the camera's registered point.")
 
 st.divider()
 pc, tc = st.columns([1, 2])

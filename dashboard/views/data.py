@@ -7,11 +7,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analytics import gis
 from analytics.errors import UrbanLensError
 from analytics.formatting import escape_markdown, format_count, format_period
 from analytics.geo import read_cameras_csv, read_districts_geojson
 from analytics.indicators import GROUPINGS, INDICATORS
 from analytics.models.zoo import list_models
+from analytics.store.geodata import export_layer
 from analytics.visual import charts, maps
 from dashboard import ui
 
@@ -124,3 +126,26 @@ with tab_export:
         st.caption(f"{len(table):,} rows grouped by {', '.join(keys)}")
         st.dataframe(table.head(200), hide_index=True, width="stretch")
         ui.downloads(table, "urbanlens_indicators_" + "_".join(keys), key="data_export_dl")
+
+# -- GIS layers (the same files as `urbanlens export`) ----------------------------------------------
+with tab_export:
+    st.markdown("##### GIS layer")
+    st.caption("One feature per district (polygon), H3 cell (hexagon), camera (point) or frame (its own point: moving cameras "
+               "placed by a GPS track), with each indicator, its 95% interval, n_frames and n_clips, in EPSG:4326 for QGIS, "
+               "ArcGIS or kepler.gl. Same as `urbanlens export`.")
+    g1, g2 = st.columns([1, 3])
+    gis_by = g1.selectbox("Feature per", list(gis.EXPORT_BY), key="data_gis_by")
+    gis_names = g2.multiselect("Indicators", list(INDICATORS), default=["green_view"], key="data_gis_names",
+                               format_func=lambda n: INDICATORS[n].short_label)
+    if st.button("Prepare GIS layer", key="data_gis_go", disabled=not gis_names or not s["frames"]):
+        try:
+            layer = export_layer(ui.store(), ui.selection(), gis_by, gis_names)
+            st.session_state["data_gis"] = (gis_by, {f: gis.layer_bytes(layer, f) for f in gis.EXPORT_FORMATS}, len(layer))
+        except UrbanLensError as exc:
+            ui.show_error(exc)
+    if "data_gis" in st.session_state:
+        gis_key, files, n_features = st.session_state["data_gis"]
+        st.caption(f"{n_features:,} features by {gis_key}")
+        for col, (fmt, data) in zip(st.columns(len(files) + 2), files.items()):
+            col.download_button(fmt, data, f"urbanlens_{gis_key}{gis.SUFFIXES[fmt]}", gis.mime(fmt), key=f"data_gis_{fmt}",
+                                icon=":material/download:")
