@@ -106,8 +106,9 @@ def _plain_table(layer: gpd.GeoDataFrame) -> pd.DataFrame:
     return table
 
 
-def layer_bytes(layer: gpd.GeoDataFrame, fmt: str) -> bytes:
-    """The layer as a file's bytes in ``fmt`` (``geojson``, ``geoparquet`` or ``csv``)."""
+def layer_bytes(layer: gpd.GeoDataFrame, fmt: str, name: str = "urbanlens") -> bytes:
+    """The layer as a file's bytes in ``fmt`` (``geojson``, ``geoparquet`` or ``csv``); ``name`` is the
+    GeoJSON layer's name (what QGIS shows for it)."""
     if fmt not in EXPORT_FORMATS:
         raise InputError(f"export format {quote_value(fmt)}; expected one of {', '.join(EXPORT_FORMATS)}")
     if fmt == "csv":
@@ -115,7 +116,7 @@ def layer_bytes(layer: gpd.GeoDataFrame, fmt: str) -> bytes:
     layer = _timestamps_as_text(layer) if fmt == "geojson" else layer
     buf = io.BytesIO()
     if fmt == "geojson":
-        layer.to_file(buf, driver="GeoJSON")
+        layer.to_file(buf, driver="GeoJSON", layer=name)
     else:
         layer.to_parquet(buf, index=False)
     return buf.getvalue()
@@ -132,8 +133,8 @@ def _timestamps_as_text(layer: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def write_layer(layer: gpd.GeoDataFrame, fmt: str, path: str | Path) -> Path:
     """Write the layer to ``path`` in ``fmt`` (the whole file written to a temporary name first, then renamed)."""
-    data = layer_bytes(layer, fmt)
     out = Path(path).expanduser()
+    data = layer_bytes(layer, fmt, name=out.stem or "urbanlens")
     if not out.parent.is_dir():
         raise InputError(f"folder {quote_value(str(out.parent))} of --out does not exist")
     tmp = out.with_name(out.name + ".part")
