@@ -34,17 +34,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analytics.checksums import sha256_file
 from analytics.detection import Detections, DetectorCard
 from analytics.errors import DataFormatError, InputError, quote_value
-from analytics.footage.lines import CountGeometry, geometry_json, line_crossings, zone_visits
+from analytics.footage.lines import CountGeometry, geometry_from_rows, geometry_json, line_crossings, zone_visits
+from analytics.footage.options import AnalysisOptions
 from analytics.footage.segment import Segmentation
 from analytics.footage.stages import FrameItem, Partial, StageContext, register_stage
 from analytics.footage.track import GATES, Track, Tracker, TrackerOptions, pair_riders
 from analytics.models.detect import Detector, nms
+from analytics.models.zoo import resolve_detector
 from analytics.records import COUNT_COLUMNS, CountTables
+from analytics.settings import Settings
 
 __all__ = [
-    "COUNT_TRACKER", "MAX_SPEED_KMH", "MIN_SPEED_POINTS", "MIN_SPEED_SPAN_S", "CountPlan", "CountStage", "count_tables",
+    "COUNT_TRACKER", "MAX_SPEED_KMH", "MIN_SPEED_POINTS", "MIN_SPEED_SPAN_S", "CountPlan", "CountStage", "count_plan", "count_tables",
     "detector_for", "ground_points", "merge_duplicates", "parse_homography", "stationary", "track_rate", "track_speed",
 ]
 
@@ -205,6 +209,31 @@ def detector_for(card: DetectorCard, onnx_path: Path, low_score: float = COUNT_T
                 _DETECTORS.pop(next(iter(_DETECTORS)))
             _DETECTORS[key] = Detector(onnx_path, card, threads=1)
         return _DETECTORS[key]
+
+
+_SHA: dict[tuple[str, int, int], str] = {}
+
+
+def count_plan(
+    zones: pd.DataFrame | None, frame_size: tuple[int, int], clip_fps: float, options: AnalysisOptions, settings: Settings,
+    calibration: np.ndarray | None = None,
+) -> CountPlan | None:
+    """How a clip of ``frame_size`` (width, height) is counted, or None when it is not: counting is off
+    (``options.count``) or the zones rows hold no count line or dwell zone. The geometry is checked against
+    the clip (:func:`~analytics.footage.lines.geometry_from_rows`); the detector ``options.detector`` is
+    installed on first use (from ``URBANLENS_MODEL_MIRROR`` or its pinned address)."""
+    if not options.count:
+        return None
+    geometry = geometry_from_rows(zones, frame_size)
+    if geometry is None:
+        return None
+    card, onnx_path = resolve_detector(options.detector, settings, install_missing=True)
+    stat = onnx_path.stat()
+    key = (str(onnx_path), stat.st_size, stat.st_mtime_ns)
+    if key not in _SHA:
+        _SHA[key] = card.sha256 or sha256_file(onnx_path)
+    return CountPlan(geometry, detector_for(card, onnx_path), _SHA[key], track_rate(options.track_fps, clip_fps),
+                     calibration=calibration, notes=geometry.notes)
 
 
 def _track_row(trk: Track, label: str, calibration: np.ndarray | None) -> tuple[dict[str, Any], bool]:

@@ -25,6 +25,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -229,20 +230,20 @@ def parse_count_geometry(source: object, frame_size: tuple[int, int], drawn_size
     return CountGeometry(tuple(lines), tuple(zones), size, _notes(lines, zones, size))
 
 
-def _cell(value: object) -> object:
+def _cell(value: Any) -> Any:
     """A table cell with pandas' missing values (None, NaN, NA) as None."""
     try:
-        return None if value is None or bool(pd.isna(value)) else value  # type: ignore[arg-type]
+        return None if value is None or bool(pd.isna(value)) else value
     except (TypeError, ValueError):
         return value
 
 
-def _row_object(row: dict[str, object], size: tuple[int, int]) -> dict[str, object]:
+def _row_object(row: dict[Any, Any], size: tuple[int, int]) -> dict[str, object]:
     """One stored zones row as the JSON object :func:`parse_count_geometry` reads; its drawn size checked."""
     name = str(row["zone"])
     w, h = _cell(row.get("drawn_width")), _cell(row.get("drawn_height"))
-    if w is not None and h is not None and (int(w), int(h)) != size:  # type: ignore[call-overload]
-        raise _refuse(f"{row['role']} {quote_value(name, 40)} was drawn on a {int(w)}x{int(h)} frame but the clip is "  # type: ignore[call-overload]
+    if w is not None and h is not None and (int(w), int(h)) != size:
+        raise _refuse(f"{row['role']} {quote_value(name, 40)} was drawn on a {int(w)}x{int(h)} frame but the clip is "
                       f"{size[0]}x{size[1]}; redraw it on this clip")
     points = _load(str(row["polygon_json"]))
     if row["role"] == "line":

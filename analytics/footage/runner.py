@@ -41,7 +41,7 @@ from analytics.footage.video import VideoReader
 from analytics.models.zoo import ResolvedModel
 
 __all__ = [
-    "DECODE_THREADS", "QUEUE_FRAMES", "Decoder", "FrameRun", "Hooks", "ProgressCallback", "StageThread", "frame_slots",
+    "DECODE_THREADS", "QUEUE_FRAMES", "Cadence", "Decoder", "FrameRun", "Hooks", "ProgressCallback", "StageThread", "frame_slots",
     "held_segmenters", "run_frames",
 ]
 
@@ -135,20 +135,42 @@ def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
     return False
 
 
-def _produce(reader: VideoReader, card: ModelCard, q: queue.Queue[Any], stop: threading.Event, sched: Scheduling) -> None:
-    """Decode sampled frames and preprocess them (decoding thread)."""
+@dataclass(frozen=True)
+class Cadence:
+    """Which decoded frames (indices in the clip) are segmented and which are tracked, where a clip is
+    counted: the reader decodes both sets; without a cadence every decoded frame is segmented."""
+
+    segment: frozenset[int]
+    track: frozenset[int]
+
+
+_NO_INPUT = np.empty(0, np.float32)
+_NO_VIEW = np.empty((0, 0, 3), np.uint8)
+
+
+def _produce(
+    reader: VideoReader, card: ModelCard, q: queue.Queue[Any], stop: threading.Event, sched: Scheduling, cadence: Cadence | None,
+) -> None:
+    """Decode sampled frames and preprocess the segmented ones (decoding thread)."""
     sched.background()
     try:
         geometry: Geometry | None = None
-        for pos, frame in enumerate(reader):
+        pos = 0
+        for frame in reader:
             if stop.is_set():
                 return
             h, w = frame.image.shape[:2]
             if geometry is None or (geometry.frame_h, geometry.frame_w) != (h, w):
                 geometry = frame_geometry(h, w, card.input_height, card.input_width, card.resize)
-            view = model_view(frame.image, geometry, card.resize)
-            x = normalise_into(view, card, geometry, np.empty((3, card.input_height, card.input_width), np.float32))
-            if not _put(q, FrameItem(pos, frame.index, frame.t_s, view, x, geometry), stop):
+            segmented = cadence is None or frame.index in cadence.segment
+            view, x = _NO_VIEW, _NO_INPUT
+            if segmented:
+                view = model_view(frame.image, geometry, card.resize)
+                x = normalise_into(view, card, geometry, np.empty((3, card.input_height, card.input_width), np.float32))
+            tracked = cadence is not None and frame.index in cadence.track
+            item = FrameItem(pos, frame.index, frame.t_s, view, x, geometry, segmented, tracked, frame.image if cadence else None)
+            pos += segmented
+            if not _put(q, item, stop):
                 return
         _put(q, _END, stop)
     except BaseException as exc:  # handed to the calling thread, which raises it
@@ -158,11 +180,12 @@ def _produce(reader: VideoReader, card: ModelCard, q: queue.Queue[Any], stop: th
 class Decoder:
     """The decoding thread (:func:`_produce`) and its bounded queue; started when made."""
 
-    def __init__(self, reader: VideoReader, card: ModelCard, sched: Scheduling) -> None:
+    def __init__(self, reader: VideoReader, card: ModelCard, sched: Scheduling, cadence: Cadence | None = None) -> None:
         self.q: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_FRAMES)
         self.stop = threading.Event()
+        self.cadence = cadence
         self.thread = threading.Thread(
-            target=_produce, args=(reader, card, self.q, self.stop, sched), name="urbanlens-decode", daemon=True
+            target=_produce, args=(reader, card, self.q, self.stop, sched, cadence), name="urbanlens-decode", daemon=True
         )
         self.thread.start()
 
@@ -216,12 +239,15 @@ class StageThread:
             except BaseException as exc:  # raised again in the calling thread
                 self.error = exc
 
-    def frame(self, item: FrameItem, seg: Segmentation) -> None:
-        """Run every stage on one frame (in this thread, or the caller's when not started)."""
+    def frame(self, item: FrameItem, seg: Segmentation | None) -> None:
+        """Run the stages on one frame (in this thread, or the caller's when not started): every stage on a
+        segmented frame, only the ``every_frame`` stages on a frame decoded for tracking alone."""
         for stage in self.stages:
-            stage.frame(item, seg)
-        self.run.frame_index.append(item.index)
-        self.run.t_s.append(item.t_s)
+            if item.segmented or getattr(stage, "every_frame", False):
+                stage.frame(item, seg)  # type: ignore[arg-type]
+        if item.segmented:
+            self.run.frame_index.append(item.index)
+            self.run.t_s.append(item.t_s)
 
     def finish(self) -> FrameRun:
         """The frames' rows and every stage's columns, a later stage's column replacing an earlier one's."""
@@ -238,7 +264,7 @@ class _Loop:
         on_started: Callable[[], None] | None, on_decoded: Callable[[], None] | None,
     ) -> None:
         self.reader, self.decoder, self.segs, self.measurer, self.hooks = reader, decoder, segs, measurer, hooks
-        self.total = reader.n_wanted
+        self.total = len(decoder.cadence.segment) if decoder.cadence is not None else reader.n_wanted
         self.starved = measurer.sched.guard(decoder.thread, measurer.thread)
         self.t0 = time.perf_counter()
         self.done = 0
@@ -250,8 +276,8 @@ class _Loop:
             hook, self.on_started = self.on_started, None
             hook()
 
-    def hand_over(self, item: FrameItem, out: Segmentation) -> None:
-        item.x = np.empty(0, np.float32)  # free the input early
+    def hand_over(self, item: FrameItem, out: Segmentation | None) -> None:
+        item.x = _NO_INPUT  # free the input early
         while True:
             try:
                 self.measurer.q.put((item, out), timeout=0.1)
@@ -260,6 +286,8 @@ class _Loop:
                 self.starved.waited()
         if self.measurer.error is not None:
             raise self.measurer.error
+        if not item.segmented:
+            return
         self.done += 1
         progress = self.hooks.progress
         if progress is not None:
@@ -288,31 +316,41 @@ class _Loop:
     def serial(self) -> None:
         """One segmenter: each frame in this thread."""
         while (item := self.next_item()) is not _END:
+            if not item.segmented:
+                self.hand_over(item, None)
+                continue
             self.started()
             self.hand_over(item, self.segs[0].run(item.x[None], [item.geometry])[0])
 
     def slotted(self, pool: concurrent.futures.ThreadPoolExecutor) -> None:
         """Several segmenters: as many consecutive frames at once, frame ``i`` on ``segs[i % len(segs)]``."""
-        flight: collections.deque[tuple[FrameItem, concurrent.futures.Future[list[Segmentation]]]] = collections.deque()
-        submitted = 0
+        flight: collections.deque[tuple[FrameItem, concurrent.futures.Future[list[Segmentation]] | None]] = collections.deque()
+        submitted = in_flight = 0
         try:
             while (item := self.next_item()) is not _END:
-                seg = self.segs[submitted % len(self.segs)]
-                flight.append((item, pool.submit(seg.run, item.x[None], [item.geometry])))
-                submitted += 1
-                if submitted == len(self.segs) or self.decoder.q.empty():
-                    self.started()
-                if len(flight) >= len(self.segs):  # the frames in flight are consecutive, so each has a slot of its own
+                if not item.segmented:  # decoded for tracking alone: handed over in its place among the segmented ones
+                    flight.append((item, None))
+                else:
+                    seg = self.segs[submitted % len(self.segs)]
+                    flight.append((item, pool.submit(seg.run, item.x[None], [item.geometry])))
+                    submitted += 1
+                    in_flight += 1
+                    if submitted == len(self.segs) or self.decoder.q.empty():
+                        self.started()
+                # the segmented frames in flight are consecutive, so each has a slot of its own
+                while flight and (flight[0][1] is None or in_flight >= len(self.segs)):
                     first, fut = flight.popleft()
-                    self.hand_over(first, fut.result()[0])
+                    in_flight -= fut is not None
+                    self.hand_over(first, fut.result()[0] if fut is not None else None)
             self.started()
             self.decoded()
             while flight:
                 first, fut = flight.popleft()
-                self.hand_over(first, fut.result()[0])
+                self.hand_over(first, fut.result()[0] if fut is not None else None)
         finally:
             for _, fut in flight:
-                fut.cancel()
+                if fut is not None:
+                    fut.cancel()
 
     def decoded(self) -> None:
         """Run ``on_decoded`` once."""

@@ -525,12 +525,13 @@ class ParquetSink:
 
     def __init__(
         self, folder: str | Path, cameras: Mapping[str, Mapping[str, Any]], zones: Mapping[str, pd.DataFrame] | None = None,
-        *, before_rename: Callable[[Path], None] | None = None,
+        *, before_rename: Callable[[Path], None] | None = None, calibrations: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         self.path = Path(folder).expanduser()
         self._cameras = {str(k): dict(v) for k, v in cameras.items()}
         self._zones = dict(zones or {})
         self._before_rename = before_rename
+        self._calibrations = {str(k): np.asarray(v, dtype=np.float64) for k, v in (calibrations or {}).items()}
 
     def open_writer_early(self) -> None:
         """Nothing to open: each clip is a file of its own."""
@@ -551,6 +552,11 @@ class ParquetSink:
     def zones(self, camera_id: str) -> pd.DataFrame:
         z = self._zones.get(camera_id)
         return z.copy() if z is not None else pd.DataFrame(columns=["zone", "role", "polygon_json"])
+
+    def calibration(self, camera_id: str) -> np.ndarray | None:
+        """The camera's ground calibration handed to the job (``calibrations``), None when it has none."""
+        h = self._calibrations.get(camera_id)
+        return h.copy() if h is not None else None
 
     def upsert_cameras(self, cameras: pd.DataFrame) -> int:
         """Refused: a cluster job writes clips of the database's cameras."""
