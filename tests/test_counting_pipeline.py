@@ -1,0 +1,174 @@
+"""Counting as a stage of the analysis: geometry from stored zones, the count stage, tables, speeds,
+and the hand count of the sample clip car-detection.mp4 through the whole pipeline with the real detector."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics.errors import DataFormatError
+from analytics.footage.counting import CountPlan, CountStage, count_tables, detector_for, track_speed
+from analytics.footage.lines import geometry_from_rows, geometry_rows, parse_count_geometry
+from analytics.footage.pipeline import AnalysisOptions, analyse_clip
+from analytics.footage.stages import FrameItem, StageContext
+from analytics.footage.track import Track, Tracker, TrackerOptions
+from analytics.geo import CAMERA_COLUMNS
+from analytics.models.zoo import builtin_detector_cards
+from analytics.settings import load_settings
+from analytics.store import Store
+
+LINE = {"zone": "mid", "role": "line", "polygon_json": "[[0, 216], [768, 216]]", "in_label": "northbound",
+        "out_label": "southbound", "drawn_width": 768, "drawn_height": 432}
+
+
+def rows(*extra: dict) -> pd.DataFrame:
+    return pd.DataFrame([LINE, *extra])
+
+
+# -- geometry from the stored rows -----------------------------------------------------------------
+
+
+def test_geometry_from_rows_reads_lines_and_zones_and_skips_segmentation_zones():
+    dwell = {"zone": "square", "role": "dwell", "polygon_json": "[[0, 0], [768, 0], [768, 432], [0, 432]]",
+             "drawn_width": 768, "drawn_height": 432}
+    cross = {**LINE, "zone": "diag", "polygon_json": "[[0, 0], [768, 432]]"}
+    side = {"zone": "walk", "role": "sidewalk", "polygon_json": "[[0, 0], [10, 0], [10, 10]]"}
+    g = geometry_from_rows(rows(dwell, cross, side), (768, 432))
+    assert g is not None
+    assert [ln.name for ln in g.lines] == ["mid", "diag"] and [z.name for z in g.zones] == ["square"]
+    assert g.lines[0].in_label == "northbound"
+    # lines crossing each other and a zone over the whole frame are accepted, with a note each
+    assert any("cross each other" in n for n in g.notes) and any("whole frame" in n for n in g.notes)
+    again = geometry_from_rows(geometry_rows(g), (768, 432))
+    assert again is not None and again.lines == g.lines and again.zones == g.zones
+    assert geometry_from_rows(pd.DataFrame([side]), (768, 432)) is None
+    assert geometry_from_rows(pd.DataFrame(columns=["zone", "role", "polygon_json"]), (768, 432)) is None
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({}, "drawn on a 768x432 frame but the clip is 640x360"),  # another clip size: both named
+        ({"drawn_width": None, "drawn_height": None, "polygon_json": "[[0, 216], [700, 216]]"}, "outside the 640x360 frame"),
+        ({"drawn_width": None, "drawn_height": None, "polygon_json": "[[5, 5], [5, 5]]"}, "zero length"),
+    ],
+)
+def test_geometry_from_rows_refuses_what_does_not_fit_the_clip(row, message):
+    with pytest.raises(DataFormatError, match=message):
+        geometry_from_rows(pd.DataFrame([{**LINE, **row}]), (640, 360))
+
+
+# -- tables from tracks ------------------------------------------------------------------------------
+
+
+def _plan(geometry, calibration=None, rate=10.0) -> CountPlan:
+    card, path = builtin_detector_cards()["deimv2-femto"], None
+    return CountPlan(geometry, _FakeDetector(card), "0" * 64, rate, calibration=calibration)  # type: ignore[arg-type]
+
+
+class _FakeDetector:
+    """Stands for a loaded detector where only its card is read (tables from given tracks)."""
+
+    def __init__(self, card):
+        self.card = card
+
+
+def _car(track_id: int, xs, ys, t0=0.0, fps=10.0) -> Track:
+    trk = Track(track_id=track_id)
+    for k, (x, y) in enumerate(zip(xs, ys, strict=True)):
+        trk._add(t0 + k / fps, np.array([x - 20, y - 40, x + 20, y]), "car")
+    return trk
+
+
+def test_count_tables_crossings_visits_speeds_and_censoring():
+    geo = parse_count_geometry([{"name": "mid", "line": [[0, 216], [768, 216]]},
+                                {"name": "all", "role": "dwell", "polygon": [[0, 0], [768, 0], [768, 432], [0, 432]]}], (768, 432))
+    up = _car(1, [100] * 20, np.linspace(400, 20, 20))  # upward: in
+    down = _car(2, [300] * 20, np.linspace(20, 400, 20), t0=0.5)  # downward: out
+    parked = _car(3, [500] * 30, [300] * 30)  # in the zone the whole clip: a censored visit
+    h = np.diag([0.05, 0.05, 1.0])  # 1 px = 5 cm on the ground
+    times = [k / 10 for k in range(30)]
+    c = count_tables([up, down, parked], _plan(geo, h), times, "deimv2-femto")
+    assert c.crossings[["direction", "track_id", "class"]].values.tolist() == [["in", 1, "car"], ["out", 2, "car"]]
+    assert c.tracks.set_index("track_id")["stationary"].to_dict() == {1: False, 2: False, 3: True}
+    # 380 px = 19 m in 1.9 s: 36 km/h
+    assert c.tracks.set_index("track_id").loc[1, "speed_kmh"] == pytest.approx(36.0)
+    visits = c.visits.set_index("track_id")
+    assert bool(visits.loc[3, "censored"]) and not bool(visits.loc[2, "censored"])
+    assert c.calibrated and c.n_tracked_frames == 30
+    assert track_speed(np.arange(10) * 0.2, np.array([[0.0, 20.0 * k] for k in range(10)]))[1] is None  # 360 km/h: dropped
+
+
+def test_the_kalman_filter_steps_by_time_so_a_gap_is_bridged_at_any_tracking_rate():
+    for fps in (5.0, 10.0, 25.0):
+        tr = Tracker(TrackerOptions(max_lost=int(2 * fps)))
+        for k in range(int(4 * fps)):
+            t = k / fps
+            if 1.0 <= t < 1.6:  # 0.6 s unseen
+                tr.update([], [], [], t)
+                continue
+            x = 50 + 100 * t  # 100 px/s whatever the rate
+            tr.update([[x, 100, x + 40, 140]], [0.9], ["car"], t)
+        assert [t.track_id for t in tr.tracks()] == [1], fps
+
+
+def test_a_clip_with_no_detections_gives_a_count_run_with_zero_crossings(shared_dir: Path, tmp_path: Path):
+    card = builtin_detector_cards()["deimv2-femto"]
+    detector = detector_for(card, shared_dir / "models" / "detectors" / "deimv2_hgnetv2_femto_coco.onnx")
+    geo = parse_count_geometry([{"name": "mid", "line": [[0, 60], [160, 60]]}], (160, 120))
+    stage = CountStage()
+    stage.start(StageContext(card=None, counting=CountPlan(geo, detector, "0" * 64, 10.0)))  # type: ignore[arg-type]
+    black = np.zeros((120, 160, 3), np.uint8)
+    for k in range(3):
+        stage.frame(FrameItem(k, k, k / 10, black, np.empty(0, np.float32), None, True, True, black), None)  # type: ignore[arg-type]
+    counts = stage.finish()["counts"]
+    assert counts.n_tracked_frames == 3 and counts.crossings.empty and counts.tracks.empty and counts.detector_name == "deimv2-femto"
+
+
+# -- the whole pipeline on the hand-counted clip -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def counted(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """car-detection.mp4 analysed once (segmentation at 0.2 frames/s, tracking at 10) for a camera with the line y = 216."""
+    mp = pytest.MonkeyPatch()
+    home = tmp_path_factory.mktemp("home")
+    mp.setenv("URBANLENS_HOME", str(home))
+    mp.setenv("URBANLENS_MODEL_MIRROR", str(shared_dir / "models"))
+    settings = load_settings()
+    store = Store(str(home / "c.duckdb"))
+    camera = {k: None for k in CAMERA_COLUMNS} | {"camera_id": "park", "name": "car park", "lon": 8.5, "lat": 47.3, "kind": "fixed"}
+    store.upsert_cameras(pd.DataFrame([camera]))
+    store.set_zones("park", rows())
+    clip = shared_dir / "samples" / "car-detection.mp4"
+    result = analyse_clip(clip, "park", store, AnalysisOptions.from_flags(fps=0.2, keep_previews=0), settings)
+    yield store, result, settings, clip
+    store.close()
+    mp.undo()
+
+
+def test_car_detection_gives_the_hand_count_two_up_two_down(counted):
+    store, result, _, _ = counted
+    assert result.status == "stored"
+    crossings = store.query_df("SELECT class, direction FROM crossings WHERE line = 'mid'")
+    assert sorted(crossings.itertuples(index=False, name=None)) == [("car", "in"), ("car", "in"), ("car", "out"), ("car", "out")]
+    run = store.query_df("SELECT detector_name, track_fps, n_tracked_frames FROM count_runs").iloc[0]
+    assert run["detector_name"] == "deimv2-femto" and run["track_fps"] == 10.0 and run["n_tracked_frames"] >= 290
+    assert store.scalar("SELECT count(*) FROM frames") == 7  # segmentation stays at its own sampling
+    params = json.loads(store.scalar("SELECT params_json FROM model_runs"))
+    assert params["counting"]["track_fps"] == 10.0
+
+
+def test_counting_settings_change_the_settings_key_and_a_camera_drawn_on_another_size_is_refused(counted, tmp_path):
+    store, result, settings, clip = counted
+    off = analyse_clip(clip, "park", store, AnalysisOptions.from_flags(fps=0.2, keep_previews=0, count=False, max_frames=1), settings,
+                       save=False)
+    assert off.settings_key != result.settings_key and off.measurements is not None and off.measurements.counts is None
+    store.set_zones("park", rows().assign(drawn_width=640, drawn_height=360))
+    with pytest.raises(DataFormatError, match="drawn on a 640x360 frame but the clip is 768x432"):
+        analyse_clip(clip, "park", store, AnalysisOptions.from_flags(fps=0.2, keep_previews=0, max_frames=1), settings, save=False)
+    store.set_zones("park", rows())
