@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tinymodels import colour_card, colour_model
 
 from analytics.errors import DataFormatError
 from analytics.footage.counting import CountPlan, CountStage, count_tables, detector_for, track_speed
@@ -66,7 +67,7 @@ def test_geometry_from_rows_refuses_what_does_not_fit_the_clip(row, message):
 
 
 def _plan(geometry, calibration=None, rate=10.0) -> CountPlan:
-    card, path = builtin_detector_cards()["deimv2-femto"], None
+    card = builtin_detector_cards()["deimv2-femto"]
     return CountPlan(geometry, _FakeDetector(card), "0" * 64, rate, calibration=calibration)  # type: ignore[arg-type]
 
 
@@ -145,8 +146,10 @@ def counted(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     store.upsert_cameras(pd.DataFrame([camera]))
     store.set_zones("park", rows())
     clip = shared_dir / "samples" / "car-detection.mp4"
-    result = analyse_clip(clip, "park", store, AnalysisOptions.from_flags(fps=0.2, keep_previews=0), settings)
-    yield store, result, settings, clip
+    tiny = colour_model(home / "colours.onnx", height=32, width=64)  # a tiny segmenter: the counts do not depend on it
+    model = (colour_card(32, 64), tiny)
+    result = analyse_clip(clip, "park", store, AnalysisOptions.from_flags(fps=0.2, keep_previews=0, model=model), settings)
+    yield store, result, settings, (clip, model)
     store.close()
     mp.undo()
 
@@ -164,11 +167,12 @@ def test_car_detection_gives_the_hand_count_two_up_two_down(counted):
 
 
 def test_counting_settings_change_the_settings_key_and_a_camera_drawn_on_another_size_is_refused(counted, tmp_path):
-    store, result, settings, clip = counted
-    off = analyse_clip(clip, "park", store, AnalysisOptions.from_flags(fps=0.2, keep_previews=0, count=False, max_frames=1), settings,
-                       save=False)
+    store, result, settings, (clip, model) = counted
+    off = analyse_clip(clip, "park", store, AnalysisOptions.from_flags(fps=0.2, keep_previews=0, count=False, max_frames=1, model=model),
+                       settings, save=False)
     assert off.settings_key != result.settings_key and off.measurements is not None and off.measurements.counts is None
     store.set_zones("park", rows().assign(drawn_width=640, drawn_height=360))
     with pytest.raises(DataFormatError, match="drawn on a 640x360 frame but the clip is 768x432"):
-        analyse_clip(clip, "park", store, AnalysisOptions.from_flags(fps=0.2, keep_previews=0, max_frames=1), settings, save=False)
+        analyse_clip(clip, "park", store, AnalysisOptions.from_flags(fps=0.2, keep_previews=0, max_frames=1, model=model), settings,
+                     save=False)
     store.set_zones("park", rows())
