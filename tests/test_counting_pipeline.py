@@ -17,6 +17,7 @@ from analytics.footage.lines import geometry_from_rows, geometry_rows, parse_cou
 from analytics.footage.pipeline import AnalysisOptions, analyse_clip
 from analytics.footage.stages import FrameItem, StageContext
 from analytics.footage.track import Track, Tracker, TrackerOptions
+from analytics.footage.video import Sampling, open_video, select_frames
 from analytics.geo import CAMERA_COLUMNS
 from analytics.models.zoo import builtin_detector_cards
 from analytics.settings import load_settings
@@ -130,12 +131,19 @@ def test_a_clip_with_no_detections_gives_a_count_run_with_zero_crossings(shared_
     assert counts.n_tracked_frames == 3 and counts.crossings.empty and counts.tracks.empty and counts.detector_name == "deimv2-femto"
 
 
-# -- the whole pipeline on the hand-counted clip -------------------------------------------------
+# -- the hand count of car-detection.mp4 -------------------------------------------------------------
+# By hand (frames viewed with the line drawn): the white car crosses y = 216 upward (in) at about 7.0 s,
+# the grey car downward (out) at 15.5 s, the red car upward at 17.6 s and the white car downward at
+# 26.2 s: 2 in, 2 out. The whole pipeline counts the first 9 s (one crossing, tracking at 5 frames/s); the other three are
+# counted on windows of the clip around them, with the same detector and tracker.
+
+CLIP_WINDOWS = [((14.2, 18.2), [("car", "out"), ("car", "in")]), ((25.0, 28.5), [("car", "out")])]
 
 
 @pytest.fixture(scope="module")
 def counted(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    """car-detection.mp4 analysed once (segmentation at 0.2 frames/s, tracking at 10) for a camera with the line y = 216."""
+    """The first 9 s of car-detection.mp4 analysed once (segmentation at 1 frame/s, tracking at 5) for a
+    camera with the line y = 216."""
     mp = pytest.MonkeyPatch()
     home = tmp_path_factory.mktemp("home")
     mp.setenv("URBANLENS_HOME", str(home))
@@ -148,27 +156,50 @@ def counted(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     clip = shared_dir / "samples" / "car-detection.mp4"
     tiny = colour_model(home / "colours.onnx", height=32, width=64)  # a tiny segmenter: the counts do not depend on it
     model = (colour_card(32, 64), tiny)
-    result = analyse_clip(clip, "park", store, AnalysisOptions.from_flags(fps=0.2, keep_previews=0, model=model), settings)
+    options = AnalysisOptions.from_flags(fps=1, max_frames=9, keep_previews=0, model=model, track_fps=5)
+    result = analyse_clip(clip, "park", store, options, settings)
     yield store, result, settings, (clip, model)
     store.close()
     mp.undo()
 
 
-def test_car_detection_gives_the_hand_count_two_up_two_down(counted):
+def test_the_pipeline_counts_the_first_crossing_of_car_detection_and_stores_it(counted):
     store, result, _, _ = counted
     assert result.status == "stored"
-    crossings = store.query_df("SELECT class, direction FROM crossings WHERE line = 'mid'")
-    assert sorted(crossings.itertuples(index=False, name=None)) == [("car", "in"), ("car", "in"), ("car", "out"), ("car", "out")]
+    crossings = store.query_df("SELECT class, direction, t_s FROM crossings WHERE line = 'mid'")
+    assert crossings[["class", "direction"]].values.tolist() == [["car", "in"]]
+    assert 6.5 < crossings["t_s"].iloc[0] < 7.5
     run = store.query_df("SELECT detector_name, track_fps, n_tracked_frames FROM count_runs").iloc[0]
-    assert run["detector_name"] == "deimv2-femto" and run["track_fps"] == 10.0 and run["n_tracked_frames"] >= 290
-    assert store.scalar("SELECT count(*) FROM frames") == 7  # segmentation stays at its own sampling
+    assert run["detector_name"] == "deimv2-femto" and run["track_fps"] == 5.0 and run["n_tracked_frames"] == 41  # 0 to 8 s
+    assert store.scalar("SELECT count(*) FROM frames") == 9  # segmentation stays at its own sampling
     params = json.loads(store.scalar("SELECT params_json FROM model_runs"))
-    assert params["counting"]["track_fps"] == 10.0
+    assert params["counting"]["track_fps"] == 5.0
+
+
+def test_car_detection_gives_the_hand_count_two_up_two_down(counted, shared_dir: Path):
+    store, _, _, (clip, _) = counted
+    found = [tuple(r) for r in store.query_df("SELECT class, direction FROM crossings").itertuples(index=False, name=None)]
+    card = builtin_detector_cards()["deimv2-femto"]
+    detector = detector_for(card, shared_dir / "models" / "detectors" / "deimv2_hgnetv2_femto_coco.onnx")
+    geo = geometry_from_rows(rows(), (768, 432))
+    for (lo, hi), expected in CLIP_WINDOWS:
+        stage = CountStage()
+        stage.start(StageContext(card=None, counting=CountPlan(geo, detector, "0" * 64, 10.0)))  # type: ignore[arg-type]
+        with open_video(clip, Sampling.parse("all")) as reader:
+            tracked = select_frames(reader.frame_times, Sampling("fps", 10.0))
+            t = reader.frame_times[tracked]
+            reader.wanted = tracked[(t >= lo) & (t <= hi)]
+            for f in reader:
+                stage.frame(FrameItem(0, f.index, f.t_s, f.image, np.empty(0, np.float32), None, False, True, f.image), None)  # type: ignore[arg-type]
+        window = [tuple(r) for r in stage.finish()["counts"].crossings[["class", "direction"]].itertuples(index=False, name=None)]
+        assert window == expected, (lo, hi)
+        found += window
+    assert sorted(found) == [("car", "in"), ("car", "in"), ("car", "out"), ("car", "out")]
 
 
 def test_counting_settings_change_the_settings_key_and_a_camera_drawn_on_another_size_is_refused(counted, tmp_path):
     store, result, settings, (clip, model) = counted
-    off = analyse_clip(clip, "park", store, AnalysisOptions.from_flags(fps=0.2, keep_previews=0, count=False, max_frames=1, model=model),
+    off = analyse_clip(clip, "park", store, AnalysisOptions.from_flags(fps=1, keep_previews=0, count=False, max_frames=9, model=model),
                        settings, save=False)
     assert off.settings_key != result.settings_key and off.measurements is not None and off.measurements.counts is None
     store.set_zones("park", rows().assign(drawn_width=640, drawn_height=360))

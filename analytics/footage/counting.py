@@ -5,8 +5,9 @@ Where a camera (or the zones given with a clip) has count lines or dwell zones
 :class:`CountPlan`: the detector (:class:`~analytics.models.detect.Detector`, installed on demand
 like the segmenter), the tracking rate ``min(track_fps, clip fps)``, the tracker's thresholds and
 the ground calibration. The frame loop (:mod:`analytics.footage.runner`) then decodes the frames of
-the tracking cadence besides those of the segmentation sampling and hands each tracked frame, in
-order, to :class:`CountStage` in the measuring thread, which detects and tracks
+the tracking cadence besides those of the segmentation sampling, runs the detector on each tracked
+frame where it runs the segmenter (an inference slot, on the slot's threads: :func:`slot_detectors`)
+and hands the frames, in order, to :class:`CountStage` in the measuring thread, which tracks
 (:class:`~analytics.footage.track.Tracker`). At the clip's end the tracks become the clip's
 :class:`~analytics.records.CountTables` (:func:`count_tables`): per-track summaries, crossings per
 line and visits per dwell zone, a person riding a bicycle counted once as a ``cyclist``
@@ -24,9 +25,11 @@ Duplicate boxes of one object in one gate (a car found as car and as truck) are 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -49,7 +52,7 @@ from analytics.settings import Settings
 
 __all__ = [
     "COUNT_TRACKER", "MAX_SPEED_KMH", "MIN_SPEED_POINTS", "MIN_SPEED_SPAN_S", "CountPlan", "CountStage", "count_plan", "count_tables",
-    "detector_for", "ground_points", "merge_duplicates", "parse_homography", "stationary", "track_rate", "track_speed",
+    "detector_for", "ground_points", "slot_detectors", "merge_duplicates", "parse_homography", "stationary", "track_rate", "track_speed",
 ]
 
 COUNT_TRACKER = TrackerOptions(high_score=0.15, low_score=0.1, match_iou=0.2, low_match_iou=0.3, min_hits=3, max_lost=20, recover_gate=0.5)
@@ -194,21 +197,35 @@ class CountPlan:
         }
 
 
-_DETECTORS: dict[tuple[str, str, float], Detector] = {}
+_DETECTORS: dict[tuple[str, str, float, int, int], Detector] = {}
 _DETECTORS_LOCK = threading.Lock()
 
 
-def detector_for(card: DetectorCard, onnx_path: Path, low_score: float = COUNT_TRACKER.low_score) -> Detector:
-    """A cached single-threaded :class:`Detector` that keeps boxes from ``min(card threshold, low_score)``
-    (the tracker's second association needs the low-score boxes)."""
+def detector_for(
+    card: DetectorCard, onnx_path: Path, low_score: float = COUNT_TRACKER.low_score, threads: int = 1, slot: int = 0,
+) -> Detector:
+    """A cached :class:`Detector` on ``threads`` ONNX Runtime threads (one per inference ``slot``) that keeps
+    boxes from ``min(card threshold, low_score)`` (the tracker's second association needs the low-score boxes)."""
     card = replace(card, score_threshold=min(card.score_threshold, low_score))
-    key = (str(onnx_path), card.to_json(), low_score)
+    key = (str(onnx_path), card.to_json(), low_score, threads, slot)
     with _DETECTORS_LOCK:
         if key not in _DETECTORS:
-            if len(_DETECTORS) >= 4:
+            if len(_DETECTORS) >= 6:
                 _DETECTORS.pop(next(iter(_DETECTORS)))
-            _DETECTORS[key] = Detector(onnx_path, card, threads=1)
+            _DETECTORS[key] = Detector(onnx_path, card, threads=threads)
         return _DETECTORS[key]
+
+
+def slot_detectors(plan: CountPlan, slots: int, threads: int) -> list[Callable[[np.ndarray], Detections]]:
+    """The plan's detector for each of the frame loop's ``slots`` inference slots, each on the ``threads``
+    its segmenter has (:func:`~analytics.footage.runner.frame_slots`), duplicates merged (:func:`merge_duplicates`)."""
+    card, path = plan.detector.card, plan.detector.onnx_path
+    detectors = [detector_for(card, path, threads=threads, slot=k) for k in range(slots)]
+    return [functools.partial(_detect, d) for d in detectors]
+
+
+def _detect(detector: Detector, frame: np.ndarray) -> Detections:
+    return merge_duplicates(detector.detect(frame))
 
 
 _SHA: dict[tuple[str, int, int], str] = {}
@@ -304,11 +321,12 @@ class CountStage:
         self.times: list[float] = []
 
     def frame(self, item: FrameItem, segmentation: Segmentation | None) -> None:
+        """Track the detections of a tracked frame (found by the frame loop, else here)."""
         if self.plan is None or self.tracker is None or not item.tracked:
             return
         if item.frame is None:
             raise InputError("a tracked frame came without its image; the decoder must keep frames when counting")
-        det = merge_duplicates(self.plan.detector.detect(item.frame))
+        det = item.detections if item.detections is not None else _detect(self.plan.detector, item.frame)
         self.tracker.update(det.xyxy, det.score, det.group_names, item.t_s)
         self.times.append(item.t_s)
 

@@ -58,7 +58,7 @@ from analytics import __version__
 from analytics.cards import ModelCard
 from analytics.checksums import CHUNK_BYTES, sha256_file
 from analytics.errors import Cancelled, InputError, ModelError, UrbanLensError
-from analytics.footage.counting import CountPlan, count_plan
+from analytics.footage.counting import CountPlan, count_plan, slot_detectors
 from analytics.footage.lines import COUNT_ROLES, geometry_rows, parse_count_geometry, split_count_objects
 from analytics.footage.options import TEMPORAL_CHOICES, AnalysisOptions, ModelSpec, ZonesSpec
 from analytics.footage.runner import DECODE_THREADS, Cadence, Decoder, FrameRun, Hooks, ProgressCallback, held_segmenters, run_frames
@@ -488,11 +488,14 @@ class _ClipRun:
             m.card, _segmentation_zones(zones), settings.low_confidence, preview_positions(n_segmented, options.keep_previews),
             options.raw_previews, options.review_width, plan,
         )
-        with held_segmenters(m, options, options.threads or settings.threads, settings.ort_spin) as segs:
+        threads = options.threads or settings.threads
+        with held_segmenters(m, options, threads, settings.ort_spin) as segs:
             # the read unit closes once the first frames are being segmented (closing takes about 7 ms
             # of the calling thread, which only waits while two frames run)
             on_decoded = self.sink.open_writer_early if self.save and self.sink is not None else None
-            return run_frames(reader, decoder, segs, context, self.hooks, sched, on_decoded, self.reading.close)
+            # the detector runs beside the segmenter, on each slot's threads
+            detectors = slot_detectors(plan, len(segs), max(1, threads // len(segs))) if plan is not None else []
+            return run_frames(reader, decoder, segs, context, self.hooks, sched, on_decoded, self.reading.close, detectors)
 
 
 def _measurements(

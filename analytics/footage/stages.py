@@ -79,6 +79,9 @@ class FrameItem:
     """Whether the frame is one of the tracking cadence (counting)."""
     frame: np.ndarray | None = None
     """The decoded frame (BGR, clip size) where stages need it (counting); None otherwise."""
+    detections: Any = None
+    """The detector's answer for a tracked frame, found by the frame loop on an inference slot (beside the
+    segmenter, at its priority and on its threads); None where the loop has no detector."""
 
 
 @dataclass(frozen=True)
