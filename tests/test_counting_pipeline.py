@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from tinymodels import colour_card, colour_model
 
-from analytics.errors import DataFormatError
+from analytics.errors import DataFormatError, InputError
 from analytics.footage.counting import CountPlan, CountStage, count_tables, detector_for, track_speed
 from analytics.footage.lines import geometry_from_rows, geometry_rows, parse_count_geometry
 from analytics.footage.pipeline import AnalysisOptions, analyse_clip
@@ -207,3 +207,43 @@ def test_counting_settings_change_the_settings_key_and_a_camera_drawn_on_another
         analyse_clip(clip, "park", store, AnalysisOptions.from_flags(fps=0.2, keep_previews=0, max_frames=1, model=model), settings,
                      save=False)
     store.set_zones("park", rows())
+
+
+# -- count tables through a Parquet folder (`ingest --engine ray`) --------------------------------
+
+
+def test_parquet_sink_writes_a_clips_count_tables_and_import_clips_stores_them(tmp_path: Path):
+    import dataclasses
+    from datetime import datetime
+
+    from analytics.store.parquet import COUNTS, ParquetSink, clip_files, import_clips, read_clip
+    from tests.helpers import clip_from_pixels, count_tables, run_info, store_with_cameras
+
+    counts = count_tables(crossings=[("mid", 1.5, "car", "in", 1), ("mid", 2.5, "cyclist", "out", 2)],
+                          visits=[("square", "person", 3, 0.5, 4.0)],
+                          tracks=[(1, "car", 0.0, 3.0, 30.0), (2, "cyclist", 1.0, 4.0, None), (3, "person", 0.5, 4.0, None)])
+    m = dataclasses.replace(clip_from_pixels("cam-1", datetime(2024, 5, 1, 8), [{0: 10}] * 4, run=run_info(counting={"track_fps": 10})),
+                            counts=counts)
+    plain = clip_from_pixels("cam-1", datetime(2024, 5, 1, 9), [{0: 10}] * 4, label="plain")
+    camera = {"camera_id": "cam-1", "name": "c", "lon": 4.0, "lat": 52.0, "kind": "fixed"}
+    sink = ParquetSink(tmp_path / "pq", {"cam-1": camera}, calibrations={"cam-1": np.eye(3)})
+    assert [r.status for r in sink.ingest([m, plain])] == ["stored", "stored"]
+    assert (tmp_path / "pq" / COUNTS).is_dir() and len(clip_files(tmp_path / "pq")) == 2  # counts stay out of the frame files
+    assert sink.calibration("cam-1") is not None and sink.calibration("cam-2") is None
+    back = {r.clip.label: r for r in map(read_clip, clip_files(tmp_path / "pq"))}
+    assert back["plain"].counts is None
+    got = back[m.clip.label].counts
+    assert got is not None and got.detector_name == "test-detector" and got.calibrated
+    for name in ("tracks", "crossings", "visits"):
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(counts, name), check_dtype=False)
+    with store_with_cameras(str(tmp_path / "db.duckdb"), [("cam-1", 4.0, 52.0)]) as store:
+        assert [r.status for r in import_clips(store, tmp_path / "pq")] == ["stored", "stored"]
+        rows = store.query_df("SELECT class, direction FROM crossings ORDER BY t_s").values.tolist()
+        assert rows == [["car", "in"], ["cyclist", "out"]]
+        assert store.scalar("SELECT count(*) FROM zone_visits") == 1 and store.scalar("SELECT count(*) FROM count_runs") == 1
+    # a counted clip whose tables are gone is refused in one line, not stored without its counts
+    import shutil
+
+    shutil.rmtree(tmp_path / "pq" / COUNTS)
+    with pytest.raises(InputError, match="count tables .* are missing"):
+        read_clip(next(p for p in clip_files(tmp_path / "pq") if back[m.clip.label].clip.sha256 in p.name))
