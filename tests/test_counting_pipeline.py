@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from tinymodels import colour_card, colour_model
 
-from analytics.errors import DataFormatError, InputError
+from analytics.errors import DataFormatError, InputError, VideoError
 from analytics.footage.counting import CountPlan, CountStage, count_tables, detector_for, track_speed
 from analytics.footage.lines import geometry_from_rows, geometry_rows, parse_count_geometry
 from analytics.footage.pipeline import AnalysisOptions, analyse_clip
@@ -247,3 +247,35 @@ def test_parquet_sink_writes_a_clips_count_tables_and_import_clips_stores_them(t
     shutil.rmtree(tmp_path / "pq" / COUNTS)
     with pytest.raises(InputError, match="count tables .* are missing"):
         read_clip(next(p for p in clip_files(tmp_path / "pq") if back[m.clip.label].clip.sha256 in p.name))
+
+
+# -- bad input with counting on ------------------------------------------------------------------------
+
+
+def test_an_empty_clip_with_counting_on_is_refused_and_stores_nothing(counted, tmp_path: Path):
+    import cv2
+
+    store, _, settings, (_, model) = counted
+    empty = tmp_path / "empty.mp4"
+    cv2.VideoWriter(str(empty), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (768, 432)).release()  # a container with no frame
+    before = store.scalar("SELECT count(*) FROM count_runs")
+    with pytest.raises(VideoError, match="empty.mp4 has no video stream"):
+        analyse_clip(empty, "park", store, AnalysisOptions.from_flags(fps=1, keep_previews=0, model=model), settings)
+    assert store.scalar("SELECT count(*) FROM count_runs") == before
+
+
+def test_a_ground_calibration_drawn_on_another_frame_size_is_refused_not_rescaled(counted):
+    store, _, settings, (clip, model) = counted
+    with store.transaction() as con:
+        con.execute("INSERT INTO camera_calibrations (camera_id, homography_json, drawn_width, drawn_height, created_at) "
+                    "VALUES ('park', '[[0.05, 0, 0], [0, 0.05, 0], [0, 0, 1]]', 640, 360, now())")
+    try:
+        with pytest.raises(DataFormatError, match="ground calibration was drawn on a 640x360 frame but the clip is 768x432"):
+            analyse_clip(clip, "park", store, AnalysisOptions.from_flags(fps=1, keep_previews=0, max_frames=1, model=model), settings,
+                         save=False)
+        # without counting the calibration is not used, so the clip is analysed
+        off = AnalysisOptions.from_flags(fps=1, keep_previews=0, max_frames=1, model=model, count=False)
+        assert analyse_clip(clip, "park", store, off, settings, save=False).measurements is not None
+    finally:
+        with store.transaction() as con:
+            con.execute("DELETE FROM camera_calibrations WHERE camera_id = 'park'")

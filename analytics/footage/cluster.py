@@ -187,8 +187,10 @@ class _ClipWorker:
         self, out_dir: str, settings: Settings, cameras: Mapping[str, Mapping[str, Any]], zones: Mapping[str, pd.DataFrame],
         options: AnalysisOptions, fault: Callable[[Path], None] | None = None,
     ) -> None:
-        calibrations = {c: np.asarray(row[CALIBRATION_KEY], np.float64) for c, row in cameras.items() if row.get(CALIBRATION_KEY) is not None}
-        self.sink = ParquetSink(out_dir, cameras, zones, before_rename=fault, calibrations=calibrations)
+        calibrated = {c: row[CALIBRATION_KEY] for c, row in cameras.items() if row.get(CALIBRATION_KEY) is not None}
+        self.sink = ParquetSink(out_dir, cameras, zones, before_rename=fault,
+                                calibrations={c: np.asarray(v["homography"], np.float64) for c, v in calibrated.items()},
+                                calibration_frames={c: tuple(v["frame"]) for c, v in calibrated.items()})
         self.settings = settings
         self.options = dataclasses.replace(options, keep_previews=0)
 
@@ -208,7 +210,8 @@ class _ClipWorker:
 
 
 CALIBRATION_KEY = "ground_calibration"
-"""The key of a camera row (``run_clips(cameras=...)``) holding the camera's ground calibration, a 3x3 list."""
+"""The key of a camera row (``run_clips(cameras=...)``) holding the camera's ground calibration:
+``{"homography": 3x3 list, "frame": [width, height] it was drawn on]}``."""
 
 
 def run_clips(
@@ -222,7 +225,7 @@ def run_clips(
     shipped to the workers as it is; each clip's start time is the task's, no previews are kept);
     ``options.threads`` (default 1) ONNX Runtime threads per worker, ``workers`` workers.
     ``cameras``/``zones``: the rows and zones of every camera of the tasks (from the database); a row may
-    carry its camera's ground calibration under :data:`CALIBRATION_KEY` (3x3 list) for speeds, as locally.
+    carry its ground calibration under :data:`CALIBRATION_KEY` (``homography``, ``frame``) for speeds, as locally.
     ``on_outcome`` is told of each clip as it finishes.
     ``retries``: how many times a clip whose worker process died (killed, out of memory, a crash in
     native code) is handed to a restarted worker before it is reported as failed; the other clips

@@ -51,7 +51,8 @@ from analytics.records import COUNT_COLUMNS, CountTables
 from analytics.settings import Settings
 
 __all__ = [
-    "COUNT_TRACKER", "MAX_SPEED_KMH", "MIN_SPEED_POINTS", "MIN_SPEED_SPAN_S", "CountPlan", "CountStage", "count_plan", "count_tables",
+    "COUNT_TRACKER", "MAX_SPEED_KMH", "MIN_SPEED_POINTS", "MIN_SPEED_SPAN_S", "CountPlan", "CountStage", "check_calibration_frame",
+    "count_plan", "count_tables",
     "detector_for", "ground_points", "slot_detectors", "merge_duplicates", "parse_homography", "stationary", "track_rate", "track_speed",
 ]
 
@@ -228,22 +229,42 @@ def _detect(detector: Detector, frame: np.ndarray) -> Detections:
     return merge_duplicates(detector.detect(frame))
 
 
+def check_calibration_frame(drawn: tuple[int, int] | None, frame_size: tuple[int, int]) -> None:
+    """Refuse a ground calibration drawn on a frame of another size than the clip's (a homography maps
+    the pixels it was drawn on; rescaling it would silently assume the same view at another resolution).
+
+    >>> check_calibration_frame((768, 432), (768, 432)); check_calibration_frame(None, (768, 432))
+    >>> check_calibration_frame((640, 360), (768, 432))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    analytics.errors.DataFormatError: the camera's ground calibration was drawn on a 640x360 frame but the clip is 768x432; ...
+    """
+    if drawn is not None and (int(drawn[0]), int(drawn[1])) != (int(frame_size[0]), int(frame_size[1])):
+        raise DataFormatError(f"the camera's ground calibration was drawn on a {int(drawn[0])}x{int(drawn[1])} frame but the clip is "
+                              f"{int(frame_size[0])}x{int(frame_size[1])}; calibrate it again on a frame of this clip")
+
+
 _SHA: dict[tuple[str, int, int], str] = {}
 
 
 def count_plan(
     zones: pd.DataFrame | None, frame_size: tuple[int, int], clip_fps: float, options: AnalysisOptions, settings: Settings,
-    calibration: np.ndarray | None = None,
+    calibration: np.ndarray | tuple[np.ndarray, tuple[int, int] | None] | None = None,
 ) -> CountPlan | None:
     """How a clip of ``frame_size`` (width, height) is counted, or None when it is not: counting is off
     (``options.count``) or the zones rows hold no count line or dwell zone. The geometry is checked against
     the clip (:func:`~analytics.footage.lines.geometry_from_rows`); the detector ``options.detector`` is
-    installed on first use (from ``URBANLENS_MODEL_MIRROR`` or its pinned address)."""
+    installed on first use (from ``URBANLENS_MODEL_MIRROR`` or its pinned address). ``calibration``: the
+    camera's homography, or it with the (width, height) it was drawn on; drawn on another size than the
+    clip's it is refused (:func:`check_calibration_frame`), not rescaled."""
     if not options.count:
         return None
     geometry = geometry_from_rows(zones, frame_size)
     if geometry is None:
         return None
+    if isinstance(calibration, tuple):
+        calibration, drawn = calibration
+        check_calibration_frame(drawn, frame_size)
     card, onnx_path = resolve_detector(options.detector, settings, install_missing=True)
     stat = onnx_path.stat()
     key = (str(onnx_path), stat.st_size, stat.st_mtime_ns)

@@ -294,16 +294,19 @@ def _zones_key(zones: pd.DataFrame | None) -> str | None:
     return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
 
 
-def _camera_zones(sink: ClipSink | None, camera_id: str, check: bool, count: bool) -> tuple[pd.DataFrame | None, np.ndarray | None]:
-    """The camera's stored zones and (when ``count``) its ground calibration, read in one short read-only
-    connection together with the check that the camera exists when ``check``
+def _camera_zones(
+    sink: ClipSink | None, camera_id: str, check: bool, count: bool,
+) -> tuple[pd.DataFrame | None, tuple[np.ndarray, tuple[int, int] | None] | None]:
+    """The camera's stored zones and (when ``count``) its ground calibration with the frame size it was drawn
+    on, read in one short read-only connection together with the check that the camera exists when ``check``
     (:class:`~analytics.errors.InputError` for an unknown camera); (None, None) without a sink."""
     if sink is None:
         return None, None
     with sink.reading():
         if check:
             sink.camera(camera_id)
-        return sink.zones(camera_id), (sink.calibration(camera_id) if count else None)
+        h = sink.calibration(camera_id) if count else None
+        return sink.zones(camera_id), (None if h is None else (h, sink.calibration_frame(camera_id)))
 
 
 class _Hashing:
@@ -396,7 +399,7 @@ class _ClipRun:
         # already-ingested check; closed before the analysis starts.
         self.reading = contextlib.ExitStack()
         self.warnings: list[str] = []
-        self.calibration: np.ndarray | None = None
+        self.calibration: tuple[np.ndarray, tuple[int, int] | None] | None = None
 
     def run(self) -> AnalysisResult:
         if self.sink is not None:

@@ -502,6 +502,12 @@ class Store(CursorQueries):
                                   "finite numbers; calibrate it again (`urbanlens cameras calibrate`)")
         return h
 
+    def calibration_frame(self, camera_id: str) -> tuple[int, int] | None:
+        """(width, height) of the frame the camera's ground calibration was drawn on, None when it has none."""
+        row = self.cursor().execute(
+            "SELECT drawn_width, drawn_height FROM camera_calibrations WHERE camera_id = ?", [camera_id]).fetchone()
+        return (int(row[0]), int(row[1])) if row is not None else None
+
     # -- ingestion --------------------------------------------------------------------------
     def is_ingested(self, clip_sha256: str, settings_key: str) -> bool:
         n = self.scalar("SELECT count(*) FROM model_runs WHERE clip_sha256 = ? AND settings_key = ?", [clip_sha256, settings_key])

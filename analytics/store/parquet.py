@@ -606,12 +606,14 @@ class ParquetSink:
     def __init__(
         self, folder: str | Path, cameras: Mapping[str, Mapping[str, Any]], zones: Mapping[str, pd.DataFrame] | None = None,
         *, before_rename: Callable[[Path], None] | None = None, calibrations: Mapping[str, np.ndarray] | None = None,
+        calibration_frames: Mapping[str, tuple[int, int]] | None = None,
     ) -> None:
         self.path = Path(folder).expanduser()
         self._cameras = {str(k): dict(v) for k, v in cameras.items()}
         self._zones = dict(zones or {})
         self._before_rename = before_rename
         self._calibrations = {str(k): np.asarray(v, dtype=np.float64) for k, v in (calibrations or {}).items()}
+        self._calibration_frames = {str(k): tuple(v) for k, v in (calibration_frames or {}).items()}
 
     def open_writer_early(self) -> None:
         """Nothing to open: each clip is a file of its own."""
@@ -637,6 +639,11 @@ class ParquetSink:
         """The camera's ground calibration handed to the job (``calibrations``), None when it has none."""
         h = self._calibrations.get(camera_id)
         return h.copy() if h is not None else None
+
+    def calibration_frame(self, camera_id: str) -> tuple[int, int] | None:
+        """(width, height) the camera's calibration was drawn on (``calibration_frames``), None when not given."""
+        size = self._calibration_frames.get(camera_id)
+        return (int(size[0]), int(size[1])) if size is not None else None
 
     def upsert_cameras(self, cameras: pd.DataFrame) -> int:
         """Refused: a cluster job writes clips of the database's cameras."""

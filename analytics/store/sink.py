@@ -41,6 +41,9 @@ class ClipSink(Protocol):
     def calibration(self, camera_id: str) -> np.ndarray | None:
         """The camera's ground calibration: a 3x3 homography from image pixels to ground metres, None when not calibrated."""
 
+    def calibration_frame(self, camera_id: str) -> tuple[int, int] | None:
+        """(width, height) of the frame the camera's ground calibration was drawn on, None when not calibrated."""
+
     def is_ingested(self, clip_sha256: str, settings_key: str) -> bool:
         """Whether the clip is stored already with these settings (it is then skipped)."""
 
