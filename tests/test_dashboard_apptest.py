@@ -159,8 +159,11 @@ def test_data_page_imports_cameras_and_reports_bad_rows(empty_db: Path) -> None:
 
 
 # -- the upload page, end to end, with a tiny colour model ----------------------------------------
-def test_upload_page_analyses_and_saves_a_clip(empty_db: Path, _isolated_home: Path, tmp_path: Path) -> None:
+def test_upload_page_analyses_and_saves_a_clip(
+    empty_db: Path, _isolated_home: Path, tmp_path: Path, shared_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     name = install_colour_model(_isolated_home)
+    monkeypatch.setenv("URBANLENS_MODEL_MIRROR", str(shared_dir / "models"))  # the detector, for the count line
     clip = write_colour_street(tmp_path / "street.mp4")
     at = run_page("views/analyse.py")
     no_exception(at)
@@ -177,6 +180,9 @@ def test_upload_page_analyses_and_saves_a_clip(empty_db: Path, _isolated_home: P
     at.number_input(key="analyse_new_lon").set_value(10.0).run()
     assert at.selectbox(key="analyse_model").value == name
     at.number_input(key="analyse_fps").set_value(2.0).run()
+    line = b'[{"name": "mid", "line": [[0, 16], [64, 16]]}]'
+    at.file_uploader(key="analyse_zones").set_value(("zones.json", line, "application/json")).run()
+    assert at.toggle(key="analyse_count").value  # counting is on by default
     no_exception(at)
     assert not at.button(key="analyse_go").disabled
     at.button(key="analyse_go").click().run()
@@ -186,6 +192,9 @@ def test_upload_page_analyses_and_saves_a_clip(empty_db: Path, _isolated_home: P
     assert [shown_text(s.value) for s in at.subheader] == ["Result · street.mp4"]
     table = at.dataframe[-1].value
     assert "Sky view" in set(table["indicator"])
+    counts = at.dataframe[-2].value  # the count line, crossed by nothing a detector finds in painted blocks: zeros, not no rows
+    assert counts.values.tolist() == [["mid", "all", "in", 0], ["mid", "all", "out", 0]]
+    assert any(c.value.startswith("Counted with deimv2") and "frames tracked" in c.value for c in at.caption)
     assert len(at.get("image")) == 1  # one large frame, with a scrubber over the sampled frames
     scrub = at.select_slider(key="analyse_scrub")
     assert scrub.options == ["0.0 s", "0.5 s", "1.0 s", "1.5 s", "2.0 s", "2.5 s"] and scrub.value == 0  # all 6 sampled frames

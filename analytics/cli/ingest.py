@@ -98,6 +98,10 @@ TrackOpt = Annotated[
     typer.Option("--track", help="GPS track of a moving camera (GPX 1.0/1.1, NMEA RMC/GGA, or CSV of time, lat, lon): each sampled "
                  "frame gets its position and heading by time; without --start the clip starts at the track's first point."),
 ]
+TrackFpsOpt = Annotated[float, typer.Option(
+    "--track-fps", help="Frames per second detected and tracked where the camera has count lines or dwell zones (the clip's rate when lower).")]
+CountOpt = Annotated[bool, typer.Option("--count/--no-count", help="Count (detect and track) where the camera has count lines or dwell zones.")]
+DetectorOpt = Annotated[str, typer.Option("--detector", help="Detector for counting: deimv2-femto (default) | yolox-nano.")]
 
 
 def ingest(
@@ -105,7 +109,8 @@ def ingest(
     temporal: TemporalOpt = None, refine: RefineOpt = "none", tta: TtaOpt = "none", zones: ZonesOpt = None, start: StartOpt = None,
     keep_previews: KeepPreviewsOpt = 3, db: DbOption = None, threads: ThreadsOpt = None, max_frames: MaxFramesOpt = None,
     max_duration: MaxDurationOpt = None, engine: EngineOpt = "local", ray_address: RayAddressOpt = None, workers: WorkersOpt = None,
-    out_parquet: OutParquetOpt = None, manifest: ManifestOpt = None, track: TrackOpt = None,
+    out_parquet: OutParquetOpt = None, manifest: ManifestOpt = None, track: TrackOpt = None, track_fps: TrackFpsOpt = 10.0,
+    count: CountOpt = True, detector: DetectorOpt = "deimv2-femto",
 ) -> None:
     """Analyse clips (segmentation → measurements) and store them for a camera (through
     :mod:`analytics.footage.batch`, which runs :func:`analytics.footage.pipeline.analyse_clip` on each)."""
@@ -128,6 +133,7 @@ def ingest(
         raise InputError(f"--engine {engine!r}; expected local or ray")
     options = AnalysisOptions.from_flags(
         fps=sampling, smooth=smooth, temporal=temporal, model=model, refine=refine, tta=tta, max_frames=max_frames, threads=threads,
+        count=count, track_fps=track_fps, detector=detector,
     )
     if engine == "ray":
         return _finish(console, _ingest_on_ray(console, clips, camera, manifest, start_dt, options, settings, out_parquet=out_parquet,

@@ -166,6 +166,9 @@ def run_ray(
     with store.reading():  # unknown camera: one clear error before any work
         cameras = {c: store.camera(c) for c in sorted({t.camera_id for t in tasks})}
         zones = {c: store.zones(c) for c in cameras}
+        if options.count:  # ground calibrations travel in the camera rows
+            cameras = {c: {**row, cluster.CALIBRATION_KEY: None if (h := store.calibration(c)) is None
+                           else {"homography": h.tolist(), "frame": store.calibration_frame(c)}} for c, row in cameras.items()}
     cores = cluster.start_ray(address)
     n_workers, n_threads = cluster.plan_workers(workers, options.threads, cores)
     folder = out_parquet.expanduser() if out_parquet is not None else staging_dir(settings)

@@ -25,8 +25,10 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from analytics.errors import DataFormatError, InputError, quote_value
 
@@ -37,13 +39,22 @@ __all__ = [
     "Crossing",
     "DwellZone",
     "Visit",
+    "COUNT_ROLES",
+    "geometry_from_rows",
+    "geometry_json",
+    "geometry_rows",
     "line_crossings",
     "parse_count_geometry",
     "peak_occupancy",
     "points_in_polygon",
     "side_distance",
+    "split_count_objects",
     "zone_visits",
 ]
+
+COUNT_ROLES = ("line", "dwell")
+"""Roles of the zones rows that are count geometry: count lines (``polygon_json`` holds the two
+ends) and dwell zones; every other role is a segmentation zone."""
 
 GEOMETRY_LIMITS = {"bytes": 1_000_000, "items": 200, "points": 1_000, "name": 80}
 """Most bytes of zones JSON, objects, polygon points and name characters read (nesting deeper than
@@ -217,6 +228,105 @@ def parse_count_geometry(source: object, frame_size: tuple[int, int], drawn_size
         if repeated:
             raise _refuse(f"{kind} name {quote_value(repeated[0], 40)} is used twice; names must be unique")
     return CountGeometry(tuple(lines), tuple(zones), size, _notes(lines, zones, size))
+
+
+def _cell(value: Any) -> Any:
+    """A table cell with pandas' missing values (None, NaN, NA) as None."""
+    try:
+        return None if value is None or bool(pd.isna(value)) else value
+    except (TypeError, ValueError):
+        return value
+
+
+def _row_object(row: dict[Any, Any], size: tuple[int, int]) -> dict[str, object]:
+    """One stored zones row as the JSON object :func:`parse_count_geometry` reads; its drawn size checked."""
+    name = str(row["zone"])
+    w, h = _cell(row.get("drawn_width")), _cell(row.get("drawn_height"))
+    if w is not None and h is not None and (int(w), int(h)) != size:
+        raise _refuse(f"{row['role']} {quote_value(name, 40)} was drawn on a {int(w)}x{int(h)} frame but the clip is "
+                      f"{size[0]}x{size[1]}; redraw it on this clip")
+    points = _load(str(row["polygon_json"]))
+    if row["role"] == "line":
+        return {"name": name, "line": points, "in": _cell(row.get("in_label")) or "in", "out": _cell(row.get("out_label")) or "out"}
+    return {"name": name, "role": "dwell", "polygon": points}
+
+
+def geometry_from_rows(zones: pd.DataFrame | None, frame_size: tuple[int, int]) -> CountGeometry | None:
+    """The count lines and dwell zones among a camera's stored zones rows, for a clip of ``frame_size``.
+
+    Rows of role ``line`` (``polygon_json`` = its two ends, ``in_label``/``out_label`` its
+    directions) and ``dwell`` count; other roles are segmentation zones. None when there are none.
+    Refused in one line, as :func:`parse_count_geometry` refuses (a point outside the frame, a zero
+    length, a repeated name), and when a row was drawn (``drawn_width`` x ``drawn_height``) on a
+    frame of another size than the clip's, naming both sizes.
+
+    >>> rows = pd.DataFrame({"zone": ["mid"], "role": ["line"], "polygon_json": ["[[0, 216], [768, 216]]"],
+    ...                      "in_label": ["north"], "out_label": [None], "drawn_width": [768], "drawn_height": [432]})
+    >>> g = geometry_from_rows(rows, (768, 432))
+    >>> g.lines[0].in_label, g.lines[0].out_label
+    ('north', 'out')
+    >>> geometry_from_rows(rows, (640, 360))
+    Traceback (most recent call last):
+    ...
+    analytics.errors.DataFormatError: count geometry not accepted: line 'mid' was drawn on a 768x432 frame but the clip is 640x360; redraw it on this clip
+    >>> geometry_from_rows(rows.assign(role="sidewalk"), (768, 432)) is None
+    True
+    """
+    if zones is None or zones.empty or not {"zone", "role", "polygon_json"}.issubset(zones.columns):
+        return None
+    rows = zones[zones["role"].isin(COUNT_ROLES)]
+    if rows.empty:
+        return None
+    size = _size(list(frame_size), "clip size")
+    objects = [_row_object(r, size) for r in rows.to_dict("records")]
+    return parse_count_geometry(objects, size)
+
+
+def geometry_rows(geometry: CountGeometry) -> pd.DataFrame:
+    """The zones rows of ``geometry`` (the inverse of :func:`geometry_from_rows`): zone, role,
+    polygon_json, in_label, out_label, drawn_width, drawn_height.
+
+    >>> g = parse_count_geometry([{"name": "mid", "line": [[0, 5], [9, 5]]}], (10, 10))
+    >>> geometry_rows(g)[["zone", "role", "polygon_json", "drawn_width"]].values.tolist()
+    [['mid', 'line', '[[0.0, 5.0], [9.0, 5.0]]', 10]]
+    """
+    w, h = geometry.size
+    rows = [{"zone": ln.name, "role": "line", "polygon_json": json.dumps([list(ln.start), list(ln.end)]),
+             "in_label": ln.in_label, "out_label": ln.out_label, "drawn_width": w, "drawn_height": h} for ln in geometry.lines]
+    rows += [{"zone": z.name, "role": "dwell", "polygon_json": json.dumps([list(p) for p in z.polygon]),
+              "in_label": None, "out_label": None, "drawn_width": w, "drawn_height": h} for z in geometry.zones]
+    return pd.DataFrame(rows, columns=["zone", "role", "polygon_json", "in_label", "out_label", "drawn_width", "drawn_height"])
+
+
+def geometry_json(geometry: CountGeometry) -> str:
+    """``geometry`` in the zones JSON format (``{"size", "zones"}``), keys sorted: what a clip's counts mean.
+
+    >>> geometry_json(parse_count_geometry([{"name": "m", "line": [[0, 5], [9, 5]]}], (10, 10)))
+    '{"size": [10, 10], "zones": [{"in": "in", "line": [[0.0, 5.0], [9.0, 5.0]], "name": "m", "out": "out"}]}'
+    """
+    objects: list[dict[str, object]] = [
+        {"name": ln.name, "line": [list(ln.start), list(ln.end)], "in": ln.in_label, "out": ln.out_label} for ln in geometry.lines]
+    objects += [{"name": z.name, "role": "dwell", "polygon": [list(p) for p in z.polygon]} for z in geometry.zones]
+    return json.dumps({"size": list(geometry.size), "zones": objects}, sort_keys=True)
+
+
+def split_count_objects(source: object) -> tuple[object, list[object]]:
+    """Zones JSON split into (the count objects: lines and ``"role": "dwell"`` polygons, with the
+    file's ``"size"`` when it has one; the other objects: segmentation zones).
+
+    >>> count, other = split_count_objects('[{"name": "m", "line": [[0, 1], [2, 1]]}, {"name": "s", "role": "sidewalk", "polygon": []}]')
+    >>> [o["name"] for o in count], [o["name"] for o in other]
+    (['m'], ['s'])
+    """
+    data = _load(source)
+    size = data.get("size") if isinstance(data, dict) else None
+    items = data.get("zones", []) if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise _refuse("expected a list of line and zone objects")
+    is_count = [isinstance(z, dict) and ("line" in z or z.get("role") == "dwell") for z in items]
+    count = [z for z, c in zip(items, is_count, strict=True) if c]
+    other = [z for z, c in zip(items, is_count, strict=True) if not c]
+    return ({"size": size, "zones": count} if size is not None else count), other
 
 
 @dataclass(frozen=True)

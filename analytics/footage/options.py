@@ -142,6 +142,13 @@ class AnalysisOptions:
     """Analyse at most this many sampled frames."""
     label: str | None = None
     """The clip's label in the store; None: the file name."""
+    count: bool = True
+    """Detect, track and count where the camera (or the zones given with the clip) has count lines or
+    dwell zones (:mod:`analytics.footage.counting`); False: never (``--no-count``)."""
+    track_fps: float = 10.0
+    """Frames per second detected and tracked when counting (the clip's own rate when lower); segmentation keeps ``sampling``."""
+    detector: str = "deimv2-femto"
+    """The detector used for counting (a built-in one is installed on first use)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.sampling, Sampling):
@@ -158,10 +165,20 @@ class AnalysisOptions:
         if not _is_count(self.review_width) or not (self.review_width == 0 or PREVIEW_WIDTH <= self.review_width <= MAX_REVIEW_WIDTH):
             raise InputError(f"review_width={self.review_width!r}; expected 0 (none) or a width from {PREVIEW_WIDTH} to "
                              f"{MAX_REVIEW_WIDTH} pixels")
+        self._check_counting()
         for name in ("threads", "max_frames"):
             value = getattr(self, name)
             if value is not None and (not _is_count(value) or value < 1):
                 raise InputError(f"{name}={value!r}; expected a whole number of at least 1 (or None)")
+
+    def _check_counting(self) -> None:
+        if not isinstance(self.count, bool):
+            raise InputError(f"count={self.count!r}; expected True or False")
+        v = self.track_fps
+        if isinstance(v, bool) or not isinstance(v, int | float) or not (0.1 <= v <= 60.0):
+            raise InputError(f"track_fps={v!r:.40}; expected a number of frames per second from 0.1 to 60")
+        if not isinstance(self.detector, str) or not self.detector.strip():
+            raise InputError(f"detector={self.detector!r:.40}; expected a detector name such as deimv2-femto or yolox-nano")
 
     def _check_temporal(self) -> None:
         if self.temporal not in TEMPORAL_CHOICES:

@@ -58,11 +58,13 @@ from analytics import __version__
 from analytics.cards import ModelCard
 from analytics.checksums import CHUNK_BYTES, sha256_file
 from analytics.errors import Cancelled, InputError, ModelError, UrbanLensError
+from analytics.footage.counting import CountPlan, count_plan, slot_detectors
+from analytics.footage.lines import COUNT_ROLES, geometry_rows, parse_count_geometry, split_count_objects
 from analytics.footage.options import TEMPORAL_CHOICES, AnalysisOptions, ModelSpec, ZonesSpec
-from analytics.footage.runner import DECODE_THREADS, Decoder, FrameRun, Hooks, ProgressCallback, held_segmenters, run_frames
+from analytics.footage.runner import DECODE_THREADS, Cadence, Decoder, FrameRun, Hooks, ProgressCallback, held_segmenters, run_frames
 from analytics.footage.scheduling import Scheduling, clip_scheduling
 from analytics.footage.stages import CONFIDENCE_STRIDE, StageContext, preview_positions
-from analytics.footage.video import VideoInfo, VideoReader, open_video
+from analytics.footage.video import Sampling, VideoInfo, VideoReader, open_video, select_frames
 from analytics.geo import CAMERA_COLUMNS, parse_zones
 from analytics.models import zoo
 from analytics.models.zoo import ResolvedModel
@@ -79,6 +81,7 @@ __all__ = [
 
 DISTRESS_METHOD = "heuristic-blackhat-v1"
 ZONE_COLUMNS = ["zone", "role", "polygon_json"]
+COUNT_ZONE_COLUMNS = ["in_label", "out_label", "drawn_width", "drawn_height"]
 _MEASUREMENT_FIELDS = frozenset(f.name for f in dataclasses.fields(ClipMeasurements))
 
 
@@ -240,8 +243,48 @@ def _zones_for(zones: ZonesSpec, camera_zones: pd.DataFrame | None, info: VideoI
     if isinstance(zones, pd.DataFrame):
         if not set(ZONE_COLUMNS).issubset(zones.columns):
             raise InputError(f"zones need columns {sorted(ZONE_COLUMNS)}, got {list(zones.columns)}")
-        return zones[ZONE_COLUMNS].reset_index(drop=True), True
-    return parse_zones(zones, frame_size=(info.width, info.height)), True
+        return zones[[*ZONE_COLUMNS, *[c for c in COUNT_ZONE_COLUMNS if c in zones.columns]]].reset_index(drop=True), True
+    return _clip_zones(zones, (info.width, info.height)), True
+
+
+def _clip_zones(zones: str | Path | bytes, size: tuple[int, int]) -> pd.DataFrame:
+    """Zones given with a clip (a ZONES.json path or its bytes): segmentation zones (:func:`~analytics.geo.parse_zones`)
+    and count lines and dwell zones (:func:`~analytics.footage.lines.parse_count_geometry`, refused in one line
+    when they do not fit the clip), as one table of zones rows."""
+    if isinstance(zones, bytes):
+        raw = zones
+    else:
+        if not Path(zones).is_file():
+            raise InputError(f"zones file {str(zones)!r} does not exist")
+        raw = Path(zones).read_bytes()
+    count, other = split_count_objects(raw)
+    parts = [parse_zones(json.dumps(other).encode(), frame_size=size)] if other else []
+    if (count.get("zones") if isinstance(count, dict) else count):
+        parts.append(geometry_rows(parse_count_geometry(count, size)))
+    if not parts:
+        raise InputError("the zones file lists no zones, count lines or dwell zones")
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def _segmentation_zones(zones: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The zones whose pixels are measured: every zone but the count lines."""
+    if zones is None or "role" not in zones.columns:
+        return zones
+    kept = zones[zones["role"] != COUNT_ROLES[0]].reset_index(drop=True)
+    return kept if not kept.empty else None
+
+
+def _cadence(reader: VideoReader, plan: CountPlan | None, max_frames: int | None) -> Cadence | None:
+    """Where a clip is counted: the segmentation frames and the frames at the tracking rate (up to the last
+    segmented frame when ``max_frames`` cuts the clip), decoded together; None when it is not."""
+    if plan is None:
+        return None
+    segment = np.asarray(reader.wanted, dtype=np.int64)
+    track = select_frames(reader.frame_times, Sampling("fps", plan.rate))
+    if max_frames is not None and len(segment):
+        track = track[track <= segment.max()]
+    reader.wanted = np.union1d(segment, track)
+    return Cadence(frozenset(int(i) for i in segment), frozenset(int(i) for i in track))
 
 
 def _zones_key(zones: pd.DataFrame | None) -> str | None:
@@ -251,16 +294,19 @@ def _zones_key(zones: pd.DataFrame | None) -> str | None:
     return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
 
 
-def _camera_zones(sink: ClipSink | None, camera_id: str, check: bool) -> pd.DataFrame | None:
-    """The camera's stored zones, read in one short read-only connection together with the check
-    that the camera exists when ``check`` (:class:`~analytics.errors.InputError` for an unknown
-    camera); None without a sink."""
+def _camera_zones(
+    sink: ClipSink | None, camera_id: str, check: bool, count: bool,
+) -> tuple[pd.DataFrame | None, tuple[np.ndarray, tuple[int, int] | None] | None]:
+    """The camera's stored zones and (when ``count``) its ground calibration with the frame size it was drawn
+    on, read in one short read-only connection together with the check that the camera exists when ``check``
+    (:class:`~analytics.errors.InputError` for an unknown camera); (None, None) without a sink."""
     if sink is None:
-        return None
+        return None, None
     with sink.reading():
         if check:
             sink.camera(camera_id)
-        return sink.zones(camera_id)
+        h = sink.calibration(camera_id) if count else None
+        return sink.zones(camera_id), (None if h is None else (h, sink.calibration_frame(camera_id)))
 
 
 class _Hashing:
@@ -299,8 +345,11 @@ class _Hashing:
         self._stop.set()
 
 
-def _run_info(m: ResolvedModel, options: AnalysisOptions, settings: Settings, zones: pd.DataFrame | None) -> RunInfo:
-    """The run's provenance: model, sampling, smoothing, code version and every parameter that changes the numbers."""
+def _run_info(
+    m: ResolvedModel, options: AnalysisOptions, settings: Settings, zones: pd.DataFrame | None, plan: CountPlan | None = None,
+) -> RunInfo:
+    """The run's provenance: model, sampling, smoothing, code version and every parameter that changes the
+    numbers (the counting's, :meth:`CountPlan.params`, where the clip is counted)."""
     return RunInfo(
         model_name=m.name, weights_sha256=m.weights_sha256, class_set=m.card.class_set, sampling=options.sampling.label,
         smoothing=options.smoothing, code_version=__version__,
@@ -309,7 +358,7 @@ def _run_info(m: ResolvedModel, options: AnalysisOptions, settings: Settings, zo
             "confidence_stride": CONFIDENCE_STRIDE, "low_confidence": settings.low_confidence,
             "min_object": "max(20 px, 0.0002 of the frame)", "distress": DISTRESS_METHOD,
             "zones": _zones_key(zones), **({"max_frames": options.max_frames} if options.max_frames else {}),
-            **_refinement_params(options, m.card),
+            **_refinement_params(options, m.card), **({"counting": plan.params()} if plan is not None else {}),
         },
     )
 
@@ -350,6 +399,7 @@ class _ClipRun:
         # already-ingested check; closed before the analysis starts.
         self.reading = contextlib.ExitStack()
         self.warnings: list[str] = []
+        self.calibration: tuple[np.ndarray, tuple[int, int] | None] | None = None
 
     def run(self) -> AnalysisResult:
         if self.sink is not None:
@@ -360,7 +410,8 @@ class _ClipRun:
             self.reading.close()
 
     def _analyse(self) -> AnalysisResult:
-        camera_zones = _camera_zones(self.sink, self.camera_id, check=self.save)  # an unknown camera fails before any work
+        # an unknown camera fails before any work
+        camera_zones, self.calibration = _camera_zones(self.sink, self.camera_id, check=self.save, count=self.options.count)
         m = self._model()
         hashing = _Hashing(self.path)
         try:
@@ -402,11 +453,15 @@ class _ClipRun:
             info = reader.info
             self.warnings = [*reader.notes, *([reader.problem] if reader.problem else [])]
             zones_df, new_zones = _zones_for(options.zones, camera_zones, info)
+            plan = count_plan(zones_df, (info.width, info.height), info.fps, options, settings, self.calibration)
+            self.warnings += list(plan.notes) if plan is not None else []
+            cadence = _cadence(reader, plan, options.max_frames)
+            n_segmented = len(cadence.segment) if cadence is not None else reader.n_wanted
             if hooks.progress is not None:
-                hooks.progress(0, reader.n_wanted, 0.0, float("nan"))
-            with clip_scheduling() as sched, Decoder(reader, m.card, sched) as decoder:  # decoding starts while the hash is checked
+                hooks.progress(0, n_segmented, 0.0, float("nan"))
+            with clip_scheduling() as sched, Decoder(reader, m.card, sched, cadence) as decoder:  # decoding starts while the hash is checked
                 sha = hashing.result(hooks.cancelled)
-                run = _run_info(m, options, settings, zones_df)
+                run = _run_info(m, options, settings, zones_df, plan)
                 if self.save and self.sink is not None and self.sink.is_ingested(sha, run.settings_key):
                     self.reading.close()
                     return AnalysisResult(
@@ -414,7 +469,7 @@ class _ClipRun:
                         seconds=time.perf_counter() - hooks.t_start,
                     )
                 start = _start_time(options.start, self.path, reader, self.warnings)
-                frames = self._frames(m, reader, decoder, sched, zones_df)
+                frames = self._frames(m, (reader, n_segmented), decoder, sched, zones_df, plan)
             if reader.problem and reader.problem not in self.warnings:
                 self.warnings.append(reader.problem)
         measurements = _measurements(frames, info, sha, self.camera_id, start, run, options.label or self.path.name)
@@ -425,19 +480,25 @@ class _ClipRun:
         )
 
     def _frames(
-        self, m: ResolvedModel, reader: VideoReader, decoder: Decoder, sched: Scheduling, zones: pd.DataFrame | None
+        self, m: ResolvedModel, clip: tuple[VideoReader, int], decoder: Decoder, sched: Scheduling, zones: pd.DataFrame | None,
+        plan: CountPlan | None,
     ) -> FrameRun:
-        """Segment the frames on the clip's segmenters and run the per-frame stages on them."""
+        """Segment the frames on the clip's segmenters and run the per-frame stages on them (``clip``: the
+        reader and its number of segmented frames)."""
         options, settings = self.options, self.settings
+        reader, n_segmented = clip
         context = StageContext(
-            m.card, zones, settings.low_confidence, preview_positions(reader.n_wanted, options.keep_previews), options.raw_previews,
-            options.review_width,
+            m.card, _segmentation_zones(zones), settings.low_confidence, preview_positions(n_segmented, options.keep_previews),
+            options.raw_previews, options.review_width, plan,
         )
-        with held_segmenters(m, options, options.threads or settings.threads, settings.ort_spin) as segs:
+        threads = options.threads or settings.threads
+        with held_segmenters(m, options, threads, settings.ort_spin) as segs:
             # the read unit closes once the first frames are being segmented (closing takes about 7 ms
             # of the calling thread, which only waits while two frames run)
             on_decoded = self.sink.open_writer_early if self.save and self.sink is not None else None
-            return run_frames(reader, decoder, segs, context, self.hooks, sched, on_decoded, self.reading.close)
+            # the detector runs beside the segmenter, on each slot's threads
+            detectors = slot_detectors(plan, len(segs), max(1, threads // len(segs))) if plan is not None else []
+            return run_frames(reader, decoder, segs, context, self.hooks, sched, on_decoded, self.reading.close, detectors)
 
 
 def _measurements(

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from analytics.gpstrack import Placement, Track, place_measurements
@@ -45,6 +46,12 @@ class PlacedSink:
 
     def is_ingested(self, clip_sha256: str, settings_key: str) -> bool:
         return self.sink.is_ingested(clip_sha256, settings_key)
+
+    def calibration(self, camera_id: str) -> np.ndarray | None:
+        return self.sink.calibration(camera_id)
+
+    def calibration_frame(self, camera_id: str) -> tuple[int, int] | None:
+        return self.sink.calibration_frame(camera_id)
 
     def open_writer_early(self) -> None:
         self.sink.open_writer_early()

@@ -5,7 +5,10 @@
 - The calling thread segments them (:func:`run_frames`). Where frames do not depend on each other
   (no temporal fusion) two consecutive frames are segmented at once, each in a worker thread on
   its own session with half the threads (:func:`frame_slots`, :func:`held_segmenters`), and handed
-  on in order; with temporal fusion one frame at a time on all threads.
+  on in order; with temporal fusion one frame at a time on all threads. Where a clip is counted,
+  the object detector runs on each tracked frame in the same place (an inference slot, or the
+  calling thread), on a session with the slot's threads: inference keeps normal priority and the
+  cores the segmenter would otherwise use; the measuring thread only tracks.
 - A measuring thread (:class:`StageThread`) runs the registered per-frame stages
   (:data:`analytics.footage.stages.STAGES`) on each segmented frame, in order, while the model
   runs on the next.
@@ -41,7 +44,7 @@ from analytics.footage.video import VideoReader
 from analytics.models.zoo import ResolvedModel
 
 __all__ = [
-    "DECODE_THREADS", "QUEUE_FRAMES", "Decoder", "FrameRun", "Hooks", "ProgressCallback", "StageThread", "frame_slots",
+    "DECODE_THREADS", "QUEUE_FRAMES", "Cadence", "Decoder", "Detect", "FrameRun", "Hooks", "ProgressCallback", "StageThread", "frame_slots",
     "held_segmenters", "run_frames",
 ]
 
@@ -50,6 +53,10 @@ DECODE_THREADS = 1
 more CPU, taken from inference; one thread decodes the sample clips several times faster than the model runs)."""
 QUEUE_FRAMES = 4
 """Preprocessed frames waiting for the model (bounded: memory stays flat on long clips)."""
+
+
+Detect = Callable[[np.ndarray], Any]
+"""An object detector as the frame loop runs it: a BGR frame in, its detections out."""
 
 
 class ProgressCallback(Protocol):
@@ -135,20 +142,42 @@ def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
     return False
 
 
-def _produce(reader: VideoReader, card: ModelCard, q: queue.Queue[Any], stop: threading.Event, sched: Scheduling) -> None:
-    """Decode sampled frames and preprocess them (decoding thread)."""
+@dataclass(frozen=True)
+class Cadence:
+    """Which decoded frames (indices in the clip) are segmented and which are tracked, where a clip is
+    counted: the reader decodes both sets; without a cadence every decoded frame is segmented."""
+
+    segment: frozenset[int]
+    track: frozenset[int]
+
+
+_NO_INPUT = np.empty(0, np.float32)
+_NO_VIEW = np.empty((0, 0, 3), np.uint8)
+
+
+def _produce(
+    reader: VideoReader, card: ModelCard, q: queue.Queue[Any], stop: threading.Event, sched: Scheduling, cadence: Cadence | None,
+) -> None:
+    """Decode sampled frames and preprocess the segmented ones (decoding thread)."""
     sched.background()
     try:
         geometry: Geometry | None = None
-        for pos, frame in enumerate(reader):
+        pos = 0
+        for frame in reader:
             if stop.is_set():
                 return
             h, w = frame.image.shape[:2]
             if geometry is None or (geometry.frame_h, geometry.frame_w) != (h, w):
                 geometry = frame_geometry(h, w, card.input_height, card.input_width, card.resize)
-            view = model_view(frame.image, geometry, card.resize)
-            x = normalise_into(view, card, geometry, np.empty((3, card.input_height, card.input_width), np.float32))
-            if not _put(q, FrameItem(pos, frame.index, frame.t_s, view, x, geometry), stop):
+            segmented = cadence is None or frame.index in cadence.segment
+            view, x = _NO_VIEW, _NO_INPUT
+            if segmented:
+                view = model_view(frame.image, geometry, card.resize)
+                x = normalise_into(view, card, geometry, np.empty((3, card.input_height, card.input_width), np.float32))
+            tracked = cadence is not None and frame.index in cadence.track
+            item = FrameItem(pos, frame.index, frame.t_s, view, x, geometry, segmented, tracked, frame.image if cadence else None)
+            pos += segmented
+            if not _put(q, item, stop):
                 return
         _put(q, _END, stop)
     except BaseException as exc:  # handed to the calling thread, which raises it
@@ -158,11 +187,12 @@ def _produce(reader: VideoReader, card: ModelCard, q: queue.Queue[Any], stop: th
 class Decoder:
     """The decoding thread (:func:`_produce`) and its bounded queue; started when made."""
 
-    def __init__(self, reader: VideoReader, card: ModelCard, sched: Scheduling) -> None:
+    def __init__(self, reader: VideoReader, card: ModelCard, sched: Scheduling, cadence: Cadence | None = None) -> None:
         self.q: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_FRAMES)
         self.stop = threading.Event()
+        self.cadence = cadence
         self.thread = threading.Thread(
-            target=_produce, args=(reader, card, self.q, self.stop, sched), name="urbanlens-decode", daemon=True
+            target=_produce, args=(reader, card, self.q, self.stop, sched, cadence), name="urbanlens-decode", daemon=True
         )
         self.thread.start()
 
@@ -216,12 +246,15 @@ class StageThread:
             except BaseException as exc:  # raised again in the calling thread
                 self.error = exc
 
-    def frame(self, item: FrameItem, seg: Segmentation) -> None:
-        """Run every stage on one frame (in this thread, or the caller's when not started)."""
+    def frame(self, item: FrameItem, seg: Segmentation | None) -> None:
+        """Run the stages on one frame (in this thread, or the caller's when not started): every stage on a
+        segmented frame, only the ``every_frame`` stages on a frame decoded for tracking alone."""
         for stage in self.stages:
-            stage.frame(item, seg)
-        self.run.frame_index.append(item.index)
-        self.run.t_s.append(item.t_s)
+            if item.segmented or getattr(stage, "every_frame", False):
+                stage.frame(item, seg)  # type: ignore[arg-type]
+        if item.segmented:
+            self.run.frame_index.append(item.index)
+            self.run.t_s.append(item.t_s)
 
     def finish(self) -> FrameRun:
         """The frames' rows and every stage's columns, a later stage's column replacing an earlier one's."""
@@ -235,10 +268,11 @@ class _Loop:
 
     def __init__(
         self, reader: VideoReader, decoder: Decoder, segs: Sequence[Segmenter], measurer: StageThread, hooks: Hooks,
-        on_started: Callable[[], None] | None, on_decoded: Callable[[], None] | None,
+        on_started: Callable[[], None] | None, on_decoded: Callable[[], None] | None, detectors: Sequence[Detect] = (),
     ) -> None:
         self.reader, self.decoder, self.segs, self.measurer, self.hooks = reader, decoder, segs, measurer, hooks
-        self.total = reader.n_wanted
+        self.detectors = list(detectors)
+        self.total = len(decoder.cadence.segment) if decoder.cadence is not None else reader.n_wanted
         self.starved = measurer.sched.guard(decoder.thread, measurer.thread)
         self.t0 = time.perf_counter()
         self.done = 0
@@ -250,8 +284,8 @@ class _Loop:
             hook, self.on_started = self.on_started, None
             hook()
 
-    def hand_over(self, item: FrameItem, out: Segmentation) -> None:
-        item.x = np.empty(0, np.float32)  # free the input early
+    def hand_over(self, item: FrameItem, out: Segmentation | None) -> None:
+        item.x = _NO_INPUT  # free the input early
         while True:
             try:
                 self.measurer.q.put((item, out), timeout=0.1)
@@ -260,6 +294,8 @@ class _Loop:
                 self.starved.waited()
         if self.measurer.error is not None:
             raise self.measurer.error
+        if not item.segmented:
+            return
         self.done += 1
         progress = self.hooks.progress
         if progress is not None:
@@ -285,34 +321,55 @@ class _Loop:
                 raise item.exc
             return item
 
+    def detects(self, item: FrameItem) -> bool:
+        """Whether ``item`` is a tracked frame with a detector to run on it."""
+        return bool(self.detectors) and item.tracked and item.frame is not None
+
+    def infer(self, slot: int, item: FrameItem) -> Segmentation | None:
+        """Inference on one frame in slot ``slot``: the detector where it is tracked (its answer kept on
+        ``item.detections``), then the segmenter where it is segmented (its segmentation returned)."""
+        if self.detects(item) and item.frame is not None:
+            item.detections = self.detectors[slot % len(self.detectors)](item.frame)
+        if not item.segmented:
+            return None
+        return self.segs[slot].run(item.x[None], [item.geometry])[0]
+
     def serial(self) -> None:
         """One segmenter: each frame in this thread."""
         while (item := self.next_item()) is not _END:
-            self.started()
-            self.hand_over(item, self.segs[0].run(item.x[None], [item.geometry])[0])
+            if item.segmented:
+                self.started()
+            self.hand_over(item, self.infer(0, item))
 
     def slotted(self, pool: concurrent.futures.ThreadPoolExecutor) -> None:
-        """Several segmenters: as many consecutive frames at once, frame ``i`` on ``segs[i % len(segs)]``."""
-        flight: collections.deque[tuple[FrameItem, concurrent.futures.Future[list[Segmentation]]]] = collections.deque()
-        submitted = 0
+        """Several segmenters: as many consecutive frames at once, frame ``i`` on slot ``i % len(segs)`` (its
+        segmenter and detector)."""
+        flight: collections.deque[tuple[FrameItem, concurrent.futures.Future[Segmentation | None] | None]] = collections.deque()
+        submitted = in_flight = 0
         try:
             while (item := self.next_item()) is not _END:
-                seg = self.segs[submitted % len(self.segs)]
-                flight.append((item, pool.submit(seg.run, item.x[None], [item.geometry])))
-                submitted += 1
-                if submitted == len(self.segs) or self.decoder.q.empty():
-                    self.started()
-                if len(flight) >= len(self.segs):  # the frames in flight are consecutive, so each has a slot of its own
+                if not item.segmented and not self.detects(item):  # handed over in its place among the others
+                    flight.append((item, None))
+                else:
+                    flight.append((item, pool.submit(self.infer, submitted % len(self.segs), item)))
+                    submitted += 1
+                    in_flight += 1
+                    if submitted == len(self.segs) or self.decoder.q.empty():
+                        self.started()
+                # the frames in flight are consecutive submissions, so each has a slot of its own
+                while flight and (flight[0][1] is None or in_flight >= len(self.segs)):
                     first, fut = flight.popleft()
-                    self.hand_over(first, fut.result()[0])
+                    in_flight -= fut is not None
+                    self.hand_over(first, fut.result() if fut is not None else None)
             self.started()
             self.decoded()
             while flight:
                 first, fut = flight.popleft()
-                self.hand_over(first, fut.result()[0])
+                self.hand_over(first, fut.result() if fut is not None else None)
         finally:
             for _, fut in flight:
-                fut.cancel()
+                if fut is not None:
+                    fut.cancel()
 
     def decoded(self) -> None:
         """Run ``on_decoded`` once."""
@@ -323,7 +380,7 @@ class _Loop:
 
 def run_frames(
     reader: VideoReader, decoder: Decoder, segs: Sequence[Segmenter], context: StageContext, hooks: Hooks, sched: Scheduling,
-    on_decoded: Callable[[], None] | None = None, on_started: Callable[[], None] | None = None,
+    on_decoded: Callable[[], None] | None = None, on_started: Callable[[], None] | None = None, detectors: Sequence[Detect] = (),
 ) -> FrameRun:
     """Segment the decoded frames in order and run the per-frame stages (:data:`~analytics.footage.stages.STAGES`) on them.
 
@@ -331,12 +388,13 @@ def run_frames(
     frames at once in worker threads, handed over in order. ``on_decoded`` runs in this thread once
     the last frame is decoded, while the last frames are still segmented or measured (the sink
     opens for the write then); ``on_started`` once the first frames are being segmented (before
-    the first one, with one segmenter), also when no frame comes. :class:`~analytics.errors.VideoError`
-    when no frame could be analysed.
+    the first one, with one segmenter), also when no frame comes. ``detectors`` (one per slot, or
+    one for all): run on each tracked frame in its slot, the answer on :attr:`FrameItem.detections`.
+    :class:`~analytics.errors.VideoError` when no frame could be analysed.
     """
     measurer = StageThread([factory() for factory in STAGES], context, sched)
     measurer.thread.start()
-    loop = _Loop(reader, decoder, segs, measurer, hooks, on_started, on_decoded)
+    loop = _Loop(reader, decoder, segs, measurer, hooks, on_started, on_decoded, detectors)
     pool = concurrent.futures.ThreadPoolExecutor(len(segs), "urbanlens-infer") if len(segs) > 1 else None
     try:
         if pool is None:

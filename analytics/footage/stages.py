@@ -25,7 +25,9 @@ one class with these three methods and one :func:`register_stage` call; the loop
     register_stage(CountStage)
 
 Stages run one frame at a time in one thread, so a stage may keep state from frame to frame
-(the previous labels, a tracker's tracks).
+(the previous labels, a tracker's tracks). Where a clip is counted, the loop also decodes the
+frames of the tracking cadence (:attr:`FrameItem.tracked`); they reach only the stages that set
+``every_frame = True`` (:class:`analytics.footage.counting.CountStage`), with no segmentation.
 """
 
 from __future__ import annotations
@@ -72,6 +74,15 @@ class FrameItem:
     view: np.ndarray
     x: np.ndarray
     geometry: Geometry
+    segmented: bool = True
+    """Whether the frame is one of the segmentation sampling (only those reach the stages without ``every_frame``)."""
+    tracked: bool = False
+    """Whether the frame is one of the tracking cadence (counting)."""
+    frame: np.ndarray | None = None
+    """The decoded frame (BGR, clip size) where stages need it (counting); None otherwise."""
+    detections: Any = None
+    """The detector's answer for a tracked frame, found by the frame loop on an inference slot (beside the
+    segmenter, at its priority and on its threads); None where the loop has no detector."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,8 @@ class StageContext:
     """Positions of the sampled frames that get previews (:func:`preview_positions`)."""
     raw_previews: bool = False
     review_width: int = 0
+    counting: Any = None
+    """How the clip is counted (an :class:`analytics.footage.counting.CountPlan`), None: not counted."""
 
     @property
     def class_set(self) -> ClassSet:
@@ -100,7 +113,9 @@ class FrameStage(Protocol):
         """Called once before the first frame."""
 
     def frame(self, item: FrameItem, segmentation: Segmentation) -> None:
-        """Called for each sampled frame, in order, in the measuring thread."""
+        """Called for each sampled frame, in order, in the measuring thread. A stage whose class has
+        ``every_frame = True`` is also called for the frames decoded only for tracking
+        (``item.segmented`` False), with ``segmentation`` None."""
 
     def finish(self) -> Partial:
         """Called after the last frame: this stage's columns of the clip's measurements."""

@@ -4,9 +4,11 @@ The tracker follows Zhang et al. 2022, "ByteTrack: Multi-Object Tracking by Asso
 Detection Box" (ECCV 2022, arXiv:2110.06864):
 
 - **Motion model**: one constant-velocity Kalman filter per track on ``(cx, cy, a, h)`` (box
-  centre, aspect ``a = w / h``, height) and their velocities, one step per frame; the noise of
-  position and velocity scales with the box height (weights 1/20 and 1/160, as in ByteTrack and
-  DeepSORT).
+  centre, aspect ``a = w / h``, height) and their velocities per second, stepped by the time
+  between frames ``dt`` (``x' = x + v dt``); the noise of position and velocity scales with the box
+  height (weights 1/20 and 1/160, as in ByteTrack and DeepSORT, per step of :data:`REFERENCE_STEP_S`)
+  and the process noise with ``dt / REFERENCE_STEP_S``, so a clip tracked at 5 or 25 frames/s
+  predicts the same motion as at 10.
 - **Two-stage association** per frame: detections with ``score >= high_score`` are matched to every
   live track (tracked, lost or tentative) by IoU of the predicted box with the Hungarian algorithm
   (:func:`linear_assignment`), a pair kept only where ``IoU >= match_iou``; then the detections with
@@ -20,6 +22,12 @@ Detection Box" (ECCV 2022, arXiv:2110.06864):
 - **Birth**: an unmatched high-score detection starts a tentative track; it is confirmed, and only
   then gets an id, after ``min_hits`` consecutive matched frames; a tentative track that misses a
   frame is dropped.
+- **Recovery** (optional, ``recover_gate``): a confirmed track still unmatched is re-found by a
+  remaining high-score detection near its bottom-centre extrapolated from its last matched points
+  (:func:`extrapolate_bottom`), after the observation-centric recovery of OC-SORT (Cao et al. 2023,
+  "Observation-Centric SORT", CVPR 2023, arXiv:2203.14360): it bridges gaps where the detector
+  misses an object for a second or more and the box-based Kalman prediction drifts (boxes cut by the
+  frame's edge grow instead of moving).
 - **Death**: a confirmed track that has gone unmatched for more than ``max_lost`` frames ends.
 
 Every track keeps its history: the frame time and the matched box of each frame it was matched in,
@@ -43,11 +51,13 @@ from analytics.errors import InputError
 __all__ = [
     "GATES",
     "GROUPS",
+    "REFERENCE_STEP_S",
     "RiderOptions",
     "Track",
     "Tracker",
     "TrackerOptions",
     "box_iou",
+    "extrapolate_bottom",
     "linear_assignment",
     "pair_riders",
     "track_frames",
@@ -85,6 +95,10 @@ class TrackerOptions:
     low_match_iou: float = 0.5
     min_hits: int = 2
     max_lost: int = 10
+    recover_gate: float = 0.0
+    """Third association (0: off): a confirmed track unmatched so far is re-found by a remaining
+    high-score detection whose bottom-centre lies within ``recover_gate`` x the track's median box
+    height of the track's bottom-centre extrapolated to this frame (:func:`extrapolate_bottom`)."""
 
     def __post_init__(self) -> None:
         for name in ("high_score", "low_score", "match_iou", "low_match_iou"):
@@ -93,6 +107,8 @@ class TrackerOptions:
                 raise InputError(f"tracker {name} {v!r:.40} is not accepted; expected a number in (0, 1]")
         if self.low_score > self.high_score:
             raise InputError(f"tracker low_score {self.low_score} is above high_score {self.high_score}; expected low_score <= high_score")
+        if isinstance(self.recover_gate, bool) or not isinstance(self.recover_gate, int | float) or not 0.0 <= self.recover_gate <= 10.0:
+            raise InputError(f"tracker recover_gate {self.recover_gate!r:.40} is not accepted; expected a number from 0 (off) to 10")
         for name in ("min_hits", "max_lost"):
             v = getattr(self, name)
             lowest = 1 if name == "min_hits" else 0
@@ -199,28 +215,42 @@ def _to_xyxy(state: np.ndarray) -> np.ndarray:
     return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
 
 
-_F = np.eye(8) + np.eye(8, k=4)  # x' = x + v (one frame)
+REFERENCE_STEP_S = 0.1
+"""The step (s) ByteTrack's per-frame noise weights are taken for: one frame at 10 frames/s, the
+default tracking rate. Velocities are per second (``v = v_frame / REFERENCE_STEP_S``)."""
 _H = np.eye(4, 8)
 _W_POS, _W_VEL = 1 / 20, 1 / 160
 
 
+def _transition(dt: float) -> np.ndarray:
+    """``F(dt)``: ``x' = x + v dt`` for the four quantities and their velocities.
+
+    >>> float(_transition(0.5)[0, 4]), float(_transition(0.5)[4, 4])
+    (0.5, 1.0)
+    """
+    return np.eye(8) + dt * np.eye(8, k=4)
+
+
 class _Kalman:
-    """Constant-velocity Kalman filter on ``(cx, cy, a, h, vcx, vcy, va, vh)`` (ByteTrack's noise)."""
+    """Constant-velocity Kalman filter on ``(cx, cy, a, h, vcx, vcy, va, vh)``, velocities per second
+    (ByteTrack's noise per :data:`REFERENCE_STEP_S`; process noise ``Q(dt) = Q_ref dt / REFERENCE_STEP_S``)."""
 
     def __init__(self, box: np.ndarray) -> None:
         z = _to_xyah(box)
         self.x = np.concatenate([z, np.zeros(4)])
-        h = z[3]
-        std = np.array([2 * _W_POS * h, 2 * _W_POS * h, 1e-2, 2 * _W_POS * h, 10 * _W_VEL * h, 10 * _W_VEL * h, 1e-5, 10 * _W_VEL * h])
+        h, r = z[3], 1.0 / REFERENCE_STEP_S
+        std = np.array([2 * _W_POS * h, 2 * _W_POS * h, 1e-2, 2 * _W_POS * h,
+                        10 * _W_VEL * h * r, 10 * _W_VEL * h * r, 1e-5 * r, 10 * _W_VEL * h * r])
         self.p = np.diag(std**2)
 
-    def predict(self, lost: bool) -> None:
+    def predict(self, lost: bool, dt: float = REFERENCE_STEP_S) -> None:
         if lost:
             self.x[7] = 0.0  # a lost box keeps its height
-        h = self.x[3]
-        q = np.diag(np.array([_W_POS * h, _W_POS * h, 1e-2, _W_POS * h, _W_VEL * h, _W_VEL * h, 1e-5, _W_VEL * h]) ** 2)
-        self.x = _F @ self.x
-        self.p = _F @ self.p @ _F.T + q
+        h, r = self.x[3], 1.0 / REFERENCE_STEP_S
+        q_ref = np.array([_W_POS * h, _W_POS * h, 1e-2, _W_POS * h, _W_VEL * h * r, _W_VEL * h * r, 1e-5 * r, _W_VEL * h * r]) ** 2
+        f = _transition(dt)
+        self.x = f @ self.x
+        self.p = f @ self.p @ f.T + np.diag(q_ref * (dt / REFERENCE_STEP_S))
 
     def update(self, box: np.ndarray) -> None:
         h = self.x[3]
@@ -311,20 +341,29 @@ class Tracker:
         self._live: list[tuple[Track, _Kalman]] = []
         self._ended: list[Track] = []
         self._next_id = 1
+        self._t: float | None = None
 
     def update(self, boxes: object, scores: object, labels: Sequence[str], t: float) -> list[Track]:
-        """Advance one frame; returns the confirmed tracks matched in this frame."""
+        """Advance to the frame at time ``t`` (s, not before the previous frame's); returns the
+        confirmed tracks matched in this frame. The motion is predicted over the time since the
+        previous frame (:data:`REFERENCE_STEP_S` for the first)."""
         b, s = _check_frame(boxes, scores, labels, t)
+        if self._t is not None and t < self._t:
+            raise InputError(f"tracker frame at {t:g} s comes before the previous one at {self._t:g} s; frames must come in time order")
+        dt = REFERENCE_STEP_S if self._t is None else float(t) - self._t
+        self._t = float(t)
         o = self.options
         for trk, kf in self._live:
-            kf.predict(trk.lost > 0)
+            kf.predict(trk.lost > 0, dt)
         high = np.flatnonzero(s >= o.high_score)
         low = np.flatnonzero((s >= o.low_score) & (s < o.high_score))
         everyone = list(range(len(self._live)))
         pairs1, left_tracks, left_high = self._associate(everyone, high, b, labels, o.match_iou)
         recent = [i for i in left_tracks if self._live[i][0].lost == 0]
         pairs2, _, _ = self._associate(recent, low, b, labels, o.low_match_iou)
-        matched: dict[int, int] = dict(pairs1 + pairs2)
+        pairs3 = self._recover(left_tracks, left_high, b, labels, t, {p[0] for p in pairs2}) if o.recover_gate > 0 else []
+        left_high = [d for d in left_high if d not in {p[1] for p in pairs3}]
+        matched: dict[int, int] = dict(pairs1 + pairs2 + pairs3)
         for i, (trk, kf) in enumerate(self._live):
             if i in matched:
                 d = matched[i]
@@ -358,6 +397,24 @@ class Tracker:
         used_d = {p[1] for p in pairs}
         return pairs, [i for i in tracks if i not in used_t], [int(d) for d in dets if int(d) not in used_d]
 
+    def _recover(self, tracks: list[int], dets: list[int], b: np.ndarray, labels: Sequence[str], t: float,
+                 taken: set[int]) -> list[tuple[int, int]]:
+        """Hungarian matching of unmatched confirmed tracks to unmatched high-score detections on the
+        distance of bottom-centres: ``|bottom(det) - extrapolate_bottom(track, t)| <= recover_gate x median height``."""
+        cand = [i for i in tracks if i not in taken and self._live[i][0].confirmed]
+        if not cand or not dets:
+            return []
+        db = np.stack([(b[dets, 0] + b[dets, 2]) / 2, b[dets, 3]], axis=1)
+        cost = np.full((len(cand), len(dets)), _INFEASIBLE)
+        for r, i in enumerate(cand):
+            trk = self._live[i][0]
+            gate = self.options.recover_gate * float(np.median(trk.boxes[:, 3] - trk.boxes[:, 1]))
+            dist = np.hypot(*(db - extrapolate_bottom(trk, t)).T)
+            same = np.array([GATES[labels[d]] == GATES[trk.label] for d in dets])
+            cost[r] = np.where(same & (dist <= gate), dist / max(gate, 1e-9), _INFEASIBLE)
+        rows, cols = linear_assignment(cost)
+        return [(cand[r], dets[c]) for r, c in zip(rows, cols, strict=True) if cost[r, c] < _INFEASIBLE]
+
     def _birth(self, box: np.ndarray, label: str, t: float) -> None:
         trk = Track(hits=1)
         trk._add(t, box, label)
@@ -380,6 +437,23 @@ class Tracker:
     def tracks(self) -> list[Track]:
         """Every confirmed track so far, ended and live, by id (tentative frames included in each history)."""
         return sorted([t for t in self._ended if t.confirmed] + [t for t, _ in self._live if t.confirmed], key=lambda t: t.track_id)
+
+
+def extrapolate_bottom(track: Track, t: float, last: int = 5) -> np.ndarray:
+    """The track's bottom-centre at time ``t``, extrapolated linearly from its last ``last`` (5)
+    matched points: ``p(t) = p_n + (t - t_n) (p_n - p_k) / (t_n - t_k)`` (``k`` the oldest of them);
+    ``p_n`` itself when the track has one point or no time span.
+
+    >>> trk = Track(times=[0.0, 0.5], box_list=[(0, 0, 10, 10), (0, 10, 10, 20)])
+    >>> extrapolate_bottom(trk, 1.5).tolist()
+    [5.0, 40.0]
+    """
+    times = np.asarray(track.times[-last:], dtype=np.float64)
+    bottoms = track.bottoms[-last:]
+    span = float(times[-1] - times[0]) if len(times) > 1 else 0.0
+    if span <= 0:
+        return bottoms[-1]
+    return bottoms[-1] + (t - times[-1]) * (bottoms[-1] - bottoms[0]) / span
 
 
 def track_frames(frames: Sequence[tuple[object, object, Sequence[str], float]], options: TrackerOptions | None = None) -> list[Track]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -42,7 +43,7 @@ from analytics.footage.video import VIDEO_SUFFIXES, ClipStart, upload_start
 from analytics.formatting import format_counted
 from analytics.gpstrack import camera_zone, check_track, place_measurements, read_track
 from analytics.models import zoo
-from analytics.records import ClipMeasurements, Preview
+from analytics.records import ClipMeasurements, CountTables, Preview
 from analytics.settings import Settings
 from analytics.store import Store, catalog
 from analytics.visual.charts import class_share_figure, clip_indicator_table, headline_names
@@ -50,7 +51,7 @@ from analytics.visual.picker import MAP_SPANS, finer_span, fitting_span, picked_
 
 __all__ = [
     "ADVANCED_CHOICES", "MAP_SPANS", "AdvancedOptions",
-    "UPLOAD_FORMATS", "ClipReview", "ModelChoices", "Upload", "analyse_upload", "analysis_problems", "camera_slug",
+    "UPLOAD_FORMATS", "ClipReview", "ModelChoices", "Upload", "analyse_upload", "analysis_problems", "camera_slug", "counts_table",
     "existing_camera", "fetch_progress", "finer_span", "fitting_span", "forget_upload", "model_choices", "new_camera",
     "picked_position", "picker_figure", "position_problem", "progress_text", "receive_upload", "review_clip", "save_upload", "start_caption",
     "start_default", "stop_message", "placed_on_track",
@@ -289,18 +290,20 @@ class AdvancedOptions:
         return self.smoothing_method if smooth else "none"
 
     def analysis_options(
-        self, *, model: str, fps: float, smooth: bool = False, zones: ZonesSpec = None, start_time: datetime | None = None
+        self, *, model: str, fps: float, smooth: bool = False, zones: ZonesSpec = None, start_time: datetime | None = None,
+        count: bool = True,
     ) -> AnalysisOptions:
         """The page's analysis of an upload: these choices, the model, sampled frames a second, the
         smoothing toggle, zones and start time, with :data:`REVIEW_PREVIEWS` previews up to
-        :data:`REVIEW_WIDTH` pixels wide for the review.
+        :data:`REVIEW_WIDTH` pixels wide for the review. ``count``: detect, track and count where the
+        camera or the zones have count lines or dwell zones (the page's "Count" switch).
 
         >>> AdvancedOptions("flow").analysis_options(model="m", fps=2.0, smooth=True).smoothing
         'flow=0.4,sigma=2'
         """
         return AnalysisOptions.from_flags(
             fps=fps, temporal=self.temporal(smooth), model=model, refine=self.refine, tta=self.tta, zones=zones, start_time=start_time,
-            keep_previews=REVIEW_PREVIEWS, review_width=REVIEW_WIDTH,
+            keep_previews=REVIEW_PREVIEWS, review_width=REVIEW_WIDTH, count=count,
         )
 
 
@@ -377,6 +380,22 @@ class ClipReview:
             "(`--include-low-trust`; see `urbanlens clips`)."
         )
 
+    @property
+    def line_counts(self) -> pd.DataFrame | None:
+        """The clip's line counts (columns line, class, direction, count), None when the clip was not counted
+        (:func:`counts_table`)."""
+        return counts_table(self.measurements.counts)
+
+    @property
+    def counts_caption(self) -> str:
+        """How the clip was counted ("" when it was not)."""
+        c = self.measurements.counts
+        if c is None:
+            return ""
+        return (f"Counted with {c.detector_name} at {c.track_fps:g} frames/s ({c.n_tracked_frames} frames tracked): "
+                f"{format_counted(len(c.tracks), 'track')}, {format_counted(len(c.visits), 'zone visit')}. Detection and "
+                "tracking are checked against hand counts of two sample clips only (docs/counting.md).")
+
     def overlays(self) -> list[tuple[Preview, str]]:
         """Coloured previews with their captions (time into the clip)."""
         return [(p, f"t = {self.time_of(p.frame_pos):.1f} s · overlay") for p in self.result.overlays[:REVIEW_PREVIEWS]]
@@ -414,6 +433,34 @@ class ClipReview:
             fig.add_vline(x=t, line={"color": "#1f2933", "width": 2, "dash": "dot"},
                           annotation={"text": f"shown: {t:.1f} s", "font": {"size": 12}}, annotation_position="top")
         return fig
+
+
+def counts_table(counts: CountTables | None) -> pd.DataFrame | None:
+    """Crossings per line, class and direction (columns line, class, direction, count), None when not counted.
+
+    Every count line of the clip's geometry appears: a line nothing crossed has rows ``all``, ``in``
+    and ``out`` with count 0 (a real zero, not a missing row).
+
+    >>> from analytics.records import COUNT_COLUMNS
+    >>> empty = {k: pd.DataFrame(columns=list(v)) for k, v in COUNT_COLUMNS.items()}
+    >>> geo = '{"size": [10, 10], "zones": [{"name": "mid", "line": [[0, 5], [10, 5]]}]}'
+    >>> counts_table(CountTables("d", "0", 10.0, 3, geo, **empty)).values.tolist()
+    [['mid', 'all', 'in', 0], ['mid', 'all', 'out', 0]]
+    """
+    if counts is None:
+        return None
+    x = counts.crossings
+    table = (x.groupby(["line", "class", "direction"]).size().rename("count").reset_index() if len(x)
+             else pd.DataFrame(columns=["line", "class", "direction", "count"]))
+    try:
+        names = [str(o["name"]) for o in json.loads(counts.geometry_json)["zones"] if "line" in o]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        names = []
+    quiet = [n for n in names if n not in set(table["line"])]
+    zeros = pd.DataFrame([{"line": n, "class": "all", "direction": d, "count": 0} for n in quiet for d in ("in", "out")],
+                         columns=table.columns)
+    out = pd.concat([table, zeros], ignore_index=True) if len(zeros) else table
+    return out.astype({"count": "int64"}).reset_index(drop=True)
 
 
 def _refinement_caption(params: dict[str, Any]) -> str:

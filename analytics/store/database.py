@@ -42,6 +42,7 @@ have changed, so cached results can be kept until it does.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -57,7 +58,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analytics.errors import InputError, StoreError
+from analytics.errors import DataFormatError, InputError, StoreError, quote_value
 from analytics.geo import validate_cameras
 from analytics.records import ClipMeasurements
 from analytics.settings import DEFAULT_LOCK_TIMEOUT_S
@@ -484,6 +485,28 @@ class Store(CursorQueries):
             "SELECT zone, role, polygon_json, in_label, out_label, drawn_width, drawn_height FROM camera_zones "
             "WHERE camera_id = ? ORDER BY zone", [camera_id]
         )
+
+    def calibration(self, camera_id: str) -> np.ndarray | None:
+        """The camera's ground calibration (``camera_calibrations.homography_json``): a 3x3 homography from
+        image pixels to ground metres, None when the camera has none; a stored value that is not a finite
+        3x3 list of numbers is a :class:`~analytics.errors.DataFormatError`."""
+        text = self.scalar("SELECT homography_json FROM camera_calibrations WHERE camera_id = ?", [camera_id])
+        if text is None:
+            return None
+        try:
+            h = np.asarray(json.loads(str(text)), dtype=np.float64)
+        except (ValueError, TypeError):
+            h = np.zeros(0)
+        if h.shape != (3, 3) or not np.isfinite(h).all():
+            raise DataFormatError(f"camera {camera_id!r}: stored ground calibration {quote_value(text, 60)} is not a 3x3 list of "
+                                  "finite numbers; calibrate it again (`urbanlens cameras calibrate`)")
+        return h
+
+    def calibration_frame(self, camera_id: str) -> tuple[int, int] | None:
+        """(width, height) of the frame the camera's ground calibration was drawn on, None when it has none."""
+        row = self.cursor().execute(
+            "SELECT drawn_width, drawn_height FROM camera_calibrations WHERE camera_id = ?", [camera_id]).fetchone()
+        return (int(row[0]), int(row[1])) if row is not None else None
 
     # -- ingestion --------------------------------------------------------------------------
     def is_ingested(self, clip_sha256: str, settings_key: str) -> bool:

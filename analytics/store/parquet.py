@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -27,7 +28,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from analytics.errors import InputError, quote_value
-from analytics.records import OBJECT_GROUPS, ClipInfo, ClipMeasurements, RunInfo
+from analytics.records import COUNT_COLUMNS, OBJECT_GROUPS, ClipInfo, ClipMeasurements, CountTables, RunInfo
 from analytics.store import Store
 from analytics.store.database import CursorQueries
 from analytics.store.ingest import IngestResult, _frame_columns
@@ -49,9 +50,10 @@ from analytics.taxonomy import ClassSet
 from analytics.trust import assess_measurements
 
 __all__ = [
-    "CLIP_FORMAT", "CLIP_SCHEMA", "FRAME_COLUMNS_NEEDED", "MARKERS", "MAX_FOLDER_FILE_ROWS", "PARTITIONING", "ParquetSink",
+    "CLIP_FORMAT", "CLIP_SCHEMA", "COUNTS", "FRAME_COLUMNS_NEEDED", "MARKERS", "MAX_FOLDER_FILE_ROWS", "PARTITIONING", "ParquetSink",
     "ParquetStore", "check_clip_file", "check_frame_folder", "clip_file",
-    "clip_files", "clip_run_id", "clip_table", "clip_written", "export_frames", "import_clips", "read_clip", "write_clip",
+    "clip_files", "clip_run_id", "clip_table", "clip_written", "counts_folder", "export_frames", "import_clips", "read_clip", "read_counts",
+    "write_clip", "write_counts",
 ]
 
 PARTITIONING = ds.partitioning(pa.schema([("day", pa.string()), ("camera_id", pa.string())]), flavor="hive")
@@ -235,6 +237,65 @@ exists), then what rebuilds the clip's measurements for the database: the frame'
 pixels per class, its object boxes and its zone pixels."""
 
 
+COUNTS = "_counts"
+"""Folder of clips' count tables, ``_counts/<clip sha256>-<settings key[:16]>/`` with ``tracks``,
+``crossings`` and ``visits`` Parquet files and ``counts.json`` (detector, rate, geometry, params); the
+leading ``_`` keeps it out of the frame dataset."""
+
+_COUNT_KINDS = {
+    "track_id": pa.int64(), "class": pa.string(), "first_t_s": pa.float64(), "last_t_s": pa.float64(), "n_points": pa.int64(),
+    "path_px": pa.float64(), "path_m": pa.float64(), "speed_kmh": pa.float64(), "stationary": pa.bool_(), "line": pa.string(),
+    "t_s": pa.float64(), "direction": pa.string(), "zone": pa.string(), "enter_t_s": pa.float64(), "exit_t_s": pa.float64(),
+    "dwell_s": pa.float64(), "censored": pa.bool_(),
+}
+_COUNT_META = ("detector_name", "detector_sha256", "track_fps", "n_tracked_frames", "geometry_json", "calibrated", "n_speeds_dropped",
+               "params")
+
+
+def counts_folder(folder: str | Path, clip_sha256: str, settings_key: str) -> Path:
+    """Where a clip's count tables go: ``_counts/<sha256>-<settings key[:16]>`` under the clip folder.
+
+    >>> counts_folder("/pq", "ab" * 32, "k" * 64).relative_to("/pq").as_posix()[:12]
+    '_counts/abab'
+    """
+    return Path(folder) / COUNTS / f"{clip_sha256}-{settings_key[:16]}"
+
+
+def write_counts(folder: Path, counts: CountTables) -> None:
+    """Write a clip's count tables into the new folder ``folder`` (one Parquet file per table, typed by
+    :data:`_COUNT_KINDS`, and ``counts.json``): into a hidden temporary folder first, renamed into place."""
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name, columns in COUNT_COLUMNS.items():
+        df = getattr(counts, name)
+        schema = pa.schema([(c, _COUNT_KINDS[c]) for c in columns])
+        table = pa.table({c: pa.array([None if v is None or v != v else v for v in df[c].tolist()], _COUNT_KINDS[c]) for c in columns},
+                         schema=schema)
+        pq.write_table(table, tmp / f"{name}.parquet")
+    meta = {k: getattr(counts, k) for k in _COUNT_META}
+    (tmp / "counts.json").write_text(json.dumps(meta))
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+
+
+def read_counts(folder: Path) -> CountTables:
+    """A clip's count tables written by :func:`write_counts`; :class:`InputError` naming the folder and
+    what is wrong when a file is missing or unreadable, a column is missing or a value is refused."""
+    where = quote_value(f"{COUNTS}/{folder.name}", 120)
+    try:
+        meta = json.loads((folder / "counts.json").read_text())
+        tables = {name: pq.read_table(folder / f"{name}.parquet", columns=list(cols)).to_pandas() for name, cols in COUNT_COLUMNS.items()}
+        extra = {k: meta[k] for k in _COUNT_META}
+    except (OSError, ValueError, KeyError, TypeError, *READ_ERRORS) as exc:
+        raise InputError(f"{where}: the clip's count tables cannot be read ({quote_value(exc, 120)}); "
+                         f"expected the tracks, crossings and visits files and counts.json of `ingest --engine ray`") from None
+    try:
+        return CountTables(**extra, **tables)
+    except (InputError, TypeError) as exc:
+        raise InputError(f"{where}: {quote_value(exc, 200)}") from None
+
+
 def clip_run_id(clip_sha256: str, settings_key: str) -> int:
     """A run id without a counter: the first 63 bits of SHA-256(clip sha256 ":" settings key).
 
@@ -338,7 +399,8 @@ def write_clip(
     """Write one clip's file into ``folder`` atomically: whole or not at all. Returns its path.
 
     Steps: the rows go to a hidden temporary file beside the final one (``.clip-....tmp``, skipped by
-    every reader); the marker naming the final file is written (by rename); files of the same clip
+    every reader); a counted clip's count tables go to their folder (:func:`counts_folder`); the marker
+    naming the final file is written (by rename); files of the same clip
     under other settings are removed (they are superseded, as in the database); the temporary file
     is renamed into place (one rename, atomic on a POSIX file system). A process killed at any step
     leaves no visible partial clip: a marker whose file is missing counts as not written, and the
@@ -351,13 +413,17 @@ def write_clip(
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.tmp")
     pq.write_table(clip_table(m, camera), tmp)
+    if m.counts is not None:
+        write_counts(counts_folder(folder, m.clip.sha256, key), m.counts)
     marker = _marker(folder, m.clip.sha256, key)
     marker.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(marker, json.dumps({"path": final.relative_to(folder).as_posix(), "settings_key": key, "n_frames": m.n}))
+    _write_atomic(marker, json.dumps({"path": final.relative_to(folder).as_posix(), "settings_key": key, "n_frames": m.n,
+                                      "counts": m.counts is not None}))
     for other in marker.parent.glob(f"{m.clip.sha256}-*.json"):
         if other != marker:
             with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
                 (folder / json.loads(other.read_text())["path"]).unlink(missing_ok=True)
+            shutil.rmtree(folder / COUNTS / other.stem, ignore_errors=True)
             other.unlink(missing_ok=True)
     if before_rename is not None:
         before_rename(tmp)
@@ -372,7 +438,8 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def read_clip(path: str | Path) -> ClipMeasurements:
-    """The measurements of a clip file written by :func:`write_clip`.
+    """The measurements of a clip file written by :func:`write_clip`, with its count tables where the clip was counted
+    (:func:`read_counts`).
 
     Before a value is converted: the footer's claims are bounded (:func:`open_parquet`), the columns,
     their types and the metadata are checked (:func:`check_clip_file`), then every value against its
@@ -412,7 +479,20 @@ def read_clip(path: str | Path) -> ClipMeasurements:
         distress_crack_px=col["distress_crack_px"], distress_pothole_px=col["distress_pothole_px"], lon=col["lon"], lat=col["lat"],
         objects=pd.DataFrame(objects, columns=["frame_pos", *[f.name for f in _OBJECT]]),
         zone_pixels=pd.DataFrame(zones, columns=["frame_pos", *[f.name for f in _ZONE]]) if zones else None,
+        counts=_clip_counts(path, c["sha256"], meta["settings_key"], "counting" in r["params"]),
     )
+
+
+def _clip_counts(path: Path, clip_sha256: str, settings_key: str, counted: bool) -> CountTables | None:
+    """The count tables of the clip file at ``path`` (``day=/camera_id=/file`` under the folder), None for a
+    clip that was not counted; :class:`InputError` when a counted clip's tables are missing."""
+    folder = counts_folder(path.parent.parent.parent, clip_sha256, settings_key)
+    if not counted:
+        return None
+    if not folder.is_dir():
+        raise InputError(f"{quote_value(path.name)}: the clip was counted but its count tables ({COUNTS}/{folder.name}) are missing; "
+                         "write the clip again with `ingest --engine ray`")
+    return read_counts(folder)
 
 
 def check_clip_file(path: str | Path) -> dict[str, Any]:
@@ -525,12 +605,15 @@ class ParquetSink:
 
     def __init__(
         self, folder: str | Path, cameras: Mapping[str, Mapping[str, Any]], zones: Mapping[str, pd.DataFrame] | None = None,
-        *, before_rename: Callable[[Path], None] | None = None,
+        *, before_rename: Callable[[Path], None] | None = None, calibrations: Mapping[str, np.ndarray] | None = None,
+        calibration_frames: Mapping[str, tuple[int, int]] | None = None,
     ) -> None:
         self.path = Path(folder).expanduser()
         self._cameras = {str(k): dict(v) for k, v in cameras.items()}
         self._zones = dict(zones or {})
         self._before_rename = before_rename
+        self._calibrations = {str(k): np.asarray(v, dtype=np.float64) for k, v in (calibrations or {}).items()}
+        self._calibration_frames = {str(k): tuple(v) for k, v in (calibration_frames or {}).items()}
 
     def open_writer_early(self) -> None:
         """Nothing to open: each clip is a file of its own."""
@@ -551,6 +634,16 @@ class ParquetSink:
     def zones(self, camera_id: str) -> pd.DataFrame:
         z = self._zones.get(camera_id)
         return z.copy() if z is not None else pd.DataFrame(columns=["zone", "role", "polygon_json"])
+
+    def calibration(self, camera_id: str) -> np.ndarray | None:
+        """The camera's ground calibration handed to the job (``calibrations``), None when it has none."""
+        h = self._calibrations.get(camera_id)
+        return h.copy() if h is not None else None
+
+    def calibration_frame(self, camera_id: str) -> tuple[int, int] | None:
+        """(width, height) the camera's calibration was drawn on (``calibration_frames``), None when not given."""
+        size = self._calibration_frames.get(camera_id)
+        return (int(size[0]), int(size[1])) if size is not None else None
 
     def upsert_cameras(self, cameras: pd.DataFrame) -> int:
         """Refused: a cluster job writes clips of the database's cameras."""

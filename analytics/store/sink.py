@@ -3,8 +3,8 @@
 :func:`analytics.footage.pipeline.analyse_clip` and :func:`~analytics.footage.pipeline.save_analysis`
 take any object with these methods: the DuckDB :class:`~analytics.store.database.Store` and the
 cluster's :class:`~analytics.store.parquet.ParquetSink` both are one. In the order the pipeline
-calls them: ``reading()`` (one short read unit for the next three), ``camera()`` (unknown camera:
-:class:`~analytics.errors.InputError`), ``zones()``, ``is_ingested()``, ``open_writer_early()``
+calls them: ``reading()`` (one short read unit for the next ones), ``camera()`` (unknown camera:
+:class:`~analytics.errors.InputError`), ``zones()``, ``calibration()`` (where the clip is counted), ``is_ingested()``, ``open_writer_early()``
 while the last frames are segmented, then on saving ``upsert_cameras()`` (a new camera),
 ``set_zones()`` (zones given with the clip) and ``ingest()`` (one transaction), and
 ``drop_early_writer()`` at the end whatever happened.
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
 import pandas as pd
 
 from analytics.records import ClipMeasurements
@@ -36,6 +37,12 @@ class ClipSink(Protocol):
 
     def zones(self, camera_id: str) -> pd.DataFrame:
         """The camera's zones (columns zone, role, polygon_json), perhaps none."""
+
+    def calibration(self, camera_id: str) -> np.ndarray | None:
+        """The camera's ground calibration: a 3x3 homography from image pixels to ground metres, None when not calibrated."""
+
+    def calibration_frame(self, camera_id: str) -> tuple[int, int] | None:
+        """(width, height) of the frame the camera's ground calibration was drawn on, None when not calibrated."""
 
     def is_ingested(self, clip_sha256: str, settings_key: str) -> bool:
         """Whether the clip is stored already with these settings (it is then skipped)."""

@@ -104,12 +104,15 @@ else:
         st.plotly_chart(picker, key="analyse_map", on_select=_picked, selection_mode="points",
                         config={"displaylogo": False, "displayModeBar": False})
         st.caption("Click the map to place the camera (grey: stored cameras and district outlines; no street map offline).")
-zfile = st.file_uploader("Zones (optional JSON: [{\"name\", \"role\", \"polygon\": [[x, y], ...]}] in frame pixels)", type=["json"],
-                         key="analyse_zones")
+zfile = st.file_uploader("Zones (optional JSON: [{\"name\", \"role\", \"polygon\": [[x, y], ...]}] in frame pixels; count lines "
+                         "[{\"name\", \"line\": [[x1, y1], [x2, y2]]}])", type=["json"], key="analyse_zones")
 zones_bytes = zfile.getvalue() if zfile is not None else None
 tfile = st.file_uploader("GPS track (optional for a moving camera: GPX, NMEA or CSV of time, lat, lon); each frame is placed by "
                          "time when the clip is saved", type=["gpx", "nmea", "txt", "csv"], key="analyse_track")
 track_bytes = tfile.getvalue() if tfile is not None else None
+count = st.toggle("Count people, cyclists and vehicles", value=True, key="analyse_count",
+                  help="Where the camera or these zones have count lines or dwell zones: detect and track at 10 frames/s and count "
+                       "crossings by class and direction (slower). Off: segmentation only.")
 
 # -- 3. the model ---------------------------------------------------------------------------------
 st.markdown("##### 3 · Model and sampling")
@@ -184,7 +187,8 @@ if go_clicked and upload is not None and file is not None and camera is not None
     st.session_state["analyse_running"] = True  # still set on the next run only when this one was stopped midway
     bar = st.progress(0.0, text="Opening the clip…")
     try:
-        options = advanced.analysis_options(model=model_name, fps=float(fps), smooth=smooth, zones=zones_bytes, start_time=start_time)
+        options = advanced.analysis_options(model=model_name, fps=float(fps), smooth=smooth, zones=zones_bytes, start_time=start_time,
+                                            count=count)
         result = flow.analyse_upload(
             upload, file.getvalue(), camera, ui.user_store(), settings, options,
             progress=lambda done, total, rate, eta: bar.progress(*flow.progress_text(done, total, rate, eta)),
@@ -225,6 +229,11 @@ if state:
             st.image(preview.image, caption=f"t = {review.scrub_label(shown)} · sampled frame {shown + 1} of {review.measurements.n} · {what}",
                      width="stretch")
     st.plotly_chart(review.timeline(shown), key="analyse_shares", config={"displaylogo": False})
+    if review.line_counts is not None:
+        st.markdown("**Counts of this clip**")
+        st.dataframe(review.line_counts, hide_index=True, key="analyse_counts",
+                     column_config={"count": st.column_config.NumberColumn("count", format="%d")})
+        st.caption(escape_markdown(review.counts_caption))
     st.markdown("**Indicators of this clip**")
     st.dataframe(review.table, hide_index=True, width="stretch",
                  column_config={"frames": st.column_config.NumberColumn("frames", format="%d")})
