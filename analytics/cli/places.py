@@ -1,4 +1,4 @@
-"""``urbanlens cameras add|import|list`` and ``urbanlens districts import``."""
+"""``urbanlens cameras add|import|list|zones|calibrate`` and ``urbanlens districts import``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from analytics.cli._common import DbOption, console, open_db
-from analytics.geo import parse_zones, read_cameras_csv, read_districts_geojson
+from analytics.footage.countzones import CameraZones, read_camera_zones
+from analytics.geo import read_cameras_csv, read_districts_geojson
+from analytics.store import Store
 
 __all__ = [
     "cameras_app",
@@ -20,6 +22,7 @@ __all__ = [
     "cameras_add",
     "cameras_import",
     "cameras_list",
+    "cameras_zones",
     "districts_import",
     "register",
 ]
@@ -39,19 +42,52 @@ def cameras_add(
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
     heading: Annotated[float | None, typer.Option(help="View direction, degrees from north [0, 360].")] = None,
     kind: Annotated[str, typer.Option(help="fixed or mobile.")] = "fixed",
-    zones: Annotated[Path | None, typer.Option(help="Zones JSON (polygons in frame pixels with name and role).")] = None,
+    zones: Annotated[Path | None, typer.Option(
+        help="Zones JSON in frame pixels: segmentation zones (name, role, polygon), count lines (name, line, in, out) "
+             "and dwell zones (role dwell); with \"size\": [width, height] where it has lines or dwell zones.")] = None,
     db: DbOption = None,
 ) -> None:
     """Add (or update) one camera."""
-    zone_df = parse_zones(zones) if zones else None
     df = pd.DataFrame([{"camera_id": camera_id, "name": name or camera_id, "lon": lon, "lat": lat, "heading": heading, "kind": kind}])
     with open_db(db) as store:
+        read = read_camera_zones(zones, store.latest_clip_size(camera_id)) if zones else None
         store.upsert_cameras(df)
-        if zone_df is not None:
-            store.set_zones(camera_id, zone_df)
+        if read is not None:
+            store.set_zones(camera_id, read.rows)
         cam = store.camera(camera_id)
     where = f"in district {cam['district_id']}" if cam.get("district_id") else "outside every known district"
     console.print(f"Camera {camera_id} at {lat:.5f}, {lon:.5f} ({where}).", markup=False, highlight=False)
+    if read is not None:
+        _say_zones(read)
+
+
+def _say_zones(read: CameraZones) -> None:
+    roles = read.rows["role"].value_counts()
+    lines, dwell = int(roles.get("line", 0)), int(roles.get("dwell", 0))
+    console.print(f"Zones: {len(read.rows) - lines - dwell} segmentation zone(s), {lines} count line(s), {dwell} dwell zone(s).",
+                  markup=False, highlight=False)
+    for note in read.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
+
+
+def _replace_zones(store: Store, camera_id: str, zones: Path) -> CameraZones:
+    store.camera(camera_id)  # an unknown camera is refused before the file is read
+    read = read_camera_zones(zones, store.latest_clip_size(camera_id))
+    store.set_zones(camera_id, read.rows)
+    return read
+
+
+@cameras_app.command("zones")
+def cameras_zones(
+    camera_id: Annotated[str, typer.Argument(help="An existing camera's id.")],
+    zones: Annotated[Path, typer.Argument(help="Zones JSON (as for `cameras add --zones`); replaces the camera's zones.")],
+    db: DbOption = None,
+) -> None:
+    """Replace an existing camera's zones, count lines and dwell zones; a bad file changes nothing."""
+    with open_db(db) as store:
+        read = _replace_zones(store, camera_id, zones)
+    console.print(f"Camera {camera_id}: zones replaced from {zones}.", markup=False, highlight=False)
+    _say_zones(read)
 
 
 @cameras_app.command("import")
