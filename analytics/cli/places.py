@@ -11,6 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from analytics.cli._common import DbOption, console, open_db
+from analytics.errors import InputError
+from analytics.footage.calibration import apply_homography, homography_from_points, parse_points, rectangle_ground_points
 from analytics.footage.countzones import CameraZones, read_camera_zones
 from analytics.geo import read_cameras_csv, read_districts_geojson
 from analytics.store import Store
@@ -23,6 +25,7 @@ __all__ = [
     "cameras_import",
     "cameras_list",
     "cameras_zones",
+    "cameras_calibrate",
     "districts_import",
     "register",
 ]
@@ -88,6 +91,60 @@ def cameras_zones(
         read = _replace_zones(store, camera_id, zones)
     console.print(f"Camera {camera_id}: zones replaced from {zones}.", markup=False, highlight=False)
     _say_zones(read)
+
+
+def _ground(ground_points: str | None, rectangle: str | None) -> list[tuple[float, float]]:
+    if (ground_points is None) == (rectangle is None):
+        raise InputError("give either --ground-points (four x,y in metres) or --rectangle WIDTHxLENGTH (metres), not both or neither")
+    if rectangle is not None:
+        parts = rectangle.lower().split("x")
+        try:
+            width, length = (float(v) for v in parts) if len(parts) == 2 else (float("nan"), float("nan"))
+        except ValueError:
+            width = length = float("nan")
+        return rectangle_ground_points(width, length)
+    return parse_points(str(ground_points), "ground points")
+
+
+def _frame_size(text: str | None, store: Store, camera_id: str) -> tuple[int, int]:
+    if text is None:
+        size = store.latest_clip_size(camera_id)
+        if size is None:
+            raise InputError(f"camera {camera_id!r} has no clips yet: give --size WIDTHxHEIGHT, the frame the points were read on")
+        return size
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.isdigit() and 0 < int(p) <= 100_000 for p in parts):
+        raise InputError(f"--size {text[:30]!r}; expected WIDTHxHEIGHT in whole pixels such as 768x432")
+    return int(parts[0]), int(parts[1])
+
+
+@cameras_app.command("calibrate")
+def cameras_calibrate(
+    camera_id: Annotated[str, typer.Argument(help="An existing camera's id.")],
+    image_points: Annotated[str, typer.Option(help="Four image points in frame pixels: 'x,y x,y x,y x,y', in order around the shape.")],
+    ground_points: Annotated[str | None, typer.Option(help="Their ground positions in metres: 'X,Y X,Y X,Y X,Y', same order.")] = None,
+    rectangle: Annotated[str | None, typer.Option(
+        help="Instead of --ground-points: the points are the corners of a rectangle WIDTHxLENGTH metres "
+             "(e.g. 3.5x3 for a 3 m lane dash across a 3.5 m lane): first to second across, second to third along.")] = None,
+    size: Annotated[str | None, typer.Option(help="WIDTHxHEIGHT of the frame the points were read on (default: the camera's latest clip).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Store a ground calibration (a homography, image pixels to ground metres) so tracks get a speed."""
+    image = parse_points(image_points, "image points")
+    ground = _ground(ground_points, rectangle)
+    homography = homography_from_points(image, ground)
+    with open_db(db) as store:
+        store.camera(camera_id)
+        drawn = _frame_size(size, store, camera_id)
+        outside = [p for p in image if not (0 <= p[0] <= drawn[0] and 0 <= p[1] <= drawn[1])]
+        if outside:
+            raise InputError(f"image point ({outside[0][0]:g}, {outside[0][1]:g}) lies outside the {drawn[0]}x{drawn[1]} frame")
+        store.set_calibration(camera_id, {"homography": homography.tolist(), "image_points": [list(p) for p in image],
+                                          "ground_points": [list(p) for p in ground], "drawn_size": drawn})
+    mapped = apply_homography(homography, image)
+    sides = [float(((mapped[(i + 1) % 4] - mapped[i]) ** 2).sum() ** 0.5) for i in range(4)]
+    console.print(f"Camera {camera_id}: ground calibration stored for {drawn[0]}x{drawn[1]} frames; "
+                  f"sides of the shape on the ground: {', '.join(f'{d:.2f} m' for d in sides)}.", markup=False, highlight=False)
 
 
 @cameras_app.command("import")
