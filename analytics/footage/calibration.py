@@ -94,7 +94,8 @@ def check_points(points: Sequence[Sequence[float]], what: str) -> np.ndarray:
                 raise InputError(f"{what}: points {i + 1} and {j + 1} are the same ({p[i, 0]:g}, {p[i, 1]:g}); expected four distinct points")
     span = max(float(np.linalg.norm(p[i] - p[j])) for i in range(4) for j in range(i + 1, 4))
     for i, j, k in ((0, 1, 2), (0, 1, 3), (0, 2, 3), (1, 2, 3)):
-        area = abs(float(np.cross(p[j] - p[i], p[k] - p[i]))) / 2
+        (ux, uy), (vx, vy) = p[j] - p[i], p[k] - p[i]
+        area = abs(float(ux * vy - uy * vx)) / 2
         if area < COLLINEAR_TOLERANCE * span * span:
             raise InputError(f"{what}: points {i + 1}, {j + 1} and {k + 1} lie on one line; "
                              "expected four points, no three on a line (e.g. the corners of a road marking)")
