@@ -74,7 +74,8 @@ def _run_filter(selection: Selection) -> tuple[str, dict[str, Any]]:
 
 def _event_window(selection: Selection, column: str) -> tuple[str, dict[str, Any]]:
     """Extra conditions on an event time ``column`` (fixed text): the period's days and hours of day."""
-    cond, params = [], {}
+    cond: list[str] = []
+    params: dict[str, Any] = {}
     if selection.start is not None:
         cond.append(f"{column} >= $t0")
         params["t0"] = datetime.combine(selection.start, time.min)
@@ -212,10 +213,11 @@ def visit_stats(source: Store | ParquetStore, selection: Selection, by: str = "t
     if visits.empty:
         stats = pd.DataFrame(columns=[*keys, "count", "mean_dwell_s", "p85_dwell_s", "peak_occupancy", "censored"])
     else:
-        stats = visits.groupby(keys, sort=False).apply(lambda g: pd.Series({
-            "count": len(g), "mean_dwell_s": float(g["dwell_s"].mean()), "p85_dwell_s": float(g["dwell_s"].quantile(0.85)),
+        stats = pd.DataFrame([{
+            **dict(zip(keys, k, strict=True)), "count": len(g), "mean_dwell_s": float(g["dwell_s"].mean()),
+            "p85_dwell_s": float(g["dwell_s"].quantile(0.85)),
             "peak_occupancy": peak_concurrent(g["enter_e"].to_numpy(), g["exit_e"].to_numpy()),
-            "censored": int(g["censored"].sum())}), include_groups=False).reset_index()
+            "censored": int(g["censored"].sum())} for k, g in visits.groupby(keys, sort=False)])
     grid = _grid(runs, by, selection, "dwell", CROSSING_CLASSES)
     cols = ["camera_id", "zone", "class", *([by] if by != "total" else []), "count", "mean_dwell_s", "p85_dwell_s",
             "peak_occupancy", "censored", "observed_s"]
