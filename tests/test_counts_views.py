@@ -9,7 +9,9 @@ from datetime import datetime
 import pandas as pd
 import pytest
 from helpers import clip_from_pixels, count_tables, store_with_cameras
+from typer.testing import CliRunner
 
+from analytics.cli import app
 from analytics.errors import DataFormatError, InputError
 from analytics.footage.countzones import geometry_from_rows, read_camera_zones
 from analytics.selection import Selection
@@ -110,3 +112,23 @@ def test_counts_respect_the_period(counted):
         with pytest.raises(InputError, match="counts by 'week'"):
             crossing_counts(store, Selection(), "week")
     assert none.empty
+
+
+def test_urbanlens_counts_writes_json_csv_and_a_table(counted):
+    runner = CliRunner()
+    res = runner.invoke(app, ["counts", "--camera", "cam", "--by", "day", "--format", "json", "--db", counted])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    cars_in = [r for r in data["crossings"] if r["class"] == "car" and r["direction"] == "in"]
+    assert cars_in == [{"line": "mid", "direction": "in", "direction_label": "northbound", "class": "car", "day": "2026-05-04",
+                        "count": 2, "observed_s": 20.0}]
+    assert {"zone", "class", "count", "mean_dwell_s", "day"} <= set(data["visits"][0])
+    csv = runner.invoke(app, ["counts", "--camera", "cam", "--by", "clip", "--format", "csv", "--db", counted])
+    assert csv.exit_code == 0 and csv.stdout.splitlines()[0].startswith("period_start,period_end,line,direction")
+    table = runner.invoke(app, ["counts", "--camera", "cam", "--db", counted])
+    assert table.exit_code == 0 and "Crossings" in table.stdout and "mid" in table.stdout
+
+
+def test_urbanlens_counts_refuses_a_camera_that_does_not_count(counted):
+    res = CliRunner().invoke(app, ["counts", "--camera", "other", "--db", counted])
+    assert res.exit_code != 0 and "has no count lines or dwell zones" in str(res.exception)

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from analytics import __version__
-from analytics.cli import annotate, city, clips, cluster, dashboard, evaluate, ingest, models, places, report, samples
+from analytics.cli import annotate, city, clips, cluster, counts, dashboard, evaluate, ingest, models, places, report, samples
 from analytics.cli._common import console, error_line
 from analytics.errors import UrbanLensError
 
@@ -27,7 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = (city, places, models, samples, ingest, cluster, clips, evaluate, annotate, report, dashboard)
+COMMAND_MODULES = (city, places, models, samples, ingest, cluster, clips, evaluate, annotate, report, dashboard, counts)
 
 
 def _print_version(value: bool) -> None:
