@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from analytics.cli import app
 from analytics.errors import DataFormatError, InputError
 from analytics.footage.countzones import geometry_from_rows, read_camera_zones
+from analytics.indicators import congestion_with_tracks, count_rates, people_per_hour_basis, poisson_interval
 from analytics.selection import Selection
 from analytics.store import Store
 from analytics.store.counts import counting_cameras, crossing_counts, speed_v85, stationary_share, visit_stats
@@ -132,3 +133,20 @@ def test_urbanlens_counts_writes_json_csv_and_a_table(counted):
 def test_urbanlens_counts_refuses_a_camera_that_does_not_count(counted):
     res = CliRunner().invoke(app, ["counts", "--camera", "other", "--db", counted])
     assert res.exit_code != 0 and "has no count lines or dwell zones" in str(res.exception)
+
+
+def test_counted_rates_have_poisson_intervals_and_replace_the_estimate_where_a_camera_counts(counted):
+    with Store(counted, read_only=True) as store:
+        crossings = crossing_counts(store, Selection(), "hour")
+    rates = count_rates(crossings).set_index("indicator")
+    # 2 cars and 1 person over 20 s of counted footage (two 10 s clips, one line)
+    assert rates.loc["vehicles_per_hour", "value"] == pytest.approx(2 * 3600 / 20)
+    assert rates.loc["people_per_hour_counted", "hours"] == pytest.approx(20 / 3600)
+    low, high = poisson_interval(2)
+    assert rates.loc["vehicles_per_hour", "ci_high"] == pytest.approx(float(high) * 3600 / 20)
+    assert rates.loc["cyclists_per_hour", "value"] == 0 and rates.loc["cyclists_per_hour", "ci_high"] > 0
+    wide = pd.DataFrame({"camera_id": ["cam", "other"], "people_per_hour": [999.0, 50.0]})
+    both = people_per_hour_basis(wide, count_rates(crossings)).set_index("camera_id")
+    assert both.loc["cam", "people_per_hour"] == pytest.approx(180.0) and both.loc["cam", "people_per_hour_basis"] == "counted"
+    assert both.loc["other", "people_per_hour"] == 50.0 and both.loc["other", "people_per_hour_basis"] == "estimated"
+    assert congestion_with_tracks(0.45, 0.0, 0.9) == "jammed" and congestion_with_tracks(0.45, 0.0, float("nan")) == "heavy"
