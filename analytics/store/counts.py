@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.errors import InputError, quote_value
+from analytics.indicators import COUNT_INDICATORS, count_rates
 from analytics.records import COUNT_CLASSES
 from analytics.selection import Selection
 from analytics.store.database import Store
@@ -38,6 +39,7 @@ __all__ = [
     "stationary_share",
     "counting_cameras",
     "peak_concurrent",
+    "camera_count_summary",
 ]
 
 COUNT_BY = ("hour", "day", "clip", "total")
@@ -270,3 +272,30 @@ def counting_cameras(source: Store | ParquetStore) -> list[str]:
     df = source.query_df("SELECT DISTINCT camera_id FROM camera_zones WHERE role IN ('line', 'dwell') "
                          "UNION SELECT DISTINCT camera_id FROM count_runs ORDER BY 1")
     return [str(c) for c in df["camera_id"]]
+
+
+def camera_count_summary(source: Store | ParquetStore, selection: Selection) -> pd.DataFrame:
+    """One row per counting camera in ``selection``: the rate indicators of :data:`~analytics.indicators.COUNT_INDICATORS`
+    (``<name>``, ``<name>_low``, ``<name>_high``: per hour counted, Poisson 95% interval), ``hours``
+    counted, ``v85`` (km/h, NaN uncalibrated), ``stationary_vehicles`` (share), ``mean_dwell`` (over all
+    visits to its dwell zones), ``p85_dwell`` and ``peak_occupancy`` (the largest over its zones and
+    classes; NaN without visits), and ``per_hour`` (people, cyclists and vehicles together)."""
+    rates = count_rates(crossing_counts(source, selection, "total"), ["camera_id"])
+    if rates.empty:
+        return pd.DataFrame(columns=["camera_id", "per_hour", "hours"])
+    wide = rates.pivot(index="camera_id", columns="indicator", values=["value", "ci_low", "ci_high"])
+    out = pd.DataFrame(index=wide.index)
+    for name in (n for n, i in COUNT_INDICATORS.items() if i.kind == "rate"):
+        out[name], out[f"{name}_low"], out[f"{name}_high"] = wide[("value", name)], wide[("ci_low", name)], wide[("ci_high", name)]
+    out["hours"] = rates.groupby("camera_id")["hours"].first()
+    out["per_hour"] = out[[n for n, i in COUNT_INDICATORS.items() if i.kind == "rate"]].sum(axis=1)
+    out["v85"] = speed_v85(source, selection, "total").set_index("camera_id")["v85_kmh"].reindex(out.index)
+    out["stationary_vehicles"] = stationary_share(source, selection).set_index("camera_id")["stationary_share"].reindex(out.index)
+    visits = visit_stats(source, selection.with_(cameras=list(out.index)), "total")
+    seen = visits[visits["count"] > 0]
+    if not seen.empty:
+        sums = seen.assign(total=seen["mean_dwell_s"] * seen["count"]).groupby("camera_id")[["total", "count"]].sum()
+        out["mean_dwell"] = sums["total"] / sums["count"]
+        out["p85_dwell"] = seen.groupby("camera_id")["p85_dwell_s"].max()
+        out["peak_occupancy"] = seen.groupby("camera_id")["peak_occupancy"].max()
+    return out.reset_index()

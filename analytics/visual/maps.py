@@ -73,6 +73,9 @@ __all__ = [
     "choropleth",
     "camera_location_figure",
     "ZONE_COLORS",
+    "COUNT_LINE_COLOR",
+    "add_count_symbols",
+    "line_arrows",
     "zones_figure",
 ]
 
@@ -478,7 +481,7 @@ def camera_location_figure(
     return set_extent(fig, extent)
 
 
-ZONE_COLORS = {"sidewalk": "#E69F00", "lane": "#56B4E9", "crossing": "#F0E442", "plaza": "#CC79A7", "bike_lane": "#009E73",
+ZONE_COLORS = {"dwell": "#0072B2", "sidewalk": "#E69F00", "lane": "#56B4E9", "crossing": "#F0E442", "plaza": "#CC79A7", "bike_lane": "#009E73",
                "parking": "#0072B2", "other": "#ffffff"}
 
 
@@ -492,6 +495,9 @@ def zones_figure(zones: pd.DataFrame, width: int, height: int, image: bytes | No
         fig.add_layout_image(source=uri, x=0, y=0, sizex=width, sizey=height, xref="x", yref="y", sizing="stretch", layer="below")
     for z in rows(zones):
         pts = json.loads(z.polygon_json)
+        if z.role == "line":
+            _add_count_line(fig, str(z.zone), pts, getattr(z, "in_label", None), getattr(z, "out_label", None))
+            continue
         colour = ZONE_COLORS.get(z.role, "#ffffff")
         fig.add_trace(
             go.Scatter(
@@ -505,3 +511,55 @@ def zones_figure(zones: pd.DataFrame, width: int, height: int, image: bytes | No
     fig.update_xaxes(visible=False, range=[0, width], constrain="domain")
     fig.update_yaxes(visible=False, range=[height, 0], scaleanchor="x", constrain="domain")
     return fig
+
+
+COUNT_LINE_COLOR = "#D81B60"
+
+
+def line_arrows(start: Sequence[float], end: Sequence[float], length: float = 28.0) -> dict[str, tuple[float, float, float, float]]:
+    """Arrows from the middle of a count line for its two directions: ``in`` points to the left of
+    ``start → end`` on screen (y down), ``out`` to the right (:mod:`analytics.footage.lines`).
+    Each is ``(x0, y0, x1, y1)``, ``length`` pixels long along the line's normal.
+
+    >>> line_arrows((0, 50), (100, 50))
+    {'in': (50.0, 50.0, 50.0, 22.0), 'out': (50.0, 50.0, 50.0, 78.0)}
+    """
+    (ax, ay), (bx, by) = (float(start[0]), float(start[1])), (float(end[0]), float(end[1]))
+    mx, my = (ax + bx) / 2, (ay + by) / 2
+    norm = math.hypot(bx - ax, by - ay) or 1.0
+    rx, ry = -(by - ay) / norm, (bx - ax) / norm  # the right of a → b on screen (y down)
+    return {"in": (mx, my, mx - length * rx, my - length * ry), "out": (mx, my, mx + length * rx, my + length * ry)}
+
+
+def _add_count_line(fig: go.Figure, name: str, pts: list[list[float]], in_label: object, out_label: object) -> None:
+    """A count line with its name and an arrow per direction, labelled with the direction's name."""
+    fig.add_trace(go.Scatter(x=[pts[0][0], pts[1][0]], y=[pts[0][1], pts[1][1]], mode="lines+markers",
+                             line={"color": COUNT_LINE_COLOR, "width": 4}, marker={"size": 7}, name=plot_text(f"{name} (count line)"),
+                             hovertext=plot_text(f"count line {name}"), hoverinfo="text"))
+    labels = {"in": in_label if isinstance(in_label, str) and in_label else "in",
+              "out": out_label if isinstance(out_label, str) and out_label else "out"}
+    for direction, (x0, y0, x1, y1) in line_arrows(pts[0], pts[1]).items():
+        fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y", showarrow=True, arrowhead=3,
+                           arrowwidth=2, arrowcolor=COUNT_LINE_COLOR, text=plot_text(labels[direction]),
+                           font={"color": "white", "size": 11}, bgcolor="rgba(0,0,0,0.6)")
+
+
+def add_count_symbols(fig: go.Figure, counts: pd.DataFrame, tiles: bool = False) -> go.Figure:
+    """Counting cameras as squares whose area grows with their crossings per hour (people + cyclists + vehicles).
+
+    ``counts`` has camera_id, name, lon, lat, per_hour and text (hover); the largest square is
+    30 px across, a square's side ∝ √per_hour so that its area is proportional to the count.
+    """
+    if counts.empty:
+        return fig
+    rate = counts["per_hour"].to_numpy(dtype=float)
+    top = float(np.nanmax(rate)) if np.isfinite(rate).any() and np.nanmax(rate) > 0 else 1.0
+    size = 8 + 22 * np.sqrt(np.clip(np.nan_to_num(rate), 0, None) / top)
+    marker: dict[str, Any] = {"size": size.tolist(), "color": "rgba(216, 27, 96, 0.55)"}
+    if not tiles:
+        marker |= {"symbol": "square", "line": {"color": COUNT_LINE_COLOR, "width": 1.5}}
+    return fig.add_trace(_scatter(
+        tiles, counts["lon"].tolist(), counts["lat"].tolist(), mode="markers", name="counts (size: crossings per hour)",
+        marker=marker, hovertext=[plot_text(t) for t in counts["text"]], hoverinfo="text",
+        customdata=[f"camera:{c}" for c in counts["camera_id"]],
+    ))
