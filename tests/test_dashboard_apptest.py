@@ -159,6 +159,14 @@ def test_camera_page_shows_counts_where_the_camera_counts(demo_db: Path) -> None
     assert not at.metric and not any("Counts by hour" in t for t in chart_titles(at))  # a camera that does not count
 
 
+def test_overview_map_sizes_counting_cameras_by_their_counts(demo_db: Path) -> None:
+    at = run_page("views/overview.py")
+    no_exception(at)
+    [symbols] = [t for s in chart_specs(at) for t in s["data"] if t.get("name") == "counts (size: crossings per hour)"]
+    assert sorted(symbols["customdata"]) == ["camera:old-town-1", "camera:university-2"]
+    assert max(symbols["marker"]["size"]) == 30 and "people/h" in symbols["hovertext"][0]
+
+
 def test_data_page_imports_cameras_and_reports_bad_rows(empty_db: Path) -> None:
     at = run_page("views/data.py")
     at.file_uploader(key="data_cameras_csv").set_value(("bad.csv", b"camera_id,name,lon,lat\ncam 1,A,200,10\n", "text/csv")).run()

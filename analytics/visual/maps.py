@@ -27,7 +27,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analytics.errors import InputError
-from analytics.formatting import MISSING_TEXT, format_count, format_interval, format_value
+from analytics.formatting import MISSING_TEXT, format_count, format_count_value, format_interval, format_value
 from analytics.geo import district_of_points, h3_boundary_geojson, polygon_rings
 from analytics.visual.charts import FONT, indicator_title, plot_text, rows
 from analytics.visual.layers import (
@@ -75,6 +75,7 @@ __all__ = [
     "ZONE_COLORS",
     "COUNT_LINE_COLOR",
     "add_count_symbols",
+    "count_symbol_rows",
     "line_arrows",
     "zones_figure",
 ]
@@ -563,3 +564,23 @@ def add_count_symbols(fig: go.Figure, counts: pd.DataFrame, tiles: bool = False)
         marker=marker, hovertext=[plot_text(t) for t in counts["text"]], hoverinfo="text",
         customdata=[f"camera:{c}" for c in counts["camera_id"]],
     ))
+
+
+def count_symbol_rows(summary: pd.DataFrame, cameras: pd.DataFrame) -> pd.DataFrame:
+    """The rows :func:`add_count_symbols` draws: each counting camera of ``summary``
+    (:func:`analytics.store.counts.camera_count_summary`) at its position, with a hover text of its rates.
+
+    >>> s = pd.DataFrame({"camera_id": ["a"], "per_hour": [90.0], "people_per_hour_counted": [60.0], "cyclists_per_hour": [10.0],
+    ...                   "vehicles_per_hour": [20.0], "hours": [2.0]})
+    >>> c = pd.DataFrame({"camera_id": ["a", "b"], "name": ["Main St", "Park"], "lon": [1.0, 2.0], "lat": [3.0, 4.0]})
+    >>> count_symbol_rows(s, c)[["camera_id", "per_hour", "text"]].values.tolist()
+    [['a', 90.0, 'Main St: 60 people/h, 10 cyclists/h, 20 vehicles/h (2.0 h counted)']]
+    """
+    cols = ["camera_id", "name", "lon", "lat", "per_hour", "text"]
+    if summary.empty:
+        return pd.DataFrame(columns=cols)
+    df = summary.merge(cameras[["camera_id", "name", "lon", "lat"]], on="camera_id", how="inner")
+    rates = ("people_per_hour_counted", "cyclists_per_hour", "vehicles_per_hour")
+    df["text"] = [f"{r['name']}: " + ", ".join(format_count_value(n, float(r[n])) for n in rates) + f" ({r['hours']:.1f} h counted)"
+                  for _, r in df.iterrows()]
+    return pd.DataFrame(df[cols])
