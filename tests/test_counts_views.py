@@ -15,6 +15,7 @@ from analytics.cli import app
 from analytics.errors import DataFormatError, InputError
 from analytics.footage.countzones import geometry_from_rows, read_camera_zones
 from analytics.indicators import congestion_with_tracks, count_rates, people_per_hour_basis, poisson_interval
+from analytics.reports.content import COUNTS_HEADER, COUNTS_TEXT, build_report
 from analytics.selection import Selection
 from analytics.store import Store
 from analytics.store.counts import counting_cameras, crossing_counts, speed_v85, stationary_share, visit_stats
@@ -150,3 +151,11 @@ def test_counted_rates_have_poisson_intervals_and_replace_the_estimate_where_a_c
     assert both.loc["cam", "people_per_hour"] == pytest.approx(180.0) and both.loc["cam", "people_per_hour_basis"] == "counted"
     assert both.loc["other", "people_per_hour"] == 50.0 and both.loc["other", "people_per_hour_basis"] == "estimated"
     assert congestion_with_tracks(0.45, 0.0, 0.9) == "jammed" and congestion_with_tracks(0.45, 0.0, float("nan")) == "heavy"
+
+
+def test_reports_carry_a_counts_section_with_intervals(counted):
+    with Store(counted, read_only=True) as store:
+        content = build_report(store, Selection(min_frames=1))
+    [row] = content.counts
+    assert row[0] == "cam" and row[4].startswith("360 vehicles/h (") and "Poisson" in COUNTS_TEXT
+    assert COUNTS_HEADER[4] == "Vehicles per hour"

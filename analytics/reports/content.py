@@ -51,6 +51,8 @@ from analytics.reports.parts import (
 )
 from analytics.reports.wording import (
     ADJUSTED_PARTS_TEXT,
+    COUNTS_HEADER,
+    COUNTS_TEXT,
     DAMAGE_MODEL_THRESHOLD,
     DISTRESS_THRESHOLD,
     LOW_CONFIDENCE_CAMERA,
@@ -58,6 +60,7 @@ from analytics.reports.wording import (
     SPREAD_INDICATORS,
     camera_columns,
     caveats,
+    count_rows,
     coverage_notes,
     damage_finding_text,
     day_caption,
@@ -74,6 +77,7 @@ from analytics.reports.wording import (
 from analytics.selection import Selection
 from analytics.store import reporting
 from analytics.store.catalog import trust_counts
+from analytics.store.counts import camera_count_summary
 
 if TYPE_CHECKING:
     from analytics.store import Store
@@ -81,6 +85,8 @@ if TYPE_CHECKING:
 __all__ = [
     "ADJUSTED_PARTS_TEXT",
     "CAMERA_INDICATORS",
+    "COUNTS_HEADER",
+    "COUNTS_TEXT",
     "DAMAGE_MODEL_THRESHOLD",
     "DISTRESS_THRESHOLD",
     "GENERAL_WEAKNESSES",
@@ -100,6 +106,7 @@ __all__ = [
     "ReportContent",
     "Sources",
     "build_report",
+    "count_rows",
     "camera_columns",
     "damage_finding_text",
     "day_caption",
@@ -403,7 +410,17 @@ def build_report(
         min_frames=min_frames, accuracy=_accuracy(store, cameras, main_indicator), adjusted=adjusted,
         adjustment_note=f"{ADJUSTED_PARTS_TEXT} Summary: {adjustment_summary(area)}" if adjusted else "",
         include_low_trust=lt, low_trust_left_out=0 if lt else trust_counts(store, sel)["low"],
+        counts=_counts(store, sel),
     )
+
+
+def _counts(store: Store, selection: Selection) -> tuple[tuple[str, ...], ...]:
+    """The counts table of the area's counting cameras (empty where none counts)."""
+    summary = camera_count_summary(store, selection)
+    if summary.empty:
+        return ()
+    names = {str(r["camera_id"]): str(r["name"]) for r in store.cameras().to_dict("records")}
+    return count_rows(summary, names)
 
 
 def _headline(

@@ -39,7 +39,7 @@ from reportlab.platypus import (
 from analytics.formatting import format_cell, format_count, format_previous, format_value
 from analytics.indicators import HEADLINE, INDICATORS
 from analytics.reports import figures
-from analytics.reports.content import SHORT_LABELS, ReportContent, camera_columns, day_caption, day_heading, format_lonlat
+from analytics.reports.content import COUNTS_HEADER, COUNTS_TEXT, SHORT_LABELS, ReportContent, camera_columns, day_caption, day_heading, format_lonlat
 
 __all__ = ["ACCENT", "GRID", "LIGHT", "MARGIN", "MUTED", "TEXT_W", "WARN_BG", "WARN_EDGE", "render_pdf", "story", "write_pdf"]
 
@@ -280,6 +280,16 @@ def _cameras(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     return out
 
 
+def _counts(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """The counts section: one row per counting camera (nothing where no camera counts)."""
+    if not c.counts:
+        return []
+    w = (TEXT_W - 38 * mm - 18 * mm) / 4
+    return [CondPageBreak(40 * mm), _p("Counts", st["h2"]),
+            _table([list(COUNTS_HEADER), *[list(r) for r in c.counts]], [38 * mm, 18 * mm, w, w, w, w], st),
+            _p(COUNTS_TEXT, st["caption"])]
+
+
 def _damage(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     out: list[Flowable] = [CondPageBreak(40 * mm), _p("Road damage findings", st["h2"])]
     if not c.damage:
@@ -347,7 +357,7 @@ def story(c: ReportContent) -> list[Flowable]:
     st = _styles()
     out = _title(c, st)
     if c.has_data:  # without footage there is nothing to summarise: the box under the title says so
-        out += _summary(c, st) + _map(c, st) + _patterns(c, st) + _cameras(c, st) + _damage(c, st)
+        out += _summary(c, st) + _map(c, st) + _patterns(c, st) + _cameras(c, st) + _counts(c, st) + _damage(c, st)
     out += _coverage(c, st) + _methods(c, st) + _sources(c, st)  # summary first; sources and model hashes in the appendix
     return out
 
