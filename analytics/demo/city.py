@@ -375,6 +375,24 @@ def demo_counts(rng: np.random.Generator, cam: dict[str, object], did: str, star
     )
 
 
+def _zoned_cameras(store: Store, rng: np.random.Generator) -> list[dict[str, object]]:
+    """The stored cameras as dicts, each with its ``look``; zones (a sidewalk, and count geometry on
+    :data:`COUNTING_CAMERAS`) stored for :data:`ZONED_CAMERAS`."""
+    cam_rows: list[dict[str, object]] = [{str(k): v for k, v in r.items()} for r in store.cameras().to_dict("records")]
+    for cam in cam_rows:
+        if cam["camera_id"] in ZONED_CAMERAS:
+            zone = pd.DataFrame([{"zone": "sidewalk", "role": "sidewalk",
+                                  "polygon_json": json.dumps([[0, 250], [250, 200], [300, 384], [0, 384]])}])
+            if cam["camera_id"] in COUNTING_CAMERAS:
+                zone = pd.concat([zone, read_camera_zones(json.dumps(demo_count_geometry(str(cam["camera_id"]))).encode()).rows],
+                                 ignore_index=True)
+            store.set_zones(str(cam["camera_id"]), zone, synthetic=True)
+            cam["zones"] = True
+        look_keys = ("road", "sidewalk", "built", "vegetation", "terrain", "sky", "traffic", "peds", "damage")
+        cam["look"] = {k: float(np.exp(rng.normal(0, 0.25))) for k in look_keys}
+    return cam_rows
+
+
 def build_demo(path: str | Path, force: bool = False, seed: int = 7, days: int = DEMO_DAYS, start: date = DEMO_START) -> DemoSummary:
     """Build the demo database at ``path`` from scratch.
 
@@ -402,18 +420,7 @@ def build_demo(path: str | Path, force: bool = False, seed: int = 7, days: int =
         store.upsert_districts(demo_districts())
         cams = demo_cameras(rng)
         store.upsert_cameras(cams)
-        cam_rows: list[dict[str, object]] = [{str(k): v for k, v in r.items()} for r in store.cameras().to_dict("records")]
-        for cam in cam_rows:
-            if cam["camera_id"] in ZONED_CAMERAS:
-                zone = pd.DataFrame([{"zone": "sidewalk", "role": "sidewalk",
-                                      "polygon_json": json.dumps([[0, 250], [250, 200], [300, 384], [0, 384]])}])
-                if cam["camera_id"] in COUNTING_CAMERAS:
-                    zone = pd.concat([zone, read_camera_zones(json.dumps(demo_count_geometry(str(cam["camera_id"]))).encode()).rows],
-                                     ignore_index=True)
-                store.set_zones(cam["camera_id"], zone, synthetic=True)
-                cam["zones"] = True
-            look_keys = ("road", "sidewalk", "built", "vegetation", "terrain", "sky", "traffic", "peds", "damage")
-            cam["look"] = {k: float(np.exp(rng.normal(0, 0.25))) for k in look_keys}
+        cam_rows = _zoned_cameras(store, rng)
         n_clips = n_frames = 0
         for d in range(days):
             day = start + timedelta(days=d)
