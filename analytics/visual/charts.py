@@ -682,6 +682,7 @@ def counts_figure(crossings: pd.DataFrame, period: str, title: str = "Counts by 
     directions = prof[["direction", "direction_label"]].drop_duplicates().sort_values("direction")
     fig = make_subplots(rows=1, cols=len(directions), shared_yaxes=True, horizontal_spacing=0.04,
                         subplot_titles=[plot_text(f"{d.direction_label} ({d.direction})") for d in rows(directions)])
+    shown: set[str] = set()  # each class in the legend once, from the first panel it appears in
     for i, d in enumerate(rows(directions), start=1):
         part = prof[prof["direction"] == d.direction]
         for cls, colour in COUNT_CLASS_COLORS.items():
@@ -689,11 +690,12 @@ def counts_figure(crossings: pd.DataFrame, period: str, title: str = "Counts by 
             if sel.empty or sel["count"].sum() == 0:
                 continue
             fig.add_trace(go.Bar(
-                x=sel["hour_of_day"], y=sel["rate"], name=cls, marker_color=colour, legendgroup=cls, showlegend=i == 1,
+                x=sel["hour_of_day"], y=sel["rate"], name=cls, marker_color=colour, legendgroup=cls, showlegend=cls not in shown,
                 hovertext=[f"{cls} · {h:02d}:00 · {r:,.0f} per hour ({c:,} counted)" for h, r, c in
                            zip(sel["hour_of_day"], sel["rate"], sel["count"], strict=True)], hoverinfo="text",
             ), row=1, col=i)
-    fig.update_layout(barmode="stack")
+            shown.add(cls)
+    fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
     fig.update_xaxes(title_text="hour of day", dtick=2, range=[-0.5, 23.5])
     fig.update_yaxes(title_text="crossings per hour", row=1, col=1)
     return _layout(fig, f"{title} · {period}", height=360)
@@ -701,13 +703,15 @@ def counts_figure(crossings: pd.DataFrame, period: str, title: str = "Counts by 
 
 def count_tiles(summary: pd.Series) -> list[tuple[str, str, str]]:
     """(label, value, help) of a counting camera's headline counts, from one row of
-    :func:`analytics.store.counts.camera_count_summary`: rates with their Poisson intervals, V85 and
-    dwell where measured. The help text is the indicator's formula.
+    :func:`analytics.store.counts.camera_count_summary`: a short value for a metric tile (the unit
+    per hour is in the label) and, as help, the value with its 95% interval and the indicator's formula.
 
     >>> row = pd.Series({"people_per_hour_counted": 120.0, "people_per_hour_counted_low": 100.0,
-    ...                  "people_per_hour_counted_high": 140.0, "v85": float("nan")})
+    ...                  "people_per_hour_counted_high": 140.0, "v85": float("nan"), "mean_dwell": 19.24})
     >>> [(label, value) for label, value, _ in count_tiles(row)]
-    [('People per hour (counted)', '120 people/h (100–140)')]
+    [('People per hour (counted)', '120'), ('Mean dwell time', '19.2 s')]
+    >>> count_tiles(row)[0][2].split(". ")[0]
+    '120 people/h (100–140), 95% interval'
     """
     out = []
     for name in ("people_per_hour_counted", "cyclists_per_hour", "vehicles_per_hour", "v85", "mean_dwell", "peak_occupancy"):
@@ -715,6 +719,8 @@ def count_tiles(summary: pd.Series) -> list[tuple[str, str, str]]:
         if value is None or pd.isna(value):
             continue
         ind = COUNT_INDICATORS[name]
-        text = format_count_value(name, float(value), summary.get(f"{name}_low"), summary.get(f"{name}_high"))
-        out.append((ind.label, text, ind.formula))
+        full = format_count_value(name, float(value), summary.get(f"{name}_low"), summary.get(f"{name}_high"))
+        short = f"{float(value):,.0f}" if ind.kind == "rate" else format_count_value(name, float(value))
+        detail = f"{full}, 95% interval. " if ind.kind == "rate" else ""
+        out.append((ind.label, short, f"{detail}{ind.formula}"))
     return out

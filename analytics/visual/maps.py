@@ -497,7 +497,7 @@ def zones_figure(zones: pd.DataFrame, width: int, height: int, image: bytes | No
     for z in rows(zones):
         pts = json.loads(z.polygon_json)
         if z.role == "line":
-            _add_count_line(fig, str(z.zone), pts, getattr(z, "in_label", None), getattr(z, "out_label", None))
+            _add_count_line(fig, str(z.zone), pts, (getattr(z, "in_label", None), getattr(z, "out_label", None)), 0.15 * height)
             continue
         colour = ZONE_COLORS.get(z.role, "#ffffff")
         fig.add_trace(
@@ -517,32 +517,36 @@ def zones_figure(zones: pd.DataFrame, width: int, height: int, image: bytes | No
 COUNT_LINE_COLOR = "#D81B60"
 
 
-def line_arrows(start: Sequence[float], end: Sequence[float], length: float = 28.0) -> dict[str, tuple[float, float, float, float]]:
-    """Arrows from the middle of a count line for its two directions: ``in`` points to the left of
-    ``start → end`` on screen (y down), ``out`` to the right (:mod:`analytics.footage.lines`).
-    Each is ``(x0, y0, x1, y1)``, ``length`` pixels long along the line's normal.
+def line_arrows(start: Sequence[float], end: Sequence[float], length: float = 40.0) -> dict[str, tuple[float, float, float, float]]:
+    """Arrows for a count line's two directions, ``(x0, y0, x1, y1)`` from the line to the tip:
+    ``in`` from 40% along the line towards its left (of ``start → end`` on screen, y down), ``out``
+    from 60% along it towards its right (:mod:`analytics.footage.lines`), each ``length`` pixels.
 
     >>> line_arrows((0, 50), (100, 50))
-    {'in': (50.0, 50.0, 50.0, 22.0), 'out': (50.0, 50.0, 50.0, 78.0)}
+    {'in': (40.0, 50.0, 40.0, 10.0), 'out': (60.0, 50.0, 60.0, 90.0)}
     """
     (ax, ay), (bx, by) = (float(start[0]), float(start[1])), (float(end[0]), float(end[1]))
-    mx, my = (ax + bx) / 2, (ay + by) / 2
     norm = math.hypot(bx - ax, by - ay) or 1.0
     rx, ry = -(by - ay) / norm, (bx - ax) / norm  # the right of a → b on screen (y down)
-    return {"in": (mx, my, mx - length * rx, my - length * ry), "out": (mx, my, mx + length * rx, my + length * ry)}
+    out: dict[str, tuple[float, float, float, float]] = {}
+    for direction, along, side in (("in", 0.4, -1.0), ("out", 0.6, 1.0)):
+        x0, y0 = ax + along * (bx - ax), ay + along * (by - ay)
+        out[direction] = (x0, y0, x0 + side * length * rx, y0 + side * length * ry)
+    return out
 
 
-def _add_count_line(fig: go.Figure, name: str, pts: list[list[float]], in_label: object, out_label: object) -> None:
-    """A count line with its name and an arrow per direction, labelled with the direction's name."""
+def _add_count_line(fig: go.Figure, name: str, pts: list[list[float]], labels: tuple[object, object], length: float) -> None:
+    """A count line with its name and an arrow per direction, the direction's name at the arrow's tip."""
     fig.add_trace(go.Scatter(x=[pts[0][0], pts[1][0]], y=[pts[0][1], pts[1][1]], mode="lines+markers",
                              line={"color": COUNT_LINE_COLOR, "width": 4}, marker={"size": 7}, name=plot_text(f"{name} (count line)"),
                              hovertext=plot_text(f"count line {name}"), hoverinfo="text"))
-    labels = {"in": in_label if isinstance(in_label, str) and in_label else "in",
-              "out": out_label if isinstance(out_label, str) and out_label else "out"}
-    for direction, (x0, y0, x1, y1) in line_arrows(pts[0], pts[1]).items():
+    names = {d: str(v) if isinstance(v, str) and v else d for d, v in zip(("in", "out"), labels, strict=True)}
+    for direction, (x0, y0, x1, y1) in line_arrows(pts[0], pts[1], length).items():
         fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y", showarrow=True, arrowhead=3,
-                           arrowwidth=2, arrowcolor=COUNT_LINE_COLOR, text=plot_text(labels[direction]),
-                           font={"color": "white", "size": 11}, bgcolor="rgba(0,0,0,0.6)")
+                           arrowwidth=2.5, arrowcolor=COUNT_LINE_COLOR, text="")
+        fig.add_annotation(x=x1, y=y1, xref="x", yref="y", showarrow=False, text=plot_text(f"{direction}: {names[direction]}"),
+                           font={"color": "white", "size": 11}, bgcolor="rgba(0,0,0,0.65)",
+                           yshift=10 if y1 < y0 else -10)
 
 
 def add_count_symbols(fig: go.Figure, counts: pd.DataFrame, tiles: bool = False) -> go.Figure:

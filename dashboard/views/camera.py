@@ -83,12 +83,13 @@ if not counted.empty:
     st.markdown(f"##### Counts · {period}")
     summary = counted.iloc[0]
     tiles = charts.count_tiles(summary)
-    for col, (label, value, formula) in zip(st.columns(max(1, len(tiles))), tiles, strict=False):
-        col.metric(label, value, help=formula)
+    for first in range(0, len(tiles), 3):  # rows of three tiles: rates, then speed and dwell
+        for col, (label, value, detail) in zip(st.columns(3), tiles[first:first + 3], strict=False):
+            col.metric(label, value, help=detail)
     st.plotly_chart(charts.counts_figure(ui.count_crossings(path, here, "hour"), period), key="camera_counts",
                     config={"displaylogo": False})
     st.caption(f"Crossings of the count lines per hour of counted footage ({summary['hours']:.1f} h counted), by "
-               "direction, stacked by class; intervals are Poisson 95%. People per hour at this camera comes from these "
+               "direction, stacked by class; each tile's help gives its Poisson 95% interval and formula. People per hour at this camera comes from these "
                "counts, not from the pixel estimate." + (" Synthetic counts (demo city)." if cam.get("source") == "synthetic" else ""))
 # -- end of counts -----------------------------------------------------------------------------------------
 
