@@ -159,3 +159,6 @@ def test_reports_carry_a_counts_section_with_intervals(counted):
     [row] = content.counts
     assert row[0] == "cam" and row[4].startswith("360 vehicles/h (") and "Poisson" in COUNTS_TEXT
     assert COUNTS_HEADER[4] == "Vehicles per hour"
+    cams = content.cameras.set_index("camera_id")
+    assert cams.loc["cam", "people_per_hour_basis"] == "counted" and cams.loc["cam", "people_per_hour"] == pytest.approx(180.0)
+    assert cams.loc["other", "people_per_hour_basis"] == "estimated"  # no counts: the estimate stays

@@ -34,7 +34,10 @@ from analytics.indicators import (
     HEADLINE,
     INDICATORS,
     compute,
+    congestion_with_tracks,
+    count_rates,
     data_period,
+    people_per_hour_basis,
     to_wide,
 )
 from analytics.periods import check_period, comparison_window, parse_date, period_days, previous_period
@@ -77,7 +80,7 @@ from analytics.reports.wording import (
 from analytics.selection import Selection
 from analytics.store import reporting
 from analytics.store.catalog import trust_counts
-from analytics.store.counts import camera_count_summary
+from analytics.store.counts import camera_count_summary, crossing_counts, stationary_share
 
 if TYPE_CHECKING:
     from analytics.store import Store
@@ -263,8 +266,20 @@ def _cameras(store: Store, selection: Selection, main: str, adjusted: bool = Fal
     cams = store.cameras()[["camera_id", "name", "kind", "lon", "lat"]]
     df = wide.merge(cams, on="camera_id", how="left")
     df["name"] = df["name"].fillna(df["camera_id"])
+    df = _with_counts(store, selection, df)
     df = df.sort_values([main, "n_frames"], ascending=[False, False], na_position="last", kind="stable").reset_index(drop=True)
     df.insert(0, "rank", np.where(df[main].notna(), np.arange(1, len(df) + 1), 0))
+    return df
+
+
+def _with_counts(store: Store, selection: Selection, df: pd.DataFrame) -> pd.DataFrame:
+    """Where a camera counts, its people per hour from the counts (``people_per_hour_basis`` 'counted')
+    and, where it has tracked vehicles, its congestion level from their stationary share."""
+    df = people_per_hour_basis(df, count_rates(crossing_counts(store, selection, "total"), ["camera_id"]))
+    tracked = df["camera_id"].map(stationary_share(store, selection).set_index("camera_id")["stationary_share"])
+    if tracked.notna().any() and "road_occupancy" in df.columns:
+        levels = [congestion_with_tracks(o, s, t) for o, s, t in zip(df["road_occupancy"], df["vehicle_stationarity"], tracked, strict=True)]
+        df["congestion_level"] = np.where(tracked.notna(), levels, df["congestion_level"])
     return df
 
 

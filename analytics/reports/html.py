@@ -332,7 +332,8 @@ def _cameras(c: ReportContent) -> str:
     rows = []
     for r in c.cameras.to_dict("records"):
         name = str(r["name"]) + (" (mobile)" if r.get("kind") == "mobile" else "")
-        vals = [format_cell(n, r[n]) for n in cols]
+        vals = [format_cell(n, r[n]) + (" (counted)" if n == "people_per_hour" and r.get("people_per_hour_basis") == "counted" else "")
+                for n in cols]
         rows.append([str(r["rank"] or "–"), name, format_count(r["n_frames"]), *vals, str(r.get("congestion_level") or "")])
     out.append(_table(header, rows, num_cols=list(range(2, 3 + len(cols)))))
     out.append(f'<p class="caption">Ranked by {_e(INDICATORS[c.main_indicator].label.lower())}, highest first. '

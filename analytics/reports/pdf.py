@@ -265,7 +265,8 @@ def _cameras(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     rows: list[list[Any]] = [["#", "Camera", "Frames", *[SHORT_LABELS.get(n, INDICATORS[n].label) for n in cols], "Congestion"]]
     for r in c.cameras.to_dict("records"):
         name = f"{r['name']}" + (" (mobile)" if r.get("kind") == "mobile" else "")
-        vals = [format_cell(n, r[n]) for n in cols]
+        vals = [format_cell(n, r[n]) + (" (counted)" if n == "people_per_hour" and r.get("people_per_hour_basis") == "counted" else "")
+                for n in cols]
         rows.append([str(r["rank"] or "–"), name, format_count(r["n_frames"]), *vals, str(r.get("congestion_level", "") or "")])
     fixed = 8 * mm + 38 * mm + 15 * mm + 20 * mm
     w = (TEXT_W - fixed) / len(cols)
