@@ -76,7 +76,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 from analytics.errors import InputError
-from analytics.indicators import INDICATORS
+from analytics.indicators import COUNT_INDICATORS, INDICATORS
 from analytics.periods import period_days
 
 __all__ = [
@@ -97,6 +97,7 @@ __all__ = [
     "mean_digits",
     "format_number",
     "format_value",
+    "format_count_value",
     "format_cell",
     "format_interval",
     "format_difference",
@@ -529,3 +530,24 @@ def low_trust_note(low_clips: int, low_frames: int, included: bool) -> str:
         return f"{what} {verb} included in these numbers (sidebar switch)."
     return (f"{what} {verb} left out of these numbers: the model may not read this footage well (a heuristic; reasons in "
             f"`urbanlens clips`). Switch \"Include low-trust clips\" on in the sidebar to count {'it' if low_clips == 1 else 'them'}.")
+
+
+def format_count_value(name: str, value: float | None, low: float | None = None, high: float | None = None) -> str:
+    """A value of count indicator ``name`` (:data:`~analytics.indicators.COUNT_INDICATORS`) with its unit,
+    and its 95% interval where given.
+
+    >>> format_count_value("vehicles_per_hour", 412.4, 372.0, 455.2), format_count_value("stationary_vehicles", 0.125)
+    ('412 vehicles/h (372–455)', '12.5%')
+    >>> format_count_value("v85", float("nan"))
+    'not enough data'
+    """
+    if _missing(value):
+        return MISSING_TEXT
+    assert value is not None
+    ind = COUNT_INDICATORS[name]
+    if ind.unit == "%":
+        return f"{100 * value:.{ind.digits}f}%"
+    text = f"{value:,.{ind.digits}f} {ind.unit}"
+    if not (_missing(low) or _missing(high)):
+        text += f" ({low:,.{ind.digits}f}–{high:,.{ind.digits}f})"
+    return text

@@ -46,6 +46,8 @@ __all__ = [
     "polygon_rings",
     "h3_boundary_geojson",
     "parse_zones",
+    "read_zones_bytes",
+    "is_count_object",
     "ZONE_LIMITS",
 ]
 
@@ -450,26 +452,42 @@ def _zone_row(i: int, z: object, frame_size: tuple[int, int] | None) -> tuple[di
     return {"zone": name, "role": role, "polygon_json": json.dumps([[float(x), float(y)] for x, y in poly])}, None
 
 
+def read_zones_bytes(source: str | Path | bytes) -> bytes:
+    """The bytes of a zones file (read up to one byte over :data:`ZONE_LIMITS`, enough to refuse it); bytes pass through."""
+    if isinstance(source, bytes):
+        return source
+    if not Path(source).is_file():
+        raise InputError(f"zones file {str(source)!r} does not exist")
+    with Path(source).open("rb") as f:
+        return f.read(ZONE_LIMITS["bytes"] + 1)
+
+
+def is_count_object(z: object) -> bool:
+    """A count line (``"line"``) or a dwell zone (``"role": "dwell"``): read by the count geometry, not here.
+
+    >>> is_count_object({"name": "mid", "line": [[0, 1], [2, 1]]}), is_count_object({"role": "dwell"}), is_count_object({"role": "lane"})
+    (True, True, False)
+    """
+    return isinstance(z, dict) and ("line" in z or z.get("role") == "dwell")
+
+
 def parse_zones(source: str | Path | bytes, frame_size: tuple[int, int] | None = None) -> pd.DataFrame:
     """Zones JSON: ``[{"name": "north sidewalk", "role": "sidewalk", "polygon": [[x, y], ...]}, ...]``.
 
     Coordinates are pixels of the clip's frames (x to the right, y down). Returns columns zone,
     role, polygon_json. With ``frame_size`` (width, height) every vertex must lie inside the frame.
+    A ``{"size": ..., "zones": [...]}`` object is read too; count lines and dwell zones in it
+    (:func:`is_count_object`) are left to :func:`analytics.footage.lines.parse_count_geometry`.
     """
-    if isinstance(source, bytes):
-        raw = source
-    else:
-        if not Path(source).is_file():
-            raise InputError(f"zones file {str(source)!r} does not exist")
-        with Path(source).open("rb") as f:
-            raw = f.read(ZONE_LIMITS["bytes"] + 1)  # one byte over the limit is enough to refuse
-    data = _load_json(raw, "zones file", ZONE_LIMITS["bytes"], ZONE_LIMITS["depth"])
+    data = _load_json(read_zones_bytes(source), "zones file", ZONE_LIMITS["bytes"], ZONE_LIMITS["depth"])
     if isinstance(data, dict) and "zones" in data:
         data = data["zones"]
     if not isinstance(data, list) or not data or len(data) > ZONE_LIMITS["zones"]:
         raise DataFormatError(f'zones must be a list of 1 to {ZONE_LIMITS["zones"]} {{"name", "role", "polygon": [[x, y], ...]}}')
     rows, errors = [], []
     for i, z in enumerate(data):
+        if is_count_object(z):
+            continue
         row, problem = _zone_row(i, z, frame_size)
         if problem is not None:
             errors.append(problem)
@@ -480,4 +498,4 @@ def parse_zones(source: str | Path | bytes, frame_size: tuple[int, int] | None =
         errors.append("zone names must be unique")
     if errors:
         raise DataFormatError("zones not accepted: " + _listed(errors))
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["zone", "role", "polygon_json"])

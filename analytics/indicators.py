@@ -284,6 +284,7 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 __all__ = [
     "BETTER_DIRECTIONS",
     "CONGESTION_LEVELS",
+    "COUNT_INDICATORS",
     "GROUPINGS",
     "HEADLINE",
     "INDICATORS",
@@ -294,8 +295,13 @@ __all__ = [
     "THEME_BETTER",
     "TRUSTED_FRAMES",
     "WEEKDAYS",
+    "CountIndicator",
     "Indicator",
     "compute",
+    "count_rates",
+    "congestion_with_tracks",
+    "people_per_hour_basis",
+    "poisson_interval",
     "congestion_level",
     "data_period",
     "h3_cells",
@@ -560,3 +566,136 @@ def data_period(source: FrameSource) -> tuple[date | None, date | None]:
     if pd.isna(row["a"]):
         return None, None
     return pd.Timestamp(row["a"]).date(), pd.Timestamp(row["b"]).date()
+
+
+# -- indicators from counts (tracks, line crossings, zone visits) -----------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class CountIndicator:
+    """One indicator from the count tables (:mod:`analytics.store.counts`), not from frames.
+
+    ``classes`` are the tracked classes a crossing rate sums; ``kind`` says how the value is made:
+    ``rate`` (crossings per hour of counted footage, with a Poisson interval), ``dwell_mean``,
+    ``dwell_p85``, ``occupancy``, ``v85`` or ``stationary``.
+    """
+
+    name: str
+    label: str
+    unit: str
+    kind: str
+    formula: str
+    source: str
+    classes: tuple[str, ...] = ()
+    digits: int = 0
+
+
+_COUNT_SOURCE = ("Line counts by class and direction from tracked detections (ByteTrack-style tracker, docs/counting.md); "
+                 "counts per hour as in Telraam's and manual traffic counts")
+_POISSON = ("95% interval: Poisson, Byar's approximation to the exact (Garwood) interval for the count k, divided by the "
+            "hours counted (Breslow & Day 1987, Statistical Methods in Cancer Research II, p. 69)")
+COUNT_INDICATORS: dict[str, CountIndicator] = {i.name: i for i in [
+    CountIndicator(name="people_per_hour_counted", label="People per hour (counted)", unit="people/h", kind="rate",
+                   classes=("person",), formula="people crossing the camera's count lines / hours of counted footage; " + _POISSON,
+                   source=_COUNT_SOURCE),
+    CountIndicator(name="cyclists_per_hour", label="Cyclists per hour", unit="cyclists/h", kind="rate", classes=("cyclist",),
+                   formula="cyclists (a person riding a bicycle) crossing the count lines / hours counted; " + _POISSON,
+                   source=_COUNT_SOURCE),
+    CountIndicator(name="vehicles_per_hour", label="Vehicles per hour", unit="vehicles/h", kind="rate",
+                   classes=("car", "motorcycle", "bus", "truck"),
+                   formula="cars, motorcycles, buses and trucks crossing the count lines / hours counted; " + _POISSON,
+                   source=_COUNT_SOURCE),
+    CountIndicator(name="mean_dwell", label="Mean dwell time", unit="s", kind="dwell_mean", digits=1,
+                   formula="mean of (last − first time inside) over visits to dwell zones; visits cut by a clip's end are lower bounds",
+                   source="Zone dwell of tracked objects (cf. supervision PolygonZone with a tracker; Gehl's stationary activities)"),
+    CountIndicator(name="p85_dwell", label="85th-percentile dwell", unit="s", kind="dwell_p85", digits=1,
+                   formula="85th percentile (linear interpolation) of visit dwell times in dwell zones",
+                   source="Zone dwell of tracked objects"),
+    CountIndicator(name="peak_occupancy", label="Peak occupancy", unit="people", kind="occupancy",
+                   formula="most visits open at once in a dwell zone (enter and exit included)", source="Zone dwell of tracked objects"),
+    CountIndicator(name="v85", label="V85 speed", unit="km/h", kind="v85",
+                   formula="85th percentile of tracked vehicles' speeds (ground-calibrated cameras; speeds over 200 km/h "
+                   "and very short tracks dropped)", source="Operating speed V85 as in road design practice (e.g. FHWA, "
+                   "'Speed concepts: informational guide', 2009)"),
+    CountIndicator(name="stationary_vehicles", label="Stationary tracked vehicles", unit="%", kind="stationary", digits=1,
+                   formula="tracked vehicles that stood still over their track / tracked vehicles", source=_COUNT_SOURCE),
+]}
+"""Indicators from counts, by name; each face lists them from here beside :data:`INDICATORS`."""
+
+
+def poisson_interval(k: np.ndarray | float, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
+    """95% interval of a Poisson mean from a count ``k`` (Byar's approximation to the exact interval).
+
+    ``low = k (1 − 1/(9k) − z/(3√k))³`` (0 for k = 0), ``high = (k+1) (1 − 1/(9(k+1)) + z/(3√(k+1)))³``.
+    Checked against the exact interval (chi-square quantiles): k = 10 gives 4.80–18.39 exactly, 0 gives
+    0–3.69; against the exact limits for k = 1, 3, 5, 10, 20 the upper limit is within 0.2% and the lower within
+    1% from k = 5 up (2.5% low at k = 3; at k = 1 it gives 0.013 where the exact limit is 0.025).
+
+    >>> [round(float(v), 2) for v in poisson_interval(10)]
+    [4.79, 18.39]
+    >>> [round(float(v), 2) for v in poisson_interval(0)]
+    [0.0, 3.67]
+    """
+    k = np.asarray(k, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        low = np.where(k > 0, k * (1 - 1 / (9 * k) - z / (3 * np.sqrt(k))) ** 3, 0.0)
+    high = (k + 1) * (1 - 1 / (9 * (k + 1)) + z / (3 * np.sqrt(k + 1))) ** 3
+    return np.clip(low, 0, None), high
+
+
+def count_rates(crossings: pd.DataFrame, keys: Sequence[str] = ("camera_id",)) -> pd.DataFrame:
+    """Crossing rates per hour of the ``rate`` indicators (:data:`COUNT_INDICATORS`) per cell of ``keys``.
+
+    ``crossings`` are rows of :func:`analytics.store.counts.crossing_counts` (count and observed_s per
+    line, direction, class and period). Per cell: ``value = 3600 · Σ count / T`` with ``T`` the
+    seconds counted (each period's ``observed_s`` once, not once per class or direction), and the
+    Poisson interval of the summed count scaled the same way. Columns: keys, indicator, value,
+    ci_low, ci_high, count, hours.
+    """
+    keys = list(keys)
+    cols = [*keys, "indicator", "value", "ci_low", "ci_high", "count", "hours"]
+    if crossings.empty:
+        return pd.DataFrame(columns=cols)
+    period = [c for c in ("hour", "day", "clip") if c in crossings.columns]
+    seconds = crossings.drop_duplicates([*dict.fromkeys(["camera_id", "line", *period, *keys])])
+    hours = seconds.groupby(keys)["observed_s"].sum() / 3600.0
+    if "line" not in keys:  # several lines count over the same footage
+        hours = hours / seconds.groupby(keys)["line"].nunique().clip(lower=1)
+    parts = []
+    for ind in (i for i in COUNT_INDICATORS.values() if i.kind == "rate"):
+        k = crossings[crossings["class"].isin(ind.classes)].groupby(keys)["count"].sum().reindex(hours.index, fill_value=0)
+        low, high = poisson_interval(k.to_numpy())
+        h = hours.to_numpy()
+        parts.append(pd.DataFrame({"indicator": ind.name, "value": k.to_numpy() / h, "ci_low": low / h, "ci_high": high / h,
+                                   "count": k.to_numpy(), "hours": h}, index=hours.index).reset_index())
+    return pd.concat(parts, ignore_index=True)[cols]
+
+
+def people_per_hour_basis(wide: pd.DataFrame, counted: pd.DataFrame) -> pd.DataFrame:
+    """Per-camera rows (``camera_id``) with ``people_per_hour`` from the counts where the camera counts.
+
+    ``counted`` is :func:`count_rates` by ``camera_id``. Such cameras get the counted rate and its
+    interval and ``people_per_hour_basis`` = ``counted``; the others keep the estimate
+    (``estimated``, :data:`PEDESTRIAN_DWELL_S`).
+    """
+    out = wide.copy()
+    out["people_per_hour_basis"] = "estimated"
+    people = counted[counted["indicator"] == "people_per_hour_counted"].set_index("camera_id") if not counted.empty else None
+    if people is None or "camera_id" not in out.columns:
+        return out
+    hit = out["camera_id"].isin(people.index)
+    for col, src in (("people_per_hour", "value"), ("people_per_hour_low", "ci_low"), ("people_per_hour_high", "ci_high")):
+        out[col] = np.where(hit, out["camera_id"].map(people[src]), out[col] if col in out.columns else np.nan)
+    out.loc[hit, "people_per_hour_basis"] = "counted"
+    return out
+
+
+def congestion_with_tracks(occupancy: float, stationarity: float, stationary_share: float | None) -> str:
+    """:func:`congestion_level` with the share of stationary tracked vehicles in place of pixel
+    stationarity where tracks exist (``stationary_share`` not None or NaN).
+
+    >>> congestion_with_tracks(0.45, 0.1, 0.8), congestion_with_tracks(0.45, 0.1, None)
+    ('jammed', 'heavy')
+    """
+    if stationary_share is None or math.isnan(stationary_share):
+        return congestion_level(occupancy, stationarity)
+    return congestion_level(occupancy, stationary_share)

@@ -42,6 +42,7 @@ LAYERS: dict[str, int] = {
     "analytics.footage.distress": 1,
     "analytics.footage.track": 1,
     "analytics.footage.lines": 1,
+    "analytics.footage.calibration": 1,
     "analytics.evaluation.metrics": 1,
     "analytics.evaluation.adjust": 1,
     "analytics.evaluation.select": 1,

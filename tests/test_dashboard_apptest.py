@@ -145,6 +145,28 @@ def test_camera_page_opens_the_chosen_camera(demo_db: Path) -> None:
     assert len(chart_specs(at)) >= 4  # location, zones, time line, class shares
 
 
+def test_camera_page_shows_counts_where_the_camera_counts(demo_db: Path) -> None:
+    at = run_page("views/camera.py")
+    at.selectbox(key="camera_pick").set_value("old-town-1").run()
+    no_exception(at)
+    specs = chart_specs(at)
+    counts = [s for s in specs if str(s["layout"].get("title", {}).get("text", "")).startswith("Counts by hour of day")]
+    assert counts and {t["name"] for t in counts[0]["data"]} >= {"person", "car"}  # stacked by class
+    assert {a["text"] for a in counts[0]["layout"]["annotations"]} == {"towards centre (in)", "away from centre (out)"}
+    assert any(t.get("name") == "street (count line)" for s in specs for t in s["data"])  # the line on the frame
+    assert [m.label for m in at.metric][:3] == ["People per hour (counted)", "Cyclists per hour", "Vehicles per hour"]
+    at.selectbox(key="camera_pick").set_value("harbour-1").run()
+    assert not at.metric and not any("Counts by hour" in t for t in chart_titles(at))  # a camera that does not count
+
+
+def test_overview_map_sizes_counting_cameras_by_their_counts(demo_db: Path) -> None:
+    at = run_page("views/overview.py")
+    no_exception(at)
+    [symbols] = [t for s in chart_specs(at) for t in s["data"] if t.get("name") == "counts (size: crossings per hour)"]
+    assert sorted(symbols["customdata"]) == ["camera:old-town-1", "camera:university-2"]
+    assert max(symbols["marker"]["size"]) == 30 and "people/h" in symbols["hovertext"][0]
+
+
 def test_data_page_imports_cameras_and_reports_bad_rows(empty_db: Path) -> None:
     at = run_page("views/data.py")
     at.file_uploader(key="data_cameras_csv").set_value(("bad.csv", b"camera_id,name,lon,lat\ncam 1,A,200,10\n", "text/csv")).run()

@@ -15,13 +15,17 @@ Patterns built in (so charts have something true to show):
 - lunchtime and weekend peaks of pedestrians, strongest in Old Town and University;
 - greener residential districts (Riverside, Northgate);
 - road damage concentrated in Harbour;
-- a mobile dashcam route through several districts on weekdays.
+- a mobile dashcam route through several districts on weekdays;
+- count lines on two cameras (:data:`COUNTING_CAMERAS`) with people, cyclists and vehicles by
+  direction (inbound in the morning, outbound in the evening), stays in Market Square and vehicle
+  speeds that drop at the commute peaks.
 
 The city sits in the middle of the Atlantic (around 35°W 42°N) so that nobody mistakes it for a real one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -36,7 +40,8 @@ import shapely
 from shapely.geometry import Polygon
 
 from analytics.errors import InputError, SchemaVersionError, StoreError
-from analytics.records import ClipInfo, ClipMeasurements, RunInfo
+from analytics.footage.countzones import read_camera_zones
+from analytics.records import COUNT_COLUMNS, ClipInfo, ClipMeasurements, CountTables, RunInfo
 from analytics.store import Store
 from analytics.taxonomy import CITYSCAPES_CLASSES, ClassSet
 
@@ -51,6 +56,9 @@ __all__ = [
     "PIXELS",
     "SAMPLE_FPS",
     "ZONED_CAMERAS",
+    "COUNTING_CAMERAS",
+    "demo_count_geometry",
+    "demo_counts",
     "DemoSummary",
     "build_demo",
     "demo_cameras",
@@ -306,6 +314,85 @@ def _refuse_real_data(p: Path) -> None:
 ZONED_CAMERAS = ("old-town-1", "old-town-3", "university-2", "riverside-1", "northgate-2", "harbour-3")
 
 
+COUNTING_CAMERAS = ("old-town-1", "university-2")
+"""Demo cameras with a count line (and Market Square, ``old-town-1``, a dwell zone); synthetic counts."""
+_HOURLY = {"person": 420.0, "cyclist": 70.0, "car": 380.0, "bus": 14.0, "truck": 22.0, "motorcycle": 12.0}
+"""Crossings per hour at a relative level of 1 (pedestrian or traffic curve), per class."""
+
+
+def demo_count_geometry(camera_id: str) -> dict[str, object]:
+    """Zones JSON of a counting demo camera: one line across the street, plus a dwell zone in Market Square."""
+    zones: list[dict[str, object]] = [{"name": "street", "line": [[40, 260], [728, 260]], "in": "towards centre", "out": "away from centre"}]
+    if camera_id == "old-town-1":
+        zones.append({"name": "square", "role": "dwell", "polygon": [[420, 120], [740, 120], [740, 240], [420, 240]]})
+    return {"size": [FRAME_W, FRAME_H], "zones": zones}
+
+
+def _speed_and_stop(rng: np.random.Generator, traffic: float, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Vehicle speeds (km/h) that drop as traffic rises, and whether each vehicle stood still."""
+    speed = np.clip(rng.normal(42 - 18 * min(traffic, 1.3), 6, k), 3, 70)
+    return speed, rng.uniform(0, 1, k) < np.clip(traffic - 0.7, 0, 0.6)
+
+
+def demo_counts(rng: np.random.Generator, cam: dict[str, object], did: str, start: datetime, day_mood: float) -> CountTables:
+    """Synthetic counts of one demo clip: Poisson crossings per class at the hour's rate, inbound
+    share 0.65 before noon and 0.35 after, visits to a dwell zone with log-normal stays (median 30 s)."""
+    prof = _camera_profile(cam, did)
+    duration = FRAMES_PER_CLIP / SAMPLE_FPS
+    hour, weekend = np.array([start.hour + start.minute / 60.0]), np.array([start.weekday() >= 5])
+    traffic = float(_traffic(hour, weekend)[0] * prof["traffic"])
+    peds = float(_pedestrians(hour, weekend, prof.get("lunch", 1.0), prof["weekend_peds"])[0] * prof["peds"] * day_mood)
+    inbound = 0.65 if start.hour < 12 else 0.35
+    crossings: list[dict[str, object]] = []
+    tracks: list[dict[str, object]] = []
+    for cls, per_hour in _HOURLY.items():
+        level = peds if cls in ("person", "cyclist") else traffic
+        k = int(rng.poisson(per_hour * level * duration / 3600))
+        times = np.sort(rng.uniform(0, duration, k))
+        speed, stopped = _speed_and_stop(rng, traffic, k) if cls not in ("person", "cyclist") else (np.full(k, np.nan), np.zeros(k, bool))
+        for t, v, still in zip(times, speed, stopped, strict=True):
+            tid = len(tracks) + 1
+            crossings.append({"line": "street", "t_s": float(t), "class": cls, "direction": "in" if rng.uniform() < inbound else "out",
+                              "track_id": tid})
+            first, last = max(0.0, t - 2.5), min(duration, t + 2.5)
+            tracks.append({"track_id": tid, "class": cls, "first_t_s": first, "last_t_s": last, "n_points": int((last - first) * 10) + 1,
+                           "path_px": 300.0, "path_m": None if np.isnan(v) else v / 3.6 * (last - first),
+                           "speed_kmh": None if np.isnan(v) else float(v), "stationary": bool(still)})
+    visits: list[dict[str, object]] = []
+    if cam["camera_id"] == "old-town-1":
+        for _ in range(int(rng.poisson(60 * peds * duration / 3600 * 4))):
+            enter = float(rng.uniform(0, duration))
+            stay = float(rng.lognormal(np.log(30), 0.8))
+            visits.append({"zone": "square", "class": "person", "track_id": len(tracks) + len(visits) + 1, "enter_t_s": enter,
+                           "exit_t_s": min(duration, enter + stay), "dwell_s": min(duration, enter + stay) - enter,
+                           "censored": enter + stay > duration})
+    return CountTables(
+        detector_name="synthetic-demo-detector", detector_sha256=hashlib.sha256(b"urbanlens synthetic demo detector").hexdigest(),
+        track_fps=10.0, n_tracked_frames=int(duration * 10), geometry_json=json.dumps(demo_count_geometry(str(cam["camera_id"]))),
+        tracks=pd.DataFrame(tracks, columns=list(COUNT_COLUMNS["tracks"])),
+        crossings=pd.DataFrame(crossings, columns=list(COUNT_COLUMNS["crossings"])),
+        visits=pd.DataFrame(visits, columns=list(COUNT_COLUMNS["visits"])), calibrated=True, params={"synthetic": True},
+    )
+
+
+def _zoned_cameras(store: Store, rng: np.random.Generator) -> list[dict[str, object]]:
+    """The stored cameras as dicts, each with its ``look``; zones (a sidewalk, and count geometry on
+    :data:`COUNTING_CAMERAS`) stored for :data:`ZONED_CAMERAS`."""
+    cam_rows: list[dict[str, object]] = [{str(k): v for k, v in r.items()} for r in store.cameras().to_dict("records")]
+    for cam in cam_rows:
+        if cam["camera_id"] in ZONED_CAMERAS:
+            zone = pd.DataFrame([{"zone": "sidewalk", "role": "sidewalk",
+                                  "polygon_json": json.dumps([[0, 250], [250, 200], [300, 384], [0, 384]])}])
+            if cam["camera_id"] in COUNTING_CAMERAS:
+                zone = pd.concat([zone, read_camera_zones(json.dumps(demo_count_geometry(str(cam["camera_id"]))).encode()).rows],
+                                 ignore_index=True)
+            store.set_zones(str(cam["camera_id"]), zone, synthetic=True)
+            cam["zones"] = True
+        look_keys = ("road", "sidewalk", "built", "vegetation", "terrain", "sky", "traffic", "peds", "damage")
+        cam["look"] = {k: float(np.exp(rng.normal(0, 0.25))) for k in look_keys}
+    return cam_rows
+
+
 def build_demo(path: str | Path, force: bool = False, seed: int = 7, days: int = DEMO_DAYS, start: date = DEMO_START) -> DemoSummary:
     """Build the demo database at ``path`` from scratch.
 
@@ -326,21 +413,14 @@ def build_demo(path: str | Path, force: bool = False, seed: int = 7, days: int =
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         leftover.unlink(missing_ok=True)
     rng = np.random.default_rng(seed)
+    count_rng = np.random.default_rng([seed, 22])
     run = RunInfo(DEMO_MODEL, hashlib.sha256(b"urbanlens synthetic demo model").hexdigest(), DEMO_CLASS_SET,
                   f"fps={SAMPLE_FPS}", "off", params={"demo_seed": seed})
     with Store(tmp) as store:
         store.upsert_districts(demo_districts())
         cams = demo_cameras(rng)
         store.upsert_cameras(cams)
-        cam_rows: list[dict[str, object]] = [{str(k): v for k, v in r.items()} for r in store.cameras().to_dict("records")]
-        for cam in cam_rows:
-            if cam["camera_id"] in ZONED_CAMERAS:
-                zone = pd.DataFrame([{"zone": "sidewalk", "role": "sidewalk",
-                                      "polygon_json": json.dumps([[0, 250], [250, 200], [300, 384], [0, 384]])}])
-                store.set_zones(cam["camera_id"], zone, synthetic=True)
-                cam["zones"] = True
-            look_keys = ("road", "sidewalk", "built", "vegetation", "terrain", "sky", "traffic", "peds", "damage")
-            cam["look"] = {k: float(np.exp(rng.normal(0, 0.25))) for k in look_keys}
+        cam_rows = _zoned_cameras(store, rng)
         n_clips = n_frames = 0
         for d in range(days):
             day = start + timedelta(days=d)
@@ -358,7 +438,10 @@ def build_demo(path: str | Path, force: bool = False, seed: int = 7, days: int =
                 for h in hours:
                     minute = int(rng.integers(0, 50))
                     when = datetime.combine(day, datetime.min.time()).replace(hour=h, minute=minute)
-                    batch.append(demo_clip_measurements(rng, cam, home, when, mood, run))
+                    clip = demo_clip_measurements(rng, cam, home, when, mood, run)
+                    if cam["camera_id"] in COUNTING_CAMERAS:  # a generator of their own: the frames' numbers stay as they were
+                        clip = dataclasses.replace(clip, counts=demo_counts(count_rng, cam, home, when, mood))
+                    batch.append(clip)
             store.ingest(batch)
             n_clips += len(batch)
             n_frames += sum(m.n for m in batch)

@@ -34,7 +34,10 @@ from analytics.indicators import (
     HEADLINE,
     INDICATORS,
     compute,
+    congestion_with_tracks,
+    count_rates,
     data_period,
+    people_per_hour_basis,
     to_wide,
 )
 from analytics.periods import check_period, comparison_window, parse_date, period_days, previous_period
@@ -51,6 +54,8 @@ from analytics.reports.parts import (
 )
 from analytics.reports.wording import (
     ADJUSTED_PARTS_TEXT,
+    COUNTS_HEADER,
+    COUNTS_TEXT,
     DAMAGE_MODEL_THRESHOLD,
     DISTRESS_THRESHOLD,
     LOW_CONFIDENCE_CAMERA,
@@ -58,6 +63,7 @@ from analytics.reports.wording import (
     SPREAD_INDICATORS,
     camera_columns,
     caveats,
+    count_rows,
     coverage_notes,
     damage_finding_text,
     day_caption,
@@ -74,6 +80,7 @@ from analytics.reports.wording import (
 from analytics.selection import Selection
 from analytics.store import reporting
 from analytics.store.catalog import trust_counts
+from analytics.store.counts import camera_count_summary, crossing_counts, stationary_share
 
 if TYPE_CHECKING:
     from analytics.store import Store
@@ -81,6 +88,8 @@ if TYPE_CHECKING:
 __all__ = [
     "ADJUSTED_PARTS_TEXT",
     "CAMERA_INDICATORS",
+    "COUNTS_HEADER",
+    "COUNTS_TEXT",
     "DAMAGE_MODEL_THRESHOLD",
     "DISTRESS_THRESHOLD",
     "GENERAL_WEAKNESSES",
@@ -100,6 +109,7 @@ __all__ = [
     "ReportContent",
     "Sources",
     "build_report",
+    "count_rows",
     "camera_columns",
     "damage_finding_text",
     "day_caption",
@@ -256,8 +266,20 @@ def _cameras(store: Store, selection: Selection, main: str, adjusted: bool = Fal
     cams = store.cameras()[["camera_id", "name", "kind", "lon", "lat"]]
     df = wide.merge(cams, on="camera_id", how="left")
     df["name"] = df["name"].fillna(df["camera_id"])
+    df = _with_counts(store, selection, df)
     df = df.sort_values([main, "n_frames"], ascending=[False, False], na_position="last", kind="stable").reset_index(drop=True)
     df.insert(0, "rank", np.where(df[main].notna(), np.arange(1, len(df) + 1), 0))
+    return df
+
+
+def _with_counts(store: Store, selection: Selection, df: pd.DataFrame) -> pd.DataFrame:
+    """Where a camera counts, its people per hour from the counts (``people_per_hour_basis`` 'counted')
+    and, where it has tracked vehicles, its congestion level from their stationary share."""
+    df = people_per_hour_basis(df, count_rates(crossing_counts(store, selection, "total"), ["camera_id"]))
+    tracked = df["camera_id"].map(stationary_share(store, selection).set_index("camera_id")["stationary_share"])
+    if tracked.notna().any() and "road_occupancy" in df.columns:
+        levels = [congestion_with_tracks(o, s, t) for o, s, t in zip(df["road_occupancy"], df["vehicle_stationarity"], tracked, strict=True)]
+        df["congestion_level"] = np.where(tracked.notna(), levels, df["congestion_level"])
     return df
 
 
@@ -403,7 +425,17 @@ def build_report(
         min_frames=min_frames, accuracy=_accuracy(store, cameras, main_indicator), adjusted=adjusted,
         adjustment_note=f"{ADJUSTED_PARTS_TEXT} Summary: {adjustment_summary(area)}" if adjusted else "",
         include_low_trust=lt, low_trust_left_out=0 if lt else trust_counts(store, sel)["low"],
+        counts=_counts(store, sel),
     )
+
+
+def _counts(store: Store, selection: Selection) -> tuple[tuple[str, ...], ...]:
+    """The counts table of the area's counting cameras (empty where none counts)."""
+    summary = camera_count_summary(store, selection)
+    if summary.empty:
+        return ()
+    names = {str(r["camera_id"]): str(r["name"]) for r in store.cameras().to_dict("records")}
+    return count_rows(summary, names)
 
 
 def _headline(

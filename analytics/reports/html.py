@@ -32,7 +32,17 @@ from analytics.formatting import (
 )
 from analytics.indicators import HEADLINE, INDICATORS
 from analytics.reports import figures
-from analytics.reports.content import PATTERN_INDICATORS, SHORT_LABELS, ReportContent, camera_columns, day_caption, day_heading, format_lonlat
+from analytics.reports.content import (
+    COUNTS_HEADER,
+    COUNTS_TEXT,
+    PATTERN_INDICATORS,
+    SHORT_LABELS,
+    ReportContent,
+    camera_columns,
+    day_caption,
+    day_heading,
+    format_lonlat,
+)
 from analytics.visual import charts, maps
 
 __all__ = ["CSP", "PLOTLY_BUNDLE_ID", "map_figure", "pattern_figure", "render_html", "write_html"]
@@ -243,7 +253,8 @@ def _header(c: ReportContent) -> str:
     if not c.has_data:
         out.append(f'<div class="box"><b>No data for this area and period.</b> {_e(c.no_data_reason)} So this report '
                    "has no summary, map or charts; the methods appendix still explains how the numbers are made.</div>")
-    sections = ["summary", "map", "patterns", "cameras", "damage", "coverage", "methods", "sources"] if c.has_data else [
+    sections = ["summary", "map", "patterns", "cameras", *(["counts"] if c.counts else []), "damage", "coverage", "methods",
+                "sources"] if c.has_data else [
         "coverage", "methods", "sources"]
     out.append('<nav class="toc">' + "".join(f'<a href="#{k}">{k.capitalize()}</a>' for k in sections) + "</nav>")
     return "\n".join(out)
@@ -321,7 +332,8 @@ def _cameras(c: ReportContent) -> str:
     rows = []
     for r in c.cameras.to_dict("records"):
         name = str(r["name"]) + (" (mobile)" if r.get("kind") == "mobile" else "")
-        vals = [format_cell(n, r[n]) for n in cols]
+        vals = [format_cell(n, r[n]) + (" (counted)" if n == "people_per_hour" and r.get("people_per_hour_basis") == "counted" else "")
+                for n in cols]
         rows.append([str(r["rank"] or "–"), name, format_count(r["n_frames"]), *vals, str(r.get("congestion_level") or "")])
     out.append(_table(header, rows, num_cols=list(range(2, 3 + len(cols)))))
     out.append(f'<p class="caption">Ranked by {_e(INDICATORS[c.main_indicator].label.lower())}, highest first. '
@@ -330,6 +342,14 @@ def _cameras(c: ReportContent) -> str:
         out += ['<h3 id="accuracy">Accuracy of each camera</h3>',
                 _table(["Camera", "Accuracy"], [[a.camera_name, a.text] for a in c.accuracy])]
     return "\n".join(out)
+
+
+def _counts(c: ReportContent) -> str:
+    """The counts section: one row per counting camera (nothing where no camera counts)."""
+    if not c.counts:
+        return ""
+    return "\n".join(['<h2 id="counts">Counts</h2>', _table(list(COUNTS_HEADER), [list(r) for r in c.counts], num_cols=[1, 2, 3, 4, 5]),
+                      f'<p class="caption">{_e(COUNTS_TEXT)}</p>'])
 
 
 def _damage(c: ReportContent) -> str:
@@ -386,7 +406,7 @@ def render_html(content: ReportContent) -> str:
     c = content
     parts = [_header(c)]
     if c.has_data:  # without footage there is nothing to summarise: the box under the title says so
-        parts += [_summary(c), _map(c), _patterns(c), _cameras(c), _damage(c)]
+        parts += [_summary(c), _map(c), _patterns(c), _cameras(c), _counts(c), _damage(c)]
     parts += [_coverage(c), _methods(c), _sources(c)]  # summary first; sources and model hashes in the appendix
     title = f"{c.title}, {c.period_text}"
     return (

@@ -170,6 +170,8 @@ class ReportContent:
     include_low_trust: bool = False
     low_trust_left_out: int = 0
     """Clips of the area and period left out as low trust (0 when ``include_low_trust``)."""
+    counts: tuple[tuple[str, ...], ...] = ()
+    """Rows of the counts table (:func:`analytics.reports.wording.count_rows`): one per counting camera."""
 
     @property
     def low_trust_note(self) -> str:

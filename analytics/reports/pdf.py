@@ -39,7 +39,7 @@ from reportlab.platypus import (
 from analytics.formatting import format_cell, format_count, format_previous, format_value
 from analytics.indicators import HEADLINE, INDICATORS
 from analytics.reports import figures
-from analytics.reports.content import SHORT_LABELS, ReportContent, camera_columns, day_caption, day_heading, format_lonlat
+from analytics.reports.content import COUNTS_HEADER, COUNTS_TEXT, SHORT_LABELS, ReportContent, camera_columns, day_caption, day_heading, format_lonlat
 
 __all__ = ["ACCENT", "GRID", "LIGHT", "MARGIN", "MUTED", "TEXT_W", "WARN_BG", "WARN_EDGE", "render_pdf", "story", "write_pdf"]
 
@@ -265,7 +265,8 @@ def _cameras(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     rows: list[list[Any]] = [["#", "Camera", "Frames", *[SHORT_LABELS.get(n, INDICATORS[n].label) for n in cols], "Congestion"]]
     for r in c.cameras.to_dict("records"):
         name = f"{r['name']}" + (" (mobile)" if r.get("kind") == "mobile" else "")
-        vals = [format_cell(n, r[n]) for n in cols]
+        vals = [format_cell(n, r[n]) + (" (counted)" if n == "people_per_hour" and r.get("people_per_hour_basis") == "counted" else "")
+                for n in cols]
         rows.append([str(r["rank"] or "–"), name, format_count(r["n_frames"]), *vals, str(r.get("congestion_level", "") or "")])
     fixed = 8 * mm + 38 * mm + 15 * mm + 20 * mm
     w = (TEXT_W - fixed) / len(cols)
@@ -278,6 +279,16 @@ def _cameras(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
         acc: list[list[Any]] = [["Camera", "Accuracy"], *[[a.camera_name, a.text] for a in c.accuracy]]
         out += [_p("Accuracy of each camera", st["h3"]), _table(acc, [38 * mm, TEXT_W - 38 * mm], st)]
     return out
+
+
+def _counts(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """The counts section: one row per counting camera (nothing where no camera counts)."""
+    if not c.counts:
+        return []
+    w = (TEXT_W - 38 * mm - 18 * mm) / 4
+    return [CondPageBreak(40 * mm), _p("Counts", st["h2"]),
+            _table([list(COUNTS_HEADER), *[list(r) for r in c.counts]], [38 * mm, 18 * mm, w, w, w, w], st),
+            _p(COUNTS_TEXT, st["caption"])]
 
 
 def _damage(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
@@ -347,7 +358,7 @@ def story(c: ReportContent) -> list[Flowable]:
     st = _styles()
     out = _title(c, st)
     if c.has_data:  # without footage there is nothing to summarise: the box under the title says so
-        out += _summary(c, st) + _map(c, st) + _patterns(c, st) + _cameras(c, st) + _damage(c, st)
+        out += _summary(c, st) + _map(c, st) + _patterns(c, st) + _cameras(c, st) + _counts(c, st) + _damage(c, st)
     out += _coverage(c, st) + _methods(c, st) + _sources(c, st)  # summary first; sources and model hashes in the appendix
     return out
 

@@ -11,12 +11,15 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from analytics.formatting import format_difference, format_interval, format_percent, format_previous, format_value
+from analytics.formatting import format_count_value, format_difference, format_interval, format_percent, format_previous, format_value
 from analytics.indicators import HEADLINE, INDICATORS
 from analytics.reports.parts import IndicatorLine, ModelUsed, ReportContent, Sources
 from analytics.visual.charts import WEEKEND_SHADING_DAYS, WEEKLY_DAYS
 
 __all__ = [
+    "COUNTS_HEADER",
+    "COUNTS_TEXT",
+    "count_rows",
     "ADJUSTED_PARTS_TEXT",
     "DAMAGE_MODEL_THRESHOLD",
     "DISTRESS_THRESHOLD",
@@ -324,4 +327,35 @@ def caveats(area: pd.DataFrame, cameras: pd.DataFrame, sources: Sources, models:
     )
     if len({m.name for m in models}) > 1:
         out.append("Several models contributed; their class sets differ, so pixel shares mix slightly different definitions.")
+    return tuple(out)
+
+
+COUNTS_HEADER = ("Camera", "Hours counted", "People per hour", "Cyclists per hour", "Vehicles per hour", "V85")
+COUNTS_TEXT = (
+    "Crossings of count lines by tracked people, cyclists and vehicles, per hour of counted footage, with 95% intervals "
+    "for a Poisson count (Byar's approximation to the exact interval: for k crossings in T hours, "
+    "k(1 − 1/(9k) − 1.96/(3√k))³ / T to (k+1)(1 − 1/(9(k+1)) + 1.96/(3√(k+1)))³ / T). The interval covers chance "
+    "variation of the count only, not detection and tracking errors. V85: 85th percentile of tracked vehicles' "
+    "speeds where the camera has a ground calibration."
+)
+"""How the counts table is made, under it in both formats."""
+
+
+def count_rows(summary: pd.DataFrame, names: dict[str, str]) -> tuple[tuple[str, ...], ...]:
+    """Rows of the counts table from :func:`analytics.store.counts.camera_count_summary` (``names``: camera names by id).
+
+    >>> s = pd.DataFrame({"camera_id": ["a"], "hours": [2.0], "people_per_hour_counted": [60.0],
+    ...                   "people_per_hour_counted_low": [50.0], "people_per_hour_counted_high": [71.0],
+    ...                   "cyclists_per_hour": [0.0], "cyclists_per_hour_low": [0.0], "cyclists_per_hour_high": [1.8],
+    ...                   "vehicles_per_hour": [20.0], "vehicles_per_hour_low": [14.0], "vehicles_per_hour_high": [27.0],
+    ...                   "v85": [float("nan")]})
+    >>> count_rows(s, {"a": "Main St"})
+    (('Main St', '2.0', '60 people/h (50–71)', '0 cyclists/h (0–2)', '20 vehicles/h (14–27)', 'not enough data'),)
+    """
+    out = []
+    for r in summary.to_dict("records"):
+        rates = [format_count_value(n, r.get(n), r.get(f"{n}_low"), r.get(f"{n}_high"))
+                 for n in ("people_per_hour_counted", "cyclists_per_hour", "vehicles_per_hour")]
+        out.append((names.get(str(r["camera_id"]), str(r["camera_id"])), f"{float(r['hours']):.1f}", *rates,
+                    format_count_value("v85", r.get("v85"))))
     return tuple(out)

@@ -51,6 +51,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -63,7 +64,14 @@ from analytics.geo import validate_cameras
 from analytics.records import ClipMeasurements
 from analytics.settings import DEFAULT_LOCK_TIMEOUT_S
 from analytics.store.ingest import DEMO_SOURCE, IngestResult, database_holds, ingest_batch, refuse_mixing
-from analytics.store.places import write_cameras, write_districts, write_zones
+from analytics.store.places import (
+    latest_clip_size,
+    read_calibration,
+    write_calibration,
+    write_cameras,
+    write_districts,
+    write_zones,
+)
 from analytics.store.schema import GROUP_COLUMNS, LATEST_VERSION, MIGRATIONS, check_readable, migrate, schema_version
 
 __all__ = [
@@ -555,6 +563,30 @@ class Store(CursorQueries):
         except OSError:
             out["size_mb"] = float("nan")
         return out
+
+    # -- counting: geometry size and ground calibration --------------------------------------
+    def latest_clip_size(self, camera_id: str) -> tuple[int, int] | None:
+        """(width, height) of the camera's latest clip (the frame its count geometry must fit), or None."""
+        cur = self.cursor()
+        try:
+            return latest_clip_size(cur, camera_id)
+        finally:
+            cur.close()
+
+    def set_calibration(self, camera_id: str, calibration: dict[str, Any]) -> None:
+        """Replace the camera's ground calibration (:func:`~analytics.store.places.write_calibration`):
+        ``homography`` maps image pixels to ground metres, for frames of ``drawn_size``."""
+        self.camera(camera_id)
+        with self.transaction() as cur:
+            write_calibration(cur, camera_id, calibration, datetime.now())
+
+    def calibration(self, camera_id: str) -> dict[str, Any] | None:
+        """The camera's ground calibration, or None (:func:`~analytics.store.places.read_calibration`)."""
+        cur = self.cursor()
+        try:
+            return read_calibration(cur, camera_id)
+        finally:
+            cur.close()
 
 
 def open_store(

@@ -7,6 +7,10 @@ failure anywhere leaves nothing half-written. Every statement is fixed text with
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+from typing import Any
+
 import duckdb
 import pandas as pd
 
@@ -23,6 +27,9 @@ __all__ = [
     "write_cameras",
     "write_zones",
     "assign_districts",
+    "latest_clip_size",
+    "write_calibration",
+    "read_calibration",
 ]
 
 DISTRICT_COLUMNS = ("district_id", "name", "geometry_geojson", "source")
@@ -129,3 +136,42 @@ def assign_districts(cur: duckdb.DuckDBPyConnection) -> None:
         )
     finally:
         cur.unregister("_pt_d")
+
+
+def latest_clip_size(cur: duckdb.DuckDBPyConnection, camera_id: str) -> tuple[int, int] | None:
+    """(width, height) of the camera's latest clip, or None when it has none."""
+    rows = cur.execute(
+        "SELECT width, height FROM clips WHERE camera_id = ? ORDER BY start_time DESC LIMIT 1", [camera_id]
+    ).fetchall()
+    return (int(rows[0][0]), int(rows[0][1])) if rows else None
+
+
+def write_calibration(cur: duckdb.DuckDBPyConnection, camera_id: str, calibration: dict[str, Any], created_at: datetime) -> None:
+    """Insert or replace the camera's ground calibration: ``homography`` (3x3, image pixels -> ground
+    metres), ``drawn_size`` (width, height) and optionally ``image_points`` and ``ground_points``."""
+    homography = [[float(v) for v in row] for row in calibration["homography"]]
+    if len(homography) != 3 or any(len(row) != 3 for row in homography):
+        raise InputError(f"calibration of camera {camera_id!r}: homography is not 3x3; expected a 3x3 list of numbers")
+    width, height = (int(v) for v in calibration["drawn_size"])
+    points = [json.dumps(calibration[k]) if calibration.get(k) is not None else None for k in ("image_points", "ground_points")]
+    cur.execute("DELETE FROM camera_calibrations WHERE camera_id = ?", [camera_id])
+    cur.execute(
+        "INSERT INTO camera_calibrations (camera_id, image_points_json, ground_points_json, homography_json, "
+        "drawn_width, drawn_height, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [camera_id, points[0], points[1], json.dumps(homography), width, height, created_at],
+    )
+
+
+def read_calibration(cur: duckdb.DuckDBPyConnection, camera_id: str) -> dict[str, Any] | None:
+    """The camera's ground calibration as stored (homography and points parsed), or None."""
+    df = cur.execute("SELECT * FROM camera_calibrations WHERE camera_id = ?", [camera_id]).df()
+    if df.empty:
+        return None
+    row = df.iloc[0]
+    return {
+        "homography": json.loads(row["homography_json"]),
+        "image_points": json.loads(row["image_points_json"]) if isinstance(row["image_points_json"], str) else None,
+        "ground_points": json.loads(row["ground_points_json"]) if isinstance(row["ground_points_json"], str) else None,
+        "drawn_size": (int(row["drawn_width"]), int(row["drawn_height"])),
+        "created_at": row["created_at"],
+    }

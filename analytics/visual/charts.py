@@ -27,14 +27,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from analytics.errors import InputError
-from analytics.formatting import MISSING_TEXT, as_percent, display_scale, format_count, format_difference, format_interval, format_value
-from analytics.indicators import HEADLINE, INDICATORS, WEEKDAYS, to_wide
+from analytics.formatting import MISSING_TEXT, as_percent, display_scale, format_count, format_count_value, format_difference, format_interval, format_value
+from analytics.indicators import COUNT_INDICATORS, HEADLINE, INDICATORS, WEEKDAYS, to_wide
 from analytics.taxonomy import GROUP_COLORS, group_label
 from analytics.visual.layers import MISSING_COLOR, ColourScale, indicator_scale
 
 __all__ = [
+    "COUNT_CLASS_COLORS",
+    "count_profile",
+    "counts_figure",
+    "count_tiles",
     "OKABE_ITO",
     "plot_text",
     "FONT",
@@ -637,3 +642,85 @@ def clip_indicator_table(long: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(out)
+
+
+COUNT_CLASS_COLORS = {"person": "#0072B2", "cyclist": "#009E73", "car": "#777777", "motorcycle": "#CC79A7", "bus": "#E69F00",
+                      "truck": "#D55E00"}
+"""One colour per counted class (colour-blind safe, Okabe-Ito), in stacking order."""
+
+
+def count_profile(crossings: pd.DataFrame) -> pd.DataFrame:
+    """Crossings per hour of counted footage by hour of day, direction and class.
+
+    ``crossings`` are hourly rows of :func:`analytics.store.counts.crossing_counts` (one camera).
+    Per hour of day ``h``: ``rate = 3600 · Σ count / T_h``, ``T_h`` the seconds counted in hours
+    ``h`` of the period (each hour's ``observed_s`` taken once per line). Columns: hour_of_day,
+    direction, direction_label, class, count, rate.
+
+    >>> x = pd.DataFrame({"line": "m", "hour": pd.to_datetime(["2026-11-02 08:00"] * 2 + ["2026-11-03 08:00"] * 2),
+    ...                   "direction": ["in", "out"] * 2, "direction_label": ["up", "down"] * 2, "class": "car",
+    ...                   "count": [3, 1, 5, 0], "observed_s": 360.0})
+    >>> count_profile(x)[["hour_of_day", "direction", "count", "rate"]].values.tolist()
+    [[8, 'in', 8, 40.0], [8, 'out', 1, 5.0]]
+    """
+    cols = ["hour_of_day", "direction", "direction_label", "class", "count", "rate"]
+    if crossings.empty or "hour" not in crossings.columns:
+        return pd.DataFrame(columns=cols)
+    df = crossings.assign(hour_of_day=pd.to_datetime(crossings["hour"]).dt.hour)
+    seconds = df.drop_duplicates(["line", "hour"]).groupby("hour_of_day")["observed_s"].sum()
+    out = df.groupby(["hour_of_day", "direction", "direction_label", "class"], as_index=False)["count"].sum()
+    out["rate"] = 3600.0 * out["count"] / out["hour_of_day"].map(seconds)
+    return pd.DataFrame(out[cols])
+
+
+def counts_figure(crossings: pd.DataFrame, period: str, title: str = "Counts by hour of day") -> go.Figure:
+    """Bars of crossings per hour counted by hour of day, one panel per direction, stacked by class
+    (:func:`count_profile`); hover gives the class, the rate and the crossings counted."""
+    prof = count_profile(crossings)
+    if prof.empty:
+        return empty_figure("No counts in this period.")
+    directions = prof[["direction", "direction_label"]].drop_duplicates().sort_values("direction")
+    fig = make_subplots(rows=1, cols=len(directions), shared_yaxes=True, horizontal_spacing=0.04,
+                        subplot_titles=[plot_text(f"{d.direction_label} ({d.direction})") for d in rows(directions)])
+    shown: set[str] = set()  # each class in the legend once, from the first panel it appears in
+    for i, d in enumerate(rows(directions), start=1):
+        part = prof[prof["direction"] == d.direction]
+        for cls, colour in COUNT_CLASS_COLORS.items():
+            sel = part[part["class"] == cls]
+            if sel.empty or sel["count"].sum() == 0:
+                continue
+            fig.add_trace(go.Bar(
+                x=sel["hour_of_day"], y=sel["rate"], name=cls, marker_color=colour, legendgroup=cls, showlegend=cls not in shown,
+                hovertext=[f"{cls} · {h:02d}:00 · {r:,.0f} per hour ({c:,} counted)" for h, r, c in
+                           zip(sel["hour_of_day"], sel["rate"], sel["count"], strict=True)], hoverinfo="text",
+            ), row=1, col=i)
+            shown.add(cls)
+    fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
+    fig.update_xaxes(title_text="hour of day", dtick=2, range=[-0.5, 23.5])
+    fig.update_yaxes(title_text="crossings per hour", row=1, col=1)
+    return _layout(fig, f"{title} · {period}", height=360)
+
+
+def count_tiles(summary: pd.Series) -> list[tuple[str, str, str]]:
+    """(label, value, help) of a counting camera's headline counts, from one row of
+    :func:`analytics.store.counts.camera_count_summary`: a short value for a metric tile (the unit
+    per hour is in the label) and, as help, the value with its 95% interval and the indicator's formula.
+
+    >>> row = pd.Series({"people_per_hour_counted": 120.0, "people_per_hour_counted_low": 100.0,
+    ...                  "people_per_hour_counted_high": 140.0, "v85": float("nan"), "mean_dwell": 19.24})
+    >>> [(label, value) for label, value, _ in count_tiles(row)]
+    [('People per hour (counted)', '120'), ('Mean dwell time', '19.2 s')]
+    >>> count_tiles(row)[0][2].split(". ")[0]
+    '120 people/h (100–140), 95% interval'
+    """
+    out = []
+    for name in ("people_per_hour_counted", "cyclists_per_hour", "vehicles_per_hour", "v85", "mean_dwell", "peak_occupancy"):
+        value = summary.get(name)
+        if value is None or pd.isna(value):
+            continue
+        ind = COUNT_INDICATORS[name]
+        full = format_count_value(name, float(value), summary.get(f"{name}_low"), summary.get(f"{name}_high"))
+        short = f"{float(value):,.0f}" if ind.kind == "rate" else format_count_value(name, float(value))
+        detail = f"{full}, 95% interval. " if ind.kind == "rate" else ""
+        out.append((ind.label, short, f"{detail}{ind.formula}"))
+    return out

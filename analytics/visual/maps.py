@@ -27,7 +27,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analytics.errors import InputError
-from analytics.formatting import MISSING_TEXT, format_count, format_interval, format_value
+from analytics.formatting import MISSING_TEXT, format_count, format_count_value, format_interval, format_value
 from analytics.geo import district_of_points, h3_boundary_geojson, polygon_rings
 from analytics.visual.charts import FONT, indicator_title, plot_text, rows
 from analytics.visual.layers import (
@@ -73,6 +73,10 @@ __all__ = [
     "choropleth",
     "camera_location_figure",
     "ZONE_COLORS",
+    "COUNT_LINE_COLOR",
+    "add_count_symbols",
+    "count_symbol_rows",
+    "line_arrows",
     "zones_figure",
 ]
 
@@ -478,7 +482,7 @@ def camera_location_figure(
     return set_extent(fig, extent)
 
 
-ZONE_COLORS = {"sidewalk": "#E69F00", "lane": "#56B4E9", "crossing": "#F0E442", "plaza": "#CC79A7", "bike_lane": "#009E73",
+ZONE_COLORS = {"dwell": "#0072B2", "sidewalk": "#E69F00", "lane": "#56B4E9", "crossing": "#F0E442", "plaza": "#CC79A7", "bike_lane": "#009E73",
                "parking": "#0072B2", "other": "#ffffff"}
 
 
@@ -492,6 +496,9 @@ def zones_figure(zones: pd.DataFrame, width: int, height: int, image: bytes | No
         fig.add_layout_image(source=uri, x=0, y=0, sizex=width, sizey=height, xref="x", yref="y", sizing="stretch", layer="below")
     for z in rows(zones):
         pts = json.loads(z.polygon_json)
+        if z.role == "line":
+            _add_count_line(fig, str(z.zone), pts, (getattr(z, "in_label", None), getattr(z, "out_label", None)), 0.15 * height)
+            continue
         colour = ZONE_COLORS.get(z.role, "#ffffff")
         fig.add_trace(
             go.Scatter(
@@ -505,3 +512,79 @@ def zones_figure(zones: pd.DataFrame, width: int, height: int, image: bytes | No
     fig.update_xaxes(visible=False, range=[0, width], constrain="domain")
     fig.update_yaxes(visible=False, range=[height, 0], scaleanchor="x", constrain="domain")
     return fig
+
+
+COUNT_LINE_COLOR = "#D81B60"
+
+
+def line_arrows(start: Sequence[float], end: Sequence[float], length: float = 40.0) -> dict[str, tuple[float, float, float, float]]:
+    """Arrows for a count line's two directions, ``(x0, y0, x1, y1)`` from the line to the tip:
+    ``in`` from 40% along the line towards its left (of ``start → end`` on screen, y down), ``out``
+    from 60% along it towards its right (:mod:`analytics.footage.lines`), each ``length`` pixels.
+
+    >>> line_arrows((0, 50), (100, 50))
+    {'in': (40.0, 50.0, 40.0, 10.0), 'out': (60.0, 50.0, 60.0, 90.0)}
+    """
+    (ax, ay), (bx, by) = (float(start[0]), float(start[1])), (float(end[0]), float(end[1]))
+    norm = math.hypot(bx - ax, by - ay) or 1.0
+    rx, ry = -(by - ay) / norm, (bx - ax) / norm  # the right of a → b on screen (y down)
+    out: dict[str, tuple[float, float, float, float]] = {}
+    for direction, along, side in (("in", 0.4, -1.0), ("out", 0.6, 1.0)):
+        x0, y0 = ax + along * (bx - ax), ay + along * (by - ay)
+        out[direction] = (x0, y0, x0 + side * length * rx, y0 + side * length * ry)
+    return out
+
+
+def _add_count_line(fig: go.Figure, name: str, pts: list[list[float]], labels: tuple[object, object], length: float) -> None:
+    """A count line with its name and an arrow per direction, the direction's name at the arrow's tip."""
+    fig.add_trace(go.Scatter(x=[pts[0][0], pts[1][0]], y=[pts[0][1], pts[1][1]], mode="lines+markers",
+                             line={"color": COUNT_LINE_COLOR, "width": 4}, marker={"size": 7}, name=plot_text(f"{name} (count line)"),
+                             hovertext=plot_text(f"count line {name}"), hoverinfo="text"))
+    names = {d: str(v) if isinstance(v, str) and v else d for d, v in zip(("in", "out"), labels, strict=True)}
+    for direction, (x0, y0, x1, y1) in line_arrows(pts[0], pts[1], length).items():
+        fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y", showarrow=True, arrowhead=3,
+                           arrowwidth=2.5, arrowcolor=COUNT_LINE_COLOR, text="")
+        fig.add_annotation(x=x1, y=y1, xref="x", yref="y", showarrow=False, text=plot_text(f"{direction}: {names[direction]}"),
+                           font={"color": "white", "size": 11}, bgcolor="rgba(0,0,0,0.65)",
+                           yshift=10 if y1 < y0 else -10)
+
+
+def add_count_symbols(fig: go.Figure, counts: pd.DataFrame, tiles: bool = False) -> go.Figure:
+    """Counting cameras as squares whose area grows with their crossings per hour (people + cyclists + vehicles).
+
+    ``counts`` has camera_id, name, lon, lat, per_hour and text (hover); the largest square is
+    30 px across, a square's side ∝ √per_hour so that its area is proportional to the count.
+    """
+    if counts.empty:
+        return fig
+    rate = counts["per_hour"].to_numpy(dtype=float)
+    top = float(np.nanmax(rate)) if np.isfinite(rate).any() and np.nanmax(rate) > 0 else 1.0
+    size = 8 + 22 * np.sqrt(np.clip(np.nan_to_num(rate), 0, None) / top)
+    marker: dict[str, Any] = {"size": size.tolist(), "color": "rgba(216, 27, 96, 0.55)"}
+    if not tiles:
+        marker |= {"symbol": "square", "line": {"color": COUNT_LINE_COLOR, "width": 1.5}}
+    return fig.add_trace(_scatter(
+        tiles, counts["lon"].tolist(), counts["lat"].tolist(), mode="markers", name="counts (size: crossings per hour)",
+        marker=marker, hovertext=[plot_text(t) for t in counts["text"]], hoverinfo="text",
+        customdata=[f"camera:{c}" for c in counts["camera_id"]],
+    ))
+
+
+def count_symbol_rows(summary: pd.DataFrame, cameras: pd.DataFrame) -> pd.DataFrame:
+    """The rows :func:`add_count_symbols` draws: each counting camera of ``summary``
+    (:func:`analytics.store.counts.camera_count_summary`) at its position, with a hover text of its rates.
+
+    >>> s = pd.DataFrame({"camera_id": ["a"], "per_hour": [90.0], "people_per_hour_counted": [60.0], "cyclists_per_hour": [10.0],
+    ...                   "vehicles_per_hour": [20.0], "hours": [2.0]})
+    >>> c = pd.DataFrame({"camera_id": ["a", "b"], "name": ["Main St", "Park"], "lon": [1.0, 2.0], "lat": [3.0, 4.0]})
+    >>> count_symbol_rows(s, c)[["camera_id", "per_hour", "text"]].values.tolist()
+    [['a', 90.0, 'Main St: 60 people/h, 10 cyclists/h, 20 vehicles/h (2.0 h counted)']]
+    """
+    cols = ["camera_id", "name", "lon", "lat", "per_hour", "text"]
+    if summary.empty:
+        return pd.DataFrame(columns=cols)
+    df = summary.merge(cameras[["camera_id", "name", "lon", "lat"]], on="camera_id", how="inner")
+    rates = ("people_per_hour_counted", "cyclists_per_hour", "vehicles_per_hour")
+    df["text"] = [f"{r['name']}: " + ", ".join(format_count_value(n, float(r[n])) for n in rates) + f" ({r['hours']:.1f} h counted)"
+                  for _, r in df.iterrows()]
+    return pd.DataFrame(df[cols])

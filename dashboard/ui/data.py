@@ -31,6 +31,7 @@ from analytics.indicators import compute, data_period
 from analytics.selection import Selection
 from analytics.settings import Settings, load_settings
 from analytics.store import Store, catalog
+from analytics.store import counts as count_queries
 from analytics.store.database import data_version as data_version_of
 from analytics.visual import charts
 
@@ -58,6 +59,8 @@ __all__ = [
     "store_at",
     "trust_counts",
     "zones",
+    "count_crossings",
+    "count_summary",
 ]
 
 TTL = 600
@@ -220,3 +223,17 @@ def camera_previews(s: Store, camera_id: str) -> pd.DataFrame:
 def camera_track(s: Store, camera_id: str, start: date | None, end: date | None) -> pd.DataFrame:
     """:func:`analytics.store.catalog.camera_track`."""
     return catalog.camera_track(s, camera_id, start, end)
+
+
+
+# -- counts (count lines, dwell zones) -------------------------------------------------------------
+@_versioned
+def count_crossings(s: Store, selection: Selection, by: str = "hour") -> pd.DataFrame:
+    """:func:`analytics.store.counts.crossing_counts` (zeros included)."""
+    return count_queries.crossing_counts(s, selection, by)
+
+
+@_versioned
+def count_summary(s: Store, selection: Selection) -> pd.DataFrame:
+    """:func:`analytics.store.counts.camera_count_summary`: one row per counting camera."""
+    return count_queries.camera_count_summary(s, selection)

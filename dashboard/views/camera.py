@@ -76,7 +76,25 @@ with right:
             img, mime = bytes(frames["image"].iloc[0]), str(frames["mime"].iloc[0])
             w, h = int(frames["width"].iloc[0]), int(frames["height"].iloc[0])
         st.plotly_chart(maps.zones_figure(zones, w, h, img, mime), key="camera_zones", config={"displaylogo": False})
-        st.caption("Zones drawn on " + ("the latest preview frame." if img else f"a blank {w}×{h} frame (no preview stored)."))
+        st.caption("Zones, count lines (with their directions) and dwell zones drawn on "
+                   + ("the latest preview frame." if img else f"a blank {w}×{h} frame (no preview stored)."))
+
+# -- counts: crossings of count lines and visits to dwell zones (where the camera counts) ------------------
+counted = ui.count_summary(path, here)
+if not counted.empty:
+    st.divider()
+    st.markdown(f"##### Counts · {period}")
+    summary = counted.iloc[0]
+    tiles = charts.count_tiles(summary)
+    for first in range(0, len(tiles), 3):  # rows of three tiles: rates, then speed and dwell
+        for col, (label, value, detail) in zip(st.columns(3), tiles[first:first + 3], strict=False):
+            col.metric(label, value, help=detail)
+    st.plotly_chart(charts.counts_figure(ui.count_crossings(path, here, "hour"), period), key="camera_counts",
+                    config={"displaylogo": False})
+    st.caption(f"Crossings of the count lines per hour of counted footage ({summary['hours']:.1f} h counted), by "
+               "direction, stacked by class; each tile's help gives its Poisson 95% interval and formula. People per hour at this camera comes from these "
+               "counts, not from the pixel estimate." + (" Synthetic counts (demo city)." if cam.get("source") == "synthetic" else ""))
+# -- end of counts -----------------------------------------------------------------------------------------
 
 # -- drive map: a mobile camera's route coloured by an indicator ------------------------------------
 if cam.get("kind") == "mobile":

@@ -101,12 +101,18 @@ area_id = ui.linked_selection(f"overview_{area_param}", area_param, picked.split
 ui.to_link(f"overview_{other_param}", other_param, None)
 fig = maps.choropleth(polys, cams, name, period, kind=kind, tile_url=settings.tile_url, min_frames=settings.min_frames,
                       selected=area_id, outlines=district_shapes if kind == "h3" else None)
+# -- counts: counting cameras as squares sized by crossings per hour ------------------------------------
+count_rows = maps.count_symbol_rows(ui.count_summary(path, ui.selection()), ui.cameras(path))
+maps.add_count_symbols(fig, count_rows, tiles=bool(settings.tile_url))
+# -- end of counts ----------------------------------------------------------------------------------------
 with left:
     st.plotly_chart(fig, key="overview_map", on_select="rerun", selection_mode=("points",),
                     config={"displaylogo": False, "scrollZoom": True})
     st.caption(f"Colour: {charts.indicator_title(name)}, {period} ({DIRECTION_TEXT[INDICATORS[name].better]}). Grey hatched: "
                f"{MISSING_TEXT} (fewer than {settings.min_frames} frames). Hover or click anywhere in a "
-               f"{'district' if kind == 'district' else 'cell'} for its detail, or on a camera to open it.")
+               f"{'district' if kind == 'district' else 'cell'} for its detail, or on a camera to open it."
+               + (" Pink squares: cameras that count, sized by crossings per hour (people, cyclists and vehicles)."
+                  if not count_rows.empty else ""))
 # -- detail / table ------------------------------------------------------------------------------
 with right:
     if area_id:
