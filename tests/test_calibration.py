@@ -65,7 +65,7 @@ def test_cameras_calibrate_and_zones_store_what_they_read(tmp_path):
                               "--size", "768x432", "--db", db])
     assert bad.exit_code != 0 and "outside the 768x432 frame" in str(bad.exception)
     with Store(db, read_only=True) as store:
-        cal = store.calibration("cam")
+        cal = store.calibration_record("cam")
         assert cal is not None and cal["drawn_size"] == (768, 432) and len(cal["homography"]) == 3
         assert np.allclose(apply_homography(cal["homography"], _to_image([(2.0, 9.0)])), [(2.0, 9.0)], atol=1e-6)
         assert store.zones("cam")["role"].tolist() == ["line"]

@@ -580,8 +580,8 @@ class Store(CursorQueries):
         with self.transaction() as cur:
             write_calibration(cur, camera_id, calibration, datetime.now())
 
-    def calibration(self, camera_id: str) -> dict[str, Any] | None:
-        """The camera's ground calibration, or None (:func:`~analytics.store.places.read_calibration`)."""
+    def calibration_record(self, camera_id: str) -> dict[str, Any] | None:
+        """The camera's ground calibration with its points and drawn size, or None (:func:`~analytics.store.places.read_calibration`)."""
         cur = self.cursor()
         try:
             return read_calibration(cur, camera_id)
