@@ -6,6 +6,7 @@ import dataclasses
 import json
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 import pytest
 from helpers import clip_from_pixels, count_tables, store_with_cameras
@@ -162,3 +163,18 @@ def test_reports_carry_a_counts_section_with_intervals(counted):
     cams = content.cameras.set_index("camera_id")
     assert cams.loc["cam", "people_per_hour_basis"] == "counted" and cams.loc["cam", "people_per_hour"] == pytest.approx(180.0)
     assert cams.loc["other", "people_per_hour_basis"] == "estimated"  # no counts: the estimate stays
+
+
+def test_counts_of_a_low_trust_clip_are_left_out_with_a_note_and_counted_on_request(tmp_path):
+    path = str(tmp_path / "low.duckdb")
+    with store_with_cameras(path, [("cam", 8.5, 47.3)]) as store:
+        store.set_zones("cam", read_camera_zones(json.dumps(GEOMETRY).encode()).rows)
+        clip = _clip(0, count_tables(crossings=[("mid", 1.0, "car", "in", 1)]))
+        clip = dataclasses.replace(clip, mean_confidence=np.full(clip.n, 0.3), low_conf_share=np.full(clip.n, 0.9))
+        assert store.ingest([clip])[0].trust == "low"
+    runner = CliRunner()
+    left = runner.invoke(app, ["counts", "--camera", "cam", "--by", "total", "--format", "json", "--db", path])
+    assert left.exit_code == 0 and json.loads(left.stdout)["crossings"] == []
+    assert "1 counted clip flagged low trust" in left.stderr and "--include-low-trust" in left.stderr
+    kept = runner.invoke(app, ["counts", "--camera", "cam", "--by", "total", "--format", "json", "--include-low-trust", "--db", path])
+    assert [r["count"] for r in json.loads(kept.stdout)["crossings"] if r["class"] == "car" and r["direction"] == "in"] == [1]

@@ -13,10 +13,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from analytics import exports
-from analytics.cli._common import DbOption, console, open_db
+from analytics.cli._common import DbOption, console, err_console, open_db
 from analytics.errors import InputError
+from analytics.formatting import format_counted
 from analytics.periods import parse_date
 from analytics.selection import Selection
+from analytics.store import Store
 from analytics.store.counts import COUNT_BY, counting_cameras, crossing_counts, visit_stats
 
 __all__ = ["CountFormat", "CountBy", "counts", "counts_json", "register"]
@@ -108,12 +110,23 @@ def counts(
                              f"`urbanlens cameras zones {camera} FILE` and ingest its clips")
         crossings = crossing_counts(store, selection, key).drop(columns=["camera_id"])
         visits = visit_stats(store, selection, key).drop(columns=["camera_id"])
+        left_out = 0 if include_low_trust else _low_trust_clips(store, selection)
+    if left_out:
+        err_console.print(f"{format_counted(left_out, 'counted clip')} flagged low trust (its segmentation; a heuristic, see "
+                          "`urbanlens clips`) left out; --include-low-trust counts it too.", markup=False, highlight=False)
     if fmt is CountFormat.json:
         sys.stdout.write(counts_json(crossings, visits) + "\n")
     elif fmt is CountFormat.csv:
         sys.stdout.write(exports.to_csv(visits if visits_csv else crossings, period=(selection.start, selection.end)))
     else:
         _print_tables(crossings, visits, key)
+
+
+def _low_trust_clips(store: Store, selection: Selection) -> int:
+    """Counted clips of ``selection`` that only ``--include-low-trust`` would count."""
+    every = crossing_counts(store, selection.with_(include_low_trust=True), "clip")
+    kept = crossing_counts(store, selection, "clip")
+    return len(set(every["clip"]) - set(kept["clip"])) if "clip" in every.columns else 0
 
 
 def register(root: typer.Typer) -> None:
