@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import h3
 import numpy as np
@@ -112,10 +113,24 @@ def _shown(value: object) -> str:
     return "(empty)" if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA else repr(value)
 
 
+def _is_time_zone(name: str) -> bool:
+    """``name`` is an IANA time zone this system knows (``Europe/Zurich``, ``UTC``).
+
+    >>> _is_time_zone("Europe/Zurich"), _is_time_zone("Mars/Olympus"), _is_time_zone("../etc/passwd")
+    (True, False, False)
+    """
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def validate_cameras(df: pd.DataFrame) -> pd.DataFrame:
     """Check a table of cameras; returns it normalised or raises InputError listing bad rows.
 
-    Required columns: camera_id, lon, lat. Optional: name, heading (0–360°), kind (fixed|mobile).
+    Required columns: camera_id, lon, lat. Optional: name, heading (0–360°), kind (fixed|mobile),
+    timezone (an IANA name such as Europe/Zurich: the camera's clock, where it differs from the city's).
     Longitude must lie in [-180, 180], latitude in [-90, 90].
     """
     missing = [c for c in ("camera_id", "lon", "lat") if c not in df.columns]
@@ -130,6 +145,8 @@ def validate_cameras(df: pd.DataFrame) -> pd.DataFrame:
     kind = df["kind"].astype("string").str.strip().str.lower() if "kind" in df.columns else pd.Series("fixed", index=df.index)
     out["kind"] = kind.fillna("fixed").replace("", "fixed")
     out["source"] = df["source"].astype(str) if "source" in df.columns else "user"
+    tz = df["timezone"].astype("string").str.strip() if "timezone" in df.columns else pd.Series(pd.NA, index=df.index, dtype="string")
+    out["timezone"] = tz.where(tz.fillna("") != "", pd.NA)
     errors: list[str] = []
     for i, row in out.reset_index(drop=True).iterrows():
         line = int(str(i)) + 2  # header is line 1 of a CSV
@@ -147,6 +164,9 @@ def validate_cameras(df: pd.DataFrame) -> pd.DataFrame:
             errors.append(f"row {line} ({cid}): heading {row['heading']} must be in [0, 360] degrees")
         if row["kind"] not in CAMERA_KINDS:
             errors.append(f"row {line} ({cid}): kind {row['kind']!r} must be 'fixed' or 'mobile'")
+        if row["timezone"] is not pd.NA and not _is_time_zone(str(row["timezone"])):
+            errors.append(f"row {line} ({cid}): timezone {_shown_text(row['timezone'])} is unknown; expected an IANA name such as "
+                          "Europe/Zurich or UTC")
     dupes = out["camera_id"][out["camera_id"].duplicated()].dropna().unique().tolist()
     if dupes:
         errors.append(f"duplicate camera_id(s): {', '.join(map(str, dupes))}")
@@ -157,6 +177,7 @@ def validate_cameras(df: pd.DataFrame) -> pd.DataFrame:
     out["camera_id"] = out["camera_id"].astype(str)
     out["name"] = out["name"].astype(str)
     out["kind"] = out["kind"].astype(str)
+    out["timezone"] = out["timezone"].astype(object).where(out["timezone"].notna(), None)
     return out.reset_index(drop=True)
 
 

@@ -250,3 +250,15 @@ def test_store_places_fixed_cameras_and_mobile_frames(tmp_path: Path) -> None:
 
     s.upsert_cameras(pd.DataFrame({"camera_id": ["post"], "lon": [4.25], "lat": [52.05]}))  # the post moves east
     assert s.query_df("SELECT district_id FROM frames WHERE camera_id = 'post'")["district_id"].tolist() == ["east"]
+
+
+def test_a_camera_keeps_its_own_time_zone_and_an_unknown_one_is_refused(tmp_path):
+    from analytics.store import Store
+
+    ok = read_cameras_csv(b"camera_id,lon,lat,timezone\nzh,8.5,47.3,Europe/Zurich\nutc,8.6,47.3,\n")
+    assert ok["timezone"].tolist() == ["Europe/Zurich", None]
+    with Store(str(tmp_path / "t.duckdb")) as store:
+        store.upsert_cameras(ok)
+        assert store.camera("zh")["timezone"] == "Europe/Zurich" and store.camera("utc")["timezone"] is None
+    with pytest.raises(InputError, match="timezone 'Mars/Olympus' is unknown; expected an IANA name"):
+        read_cameras_csv(b"camera_id,lon,lat,timezone\nx,8.5,47.3,Mars/Olympus\n")

@@ -44,6 +44,8 @@ def cameras_add(
     lat: Annotated[float, typer.Option(help="Latitude, WGS 84 degrees [-90, 90].")],
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
     heading: Annotated[float | None, typer.Option(help="View direction, degrees from north [0, 360].")] = None,
+    timezone: Annotated[str | None, typer.Option("--timezone", help="The camera's clock as an IANA time zone (Europe/Zurich) where it "
+                                                 "differs from the city's (the URBANLENS_TIMEZONE setting).")] = None,
     kind: Annotated[str, typer.Option(help="fixed or mobile.")] = "fixed",
     zones: Annotated[Path | None, typer.Option(
         help="Zones JSON in frame pixels: segmentation zones (name, role, polygon), count lines (name, line, in, out) "
@@ -51,7 +53,8 @@ def cameras_add(
     db: DbOption = None,
 ) -> None:
     """Add (or update) one camera."""
-    df = pd.DataFrame([{"camera_id": camera_id, "name": name or camera_id, "lon": lon, "lat": lat, "heading": heading, "kind": kind}])
+    df = pd.DataFrame([{"camera_id": camera_id, "name": name or camera_id, "lon": lon, "lat": lat, "heading": heading, "kind": kind,
+                        "timezone": timezone}])
     with open_db(db) as store:
         read = read_camera_zones(zones, store.latest_clip_size(camera_id)) if zones else None
         store.upsert_cameras(df)
@@ -149,7 +152,7 @@ def cameras_calibrate(
 
 @cameras_app.command("import")
 def cameras_import(
-    csv_path: Annotated[Path, typer.Argument(help="CSV with columns camera_id,lon,lat[,name,heading,kind].")],
+    csv_path: Annotated[Path, typer.Argument(help="CSV with columns camera_id,lon,lat[,name,heading,kind,timezone].")],
     db: DbOption = None,
 ) -> None:
     """Import cameras from a CSV; a file with any bad row changes nothing."""

@@ -68,14 +68,17 @@ def write_districts(cur: duckdb.DuckDBPyConnection, districts: pd.DataFrame) -> 
 
 
 def write_cameras(cur: duckdb.DuckDBPyConnection, cameras: pd.DataFrame) -> int:
-    """Insert or replace cameras (validated columns camera_id, name, lon, lat, heading, kind, source), then place everything."""
+    """Insert or replace cameras (validated columns camera_id, name, lon, lat, heading, kind, source, and an
+    optional timezone: NULL where not given, the city's zone then applies), then place everything."""
     _require(cameras, CAMERA_COLUMNS, "cameras")
-    cur.register("new_cameras", cameras[list(CAMERA_COLUMNS)])
+    df = cameras[list(CAMERA_COLUMNS)].copy()
+    df["timezone"] = cameras["timezone"].astype(object).where(cameras["timezone"].notna(), None) if "timezone" in cameras else None
+    cur.register("new_cameras", df)
     try:
         cur.execute("DELETE FROM cameras WHERE camera_id IN (SELECT camera_id FROM new_cameras)")
         cur.execute(
-            "INSERT INTO cameras (camera_id, name, lon, lat, heading, kind, district_id, source) "
-            "SELECT camera_id, name, lon, lat, heading, kind, NULL, source FROM new_cameras"
+            "INSERT INTO cameras (camera_id, name, lon, lat, heading, kind, district_id, source, timezone) "
+            "SELECT camera_id, name, lon, lat, heading, kind, NULL, source, timezone FROM new_cameras"
         )
     finally:
         cur.unregister("new_cameras")
