@@ -231,11 +231,16 @@ def colour_scale(name: str, values: Iterable[float], factor: float = 1.0, min_sp
     """The scale ``name`` (a plotly / ColorBrewer name: 'Viridis', 'YlGn', …) spanning the finite ``values``.
 
     Bounds are min and max of value · factor; when they are closer than ``min_span`` the scale is
-    widened to ``min_span`` around their middle (one colour for equal values, not a division by zero).
+    widened to ``min_span`` around their middle (one colour for equal values, not a division by zero);
+    a scale of values that are none below 0 (shares, rates, counts) is moved up to start at 0, so
+    its colour bar never shows a negative share.
 
     >>> s = colour_scale("Viridis", [0.1, 0.3], factor=100)
     >>> (s.vmin, s.vmax, s.colour(0.1), s.colour(0.3), s.colour(float("nan")))
     (10.0, 30.0, '#440154', '#fde725', None)
+    >>> s = colour_scale("YlGn", [0.0, 0.001], factor=100)
+    >>> (s.vmin, s.vmax)
+    (0.0, 1.0)
     """
     try:
         stops = tuple((float(p), _hex(c)) for p, c in get_colorscale(name))
@@ -247,6 +252,8 @@ def colour_scale(name: str, values: Iterable[float], factor: float = 1.0, min_sp
     if hi - lo < min_span:
         mid = (lo + hi) / 2
         lo, hi = mid - min_span / 2, mid + min_span / 2
+    if v.size and float(v.min()) >= 0 and lo < 0:
+        lo, hi = 0.0, hi - lo
     return ColourScale(name, stops, lo, hi, factor)
 
 
