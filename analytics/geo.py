@@ -146,7 +146,7 @@ def validate_cameras(df: pd.DataFrame) -> pd.DataFrame:
     out["kind"] = kind.fillna("fixed").replace("", "fixed")
     out["source"] = df["source"].astype(str) if "source" in df.columns else "user"
     tz = df["timezone"].astype("string").str.strip() if "timezone" in df.columns else pd.Series(pd.NA, index=df.index, dtype="string")
-    out["timezone"] = tz.where(tz.fillna("") != "", pd.NA)
+    out["timezone"] = tz.mask(tz.fillna("") == "")
     errors: list[str] = []
     for i, row in out.reset_index(drop=True).iterrows():
         line = int(str(i)) + 2  # header is line 1 of a CSV

@@ -11,7 +11,16 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from analytics.formatting import format_count_value, format_difference, format_interval, format_percent, format_previous, format_value
+from analytics.formatting import (
+    format_count_value,
+    format_counted,
+    format_difference,
+    format_hours,
+    format_interval,
+    format_percent,
+    format_previous,
+    format_value,
+)
 from analytics.indicators import HEADLINE, INDICATORS
 from analytics.reports.parts import IndicatorLine, ModelUsed, ReportContent, Sources
 from analytics.visual.charts import WEEKEND_SHADING_DAYS, WEEKLY_DAYS
@@ -275,8 +284,8 @@ def coverage_notes(
     sources: Sources, hourly: pd.DataFrame, daily: pd.DataFrame, cameras: pd.DataFrame, min_frames: int
 ) -> tuple[str, ...]:
     out = [
-        f"{sources.frames:,} sampled frames from {sources.clips:,} clips of {sources.cameras} cameras "
-        f"({sources.hours:,.1f} hours of footage)."
+        f"{format_counted(sources.frames, 'sampled frame')} from {format_counted(sources.clips, 'clip')} of "
+        f"{format_counted(sources.cameras, 'camera')} ({format_hours(sources.hours)} of footage)."
     ]
     empty_hours = hourly.loc[hourly["n_frames"] == 0, "hour"].tolist()
     thin_hours = hourly.loc[(hourly["n_frames"] > 0) & (hourly["n_frames"] < min_frames), "hour"].tolist()

@@ -9,7 +9,7 @@ import streamlit as st
 
 from analytics import gis
 from analytics.errors import UrbanLensError
-from analytics.formatting import escape_markdown, format_count, format_period
+from analytics.formatting import escape_markdown, format_count, format_hours, format_period, format_size_mb
 from analytics.geo import read_cameras_csv, read_districts_geojson
 from analytics.indicators import GROUPINGS, INDICATORS
 from analytics.models.zoo import list_models
@@ -32,11 +32,12 @@ c[0].metric("Cameras", f"{s['cameras']:,}")
 c[1].metric("Districts", f"{s['districts']:,}")
 c[2].metric("Clips", format_count(s["clips"]))
 c[3].metric("Frames", format_count(s["frames"]))
-c[4].metric("Footage", f"{s['hours']:.1f} h")
-c[5].metric("File", f"{s['size_mb']:.1f} MB")
+c[4].metric("Footage", format_hours(s["hours"]))
+c[5].metric("File", format_size_mb(s["size_mb"]))
 first, last = ui.period_bounds(path)
 st.caption(
-    f"`{s['path']}` · schema v{s['schema_version']} · data {format_period(first, last)}"
+    f"`{s['path']}` · database format version {s['schema_version']} · "
+    + (f"measurements from {format_period(first, last)}" if first is not None else "no measurements yet")
     + (f" · :orange-badge[synthetic] {round(s['clips'] * s['synthetic_share']):,} of {s['clips']:,} clips are synthetic"
        if s["clips"] and s["synthetic_share"] else "")
 )
@@ -100,7 +101,7 @@ with tab_models:
                     "installed": [m.installed for m in models],
                     "input (h×w)": [f"{m.input_size[0]}×{m.input_size[1]}" for m in models],
                     "licence": [m.license for m in models],
-                    "size (MB)": [None if m.size_bytes is None else round(m.size_bytes / 1e6, 2) for m in models],
+                    "size": ["not installed" if m.size_bytes is None else format_size_mb(m.size_bytes / 1e6) for m in models],
                 }
             ),
             hide_index=True, width="stretch",
