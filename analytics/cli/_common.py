@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 
 from analytics.settings import load_settings
@@ -39,8 +38,23 @@ def table_width(stream: object) -> int | None:
     return PIPE_WIDTH
 
 
-console = Console(width=table_width(sys.stdout))
-err_console = Console(stderr=True, width=table_width(sys.stderr))
+class _PipeWideConsole(Console):
+    """A rich console as wide as :func:`table_width` says, decided at each print (the stream and $COLUMNS
+    may change after the console is made, as under a test runner)."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        dims = Console.size.fget(self)  # type: ignore[attr-defined]
+        width = table_width(self.file)
+        return dims if width is None else ConsoleDimensions(width, dims.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
+console = _PipeWideConsole()
+err_console = _PipeWideConsole(stderr=True)
 
 DbOption = Annotated[
     Path | None, typer.Option("--db", help="DuckDB file (default: $URBANLENS_DB or $URBANLENS_HOME/urbanlens.duckdb).")
