@@ -31,9 +31,9 @@ import numpy as np
 from analytics.evaluation.labelmaps import indicator_classes, label_lut, load_label_map
 from analytics.evaluation.metrics import IGNORE, confusion_matrix, indicator_errors, iou_per_class, mean_iou, pixel_accuracy
 from analytics.evaluation.readers import read_camvid
-from analytics.footage.roads import RoadModel, RoadView, fuse_road, road_class_ids
+from analytics.footage.roads import RoadModel, fuse_road, road_class_ids
 from analytics.footage.segment import Segmenter, input_image, labels_to_frame, preprocess, session_options
-from analytics.models.zoo import install
+from analytics.models.zoo import builtin_road_cards, install
 from analytics.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -104,7 +104,7 @@ def main() -> None:
         settings = load_settings()
         m = install("espnetv2-s2", settings)
         seg = Segmenter(m.onnx_path, m.card, threads=args.threads)
-        road = RoadModel(ROAD_ONNX, session_options(args.threads))
+        road = RoadModel(ROAD_ONNX, builtin_road_cards()["road-segmentation-adas-0001"], session_options(args.threads))
         ids = road_class_ids(m.card)
         assert ids is not None
         gt = read_camvid(CAMVID / "val", CAMVID / "valannot")

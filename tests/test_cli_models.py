@@ -42,7 +42,7 @@ def installed_home(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     home = tmp_path_factory.mktemp("home")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("URBANLENS_HOME", str(home))
-        mp.setenv("URBANLENS_MODEL_MIRROR", str(shared_dir / "models" / "espnetv2"))
+        mp.setenv("URBANLENS_MODEL_MIRROR", str(shared_dir / "models"))
         install("espnetv2-s2", load_settings())
     return home
 

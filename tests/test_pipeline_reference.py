@@ -130,7 +130,8 @@ def _anonymised(view: np.ndarray, labels: np.ndarray, cs: ClassSet) -> np.ndarra
 def test_fast_paths_give_the_reference_measurements(tmp_path: Path, model: tuple) -> None:
     settings: Settings = load_settings()
     clip = write_cv2(tmp_path / "busy.avi", 40, fps=10, size=(FW, FH), paint=_paint)
-    options = AnalysisOptions.from_flags(fps=4, model=model, keep_previews=3, start_time="2024-05-01T08:00:00", review_width=1280)
+    options = AnalysisOptions.from_flags(fps=4, model=model, keep_previews=3, start_time="2024-05-01T08:00:00", review_width=1280,
+                                       road_model="none")
     r = analyse_clip(clip, "cam-1", None, options, settings)
     m = r.measurements
     assert m is not None and m.n == 16 and m.clip.sha256 == clip_sha256(clip)
@@ -174,7 +175,8 @@ def test_fast_paths_give_the_reference_measurements(tmp_path: Path, model: tuple
 def test_review_previews_are_larger_and_stored_ones_keep_their_size() -> None:
     view = np.random.default_rng(5).integers(0, 255, (900, 1600, 3), dtype=np.uint8)
     labels = np.zeros((900, 1600), np.uint8)
-    kept = previews(7, view, labels, CITYSCAPES, raw=True, review_width=1280)
+    kept = previews(7, view, labels, CITYSCAPES, raw=True, review_width=1280,
+                                       road_model="none")
     widths = [cv2.imdecode(np.frombuffer(p.image, np.uint8), cv2.IMREAD_COLOR).shape[1] for p in kept]
     assert [(p.frame_pos, p.kind) for p in kept] == [(7, "frame"), (7, "overlay")] * 2 and widths == [480, 480, 1280, 1280]
     assert [p.image for p in kept[:2]] == [p.image for p in previews(7, view, labels, CITYSCAPES, raw=True)]
@@ -185,6 +187,6 @@ def test_review_previews_are_larger_and_stored_ones_keep_their_size() -> None:
 def test_opencv_threads_are_given_back(tmp_path: Path, model: tuple) -> None:
     before = cv2.getNumThreads()
     clip = write_cv2(tmp_path / "busy.avi", 5, fps=10, size=(FW, FH), paint=_paint)
-    analyse_clip(clip, "cam-1", None, AnalysisOptions.from_flags(fps=10, model=model, keep_previews=0, start_time="2024-05-01T08:00:00"),
+    analyse_clip(clip, "cam-1", None, AnalysisOptions.from_flags(fps=10, model=model, keep_previews=0, road_model="none", start_time="2024-05-01T08:00:00"),
                  load_settings())
     assert cv2.getNumThreads() == before

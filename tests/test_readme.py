@@ -117,7 +117,7 @@ def test_readme_blocks_run(shared_dir: Path, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("URBANLENS_")}
     env.update(
         URBANLENS_HOME=str(tmp_path / "urbanlens-home"),
-        URBANLENS_MODEL_MIRROR=str(shared_dir / "models" / "espnetv2"),
+        URBANLENS_MODEL_MIRROR=str(shared_dir / "models"),
         URBANLENS_SAMPLES_MIRROR=str(shared_dir / "samples"),
         PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
         COLUMNS="100",

@@ -91,6 +91,9 @@ OutParquetOpt = Annotated[
     Path | None, typer.Option("--out-parquet", help="Ray: leave the results as Parquet here instead of loading the database.")
 ]
 ManifestOpt = Annotated[Path | None, typer.Option("--manifest", help="Ray: CSV of clips with columns path, camera_id and optional start.")]
+RoadModelOpt = Annotated[
+    str, typer.Option("--road-model", help="Road model run beside the segmenter to correct road and sidewalk; 'none': the segmenter alone.")
+]
 
 
 def ingest(
@@ -98,7 +101,7 @@ def ingest(
     temporal: TemporalOpt = None, refine: RefineOpt = "none", tta: TtaOpt = "none", zones: ZonesOpt = None, start: StartOpt = None,
     keep_previews: KeepPreviewsOpt = 3, db: DbOption = None, threads: ThreadsOpt = None, max_frames: MaxFramesOpt = None,
     max_duration: MaxDurationOpt = None, engine: EngineOpt = "local", ray_address: RayAddressOpt = None, workers: WorkersOpt = None,
-    out_parquet: OutParquetOpt = None, manifest: ManifestOpt = None,
+    out_parquet: OutParquetOpt = None, manifest: ManifestOpt = None, road_model: RoadModelOpt = "road-segmentation-adas-0001",
 ) -> None:
     """Analyse clips (segmentation → measurements) and store them for a camera (through
     :mod:`analytics.footage.batch`, which runs :func:`analytics.footage.pipeline.analyse_clip` on each)."""
@@ -121,6 +124,7 @@ def ingest(
         raise InputError(f"--engine {engine!r}; expected local or ray")
     options = AnalysisOptions.from_flags(
         fps=sampling, smooth=smooth, temporal=temporal, model=model, refine=refine, tta=tta, max_frames=max_frames, threads=threads,
+        road_model=road_model,
     )
     if engine == "ray":
         return _finish(console, _ingest_on_ray(console, clips, camera, manifest, start_dt, options, settings, out_parquet=out_parquet,

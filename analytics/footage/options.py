@@ -142,6 +142,9 @@ class AnalysisOptions:
     """Analyse at most this many sampled frames."""
     label: str | None = None
     """The clip's label in the store; None: the file name."""
+    road_model: str = "road-segmentation-adas-0001"
+    """The road model run beside the segmenter to correct road and sidewalk (:mod:`analytics.footage.roads`);
+    ``"none"``: the segmenter alone. Recorded in the run's provenance."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.sampling, Sampling):
@@ -150,6 +153,8 @@ class AnalysisOptions:
         self._check_temporal()
         check_refine(self.refine)
         check_tta(self.tta)
+        if not isinstance(self.road_model, str) or not self.road_model:
+            raise InputError(f"road_model={self.road_model!r}; expected a road model name or 'none'")
         if not isinstance(self.zones, str | Path | bytes | pd.DataFrame | None):
             raise InputError(f"zones must be a ZONES.json path, its bytes or a DataFrame, got {type(self.zones).__name__}")
         object.__setattr__(self, "start_time", _parse_start(self.start_time))

@@ -25,19 +25,15 @@ import numpy as np
 
 from analytics.cards import ModelCard
 from analytics.errors import InputError, ModelError
+from analytics.models.roadcard import DEFAULT_ROAD_MODEL, NO_ROAD_MODEL, ROAD_CLASSES, RoadCard, check_road_onnx
+from analytics.models.zoo import ResolvedModel
 
 __all__ = [
     "BACKGROUND", "CURB", "DEFAULT_ROAD_MODEL", "LANE_MARK", "NO_ROAD_MODEL", "ROAD", "ROAD_CLASSES", "ROAD_THRESHOLD",
-    "SIDEWALK_THRESHOLD", "RoadModel", "RoadView", "check_road_onnx", "fuse_road", "road_class_ids", "road_view",
+    "SIDEWALK_THRESHOLD", "RoadModel", "RoadView", "fuse_road", "road_class_ids", "road_params", "road_view",
 ]
 
-ROAD_CLASSES = ("background", "road", "curb", "lane mark")
-"""The road model's classes in output order."""
 BACKGROUND, ROAD, CURB, LANE_MARK = 0, 1, 2, 3
-DEFAULT_ROAD_MODEL = "road-segmentation-adas-0001"
-"""The road model every analysis runs unless told otherwise."""
-NO_ROAD_MODEL = "none"
-"""The name that turns the road model off."""
 SIDEWALK_THRESHOLD = 0.7
 """``t_sidewalk``: segmenter road becomes sidewalk where ``p_background + p_curb`` exceeds it (chosen on CamVid train)."""
 ROAD_THRESHOLD = 0.7
@@ -56,6 +52,21 @@ def road_class_ids(card: ModelCard) -> tuple[int, int] | None:
     if not road or not sidewalk:
         return None
     return road[0], sidewalk[0]
+
+
+def road_params(model: ResolvedModel) -> dict[str, str]:
+    """Provenance of the road model run beside ``model``'s segmenter: its name, the first 12 hex
+    digits of its SHA-256 and the fusion's thresholds; empty when none runs, so runs of the
+    segmenter alone keep the settings key they always had.
+
+    >>> from analytics.taxonomy import CITYSCAPES
+    >>> road_params(ResolvedModel(ModelCard("m", CITYSCAPES, 32, 32), Path("m.onnx"), "0" * 64, 1))
+    {}
+    """
+    if model.road is None:
+        return {}
+    return {"road_model": model.road.name, "road_sha256": model.road.sha256[:12],
+            "road_fusion": f"sidewalk>{SIDEWALK_THRESHOLD},road>{ROAD_THRESHOLD}"}
 
 
 def fuse_road(
@@ -112,43 +123,19 @@ def road_view(probabilities: np.ndarray, height: int, width: int) -> RoadView:
     return RoadView(off, on, np.argmax(p, axis=2).astype(np.uint8))
 
 
-def _dims(value_info: Any) -> list[int | None]:
-    return [d.dim_value if d.HasField("dim_value") else None for d in value_info.type.tensor_type.shape.dim]
-
-
-def check_road_onnx(path: Path, height: int, width: int) -> str:
-    """The image input's name of the road model file ``path``, after checking it takes ``(1, height,
-    width, 3)`` and returns ``(1, height, width, 4)``; :class:`~analytics.errors.ModelError` in one line otherwise."""
-    import onnx  # deferred: onnx is only needed when a road model is loaded
-
-    try:
-        model = onnx.load(str(path))
-    except Exception as exc:  # onnx raises DecodeError and others for a corrupt file
-        raise ModelError(f"{path.name} is not a readable ONNX model: {str(exc).splitlines()[0] if str(exc) else exc}") from None
-    inits = {t.name for t in model.graph.initializer}
-    inputs = [i for i in model.graph.input if i.name not in inits]
-    want_in, want_out = [1, height, width, 3], [1, height, width, len(ROAD_CLASSES)]
-    got_in = _dims(inputs[0]) if len(inputs) == 1 else None
-    got_out = _dims(model.graph.output[0]) if len(model.graph.output) == 1 else None
-    if got_in is None or [d if d is not None else w for d, w in zip(got_in, want_in, strict=False)] != want_in or len(got_in) != 4:
-        raise ModelError(f"{path.name}: input shape {got_in}; a road model takes {want_in} (N, H, W, BGR)")
-    if got_out is None or len(got_out) != 4 or [d if d is not None else w for d, w in zip(got_out, want_out, strict=True)] != want_out:
-        raise ModelError(f"{path.name}: output shape {got_out}; a road model returns {want_out} ({', '.join(ROAD_CLASSES)})")
-    return str(inputs[0].name)
-
-
 class RoadModel:
-    """An ONNX Runtime session of the road model: ``sess_options`` the segmenter's
-    (:func:`analytics.footage.segment.session_options`, same threads); ``height x width`` its input size."""
+    """An ONNX Runtime session of the road model ``onnx_path`` with its ``card``; ``sess_options`` the
+    segmenter's (:func:`analytics.footage.segment.session_options`, same threads)."""
 
-    def __init__(self, onnx_path: str | Path, sess_options: Any = None, height: int = 512, width: int = 896) -> None:
+    def __init__(self, onnx_path: str | Path, card: RoadCard, sess_options: Any = None) -> None:
         import onnxruntime as ort  # deferred: ONNX Runtime is heavy and only the analysis needs it
 
         path = Path(onnx_path)
         if not path.is_file():
             raise ModelError(f"road model {str(path)!r} does not exist; install it with `urbanlens models install {DEFAULT_ROAD_MODEL}`")
-        self.onnx_path, self.height, self.width = path, height, width
-        self.input_name = check_road_onnx(path, height, width)
+        self.onnx_path, self.card = path, card
+        self.height, self.width = height, width = card.input_size
+        self.input_name = check_road_onnx(path, card)
         try:
             self._session = ort.InferenceSession(str(path), sess_options=sess_options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
