@@ -211,6 +211,10 @@ class ClipMeasurements:
     previews: list[Preview] = field(default_factory=list)
     counts: CountTables | None = None
     """Tracks, crossings and visits where the clip was counted; None where it was not."""
+    lane_mark_share: np.ndarray | None = None
+    """Share of the frame's pixels the road model reads as lane marks; None where no road model ran."""
+    curb_length_px: np.ndarray | None = None
+    """Length of the curbs the road model finds, in frame pixels; None where no road model ran."""
 
     def __post_init__(self) -> None:
         self.frame_index = np.asarray(self.frame_index, dtype=np.int64)
@@ -231,7 +235,7 @@ class ClipMeasurements:
             arr = np.asarray(getattr(self, name), dtype=np.float64)
             _check_1d(name, arr, n)
             setattr(self, name, arr)
-        for name in ("distress_crack_px", "distress_pothole_px", "lon", "lat"):
+        for name in ("distress_crack_px", "distress_pothole_px", "lon", "lat", "lane_mark_share", "curb_length_px"):
             val = getattr(self, name)
             if val is not None:
                 arr = np.asarray(val, dtype=np.float64)
