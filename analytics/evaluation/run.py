@@ -222,7 +222,7 @@ def evaluate(
     lm = label_map if label_map is not None else default_label_map(card.class_set, gt.format, gt.class_names)
     lut = label_lut(lm, card.class_set, gt.class_names)
     groups = gt.groups if gt.groups is not None else annotation_groups(lm, card.class_set, gt.class_names)
-    segmenter = Segmenter(model.onnx_path, card, threads=threads, spin=spin, refine=refine, tta=tta, road=model.road)
+    segmenter = Segmenter(model.onnx_path, card, threads=threads, spin=spin, refine=refine, tta=tta).set_road(model.road)
     start = time.perf_counter()
     cms, digests = [], []
     for i, sample in enumerate(gt.samples):

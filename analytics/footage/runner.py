@@ -98,8 +98,8 @@ def _segmenter(m: ResolvedModel, options: AnalysisOptions, threads: int, spin: b
                 _SEGMENTERS.pop(next(iter(_SEGMENTERS)))
             seg = Segmenter(
                 m.onnx_path, m.card, threads, smoothing_alpha=alpha, confidence_stride=CONFIDENCE_STRIDE, spin=spin,
-                smoothing_method=method, refine=refine, tta=tta, road=m.road,
-            )
+                smoothing_method=method, refine=refine, tta=tta,
+            ).set_road(m.road)
             _SEGMENTERS[key] = (seg, threading.Lock())
         return _SEGMENTERS[key]
 

@@ -407,9 +407,9 @@ class Segmenter:
     ``smoothing_method`` (``ema`` or ``flow``, :mod:`analytics.footage.temporal`), ``refine``
     (``none`` or ``crf``) and ``tta`` (``none``, ``flip``, ``scales``, ``flip+scales``) are those of
     :mod:`analytics.footage.refine`, ``batch_size`` batches frames where the graph allows it,
-    ``confidence_stride`` thins the confidence map. ``road`` runs that road model after the
+    ``confidence_stride`` thins the confidence map. :meth:`set_road` runs a road model after the
     segmenter on the part of the frame it sees, on the same threads, and fuses the two
-    (:mod:`analytics.footage.roads`); a model without road and sidewalk classes ignores it.
+    (:mod:`analytics.footage.roads`).
 
     Where the work runs: arg-max, confidence, EMA and the flip average are nodes of the ONNX graph;
     scales, flow fusion and the CRF need the logits, which the graph then hands over as
@@ -423,7 +423,7 @@ class Segmenter:
     def __init__(
         self, onnx_path: str | Path, card: ModelCard, threads: int | None = None, *, smoothing_alpha: float | None = None,
         batch_size: int | None = None, confidence_stride: int = 1, spin: bool = False, smoothing_method: str = "ema",
-        refine: str = "none", tta: str = "none", road: RoadFile | None = None,
+        refine: str = "none", tta: str = "none",
     ) -> None:
         import onnxruntime as ort
 
@@ -466,8 +466,18 @@ class Segmenter:
             raise ModelError(f"{path.name} cannot be loaded by ONNX Runtime: {str(exc).splitlines()[0]}") from None
         self._state: np.ndarray | None = None
         self._prev_image: np.ndarray | None = None
-        self._road_ids = road_class_ids(card) if road is not None else None
-        self.road = RoadModel(road.onnx_path, road.card, session_options(threads, spin)) if self._road_ids is not None and road else None
+        self._threads, self._spin = threads, spin
+        self._road_ids: tuple[int, int] | None = None
+        self.road: RoadModel | None = None
+
+    def set_road(self, road: RoadFile | None) -> Segmenter:
+        """Run the road model ``road`` after the segmenter (None: none) on the same threads and fuse the
+        two (:mod:`analytics.footage.roads`); a model without road and sidewalk classes ignores it. Returns self."""
+        self._road_ids = road_class_ids(self.card) if road is not None else None
+        self.road = None
+        if road is not None and self._road_ids is not None:
+            self.road = RoadModel(road.onnx_path, road.card, session_options(self._threads, self._spin))
+        return self
 
     def reset(self) -> None:
         """Forget the smoothing state (call between clips)."""
