@@ -175,8 +175,7 @@ def test_fast_paths_give_the_reference_measurements(tmp_path: Path, model: tuple
 def test_review_previews_are_larger_and_stored_ones_keep_their_size() -> None:
     view = np.random.default_rng(5).integers(0, 255, (900, 1600, 3), dtype=np.uint8)
     labels = np.zeros((900, 1600), np.uint8)
-    kept = previews(7, view, labels, CITYSCAPES, raw=True, review_width=1280,
-                                       road_model="none")
+    kept = previews(7, view, labels, CITYSCAPES, raw=True, review_width=1280)
     widths = [cv2.imdecode(np.frombuffer(p.image, np.uint8), cv2.IMREAD_COLOR).shape[1] for p in kept]
     assert [(p.frame_pos, p.kind) for p in kept] == [(7, "frame"), (7, "overlay")] * 2 and widths == [480, 480, 1280, 1280]
     assert [p.image for p in kept[:2]] == [p.image for p in previews(7, view, labels, CITYSCAPES, raw=True)]

@@ -36,7 +36,7 @@ __all__ = [
 BACKGROUND, ROAD, CURB, LANE_MARK = 0, 1, 2, 3
 SIDEWALK_THRESHOLD = 0.7
 """``t_sidewalk``: segmenter road becomes sidewalk where ``p_background + p_curb`` exceeds it (chosen on CamVid train)."""
-ROAD_THRESHOLD = 0.7
+ROAD_THRESHOLD = 0.5
 """``t_road``: any pixel becomes road where ``p_road + p_lane_mark`` exceeds it (chosen on CamVid train)."""
 
 
