@@ -48,7 +48,9 @@ def print_evaluation(ev: Evaluation) -> None:
     """The scores as two tables: per-class IoU with the headline numbers, then indicator errors."""
     d = ev.to_dict()
     h, w = ev.input_size
-    title = f"{ev.model_name} ({h}x{w}) on {ev.n_images} {ev.dataset_format} images, label map {ev.label_map.name}"
+    road = ev.options.get("road_model")
+    what = f"{ev.model_name} + road model {road}" if road else f"{ev.model_name} alone"
+    title = f"{what} ({h}x{w}) on {ev.n_images} {ev.dataset_format} images, label map {ev.label_map.name}"
     classes = Table(title=escape(title))
     classes.add_column("class")
     classes.add_column("group")
