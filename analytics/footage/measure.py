@@ -339,8 +339,8 @@ def curb_length_px(road_classes: np.ndarray, scale_x: float = 1.0, scale_y: floa
     middle; several curbs at other angles are undercounted (by at most ``sqrt(2)``).
 
     >>> r = np.zeros((20, 40), np.uint8); r[10:12, 5:35] = 2    # a horizontal curb 30 px long, 2 px wide
-    >>> curb_length_px(r)
-    30.0
+    >>> round(curb_length_px(r), 1)                               # its width adds sqrt(30^2 + 2^2) - 30
+    30.1
     >>> d = np.zeros((40, 40), np.uint8); i = np.arange(30); d[i + 5, i + 5] = 2; d[i + 5, i + 6] = 2   # diagonal
     >>> round(curb_length_px(d) / (30 * np.sqrt(2)), 2)
     1.0

@@ -25,12 +25,13 @@ import numpy as np
 
 from analytics.cards import ModelCard
 from analytics.errors import InputError, ModelError
+from analytics.footage.measure import curb_length_px, lane_mark_share
 from analytics.models.roadcard import DEFAULT_ROAD_MODEL, NO_ROAD_MODEL, ROAD_CLASSES, RoadCard, check_road_onnx
 from analytics.models.zoo import ResolvedModel
 
 __all__ = [
     "BACKGROUND", "CURB", "DEFAULT_ROAD_MODEL", "LANE_MARK", "NO_ROAD_MODEL", "ROAD", "ROAD_CLASSES", "ROAD_THRESHOLD",
-    "SIDEWALK_THRESHOLD", "RoadModel", "RoadView", "fuse_road", "road_class_ids", "road_params", "road_view",
+    "SIDEWALK_THRESHOLD", "RoadMarksStage", "RoadModel", "RoadView", "fuse_road", "road_class_ids", "road_params", "road_view",
 ]
 
 BACKGROUND, ROAD, CURB, LANE_MARK = 0, 1, 2, 3
@@ -109,8 +110,8 @@ def road_view(probabilities: np.ndarray, height: int, width: int) -> RoadView:
 
     >>> p = np.zeros((2, 2, 4), np.float32); p[..., ROAD] = 0.6; p[..., CURB] = 0.4
     >>> v = road_view(p, 4, 4)
-    >>> float(v.on_road[0, 0]), float(v.off_road[0, 0]), int(v.classes[3, 3])
-    (0.6000000238418457, 0.4000000059604645, 1)
+    >>> round(float(v.on_road[0, 0]), 3), round(float(v.off_road[0, 0]), 3), int(v.classes[3, 3])
+    (0.6, 0.4, 1)
     """
     if probabilities.ndim != 3 or probabilities.shape[2] != len(ROAD_CLASSES):
         raise InputError(f"road probabilities must be (H, W, {len(ROAD_CLASSES)}), got {probabilities.shape}")
@@ -157,3 +158,27 @@ class RoadModel:
     def view(self, image_bgr: np.ndarray) -> RoadView:
         """:class:`RoadView` of a BGR image on the image's own grid."""
         return road_view(self.probabilities(image_bgr), image_bgr.shape[0], image_bgr.shape[1])
+
+
+class RoadMarksStage:
+    """The per-frame stage (:class:`analytics.footage.stages.FrameStage`) of the road model's own
+    measurements: lane-mark share and curb length of each frame
+    (:func:`~analytics.footage.measure.lane_mark_share`, :func:`~analytics.footage.measure.curb_length_px`,
+    columns ``lane_mark_share`` and ``curb_length_px``); nothing where no road model ran."""
+
+    def start(self, context: Any) -> None:
+        self.lane: list[float] = []
+        self.curb: list[float] = []
+
+    def frame(self, item: Any, segmentation: Any) -> None:
+        """``item`` a :class:`~analytics.footage.stages.FrameItem`, ``segmentation`` its :class:`~analytics.footage.segment.Segmentation`."""
+        if segmentation.road is None:
+            return
+        g = item.geometry
+        y0, y1, x0, x1 = g.content
+        road = segmentation.road[y0:y1, x0:x1]
+        self.lane.append(lane_mark_share(road, LANE_MARK))
+        self.curb.append(curb_length_px(road, g.scale_x, g.scale_y, CURB))
+
+    def finish(self) -> dict[str, Any]:
+        return {"lane_mark_share": np.array(self.lane), "curb_length_px": np.array(self.curb)} if self.lane else {}

@@ -40,9 +40,10 @@ import pandas as pd
 from analytics.cards import ModelCard
 from analytics.footage.distress import distress_heuristic
 from analytics.footage.geometry import Geometry
-from analytics.footage.measure import FrameMeasures, ZoneMask, curb_length_px, group_mask, lane_mark_share, measure_frame, zone_masks
+from analytics.footage.measure import FrameMeasures, ZoneMask, group_mask, measure_frame, zone_masks
 from analytics.footage.overlay import overlay
 from analytics.footage.privacy import PREVIEW_WIDTH, anonymise, preview_jpeg
+from analytics.footage.roads import LANE_MARK, RoadMarksStage
 from analytics.footage.segment import Segmentation
 from analytics.records import OBJECT_GROUPS, Preview
 from analytics.taxonomy import ClassSet
@@ -175,7 +176,7 @@ class DistressStage:
             return
         labels, _ = segmentation.content()
         y0, y1, x0, x1 = item.geometry.content
-        paint = segmentation.road[y0:y1, x0:x1] == 3 if segmentation.road is not None else None  # lane marks
+        paint = segmentation.road[y0:y1, x0:x1] == LANE_MARK if segmentation.road is not None else None
         d = distress_heuristic(item.view, group_mask(labels, self.road_ids), paint)
         self.crack.append(float(d.crack_px))
         self.pothole.append(float(d.pothole_px))
@@ -207,27 +208,6 @@ class PreviewStage:
 
     def finish(self) -> Partial:
         return {"previews": list(self.kept), "review_previews": list(self.review)}
-
-
-class RoadMarksStage:
-    """Lane-mark share and curb length of each frame from the road model's reading
-    (:func:`~analytics.footage.measure.lane_mark_share`, :func:`~analytics.footage.measure.curb_length_px`);
-    nothing where no road model ran."""
-
-    def start(self, context: StageContext) -> None:
-        self.lane: list[float] = []
-        self.curb: list[float] = []
-
-    def frame(self, item: FrameItem, segmentation: Segmentation) -> None:
-        if segmentation.road is None:
-            return
-        y0, y1, x0, x1 = item.geometry.content
-        road = segmentation.road[y0:y1, x0:x1]
-        self.lane.append(lane_mark_share(road))
-        self.curb.append(curb_length_px(road, item.geometry.scale_x, item.geometry.scale_y))
-
-    def finish(self) -> Partial:
-        return {"lane_mark_share": np.array(self.lane), "curb_length_px": np.array(self.curb)} if self.lane else {}
 
 
 STAGES: list[StageFactory] = [MeasureStage, DistressStage, PreviewStage, RoadMarksStage]
