@@ -70,7 +70,7 @@ def list_command() -> None:
         if not m.builtin:
             status += " (own)"
         if m.task != "semantic-segmentation":
-            status += " (detector)"
+            status += " (road model)" if m.task == "road-segmentation" else " (detector)"
         h, w = m.input_size
         table.add_row(m.name, status, f"{h}x{w}", m.license, _megabytes(m.size_bytes), str(m.path or "-"))
     Console(width=160).print(table)

@@ -348,7 +348,18 @@ def list_models(settings: Settings) -> list[ModelListing]:
         rows[card.name] = ModelListing(
             card.name, card.name in builtins, onnx_path.is_file(), card.input_size, card.license, size, onnx_path
         )
-    return list(rows.values()) + _detector_rows(settings)
+    return list(rows.values()) + _detector_rows(settings) + _road_rows(settings)
+
+
+def _road_rows(settings: Settings) -> list[ModelListing]:
+    """One listing row per built-in road model, installed or not."""
+    rows = []
+    for name, card in builtin_road_cards().items():
+        onnx_path = settings.model_dir / name / MODEL_FILE
+        installed = onnx_path.is_file() and (settings.model_dir / name / ROAD_CARD_FILE).is_file()
+        rows.append(ModelListing(name, True, installed, card.input_size, card.license,
+                                 onnx_path.stat().st_size if installed else None, onnx_path if installed else None, card.task))
+    return rows
 
 
 def resolve(model: ModelSpec, settings: Settings, install: bool = False) -> ResolvedModel:
