@@ -217,6 +217,10 @@ class ClipMeasurements:
     verdict's stability check; not stored per frame (the verdict is)."""
     heading: np.ndarray | None = None
     """Optional: direction of travel of each frame, degrees clockwise from north (NaN where unknown); from a GPS track."""
+    lane_mark_share: np.ndarray | None = None
+    """Share of the frame's pixels the road model reads as lane marks; None where no road model ran."""
+    curb_length_px: np.ndarray | None = None
+    """Length of the curbs the road model finds, in frame pixels; None where no road model ran."""
 
     def __post_init__(self) -> None:
         self.frame_index = np.asarray(self.frame_index, dtype=np.int64)
@@ -237,7 +241,8 @@ class ClipMeasurements:
             arr = np.asarray(getattr(self, name), dtype=np.float64)
             _check_1d(name, arr, n)
             setattr(self, name, arr)
-        for name in ("distress_crack_px", "distress_pothole_px", "lon", "lat", "label_change", "heading"):
+        for name in ("distress_crack_px", "distress_pothole_px", "lon", "lat", "label_change", "heading", "lane_mark_share",
+                     "curb_length_px"):
             val = getattr(self, name)
             if val is not None:
                 arr = np.asarray(val, dtype=np.float64)

@@ -13,7 +13,13 @@ adapt`` adapts it: a quarter held out (``split_holdout``), a head fitted on the 
 with the base chosen on the held-out frames (``choose_blend``), and the head refitted on every frame;
 val scores both the head alone and the head blended with that weight. Figures: docs/adapt.md.
 
-    .venv/bin/python bench/adapt_bench.py [--camvid ../shared/datasets/camvid] [--per-class 150]
+``--road N``: adaptation with the road model. A quarter of train is held out by sequence
+(``split_holdout(names, 0.25, seed=0)``); N frames drawn at random (seed 0) from the rest are adapted as
+``models adapt`` does (blend weight on their own held-out quarter, head refitted on all N); then the base,
+the base + road model, the adapted model and the adapted model + road model are scored by
+``urbanlens evaluate``'s code (:func:`analytics.evaluation.run.evaluate`) on val and on the held-out train frames.
+
+    .venv/bin/python bench/adapt_bench.py [--camvid ../shared/datasets/camvid] [--per-class 150] [--road 40]
 """
 
 from __future__ import annotations
@@ -57,10 +63,14 @@ def main() -> None:
     ap.add_argument("--camvid", type=Path, default=REPO.parent / "shared" / "datasets" / "camvid")
     ap.add_argument("--per-class", type=int, default=150)
     ap.add_argument("--sizes", default="10,20,40")
+    ap.add_argument("--road", type=int, default=0, help="adapt on this many train frames and compare with the road model")
     args = ap.parse_args()
     home = Path(tempfile.mkdtemp(prefix="adapt-bench-"))
     os.environ["URBANLENS_HOME"] = str(home)
-    os.environ.setdefault("URBANLENS_MODEL_MIRROR", str(REPO.parent / "shared" / "models" / "espnetv2"))
+    os.environ.setdefault("URBANLENS_MODEL_MIRROR", str(REPO.parent / "shared" / "models"))
+    if args.road:
+        road_comparison(args, home)
+        return
     from analytics.models.zoo import install  # noqa: PLC0415 - after URBANLENS_HOME is set
 
     settings = load_settings()
@@ -160,6 +170,57 @@ def main() -> None:
     ev = evaluate(adapted, val, None, threads=settings.threads)
     print(f"\ncheck: installed head on all train (blend {w_all}), urbanlens evaluate on val: mIoU {100 * ev.miou:.1f}")
     print(f"times: select scoring {t_select:.0f} s, features {feats.seconds:.0f} s, fit all {t_fit_all:.0f} s; peak memory {peak_mb():.0f} MB")
+
+
+def road_comparison(args: argparse.Namespace, home: Path) -> None:
+    """Base, base + road model, adapted, adapted + road model on val and on held-out train frames (see the module doc)."""
+    import dataclasses  # noqa: PLC0415 - bench only
+
+    from analytics.evaluation.adapt import adapted_card  # noqa: PLC0415 - bench only
+    from analytics.evaluation.graphs import load_graph  # noqa: PLC0415 - bench only
+    from analytics.evaluation.run import evaluate  # noqa: PLC0415 - bench only
+    from analytics.models.zoo import add_model, install, with_road  # noqa: PLC0415 - after URBANLENS_HOME is set
+
+    settings = load_settings()
+    base = install("espnetv2-s2", settings)
+    train = read_camvid(args.camvid / "train", args.camvid / "trainannot")
+    val = read_camvid(args.camvid / "val", args.camvid / "valannot")
+    lm = default_label_map(base.card.class_set, "camvid", val.class_names)
+    lut = label_lut(lm, base.card.class_set, val.class_names)
+    pool_idx, held_idx = split_holdout([s.name for s in train.samples], 0.25, seed=0)
+    rng = np.random.default_rng(0)
+    frames = sorted(int(i) for i in rng.choice(pool_idx, size=min(args.road, len(pool_idx)), replace=False))
+    t = time.perf_counter()
+    sub = dataclasses.replace(train, samples=tuple(train.samples[i] for i in frames))
+    feats = extract_features(base, sub, per_class=args.per_class, threads=settings.threads)
+    local = list(range(len(frames)))
+    fit_idx, hold_idx = split_holdout([sub.samples[i].name for i in local], 0.25, seed=0)
+    part = fit_head(*feats.subset(fit_idx), sub.class_names, prior=feats.prior(fit_idx))
+    weight, _, _ = choose_blend(base, sub, part, lut, hold_idx, threads=settings.threads)
+    head = fit_head(*feats.subset(local), sub.class_names, prior=feats.prior(local))
+    card = adapted_card("camvid-road-bench", base, train.class_names, train.groups or (), {"bench": True})
+    graph = head_model(load_graph(base.onnx_path), feats.taps, [head], card.input_size, blend=[weight],
+                       base_map=base_map_matrix(lut, base.card.num_classes, len(train.class_names)))
+    (home / "adapted.onnx").write_bytes(graph.SerializeToString())
+    (home / "adapted.json").write_text(card.to_json(), encoding="utf-8")
+    adapted = add_model(home / "adapted.onnx", home / "adapted.json", settings)
+    print(f"adapted on {len(frames)} train frames (blend weight {weight}) in {time.perf_counter() - t:.0f} s", flush=True)
+    held = dataclasses.replace(train, samples=tuple(train.samples[i] for i in held_idx))
+    models = {"base espnetv2-s2": (base, lm), "base + road model": (with_road(base, "road-segmentation-adas-0001", settings), lm),
+              f"adapted ({len(frames)} frames)": (adapted, None),
+              f"adapted ({len(frames)} frames) + road model": (with_road(adapted, "road-segmentation-adas-0001", settings), None)}
+    print(f"\n| model | val mIoU (101) | val Pavement IoU | held-out train mIoU ({len(held_idx)}) | held-out Pavement IoU |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for label, (m, map_) in models.items():
+        ev_val = evaluate(m, val, map_ or load_label_map_for(m, val), threads=settings.threads, n_boot=10)
+        ev_held = evaluate(m, held, map_ or load_label_map_for(m, held), threads=settings.threads, n_boot=10)
+        print(f"| {label} | {100 * ev_val.miou:.1f} | {100 * ev_val.iou['Pavement']:.1f} | {100 * ev_held.miou:.1f} | "
+              f"{100 * ev_held.iou['Pavement']:.1f} |", flush=True)
+
+
+def load_label_map_for(model: object, gt: object) -> object:
+    """The default label map of ``model`` on ``gt`` (same names for an adapted model)."""
+    return default_label_map(model.card.class_set, gt.format, gt.class_names)  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ into a temporary URBANLENS_HOME):
 1. end-to-end sampled frames/s of :func:`analytics.footage.pipeline.analyse_clip` (2 sampled frames a
    second; decode, preprocess, inference, measurements, distress heuristic, previews, store write),
    beside pure model inference/s on the same preprocessed frames (one ``session.run`` per frame on
-   the raw ONNX graph, inputs already in memory) — the ratio's goal is >= 0.9; and beside pure
+   the raw ONNX graph, inputs already in memory; with the road model, which the analysis runs by default,
+   one more ``session.run`` of the road model per frame on its own input, so both models are counted)
+   — the ratio's goal is >= 0.9 (``--road-model none``: the segmenter alone); and beside pure
    inference scheduled as the pipeline schedules it (two frames at once on half the threads each,
    :func:`analytics.footage.runner.frame_slots`), so the pipeline's own cost is shown apart from
    what running two frames at once gains;
@@ -77,14 +79,28 @@ def sampled_inputs(path: Path, card, fps: float) -> list[np.ndarray]:  # type: i
         return [preprocess(f.image, card)[None] for f in reader]
 
 
-def pure_inference(onnx_path: Path, inputs: list[np.ndarray], threads: int) -> Callable[[], None]:
+def road_inputs(path: Path, fps: float, size: tuple[int, int] = (512, 896)) -> list[np.ndarray]:
+    """The road model's inputs of the sampled frames: each frame stretched to ``size``, BGR float 0-255, NHWC."""
+    with open_video(path, fps) as reader:
+        return [cv2.resize(f.image, (size[1], size[0]), interpolation=cv2.INTER_LINEAR).astype(np.float32)[None] for f in reader]
+
+
+def pure_inference(onnx_path: Path, inputs: list[np.ndarray], threads: int, road: tuple[Path, list[np.ndarray]] | None = None,
+                   ) -> Callable[[], None]:
+    """Each frame through the raw graph, and through the road model after it when ``road`` = (its ONNX file, its inputs)."""
     sess = ort.InferenceSession(str(onnx_path), sess_options=session_options(threads), providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
     sess.run(None, {name: inputs[0]})
+    road_sess = None if road is None else ort.InferenceSession(str(road[0]), sess_options=session_options(threads),
+                                                                providers=["CPUExecutionProvider"])
+    road_x = road[1] if road is not None else []
+    road_name = road_sess.get_inputs()[0].name if road_sess is not None else ""
 
     def run() -> None:
-        for x in inputs:
+        for i, x in enumerate(inputs):
             sess.run(None, {name: x})
+            if road_sess is not None:
+                road_sess.run(None, {road_name: road_x[i]})
 
     return run
 
@@ -92,11 +108,13 @@ def pure_inference(onnx_path: Path, inputs: list[np.ndarray], threads: int) -> C
 _SLOTS = runner.frame_slots  # the pipeline's own, even where --one-frame-at-a-time replaces it
 
 
-def pure_in_slots(onnx_path: Path, inputs: list[np.ndarray], threads: int) -> Callable[[], None]:
+def pure_in_slots(onnx_path: Path, inputs: list[np.ndarray], threads: int, road: tuple[Path, list[np.ndarray]] | None = None,
+                  ) -> Callable[[], None]:
     """Pure inference scheduled as the pipeline does by default (:func:`analytics.footage.runner.frame_slots`): with two slots,
-    frame i on session ``i % 2`` in one of two threads, each session on ``threads // 2`` threads."""
+    frame i on session ``i % 2`` in one of two threads, each session on ``threads // 2`` threads (the road model after it)."""
     slots, per_slot = _SLOTS(threads, False)
-    runs = [pure_inference(onnx_path, inputs[i::slots], per_slot) for i in range(slots)]
+    runs = [pure_inference(onnx_path, inputs[i::slots], per_slot, None if road is None else (road[0], road[1][i::slots]))
+            for i in range(slots)]
     if slots == 1:
         return runs[0]
 
@@ -226,6 +244,7 @@ def main() -> None:
                     help="the pipeline segments one frame at a time on all threads (as before two frame slots)")
     ap.add_argument("--nice-only", action="store_true",
                     help="background threads at nice 10 without the idle policy, as for a user without CAP_SYS_NICE")
+    ap.add_argument("--road-model", default="road-segmentation-adas-0001", help="road model the analysis runs ('none': the segmenter alone)")
     ap.add_argument("--sections", default="e2e,naive,batch,decode,flicker",
                     help="comma-separated sections to run (e2e, naive, batch, decode, flicker, steps)")
     args = ap.parse_args()
@@ -238,18 +257,20 @@ def main() -> None:
     samples = args.shared / "samples"
     home = Path(tempfile.mkdtemp(prefix="urbanlens-bench-"))
     settings = dataclasses.replace(load_settings(), home=home, db_path=home / "bench.duckdb",
-                                   model_mirror=args.shared / "models" / "espnetv2", threads=args.threads)
+                                   model_mirror=args.shared / "models", threads=args.threads)
     model = zoo.install("espnetv2-s2", settings, size=(384, 768))
+    road = zoo.with_road(model, args.road_model, settings).road
+    print(f"road model: {road.name if road is not None else 'none'}")
     card = model.card
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; ORT threads {args.threads}; "
           f"model {card.name} {card.input_height}x{card.input_width}; median of {repeats}")
     try:
-        run_sections(args, sections, samples, home, settings, model, repeats)
+        run_sections(args, sections, samples, home, settings, model, repeats, road.onnx_path if road is not None else None)
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def run_sections(args, sections, samples, home, settings, model, repeats) -> None:  # type: ignore[no-untyped-def]
+def run_sections(args, sections, samples, home, settings, model, repeats, road_onnx=None) -> None:  # type: ignore[no-untyped-def]
     card = model.card
     if "e2e" in sections:
         print("\n== end-to-end vs pure inference vs naive (2 sampled frames a second) ==")
@@ -257,9 +278,11 @@ def run_sections(args, sections, samples, home, settings, model, repeats) -> Non
         path = samples / name
         inputs = sampled_inputs(path, card, 2.0)
         n = len(inputs)
-        infer = pure_inference(model.onnx_path, inputs, args.threads)
-        infer_slots = pure_in_slots(model.onnx_path, inputs, args.threads)
-        options = AnalysisOptions.from_flags(fps=2.0, model=model, threads=args.threads, start_time="2024-01-01T00:00:00")
+        road = None if road_onnx is None else (road_onnx, road_inputs(path, 2.0))
+        infer = pure_inference(model.onnx_path, inputs, args.threads, road)
+        infer_slots = pure_in_slots(model.onnx_path, inputs, args.threads, road)
+        options = AnalysisOptions.from_flags(fps=2.0, model=model, threads=args.threads, start_time="2024-01-01T00:00:00",
+                                             road_model=args.road_model)
         analyse_clip(path, "bench", None, options.replace(max_frames=1, keep_previews=0), settings)  # warm-up: builds the cached session
         infs, slotted, e2es = [], [], []
         for _ in range(repeats):  # interleaved, so all see the same machine load

@@ -29,10 +29,10 @@ def shared_dir() -> Path:
 
 @pytest.fixture
 def model_mirror(shared_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point URBANLENS_MODEL_MIRROR at the upstream ESPNetv2 weights in ../shared."""
-    mirror = shared_dir / "models" / "espnetv2"
-    monkeypatch.setenv("URBANLENS_MODEL_MIRROR", str(mirror))
-    return mirror
+    """Point URBANLENS_MODEL_MIRROR at ../shared/models (searched with its subfolders: the segmenters'
+    weights and the road model installed with them); returns the folder of the ESPNetv2 weights."""
+    monkeypatch.setenv("URBANLENS_MODEL_MIRROR", str(shared_dir / "models"))
+    return shared_dir / "models" / "espnetv2"
 
 
 ESPNETV2_WEIGHTS = {

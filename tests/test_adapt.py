@@ -231,3 +231,37 @@ def test_adapt_installs_the_holdout_blend(camvid_few: tuple, monkeypatch: pytest
     head = result.installed.card.lineage["head"]
     assert head["blend_weight"] == 0.25 and set(head["blend_holdout_miou"]) == {"0.0", "0.25", "0.5", "0.75"}
     assert result.to_dict()["blend"]["weight"] == 0.25
+
+
+def test_an_adapted_graph_adapts_again() -> None:
+    """A head on top of an adapted graph (its own ul_features, ul_head.w, ul_map.* in it) builds and runs."""
+    base, taps = _tiny_base()
+    rng = np.random.default_rng(5)
+    m = base_map_matrix(np.array([0, 0, 1] + [255] * 253, np.uint8), 3, 2)
+    first = head_model(base, taps, [Head(rng.normal(0, 1, (2, 4)).astype(np.float32), np.zeros(2, np.float32), ("a", "b"))],
+                       (8, 8), blend=[0.5], base_map=m)
+    second_head = Head(rng.normal(0, 1, (2, 4)).astype(np.float32), np.array([0.1, 0.0], np.float32), ("a", "b"))
+    m2 = base_map_matrix(np.array([0, 1] + [255] * 254, np.uint8), 2, 2)
+    second = head_model(first, taps, [second_head], (8, 8), blend=[0.25], base_map=m2)
+    names = [o for n in second.graph.node for o in n.output]
+    assert len(names) == len(set(names)) and "ul1_features" in names and "ul_features" in names
+    x = rng.normal(0, 1, (1, 3, 8, 8)).astype(np.float32)
+    (z1,) = _run(first, ["logits"], x)
+    (z2,) = _run(second, ["logits"], x)
+    (t0,) = _run(base, ["t0"], x)
+    at = np.einsum("kd,ndhw->nkhw", second_head.weight, t0) + second_head.bias[None, :, None, None]
+    assert np.allclose(z2[0], blend_logits(_up(at)[0], z1[0], m2, 0.25), atol=1e-4)
+
+
+def _up(z: np.ndarray) -> np.ndarray:
+    """(N, K, 4, 4) to (N, K, 8, 8), bilinear with aligned corners, as the graphs resize."""
+    out = np.empty((*z.shape[:2], 8, 8), np.float32)
+    g = np.linspace(0, 3, 8)
+    i0 = np.minimum(np.floor(g).astype(int), 2)
+    f = g - i0
+    for n in range(z.shape[0]):
+        for k in range(z.shape[1]):
+            a = z[n, k]
+            rows = a[i0] * (1 - f)[:, None] + a[i0 + 1] * f[:, None]
+            out[n, k] = rows[:, i0] * (1 - f)[None, :] + rows[:, i0 + 1] * f[None, :]
+    return out

@@ -164,7 +164,7 @@ def camera_clips(tmp_path: Path) -> tuple[Path, Path]:
         s.upsert_cameras(pd.DataFrame({"camera_id": ["cam-1"], "name": ["Test"], "lon": [4.9], "lat": [52.37]}))
     a = write_cv2(tmp_path / "a.avi", 20, fps=10, size=(W, H), paint=street)
     b = write_cv2(tmp_path / "b.avi", 20, fps=10, size=(W, H), paint=lambda i, w, h: street(19 - i, w, h))
-    result = CliRunner().invoke(app, ["ingest", str(a), str(b), "--camera", "cam-1", "--model", "colours",
+    result = CliRunner().invoke(app, ["ingest", str(a), str(b), "--camera", "cam-1", "--model", "colours", "--road-model", "none",
                                       "--start", "2024-05-01T08:00:00"])
     assert result.exit_code == 0, result.output
     return a, b

@@ -38,7 +38,7 @@ def setup(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _args(images: Path, masks: Path, *extra: str) -> list[str]:
-    return ["evaluate", "--model", "colours", "--images", str(images), "--masks", str(masks), "--format", "camvid", *extra]
+    return ["evaluate", "--model", "colours", "--road-model", "none", "--images", str(images), "--masks", str(masks), "--format", "camvid", *extra]
 
 
 def _stored() -> int:
@@ -103,7 +103,7 @@ def _break(images: Path, masks: Path, how: str, tmp_path: Path) -> list[str]:
         files = cvat_files(n=1)
         files["../../outside.png"] = b"x"
         export = write_zip(tmp_path / "export.zip", files)
-        return ["evaluate", "--model", "colours", "--masks", str(export), "--format", "cvat-mask"]
+        return ["evaluate", "--model", "colours", "--road-model", "none", "--masks", str(export), "--format", "cvat-mask"]
     return _args(images, masks)
 
 

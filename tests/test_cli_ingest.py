@@ -40,7 +40,7 @@ def setup(tmp_path: Path) -> Path:
 
 def test_folder_batch_reports_done_and_failed_then_skips(setup: Path) -> None:
     runner = CliRunner()
-    args = ["ingest", str(setup), "--camera", "cam-1", "--model", "colours", "--start", "2024-05-01T08:00:00"]
+    args = ["ingest", str(setup), "--camera", "cam-1", "--model", "colours", "--road-model", "none", "--start", "2024-05-01T08:00:00"]
     first = runner.invoke(app, args)
     assert first.exit_code == 1, first.output  # a failed clip makes the batch exit 1, and the summary names it
     assert "2 done, 0 skipped (already ingested), 1 failed (broken.mp4)" in first.output
@@ -55,13 +55,13 @@ def test_folder_batch_reports_done_and_failed_then_skips(setup: Path) -> None:
 
 
 def test_all_failed_exits_1(setup: Path) -> None:
-    result = CliRunner().invoke(app, ["ingest", str(setup / "broken.mp4"), "--camera", "cam-1", "--model", "colours"])
+    result = CliRunner().invoke(app, ["ingest", str(setup / "broken.mp4"), "--camera", "cam-1", "--model", "colours", "--road-model", "none"])
     assert result.exit_code == 1
     assert "0 done, 0 skipped (already ingested), 1 failed" in result.output
 
 
 def test_unknown_camera_is_a_usage_error(setup: Path) -> None:
-    result = CliRunner().invoke(app, ["ingest", str(setup / "a.avi"), "--camera", "nowhere", "--model", "colours"])
+    result = CliRunner().invoke(app, ["ingest", str(setup / "a.avi"), "--camera", "nowhere", "--model", "colours", "--road-model", "none"])
     assert result.exit_code != 0
     assert isinstance(result.exception, InputError) and "unknown camera" in str(result.exception)
 
@@ -81,7 +81,7 @@ def test_start_time_source_is_said(setup: Path) -> None:
     import os
 
     os.utime(setup / "a.avi", (1_577_934_245, 1_577_934_245))  # 2020-01-02 03:04:05 UTC
-    result = CliRunner().invoke(app, ["ingest", str(setup / "a.avi"), "--camera", "cam-1", "--model", "colours"])
+    result = CliRunner().invoke(app, ["ingest", str(setup / "a.avi"), "--camera", "cam-1", "--model", "colours", "--road-model", "none"])
     assert result.exit_code == 0, result.output
     assert "a.avi: start time" in result.output and "taken from the file's modification time; pass --start to set it" in result.output
     with Store(load_settings().db_path) as s:

@@ -287,7 +287,7 @@ def test_sessions_ingest_and_readers_at_once(tmp_path: Path) -> None:
     stop_readers = threading.Event()
     reader_runs: list[tuple[str, int, str]] = []
     readers = threading.Thread(target=_reader_loop, args=(db, env, stop_readers, reader_runs))
-    ingest = load_bench.Job("ingest", load_bench.urbanlens("ingest", str(clip), "--camera", "old-town-1", "--model", card.name,
+    ingest = load_bench.Job("ingest", load_bench.urbanlens("ingest", str(clip), "--camera", "old-town-1", "--model", card.name, "--road-model", "none",
                                                            "--max-frames", "4", "--db", str(db)), env, tmp_path / "ingest.log")
     outcome: dict[str, object] = {}
 

@@ -29,8 +29,10 @@ from analytics.store import Store
 
 def analyse(path: Path, camera_id: str, sink: Store | None, *, settings: Settings, progress=None, cancel=None,  # type: ignore[no-untyped-def]
             save: bool = True, **flags) -> AnalysisResult:
-    """:func:`analyse_clip` with the options built from ``ingest``-style flags (``fps``, ``smooth``, ``temporal``, fields)."""
-    return analyse_clip(path, camera_id, sink, AnalysisOptions.from_flags(**flags), settings, progress=progress, cancel=cancel, save=save)
+    """:func:`analyse_clip` with the options built from ``ingest``-style flags (``fps``, ``smooth``, ``temporal``, fields);
+    the segmenter alone unless ``road_model`` is given (these tests check the segmenter's pipeline)."""
+    options = AnalysisOptions.from_flags(**{"road_model": "none", **flags})
+    return analyse_clip(path, camera_id, sink, options, settings, progress=progress, cancel=cancel, save=save)
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +205,7 @@ def espnetv2(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path):  # typ
     from analytics.models import zoo
 
     home = tmp_path_factory.mktemp("espnet-home")
-    settings = dataclasses.replace(load_settings(), home=home, model_mirror=shared_dir / "models" / "espnetv2")
+    settings = dataclasses.replace(load_settings(), home=home, model_mirror=shared_dir / "models")
     return zoo.install("espnetv2-s2", settings)
 
 
@@ -224,7 +226,7 @@ def test_real_espnetv2_on_bikes(espnetv2, shared_dir: Path, store: Store, settin
 
 
 def test_without_a_sink_the_clip_is_analysed_only(clip: Path, tiny: tuple, settings: Settings) -> None:
-    options = AnalysisOptions(model=tiny, start_time="2024-05-01T08:00:00")
+    options = AnalysisOptions(model=tiny, start_time="2024-05-01T08:00:00", road_model="none")
     r = analyse_clip(clip, "cam-1", None, options, settings)
     assert r.status == "analysed" and r.measurements is not None and r.measurements.n == 6
     assert not settings.db_path.exists()  # no database was opened

@@ -130,7 +130,8 @@ def _anonymised(view: np.ndarray, labels: np.ndarray, cs: ClassSet) -> np.ndarra
 def test_fast_paths_give_the_reference_measurements(tmp_path: Path, model: tuple) -> None:
     settings: Settings = load_settings()
     clip = write_cv2(tmp_path / "busy.avi", 40, fps=10, size=(FW, FH), paint=_paint)
-    options = AnalysisOptions.from_flags(fps=4, model=model, keep_previews=3, start_time="2024-05-01T08:00:00", review_width=1280)
+    options = AnalysisOptions.from_flags(fps=4, model=model, keep_previews=3, start_time="2024-05-01T08:00:00", review_width=1280,
+                                       road_model="none")
     r = analyse_clip(clip, "cam-1", None, options, settings)
     m = r.measurements
     assert m is not None and m.n == 16 and m.clip.sha256 == clip_sha256(clip)
@@ -185,6 +186,6 @@ def test_review_previews_are_larger_and_stored_ones_keep_their_size() -> None:
 def test_opencv_threads_are_given_back(tmp_path: Path, model: tuple) -> None:
     before = cv2.getNumThreads()
     clip = write_cv2(tmp_path / "busy.avi", 5, fps=10, size=(FW, FH), paint=_paint)
-    analyse_clip(clip, "cam-1", None, AnalysisOptions.from_flags(fps=10, model=model, keep_previews=0, start_time="2024-05-01T08:00:00"),
+    analyse_clip(clip, "cam-1", None, AnalysisOptions.from_flags(fps=10, model=model, keep_previews=0, road_model="none", start_time="2024-05-01T08:00:00"),
                  load_settings())
     assert cv2.getNumThreads() == before

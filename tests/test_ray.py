@@ -50,8 +50,8 @@ def job(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Any:
 
     root = tmp_path_factory.mktemp("ray")
     home = root / "home"
-    env = {"URBANLENS_HOME": str(home), "URBANLENS_MODEL_MIRROR": str(shared_dir / "models" / "espnetv2"), "URBANLENS_DB": ""}
-    settings = dataclasses.replace(load_settings(), home=home, model_mirror=shared_dir / "models" / "espnetv2")
+    env = {"URBANLENS_HOME": str(home), "URBANLENS_MODEL_MIRROR": str(shared_dir / "models"), "URBANLENS_DB": ""}
+    settings = dataclasses.replace(load_settings(), home=home, model_mirror=shared_dir / "models")
     zoo.install("espnetv2-s2", settings)
     clips = [shared_dir / "samples" / "bikes.mp4", shared_dir / "samples" / "car-detection.mp4"]
     bad = root / "corrupt.mp4"

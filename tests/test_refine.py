@@ -123,7 +123,7 @@ def test_options_are_provenance_and_a_new_run(tmp_path: Path, tiny: tuple) -> No
     common = {"model": tiny, "fps": 5, "start_time": "2024-05-01T08:00:00", "keep_previews": 0}
 
     def analyse_clip(path: Path, camera_id: str, sink: Store, *, save: bool = True, **flags: Any) -> AnalysisResult:
-        return run_clip(path, camera_id, sink, AnalysisOptions.from_flags(**flags), settings, save=save)
+        return run_clip(path, camera_id, sink, AnalysisOptions.from_flags(**{"road_model": "none", **flags}), settings, save=save)
 
     plain = analyse_clip(clip, "cam-1", store, **common)
     assert "refine" not in plain.measurements.run.params and "tta" not in plain.measurements.run.params

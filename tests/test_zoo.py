@@ -193,7 +193,7 @@ def test_install_from_mirror(model_mirror: Path) -> None:
 
 def test_install_over_http_at_another_size(server: Served) -> None:
     settings = load_settings()
-    model = install("espnetv2-s1", settings, size=(512, 1024), source=server.url)
+    model = install("espnetv2-s1", settings, size=(512, 1024), source=server.url, road_model="none")
     assert model.card.input_size == (512, 1024)
     graph_input = onnx.load(str(model.onnx_path)).graph.input[0]
     assert [d.dim_value for d in graph_input.type.tensor_type.shape.dim][2:] == [512, 1024]
@@ -202,7 +202,7 @@ def test_install_over_http_at_another_size(server: Served) -> None:
 
 def test_failed_install_leaves_nothing_behind(model_mirror: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
-    first = install("espnetv2-s1", settings)
+    first = install("espnetv2-s1", settings, road_model="none")  # the segmenter alone: only its folder is looked at
 
     def disk_full(self: ModelCard) -> str:
         raise OSError("No space left on device")
@@ -280,8 +280,8 @@ def test_a_registered_architecture_installs(tmp_path: Path, monkeypatch: pytest.
     np.savez(tmp_path / "tiny.npz", w=np.ones((20, 3, 1, 1), np.float32))
     settings = load_settings()
     with pytest.raises(InputError, match="multiples of 8"):  # the builder's own size rule
-        install("tiny-seg", settings, size=(100, 100), source=tmp_path)
-    model = install("tiny-seg", settings, size=(64, 128), source=tmp_path)
+        install("tiny-seg", settings, size=(100, 100), source=tmp_path, road_model="none")
+    model = install("tiny-seg", settings, size=(64, 128), source=tmp_path, road_model="none")
     assert model.card.input_size == (64, 128) and model.card.architecture == "tiny"
     assert resolve("tiny-seg", settings).weights_sha256 == sha256_file(model.onnx_path)
 

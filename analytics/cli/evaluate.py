@@ -23,7 +23,8 @@ from analytics.errors import InputError
 from analytics.evaluation.labelmaps import load_label_map
 from analytics.evaluation.readers import FORMATS, read_ground_truth
 from analytics.evaluation.run import Evaluation, evaluate
-from analytics.models.zoo import resolve
+from analytics.models.roadcard import DEFAULT_ROAD_MODEL
+from analytics.models.zoo import resolve, with_road
 from analytics.settings import load_settings
 from analytics.store import open_store, save_evaluation
 
@@ -47,7 +48,9 @@ def print_evaluation(ev: Evaluation) -> None:
     """The scores as two tables: per-class IoU with the headline numbers, then indicator errors."""
     d = ev.to_dict()
     h, w = ev.input_size
-    title = f"{ev.model_name} ({h}x{w}) on {ev.n_images} {ev.dataset_format} images, label map {ev.label_map.name}"
+    road = ev.options.get("road_model")
+    what = f"{ev.model_name} + road model {road}" if road else f"{ev.model_name} alone"
+    title = f"{what} ({h}x{w}) on {ev.n_images} {ev.dataset_format} images, label map {ev.label_map.name}"
     classes = Table(title=escape(title))
     classes.add_column("class")
     classes.add_column("group")
@@ -83,6 +86,8 @@ def evaluate_command(
     no_store: Annotated[bool, typer.Option("--no-store", help="Print (and write --json) only; store nothing.")] = False,
     refine: Annotated[str, typer.Option("--refine", help="Label refinement: none | crf (dense CRF, parameters in the model card).")] = "none",
     tta: Annotated[str, typer.Option("--tta", help="Test-time augmentation: none | flip | scales | flip+scales.")] = "none",
+    road_model: Annotated[str, typer.Option("--road-model", help="Road model run beside the segmenter, as the analysis runs it; "
+                                                   "'none': the segmenter alone.")] = DEFAULT_ROAD_MODEL,
 ) -> None:
     """Score a model against annotated frames: IoU per class, mIoU, pixel accuracy, indicator bias."""
     if masks is None:
@@ -90,7 +95,7 @@ def evaluate_command(
     if fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}; accepted: {', '.join(FORMATS)}")
     settings = load_settings()
-    installed = resolve(model or settings.default_model, settings)
+    installed = with_road(resolve(model or settings.default_model, settings), road_model, settings)
     gt = read_ground_truth(fmt, masks, images)
     lm = load_label_map(label_map) if label_map else None
     path = db_path(db)
@@ -100,7 +105,8 @@ def evaluate_command(
             store.camera(camera)
     columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=True) as bar:
-        task = bar.add_task(f"scoring {installed.card.name}", total=len(gt.samples))
+        road = f" + {installed.road.name}" if installed.road is not None else ""
+        task = bar.add_task(f"scoring {installed.card.name}{road}", total=len(gt.samples))
         result = evaluate(installed, gt, lm, threads=settings.threads, spin=settings.ort_spin, refine=refine, tta=tta,
                           progress=lambda done, _n: bar.update(task, completed=done))
     print_evaluation(result)

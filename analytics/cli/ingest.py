@@ -102,6 +102,9 @@ TrackFpsOpt = Annotated[float, typer.Option(
     "--track-fps", help="Frames per second detected and tracked where the camera has count lines or dwell zones (the clip's rate when lower).")]
 CountOpt = Annotated[bool, typer.Option("--count/--no-count", help="Count (detect and track) where the camera has count lines or dwell zones.")]
 DetectorOpt = Annotated[str, typer.Option("--detector", help="Detector for counting: deimv2-femto (default) | yolox-nano.")]
+RoadModelOpt = Annotated[
+    str, typer.Option("--road-model", help="Road model run beside the segmenter to correct road and sidewalk; 'none': the segmenter alone.")
+]
 
 
 def ingest(
@@ -111,6 +114,7 @@ def ingest(
     max_duration: MaxDurationOpt = None, engine: EngineOpt = "local", ray_address: RayAddressOpt = None, workers: WorkersOpt = None,
     out_parquet: OutParquetOpt = None, manifest: ManifestOpt = None, track: TrackOpt = None, track_fps: TrackFpsOpt = 10.0,
     count: CountOpt = True, detector: DetectorOpt = "deimv2-femto",
+    road_model: RoadModelOpt = "road-segmentation-adas-0001",
 ) -> None:
     """Analyse clips (segmentation → measurements) and store them for a camera (through
     :mod:`analytics.footage.batch`, which runs :func:`analytics.footage.pipeline.analyse_clip` on each)."""
@@ -134,6 +138,7 @@ def ingest(
     options = AnalysisOptions.from_flags(
         fps=sampling, smooth=smooth, temporal=temporal, model=model, refine=refine, tta=tta, max_frames=max_frames, threads=threads,
         count=count, track_fps=track_fps, detector=detector,
+        road_model=road_model,
     )
     if engine == "ray":
         return _finish(console, _ingest_on_ray(console, clips, camera, manifest, start_dt, options, settings, out_parquet=out_parquet,

@@ -29,16 +29,21 @@ from analytics.evaluation.labelmaps import load_label_map
 from analytics.evaluation.readers import read_ground_truth
 from analytics.footage.overlay import overlay
 from analytics.footage.segment import Segmenter, labels_to_frame
+from analytics.models.roadcard import DEFAULT_ROAD_MODEL
 from analytics.models.zoo import (
     InstalledModel,
     add_model,
     builtin_cards,
     builtin_detector_cards,
+    builtin_road_cards,
     install,
     install_detector,
+    install_road,
     list_models,
     parse_size,
     resolve,
+    resolve_road,
+    with_road,
 )
 from analytics.settings import Settings, load_settings
 
@@ -65,7 +70,7 @@ def list_command() -> None:
         if not m.builtin:
             status += " (own)"
         if m.task != "semantic-segmentation":
-            status += " (detector)"
+            status += " (road model)" if m.task == "road-segmentation" else " (detector)"
         h, w = m.input_size
         table.add_row(m.name, status, f"{h}x{w}", m.license, _megabytes(m.size_bytes), str(m.path or "-"))
     Console(width=160).print(table)
@@ -77,8 +82,11 @@ def install_command(
     size: str | None = typer.Option(None, "--size", help="Model input HEIGHTxWIDTH, multiples of 16 (default: the card's, 384x768)."),
     source: str | None = typer.Option(None, "--source", help="Take the weights from this FILE, DIR or URL instead of the mirror or upstream."),
     force: bool = typer.Option(False, "--force", help="Rebuild even when the model is installed at this size."),
+    road_model: str = typer.Option(DEFAULT_ROAD_MODEL, "--road-model",
+                                   help="Road model installed with a segmenter (run beside it); 'none': not."),
 ) -> None:
     """Fetch the upstream weights (SHA-256 checked), build the ONNX model and install it; prints its path.
+    A segmenter comes with the road model the analysis runs beside it (``--road-model``).
 
     A model already installed at the size asked for is left as it is (no download): the command says so.
     """
@@ -86,11 +94,15 @@ def install_command(
     if name in builtin_detector_cards():
         _install_detector_command(name, size, source, settings)
         return
+    if name in builtin_road_cards():
+        typer.echo(str(install_road(name, settings, source=source).onnx_path))
+        return
     hw = parse_size(size) if size else None
     present = _installed_as(name, hw, settings) if not (force or source) else None
     if present is not None:
         Console(stderr=True).print(f"{name} is already installed ({'x'.join(map(str, present.card.input_size))}); "
                                    "nothing to fetch. Use --force to rebuild it.", highlight=False, markup=False)
+        resolve_road(road_model, settings, install_missing=True)  # the road model beside it, if not there yet
         typer.echo(str(present.onnx_path))
         return
 
@@ -101,7 +113,7 @@ def install_command(
         def progress(done: int, total: int | None) -> None:
             bar.update(task, completed=done, total=total)
 
-        model = install(name, settings, size=hw, source=source, progress=progress)
+        model = install(name, settings, size=hw, source=source, progress=progress, road_model=road_model)
     typer.echo(str(model.onnx_path))
 
 
@@ -206,13 +218,15 @@ def segment_command(
     keep_size: bool = typer.Option(False, "--keep-size", help="Write labels at the image's size instead of the model input size."),
     refine: str = typer.Option("none", "--refine", help="Label refinement: none | crf (dense CRF, parameters in the model card)."),
     tta: str = typer.Option("none", "--tta", help="Test-time augmentation: none | flip | scales | flip+scales."),
+    road_model: str = typer.Option(DEFAULT_ROAD_MODEL, "--road-model", help="Road model fused with the labels; 'none': the segmenter alone."),
 ) -> None:
     """Segment one image: per-pixel class ids (and an optional colour overlay with a legend)."""
     settings = load_settings()
-    installed = resolve(model or settings.default_model, settings)
+    installed = with_road(resolve(model or settings.default_model, settings), road_model, settings)
     frame = read_image(image)
     card = installed.card
-    segmenter = Segmenter(installed.onnx_path, card, threads=settings.threads, spin=settings.ort_spin, refine=refine, tta=tta)
+    segmenter = Segmenter(installed.onnx_path, card, threads=settings.threads, spin=settings.ort_spin, refine=refine,
+                          tta=tta).set_road(installed.road)
     result = segmenter.segment(frame)
     void_ids = card.class_set.class_ids("void")
     fill = void_ids[0] if void_ids else 0

@@ -285,6 +285,7 @@ def choose_evaluation(
     ``created_at``; the newest of the best kind wins. An evaluation of another camera, or of
     other weights, never applies; nor does one scored with segmenter options (``--refine``,
     ``--tta``: ``options`` in its ``metrics_json``): adjustments describe footage segmented with the defaults.
+    The road model (``road_model`` in ``options``) is part of the default analysis, so it does not exclude one.
 
     >>> evs = [{"evaluation_id": "m", "camera_id": None, "weights_sha256": "w", "created_at": 1},
     ...        {"evaluation_id": "own", "camera_id": "cam-1", "weights_sha256": "w", "created_at": 0}]
@@ -295,7 +296,7 @@ def choose_evaluation(
     """
     if _blank(weights_sha256):
         return "none", None
-    same = [e for e in evaluations if e.get("weights_sha256") == weights_sha256 and not _options(e)]
+    same = [e for e in evaluations if e.get("weights_sha256") == weights_sha256 and not set(_options(e)) - {"road_model"}]
     for source, picked in (
         ("camera", [e for e in same if not _blank(e.get("camera_id")) and str(e["camera_id"]) == str(camera_id)]),
         ("model", [e for e in same if _blank(e.get("camera_id"))]),
@@ -341,6 +342,19 @@ def _when(value: Any) -> str:
     return str(value)
 
 
+def _scored_with(row: Mapping[str, Any]) -> str:
+    """What the evaluation scored, from its ``metrics_json``: `` (segmenter + road model X)`` or
+    `` (segmenter alone)``; empty for a row without one.
+
+    >>> _scored_with({"metrics_json": '{"options": {"road_model": "r"}}'}), _scored_with({"metrics_json": "{}"})
+    (' (segmenter + road model r)', ' (segmenter alone)')
+    """
+    if _blank(row.get("metrics_json")):
+        return ""
+    road = _options(row).get("road_model")
+    return f" (segmenter + road model {road})" if road else " (segmenter alone)"
+
+
 def accuracy_line(row: Mapping[str, Any], name: str) -> str:
     """The accuracy line of one camera for indicator ``name``, from a row of ``camera_evaluations``.
 
@@ -378,6 +392,7 @@ def accuracy_line(row: Mapping[str, Any], name: str) -> str:
         fmt = row.get("dataset_format")
         what = f"{n} {fmt} images" if not _blank(fmt) and fmt else f"{n} images"
         text = f"Accuracy of {row.get('model_name')} measured on other footage ({what}, {when}), not on this camera"
+    text += _scored_with(row)
     miou = _num(row.get("miou"))
     text += ": mIoU " + ("not available" if math.isnan(miou) else format_percent(miou / 100.0, 1))
     label = INDICATORS[name].label

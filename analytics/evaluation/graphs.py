@@ -37,6 +37,7 @@ __all__ = [
     "load_graph",
     "probe_taps",
     "prune_graph",
+    "retire_names",
     "resize_nodes",
     "with_features",
 ]
@@ -141,11 +142,40 @@ def probe_taps(model: onnx.ModelProto, card: ModelCard, taps: Sequence[str], thr
     return Taps(tuple(taps), tuple(shapes[t][0] for t in taps), grid)
 
 
+def retire_names(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Rename, in place, every tensor, initialiser and node name starting ``ul_`` to ``ul<k>_``, with
+    the smallest ``k >= 1`` no name uses yet: an adapted model's own surgery (``ul_features``,
+    ``ul_head.w``, ``ul_map.*``, ...) then no longer clashes with a new adaptation on top of it.
+    Graph inputs and outputs keep their names (only surgery names start with ``ul_``)."""
+    g = model.graph
+    names = {n for node in g.node for n in (*node.input, *node.output, node.name)}
+    names |= {t.name for t in g.initializer} | {v.name for v in (*g.input, *g.output, *g.value_info)}
+    if not any(n.startswith("ul_") for n in names):
+        return model
+    k = 1
+    while any(n.startswith(f"ul{k}_") for n in names):
+        k += 1
+
+    def new(name: str) -> str:
+        return f"ul{k}_{name[3:]}" if name.startswith("ul_") else name
+
+    for node in g.node:
+        node.input[:] = [new(n) for n in node.input]
+        node.output[:] = [new(n) for n in node.output]
+        node.name = new(node.name)
+    for t in g.initializer:
+        t.name = new(t.name)
+    for v in (*g.input, *g.output, *g.value_info):
+        v.name = new(v.name)
+    return model
+
+
 def with_features(model: onnx.ModelProto, taps: Taps) -> onnx.ModelProto:
-    """A copy of ``model`` computing ``ul_features`` (N, D, h, w): the taps resized to the grid, concatenated."""
+    """A copy of ``model`` computing ``ul_features`` (N, D, h, w): the taps resized to the grid, concatenated.
+    ``ul_`` names already in ``model`` (an adapted model adapted again) are renamed first (:func:`retire_names`)."""
     from onnx import helper
 
-    out = copy_graph(model)
+    out = retire_names(copy_graph(model))
     g = out.graph
     base_out = g.output[0].name
     for node in g.node:  # free the name "logits" and friends for the head's own output

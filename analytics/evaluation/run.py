@@ -85,7 +85,7 @@ class Evaluation:
     indicators: dict[str, ErrorSummary] = field(default_factory=dict)
     bootstrap: dict[str, float] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)
-    """Refinement and test-time augmentation the model ran with (empty: none)."""
+    """Refinement, test-time augmentation and the road model the model ran with (empty: none, the segmenter alone)."""
 
     @property
     def total(self) -> np.ndarray:
@@ -198,6 +198,11 @@ def _gt_hash(gt: GroundTruth, label_map: LabelMap, digests: list[tuple[str, str,
     return h.hexdigest()
 
 
+def _road_name(segmenter: Segmenter) -> str:
+    """The road model fused into the segmenter's labels, ``none`` when it runs alone."""
+    return segmenter.road.card.name if segmenter.road is not None else "none"
+
+
 def evaluate(
     model: InstalledModel, gt: GroundTruth, label_map: LabelMap | None = None, *, threads: int | None = None, spin: bool = False,
     n_boot: int = 2000, seed: int = 0, progress: Progress | None = None, refine: str = "none", tta: str = "none",
@@ -206,7 +211,8 @@ def evaluate(
 
     ``label_map`` defaults to :func:`~analytics.evaluation.labelmaps.default_label_map`; the
     indicator intervals use ``n_boot`` bootstrap resamples drawn with ``seed``. ``refine`` and ``tta``
-    are the segmenter's (:mod:`analytics.footage.refine`); they are recorded in ``options``.
+    are the segmenter's (:mod:`analytics.footage.refine`); they are recorded in ``options``, and so is
+    the road model run beside it (``model.road``, :func:`analytics.models.zoo.with_road`), as the analysis runs it.
     """
     if not isinstance(model, InstalledModel):
         raise InputError(f"model must be an installed model, got {type(model).__name__}")
@@ -216,7 +222,7 @@ def evaluate(
     lm = label_map if label_map is not None else default_label_map(card.class_set, gt.format, gt.class_names)
     lut = label_lut(lm, card.class_set, gt.class_names)
     groups = gt.groups if gt.groups is not None else annotation_groups(lm, card.class_set, gt.class_names)
-    segmenter = Segmenter(model.onnx_path, card, threads=threads, spin=spin, refine=refine, tta=tta)
+    segmenter = Segmenter(model.onnx_path, card, threads=threads, spin=spin, refine=refine, tta=tta).set_road(model.road)
     start = time.perf_counter()
     cms, digests = [], []
     for i, sample in enumerate(gt.samples):
@@ -234,5 +240,5 @@ def evaluate(
         confusion=confusion, gt_sha256=_gt_hash(gt, lm, digests), seconds=seconds,
         indicators={k: summarise_errors(v, n_boot, seed) for k, v in errors.items()},
         bootstrap={"resamples": n_boot, "seed": seed, "level": 0.95},
-        options={k: v for k, v in (("refine", refine), ("tta", tta)) if v != "none"},
+        options={k: v for k, v in (("refine", refine), ("tta", tta), ("road_model", _road_name(segmenter))) if v != "none"},
     )

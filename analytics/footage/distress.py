@@ -97,8 +97,12 @@ def _mad_u8(hist: np.ndarray) -> float:
     return _median_of_counts(dev[order], hist[order])
 
 
-def distress_heuristic(view_bgr: np.ndarray, road: np.ndarray) -> DistressResult:
-    """Run the distress HEURISTIC (module doc) on a BGR ``uint8`` image and its road mask (same size)."""
+def distress_heuristic(view_bgr: np.ndarray, road: np.ndarray, paint: np.ndarray | None = None) -> DistressResult:
+    """Run the distress HEURISTIC (module doc) on a BGR ``uint8`` image and its road mask (same size).
+
+    ``paint`` (bool, same size; the road model's lane marks) is left out of the road with a band of
+    ``KERNEL // 2`` pixels around it: the black-hat filter would take the asphalt between two bright
+    lines for a dark crack."""
     if not isinstance(view_bgr, np.ndarray) or view_bgr.ndim != 3 or view_bgr.shape[2] != 3 or view_bgr.dtype != np.uint8:
         raise InputError("distress heuristic needs a BGR uint8 (height, width, 3) image")
     if road.shape != view_bgr.shape[:2]:
@@ -106,6 +110,11 @@ def distress_heuristic(view_bgr: np.ndarray, road: np.ndarray) -> DistressResult
     h, w = road.shape
     empty = np.zeros((h, w), bool)
     road_u8 = road.astype(np.uint8)
+    if paint is not None and paint.any():
+        if paint.shape != road.shape:
+            raise InputError(f"lane-mark mask is {paint.shape}, the road mask {road.shape}; expected the same")
+        band = cv2.dilate(paint.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (KERNEL | 1, KERNEL | 1)))
+        road_u8 = np.where(np.asarray(band) > 0, 0, road_u8).astype(np.uint8)
     if ROAD_ERODE:
         road_u8 = np.asarray(cv2.erode(road_u8, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ROAD_ERODE + 1,) * 2)), np.uint8)
     road_in = road_u8.astype(bool)

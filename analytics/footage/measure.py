@@ -28,6 +28,8 @@ __all__ = [
     "ZoneMask",
     "class_pixels",
     "confidence_stats",
+    "curb_length_px",
+    "lane_mark_share",
     "find_objects",
     "group_mask",
     "group_mask_u8",
@@ -311,3 +313,41 @@ def measure_frame(
         objects=blobs,
         zone_pixels=zone_class_pixels(labels, zones, class_set.num_classes) if zones else [],
     )
+
+
+def lane_mark_share(road_classes: np.ndarray, lane_mark: int = 3) -> float:
+    """Share of the frame's pixels that the road model reads as lane marks: ``#(R = lane_mark) / #R``
+    over the road model's class map ``R`` of the frame's own pixels (uint8; class ids of
+    :data:`analytics.models.roadcard.ROAD_CLASSES`).
+
+    >>> lane_mark_share(np.array([[1, 3], [0, 1]], np.uint8))
+    0.25
+    """
+    if road_classes.size == 0:
+        return float("nan")
+    return float(np.count_nonzero(road_classes == lane_mark)) / road_classes.size
+
+
+def curb_length_px(road_classes: np.ndarray, scale_x: float = 1.0, scale_y: float = 1.0, curb: int = 2) -> float:
+    """Length of the curbs in the road model's class map ``R`` of the frame's own pixels, in frame pixels
+    (a HEURISTIC: curbs drawn as lines, whatever their width).
+
+    ``C`` = runs of curb pixels down the columns (one per column a curb crosses), ``Rr`` = runs along
+    the rows; ``length = sqrt((C / scale_x)^2 + (Rr / scale_y)^2)`` with the map's pixels per frame
+    pixel ``scale_x, scale_y``. Exact for one straight curb at any angle (a curb at angle ``a`` crosses
+    ``L cos a`` columns and ``L sin a`` rows) and for the two mirrored curbs of a street seen from its
+    middle; several curbs at other angles are undercounted (by at most ``sqrt(2)``).
+
+    >>> r = np.zeros((20, 40), np.uint8); r[10:12, 5:35] = 2    # a horizontal curb 30 px long, 2 px wide
+    >>> round(curb_length_px(r), 1)                               # its width adds sqrt(30^2 + 2^2) - 30
+    30.1
+    >>> d = np.zeros((40, 40), np.uint8); i = np.arange(30); d[i + 5, i + 5] = 2; d[i + 5, i + 6] = 2   # diagonal
+    >>> round(float(curb_length_px(d) / (30 * np.sqrt(2))), 2)   # within the 2 px width of its true length
+    1.02
+    """
+    m = road_classes == curb
+    if not m.any():
+        return 0.0
+    col_runs = int(np.count_nonzero(m[0, :])) + int(np.count_nonzero(m[1:, :] & ~m[:-1, :]))
+    row_runs = int(np.count_nonzero(m[:, 0])) + int(np.count_nonzero(m[:, 1:] & ~m[:, :-1]))
+    return float(np.hypot(col_runs / scale_x, row_runs / scale_y))

@@ -149,6 +149,9 @@ class AnalysisOptions:
     """Frames per second detected and tracked when counting (the clip's own rate when lower); segmentation keeps ``sampling``."""
     detector: str = "deimv2-femto"
     """The detector used for counting (a built-in one is installed on first use)."""
+    road_model: str = "road-segmentation-adas-0001"
+    """The road model run beside the segmenter to correct road and sidewalk (:mod:`analytics.footage.roads`);
+    ``"none"``: the segmenter alone. Recorded in the run's provenance."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.sampling, Sampling):
@@ -157,6 +160,8 @@ class AnalysisOptions:
         self._check_temporal()
         check_refine(self.refine)
         check_tta(self.tta)
+        if not isinstance(self.road_model, str) or not self.road_model:
+            raise InputError(f"road_model={self.road_model!r}; expected a road model name or 'none'")
         if not isinstance(self.zones, str | Path | bytes | pd.DataFrame | None):
             raise InputError(f"zones must be a ZONES.json path, its bytes or a DataFrame, got {type(self.zones).__name__}")
         object.__setattr__(self, "start_time", _parse_start(self.start_time))

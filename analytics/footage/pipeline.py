@@ -61,6 +61,7 @@ from analytics.errors import Cancelled, InputError, ModelError, UrbanLensError
 from analytics.footage.counting import CountPlan, count_plan, slot_detectors
 from analytics.footage.lines import COUNT_ROLES, geometry_rows, parse_count_geometry, split_count_objects
 from analytics.footage.options import TEMPORAL_CHOICES, AnalysisOptions, ModelSpec, ZonesSpec
+from analytics.footage.roads import road_params
 from analytics.footage.runner import DECODE_THREADS, Cadence, Decoder, FrameRun, Hooks, ProgressCallback, held_segmenters, run_frames
 from analytics.footage.scheduling import Scheduling, clip_scheduling
 from analytics.footage.stages import CONFIDENCE_STRIDE, StageContext, preview_positions
@@ -358,7 +359,7 @@ def _run_info(
             "confidence_stride": CONFIDENCE_STRIDE, "low_confidence": settings.low_confidence,
             "min_object": "max(20 px, 0.0002 of the frame)", "distress": DISTRESS_METHOD,
             "zones": _zones_key(zones), **({"max_frames": options.max_frames} if options.max_frames else {}),
-            **_refinement_params(options, m.card), **({"counting": plan.params()} if plan is not None else {}),
+            **_refinement_params(options, m.card), **road_params(m), **({"counting": plan.params()} if plan is not None else {}),
         },
     )
 
@@ -436,12 +437,17 @@ class _ClipRun:
         built-in model is not installed yet (installing takes a while; writers in other processes would wait)."""
         spec = self.options.model or self.settings.default_model
         try:
-            return zoo.resolve(spec, self.settings)
+            m = zoo.resolve(spec, self.settings)
         except ModelError:
             if not isinstance(spec, str) or spec not in zoo.builtin_cards():
                 raise
-        self.reading.close()
-        return zoo.resolve(spec, self.settings, install=True)
+            self.reading.close()
+            m = zoo.resolve(spec, self.settings, install=True)
+        try:
+            return zoo.with_road(m, self.options.road_model, self.settings, install_missing=False)
+        except ModelError:  # a built-in road model not installed yet: installed now, as the segmenter
+            self.reading.close()
+            return zoo.with_road(m, self.options.road_model, self.settings)
 
     def _read(self, m: ResolvedModel, hashing: _Hashing, camera_zones: pd.DataFrame | None) -> AnalysisResult:
         """Open the clip and run its frames; a skipped result when the sink holds it already."""

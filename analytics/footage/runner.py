@@ -98,7 +98,7 @@ _SEGMENTERS_LOCK = threading.Lock()
 def _segmenter(m: ResolvedModel, options: AnalysisOptions, threads: int, spin: bool, slot: int) -> tuple[Segmenter, threading.Lock]:
     """A cached ONNX Runtime session per model, settings and frame slot (building one costs about a second)."""
     alpha, method, refine, tta = options.smoothing_alpha, options.smoothing_method, options.refine, options.tta
-    key = (str(m.onnx_path), m.weights_sha256, m.card.to_json(), alpha, method, refine, tta, threads, spin, slot)
+    key = (str(m.onnx_path), m.weights_sha256, m.card.to_json(), alpha, method, refine, tta, threads, spin, slot, m.road)
     with _SEGMENTERS_LOCK:
         if key not in _SEGMENTERS:
             if len(_SEGMENTERS) >= 8:
@@ -106,7 +106,7 @@ def _segmenter(m: ResolvedModel, options: AnalysisOptions, threads: int, spin: b
             seg = Segmenter(
                 m.onnx_path, m.card, threads, smoothing_alpha=alpha, confidence_stride=CONFIDENCE_STRIDE, spin=spin,
                 smoothing_method=method, refine=refine, tta=tta,
-            )
+            ).set_road(m.road)
             _SEGMENTERS[key] = (seg, threading.Lock())
         return _SEGMENTERS[key]
 

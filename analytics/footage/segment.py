@@ -43,7 +43,9 @@ from analytics.cards import ModelCard
 from analytics.errors import InputError, ModelError
 from analytics.footage.geometry import Geometry, frame_geometry
 from analytics.footage.refine import check_refine, check_tta, crf_refine, label_confidence, merge_scales, tta_scales
+from analytics.footage.roads import RoadModel, fuse_road, road_class_ids
 from analytics.footage.temporal import SMOOTHING_METHODS, ema_update, flow_update
+from analytics.models.zoo import RoadFile
 from analytics.settings import default_threads
 
 __all__ = [
@@ -165,12 +167,15 @@ class Segmentation:
 
     ``labels`` (uint8 H x W) class ids, ``confidence`` (float32 H x W) the largest class
     probability; ``geometry`` says where the frame lies (padding of a letterbox is outside
-    ``geometry.content``).
+    ``geometry.content``). ``road`` (uint8 H x W, 255 outside the frame) the road model's classes
+    (:data:`analytics.footage.roads.ROAD_CLASSES`) when one ran beside the segmenter, else None;
+    ``labels`` are then the fused ones (:func:`analytics.footage.roads.fuse_road`).
     """
 
     labels: np.ndarray
     confidence: np.ndarray
     geometry: Geometry
+    road: np.ndarray | None = None
 
     def content(self) -> tuple[np.ndarray, np.ndarray]:
         """Labels and confidence of the frame's own pixels (letterbox padding removed)."""
@@ -402,7 +407,9 @@ class Segmenter:
     ``smoothing_method`` (``ema`` or ``flow``, :mod:`analytics.footage.temporal`), ``refine``
     (``none`` or ``crf``) and ``tta`` (``none``, ``flip``, ``scales``, ``flip+scales``) are those of
     :mod:`analytics.footage.refine`, ``batch_size`` batches frames where the graph allows it,
-    ``confidence_stride`` thins the confidence map.
+    ``confidence_stride`` thins the confidence map. :meth:`set_road` runs a road model after the
+    segmenter on the part of the frame it sees, on the same threads, and fuses the two
+    (:mod:`analytics.footage.roads`).
 
     Where the work runs: arg-max, confidence, EMA and the flip average are nodes of the ONNX graph;
     scales, flow fusion and the CRF need the logits, which the graph then hands over as
@@ -459,6 +466,18 @@ class Segmenter:
             raise ModelError(f"{path.name} cannot be loaded by ONNX Runtime: {str(exc).splitlines()[0]}") from None
         self._state: np.ndarray | None = None
         self._prev_image: np.ndarray | None = None
+        self._threads, self._spin = threads, spin
+        self._road_ids: tuple[int, int] | None = None
+        self.road: RoadModel | None = None
+
+    def set_road(self, road: RoadFile | None) -> Segmenter:
+        """Run the road model ``road`` after the segmenter (None: none) on the same threads and fuse the
+        two (:mod:`analytics.footage.roads`); a model without road and sidewalk classes ignores it. Returns self."""
+        self._road_ids = road_class_ids(self.card) if road is not None else None
+        self.road = None
+        if road is not None and self._road_ids is not None:
+            self.road = RoadModel(road.onnx_path, road.card, session_options(self._threads, self._spin))
+        return self
 
     def reset(self) -> None:
         """Forget the smoothing state (call between clips)."""
@@ -469,7 +488,25 @@ class Segmenter:
         return frame_geometry(frame_h, frame_w, self.card.input_height, self.card.input_width, self.card.resize)
 
     def run(self, batch: np.ndarray, geometries: Sequence[Geometry]) -> list[Segmentation]:
-        """Segment preprocessed input ``float32 (N, 3, H, W)`` (from :func:`preprocess`)."""
+        """Segment preprocessed input ``float32 (N, 3, H, W)`` (from :func:`preprocess`), with the road model's fusion."""
+        out = self._run(batch, geometries)
+        if self.road is not None:
+            for i, seg in enumerate(out):
+                self._fuse(seg, batch[i])
+        return out
+
+    def _fuse(self, seg: Segmentation, x: np.ndarray) -> None:
+        """Run the road model on the frame's part of input ``x`` (3, H, W) and fuse its reading into ``seg``, in place."""
+        assert self.road is not None and self._road_ids is not None
+        y0, y1, x0, x1 = seg.geometry.content
+        view = self.road.view(np.ascontiguousarray(input_image(x[:, y0:y1, x0:x1], self.card)))
+        labels = seg.labels if seg.labels.flags.writeable else seg.labels.copy()
+        labels[y0:y1, x0:x1] = fuse_road(labels[y0:y1, x0:x1], view.off_road, view.on_road, self._road_ids)
+        road = np.full(labels.shape, 255, np.uint8)
+        road[y0:y1, x0:x1] = view.classes
+        seg.labels, seg.road = labels, road
+
+    def _run(self, batch: np.ndarray, geometries: Sequence[Geometry]) -> list[Segmentation]:
         if batch.ndim != 4 or batch.shape[1:] != (3, self.card.input_height, self.card.input_width):
             raise InputError(f"batch must be (N, 3, {self.card.input_height}, {self.card.input_width}), got {batch.shape}")
         if len(geometries) != batch.shape[0]:
@@ -478,7 +515,7 @@ class Segmenter:
             return [self._refined(batch[i], geometries[i]) for i in range(batch.shape[0])]
         if self.smoothing_alpha is None:
             if batch.shape[0] > 1 and not self.dynamic_batch:
-                return [s for i in range(batch.shape[0]) for s in self.run(batch[i : i + 1], geometries[i : i + 1])]
+                return [s for i in range(batch.shape[0]) for s in self._run(batch[i : i + 1], geometries[i : i + 1])]
             labels, conf = self._session.run(["ul_labels", "ul_confidence"], {self.input_name: batch})
             return [self._finish(labels[i], conf[i], geometries[i]) for i in range(batch.shape[0])]
         out = []

@@ -46,6 +46,7 @@ from analytics.footage.geometry import Geometry
 from analytics.footage.measure import FrameMeasures, ZoneMask, group_mask, measure_frame, zone_masks
 from analytics.footage.overlay import overlay
 from analytics.footage.privacy import PREVIEW_WIDTH, anonymise, preview_jpeg
+from analytics.footage.roads import LANE_MARK, RoadMarksStage
 from analytics.footage.segment import Segmentation
 from analytics.records import OBJECT_GROUPS, Preview
 from analytics.taxonomy import ClassSet
@@ -190,7 +191,9 @@ class DistressStage:
         if not self.road_ids:
             return
         labels, _ = segmentation.content()
-        d = distress_heuristic(item.view, group_mask(labels, self.road_ids))
+        y0, y1, x0, x1 = item.geometry.content
+        paint = segmentation.road[y0:y1, x0:x1] == LANE_MARK if segmentation.road is not None else None
+        d = distress_heuristic(item.view, group_mask(labels, self.road_ids), paint)
         self.crack.append(float(d.crack_px))
         self.pothole.append(float(d.pothole_px))
 
@@ -223,7 +226,7 @@ class PreviewStage:
         return {"previews": list(self.kept), "review_previews": list(self.review)}
 
 
-STAGES: list[StageFactory] = [MeasureStage, DistressStage, PreviewStage, ChangeStage]
+STAGES: list[StageFactory] = [MeasureStage, DistressStage, PreviewStage, ChangeStage, RoadMarksStage]
 """The per-frame stages every clip runs, in order (:func:`register_stage` adds one)."""
 
 

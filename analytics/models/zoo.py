@@ -12,6 +12,7 @@ half-installed model (a previous install of the same name stays until the new on
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import shutil
@@ -30,10 +31,16 @@ from analytics.detection import DetectorCard, load_detector_card
 from analytics.errors import DataFormatError, InputError, ModelError, quote_value
 from analytics.models.architectures import get_architecture
 from analytics.models.fetch import Progress, fetch_file
+from analytics.models.roadcard import DEFAULT_ROAD_MODEL, NO_ROAD_MODEL, RoadCard, check_road_onnx, load_road_card
 from analytics.settings import Settings
 
 __all__ = [
     "InstalledModel",
+    "RoadFile",
+    "builtin_road_cards",
+    "install_road",
+    "resolve_road",
+    "with_road",
     "ModelListing",
     "ModelSpec",
     "ResolvedModel",
@@ -54,18 +61,34 @@ __all__ = [
 MODEL_FILE = "model.onnx"
 CARD_FILE = "card.json"
 DETECTOR_CARD_FILE = "detector.json"
+ROAD_CARD_FILE = "road.json"
 MAX_NAME_LENGTH = 64
 """Longest model name (it is a folder name under ``model_dir``)."""
 
 
 @dataclass(frozen=True)
+class RoadFile:
+    """An installed road model: its card, ONNX file and the file's SHA-256 (provenance)."""
+
+    card: RoadCard
+    onnx_path: Path
+    sha256: str
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+
+@dataclass(frozen=True)
 class ResolvedModel:
-    """A model ready to run: its card, ONNX file, the file's SHA-256 (provenance) and size in bytes."""
+    """A model ready to run: its card, ONNX file, the file's SHA-256 (provenance) and size in bytes,
+    and the road model run beside it (None: none, :func:`with_road`)."""
 
     card: ModelCard
     onnx_path: Path
     weights_sha256: str
     size_bytes: int
+    road: RoadFile | None = None
 
     @property
     def name(self) -> str:
@@ -95,7 +118,7 @@ class ModelListing:
     task: str = "semantic-segmentation"
 
 
-CardT = TypeVar("CardT", ModelCard, DetectorCard)
+CardT = TypeVar("CardT", ModelCard, DetectorCard, RoadCard)
 
 
 def builtin_cards() -> dict[str, ModelCard]:
@@ -106,6 +129,11 @@ def builtin_cards() -> dict[str, ModelCard]:
 def builtin_detector_cards() -> dict[str, DetectorCard]:
     """The object detector cards shipped with UrbanLens (``analytics/models/cards/detectors/*.toml``), by name."""
     return _shipped_cards(("cards", "detectors"), load_detector_card)
+
+
+def builtin_road_cards() -> dict[str, RoadCard]:
+    """The road model cards shipped with UrbanLens (``analytics/models/cards/road/*.toml``), by name."""
+    return _shipped_cards(("cards", "road"), load_road_card)
 
 
 def _shipped_cards(folder: tuple[str, ...], load: Callable[[Path], CardT]) -> dict[str, CardT]:
@@ -161,6 +189,59 @@ def install_detector(
         (folder / DETECTOR_CARD_FILE).write_text(card.to_json(), encoding="utf-8")
 
     return card, _atomic_install(card.name, settings, write) / MODEL_FILE
+
+
+def install_road(
+    name: str, settings: Settings, source: str | Path | None = None, progress: Progress | None = None,
+) -> RoadFile:
+    """Fetch built-in road model ``name``'s ONNX file (SHA-256 checked; ``source``, the mirror or its
+    upstream address, as for :func:`install`), check its shapes and install it with its card, atomically."""
+    cards = builtin_road_cards()
+    if check_model_name(name) not in cards:
+        raise InputError(f"unknown road model {quote_value(name)}; built-in road models: {', '.join(cards)} (or {NO_ROAD_MODEL!r})")
+    card = cards[name]
+    onnx_file = fetch_file(card.weights_file, card.source_url, card.sha256, settings.download_dir, source=source,
+                           mirror=settings.model_mirror, progress=progress)
+    check_road_onnx(onnx_file, card)
+
+    def write(folder: Path) -> None:
+        shutil.copyfile(onnx_file, folder / MODEL_FILE)
+        (folder / ROAD_CARD_FILE).write_text(card.to_json(), encoding="utf-8")
+
+    return RoadFile(card, _atomic_install(card.name, settings, write) / MODEL_FILE, card.sha256)
+
+
+def resolve_road(name: str, settings: Settings, install_missing: bool = False) -> RoadFile | None:
+    """The installed road model ``name`` (None for ``"none"``); with ``install_missing`` a built-in
+    one is installed now. The file's hash is checked against the card's (cached while the file is unchanged)."""
+    if name == NO_ROAD_MODEL:
+        return None
+    cards = builtin_road_cards()
+    if not isinstance(name, str) or name not in cards:
+        raise InputError(f"road model {quote_value(name)}; expected one of {', '.join(cards)} or {NO_ROAD_MODEL!r}")
+    folder = settings.model_dir / name
+    onnx_path = folder / MODEL_FILE
+    if not (onnx_path.is_file() and (folder / ROAD_CARD_FILE).is_file()):
+        if not install_missing:
+            raise ModelError(f"road model {name!r} is not installed; run `urbanlens models install {name}`")
+        return install_road(name, settings)
+    card = load_road_card(folder / ROAD_CARD_FILE)
+    st = onnx_path.stat()
+    sha = _weights_sha256(str(onnx_path), st.st_ino, st.st_size, st.st_mtime_ns)
+    if sha != card.sha256:
+        raise ModelError(f"road model {name!r} is damaged (its SHA-256 is not the card's); run `urbanlens models install {name}`")
+    return RoadFile(card, onnx_path, sha)
+
+
+def with_road(model: ResolvedModel, road_model: str, settings: Settings, install_missing: bool = True) -> ResolvedModel:
+    """``model`` with the road model ``road_model`` beside it (:func:`resolve_road`); without one
+    (``"none"``, or a segmenter that has no road or sidewalk class to correct) ``road`` is None."""
+    if road_model != NO_ROAD_MODEL and road_model not in builtin_road_cards():
+        resolve_road(road_model, settings)  # raises, naming the accepted names
+    groups = model.card.class_set.groups
+    if road_model == NO_ROAD_MODEL or "road" not in groups or "sidewalk" not in groups:
+        return dataclasses.replace(model, road=None)
+    return dataclasses.replace(model, road=resolve_road(road_model, settings, install_missing))
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -267,7 +348,18 @@ def list_models(settings: Settings) -> list[ModelListing]:
         rows[card.name] = ModelListing(
             card.name, card.name in builtins, onnx_path.is_file(), card.input_size, card.license, size, onnx_path
         )
-    return list(rows.values()) + _detector_rows(settings)
+    return list(rows.values()) + _detector_rows(settings) + _road_rows(settings)
+
+
+def _road_rows(settings: Settings) -> list[ModelListing]:
+    """One listing row per built-in road model, installed or not."""
+    rows = []
+    for name, card in builtin_road_cards().items():
+        onnx_path = settings.model_dir / name / MODEL_FILE
+        installed = onnx_path.is_file() and (settings.model_dir / name / ROAD_CARD_FILE).is_file()
+        rows.append(ModelListing(name, True, installed, card.input_size, card.license,
+                                 onnx_path.stat().st_size if installed else None, onnx_path if installed else None, card.task))
+    return rows
 
 
 def resolve(model: ModelSpec, settings: Settings, install: bool = False) -> ResolvedModel:
@@ -331,8 +423,11 @@ def install(
     size: tuple[int, int] | None = None,
     source: str | Path | None = None,
     progress: Progress | None = None,
+    road_model: str = DEFAULT_ROAD_MODEL,
 ) -> InstalledModel:
-    """Fetch the upstream weights of built-in model ``name``, build its ONNX graph and install it.
+    """Fetch the upstream weights of built-in model ``name``, build its ONNX graph and install it,
+    and install the road model ``road_model`` run beside it (from the mirror or its pinned address;
+    ``"none"``: not), unless it is installed already.
 
     The card's ``architecture`` picks the builder (:data:`analytics.models.architectures.ARCHITECTURES`).
     ``size`` is ``(height, width)`` of the model input (default: the card's); ``source`` a file,
@@ -357,7 +452,10 @@ def install(
         (folder / MODEL_FILE).write_bytes(model.SerializeToString())
         (folder / CARD_FILE).write_text(sized.to_json(), encoding="utf-8")
 
-    return _load_installed(_atomic_install(name, settings, write))
+    installed = _load_installed(_atomic_install(name, settings, write))
+    if road_model != NO_ROAD_MODEL:
+        resolve_road(road_model, settings, install_missing=True)
+    return installed
 
 
 def _dims(value_info: Any) -> list[int | str | None]:

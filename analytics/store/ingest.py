@@ -301,6 +301,8 @@ def _frame_columns(m: ClipMeasurements, camera: dict[str, Any], run_id: int, fir
     data["distress_crack_px"] = m.distress_crack_px if m.distress_crack_px is not None else nan
     data["distress_pothole_px"] = m.distress_pothole_px if m.distress_pothole_px is not None else nan
     data["person_sidewalk_px"] = _person_sidewalk(m)
+    data["lane_mark_share"] = m.lane_mark_share if m.lane_mark_share is not None else nan
+    data["curb_length_px"] = m.curb_length_px if m.curb_length_px is not None else nan
     return data
 
 

@@ -229,6 +229,7 @@ CLIP_SCHEMA = pa.schema(
         ("distress_crack_px", pa.float64()), ("distress_pothole_px", pa.float64()), ("person_sidewalk_px", pa.int64()),
         ("low_trust", pa.bool_()), ("frame_pos", pa.int32()), ("class_pixels", pa.list_(pa.int64())),
         ("objects", pa.list_(_OBJECT)), ("zone_pixels", pa.list_(_ZONE)),
+        ("lane_mark_share", pa.float64()), ("curb_length_px", pa.float64()),
     ]
 )
 """Columns of a clip file: the ``frames`` columns the indicators read (``camera_id`` and ``day`` come
@@ -465,7 +466,8 @@ def read_clip(path: str | Path) -> ClipMeasurements:
     area = pixel_limit(c, r["params"])
     check_columns(path, t, FRAME_RULES, {"area": area, "rows": max(t.num_rows - 1, 0)})
     check_clip_lists(path, t, run.class_set.num_classes, area)
-    col = {name: t.column(name).to_numpy() for name in CLIP_SCHEMA.names if name not in ("class_pixels", "objects", "zone_pixels")}
+    col = {name: t.column(name).to_numpy() for name in CLIP_SCHEMA.names
+           if name not in ("class_pixels", "objects", "zone_pixels") and name in t.column_names}  # older files lack the road columns
     objects = [{"frame_pos": i, **o} for i, row in enumerate(t.column("objects").to_pylist()) for o in row]
     zones = [{"frame_pos": i, **z} for i, row in enumerate(t.column("zone_pixels").to_pylist()) for z in row]
     n_classes = run.class_set.num_classes
@@ -480,6 +482,7 @@ def read_clip(path: str | Path) -> ClipMeasurements:
         objects=pd.DataFrame(objects, columns=["frame_pos", *[f.name for f in _OBJECT]]),
         zone_pixels=pd.DataFrame(zones, columns=["frame_pos", *[f.name for f in _ZONE]]) if zones else None,
         counts=_clip_counts(path, c["sha256"], meta["settings_key"], "counting" in r["params"]),
+        lane_mark_share=col.get("lane_mark_share"), curb_length_px=col.get("curb_length_px"),
     )
 
 

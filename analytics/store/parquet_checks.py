@@ -178,6 +178,8 @@ FRAME_RULES: dict[str, Rule] = {
        for c in ("mean_confidence", "low_conf_share", "flicker", "vehicle_stationarity")},
     **{c: Rule("float", nulls=True, nan=True, lo=0, hi="area", what=_PX) for c in ("distress_crack_px", "distress_pothole_px")},
     "person_sidewalk_px": Rule("int", nulls=True, lo=0, hi="area", what=_PX),
+    "lane_mark_share": Rule("float", nulls=True, nan=True, lo=0, hi=1, what="a share"),
+    "curb_length_px": Rule("float", nulls=True, nan=True, lo=0, what="a length in pixels"),
     "low_trust": Rule("bool", nulls=True),
     "frame_pos": Rule("int", lo=0, hi="rows", what="a position in the clip"),
 }

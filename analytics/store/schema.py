@@ -145,6 +145,14 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "ALTER TABLE cameras ADD COLUMN timezone VARCHAR",
         ],
     ),
+    (
+        8,
+        "the road model's reading of each frame: lane-mark share and curb length in pixels (NULL: no road model ran)",
+        [
+            "ALTER TABLE frames ADD COLUMN lane_mark_share DOUBLE",
+            "ALTER TABLE frames ADD COLUMN curb_length_px DOUBLE",
+        ],
+    ),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
