@@ -138,7 +138,6 @@ def ingest(
     start_dt = parse_timestamp(start, "--start") if start is not None else None
     if engine not in ("local", "ray"):
         raise InputError(f"--engine {engine!r}; expected local or ray")
-    _refuse_missing_db(settings.db_path, camera)
     options = AnalysisOptions.from_flags(
         fps=sampling, smooth=smooth, temporal=temporal, model=model, refine=refine, tta=tta, max_frames=max_frames, threads=threads,
         count=count, track_fps=track_fps, detector=detector, replace_stored=replace,
@@ -150,6 +149,7 @@ def ingest(
         raise InputError("--manifest, --out-parquet, --ray-address and --workers go with --engine ray")
     if not camera or not paths:
         raise InputError("give clip PATHS and --camera ID (see `urbanlens ingest --help`)")
+    _refuse_missing_db(settings.db_path, camera)
     options = options.replace(zones=zones, start_time=start_dt, keep_previews=keep_previews)
     placed = _track_for(console, track, camera, clips, settings)  # GPS track: positions by time; its start if none given
     if placed is not None and start_dt is None:
@@ -290,6 +290,7 @@ def _ingest_on_ray(
 
     require_ray()  # missing Ray: one line saying how to install it, before any work
     tasks = ray_tasks(clips, camera, manifest, start)
+    _refuse_missing_db(settings.db_path, camera)
 
     def plan(p: RayPlan) -> None:
         out.print(f"Ray: {p.clips} clip(s) on {p.workers} worker(s) x {p.threads} thread(s) ({p.cpus} CPUs); Parquet in {p.folder}",
