@@ -161,7 +161,7 @@ def test_same_clip_other_camera_is_refused(tmp_path: Path) -> None:
     s.ingest(clip)
     moved = clip_from_pixels("c1", T0, [{ROAD: 60}], run=run_info(x=1))
     object.__setattr__(moved.clip, "camera_id", "c2")
-    with pytest.raises(InputError, match="already stored for camera 'c1'"):
+    with pytest.raises(InputError, match="is stored under c1 at 2026-03-02 08:00; --replace moves it"):
         s.ingest(moved)
 
 

@@ -4,7 +4,11 @@ PATH can be clip files or folders (searched recursively for video files). Each c
 progress bar; a summary table at the end says which clips were stored, skipped (already
 ingested with the same settings) or failed, with the reason. One bad clip does not stop the
 batch. Exit code: 0 when every clip was stored or skipped, 1 when any clip failed (the summary
-names each one and why), 2 for a usage error (unknown camera, bad option), 130 when interrupted.
+names each one and why), 2 for a usage error (unknown camera, bad option, or a clip stored already
+under another camera or start time and nothing else failed), 130 when interrupted. Such a clip is
+refused before it is analysed, saying where it is; ``--replace`` moves it to the camera and start
+given, replacing its old rows in one transaction. An ingest into a database file that does not exist
+is refused (it has no cameras) without creating the file.
 A clip longer than ``--max-duration`` minutes (default: ``URBANLENS_MAX_CLIP_MINUTES``, 60) fails
 with a message before it is analysed; warnings about a clip (an odd frame shape, a rate above the
 clip's own) are in its note.
@@ -26,7 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from analytics.cli._common import DbOption, error_line, open_db, say_wait
-from analytics.errors import InputError
+from analytics.errors import InputError, quote_value
 from analytics.footage.placing import PlacedSink
 from analytics.footage.video import VIDEO_SUFFIXES, Sampling, clip_start, probe
 from analytics.gpstrack import Track, camera_zone, check_track, clip_span_problem, local_to_utc, read_track, utc_to_local
@@ -105,6 +109,9 @@ DetectorOpt = Annotated[str, typer.Option("--detector", help="Detector for count
 RoadModelOpt = Annotated[
     str, typer.Option("--road-model", help="Road model run beside the segmenter to correct road and sidewalk; 'none': the segmenter alone.")
 ]
+ReplaceOpt = Annotated[bool, typer.Option(
+    "--replace", help="A clip stored already under another camera or start time is moved to this one (its old rows replaced); "
+    "without it such a clip is refused before analysis, saying where it is.")]
 
 
 def ingest(
@@ -114,7 +121,7 @@ def ingest(
     max_duration: MaxDurationOpt = None, engine: EngineOpt = "local", ray_address: RayAddressOpt = None, workers: WorkersOpt = None,
     out_parquet: OutParquetOpt = None, manifest: ManifestOpt = None, track: TrackOpt = None, track_fps: TrackFpsOpt = 10.0,
     count: CountOpt = True, detector: DetectorOpt = "deimv2-femto",
-    road_model: RoadModelOpt = "road-segmentation-adas-0001",
+    road_model: RoadModelOpt = "road-segmentation-adas-0001", replace: ReplaceOpt = False,
 ) -> None:
     """Analyse clips (segmentation → measurements) and store them for a camera (through
     :mod:`analytics.footage.batch`, which runs :func:`analytics.footage.pipeline.analyse_clip` on each)."""
@@ -137,8 +144,7 @@ def ingest(
         raise InputError(f"--engine {engine!r}; expected local or ray")
     options = AnalysisOptions.from_flags(
         fps=sampling, smooth=smooth, temporal=temporal, model=model, refine=refine, tta=tta, max_frames=max_frames, threads=threads,
-        count=count, track_fps=track_fps, detector=detector,
-        road_model=road_model,
+        count=count, track_fps=track_fps, detector=detector, road_model=road_model, replace_stored=replace,
     )
     if engine == "ray":
         return _finish(console, _ingest_on_ray(console, clips, camera, manifest, start_dt, options, settings, out_parquet=out_parquet,
@@ -147,6 +153,7 @@ def ingest(
         raise InputError("--manifest, --out-parquet, --ray-address and --workers go with --engine ray")
     if not camera or not paths:
         raise InputError("give clip PATHS and --camera ID (see `urbanlens ingest --help`)")
+    _refuse_missing_db(settings.db_path, camera)
     options = options.replace(zones=zones, start_time=start_dt, keep_previews=keep_previews)
     placed = _track_for(console, track, camera, clips, settings)  # GPS track: positions by time; its start if none given
     if placed is not None and start_dt is None:
@@ -156,6 +163,15 @@ def ingest(
         if problem:
             raise InputError(f"clip {clips[0].name}: {problem}")
     _finish(console, _ingest_here(console, [BatchClip(c, camera) for c in clips], options, settings, placed))
+
+
+def _refuse_missing_db(path: Path, camera: str | None) -> None:
+    """Refuse an ingest into a database file that does not exist, before opening (and so creating) it:
+    a new database holds no cameras, so no clip could be stored in it."""
+    if str(path) != ":memory:" and not path.expanduser().exists():
+        what = f"unknown camera {quote_value(camera, 60)}" if camera else "the clips' cameras are unknown"
+        raise InputError(f"{what}: database {quote_value(str(path), 200)} does not exist yet, so it has no cameras "
+                         "(add one with `urbanlens cameras add`, or give --db with your database)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -278,6 +294,7 @@ def _ingest_on_ray(
 
     require_ray()  # missing Ray: one line saying how to install it, before any work
     tasks = ray_tasks(clips, camera, manifest, start)
+    _refuse_missing_db(settings.db_path, camera)
 
     def plan(p: RayPlan) -> None:
         out.print(f"Ray: {p.clips} clip(s) on {p.workers} worker(s) x {p.threads} thread(s) ({p.cpus} CPUs); Parquet in {p.folder}",
@@ -296,13 +313,16 @@ SHOWN_STATUS = {"stored": "done"}
 
 
 def _finish(console: Console, result: BatchResult) -> None:
-    """Print the summary; exit 1 when a clip failed or none was stored or skipped."""
+    """Print the summary; exit 2 when every failed clip was refused as stored elsewhere (``--replace`` moves it),
+    else 1 when a clip failed or none was stored or skipped."""
     _summary(console, Table, result)
     failed = [(o.name, o.message) for o in result.failed]
     if failed:
         shown = "; ".join(why if why.startswith(name) else f"{name}: {why}" for name, why in failed[:5])
         shown += f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
         error_line(f"{len(failed)} of {len(result.outcomes)} clip(s) failed: {shown}")
+    if failed and all(o.refused for o in result.failed):
+        raise typer.Exit(2)
     if result.ok == 0 or failed:
         raise typer.Exit(1)
 

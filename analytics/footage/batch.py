@@ -3,7 +3,9 @@
 Both take one :class:`~analytics.footage.pipeline.AnalysisOptions` for every clip and return a
 :class:`BatchResult`: one :class:`BatchOutcome` per clip (``stored``, ``skipped``, ``failed`` or
 ``cancelled``, with its frames, rate and message) and the counts per status; they format nothing
-(``urbanlens ingest`` prints them). One bad clip does not stop the batch; a failed clip stores nothing::
+(``urbanlens ingest`` prints them). One bad clip does not stop the batch; a failed clip stores nothing.
+A clip stored already under another camera or start time fails before it is analysed, saying where it
+is (``refused``), unless ``options.replace_stored`` moves it::
 
     with open_store(settings.db_path) as store:
         result = run_local([BatchClip(Path("0800.mp4"), "cam-12")], store, AnalysisOptions(), settings)
@@ -14,23 +16,36 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from analytics.footage import cluster
 from analytics.footage.cluster import ClipOutcome, ClipTask
-from analytics.footage.pipeline import AnalysisOptions, AnalysisResult, ProgressCallback, analyse_clip, describe_error
+from analytics.footage.pipeline import (
+    AnalysisOptions,
+    AnalysisResult,
+    ProgressCallback,
+    analyse_clip,
+    clip_sha256,
+    clip_start_time,
+    describe_error,
+    run_settings_key,
+)
 from analytics.footage.video import clip_start
 from analytics.settings import Settings
 from analytics.store import Store, open_store
-from analytics.store.ingest import IngestResult
+from analytics.store.ingest import IngestResult, StoredElsewhere, stored_elsewhere
 from analytics.store.parquet import clip_written, import_clips
 from analytics.store.sink import ClipSink
 
-__all__ = ["STATUSES", "BatchClip", "BatchOutcome", "BatchResult", "RayPlan", "run_local", "run_ray", "staging_dir"]
+__all__ = ["STATUSES", "BatchClip", "BatchOutcome", "BatchResult", "RayPlan", "run_local", "run_ray", "staging_dir", "stored_before"]
 
 STATUSES = ("stored", "skipped", "failed", "cancelled")
 
@@ -60,6 +75,8 @@ class BatchOutcome:
     """Analysis rate, when the clip was analysed here or on a worker and not loaded from one."""
     on_worker: bool = False
     """The rate was measured on a cluster worker."""
+    refused: bool = False
+    """Failed before analysis because the clip is stored under another camera or start time (``--replace`` moves it)."""
 
 
 @dataclass
@@ -127,6 +144,9 @@ def run_local(
             out.outcomes.append(BatchOutcome(clip.path.name, "cancelled", None, "interrupted; nothing stored for this clip"))
             out.interrupted = True
             return out
+        except StoredElsewhere as exc:
+            out.outcomes.append(BatchOutcome(clip.path.name, "failed", None, str(exc), refused=True))
+            continue
         except Exception as exc:  # UrbanLens errors and any other: one bad clip must not stop the batch
             out.outcomes.append(BatchOutcome(clip.path.name, "failed", None, describe_error(exc)))
             continue
@@ -169,17 +189,64 @@ def run_ray(
         if options.count:  # ground calibrations travel in the camera rows
             cameras = {c: {**row, cluster.CALIBRATION_KEY: None if (h := store.calibration(c)) is None
                            else {"homography": h.tolist(), "frame": store.calibration_frame(c)}} for c, row in cameras.items()}
+    known = stored_before(tasks, store, options, settings, cameras=cameras, zones=zones)
+    todo = [t for t in tasks if t.path not in known]
+    if not todo:  # every clip is stored already (or refused): Ray is not started
+        return BatchResult([known[t.path] for t in tasks])
     cores = cluster.start_ray(address)
     n_workers, n_threads = cluster.plan_workers(workers, options.threads, cores)
     folder = out_parquet.expanduser() if out_parquet is not None else staging_dir(settings)
     if on_plan is not None:
-        on_plan(RayPlan(len(tasks), n_workers, n_threads, cores, folder))
+        on_plan(RayPlan(len(todo), n_workers, n_threads, cores, folder))
     outcomes = cluster.run_clips(
-        list(tasks), folder, settings, dataclasses.replace(options, threads=n_threads), cameras=cameras, zones=zones,
+        todo, folder, settings, dataclasses.replace(options, threads=n_threads), cameras=cameras, zones=zones,
         workers=n_workers, on_outcome=on_outcome,
     )
-    loaded = _load(folder, outcomes, settings, on_wait) if out_parquet is None else {}
-    return BatchResult([_ray_outcome(o, loaded.get(o.path)) for o in outcomes])
+    loaded = _load(folder, outcomes, settings, on_wait, options.replace_stored) if out_parquet is None else {}
+    ran = {o.path: _ray_outcome(o, loaded.get(o.path)) for o in outcomes}
+    return BatchResult([known.get(t.path) or ran[t.path] for t in tasks if t.path in known or t.path in ran])
+
+
+def stored_before(
+    tasks: Sequence[ClipTask], store: Store, options: AnalysisOptions, settings: Settings, *,
+    cameras: Mapping[str, Mapping[str, Any]], zones: Mapping[str, pd.DataFrame],
+) -> dict[str, BatchOutcome]:
+    """The outcomes known before a Ray job, by task path: ``skipped`` for a clip the database holds with the
+    settings key its worker would use (:func:`~analytics.footage.pipeline.run_settings_key`: same model,
+    options, camera zones and counting) under the same camera and start, ``failed`` (``refused``) for one stored
+    under another camera or start time unless ``options.replace_stored``. Costs one read of each clip file (its
+    SHA-256); the settings key is worked out only for clips the database holds. A clip whose file cannot be
+    read here is left to its worker, which reports it."""
+    out: dict[str, BatchOutcome] = {}
+    for t in tasks:
+        name = Path(t.path).name
+        try:
+            sha = clip_sha256(t.path)
+            with store.reading():
+                where = store.stored_clip(sha)
+            if where is None:
+                continue
+            moved = stored_elsewhere(name, where, (t.camera_id, clip_start_time(t.path, t.start)))
+            if moved is not None:
+                if not options.replace_stored:
+                    out[t.path] = BatchOutcome(name, "failed", None, str(moved), refused=True)
+                continue
+            key = run_settings_key(t.path, options, settings, zones=zones.get(t.camera_id), calibration=_calibration(cameras[t.camera_id]))
+        except Exception:  # an unreadable clip: its worker says what is wrong with it
+            continue
+        with store.reading():
+            if store.is_ingested(sha, key):
+                out[t.path] = BatchOutcome(name, "skipped", None, "already stored with the same model and settings")
+    return out
+
+
+def _calibration(camera: Mapping[str, Any]) -> tuple[np.ndarray, tuple[int, int] | None] | None:
+    """The ground calibration a camera row carries for the workers (:data:`~analytics.footage.cluster.CALIBRATION_KEY`), if any."""
+    cal = camera.get(cluster.CALIBRATION_KEY)
+    if cal is None:
+        return None
+    frame = cal.get("frame")
+    return np.asarray(cal["homography"], np.float64), (int(frame[0]), int(frame[1])) if frame is not None else None
 
 
 def _ray_outcome(o: ClipOutcome, loaded: IngestResult | None) -> BatchOutcome:
@@ -194,7 +261,7 @@ def _ray_outcome(o: ClipOutcome, loaded: IngestResult | None) -> BatchOutcome:
 
 
 def _load(
-    folder: Path, outcomes: list[ClipOutcome], settings: Settings, on_wait: Callable[[str], None] | None
+    folder: Path, outcomes: list[ClipOutcome], settings: Settings, on_wait: Callable[[str], None] | None, replace: bool = False,
 ) -> dict[str, IngestResult]:
     """Load the clips written (or found) by the job into the database, one transaction per clip."""
     files: dict[Path, str] = {}
@@ -210,5 +277,5 @@ def _load(
         loaded[files[p]] = res
 
     with open_store(settings.db_path, lock_timeout_s=settings.lock_timeout_s, on_wait=on_wait) as store:
-        import_clips(store, folder, list(files), on_clip=told)
+        import_clips(store, folder, list(files), on_clip=told, replace=replace)
     return loaded

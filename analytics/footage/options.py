@@ -152,6 +152,9 @@ class AnalysisOptions:
     road_model: str = "road-segmentation-adas-0001"
     """The road model run beside the segmenter to correct road and sidewalk (:mod:`analytics.footage.roads`);
     ``"none"``: the segmenter alone. Recorded in the run's provenance."""
+    replace_stored: bool = False
+    """A clip stored already under another camera or start time is moved to this camera and start (its old rows
+    replaced in the same transaction); False: it is refused before analysis, saying where it is (``--replace``)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.sampling, Sampling):
@@ -171,6 +174,8 @@ class AnalysisOptions:
             raise InputError(f"review_width={self.review_width!r}; expected 0 (none) or a width from {PREVIEW_WIDTH} to "
                              f"{MAX_REVIEW_WIDTH} pixels")
         self._check_counting()
+        if not isinstance(self.replace_stored, bool):
+            raise InputError(f"replace_stored={self.replace_stored!r:.40}; expected True or False")
         for name in ("threads", "max_frames"):
             value = getattr(self, name)
             if value is not None and (not _is_count(value) or value < 1):

@@ -33,8 +33,11 @@ in the calling thread, two frames at once where they are independent → the per
 frames are being segmented, and the sink opens for the write while the last ones are.
 
 Guarantees: the clip's SHA-256 and the run settings are checked against the sink *before*
-analysis (an already ingested clip is skipped at the cost of hashing it); a clip that fails or is
-cancelled writes nothing; everything of one clip is stored in one transaction.
+analysis (an already ingested clip is skipped at the cost of hashing it; one stored under another
+camera or start time is refused, :class:`~analytics.store.ingest.StoredElsewhere`, unless
+``options.replace_stored`` moves it); a clip that fails or is cancelled writes nothing; everything
+of one clip is stored in one transaction. :func:`run_settings_key` and :func:`clip_start_time` give
+a clip's settings key and start time without analysing it (a Ray job skips stored clips with them).
 """
 
 from __future__ import annotations
@@ -65,19 +68,19 @@ from analytics.footage.roads import road_params
 from analytics.footage.runner import DECODE_THREADS, Cadence, Decoder, FrameRun, Hooks, ProgressCallback, held_segmenters, run_frames
 from analytics.footage.scheduling import Scheduling, clip_scheduling
 from analytics.footage.stages import CONFIDENCE_STRIDE, StageContext, preview_positions
-from analytics.footage.video import Sampling, VideoInfo, VideoReader, open_video, select_frames
+from analytics.footage.video import Sampling, VideoInfo, VideoReader, open_video, probe, select_frames
 from analytics.geo import CAMERA_COLUMNS, parse_zones
 from analytics.models import zoo
 from analytics.models.zoo import ResolvedModel
 from analytics.records import ClipInfo, ClipMeasurements, Preview, RunInfo
 from analytics.settings import Settings
-from analytics.store.ingest import IngestResult
+from analytics.store.ingest import IngestResult, stored_elsewhere
 from analytics.store.sink import ClipSink
 from analytics.trust import TrustVerdict, assess_measurements
 
 __all__ = [
     "TEMPORAL_CHOICES", "AnalysisOptions", "AnalysisResult", "ModelSpec", "ProgressCallback", "ZonesSpec", "analyse_clip",
-    "clip_sha256", "describe_error", "save_analysis",
+    "clip_sha256", "clip_start_time", "describe_error", "run_settings_key", "save_analysis",
 ]
 
 DISTRESS_METHOD = "heuristic-blackhat-v1"
@@ -175,14 +178,18 @@ def _check_sink(sink: object) -> None:
         raise InputError(f"sink must be a ClipSink (an open Store or a ParquetSink), or None to analyse only; got {type(sink).__name__}")
 
 
-def save_analysis(sink: ClipSink, result: AnalysisResult, *, new_camera: Mapping[str, Any] | None = None) -> AnalysisResult:
+def save_analysis(
+    sink: ClipSink, result: AnalysisResult, *, new_camera: Mapping[str, Any] | None = None, replace: bool = False,
+) -> AnalysisResult:
     """Store a clip analysed with ``save=False`` (or without a sink) in ``sink``: its new camera first (``new_camera``: a mapping
     with the keys camera_id, name, lon, lat, heading, kind), then the zones given for the clip as the
     camera's zones, then its measurements in one transaction.
 
     Returns the result with ``status`` ``stored`` or ``skipped`` (already ingested with the same
     settings), the store's ``message`` and ``ingest``. :class:`~analytics.errors.InputError` when the
-    result holds no measurements or the new camera is not the clip's.
+    result holds no measurements or the new camera is not the clip's;
+    :class:`~analytics.store.ingest.StoredElsewhere` when the clip is stored under another camera or
+    start time, unless ``replace`` (its old rows are then replaced in the same transaction).
     """
     _check_sink(sink)
     m = result.measurements
@@ -195,7 +202,7 @@ def save_analysis(sink: ClipSink, result: AnalysisResult, *, new_camera: Mapping
         sink.upsert_cameras(pd.DataFrame([{k: new_camera.get(k) for k in CAMERA_COLUMNS}]))
     if result.new_zones is not None:
         sink.set_zones(camera_id, result.new_zones)
-    ingest = sink.ingest(m)[0]
+    ingest = sink.ingest(m, replace=replace)[0]
     return dataclasses.replace(result, status=ingest.status, message=ingest.message, ingest=ingest)
 
 
@@ -212,6 +219,29 @@ def clip_sha256(path: str | Path, chunk: int = CHUNK_BYTES, cancelled: Callable[
         return sha256_file(path, chunk, cancelled)
     except Cancelled as exc:
         raise Cancelled(f"{exc}; nothing was stored") from None
+
+
+def run_settings_key(
+    path: str | Path, options: AnalysisOptions, settings: Settings, *, zones: pd.DataFrame | None = None,
+    calibration: tuple[np.ndarray, tuple[int, int] | None] | None = None,
+) -> str:
+    """The settings key :func:`analyse_clip` would give the run of the clip at ``path`` (without analysing it):
+    from the resolved model (a built-in one installed if missing), ``options``, ``settings``, the zones measured
+    (``options.zones``, else the camera's ``zones``) and, where the clip is counted, the counting's parameters
+    (``calibration``: the camera's homography with the frame size it was drawn on)."""
+    spec = options.model or settings.default_model
+    m = zoo.resolve(spec, settings, install=isinstance(spec, str) and spec in zoo.builtin_cards())
+    info = probe(Path(path).expanduser())
+    zones_df, _ = _zones_for(options.zones, zones, info)
+    plan = count_plan(zones_df, (info.width, info.height), info.fps, options, settings, calibration)
+    return _run_info(m, options, settings, zones_df, plan).settings_key
+
+
+def clip_start_time(path: str | Path, start: datetime | None = None) -> datetime:
+    """The start time :func:`analyse_clip` gives the clip at ``path``: ``start`` when given, else the clip's
+    creation_time tag, else the file's modification time."""
+    with open_video(Path(path).expanduser(), "all") as reader:
+        return _start_time(start, Path(path).expanduser(), reader, [])
 
 
 def _cancel_check(cancel: threading.Event | Callable[[], bool] | None) -> Callable[[], bool]:
@@ -420,7 +450,7 @@ class _ClipRun:
             if result.status == "skipped":
                 return result
             if self.save and self.sink is not None:
-                result = save_analysis(self.sink, result)
+                result = save_analysis(self.sink, result, replace=self.options.replace_stored)
         finally:
             hashing.stop()
             if self.sink is not None:
@@ -468,13 +498,13 @@ class _ClipRun:
             with clip_scheduling() as sched, Decoder(reader, m.card, sched, cadence) as decoder:  # decoding starts while the hash is checked
                 sha = hashing.result(hooks.cancelled)
                 run = _run_info(m, options, settings, zones_df, plan)
-                if self.save and self.sink is not None and self.sink.is_ingested(sha, run.settings_key):
+                start = _start_time(options.start, self.path, reader, self.warnings)
+                if self._stored(sha, run.settings_key, start):
                     self.reading.close()
                     return AnalysisResult(
                         self.path, "skipped", "already ingested with the same model and settings", sha, run.settings_key, info,
                         seconds=time.perf_counter() - hooks.t_start,
                     )
-                start = _start_time(options.start, self.path, reader, self.warnings)
                 frames = self._frames(m, (reader, n_segmented), decoder, sched, zones_df, plan)
             if reader.problem and reader.problem not in self.warnings:
                 self.warnings.append(reader.problem)
@@ -484,6 +514,18 @@ class _ClipRun:
             self.warnings, list(measurements.previews), list(frames.parts.get("review_previews", [])),
             new_zones=zones_df if new_zones else None,
         )
+
+    def _stored(self, sha: str, settings_key: str, start: datetime) -> bool:
+        """Whether the clip is to be skipped: stored with these settings under this camera and start. A clip stored
+        under another camera or start time is refused (:class:`~analytics.store.ingest.StoredElsewhere`), or with
+        ``options.replace_stored`` analysed again (its old rows are replaced when it is saved)."""
+        if not self.save or self.sink is None:
+            return False
+        where = self.sink.stored_clip(sha)
+        moved = stored_elsewhere(self.options.label or self.path.name, where, (self.camera_id, start)) if where is not None else None
+        if moved is not None and not self.options.replace_stored:
+            raise moved
+        return moved is None and self.sink.is_ingested(sha, settings_key)
 
     def _frames(
         self, m: ResolvedModel, clip: tuple[VideoReader, int], decoder: Decoder, sched: Scheduling, zones: pd.DataFrame | None,

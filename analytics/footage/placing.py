@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,9 @@ class PlacedSink:
     def zones(self, camera_id: str) -> pd.DataFrame:
         return self.sink.zones(camera_id)
 
+    def stored_clip(self, clip_sha256: str) -> tuple[str, datetime] | None:
+        return self.sink.stored_clip(clip_sha256)
+
     def is_ingested(self, clip_sha256: str, settings_key: str) -> bool:
         return self.sink.is_ingested(clip_sha256, settings_key)
 
@@ -73,12 +77,12 @@ class PlacedSink:
         self.placements.append(placement)
         return placed
 
-    def ingest(self, measurements: ClipMeasurements | Sequence[ClipMeasurements]) -> list[IngestResult]:
+    def ingest(self, measurements: ClipMeasurements | Sequence[ClipMeasurements], *, replace: bool = False) -> list[IngestResult]:
         """Place the track's camera's clips, store them all, and add the placement to each placed clip's message."""
         batch = [measurements] if isinstance(measurements, ClipMeasurements) else list(measurements)
         first = len(self.placements)
         placed = [self.place(m) for m in batch]
         notes = iter(self.placements[first:])
-        results = self.sink.ingest(placed)
+        results = self.sink.ingest(placed, replace=replace)
         return [dataclasses.replace(r, message=f"{r.message}; {next(notes).note()}") if m.clip.camera_id == self.camera_id
                 and r.status == "stored" else r for m, r in zip(batch, results)]

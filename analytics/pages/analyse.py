@@ -521,7 +521,7 @@ def placed_on_track(result: AnalysisResult, track: bytes | None, tz: str) -> tup
 
 def save_upload(
     store: Store, result: AnalysisResult, camera: dict[str, Any], path: str | Path, start_time: datetime | None = None,
-    track: bytes | None = None, tz: str = "UTC",
+    track: bytes | None = None, tz: str = "UTC", replace: bool = False,
 ) -> str:
     """Save a reviewed clip (:func:`~analytics.footage.pipeline.save_analysis`, creating its camera when
     it is new), remove the upload's copy, and say what was stored.
@@ -529,12 +529,14 @@ def save_upload(
     ``start_time``: the confirmed time of the clip's first frame (None: the one it was analysed with).
     At most :data:`SAVED_PREVIEWS` previews are stored. No source path is recorded for the clip: the
     copy it was read from is deleted here, so the clip's frames cannot be read again (``annotate
-    select --camera`` says so); its label keeps the uploaded file's name."""
+    select --camera`` says so); its label keeps the uploaded file's name. A clip stored already under another
+    camera or start time is refused (:class:`~analytics.store.ingest.StoredElsewhere`, saying where it is)
+    unless ``replace``: it then moves, its old rows replaced in the same transaction."""
     if camera.get("new") and (where := position_problem(camera.get("lat"), camera.get("lon"))):
         raise InputError(f"camera {camera.get('camera_id')!r}: {where}")
     ready = _saved_previews(_with_start(_without_source_path(result), start_time))
     ready, placed = placed_on_track(ready, track, camera_zone(camera, tz))  # a GPS track given beside the clip
-    saved = save_analysis(store, ready, new_camera=camera if camera.get("new") else None)
+    saved = save_analysis(store, ready, new_camera=camera if camera.get("new") else None, replace=replace)
     forget_upload(path)
     verdict = result.trust
     if verdict is not None and verdict.low:

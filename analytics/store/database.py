@@ -63,7 +63,7 @@ from analytics.errors import DataFormatError, InputError, StoreError, quote_valu
 from analytics.geo import validate_cameras
 from analytics.records import ClipMeasurements
 from analytics.settings import DEFAULT_LOCK_TIMEOUT_S
-from analytics.store.ingest import DEMO_SOURCE, IngestResult, database_holds, ingest_batch, refuse_mixing
+from analytics.store.ingest import DEMO_SOURCE, IngestResult, clip_location, database_holds, ingest_batch, refuse_mixing
 from analytics.store.places import (
     latest_clip_size,
     read_calibration,
@@ -521,16 +521,26 @@ class Store(CursorQueries):
         n = self.scalar("SELECT count(*) FROM model_runs WHERE clip_sha256 = ? AND settings_key = ?", [clip_sha256, settings_key])
         return bool(n)
 
-    def ingest(self, measurements: ClipMeasurements | Sequence[ClipMeasurements]) -> list[IngestResult]:
+    def stored_clip(self, clip_sha256: str) -> tuple[str, datetime] | None:
+        """(camera id, start time) of the stored clip with this SHA-256, None when it is not stored."""
+        cur = self.cursor()
+        try:
+            return clip_location(cur, clip_sha256)
+        finally:
+            cur.close()
+
+    def ingest(self, measurements: ClipMeasurements | Sequence[ClipMeasurements], *, replace: bool = False) -> list[IngestResult]:
         """Store the measurements of one or more clips in ONE transaction (all or nothing).
 
-        Clips already stored under the same run settings are skipped (reported as ``skipped``).
+        Clips already stored under the same run settings are skipped (reported as ``skipped``); a clip
+        stored under another camera or start time is refused (:class:`~analytics.store.ingest.StoredElsewhere`),
+        or with ``replace`` moved there: its old rows are deleted in the same transaction.
         """
         batch = [measurements] if isinstance(measurements, ClipMeasurements) else list(measurements)
         if not batch:
             return []
         with self.transaction() as cur:
-            return ingest_batch(cur, batch, self.where)
+            return ingest_batch(cur, batch, self.where, replace=replace)
 
     @property
     def where(self) -> str:

@@ -6,10 +6,14 @@
    districts when a camera is mobile, the next run and frame ids);
 2. :func:`_add_clip` turns each clip into rows (clip, run, frames, class pixels, objects,
    zone pixels, previews), skipping a clip already stored with the same run settings and
-   superseding the older runs of a clip stored with other settings;
-3. :func:`_write` marks superseded runs inactive (a clip read again from a file records that
-   file's path), then bulk-inserts the rows, table by table,
+   superseding the older runs of a clip stored with other settings; a clip stored under another
+   camera or start time is refused (:class:`StoredElsewhere`, one line saying where it is), or,
+   with ``replace``, has all its old rows deleted (:data:`CLIP_TABLES`) and is stored again;
+3. :func:`_write` deletes the rows of replaced clips, marks superseded runs inactive (a clip read
+   again from a file records that file's path), then bulk-inserts the rows, table by table,
    from DataFrames (never row by row).
+
+Everything happens in the caller's one transaction: a replace that fails changes nothing.
 
 Per-frame group pixels: ``groups = class_pixels @ M`` with ``M[c, g] = 1`` when class ``c`` feeds
 group ``g``; ``valid_px = sum(groups) - void_px``.
@@ -45,7 +49,10 @@ from analytics.store.schema import GROUP_COLUMNS
 from analytics.taxonomy import GROUPS
 from analytics.trust import TrustVerdict, assess_measurements
 
-__all__ = ["DEMO_SOURCE", "IngestResult", "database_holds", "ingest_batch", "insert_table", "refuse_mixing"]
+__all__ = [
+    "CLIP_TABLES", "DEMO_SOURCE", "IngestResult", "StoredElsewhere", "clip_location", "database_holds", "ingest_batch", "insert_table",
+    "refuse_mixing", "stored_elsewhere",
+]
 
 DEMO_SOURCE = "synthetic"
 """The ``source`` of the demo city's clips, cameras and districts: what marks a database as the demo's."""
@@ -69,14 +76,54 @@ class IngestResult:
 _COUNT_TABLES: tuple[str, ...] = ("count_runs", "tracks", "crossings", "zone_visits")
 
 
+class StoredElsewhere(InputError):
+    """A clip is stored already under another camera or start time (:func:`stored_elsewhere`); replacing moves it."""
+
+    def __init__(self, message: str, camera_id: str, start_time: datetime) -> None:
+        super().__init__(message)
+        self.camera_id, self.start_time = camera_id, start_time
+
+
+def _when(t: datetime) -> str:
+    """A start time in a message: to the minute, with seconds where they are not zero.
+
+    >>> _when(datetime(2026, 5, 4, 8, 30)), _when(datetime(2026, 5, 4, 8, 30, 15))
+    ('2026-05-04 08:30', '2026-05-04 08:30:15')
+    """
+    return f"{t:%Y-%m-%d %H:%M}" + (f":{t:%S}" if t.second or t.microsecond else "")
+
+
+def stored_elsewhere(
+    label: str, stored: tuple[str, datetime], wanted: tuple[str, datetime],
+) -> StoredElsewhere | None:
+    """The refusal of a clip (``label``) stored at ``stored`` = (camera id, start time) and given for ``wanted``;
+    None when both are the same place (same camera, same start to the microsecond).
+
+    >>> str(stored_elsewhere("bikes.mp4", ("market-street", datetime(2026, 5, 4, 8, 30)), ("elm", datetime(2026, 5, 4, 8, 30))))
+    'bikes.mp4 is stored under market-street at 2026-05-04 08:30; --replace moves it'
+    >>> stored_elsewhere("b.mp4", ("elm", datetime(2026, 5, 4, 8, 30)), ("elm", datetime(2026, 5, 4, 8, 30))) is None
+    True
+    """
+    camera, start = stored[0], pd.Timestamp(stored[1]).to_pydatetime()
+    if camera == wanted[0] and pd.Timestamp(start) == pd.Timestamp(wanted[1]):
+        return None
+    return StoredElsewhere(f"{label} is stored under {camera} at {_when(start)}; --replace moves it", camera, start)
+
+
+def clip_location(cur: duckdb.DuckDBPyConnection, clip_sha256: str) -> tuple[str, datetime] | None:
+    """(camera id, start time) of the stored clip with this SHA-256, None when it is not stored."""
+    row = cur.execute("SELECT camera_id, start_time FROM clips WHERE clip_sha256 = ?", [clip_sha256]).fetchone()
+    return (str(row[0]), pd.Timestamp(row[1]).to_pydatetime()) if row is not None else None
+
+
 @dataclass
 class _Known:
     """What the database already holds for a batch; the id counters advance as clips are added."""
 
     done: set[tuple[str, str]]
     """(clip SHA-256, settings key) of the runs stored."""
-    clip_cameras: dict[str, str]
-    """Camera of each stored clip."""
+    clip_cameras: dict[str, tuple[str, datetime]]
+    """(camera, start time) of each stored clip."""
     cameras: dict[str, dict[str, Any]]
     districts: DistrictIndex | None
     """District polygons, read only when a camera of the batch is mobile."""
@@ -97,14 +144,20 @@ class _Rows:
     previews: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, list[pd.DataFrame]] = field(default_factory=lambda: {t: [] for t in _COUNT_TABLES})
     superseded: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    """Clips whose old rows (every table of :data:`CLIP_TABLES`) are deleted before the new ones go in."""
     source_paths: list[tuple[str, str]] = field(default_factory=list)
     """(source path, clip SHA-256) of stored clips read again from a file: the path recorded is the latest."""
 
 
-def ingest_batch(cur: duckdb.DuckDBPyConnection, batch: list[ClipMeasurements], where: str = "the database") -> list[IngestResult]:
+def ingest_batch(
+    cur: duckdb.DuckDBPyConnection, batch: list[ClipMeasurements], where: str = "the database", *, replace: bool = False,
+) -> list[IngestResult]:
     """Write ``batch`` through ``cur`` (inside the caller's transaction); one result per clip.
 
     ``where`` names the database in the message of a refused batch (:func:`refuse_mixing`).
+    A clip stored under another camera or start time is refused (:class:`StoredElsewhere`), or with
+    ``replace`` stored again there, its old rows deleted in the same transaction.
     """
     sources = {m.clip.source == DEMO_SOURCE for m in batch}
     if len(sources) > 1:
@@ -114,7 +167,7 @@ def ingest_batch(cur: duckdb.DuckDBPyConnection, batch: list[ClipMeasurements], 
     known = _lookup(cur, batch)
     rows = _Rows()
     now = datetime.now().replace(microsecond=0)
-    results = [_add_clip(m, known, rows, now) for m in batch]
+    results = [_add_clip(m, known, rows, now, replace) for m in batch]
     _write(cur, rows)
     return results
 
@@ -162,13 +215,14 @@ def refuse_mixing(cur: duckdb.DuckDBPyConnection, where: str, *, synthetic: bool
 def _lookup(cur: duckdb.DuckDBPyConnection, batch: list[ClipMeasurements]) -> _Known:
     shas = sorted({m.clip.sha256 for m in batch})
     done = cur.execute("SELECT clip_sha256, settings_key FROM model_runs WHERE clip_sha256 IN (SELECT unnest(?))", [shas]).fetchall()
-    clips = cur.execute("SELECT clip_sha256, camera_id FROM clips WHERE clip_sha256 IN (SELECT unnest(?))", [shas]).fetchall()
+    clips = cur.execute("SELECT clip_sha256, camera_id, start_time FROM clips WHERE clip_sha256 IN (SELECT unnest(?))",
+                        [shas]).fetchall()
     cam_ids = sorted({m.clip.camera_id for m in batch})
     cam_df = cur.execute("SELECT * FROM cameras WHERE camera_id IN (SELECT unnest(?))", [cam_ids]).df()
     mobile = bool((cam_df["kind"] == "mobile").any()) or any(m.lon is not None for m in batch)
     return _Known(
         done={(str(s), str(k)) for s, k in done},
-        clip_cameras={str(s): str(c) for s, c in clips},
+        clip_cameras={str(s): (str(c), pd.Timestamp(t).to_pydatetime()) for s, c, t in clips},
         cameras={str(r["camera_id"]): {str(k): v for k, v in r.items()} for r in cam_df.to_dict("records")},
         districts=stored_district_index(cur) if mobile else None,
         next_run=int(cur.execute("SELECT coalesce(max(run_id), 0) + 1 FROM model_runs").fetchall()[0][0]),
@@ -179,10 +233,11 @@ def _lookup(cur: duckdb.DuckDBPyConnection, batch: list[ClipMeasurements]) -> _K
 # -- 2. one clip's rows --------------------------------------------------------------------------
 
 
-def _add_clip(m: ClipMeasurements, known: _Known, rows: _Rows, now: datetime) -> IngestResult:
+def _add_clip(m: ClipMeasurements, known: _Known, rows: _Rows, now: datetime, replace: bool = False) -> IngestResult:
     """Add one clip's rows to ``rows`` (or skip it) and say what happened."""
     key = m.run.settings_key
     label = m.clip.label or m.clip.sha256[:12]
+    _place_check(m, known, rows, label, replace)
     if (m.clip.sha256, key) in known.done:
         return IngestResult(m.clip.sha256, label, "skipped", None, 0, "already ingested with the same model and settings")
     known.done.add((m.clip.sha256, key))
@@ -218,6 +273,23 @@ def _trust_columns(verdict: TrustVerdict) -> dict[str, Any]:
     return {"trust": verdict.trust, "trust_reasons": json.dumps(list(verdict.reasons))}
 
 
+def _place_check(m: ClipMeasurements, known: _Known, rows: _Rows, label: str, replace: bool) -> None:
+    """Refuse a clip stored under another camera or start time (:class:`StoredElsewhere`); with ``replace``,
+    forget what is stored of it (its rows are deleted in :func:`_write`) so it is stored anew."""
+    sha = m.clip.sha256
+    stored = known.clip_cameras.get(sha)
+    if stored is None:
+        return
+    refusal = stored_elsewhere(label, stored, (m.clip.camera_id, m.clip.start_time))
+    if refusal is None:
+        return
+    if not replace:
+        raise refusal
+    rows.replaced.append(sha)
+    del known.clip_cameras[sha]
+    known.done = {d for d in known.done if d[0] != sha}
+
+
 def _camera_of(m: ClipMeasurements, known: _Known, label: str) -> dict[str, Any]:
     cam_id = m.clip.camera_id
     if cam_id not in known.cameras:
@@ -228,15 +300,13 @@ def _camera_of(m: ClipMeasurements, known: _Known, label: str) -> dict[str, Any]
 def _add_clip_row(m: ClipMeasurements, known: _Known, rows: _Rows, now: datetime, label: str) -> None:
     """A new clip gets its ``clips`` row; a stored one (same camera only) has its older runs superseded."""
     sha, cam_id = m.clip.sha256, m.clip.camera_id
-    if sha in known.clip_cameras:
-        if known.clip_cameras[sha] != cam_id:
-            raise InputError(f"clip {label} is already stored for camera {known.clip_cameras[sha]!r}, not {cam_id!r}")
+    if sha in known.clip_cameras:  # same camera and start (checked in _place_check)
         rows.superseded.append(sha)
         if m.clip.source_path is not None:
             rows.source_paths.append((m.clip.source_path, sha))
         return
-    known.clip_cameras[sha] = cam_id
     c = m.clip
+    known.clip_cameras[sha] = (cam_id, c.start_time)
     rows.clips.append(
         {
             "clip_sha256": sha, "camera_id": cam_id, "start_time": pd.Timestamp(c.start_time), "duration_s": c.duration_s,
@@ -377,7 +447,9 @@ def _count_rows(m: ClipMeasurements, c: CountTables, run_id: int) -> dict[str, p
 
 
 def _write(cur: duckdb.DuckDBPyConnection, rows: _Rows) -> None:
-    """Supersede older runs, then insert every table's rows."""
+    """Delete replaced clips' rows, supersede older runs, then insert every table's rows."""
+    if rows.replaced:
+        _delete_clips(cur, rows.replaced)
     if rows.superseded:
         cur.execute("UPDATE model_runs SET active = false WHERE clip_sha256 IN (SELECT unnest(?))", [rows.superseded])
         cur.execute("UPDATE frames SET active = false WHERE clip_sha256 IN (SELECT unnest(?))", [rows.superseded])
@@ -405,6 +477,22 @@ def _insert_parts(cur: duckdb.DuckDBPyConnection, table: str, parts: list[pd.Dat
 
 
 _TABLES = ("clips", "model_runs", "frames", "frame_class_pixels", "frame_objects", "frame_zone_pixels", "previews", *_COUNT_TABLES)
+CLIP_TABLES = _TABLES
+"""Every table holding a clip's rows: what a replaced clip loses before it is stored again."""
+
+_BY_FRAME = "frame_id IN (SELECT frame_id FROM frames WHERE clip_sha256 IN (SELECT unnest($shas)))"
+_CLIP_ROWS: dict[str, str] = {
+    "frame_class_pixels": _BY_FRAME, "frame_objects": _BY_FRAME, "frame_zone_pixels": _BY_FRAME,
+    "previews": "run_id IN (SELECT run_id FROM model_runs WHERE clip_sha256 IN (SELECT unnest($shas)))",
+    **{t: "clip_sha256 IN (SELECT unnest($shas))" for t in (*_COUNT_TABLES, "frames", "model_runs", "clips")},
+}
+"""Which rows of each table belong to the clips ``$shas``, in the order they are deleted (rows that name frames or runs first)."""
+
+
+def _delete_clips(cur: duckdb.DuckDBPyConnection, shas: list[str]) -> None:
+    """Delete every row of the clips ``shas`` from every table of :data:`CLIP_TABLES` (table names from a fixed list)."""
+    for table, where in _CLIP_ROWS.items():
+        cur.execute(f"DELETE FROM {table} WHERE {where}", {"shas": shas})  # names only, values are bound data
 
 
 def insert_table(cur: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame) -> None:

@@ -556,7 +556,7 @@ def clip_files(folder: str | Path) -> list[Path]:
 
 def import_clips(
     store: Store, folder: str | Path, files: Sequence[Path] | None = None, on_clip: Callable[[Path, IngestResult], None] | None = None,
-    on_refused: Callable[[Path, str], None] | None = None,
+    on_refused: Callable[[Path, str], None] | None = None, replace: bool = False,
 ) -> list[IngestResult]:
     """Load clip files into the database, one transaction per clip; clips already stored with the
     same settings are skipped (a second import of a folder stores nothing).
@@ -570,7 +570,8 @@ def import_clips(
     2. Each clip is read, its values checked (:func:`read_clip`) and stored in a transaction of its
        own. A clip whose values are refused stores nothing: with ``on_refused`` it is reported there
        (path, one-line reason) and the import goes on; without, its :class:`InputError` ends the
-       import (the clips before it stay stored).
+       import (the clips before it stay stored). A clip stored under another camera or start time is
+       refused so (:class:`~analytics.store.ingest.StoredElsewhere`), or moved with ``replace``.
     """
     if not isinstance(store, Store):
         raise InputError(f"store must be an open database Store, got {type(store).__name__}")
@@ -584,7 +585,7 @@ def import_clips(
     results = []
     for p in paths:
         try:
-            res = store.ingest(read_clip(p))[0]
+            res = store.ingest(read_clip(p), replace=replace)[0]
         except InputError as exc:
             if on_refused is None:
                 raise
@@ -656,11 +657,16 @@ class ParquetSink:
         """Refused: a cluster job measures the zones stored with each camera."""
         raise InputError("a cluster job measures the zones stored with each camera; set zones with `urbanlens ingest --zones` locally")
 
+    def stored_clip(self, clip_sha256: str) -> tuple[str, datetime] | None:
+        """None: a folder is not asked (the database's import refuses a clip stored under another camera or start)."""
+        return None
+
     def is_ingested(self, clip_sha256: str, settings_key: str) -> bool:
         return clip_written(self.path, clip_sha256, settings_key) is not None
 
-    def ingest(self, measurements: ClipMeasurements | Sequence[ClipMeasurements]) -> list[IngestResult]:
-        """Write each clip's file (skipped when already there whole with the same settings)."""
+    def ingest(self, measurements: ClipMeasurements | Sequence[ClipMeasurements], *, replace: bool = False) -> list[IngestResult]:
+        """Write each clip's file (skipped when already there whole with the same settings); ``replace`` has no
+        effect here: a folder holds no other place for a clip than its file's (the database's import checks it)."""
         batch = [measurements] if isinstance(measurements, ClipMeasurements) else list(measurements)
         out = []
         for m in batch:

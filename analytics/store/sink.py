@@ -4,9 +4,11 @@
 take any object with these methods: the DuckDB :class:`~analytics.store.database.Store` and the
 cluster's :class:`~analytics.store.parquet.ParquetSink` both are one. In the order the pipeline
 calls them: ``reading()`` (one short read unit for the next ones), ``camera()`` (unknown camera:
-:class:`~analytics.errors.InputError`), ``zones()``, ``calibration()`` (where the clip is counted), ``is_ingested()``, ``open_writer_early()``
+:class:`~analytics.errors.InputError`), ``zones()``, ``calibration()`` (where the clip is counted), ``stored_clip()`` (a clip stored under another
+camera or start time is refused before analysis), ``is_ingested()``, ``open_writer_early()``
 while the last frames are segmented, then on saving ``upsert_cameras()`` (a new camera),
-``set_zones()`` (zones given with the clip) and ``ingest()`` (one transaction), and
+``set_zones()`` (zones given with the clip) and ``ingest()`` (one transaction; ``replace`` moves a clip
+stored elsewhere), and
 ``drop_early_writer()`` at the end whatever happened.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -44,6 +47,9 @@ class ClipSink(Protocol):
     def calibration_frame(self, camera_id: str) -> tuple[int, int] | None:
         """(width, height) of the frame the camera's ground calibration was drawn on, None when not calibrated."""
 
+    def stored_clip(self, clip_sha256: str) -> tuple[str, datetime] | None:
+        """(camera id, start time) the clip is stored under, None when it is not stored (or the sink cannot say cheaply)."""
+
     def is_ingested(self, clip_sha256: str, settings_key: str) -> bool:
         """Whether the clip is stored already with these settings (it is then skipped)."""
 
@@ -59,5 +65,6 @@ class ClipSink(Protocol):
     def set_zones(self, camera_id: str, zones: pd.DataFrame, *, synthetic: bool = False) -> int:
         """Replace a camera's zones (zones given with a clip)."""
 
-    def ingest(self, measurements: ClipMeasurements | Sequence[ClipMeasurements]) -> list[IngestResult]:
-        """Store clips' measurements, each whole or not at all; already stored ones are ``skipped``."""
+    def ingest(self, measurements: ClipMeasurements | Sequence[ClipMeasurements], *, replace: bool = False) -> list[IngestResult]:
+        """Store clips' measurements, each whole or not at all; already stored ones are ``skipped``; one stored under
+        another camera or start time is refused (:class:`~analytics.store.ingest.StoredElsewhere`), or moved with ``replace``."""

@@ -11,6 +11,7 @@ from analytics.errors import UrbanLensError
 from analytics.formatting import escape_markdown
 from analytics.models import zoo
 from analytics.pages import analyse as flow
+from analytics.store.ingest import StoredElsewhere
 from dashboard import ui
 
 __all__: list[str] = []
@@ -200,6 +201,7 @@ if go_clicked and upload is not None and file is not None and camera is not None
     else:
         done = f"Done: {result.message} in {result.seconds:.1f} s ({result.frames_per_s:.1f} frames/s)."
         st.session_state["analysis"] = {"review": review, "path": upload.path, "done": done}
+        st.session_state.pop("analyse_elsewhere", None)
     st.session_state.pop("analyse_running", None)
     st.rerun()  # draw the page again with nothing running (Cancel disabled)
 
@@ -242,13 +244,25 @@ if state:
         st.caption(":material/schedule: To save: confirm the clip's start time in step 1 (tick *This start time is right* or "
                    "set it).")
     s1, s2, _ = st.columns([2, 1, 3])
-    if s1.button("Save to the database", type="primary", key="analyse_save", icon=":material/save:", disabled=not start_confirmed):
+    save = s1.button("Save to the database", type="primary", key="analyse_save", icon=":material/save:", disabled=not start_confirmed)
+    # a clip stored under another camera or start time: refused saying where it is, with the choice to move it
+    elsewhere = st.session_state.get("analyse_elsewhere")
+    if elsewhere:
+        st.error(escape_markdown(elsewhere), icon=":material/block:")
+    replace = bool(elsewhere) and s1.button(
+        "Replace it", key="analyse_replace", icon=":material/swap_horiz:", disabled=not start_confirmed,
+        help="Move the stored clip to this camera and start time (its old rows are replaced).")
+    if save or replace:
         try:
             message = flow.save_upload(ui.user_store(), review.result, review.camera, state["path"], start_time,
-                                       track=track_bytes, tz=settings.timezone)
+                                       track=track_bytes, tz=settings.timezone, replace=replace)
+        except StoredElsewhere as exc:
+            st.session_state["analyse_elsewhere"] = str(exc)
+            st.rerun()  # shows the message and the "Replace it" choice
         except UrbanLensError as exc:
             ui.show_error(exc)
         else:
+            st.session_state.pop("analyse_elsewhere", None)
             ui.clear_data()
             saved_id = str(review.camera["camera_id"])
             st.session_state.pop("analysis", None)
@@ -259,6 +273,7 @@ if state:
             st.rerun()
     if s2.button("Discard", key="analyse_discard", icon=":material/delete:"):
         st.session_state.pop("analysis", None)
+        st.session_state.pop("analyse_elsewhere", None)
         flow.forget_upload(state["path"])
         st.rerun()
 
