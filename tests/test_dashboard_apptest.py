@@ -207,6 +207,7 @@ def test_upload_page_analyses_and_saves_a_clip(
     assert at.toggle(key="analyse_count").value  # counting is on by default
     no_exception(at)
     assert not at.button(key="analyse_go").disabled
+    at.toggle(key="analyse_road_model").set_value(False).run()  # the tiny colour model: the segmenter alone
     at.button(key="analyse_go").click().run()
     no_exception(at)
     assert not at.warning, [w.value for w in at.warning]  # no "Analysis cancelled" after a run that finished
@@ -229,7 +230,7 @@ def test_upload_page_analyses_and_saves_a_clip(
     at.button(key="analyse_save").click().run()
     no_exception(at)
     saved = [s.value for s in at.success if "Saved to" in s.value]
-    assert len(saved) == 1 and "stored 6 sampled frames starting" in saved[0] and "frames sampled" not in saved[0]
+    assert len(saved) == 1 and "Stored 6 sampled frames starting" in saved[0] and "frames sampled" not in saved[0]
     assert not any("exists" in c.value for c in at.caption)  # the saved camera is now picked, not created again
     assert at.radio(key="analyse_cam_mode").value == "existing" and at.selectbox(key="analyse_camera").value == "test-street"
     assert not list((_isolated_home / "uploads").rglob("*.mp4")), "the uploaded copy is removed once saved"
@@ -281,6 +282,7 @@ def test_upload_page_explains_a_bad_file(empty_db: Path, _isolated_home: Path) -
     at.text_input(key="analyse_new_name").set_value("Somewhere").run()
     at.number_input(key="analyse_new_lat").set_value(52.0).run()
     at.number_input(key="analyse_new_lon").set_value(4.0).run()
+    at.toggle(key="analyse_road_model").set_value(False).run()  # the tiny colour model: the segmenter alone
     at.button(key="analyse_go").click().run()
     assert not at.exception
     assert len(at.error) == 1

@@ -210,6 +210,7 @@ def test_analyse_save_while_viewing_the_demo_goes_to_the_users_database(_isolate
     at.text_input(key="analyse_new_name").set_value("Test Street").run()
     at.number_input(key="analyse_new_lat").set_value(50.0).run()
     at.number_input(key="analyse_new_lon").set_value(10.0).run()
+    at.toggle(key="analyse_road_model").set_value(False).run()  # the tiny colour model: the segmenter alone
     at.button(key="analyse_go").click().run()
     assert not at.exception, [e.message for e in at.exception]
     if [c for c in at.checkbox if c.key == "analyse_start_ok"]:

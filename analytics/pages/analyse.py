@@ -43,6 +43,7 @@ from analytics.footage.video import VIDEO_SUFFIXES, ClipStart, upload_start
 from analytics.formatting import format_counted
 from analytics.gpstrack import camera_zone, check_track, place_measurements, read_track
 from analytics.models import zoo
+from analytics.models.roadcard import DEFAULT_ROAD_MODEL, NO_ROAD_MODEL
 from analytics.records import ClipMeasurements, CountTables, Preview
 from analytics.settings import Settings
 from analytics.store import Store, catalog
@@ -52,7 +53,7 @@ from analytics.visual.picker import MAP_SPANS, finer_span, fitting_span, picked_
 __all__ = [
     "ADVANCED_CHOICES", "MAP_SPANS", "AdvancedOptions",
     "UPLOAD_FORMATS", "ClipReview", "ModelChoices", "Upload", "analyse_upload", "analysis_problems", "camera_slug", "counts_table",
-    "existing_camera", "fetch_progress", "finer_span", "fitting_span", "forget_upload", "model_choices", "new_camera",
+    "existing_camera", "save_message", "fetch_progress", "finer_span", "fitting_span", "forget_upload", "model_choices", "new_camera",
     "picked_position", "picker_figure", "position_problem", "progress_text", "receive_upload", "review_clip", "save_upload", "start_caption",
     "start_default", "stop_message", "placed_on_track",
 ]
@@ -278,6 +279,8 @@ class AdvancedOptions:
     """How smoothing fuses sampled frames when it is on: ``ema`` or ``flow``."""
     refine: str = "none"
     tta: str = "none"
+    road_model: bool = True
+    """Run the road model beside the segmenter (the default analysis); False: the segmenter alone."""
 
     def __post_init__(self) -> None:
         if self.smoothing_method not in SMOOTHING_METHODS:
@@ -304,6 +307,7 @@ class AdvancedOptions:
         return AnalysisOptions.from_flags(
             fps=fps, temporal=self.temporal(smooth), model=model, refine=self.refine, tta=self.tta, zones=zones, start_time=start_time,
             keep_previews=REVIEW_PREVIEWS, review_width=REVIEW_WIDTH, count=count,
+            road_model=DEFAULT_ROAD_MODEL if self.road_model else NO_ROAD_MODEL,
         )
 
 
@@ -538,13 +542,31 @@ def save_upload(
     ready, placed = placed_on_track(ready, track, camera_zone(camera, tz))  # a GPS track given beside the clip
     saved = save_analysis(store, ready, new_camera=camera if camera.get("new") else None, replace=replace)
     forget_upload(path)
-    verdict = result.trust
-    if verdict is not None and verdict.low:
-        counts = "It is stored as low trust (a heuristic check) and left out of indicators unless asked for."
-    else:
-        counts = "Its indicators now count in every page."
     m = ready.measurements
-    when = f" starting {m.clip.start_time:%Y-%m-%d %H:%M:%S}" if m is not None else ""
-    n = saved.ingest.n_frames if saved.ingest is not None else 0
-    head = saved.message if saved.status == "stored" else f"{saved.message} ({format_counted(n, 'sampled frame')})"
-    return f"{head}{when}. {counts}" + (f" {placed}" if placed else "")
+    n = saved.ingest.n_frames if saved.ingest is not None and saved.ingest.n_frames else (m.n if m is not None else 0)
+    text = save_message(saved.status, n, m.clip.start_time if m is not None else None, result.trust)
+    return text + (f" {placed}" if placed else "")
+
+
+def save_message(status: str, n_frames: int, start: datetime | None, verdict: Any) -> str:
+    """What saving a clip did, in plain sentences: stored or already there, its frames and start, and for a
+    clip flagged low trust (a heuristic) why and what the pages do with it.
+
+    >>> save_message("stored", 61, datetime(2026, 5, 4, 8, 30), None)
+    'Stored 61 sampled frames starting 2026-05-04 08:30:00. Its numbers now count on every page.'
+    >>> from types import SimpleNamespace
+    >>> v = SimpleNamespace(low=True, reasons=("labels change between frames in 75% of pixels",))
+    >>> import textwrap
+    >>> print(textwrap.fill(save_message("stored", 61, datetime(2026, 5, 4, 8, 30), v), 100))
+    Stored 61 sampled frames starting 2026-05-04 08:30:00. The model may not read this footage well (a
+    heuristic: labels change between frames in 75% of pixels), so these 61 frames are left out of the
+    numbers on every page until "Include low-trust clips" is switched on in the sidebar.
+    """
+    when = f" starting {start:%Y-%m-%d %H:%M:%S}" if start is not None else ""
+    head = (f"Stored {format_counted(n_frames, 'sampled frame')}{when}." if status == "stored"
+            else f"Already stored with the same model and settings ({format_counted(n_frames, 'sampled frame')}{when}); nothing changed.")
+    if verdict is None or not verdict.low:
+        return head + (" Its numbers now count on every page." if status == "stored" else "")
+    why = "; ".join(verdict.reasons) or "low trust"
+    return (f"{head} The model may not read this footage well (a heuristic: {why}), so these {format_counted(n_frames, 'frame')} "
+            "are left out of the numbers on every page until \"Include low-trust clips\" is switched on in the sidebar.")
