@@ -174,6 +174,10 @@ def test_analyse_scrubber_changes_the_frame_shown(server: str, page: Any, tmp_pa
         page.get_by_role("spinbutton", name=label).fill(value)
         page.keyboard.press("Enter")
         _settled(page)
+    page.get_by_text("Advanced").first.click()  # the tiny colour model: the segmenter alone, no road model
+    _settled(page)
+    page.get_by_text("Road model as a second opinion").click()
+    _settled(page)
     go = page.get_by_role("button", name="Analyse")
     page.wait_for_function("b => !b.disabled", arg=go.element_handle(), timeout=20000)
     _no_error_shown(page, "analyse, before the run")
