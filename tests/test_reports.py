@@ -25,7 +25,8 @@ from analytics.errors import InputError
 from analytics.formatting import format_value
 from analytics.indicators import HEADLINE, INDICATORS, compute
 from analytics.reports import build_report, resolve_area
-from analytics.reports.content import ReportContent
+from analytics.reports.content import ROUTE_POINTS, ReportContent
+from analytics.reports.figures import map_layers, route_colours
 from analytics.reports.html import PLOTLY_BUNDLE_ID, map_figure, pattern_figure, render_html
 from analytics.reports.pdf import render_pdf
 from analytics.selection import Selection
@@ -352,3 +353,15 @@ def test_dashboard_reports_page(demo_path: Path, tmp_path: Path, monkeypatch: py
     assert labels == ["Download PDF", "Download HTML"]
     at.toggle(key="report_preview").set_value(True).run()
     assert not at.exception, [e.message for e in at.exception]
+
+
+def test_city_map_draws_the_drive_coloured_by_the_main_indicator(demo_path: Path, store: Store) -> None:
+    c = _content(str(demo_path), None, *WEEK2)
+    assert {"lon", "lat", "value"} <= set(c.track.columns) and 0 < len(c.track) <= ROUTE_POINTS
+    frames = store.query_df("SELECT sum(vegetation_px) / sum(valid_px) AS g FROM frames f JOIN cameras c USING (camera_id) "
+                            "WHERE c.kind = 'mobile' AND f.ts >= $a AND f.ts < $b + INTERVAL 1 DAY",
+                            {"a": WEEK2[0], "b": WEEK2[1]})["g"][0]
+    assert min(c.track["value"]) <= frames <= max(c.track["value"])  # pooled along the street around the drive's mean
+    m = map_layers(c)
+    assert len(m.route_colours) == len(m.route) and len(set(m.route_colours)) > 1
+    assert route_colours(c.track.drop(columns=["value"]), m.scale) == ()  # positions alone: plain grey dots

@@ -81,6 +81,8 @@ from analytics.selection import Selection
 from analytics.store import reporting
 from analytics.store.catalog import trust_counts
 from analytics.store.counts import camera_count_summary, crossing_counts, stationary_share
+from analytics.store.geodata import route_frames
+from analytics.visual.drive import route_cells
 
 if TYPE_CHECKING:
     from analytics.store import Store
@@ -108,6 +110,7 @@ __all__ = [
     "PreviewImage",
     "ReportContent",
     "Sources",
+    "ROUTE_POINTS",
     "build_report",
     "count_rows",
     "camera_columns",
@@ -375,6 +378,22 @@ def _no_data_reason(store: Store, area_name: str, start: date, end: date) -> str
     return text + f"; the database holds footage from {format_day(first)} to {format_day(last)}."
 
 
+ROUTE_POINTS = 400
+"""Most route points a report map draws (pooled per ~10 m; evenly thinned beyond)."""
+
+
+def _drive(store: Store, sel: Selection, cameras: pd.DataFrame, indicator: str) -> pd.DataFrame:
+    """The area's mobile-camera route with ``indicator`` along it (lon, lat, value; :func:`route_cells`),
+    at most :data:`ROUTE_POINTS` points; plain positions (lon, lat) when the indicator has no frame formula."""
+    mobile = cameras.loc[cameras["kind"] == "mobile", "camera_id"].astype(str).tolist() if not cameras.empty else []
+    if not mobile or indicator not in INDICATORS:
+        return reporting.mobile_track(store, sel, ROUTE_POINTS)
+    cells = route_cells(route_frames(store, sel.with_(cameras=tuple(mobile)), indicator), indicator)
+    if len(cells) > ROUTE_POINTS:
+        cells = cells.iloc[np.linspace(0, len(cells) - 1, ROUTE_POINTS).round().astype(int)]
+    return cells[["lon", "lat", "value"]].reset_index(drop=True)
+
+
 def build_report(
     store: Store,
     selection: Selection,
@@ -417,7 +436,7 @@ def build_report(
         no_data_reason="" if has_data else _no_data_reason(store, area_name, d0, d1),
         sources=sources, models=models, main_indicator=main_indicator, summary=summary,
         key_points=key_points(summary, area_id is None) + (_city_spread(store, sel) if area_id is None else ()),
-        hourly=hourly, daily=daily, cameras=cameras, track=reporting.mobile_track(store, sel),
+        hourly=hourly, daily=daily, cameras=cameras, track=_drive(store, sel, cameras, main_indicator),
         districts=_districts_geo(store, sel, area_id, main_indicator),
         damage=damage, damage_note=damage_note,
         coverage=coverage_notes(sources, hourly, daily, cameras, min_frames) if has_data else (),

@@ -66,6 +66,8 @@ __all__ = [
     "draw_scale_bar",
     "fixed_cameras",
     "map_layers",
+    "route_colours",
+    "ROUTE_GREY",
     "map_png",
     "pattern_png",
     "set_extent",
@@ -132,8 +134,17 @@ def map_layers(content: ReportContent) -> MapStack:
     fixed_ids = set(fixed["camera_id"])
     findings = finding_layer([f.lon for f in content.damage], [f.lat for f in content.damage], [f.text for f in content.damage],
                              [f.camera_id in fixed_ids for f in content.damage])
+    colours = route_colours(content.track, scale)
     return MapStack(extent, scale, areas, label_layer(areas, extent, alpha=MAP_ALPHA), route,
-                    camera_layer(ranked, scale, value=main, label="label"), findings)
+                    camera_layer(ranked, scale, value=main, label="label"), findings, colours)
+
+
+def route_colours(track: pd.DataFrame, scale: ColourScale) -> tuple[str, ...]:
+    """Each route point's colour on the map's scale (the main indicator along the street, pooled per ~10 m
+    by :func:`analytics.visual.drive.route_cells`); grey where a point has no value; () without values."""
+    if track.empty or "value" not in track.columns:
+        return ()
+    return tuple(scale.colour(float(v)) or ROUTE_GREY for v in track["value"])
 
 
 def _png(fig: Figure) -> bytes:
@@ -171,10 +182,17 @@ def draw_labels(ax: Any, labels: Sequence[Label]) -> None:
                 fontsize=8 if lb.focus else 7, color=lb.colour, fontweight="bold" if lb.focus else "normal", zorder=2)
 
 
-def draw_route(ax: Any, route: np.ndarray) -> None:
-    """A mobile camera's positions as small dots."""
-    if len(route):
-        ax.scatter(route[:, 0], route[:, 1], s=2, color="#555555", alpha=0.5, zorder=3)
+ROUTE_GREY = "#555555"
+
+
+def draw_route(ax: Any, route: np.ndarray, colours: Sequence[str] = ()) -> None:
+    """A mobile camera's positions as dots: coloured by the main indicator where ``colours`` are given, else small grey ones."""
+    if not len(route):
+        return
+    if len(colours) == len(route):
+        ax.scatter(route[:, 0], route[:, 1], s=14, c=list(colours), edgecolors="#333333", linewidths=0.35, zorder=3)  # an edge: pale values stay visible
+    else:
+        ax.scatter(route[:, 0], route[:, 1], s=2, color=ROUTE_GREY, alpha=0.5, zorder=3)
 
 
 def draw_cameras(ax: Any, cameras: Sequence[CameraPoint]) -> None:
@@ -236,7 +254,7 @@ def _legend_handles(m: MapStack) -> list[Any]:
     if m.findings:
         handles.append(Patch(facecolor="white", edgecolor=DAMAGE_COLOR, label="road-damage finding"))
     if len(m.route):
-        handles.append(Patch(facecolor="#888888", label="mobile camera route"))
+        handles.append(Patch(facecolor="#888888", label="mobile camera route" + (" (colour: value along it)" if m.route_colours else "")))
     return handles
 
 
@@ -257,7 +275,7 @@ def map_png(content: ReportContent) -> bytes:
         ax = fig.add_axes((0.01, (strip + 0.02 * map_h) / height, 0.84, 0.96 * map_h / height))
         draw_areas(ax, m.areas)
         draw_labels(ax, m.labels)
-        draw_route(ax, m.route)
+        draw_route(ax, m.route, m.route_colours)
         draw_cameras(ax, m.cameras)
         draw_findings(ax, m.findings)
         draw_scale_bar(ax, m.scale_bar)

@@ -140,7 +140,7 @@ def map_figure(c: ReportContent) -> go.Figure:
     fig = go.Figure()
     maps.add_areas(fig, m.areas, hover=[_e(f"{a.name}: {a.text}") for a in m.areas], edge="#222222", width=1.6, alpha=figures.MAP_ALPHA)
     maps.add_labels(fig, m.labels, size=13)
-    maps.add_route(fig, m.route)
+    maps.add_route(fig, m.route, colour=list(m.route_colours) if m.route_colours else "#555555", size=5 if m.route_colours else 3)
     maps.add_colour_bar(fig, m.scale, _axis_title(c.main_indicator))
     maps.add_cameras(fig, m.cameras, _camera_hover(c), "cameras", sized=False)
     maps.add_findings(fig, m.findings)

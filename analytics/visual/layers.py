@@ -522,7 +522,8 @@ def north_arrow(extent: Extent, margin: float = 0.03) -> NorthArrow:
 class MapStack:
     """Every layer of one map, bottom to top; each backend draws the same stack.
 
-    ``route`` is an (n, 2) lon/lat array of a mobile camera's positions (empty: none).
+    ``route`` is an (n, 2) lon/lat array of a mobile camera's positions (empty: none); ``route_colours``
+    their colours on ``scale`` (the drive map: the main indicator along the street), empty: plain grey dots.
     """
 
     extent: Extent
@@ -532,6 +533,7 @@ class MapStack:
     route: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))
     cameras: tuple[CameraPoint, ...] = ()
     findings: tuple[Finding, ...] = ()
+    route_colours: tuple[str, ...] = ()
 
     @property
     def scale_bar(self) -> ScaleBar:

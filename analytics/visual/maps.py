@@ -252,12 +252,14 @@ def add_colour_bar(fig: go.Figure, scale: ColourScale, title: str, tiles: bool =
 
 
 def add_route(
-    fig: go.Figure, route: np.ndarray, tiles: bool = False, size: int = 3, colour: str = "#555555", legend: bool = True,
+    fig: go.Figure, route: np.ndarray, tiles: bool = False, size: int = 3, colour: str | Sequence[str] = "#555555", legend: bool = True,
 ) -> go.Figure:
-    """A mobile camera's positions ((n, 2) lon/lat) as small dots."""
+    """A mobile camera's positions ((n, 2) lon/lat) as small dots, of one colour or one each (a drive map)."""
     if not len(route):
         return fig
-    return fig.add_trace(_scatter(tiles, route[:, 0], route[:, 1], mode="markers", marker={"size": size, "color": colour},
+    colours = list(colour) if not isinstance(colour, str) else colour
+    edge = {"line": {"width": 0.5, "color": "#333333"}} if not isinstance(colour, str) else {}  # pale values stay visible
+    return fig.add_trace(_scatter(tiles, route[:, 0], route[:, 1], mode="markers", marker={"size": size, "color": colours, **edge},
                                   name="mobile camera route", hoverinfo="skip", showlegend=legend,
                                   unselected={"marker": {"opacity": 1.0}}))
 
