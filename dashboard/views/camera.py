@@ -113,7 +113,9 @@ def _draw_write(size: tuple[int, int] | None, delete: str | None = None) -> None
 
 
 with st.expander("Draw count lines and zones", icon=":material/draw:"):
-    frame = linedraw.drawing_frame(previews, clips) if cam.get("source") != "synthetic" and not ui.viewing_demo() else None
+    frame = None
+    if cam.get("source") != "synthetic" and not ui.viewing_demo():  # the newest clip's size, in the period or not
+        frame = linedraw.drawing_frame(previews, clips if not clips.empty else ui.camera_clips(path, camera_id, None, None))
     if cam.get("source") == "synthetic" or ui.viewing_demo():
         st.caption("Drawing is for cameras of your own database; the demo city's lines and zones come with it and stay as generated.")
     elif frame is None:
@@ -140,8 +142,8 @@ with st.expander("Draw count lines and zones", icon=":material/draw:"):
                 st.button("Delete", key="camera_draw_delete_go", disabled=gone is None, width="stretch",
                           on_click=_draw_write, args=(None, gone))
         with fig_col:
-            labels = (st.session_state.get("camera_draw_in") or "in", st.session_state.get("camera_draw_out") or "out")
-            st.plotly_chart(linedraw.draw_figure(zones, size, st.session_state[DRAW_POINTS], mode, image, mime, labels),
+            draw_labels = (st.session_state.get("camera_draw_in") or "in", st.session_state.get("camera_draw_out") or "out")
+            st.plotly_chart(linedraw.draw_figure(zones, size, st.session_state[DRAW_POINTS], mode, image, mime, draw_labels),
                             key="camera_draw", on_select=_draw_click, selection_mode="points",
                             config={"displaylogo": False, "displayModeBar": False})
             st.caption(f"Click the {'preview frame' if image else f'blank {size[0]}×{size[1]} frame (no preview stored)'} to add points "
