@@ -133,7 +133,7 @@ with st.expander("Draw count lines and zones", icon=":material/draw:"):
                               help="'in' is a crossing from the line's right to its left, seen from its first point to its second.")
                 st.text_input("Name of 'out'", key="camera_draw_out", max_chars=80, placeholder="out")
             b1, b2 = st.columns(2)
-            b1.button("Undo last point", key="camera_draw_undo", width="stretch",
+            b1.button("Undo", key="camera_draw_undo", width="stretch", help="Remove the last clicked point",
                       on_click=lambda: st.session_state.update({DRAW_POINTS: linedraw.undo_point(st.session_state[DRAW_POINTS])}))
             b2.button("Save", key="camera_draw_save", type="primary", width="stretch", on_click=_draw_write, args=(size,))
             drawn_names = zones.loc[zones["role"].isin(["line", "dwell"]), "zone"].astype(str).tolist() if not zones.empty else []
