@@ -20,12 +20,15 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from analytics.errors import DataFormatError, quote_value
+from analytics.errors import DataFormatError, InputError, quote_value
 from analytics.footage.lines import CountGeometry, parse_count_geometry
 from analytics.geo import ZONE_LIMITS, is_count_object, parse_zones, read_zones_bytes
 from analytics.untrusted import load_json
 
-__all__ = ["ZONE_ROW_COLUMNS", "CameraZones", "read_camera_zones", "count_geometry_rows", "geometry_from_rows"]
+__all__ = [
+    "ZONE_ROW_COLUMNS", "CameraZones", "read_camera_zones", "count_geometry_rows", "geometry_from_rows", "merge_drawn",
+    "without_zone",
+]
 
 ZONE_ROW_COLUMNS = ("zone", "role", "polygon_json", "in_label", "out_label", "drawn_width", "drawn_height")
 
@@ -120,3 +123,61 @@ def read_camera_zones(source: str | bytes | object, clip_size: tuple[int, int] |
         rows = segmentation
     rows = rows.reindex(columns=list(ZONE_ROW_COLUMNS))
     return CameraZones(rows, geometry, geometry.notes if geometry else ())
+
+
+def _kind(obj: dict[str, object]) -> str:
+    """``line`` for a count line object, ``dwell`` for a dwell zone."""
+    return "line" if "line" in obj else "dwell"
+
+
+def merge_drawn(zones: pd.DataFrame, drawn: dict[str, object], size: tuple[int, int]) -> CameraZones:
+    """A camera's stored zones rows with one drawn count line or dwell zone added (JSON object of
+    the zones file), for frames of ``size``: what to hand to ``Store.set_zones``.
+
+    A line or zone of the same name and kind is replaced; segmentation zones are kept as they are.
+    Refused in one line when the name belongs to a zone of another kind, or as
+    :func:`~analytics.footage.lines.parse_count_geometry` refuses (a point outside the frame, a
+    zero-length line, the kept lines drawn on a frame of another size).
+
+    >>> rows = read_camera_zones(b'{"size": [10, 10], "zones": [{"name": "a", "line": [[0, 5], [10, 5]]}]}').rows
+    >>> merge_drawn(rows, {"name": "a", "line": [[5, 0], [5, 10]], "in": "east"}, (10, 10)).rows["polygon_json"].tolist()
+    ['[[5.0, 0.0], [5.0, 10.0]]']
+    >>> merge_drawn(rows, {"name": "a", "role": "dwell", "polygon": [[0, 0], [5, 0], [5, 5]]}, (10, 10))
+    Traceback (most recent call last):
+    ...
+    analytics.errors.DataFormatError: count geometry not accepted: name 'a' is already a count line; delete it first or pick another name
+    """
+    name, kind = str(drawn.get("name", "")).strip(), _kind(drawn)
+    known = zones.reindex(columns=list(ZONE_ROW_COLUMNS))
+    other = known[known["zone"].astype(str) == name]
+    if not other.empty and str(other["role"].iloc[0]) != kind:
+        role = str(other["role"].iloc[0])
+        what = {"line": "a count line", "dwell": "a dwell zone"}.get(role, f"a {role} zone")
+        raise DataFormatError(f"count geometry not accepted: name {quote_value(name, 40)} is already {what}; "
+                              "delete it first or pick another name")
+    keep = known[known["zone"].astype(str) != name]
+    segmentation = keep[~keep["role"].isin(["line", "dwell"])]
+    stored = geometry_from_rows(keep) or {}
+    listed, at = stored.get("zones", []), stored.get("size", list(size))
+    objects = [o for o in listed if isinstance(o, dict)] if isinstance(listed, list) else []
+    drawn_size = (int(at[0]), int(at[1])) if isinstance(at, list) else size
+    geometry = parse_count_geometry([*objects, drawn], size, drawn_size)
+    counted = count_geometry_rows(geometry)
+    frames = [f for f in (segmentation, counted) if not f.empty]
+    rows = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    return CameraZones(rows.reindex(columns=list(ZONE_ROW_COLUMNS)), geometry, geometry.notes)
+
+
+def without_zone(zones: pd.DataFrame, name: str) -> pd.DataFrame:
+    """A camera's stored zones rows without the one called ``name`` (InputError naming the known ones when absent).
+
+    >>> rows = read_camera_zones(b'{"size": [10, 10], "zones": [{"name": "a", "line": [[0, 5], [10, 5]]}]}').rows
+    >>> len(without_zone(rows, "a"))
+    0
+    """
+    known = zones.reindex(columns=list(ZONE_ROW_COLUMNS))
+    names = known["zone"].astype(str)
+    if name not in set(names):
+        listed = ", ".join(sorted(names)[:10]) or "none"
+        raise InputError(f"zone {quote_value(name, 40)} is not stored for this camera; its zones: {listed}")
+    return known[names != name].reset_index(drop=True)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from analytics import links
+from analytics.errors import UrbanLensError
 from analytics.evaluation.adjust import accuracy_table, adjustment_summary
+from analytics.footage.countzones import merge_drawn, without_zone
 from analytics.formatting import as_percent, escape_markdown, format_count, format_period, format_value
 from analytics.indicators import INDICATORS
 from analytics.store.geodata import route_frames
-from analytics.visual import charts, maps
+from analytics.visual import charts, linedraw, maps
 from analytics.visual.drive import drive_figure, route_cells
 from dashboard import ui
 
@@ -78,6 +80,79 @@ with right:
         st.plotly_chart(maps.zones_figure(zones, w, h, img, mime), key="camera_zones", config={"displaylogo": False})
         st.caption("Zones, count lines (with their directions) and dwell zones drawn on "
                    + ("the latest preview frame." if img else f"a blank {w}×{h} frame (no preview stored)."))
+
+# -- drawing count lines and dwell zones by clicking on the frame ---------------------------------------------
+DRAW_POINTS, DRAW_NOTE = "camera_draw_points", "camera_draw_note"
+if st.session_state.get("camera_draw_for") != camera_id:  # another camera: start a new drawing
+    st.session_state["camera_draw_for"], st.session_state[DRAW_POINTS] = camera_id, []
+
+
+def _draw_click() -> None:
+    pixel = linedraw.clicked_pixel(st.session_state.get("camera_draw"))
+    if pixel is not None:
+        st.session_state[DRAW_POINTS] = linedraw.add_point(st.session_state[DRAW_POINTS], pixel, st.session_state["camera_draw_mode"])
+
+
+def _draw_write(size: tuple[int, int] | None, delete: str | None = None) -> None:
+    """Save the drawing (``size``: the frame's) or delete the line or zone called ``delete``; the outcome is a note."""
+    store = ui.store()
+    try:
+        if delete is not None:
+            store.set_zones(camera_id, without_zone(store.zones(camera_id), delete))
+            st.session_state[DRAW_NOTE] = ("success", f"Deleted {delete}.")
+            return
+        s = st.session_state
+        drawn = linedraw.drawn_object(s["camera_draw_mode"], s.get("camera_draw_name") or "", s[DRAW_POINTS],
+                                      (s.get("camera_draw_in") or "", s.get("camera_draw_out") or ""))
+        merged = merge_drawn(store.zones(camera_id), drawn, size or (0, 0))
+        store.set_zones(camera_id, merged.rows)
+        s[DRAW_POINTS] = []
+        s[DRAW_NOTE] = ("success", f"Saved {drawn['name']}." + "".join(f" Note: {n}." for n in merged.notes))
+    except UrbanLensError as e:
+        st.session_state[DRAW_NOTE] = ("error", str(e))
+
+
+with st.expander("Draw count lines and zones", icon=":material/draw:"):
+    frame = None
+    if cam.get("source") != "synthetic" and not ui.viewing_demo():  # the newest clip's size, in the period or not
+        frame = linedraw.drawing_frame(previews, clips if not clips.empty else ui.camera_clips(path, camera_id, None, None))
+    if cam.get("source") == "synthetic" or ui.viewing_demo():
+        st.caption("Drawing is for cameras of your own database; the demo city's lines and zones come with it and stay as generated.")
+    elif frame is None:
+        st.caption("Lines and zones are drawn in the pixels of the camera's clips: analyse a clip of this camera first "
+                   "(or give them in a zones file, `urbanlens cameras zones`).")
+    else:
+        size, image, mime = frame
+        fig_col, form_col = st.columns([3, 1], gap="medium")
+        with form_col:
+            mode = st.radio("Draw", list(linedraw.DRAW_MODES), key="camera_draw_mode", format_func=linedraw.DRAW_MODES.get,
+                            on_change=lambda: st.session_state.update({DRAW_POINTS: []}))
+            st.text_input("Name", key="camera_draw_name", max_chars=80, placeholder="e.g. crossing-north")
+            if mode == "line":
+                st.text_input("Name of 'in'", key="camera_draw_in", max_chars=80, placeholder="in",
+                              help="'in' is a crossing from the line's right to its left, seen from its first point to its second.")
+                st.text_input("Name of 'out'", key="camera_draw_out", max_chars=80, placeholder="out")
+            b1, b2 = st.columns(2)
+            b1.button("Undo", key="camera_draw_undo", width="stretch", help="Remove the last clicked point",
+                      on_click=lambda: st.session_state.update({DRAW_POINTS: linedraw.undo_point(st.session_state[DRAW_POINTS])}))
+            b2.button("Save", key="camera_draw_save", type="primary", width="stretch", on_click=_draw_write, args=(size,))
+            drawn_names = zones.loc[zones["role"].isin(["line", "dwell"]), "zone"].astype(str).tolist() if not zones.empty else []
+            if drawn_names:
+                gone = st.selectbox("Delete a line or zone", drawn_names, index=None, key="camera_draw_delete", placeholder="pick one")
+                st.button("Delete", key="camera_draw_delete_go", disabled=gone is None, width="stretch",
+                          on_click=_draw_write, args=(None, gone))
+        with fig_col:
+            draw_labels = (st.session_state.get("camera_draw_in") or "in", st.session_state.get("camera_draw_out") or "out")
+            st.plotly_chart(linedraw.draw_figure(zones, size, st.session_state[DRAW_POINTS], mode, image, mime, draw_labels),
+                            key="camera_draw", on_select=_draw_click, selection_mode="points",
+                            config={"displaylogo": False, "displayModeBar": False})
+            st.caption(f"Click the {'preview frame' if image else f'blank {size[0]}×{size[1]} frame (no preview stored)'} to add points "
+                       "(in the clip's pixels): two make a count line, from the first point to the second; three or more a dwell zone. "
+                       "Saving a name that exists replaces it.")
+        note = st.session_state.pop(DRAW_NOTE, None)
+        if note is not None:
+            (st.success if note[0] == "success" else st.error)(escape_markdown(note[1]))
+# -- end of drawing --------------------------------------------------------------------------------------------
 
 # -- counts: crossings of count lines and visits to dwell zones (where the camera counts) ------------------
 counted = ui.count_summary(path, here)
