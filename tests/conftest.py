@@ -64,5 +64,5 @@ def espnetv2_model(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path): 
     from analytics.settings import load_settings
 
     home = tmp_path_factory.mktemp("espnetv2-model-home")
-    settings = dataclasses.replace(load_settings(), home=home, model_mirror=shared_dir / "models" / "espnetv2")
+    settings = dataclasses.replace(load_settings(), home=home, model_mirror=shared_dir / "models")
     return zoo.install("espnetv2-s2", settings)

@@ -94,7 +94,7 @@ class _Keep:
 
 @pytest.mark.slow
 def test_bikes_verdict_is_the_same_at_half_one_and_two_frames_a_second(  # type: ignore[no-untyped-def]
-    espnetv2_model, shared_dir: Path
+    espnetv2_model, shared_dir: Path, model_mirror: Path
 ) -> None:
     """One real analysis at 2 frames a second (25 fps clip: frames 0, 12, 25, 37, 50, ...); 1 and 0.5 frames a
     second sample every 2nd and 4th of those frames (0, 25, 50, ... and 0, 50, 100, ...), judged as such."""

@@ -56,7 +56,7 @@ def drive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, colour_model_home: Pa
 
 def test_a_tracked_drive_splits_between_districts_and_starts_at_the_track(drive: Path) -> None:
     """A fixed camera with a track is placed frame by frame too (mobile cameras' frames always were)."""
-    args = ["ingest", str(drive / "drive.avi"), "--camera", "cam-1", "--model", "colours", "--fps", "all", "--track", str(drive / "drive.csv")]
+    args = ["ingest", str(drive / "drive.avi"), "--camera", "cam-1", "--model", "colours", "--road-model", "none", "--fps", "all", "--track", str(drive / "drive.csv")]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "start time 2026-07-01 16:00:00 (Europe/Zurich) taken from the track's first point" in result.output
@@ -74,14 +74,14 @@ def test_a_tracked_drive_splits_between_districts_and_starts_at_the_track(drive:
 
 
 def test_a_mobile_camera_without_a_track_says_it_stays_at_its_point(drive: Path) -> None:
-    args = ["ingest", str(drive / "drive.avi"), "--camera", "bike", "--model", "colours", "--start", "2026-07-01T16:00:00"]
+    args = ["ingest", str(drive / "drive.avi"), "--camera", "bike", "--model", "colours", "--road-model", "none", "--start", "2026-07-01T16:00:00"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "camera bike is mobile and no --track was given: its frames sit at the camera's point (52.370000, 4.895000)" in result.output
 
 
 def test_a_track_of_another_day_names_both_spans(drive: Path) -> None:
-    args = ["ingest", str(drive / "drive.avi"), "--camera", "bike", "--model", "colours", "--start", "2026-07-02T16:00:00",
+    args = ["ingest", str(drive / "drive.avi"), "--camera", "bike", "--model", "colours", "--road-model", "none", "--start", "2026-07-02T16:00:00",
             "--track", str(drive / "drive.csv")]
     result = CliRunner().invoke(app, args)  # refused before the clip is analysed
     assert isinstance(result.exception, InputError)
@@ -92,6 +92,6 @@ def test_a_track_of_another_day_names_both_spans(drive: Path) -> None:
 
 def test_a_track_in_the_future_is_refused(drive: Path) -> None:
     (drive / "later.csv").write_text("time,lat,lon\n2099-01-01T00:00:00Z,52.37,4.9\n2099-01-01T00:00:01Z,52.37,4.9\n")
-    args = ["ingest", str(drive / "drive.avi"), "--camera", "bike", "--model", "colours", "--track", str(drive / "later.csv")]
+    args = ["ingest", str(drive / "drive.avi"), "--camera", "bike", "--model", "colours", "--road-model", "none", "--track", str(drive / "later.csv")]
     result = CliRunner().invoke(app, args)
     assert isinstance(result.exception, DataFormatError) and "point 1 at 2099-01-01 00:00:00 UTC is in the future" in str(result.exception)

@@ -128,7 +128,7 @@ def clips(tmp_path: Path) -> Path:
 
 
 def _ingest(*args: str) -> tuple[int, str]:
-    res = CliRunner().invoke(app, ["ingest", *args, "--model", "colours"])
+    res = CliRunner().invoke(app, ["ingest", *args, "--model", "colours", "--road-model", "none"])
     return res.exit_code, res.output + (str(res.exception) if res.exception and not isinstance(res.exception, SystemExit) else "")
 
 
@@ -146,7 +146,7 @@ def test_stored_elsewhere_is_refused_before_analysis_then_replace_moves_it(clips
     first = _counts(settings.db_path)
     calls: list[int] = []
     with Store(settings.db_path) as store, pytest.raises(StoredElsewhere, match=r"^a\.avi is stored under cam-1 at 2024-05-01 08:00;"):
-        analyse_clip(clips / "a.avi", "cam-2", store, AnalysisOptions(model="colours", start_time=T1), settings,
+        analyse_clip(clips / "a.avi", "cam-2", store, AnalysisOptions(model="colours", road_model="none", start_time=T1), settings,
                      progress=lambda done, total, rate, eta: calls.append(done))
     assert calls and max(calls) == 0  # not one frame was segmented
     # a batch: the stored clip fails with where it is, the other one is stored; only refusals failed: exit 2
@@ -179,7 +179,7 @@ def test_a_failed_first_ingest_leaves_no_database_file(clips: Path, tmp_path: Pa
 def test_ray_precheck_skips_stored_clips_and_refuses_moved_ones(clips: Path) -> None:
     """What :func:`run_ray` drops before Ray starts, with the options its workers get."""
     settings = load_settings()
-    options = AnalysisOptions(model="colours", keep_previews=0)
+    options = AnalysisOptions(model="colours", road_model="none", keep_previews=0)
     with Store(settings.db_path) as store:
         analyse_clip(clips / "a.avi", "cam-1", store, options.replace(start_time=T1), settings)
         cameras = {c: store.camera(c) for c in ("cam-1", "cam-2")}

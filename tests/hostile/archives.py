@@ -153,7 +153,7 @@ def evaluate_with_label_map(text: bytes) -> Callable[[Path, Path], list[str]]:
     def build(folder: Path, db: Path) -> list[str]:
         export = _cvat_zip(folder, [deflated(k, v) for k, v in cvat_files(n=1).items()])
         (folder / "map.json").write_bytes(text)
-        return ["evaluate", "--model", "colours", "--format", "cvat-mask", "--masks", export, "--label-map", str(folder / "map.json"),
+        return ["evaluate", "--model", "colours", "--road-model", "none", "--format", "cvat-mask", "--masks", export, "--label-map", str(folder / "map.json"),
                 "--no-store", "--db", str(db)]
 
     return build
@@ -164,6 +164,6 @@ def ray_manifest(data: bytes) -> Callable[[Path, Path], list[str]]:
 
     def build(folder: Path, db: Path) -> list[str]:
         (folder / "clips.csv").write_bytes(data)
-        return ["ingest", "--engine", "ray", "--manifest", str(folder / "clips.csv"), "--model", "colours", "--db", str(db)]
+        return ["ingest", "--engine", "ray", "--manifest", str(folder / "clips.csv"), "--model", "colours", "--road-model", "none", "--db", str(db)]
 
     return build

@@ -57,7 +57,7 @@ def card_add(text: bytes, suffix: str) -> Builder:
     return build
 """(folder for input files, the case's database) -> the command's arguments."""
 
-INGEST = ["--camera", "cam-1", "--model", "colours", "--start", "2026-01-06T08:00:00"]
+INGEST = ["--camera", "cam-1", "--model", "colours", "--road-model", "none", "--start", "2026-01-06T08:00:00"]
 
 
 @dataclass(frozen=True)
