@@ -56,7 +56,8 @@ def drive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, colour_model_home: Pa
 
 def test_a_tracked_drive_splits_between_districts_and_starts_at_the_track(drive: Path) -> None:
     """A fixed camera with a track is placed frame by frame too (mobile cameras' frames always were)."""
-    args = ["ingest", str(drive / "drive.avi"), "--camera", "cam-1", "--model", "colours", "--road-model", "none", "--fps", "all", "--track", str(drive / "drive.csv")]
+    args = ["ingest", str(drive / "drive.avi"), "--camera", "cam-1", "--model", "colours", "--road-model", "none", "--fps", "all",
+            "--track", str(drive / "drive.csv")]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "start time 2026-07-01 16:00:00 (Europe/Zurich) taken from the track's first point" in result.output
