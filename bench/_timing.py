@@ -18,10 +18,12 @@ import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+import cv2
 import numpy as np
 
-__all__ = ["Timing", "cpu_seconds", "interleaved", "measure"]
+__all__ = ["Timing", "car_park_frames", "cpu_seconds", "cycling", "interleaved", "measure"]
 
 UNITS = {"s": 1.0, "ms": 1e3}
 
@@ -116,3 +118,28 @@ def interleaved(fns: Mapping[str, Callable[[], object]], rounds: int, warmup: in
             wall[name].append(time.perf_counter() - t0)
             cpu[name].append(cpu_seconds() - c0)
     return {k: Timing(wall[k], cpu[k]) for k in fns}
+
+
+def car_park_frames(n: int, shared: Path) -> list[np.ndarray]:
+    """``n`` frames of car-detection.mp4 (one every 30, from frame 15) under ``shared``: the detector benches' inputs."""
+    cap = cv2.VideoCapture(str(shared / "samples" / "car-detection.mp4"))
+    frames, i = [], 0
+    while len(frames) < n:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if i % 30 == 15:
+            frames.append(frame)
+        i += 1
+    return frames
+
+
+def cycling(fn: Callable[[np.ndarray], object], frames: list[np.ndarray]) -> Callable[[], object]:
+    """A no-argument call of ``fn`` on the next of ``frames`` each time (for :func:`interleaved`)."""
+    state = {"i": 0}
+
+    def run() -> object:
+        state["i"] = (state["i"] + 1) % len(frames)
+        return fn(frames[state["i"]])
+
+    return run

@@ -26,13 +26,10 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-import numpy as np
-from _timing import interleaved
+from _timing import car_park_frames, cycling, interleaved
 
 from analytics.footage.counting import detector_for
 from analytics.footage.pipeline import AnalysisOptions, analyse_clip
@@ -115,29 +112,6 @@ def accuracy(settings: Settings, fps: float, track_fps: float) -> None:
             print(f"  tracks {cls:8s} {n:2d} moving tracks for {true} true objects: {ratio} per object")
 
 
-def _frames(n: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(SHARED / "samples" / "car-detection.mp4"))
-    frames, i = [], 0
-    while len(frames) < n:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        if i % 30 == 15:
-            frames.append(frame)
-        i += 1
-    return frames
-
-
-def _cycle(fn: Callable[[np.ndarray], object], frames: list[np.ndarray]) -> Callable[[], object]:
-    state = {"i": 0}
-
-    def run() -> object:
-        state["i"] = (state["i"] + 1) % len(frames)
-        return fn(frames[state["i"]])
-
-    return run
-
-
 def speed(settings: Settings, repeats: int, rounds: int) -> None:
     clip = SHARED / "samples" / "car-detection.mp4"
     hand = HAND_COUNTS[clip.name]
@@ -159,11 +133,11 @@ def speed(settings: Settings, repeats: int, rounds: int) -> None:
     for name in variants:
         wall, cpu = statistics.median(walls[name]), statistics.median(cpus[name])
         print(f"  {name:34s} wall {wall:6.1f} s  cpu {cpu:6.1f} s  clip s / wall s {duration / wall:5.2f}  x{wall / base:.2f} vs alone")
-    frames = _frames(8)
+    frames = car_park_frames(8, SHARED)
     seg_model = install(settings.default_model, settings)
     segmenter = Segmenter(seg_model.onnx_path, seg_model.card, threads=1)
     detector = detector_for(builtin_detector_cards()["deimv2-femto"], DEIM)
-    t = interleaved({"segmenter": _cycle(segmenter.segment, frames), "detector": _cycle(detector.detect, frames)}, rounds=rounds, warmup=2)
+    t = interleaved({"segmenter": cycling(segmenter.segment, frames), "detector": cycling(detector.detect, frames)}, rounds=rounds, warmup=2)
     print(f"  per frame, 1 thread, {rounds} rounds: {t['segmenter'].line(settings.default_model)}")
     print(f"  {'':29s}{t['detector'].line('deimv2-femto', t['segmenter'], baseline_name='segmenter')}")
 

@@ -14,12 +14,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
-import cv2
-import numpy as np
-from _timing import interleaved
+from _timing import car_park_frames, cycling, interleaved
 
 from analytics.footage.segment import Segmenter
 from analytics.models.detect import Detector
@@ -30,44 +27,21 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 FILES = {"deimv2-femto": "deimv2_hgnetv2_femto_coco.onnx", "yolox-nano": "yolox_nano.onnx"}
 
 
-def _frames(n: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(SHARED / "samples" / "car-detection.mp4"))
-    frames, i = [], 0
-    while len(frames) < n:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        if i % 30 == 15:
-            frames.append(frame)
-        i += 1
-    return frames
-
-
-def _cycle(fn: Callable[[np.ndarray], object], frames: list[np.ndarray]) -> Callable[[], object]:
-    state = {"i": 0}
-
-    def run() -> object:
-        state["i"] = (state["i"] + 1) % len(frames)
-        return fn(frames[state["i"]])
-
-    return run
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
-    frames = _frames(8)
+    frames = car_park_frames(8, SHARED)
     with tempfile.TemporaryDirectory() as home:
         settings = dataclasses.replace(load_settings(), home=Path(home), model_mirror=SHARED / "models")
         seg = install("espnetv2-s2", settings)
         segmenter = Segmenter(seg.onnx_path, seg.card, threads=args.threads)
         cards = builtin_detector_cards()
-        fns = {"espnetv2-s2 384x768": _cycle(segmenter.segment, frames)}
+        fns = {"espnetv2-s2 384x768": cycling(segmenter.segment, frames)}
         for name, file in FILES.items():
             detector = Detector(SHARED / "models" / "detectors" / file, cards[name], threads=args.threads)
-            fns[f"{name} 416x416"] = _cycle(detector.detect, frames)
+            fns[f"{name} 416x416"] = cycling(detector.detect, frames)
         timings = interleaved(fns, rounds=args.rounds, warmup=2)
     base_name = "espnetv2-s2 384x768"
     base = timings[base_name]

@@ -17,7 +17,7 @@ import functools
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -148,12 +148,12 @@ def _shipped_cards(folder: tuple[str, ...], load: Callable[[Path], CardT]) -> di
     return cards
 
 
-def _detector_rows(settings: Settings) -> list[ModelListing]:
-    """One listing row per built-in detector, installed or not."""
+def _builtin_rows(cards: Mapping[str, Any], card_file: str, settings: Settings) -> list[ModelListing]:
+    """One listing row per built-in detector or road model (``cards`` by name, each installed with ``card_file``)."""
     rows = []
-    for name, card in builtin_detector_cards().items():
+    for name, card in cards.items():
         onnx_path = settings.model_dir / name / MODEL_FILE
-        installed = onnx_path.is_file() and (settings.model_dir / name / DETECTOR_CARD_FILE).is_file()
+        installed = onnx_path.is_file() and (settings.model_dir / name / card_file).is_file()
         rows.append(ModelListing(name, True, installed, card.input_size, card.license,
                                  onnx_path.stat().st_size if installed else None, onnx_path if installed else None, card.task))
     return rows
@@ -348,18 +348,8 @@ def list_models(settings: Settings) -> list[ModelListing]:
         rows[card.name] = ModelListing(
             card.name, card.name in builtins, onnx_path.is_file(), card.input_size, card.license, size, onnx_path
         )
-    return list(rows.values()) + _detector_rows(settings) + _road_rows(settings)
-
-
-def _road_rows(settings: Settings) -> list[ModelListing]:
-    """One listing row per built-in road model, installed or not."""
-    rows = []
-    for name, card in builtin_road_cards().items():
-        onnx_path = settings.model_dir / name / MODEL_FILE
-        installed = onnx_path.is_file() and (settings.model_dir / name / ROAD_CARD_FILE).is_file()
-        rows.append(ModelListing(name, True, installed, card.input_size, card.license,
-                                 onnx_path.stat().st_size if installed else None, onnx_path if installed else None, card.task))
-    return rows
+    return (list(rows.values()) + _builtin_rows(builtin_detector_cards(), DETECTOR_CARD_FILE, settings)
+            + _builtin_rows(builtin_road_cards(), ROAD_CARD_FILE, settings))
 
 
 def resolve(model: ModelSpec, settings: Settings, install: bool = False) -> ResolvedModel:
