@@ -20,5 +20,12 @@ echo "== ruff"
 .venv/bin/ruff check analytics dashboard tests bench scripts
 echo "== mypy (analytics/)"
 .venv/bin/mypy analytics
-echo "== pytest (-rs: why each skipped test was skipped)"
-.venv/bin/python -m pytest -rs "$@"
+# Two worker processes (pytest-xdist), each test file whole on one worker so its module fixtures are built once;
+# URBANLENS_TEST_WORKERS=0 runs everything in this process.
+workers="${URBANLENS_TEST_WORKERS:-2}"
+echo "== pytest on $workers worker(s) (-rs: why each skipped test was skipped)"
+if [ "$workers" = "0" ]; then
+  .venv/bin/python -m pytest -rs "$@"
+else
+  .venv/bin/python -m pytest -rs -n "$workers" --dist loadfile "$@"
+fi
