@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from analytics.errors import DataFormatError, InputError, quote_value
+from analytics.untrusted import read_card_data
 
 __all__ = [
     "COCO_CLASSES",
@@ -185,17 +185,7 @@ def detector_card_from_dict(data: object) -> DetectorCard:
 
 def load_detector_card(path: str | Path) -> DetectorCard:
     """Read a detector card from a .toml or .json file (at most 64 KiB)."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"detector card {str(p)!r} does not exist")
-    if p.stat().st_size > MAX_DETECTOR_CARD_BYTES:
-        raise DataFormatError(f"detector card {p.name!r} is {p.stat().st_size:,} bytes; at most {MAX_DETECTOR_CARD_BYTES:,} are read")
-    text = p.read_bytes().decode("utf-8", errors="replace")
-    try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise DataFormatError(f"detector card {p.name!r} cannot be parsed: {quote_value(exc, 200)}") from None
-    return detector_card_from_dict(data)
+    return detector_card_from_dict(read_card_data(path, "detector card", MAX_DETECTOR_CARD_BYTES))
 
 
 def _check_array(name: str, value: object, dtype: type, shape: tuple[int | None, ...]) -> None:

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from analytics.errors import DataFormatError, quote_value
+from analytics.errors import DataFormatError, InputError, quote_value
 
-__all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "json_depth", "load_json", "shown_name"]
+__all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "json_depth", "load_json", "read_card_data", "shown_name"]
 
 MAX_JSON_BYTES = 16 * 1024 * 1024
 """Default largest JSON text read (bytes)."""
@@ -93,3 +95,19 @@ def load_json(data: str | bytes, what: str, *, max_bytes: int = MAX_JSON_BYTES, 
         raise DataFormatError(f"{what} is not valid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})") from None
     except (ValueError, RecursionError) as exc:  # an integer too long to convert; nesting the scan did not see
         raise DataFormatError(f"{what} cannot be read as JSON: {quote_value(exc)}") from None
+
+
+def read_card_data(path: str | Path, what: str, max_bytes: int) -> Any:
+    """The parsed contents of a model card file (``.json``, else TOML) of at most ``max_bytes``:
+    :class:`InputError` when it is missing, :class:`DataFormatError` when too large or unparsable,
+    each naming ``what`` (``"road card"``, ``"detector card"``) and the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{what} {str(p)!r} does not exist")
+    if p.stat().st_size > max_bytes:
+        raise DataFormatError(f"{what} {p.name!r} is {p.stat().st_size:,} bytes; at most {max_bytes:,} are read")
+    text = p.read_bytes().decode("utf-8", errors="replace")
+    try:
+        return json.loads(text) if p.suffix.lower() == ".json" else tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise DataFormatError(f"{what} {p.name!r} cannot be parsed: {quote_value(exc, 200)}") from None

@@ -20,12 +20,12 @@ class probabilities in that order (:mod:`analytics.footage.roads` runs it).
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from analytics.errors import DataFormatError, InputError, ModelError, quote_value
+from analytics.untrusted import read_card_data
 
 __all__ = ["DEFAULT_ROAD_MODEL", "NO_ROAD_MODEL", "ROAD_CLASSES", "RoadCard", "check_road_onnx", "load_road_card", "road_card_from_dict"]
 
@@ -98,17 +98,7 @@ def road_card_from_dict(data: Any) -> RoadCard:
 
 def load_road_card(path: str | Path) -> RoadCard:
     """Read a road card from a .toml or .json file (at most 64 KiB)."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"road card {str(p)!r} does not exist")
-    if p.stat().st_size > MAX_CARD_BYTES:
-        raise DataFormatError(f"road card {p.name!r} is {p.stat().st_size:,} bytes; at most {MAX_CARD_BYTES:,} are read")
-    text = p.read_bytes().decode("utf-8", errors="replace")
-    try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise DataFormatError(f"road card {p.name!r} cannot be parsed: {quote_value(exc, 200)}") from None
-    return road_card_from_dict(data)
+    return road_card_from_dict(read_card_data(path, "road card", MAX_CARD_BYTES))
 
 
 def _dims(value_info: Any) -> list[int | None]:
