@@ -172,6 +172,24 @@ def resolve_detector(name: str, settings: Settings, install_missing: bool = Fals
     return load_detector_card(card_file), onnx_path
 
 
+def _install_builtin(
+    card: DetectorCard | RoadCard, card_file: str, settings: Settings, source: str | Path | None, progress: Progress | None,
+    check: Callable[[Path], object] | None = None,
+) -> Path:
+    """Fetch a built-in card's ONNX file (SHA-256 checked; ``source``, the mirror or its upstream address),
+    ``check`` it, and install it with the card as ``card_file``, atomically; returns the installed ONNX file."""
+    onnx_file = fetch_file(card.weights_file, card.source_url, card.sha256, settings.download_dir, source=source,
+                           mirror=settings.model_mirror, progress=progress)
+    if check is not None:
+        check(onnx_file)
+
+    def write(folder: Path) -> None:
+        shutil.copyfile(onnx_file, folder / MODEL_FILE)
+        (folder / card_file).write_text(card.to_json(), encoding="utf-8")
+
+    return _atomic_install(card.name, settings, write) / MODEL_FILE
+
+
 def install_detector(
     name: str, settings: Settings, source: str | Path | None = None, progress: Progress | None = None,
 ) -> tuple[DetectorCard, Path]:
@@ -181,14 +199,7 @@ def install_detector(
     if check_model_name(name) not in detectors:
         raise InputError(f"unknown detector {name!r}; built-in detectors: {', '.join(detectors)}")
     card = detectors[name]
-    onnx_file = fetch_file(card.weights_file, card.source_url, card.sha256, settings.download_dir, source=source,
-                           mirror=settings.model_mirror, progress=progress)
-
-    def write(folder: Path) -> None:
-        shutil.copyfile(onnx_file, folder / MODEL_FILE)
-        (folder / DETECTOR_CARD_FILE).write_text(card.to_json(), encoding="utf-8")
-
-    return card, _atomic_install(card.name, settings, write) / MODEL_FILE
+    return card, _install_builtin(card, DETECTOR_CARD_FILE, settings, source, progress)
 
 
 def install_road(
@@ -200,15 +211,8 @@ def install_road(
     if check_model_name(name) not in cards:
         raise InputError(f"unknown road model {quote_value(name)}; built-in road models: {', '.join(cards)} (or {NO_ROAD_MODEL!r})")
     card = cards[name]
-    onnx_file = fetch_file(card.weights_file, card.source_url, card.sha256, settings.download_dir, source=source,
-                           mirror=settings.model_mirror, progress=progress)
-    check_road_onnx(onnx_file, card)
-
-    def write(folder: Path) -> None:
-        shutil.copyfile(onnx_file, folder / MODEL_FILE)
-        (folder / ROAD_CARD_FILE).write_text(card.to_json(), encoding="utf-8")
-
-    return RoadFile(card, _atomic_install(card.name, settings, write) / MODEL_FILE, card.sha256)
+    onnx_path = _install_builtin(card, ROAD_CARD_FILE, settings, source, progress, check=lambda f: check_road_onnx(f, card))
+    return RoadFile(card, onnx_path, card.sha256)
 
 
 def resolve_road(name: str, settings: Settings, install_missing: bool = False) -> RoadFile | None:
