@@ -21,12 +21,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analytics.errors import DataFormatError, InputError, quote_value
-from analytics.footage.lines import CountGeometry, parse_count_geometry
+from analytics.footage.lines import CountGeometry, geometry_rows, parse_count_geometry
 from analytics.geo import ZONE_LIMITS, is_count_object, parse_zones, read_zones_bytes
 from analytics.untrusted import load_json
 
 __all__ = [
-    "ZONE_ROW_COLUMNS", "CameraZones", "read_camera_zones", "count_geometry_rows", "geometry_from_rows", "merge_drawn",
+    "ZONE_ROW_COLUMNS", "CameraZones", "read_camera_zones", "geometry_from_rows", "merge_drawn",
     "without_zone",
 ]
 
@@ -41,21 +41,6 @@ class CameraZones:
     rows: pd.DataFrame
     geometry: CountGeometry | None
     notes: tuple[str, ...] = ()
-
-
-def count_geometry_rows(geometry: CountGeometry) -> pd.DataFrame:
-    """``camera_zones`` rows of count lines (role ``line``) and dwell zones (role ``dwell``).
-
-    >>> g = parse_count_geometry('[{"name": "mid", "line": [[0, 5], [10, 5]], "in": "up"}]', (10, 10))
-    >>> count_geometry_rows(g)[["zone", "role", "polygon_json", "in_label", "out_label", "drawn_width"]].values.tolist()
-    [['mid', 'line', '[[0.0, 5.0], [10.0, 5.0]]', 'up', 'out', 10]]
-    """
-    w, h = geometry.size
-    rows = [{"zone": ln.name, "role": "line", "polygon_json": json.dumps([list(ln.start), list(ln.end)]),
-             "in_label": ln.in_label, "out_label": ln.out_label, "drawn_width": w, "drawn_height": h} for ln in geometry.lines]
-    rows += [{"zone": z.name, "role": "dwell", "polygon_json": json.dumps([list(p) for p in z.polygon]),
-              "in_label": None, "out_label": None, "drawn_width": w, "drawn_height": h} for z in geometry.zones]
-    return pd.DataFrame(rows, columns=list(ZONE_ROW_COLUMNS))
 
 
 def geometry_from_rows(zones: pd.DataFrame) -> dict[str, object] | None:
@@ -113,7 +98,7 @@ def read_camera_zones(source: str | bytes | object, clip_size: tuple[int, int] |
             raise DataFormatError('count lines and dwell zones need the size of the frame they were drawn on: '
                                   'add "size": [width, height] to the zones file')
         geometry = parse_count_geometry(objects, frame, drawn)  # the whole list: messages name the file's object numbers
-        counted = count_geometry_rows(geometry)
+        counted = geometry_rows(geometry)
         clash = sorted(set(counted["zone"]) & set(segmentation["zone"]))
         if clash:
             raise DataFormatError(f"zones not accepted: name {quote_value(clash[0], 40)} is used twice; names must be unique")
@@ -162,7 +147,7 @@ def merge_drawn(zones: pd.DataFrame, drawn: dict[str, object], size: tuple[int, 
     objects = [o for o in listed if isinstance(o, dict)] if isinstance(listed, list) else []
     drawn_size = (int(at[0]), int(at[1])) if isinstance(at, list) else size
     geometry = parse_count_geometry([*objects, drawn], size, drawn_size)
-    counted = count_geometry_rows(geometry)
+    counted = geometry_rows(geometry)
     frames = [f for f in (segmentation, counted) if not f.empty]
     rows = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
     return CameraZones(rows.reindex(columns=list(ZONE_ROW_COLUMNS)), geometry, geometry.notes)
