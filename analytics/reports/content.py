@@ -81,8 +81,7 @@ from analytics.selection import Selection
 from analytics.store import reporting
 from analytics.store.catalog import trust_counts
 from analytics.store.counts import camera_count_summary, crossing_counts, stationary_share
-from analytics.store.geodata import route_frames
-from analytics.visual.drive import route_cells
+from analytics.visual.drive import drive_route
 
 if TYPE_CHECKING:
     from analytics.store import Store
@@ -383,15 +382,12 @@ ROUTE_POINTS = 400
 
 
 def _drive(store: Store, sel: Selection, cameras: pd.DataFrame, indicator: str) -> pd.DataFrame:
-    """The area's mobile-camera route with ``indicator`` along it (lon, lat, value; :func:`route_cells`),
+    """The area's mobile-camera route with ``indicator`` along it (lon, lat, value; :func:`~analytics.visual.drive.drive_route`),
     at most :data:`ROUTE_POINTS` points; plain positions (lon, lat) when the indicator has no frame formula."""
     mobile = cameras.loc[cameras["kind"] == "mobile", "camera_id"].astype(str).tolist() if not cameras.empty else []
     if not mobile or indicator not in INDICATORS:
         return reporting.mobile_track(store, sel, ROUTE_POINTS)
-    cells = route_cells(route_frames(store, sel.with_(cameras=tuple(mobile)), indicator), indicator)
-    if len(cells) > ROUTE_POINTS:
-        cells = cells.iloc[np.linspace(0, len(cells) - 1, ROUTE_POINTS).round().astype(int)]
-    return cells[["lon", "lat", "value"]].reset_index(drop=True)
+    return drive_route(store, sel.with_(cameras=tuple(mobile)), indicator, ROUTE_POINTS)[["lon", "lat", "value"]]
 
 
 def build_report(

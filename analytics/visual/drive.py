@@ -23,6 +23,9 @@ from analytics.errors import InputError
 from analytics.formatting import display_scale, format_count
 from analytics.geo import polygon_rings
 from analytics.indicators import INDICATORS
+from analytics.selection import Selection
+from analytics.store import Store
+from analytics.store.geodata import route_frames
 from analytics.visual.charts import FONT, plot_text
 from analytics.visual.layers import area_layer, extent_of, indicator_scale, label_layer, north_arrow, scale_bar
 from analytics.visual.maps import (
@@ -36,7 +39,7 @@ from analytics.visual.maps import (
     set_tiles,
 )
 
-__all__ = ["ROUTE_DECIMALS", "drive_figure", "route_cells"]
+__all__ = ["ROUTE_DECIMALS", "drive_figure", "drive_route", "route_cells"]
 
 ROUTE_DECIMALS = 4
 """Decimals of lon/lat a route dot pools its frames over (1e-4° is about 11 m north–south)."""
@@ -60,6 +63,15 @@ def route_cells(points: pd.DataFrame, indicator: str) -> pd.DataFrame:
     g = f.groupby(keys, sort=True).agg(lon=("lon", "mean"), lat=("lat", "mean"), y=(num, "sum"), x=(den, "sum"), n_frames=("lon", "size"))
     return pd.DataFrame({"lon": g["lon"].to_numpy(), "lat": g["lat"].to_numpy(), "value": (g["y"] / g["x"]).to_numpy(),
                          "n_frames": g["n_frames"].to_numpy()})
+
+
+def drive_route(source: Store, selection: Selection, indicator: str, most: int | None = None) -> pd.DataFrame:
+    """The selected frames' route with ``indicator`` along it (:func:`route_cells` of
+    :func:`~analytics.store.geodata.route_frames`); with ``most``, at most that many points, evenly thinned."""
+    cells = route_cells(route_frames(source, selection, indicator), indicator)
+    if most is not None and len(cells) > most:
+        cells = cells.iloc[np.linspace(0, len(cells) - 1, most).round().astype(int)].reset_index(drop=True)
+    return cells
 
 
 def drive_figure(

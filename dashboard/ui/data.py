@@ -33,7 +33,7 @@ from analytics.settings import Settings, load_settings
 from analytics.store import Store, catalog
 from analytics.store import counts as count_queries
 from analytics.store.database import data_version as data_version_of
-from analytics.visual import charts
+from analytics.visual import charts, drive
 
 __all__ = [
     "MAX_ENTRIES",
@@ -224,6 +224,12 @@ def camera_track(s: Store, camera_id: str, start: date | None, end: date | None)
     """:func:`analytics.store.catalog.camera_track`."""
     return catalog.camera_track(s, camera_id, start, end)
 
+
+
+@_versioned
+def drive_route(s: Store, selection: Selection, indicator: str) -> pd.DataFrame:
+    """:func:`analytics.visual.drive.drive_route`: a mobile camera's route with ``indicator`` along it."""
+    return drive.drive_route(s, selection, indicator)
 
 
 # -- counts (count lines, dwell zones) -------------------------------------------------------------

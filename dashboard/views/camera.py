@@ -10,9 +10,8 @@ from analytics.evaluation.adjust import accuracy_table, adjustment_summary
 from analytics.footage.countzones import merge_drawn, without_zone
 from analytics.formatting import as_percent, escape_markdown, format_count, format_period, format_value
 from analytics.indicators import INDICATORS
-from analytics.store.geodata import route_frames
 from analytics.visual import charts, linedraw, maps
-from analytics.visual.drive import drive_figure, route_cells
+from analytics.visual.drive import drive_figure
 from dashboard import ui
 
 __all__: list[str] = []  # a page: it lays out widgets and exports nothing
@@ -176,7 +175,7 @@ if cam.get("kind") == "mobile":
     st.markdown("##### Drive map")
     drive_ind = st.selectbox("Colour the route by", list(INDICATORS), index=list(INDICATORS).index("green_view"),
                              key="camera_drive_indicator", format_func=lambda n: INDICATORS[n].short_label)
-    route = route_cells(route_frames(ui.store(), here, drive_ind), drive_ind)
+    route = ui.drive_route(path, here, drive_ind)
     st.plotly_chart(drive_figure(route, ui.districts(path), drive_ind, settings.tile_url), key="camera_drive",
                     config={"displaylogo": False})
     st.caption(f"Each dot pools the frames within about 10 m ({format_count(int(route['n_frames'].sum()) if not route.empty else 0)} "
