@@ -153,6 +153,19 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "ALTER TABLE frames ADD COLUMN curb_length_px DOUBLE",
         ],
     ),
+    (
+        9,
+        "watched cameras: what each live-stream worker last reported (UTC instants), and its event log",
+        [
+            "CREATE TABLE watch_status (camera_id VARCHAR PRIMARY KEY, source VARCHAR NOT NULL, pid INTEGER, "
+            "started_at TIMESTAMP NOT NULL, heartbeat_at TIMESTAMP NOT NULL, last_frame_at TIMESTAMP, state VARCHAR NOT NULL, "
+            "reconnects BIGINT NOT NULL, chunks_stored BIGINT NOT NULL, frames_stored BIGINT NOT NULL, "
+            "frames_dropped BIGINT NOT NULL, last_error VARCHAR, last_error_at TIMESTAMP, width INTEGER, height INTEGER, "
+            "lag_s DOUBLE, alerted VARCHAR)",
+            "CREATE TABLE watch_events (camera_id VARCHAR NOT NULL, event_at TIMESTAMP NOT NULL, kind VARCHAR NOT NULL, "
+            "detail VARCHAR NOT NULL)",
+        ],
+    ),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
