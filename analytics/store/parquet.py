@@ -352,6 +352,7 @@ def clip_table(m: ClipMeasurements, camera: Mapping[str, Any]) -> pa.Table:
     cols["class_pixels"] = pa.ListArray.from_arrays(np.arange(0, n + 1) * m.class_pixels.shape[1], m.class_pixels.ravel())
     cols["objects"] = _per_frame(m.objects, n, [f.name for f in _OBJECT])
     cols["zone_pixels"] = _per_frame(m.zone_pixels, n, [f.name for f in _ZONE])
+    cols["heading"] = m.heading if m.heading is not None else np.full(n, np.nan)
     for name in ("lon", "lat", "heading"):  # no position (NaN): null, as in the database
         v = np.asarray(cols[name], np.float64)
         cols[name] = pa.array(v, pa.float64(), mask=np.isnan(v))
