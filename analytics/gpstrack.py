@@ -116,7 +116,7 @@ class Placement:
         >>> Placement(10, 2, 1).note()
         '10 frames placed by the track; 2 outside its span, 1 in a gap over 30 s: stored without a position (counted for the camera, not for a district)'
         """
-        text = f"{self.placed} frames placed by the track"
+        text = f"{self.placed} frame{'' if self.placed == 1 else 's'} placed by the track"
         if self.outside or self.in_gap:
             text += (f"; {self.outside} outside its span, {self.in_gap} in a gap over {MAX_GAP_S:g} s: stored without a position "
                      "(counted for the camera, not for a district)")

@@ -302,8 +302,8 @@ def _ingest_on_ray(
 
     require_ray()  # missing Ray: one line saying how to install it, before any work
     if track is not None and (manifest is not None or len(clips) != 1):
-        given = "a --manifest" if manifest is not None else f"{len(clips)} clips"
-        raise InputError(f"--track places one clip; {given} was given (ingest each clip with its own --track)")
+        given = "a --manifest was" if manifest is not None else f"{len(clips)} clips were"
+        raise InputError(f"--track places one clip; {given} given (ingest each clip with its own --track)")
     tasks = ray_tasks(clips, camera, manifest, start)
     _refuse_missing_db(settings.db_path, camera)
     options = options.replace(timezone=settings.timezone)
