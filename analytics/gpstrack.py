@@ -228,7 +228,8 @@ def read_track(source: str | Path | bytes, fmt: str | None = None) -> Track:
         raise InputError(f"track file {quote_value(str(path))} does not exist")
     size = path.stat().st_size
     if size > MAX_TRACK_BYTES:
-        raise InputError(f"track file {path.name!r} has {size:,} bytes, over the limit of {MAX_TRACK_BYTES:,} bytes; split it by day")
+        raise InputError(f"track file {path.name!r} has {size:,} bytes ({size / 2**20:,.0f} MiB), over the limit of "
+                         f"{MAX_TRACK_BYTES / 2**20:.0f} MiB; split it by day")
     with path.open("rb") as f:
         return _read(f, fmt, f"track file {path.name!r}")
 
@@ -312,7 +313,7 @@ def _gpx_points(f: IO[bytes], what: str) -> Iterator[tuple[float, float, float]]
     except (ET.ParseError, LookupError, UnicodeError, ValueError) as exc:  # LookupError: an unknown declared encoding
         if isinstance(exc, DataFormatError):
             raise
-        raise DataFormatError(f"{what}: malformed XML ({quote_value(str(exc), 120)})") from None
+        raise DataFormatError(f"{what}: malformed XML ({quote_value(str(exc), 120)}); expected a GPX 1.0 or 1.1 file") from None
 
 
 _NMEA = re.compile(r"^\$([A-Z]{2})(RMC|GGA),([^*]*)\*([0-9A-Fa-f]{2})\s*$")
@@ -378,7 +379,8 @@ def _nmea_points(f: IO[bytes], what: str) -> tuple[list[tuple[float, float, floa
         if row is not None:
             rows.setdefault(row[0], row)
     if total and bad == total:
-        raise DataFormatError(f"{what}: all {total:,} NMEA sentences have a bad checksum or cannot be read")
+        raise DataFormatError(f"{what}: all {total:,} NMEA sentences have a bad checksum or cannot be read; expected RMC or GGA "
+                              "sentences ending in *hh, the XOR of the characters between $ and *")
     if not rows and total:
         raise DataFormatError(f"{what}: no dated RMC/GGA fix among {total:,} NMEA sentences (GGA needs an RMC before it for the date)")
     return sorted(rows.values()), bad
@@ -435,7 +437,8 @@ def check_track(track: Track, now: datetime | None = None, *, what: str = "track
     keep = np.r_[True, np.diff(t) > 0]
     track = replace(track, t=t[keep], lon=lon[keep], lat=lat[keep])
     if track.n < 2:
-        raise DataFormatError(f"{what}: {track.n} point(s) with distinct times; a track needs at least two")
+        raise DataFormatError(f"{what}: only {track.n} point{'' if track.n == 1 else 's'}; a track needs at least two points "
+                              "at different times to place frames")
     if now is not None:
         late = track.t > now.replace(tzinfo=UTC).timestamp() + _FUTURE_SLACK_S
         if late.any():

@@ -203,7 +203,7 @@ def _track_for(console: Console, path: Path | None, camera: str, clips: list[Pat
     if path is None:
         if cam.get("kind") == "mobile":
             console.print(f"camera {camera} is mobile and no --track was given: its frames sit at the camera's point "
-                          f"({cam['lat']:.6f}, {cam['lon']:.6f})", markup=False, highlight=False)
+                          f"({cam['lat']:.6f}, {cam['lon']:.6f})", markup=False, highlight=False, soft_wrap=True)
         return None
     if len(clips) != 1:
         raise InputError(f"--track places one clip; {len(clips)} clips were given (ingest each clip with its own --track)")
@@ -211,7 +211,7 @@ def _track_for(console: Console, path: Path | None, camera: str, clips: list[Pat
     tr = check_track(read_track(path), now=datetime.now(UTC).replace(tzinfo=None), what=f"track file {path.name!r}")
     start = utc_to_local(tr.span[0], tz)
     console.print(f"track {path.name}: {tr.n} points, {tr.span[0]:%Y-%m-%d %H:%M:%S}–{tr.span[1]:%H:%M:%S} UTC"
-                  + (f", {tr.n_bad} unreadable sentence(s) skipped" if tr.n_bad else ""), markup=False, highlight=False)
+                  + (f", {tr.n_bad} unreadable sentence(s) skipped" if tr.n_bad else ""), markup=False, highlight=False, soft_wrap=True)
     return _Placed(camera, tr, tz, start)
 
 
