@@ -5,7 +5,8 @@ A dashcam or bike camera records a clip; a GPS logger (or the camera itself) rec
 ``start_utc + t_s`` and gets the position linearly interpolated in lon/lat between the two track
 points around it, and the heading of that segment (:func:`bearing_deg`). A frame before the
 track's first point, after its last one, or between two points more than :data:`MAX_GAP_S`
-seconds apart gets no position (NaN) and is counted (:class:`Placement`).
+seconds apart gets no position (NaN; stored NULL, so it counts for its camera but for no district or
+H3 cell) and is counted (:class:`Placement`).
 
 Readers (:func:`read_track`, format from the content):
 
@@ -58,6 +59,7 @@ __all__ = [
     "check_track",
     "clip_span_problem",
     "haversine_m",
+    "local_times",
     "local_to_utc",
     "place_measurements",
     "positions_at",
@@ -112,11 +114,12 @@ class Placement:
         """One line for the ingest output.
 
         >>> Placement(10, 2, 1).note()
-        '10 frames placed by the track; 2 outside its span, 1 in a gap over 30 s (no position of their own)'
+        '10 frames placed by the track; 2 outside its span, 1 in a gap over 30 s: stored without a position (counted for the camera, not for a district)'
         """
-        text = f"{self.placed} frames placed by the track"
+        text = f"{self.placed} frame{'' if self.placed == 1 else 's'} placed by the track"
         if self.outside or self.in_gap:
-            text += f"; {self.outside} outside its span, {self.in_gap} in a gap over {MAX_GAP_S:g} s (no position of their own)"
+            text += (f"; {self.outside} outside its span, {self.in_gap} in a gap over {MAX_GAP_S:g} s: stored without a position "
+                     "(counted for the camera, not for a district)")
         return text
 
 
@@ -162,6 +165,27 @@ def utc_to_local(utc: datetime, tz: str) -> datetime:
     return aware.astimezone(zone(tz)).replace(tzinfo=None)
 
 
+def local_times(start: datetime, t_s: np.ndarray, tz: str | None) -> np.ndarray:
+    """Local wall-clock time (``datetime64[us]``) of each instant ``t_s`` seconds after a clip's start:
+    ``ts_i = local(utc(start) + t_i)`` in zone ``tz`` (:func:`local_to_utc`, then back), so the frames of a clip that
+    runs through a daylight-saving change follow the clocks. ``tz`` None or ``UTC``: ``start + t_i``.
+
+    A start inside the hour the clocks go back (autumn) is ambiguous and read as its first occurrence (summer time);
+    frames after the change then repeat that hour of wall-clock time, as the clocks did.
+
+    >>> [str(t) for t in local_times(datetime(2026, 3, 29, 1, 59, 30), np.array([0.0, 60.0]), "Europe/Zurich")]
+    ['2026-03-29T01:59:30.000000', '2026-03-29T03:00:30.000000']
+    >>> [str(t) for t in local_times(datetime(2026, 10, 25, 2, 59, 30), np.array([0.0, 60.0]), "Europe/Zurich")]
+    ['2026-10-25T02:59:30.000000', '2026-10-25T02:00:30.000000']
+    """
+    offsets = np.round(np.asarray(t_s, dtype=np.float64) * 1e6).astype("timedelta64[us]")
+    if tz is None or tz == "UTC":
+        return np.asarray(pd.Timestamp(start).as_unit("us").to_datetime64() + offsets)
+    utc0 = pd.Timestamp(local_to_utc(start, tz)).as_unit("us").to_datetime64()
+    instants = pd.DatetimeIndex(utc0 + offsets).tz_localize("UTC")
+    return np.asarray(instants.tz_convert(zone(tz)).tz_localize(None).as_unit("us").to_numpy())
+
+
 def haversine_m(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray) -> np.ndarray:
     """Great-circle distance in metres: ``2 R asin(sqrt(sin²(Δφ/2) + cos φ1 cos φ2 sin²(Δλ/2)))``, R = 6371 km.
 
@@ -204,7 +228,8 @@ def read_track(source: str | Path | bytes, fmt: str | None = None) -> Track:
         raise InputError(f"track file {quote_value(str(path))} does not exist")
     size = path.stat().st_size
     if size > MAX_TRACK_BYTES:
-        raise InputError(f"track file {path.name!r} has {size:,} bytes, over the limit of {MAX_TRACK_BYTES:,} bytes; split it by day")
+        raise InputError(f"track file {path.name!r} has {size:,} bytes ({size / 2**20:,.0f} MiB), over the limit of "
+                         f"{MAX_TRACK_BYTES / 2**20:.0f} MiB; split it by day")
     with path.open("rb") as f:
         return _read(f, fmt, f"track file {path.name!r}")
 
@@ -288,7 +313,7 @@ def _gpx_points(f: IO[bytes], what: str) -> Iterator[tuple[float, float, float]]
     except (ET.ParseError, LookupError, UnicodeError, ValueError) as exc:  # LookupError: an unknown declared encoding
         if isinstance(exc, DataFormatError):
             raise
-        raise DataFormatError(f"{what}: malformed XML ({quote_value(str(exc), 120)})") from None
+        raise DataFormatError(f"{what}: malformed XML ({quote_value(str(exc), 120)}); expected a GPX 1.0 or 1.1 file") from None
 
 
 _NMEA = re.compile(r"^\$([A-Z]{2})(RMC|GGA),([^*]*)\*([0-9A-Fa-f]{2})\s*$")
@@ -354,7 +379,8 @@ def _nmea_points(f: IO[bytes], what: str) -> tuple[list[tuple[float, float, floa
         if row is not None:
             rows.setdefault(row[0], row)
     if total and bad == total:
-        raise DataFormatError(f"{what}: all {total:,} NMEA sentences have a bad checksum or cannot be read")
+        raise DataFormatError(f"{what}: all {total:,} NMEA sentences have a bad checksum or cannot be read; expected RMC or GGA "
+                              "sentences ending in *hh, the XOR of the characters between $ and *")
     if not rows and total:
         raise DataFormatError(f"{what}: no dated RMC/GGA fix among {total:,} NMEA sentences (GGA needs an RMC before it for the date)")
     return sorted(rows.values()), bad
@@ -411,7 +437,8 @@ def check_track(track: Track, now: datetime | None = None, *, what: str = "track
     keep = np.r_[True, np.diff(t) > 0]
     track = replace(track, t=t[keep], lon=lon[keep], lat=lat[keep])
     if track.n < 2:
-        raise DataFormatError(f"{what}: {track.n} point(s) with distinct times; a track needs at least two")
+        raise DataFormatError(f"{what}: only {track.n} point{'' if track.n == 1 else 's'}; a track needs at least two points "
+                              "at different times to place frames")
     if now is not None:
         late = track.t > now.replace(tzinfo=UTC).timestamp() + _FUTURE_SLACK_S
         if late.any():

@@ -279,6 +279,10 @@ TRUSTED_FRAMES = "f.low_trust IS NOT TRUE"
 """The condition on ``frames f`` that leaves out the frames of low-trust clips (:mod:`analytics.trust`);
 a clip stored before verdicts existed (NULL, "not checked") counts."""
 
+PLACED_FRAMES = "f.lon IS NOT NULL AND f.lat IS NOT NULL"
+"""The condition on ``frames f`` of frames with a position: a moving camera's frame outside its GPS track (or in a gap)
+has none (NULL) and counts for its camera, hour and day but for no district or H3 cell."""
+
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 __all__ = [
@@ -308,6 +312,7 @@ __all__ = [
     "period_filter",
     "selection_filter",
     "to_wide",
+    "PLACED_FRAMES",
 ]
 
 
@@ -362,15 +367,20 @@ def period_filter(start: date | None, end: date | None, column: str = "f.ts") ->
     return where, params
 
 
-def h3_cells(lon: np.ndarray, lat: np.ndarray, resolution: int) -> list[str]:
-    """H3 cell (hex string) of each point at ``resolution`` (0–15), the key of the ``h3`` grouping.
+def h3_cells(lon: np.ndarray, lat: np.ndarray, resolution: int) -> list[str | None]:
+    """H3 cell (hex string) of each point at ``resolution`` (0–15), the key of the ``h3`` grouping; None for a point
+    without a position (NaN or None: a frame outside its GPS track).
 
-    >>> h3_cells(np.array([4.9]), np.array([52.37]), 5)
-    ['85196953fffffff']
+    >>> h3_cells(np.array([4.9, np.nan]), np.array([52.37, np.nan]), 5)
+    ['85196953fffffff', None]
     """
     if not isinstance(resolution, int) or not 0 <= resolution <= 15:
         raise InputError(f"H3 resolution {resolution!r} must be a whole number from 0 to 15")
-    return [h3.latlng_to_cell(float(la), float(lo), resolution) for lo, la in zip(lon, lat)]
+    return [h3.latlng_to_cell(float(la), float(lo), resolution) if _finite(lo) and _finite(la) else None for lo, la in zip(lon, lat)]
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float | np.number) and math.isfinite(float(value))
 
 
 def _check_args(by: Sequence[str], names: Sequence[str]) -> None:
@@ -407,6 +417,8 @@ def compute(
     names = list(indicators) if indicators else list(INDICATORS)
     _check_args(keys, names)
     where, params = selection_filter(selection)
+    if {"district", "h3"} & set(keys):  # a frame without a position counts for its camera, not for a place
+        where.append(PLACED_FRAMES)
     join = ""
     cur = source.cursor()
     try:

@@ -63,6 +63,9 @@ class ClipInfo:
     source_path: str | None = None
     """Absolute path of the clip's file when it was ingested (so its frames can be read again,
     e.g. by ``annotate select --camera``); None when not recorded (an upload's temporary copy)."""
+    timezone: str | None = None
+    """IANA zone ``start_time`` is wall-clock time in (the camera's, else the city's): frames' local times then follow
+    a daylight-saving change inside the clip; None: ``start_time`` plus each frame's offset (a zone without changes)."""
 
     def __post_init__(self) -> None:
         if len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):

@@ -33,7 +33,8 @@ EAST = [[4.90, 52.36], [4.91, 52.36], [4.91, 52.38], [4.90, 52.38], [4.90, 52.36
 
 @pytest.fixture(scope="module")
 def _template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two districts; a fixed camera in the west with two clips; a bike whose clip runs from west to east (positions of its own)."""
+    """Two districts; a fixed camera in the west with two clips; a bike whose clip runs from west to east (positions of its own),
+    and a later bike clip whose first two frames lie outside its GPS track (no position: NaN, stored NULL)."""
     path = tmp_path_factory.mktemp("export") / "city.duckdb"
     feats = [{"type": "Feature", "properties": {"name": name, "id": did}, "geometry": {"type": "Polygon", "coordinates": [ring]}}
              for did, name, ring in (("west", "West", WEST), ("east", "=HYPERLINK(1)", EAST))]
@@ -45,6 +46,9 @@ def _template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         bike = clip_from_pixels("bike", datetime(2026, 7, 1, 11), [{ROAD: 50, BUILDING: 50}] * 3 + [{VEG: 100}] * 3, label="c")
         s.ingest(dataclasses.replace(bike, lon=np.array([4.898, 4.899, 4.8995, 4.901, 4.902, 4.903]), lat=np.full(6, 52.37),
                                      heading=np.full(6, 90.0)))
+        late = clip_from_pixels("bike", datetime(2026, 7, 1, 12), [{ROAD: 50, VEG: 50}] * 4, label="d")
+        s.ingest(dataclasses.replace(late, lon=np.array([np.nan, np.nan, 4.8965, 4.8975]), lat=np.array([np.nan, np.nan, 52.37, 52.37]),
+                                     heading=np.array([np.nan, np.nan, 90.0, 90.0])))
     return path
 
 
@@ -71,7 +75,7 @@ def test_district_layer_holds_the_indicator_table_and_splits_the_drive(city: Pat
 
 
 @pytest.mark.parametrize(("by", "fmt", "n", "kind"), [("h3", "geojson", None, "Polygon"), ("camera", "geoparquet", 2, "Point"),
-                                                      ("frame", "geoparquet", 14, "Point")])
+                                                      ("frame", "geoparquet", 16, "Point")])
 def test_cli_writes_layers_that_geopandas_reads_back(city: Path, tmp_path: Path, by: str, fmt: str, n: int | None, kind: str) -> None:
     out = tmp_path / f"layer.{fmt}"
     result = CliRunner().invoke(app, ["export", "--by", by, "-i", "green_view", "-i", "share_road", "--min-frames", "1",
@@ -81,12 +85,16 @@ def test_cli_writes_layers_that_geopandas_reads_back(city: Path, tmp_path: Path,
     assert back.crs.to_epsg() == 4326 and set(back.geometry.geom_type) == {kind}
     assert n is None or len(back) == n
     assert {"green_view", "share_road"} <= set(back.columns)
-    if by == "frame":
+    if by == "frame":  # the two frames without a position are skipped, and said to be
         bike = back[back["camera_id"] == "bike"].sort_values("ts")
-        assert bike.geometry.x.round(4).tolist() == [4.898, 4.899, 4.8995, 4.901, 4.902, 4.903]
-        assert bike["green_view"].tolist() == [0.0] * 3 + [1.0] * 3 and (bike["heading"] == 90.0).all()
-    if by == "h3":
-        assert back["n_frames"].sum() == 14 and back.geometry.is_valid.all()
+        assert bike.geometry.x.round(4).tolist() == [4.898, 4.899, 4.8995, 4.901, 4.902, 4.903, 4.8965, 4.8975]
+        assert bike["green_view"].tolist() == [0.0] * 3 + [1.0] * 3 + [0.5] * 2 and (bike["heading"] == 90.0).all()
+        assert "2 frames without a position (outside their GPS track or in a gap) skipped" in result.output
+    if by == "h3":  # ... and in no H3 cell
+        assert back["n_frames"].sum() == 16 and back.geometry.is_valid.all()
+        assert "2 frames without a position (outside their GPS track or in a gap) left out of every H3 cell" in result.output
+    if by == "camera":  # they count for their camera
+        assert back.set_index("camera")["n_frames"].to_dict() == {"cam-1": 8, "bike": 10}
 
 
 def test_csv_is_formula_safe_and_the_period_applies(city: Path, tmp_path: Path) -> None:
@@ -129,9 +137,10 @@ def test_drive_map_colours_the_route_by_the_indicator(city: Path) -> None:
     with Store(city) as s:
         route = route_cells(route_frames(s, Selection(cameras=["bike"]), "green_view"), "green_view")
         fig = drive_figure(route, s.districts(), "green_view")
-    assert route["lon"].round(4).tolist() == [4.898, 4.899, 4.8995, 4.901, 4.902, 4.903] and route["value"].tolist() == [0.0] * 3 + [1.0] * 3
+    assert route["lon"].round(4).tolist() == [4.8965, 4.8975, 4.898, 4.899, 4.8995, 4.901, 4.902, 4.903]  # no dot for no position
+    assert route["value"].tolist() == [0.5] * 2 + [0.0] * 3 + [1.0] * 3
     dots = next(t for t in fig.data if t.name == "route")
     scale = indicator_scale("green_view", route["value"])
-    assert list(dots.marker.color) == [scale.colour(0.0)] * 3 + [scale.colour(1.0)] * 3 and scale.name == "YlGn"
+    assert list(dots.marker.color) == [scale.colour(v) for v in [0.5] * 2 + [0.0] * 3 + [1.0] * 3] and scale.name == "YlGn"
     assert any(getattr(t.marker, "showscale", False) for t in fig.data)  # the colour bar
     assert any(a.text == "<b>N</b>" for a in fig.layout.annotations)  # the north arrow, as on every map

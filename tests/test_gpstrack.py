@@ -16,13 +16,15 @@ from analytics.gpstrack import (
     Track,
     check_track,
     haversine_m,
+    local_times,
     local_to_utc,
     place_measurements,
     positions_at,
     read_track,
     utc_to_local,
 )
-from tests.helpers import ROAD, VEG, clip_from_pixels
+from analytics.store.parquet import read_clip, write_clip
+from tests.helpers import ROAD, VEG, clip_from_pixels, store_with_cameras
 
 T0 = datetime(2026, 3, 29, 0, 59, 50, tzinfo=UTC)  # 10 s before summer time starts in Zurich (02:00 -> 03:00 local)
 POINTS = [(0, 8.5400, 47.3700), (10, 8.5410, 47.3700), (20, 8.5420, 47.3702), (30, 8.5430, 47.3704)]
@@ -112,7 +114,7 @@ def test_future_times_and_big_files_are_refused(tmp_path) -> None:
     big = tmp_path / "huge.gpx"
     with big.open("wb") as f:
         f.truncate(MAX_TRACK_BYTES + 1)  # sparse: nothing is written or read
-    with pytest.raises(InputError, match=f"has {MAX_TRACK_BYTES + 1:,} bytes, over the limit"):
+    with pytest.raises(InputError, match=rf"has {MAX_TRACK_BYTES + 1:,} bytes \(64 MiB\), over the limit of 64 MiB"):
         read_track(big)
 
 
@@ -127,7 +129,7 @@ def test_positions_interpolate_and_count_frames_outside_or_in_gaps() -> None:
     assert metres == pytest.approx(75.8, abs=0.2)  # 0.001° of longitude at 47° N
 
 
-def test_frames_are_placed_across_a_daylight_saving_change() -> None:
+def test_frames_are_placed_across_a_daylight_saving_change(tmp_path) -> None:
     """The clip starts 01:59:55 local (winter time, 00:59:55 UTC); 10 s later it is 03:00:05 local (summer time)."""
     start_local = utc_to_local(T0 + timedelta(seconds=5), "Europe/Zurich")
     assert start_local == datetime(2026, 3, 29, 1, 59, 55)
@@ -139,6 +141,29 @@ def test_frames_are_placed_across_a_daylight_saving_change() -> None:
     with pytest.raises(InputError, match="the track runs 2026-03-29 00:59:50–2026-03-29 01:00:20 UTC but the clip "
                        "2026-03-29 01:59:55–2026-03-29 02:00:15 UTC"):
         place_measurements(m, read_track(gpx()), "UTC")  # the same wall-clock time read as UTC is an hour late
+    # stored: each frame at its own local time, ts_i = local(utc(start) + t_i), in the database and in a Ray clip file
+    zurich = dataclasses.replace(placed, clip=dataclasses.replace(placed.clip, timezone="Europe/Zurich"))
+    after = [datetime(2026, 3, 29, 1, 59, 55), datetime(2026, 3, 29, 3, 0, 5), datetime(2026, 3, 29, 3, 0, 15)]
+    with store_with_cameras(":memory:", [("bike", 8.54, 47.37)]) as s:
+        s.ingest(zurich)
+        assert s.query_df("SELECT ts FROM frames ORDER BY t_s")["ts"].tolist() == after
+    back = read_clip(write_clip(tmp_path, zurich, {"lon": 8.54, "lat": 47.37, "district_id": None, "kind": "mobile"}))
+    assert back.clip.timezone == "Europe/Zurich" and np.allclose(back.heading, placed.heading)
+
+
+@pytest.mark.parametrize(
+    ("start", "tz", "expected"),
+    [
+        (datetime(2026, 3, 29, 1, 59, 0), "Europe/Zurich", ["01:59:00", "01:59:59", "03:00:00"]),  # spring: 02:xx never happens
+        (datetime(2026, 10, 25, 2, 59, 0), "Europe/Zurich", ["02:59:00", "02:59:59", "02:00:00"]),  # autumn: the first 02:59 (summer
+        # time, the ambiguous hour read as its first occurrence), then the clocks go back and 02:xx comes again
+        (datetime(2026, 3, 29, 1, 59, 0), "UTC", ["01:59:00", "01:59:59", "02:00:00"]),  # no change: start + offset
+        (datetime(2026, 3, 29, 1, 59, 0), None, ["01:59:00", "01:59:59", "02:00:00"]),  # no zone recorded: start + offset
+    ],
+)
+def test_frames_local_times_follow_the_clocks(start: datetime, tz: str | None, expected: list[str]) -> None:
+    times = local_times(start, np.array([0.0, 59.0, 60.0]), tz)
+    assert [str(t)[11:19] for t in times] == expected
 
 
 def test_a_clips_creation_tag_is_converted_to_the_cameras_local_time(tmp_path) -> None:

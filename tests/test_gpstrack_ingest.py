@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from clips import H, W, street, write_cv2
@@ -14,8 +16,11 @@ from typer.testing import CliRunner
 from analytics.cli import app
 from analytics.errors import DataFormatError, InputError
 from analytics.geo import read_districts_geojson
+from analytics.indicators import compute
+from analytics.selection import Selection
 from analytics.settings import load_settings
 from analytics.store import Store
+from analytics.visual.drive import drive_figure, drive_route
 from tests.hostile.support import colour_model_home
 
 __all__ = ["colour_model_home"]  # the session fixture, shared with the hostile-input suite
@@ -96,3 +101,59 @@ def test_a_track_in_the_future_is_refused(drive: Path) -> None:
     args = ["ingest", str(drive / "drive.avi"), "--camera", "bike", "--model", "colours", "--road-model", "none", "--track", str(drive / "later.csv")]
     result = CliRunner().invoke(app, args)
     assert isinstance(result.exception, DataFormatError) and "point 1 at 2099-01-01 00:00:00 UTC is in the future" in str(result.exception)
+
+
+def test_frames_outside_the_track_are_stored_without_a_position_and_count_for_the_camera_only(drive: Path, tmp_path: Path) -> None:
+    """The track covers the clip's first second: its other 9 frames have no position, so no district, H3 cell or map dot."""
+    rows = [f"2026-07-01T14:00:0{s}Z,52.37,{BORDER - 0.000285 + 0.0003 * s:.6f}" for s in range(2)]
+    (tmp_path / "short.csv").write_text("time,lat,lon\n" + "\n".join(rows) + "\n")
+    args = ["ingest", str(drive / "drive.avi"), "--camera", "bike", "--model", "colours", "--road-model", "none", "--fps", "all",
+            "--track", str(tmp_path / "short.csv")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "11 frames placed by the track; 9 outside its span, 0 in a gap over 30 s: stored without a position" in result.output
+    with Store(load_settings().db_path) as s:
+        frames = s.query_df("SELECT t_s, lon, lat, heading, district_id FROM frames ORDER BY t_s")
+        by = {k: compute(s, Selection(min_frames=1), by=k, indicators=["green_view"]) for k in ("camera", "district", "h3", "hour")}
+        s.upsert_districts(s.districts()[["district_id", "name", "geometry_geojson"]])  # placing the places again
+        again = s.query_df("SELECT district_id FROM frames ORDER BY t_s")["district_id"]
+        route = drive_route(s, Selection(cameras=["bike"]), "green_view")
+        fig = drive_figure(route, s.districts(), "green_view")
+    late = frames["t_s"] > 1.0
+    assert late.sum() == 9 and frames.loc[late, ["lon", "lat", "heading", "district_id"]].isna().all().all()
+    assert frames.loc[~late, "lon"].notna().all() and set(frames.loc[~late, "district_id"]) == {"west", "east"}
+    assert again.isna().tolist() == late.tolist()
+    assert by["camera"]["n_frames"].tolist() == [20] and by["hour"]["n_frames"].tolist() == [20]  # they count for the camera
+    assert set(by["district"]["district"]) == {"west", "east"} and by["district"]["n_frames"].sum() == 11  # not for a district
+    assert by["h3"]["n_frames"].sum() == 11
+    assert route["n_frames"].sum() == 11 and np.isfinite(route[["lon", "lat"]].to_numpy()).all()
+    assert sum(len(t.x) for t in fig.data if t.name == "route") == len(route)
+    out = tmp_path / "frames.geojson"
+    exported = CliRunner().invoke(app, ["export", "--by", "frame", "-i", "green_view", "--format", "geojson", "--out", str(out)])
+    assert exported.exit_code == 0, exported.output
+    assert "11 feature(s) by frame" in exported.output and "9 frames without a position (outside their GPS track or in a gap) skipped" in exported.output
+
+
+def test_a_clip_through_the_spring_clock_change_stores_each_frame_at_its_local_time(drive: Path, tmp_path: Path) -> None:
+    """Creation tag 00:59:58 UTC on 29 March 2026 = 01:59:58 in Zurich; 2 s later the clocks read 03:00:00, not 02:00:00."""
+    import av
+
+    path = tmp_path / "night.mp4"
+    with av.open(str(path), "w", format="mp4") as out:
+        out.metadata["creation_time"] = "2026-03-29T00:59:58.000000Z"
+        stream = out.add_stream("mpeg4", rate=Fraction(2))
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        for i in range(8):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(street(i), format="bgr24")))
+        out.mux(stream.encode())
+    args = ["ingest", str(path), "--camera", "cam-1", "--model", "colours", "--road-model", "none", "--fps", "all"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    with Store(load_settings().db_path) as s:
+        start = s.scalar("SELECT start_time FROM clips")
+        frames = s.query_df("SELECT t_s, ts FROM frames ORDER BY t_s")
+        hours = compute(s, Selection(min_frames=1), by="hour", indicators=["green_view"])
+    assert start == datetime(2026, 3, 29, 1, 59, 58)
+    expected = [datetime(2026, 3, 29, 1, 59, 58) + pd.Timedelta(seconds=t) + pd.Timedelta(hours=1 if t >= 2 else 0) for t in frames["t_s"]]
+    assert frames["ts"].tolist() == expected and len(expected) == 8
+    assert dict(zip(hours["hour"], hours["n_frames"])) == {1: 4, 3: 4}  # no frame at 02:xx, an hour that did not happen

@@ -220,3 +220,38 @@ def test_a_folder_is_expanded_to_its_clips_for_the_ray_engine(job: Any, tmp_path
     res = CliRunner().invoke(app, ["ingest", str(folder), "--camera", "c1", "--engine", "ray", "--db", str(_db(tmp_path / "d.duckdb"))])
     assert res.exit_code == 1 and "2 failed" in res.output, res.output
     assert [(t.path, t.camera_id) for t in seen] == [(str(folder.resolve() / "a.mp4"), "c1"), (str(folder.resolve() / "day2/b.MOV"), "c1")]
+
+
+def test_a_track_places_one_clip_on_ray_and_workers_read_tags_in_the_cameras_zone(job: Any, tmp_path: Path, shared_dir: Path) -> None:
+    """On the module's cluster, one job: bikes.mp4 with a track of its first second starts at the track in the city's zone
+    (Zurich) and its frame at 2 s is written and loaded without a position; several clips with one track are refused before
+    any work. A creation tag (car-detection.mp4: 22:46 UTC) is read in the camera's own zone (London, 23:46), the zone a
+    worker takes (:func:`clip_zone`), rather than UTC or the city's (Zurich, 00:46)."""
+    from analytics.footage.cluster import clip_zone
+    from analytics.footage.pipeline import AnalysisOptions, clip_start_time
+
+    db = tmp_path / "drive.duckdb"
+    with Store(db) as s:
+        s.upsert_cameras(pd.DataFrame({"camera_id": ["bike"], "name": ["Bike"], "lon": [4.9], "lat": [52.37], "kind": ["mobile"]}))
+    (tmp_path / "t.csv").write_text("time,lat,lon\n2026-07-01T14:00:00Z,52.37,4.9\n2026-07-01T14:00:01Z,52.37,4.9001\n")
+    bikes, car = shared_dir / "samples" / "bikes.mp4", shared_dir / "samples" / "car-detection.mp4"
+    env = {"URBANLENS_HOME": str(job["root"] / "home"), "URBANLENS_MODEL_MIRROR": str(shared_dir / "models"), "URBANLENS_DB": "",
+           "URBANLENS_TIMEZONE": "Europe/Zurich", "COLUMNS": "400"}
+    ray = ["--engine", "ray", "--workers", "1", *SAMPLING, "--road-model", "none", "--db", str(db), "--track", str(tmp_path / "t.csv")]
+    both = CliRunner().invoke(app, ["ingest", str(bikes), str(car), "--camera", "bike", *ray], env=env)
+    assert isinstance(both.exception, InputError) and "--track places one clip; 2 clips were given" in str(both.exception)
+    res = CliRunner().invoke(app, ["ingest", str(bikes), "--camera", "bike", *ray, "--out-parquet", str(tmp_path / "pq")], env=env)
+    assert res.exit_code == 0, res.output
+    assert "start time 2026-07-01 16:00:00 (Europe/Zurich) taken from the track's first point" in res.output
+    assert "1 frame placed by the track; 1 outside its span, 0 in a gap over 30 s: stored without a position" in res.output
+    loaded = CliRunner().invoke(app, ["import-parquet", str(tmp_path / "pq"), "--db", str(db)])
+    assert loaded.exit_code == 0, loaded.output
+    with Store(db) as s:
+        frames = s.query_df("SELECT ts, lon, heading, district_id FROM frames ORDER BY t_s")
+    assert frames["ts"].tolist() == [pd.Timestamp("2026-07-01 16:00:00"), pd.Timestamp("2026-07-01 16:00:02")]
+    assert frames["lon"].iloc[0] == pytest.approx(4.9) and frames["heading"].iloc[0] == pytest.approx(90.0, abs=0.1)
+    assert frames.iloc[1][["lon", "heading", "district_id"]].isna().all()
+    settings = dataclasses.replace(load_settings(), timezone="Europe/Zurich")
+    zones = [clip_zone({"timezone": tz}, AnalysisOptions(), settings) for tz in ("Europe/London", None)]
+    assert zones == ["Europe/London", "Europe/Zurich"]
+    assert [clip_start_time(car, tz=z) for z in ("UTC", *zones)] == [pd.Timestamp(f"2018-04-{t}:46:00") for t in ("19 22", "19 23", "20 00")]

@@ -18,11 +18,12 @@ import typer
 
 from analytics.cli._common import DbOption, console, db_path, open_db
 from analytics.errors import InputError
+from analytics.formatting import format_counted
 from analytics.gis import EXPORT_BY, EXPORT_FORMATS, write_layer
 from analytics.periods import parse_date
 from analytics.selection import Selection
 from analytics.settings import load_settings
-from analytics.store.geodata import export_layer
+from analytics.store.geodata import export_layer, unplaced_frames
 
 __all__ = ["register"]
 
@@ -51,8 +52,13 @@ def export(
                           min_frames=load_settings().min_frames if min_frames is None else min_frames)
     with open_db(path, read_only=True) as store:
         layer = export_layer(store, selection, by, indicator or None, h3_resolution)
+        unplaced = unplaced_frames(store, selection) if by in ("frame", "district", "h3") else 0
     written = write_layer(layer, fmt, out)
     console.print(f"{len(layer)} feature(s) by {by} written to {written} ({fmt}, EPSG:4326)", markup=False, highlight=False)
+    if unplaced:
+        where = "skipped" if by == "frame" else f"left out of every {'district' if by == 'district' else 'H3 cell'}"
+        console.print(f"{format_counted(unplaced, 'frame')} without a position (outside their GPS track or in a gap) {where}",
+                      markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

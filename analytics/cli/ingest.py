@@ -148,7 +148,7 @@ def ingest(
     )
     if engine == "ray":
         return _finish(console, _ingest_on_ray(console, clips, camera, manifest, start_dt, options, settings, out_parquet=out_parquet,
-                                               address=ray_address, workers=workers))
+                                               address=ray_address, workers=workers, track=track))
     if manifest is not None or out_parquet is not None or ray_address is not None or workers is not None:
         raise InputError("--manifest, --out-parquet, --ray-address and --workers go with --engine ray")
     if not camera or not paths:
@@ -156,13 +156,20 @@ def ingest(
     _refuse_missing_db(settings.db_path, camera)
     options = options.replace(zones=zones, start_time=start_dt, keep_previews=keep_previews)
     placed = _track_for(console, track, camera, clips, settings)  # GPS track: positions by time; its start if none given
-    if placed is not None and start_dt is None:
-        options = options.replace(start_time=placed.start)
-    elif placed is not None and start_dt is not None:  # a track of another time: refused before the analysis
-        problem = clip_span_problem(placed.track, local_to_utc(start_dt, placed.tz), probe(clips[0]).duration_s)
-        if problem:
-            raise InputError(f"clip {clips[0].name}: {problem}")
+    options = options.replace(start_time=_placed_start(placed, start_dt, clips[0]) if placed is not None else start_dt,
+                              timezone=placed.tz if placed is not None else _camera_tz(camera, settings))
     _finish(console, _ingest_here(console, [BatchClip(c, camera) for c in clips], options, settings, placed))
+
+
+def _placed_start(placed: _Placed, start: datetime | None, clip: Path) -> datetime:
+    """The clip's start: ``start`` when given (a track of another time refused, both spans named, before the analysis),
+    else the track's first point in the camera's zone."""
+    if start is None:
+        return placed.start
+    problem = clip_span_problem(placed.track, local_to_utc(start, placed.tz), probe(clip).duration_s)
+    if problem:
+        raise InputError(f"clip {clip.name}: {problem}")
+    return start
 
 
 def _refuse_missing_db(path: Path, camera: str | None) -> None:
@@ -196,15 +203,15 @@ def _track_for(console: Console, path: Path | None, camera: str, clips: list[Pat
     if path is None:
         if cam.get("kind") == "mobile":
             console.print(f"camera {camera} is mobile and no --track was given: its frames sit at the camera's point "
-                          f"({cam['lat']:.6f}, {cam['lon']:.6f})", markup=False, highlight=False)
+                          f"({cam['lat']:.6f}, {cam['lon']:.6f})", markup=False, highlight=False, soft_wrap=True)
         return None
     if len(clips) != 1:
-        raise InputError(f"--track places one clip; {len(clips)} clips were given (ingest each clip with its own track)")
+        raise InputError(f"--track places one clip; {len(clips)} clips were given (ingest each clip with its own --track)")
     tz = camera_zone(cam, settings.timezone)
     tr = check_track(read_track(path), now=datetime.now(UTC).replace(tzinfo=None), what=f"track file {path.name!r}")
     start = utc_to_local(tr.span[0], tz)
     console.print(f"track {path.name}: {tr.n} points, {tr.span[0]:%Y-%m-%d %H:%M:%S}–{tr.span[1]:%H:%M:%S} UTC"
-                  + (f", {tr.n_bad} unreadable sentence(s) skipped" if tr.n_bad else ""), markup=False, highlight=False)
+                  + (f", {tr.n_bad} unreadable sentence(s) skipped" if tr.n_bad else ""), markup=False, highlight=False, soft_wrap=True)
     return _Placed(camera, tr, tz, start)
 
 
@@ -285,16 +292,32 @@ def ray_tasks(clips: list[Path], camera: str | None, manifest: Path | None, star
 
 def _ingest_on_ray(
     out: Console, clips: list[Path], camera: str | None, manifest: Path | None, start: datetime | None, options: AnalysisOptions,
-    settings: Settings, *, out_parquet: Path | None, address: str | None, workers: int | None,
+    settings: Settings, *, out_parquet: Path | None, address: str | None, workers: int | None, track: Path | None = None,
 ) -> BatchResult:
-    """``ingest --engine ray``: the plan and each clip as it finishes, printed."""
+    """``ingest --engine ray``: the plan and each clip as it finishes, printed. The workers read creation tags in each
+    camera's zone (the city's, ``URBANLENS_TIMEZONE``, travels in the options); ``track`` places one clip's frames."""
     # deferred: Ray, ONNX Runtime, PyAV and OpenCV load only when a cluster job runs
     from analytics.footage.batch import run_ray
     from analytics.footage.cluster import require_ray
 
     require_ray()  # missing Ray: one line saying how to install it, before any work
+    if track is not None and (manifest is not None or len(clips) != 1):
+        given = "a --manifest was" if manifest is not None else f"{len(clips)} clips were"
+        raise InputError(f"--track places one clip; {given} given (ingest each clip with its own --track)")
     tasks = ray_tasks(clips, camera, manifest, start)
     _refuse_missing_db(settings.db_path, camera)
+    options = options.replace(timezone=settings.timezone)
+    if track is not None:
+        placed = _track_for(out, track, tasks[0].camera_id, clips, settings)
+        if placed is not None:
+            when = _placed_start(placed, start, clips[0])
+            if start is None:
+                out.print(f"{clips[0].name}: start time {when:%Y-%m-%d %H:%M:%S} ({placed.tz}) taken from the track's first point; "
+                          "pass --start to set it", markup=False, highlight=False, soft_wrap=True)
+            tasks = [dataclasses.replace(tasks[0], start=when, track=placed.track)]
+    else:
+        for cam in sorted({t.camera_id for t in tasks}):
+            _track_for(out, None, cam, clips, settings)  # a mobile camera without a track: said to stay at its point
 
     def plan(p: RayPlan) -> None:
         out.print(f"Ray: {p.clips} clip(s) on {p.workers} worker(s) x {p.threads} thread(s) ({p.cpus} CPUs); Parquet in {p.folder}",

@@ -226,7 +226,8 @@ def stored_before(
                 where = store.stored_clip(sha)
             if where is None:
                 continue
-            moved = stored_elsewhere(name, where, (t.camera_id, clip_start_time(t.path, t.start)))
+            tz = cluster.clip_zone(cameras[t.camera_id], options, settings)  # as its worker reads the clip's creation tag
+            moved = stored_elsewhere(name, where, (t.camera_id, clip_start_time(t.path, t.start, tz)))
             if moved is not None:
                 if not options.replace_stored:
                     out[t.path] = BatchOutcome(name, "failed", None, str(moved), refused=True)
@@ -254,7 +255,8 @@ def _ray_outcome(o: ClipOutcome, loaded: IngestResult | None) -> BatchOutcome:
     if o.status == "failed":
         return BatchOutcome(name, "failed", None, o.message)
     if loaded is not None:
-        return BatchOutcome(name, "stored" if loaded.status == "stored" else "skipped", loaded.n_frames or None, loaded.message)
+        message = f"{loaded.message}; {o.placement}" if o.placement and loaded.status == "stored" else loaded.message
+        return BatchOutcome(name, "stored" if loaded.status == "stored" else "skipped", loaded.n_frames or None, message)
     if o.status == "stored":
         return BatchOutcome(name, "stored", o.n_frames, o.message, o.n_frames / max(o.seconds, 1e-9), on_worker=True)
     return BatchOutcome(name, o.status, None, o.message)

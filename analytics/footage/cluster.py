@@ -14,6 +14,12 @@ cluster layout (``day=``/``camera_id=``)::
     outcomes = run_clips(tasks, "/data/pq", settings, options, cameras={"cam-12": row}, workers=2)
     outcomes[0].status                                # "stored", "skipped" or "failed" (with the reason)
 
+Each clip's start time is local time in its camera's zone (the camera's own ``timezone``, else
+``options.timezone``, else the settings' city zone, :func:`clip_zone`): a clip without a start reads
+its creation tag (UTC) in that zone on the worker. A task with a GPS track (``ClipTask.track``) is
+placed by it on the worker (:class:`~analytics.footage.placing.PlacedSink` around the Parquet sink),
+so its file holds each frame's position and heading (none outside the track).
+
 A clip that fails (an unreadable file, an exception) is reported with its reason and the others
 go on. A worker process that dies mid-clip (killed, out of memory, a native crash) is restarted and
 its clip handed to it again, ``retries`` times; then that clip is reported as failed and the others
@@ -41,13 +47,15 @@ import pandas as pd
 
 from analytics.errors import InputError, quote_value
 from analytics.footage.pipeline import AnalysisOptions, analyse_clip, describe_error
+from analytics.footage.placing import PlacedSink
+from analytics.gpstrack import Track, camera_zone
 from analytics.periods import parse_timestamp
 from analytics.settings import Settings
 from analytics.store.parquet import ParquetSink
 
 __all__ = [
     "CALIBRATION_KEY", "RAY_HINT", "ClipOutcome", "ClipTask", "MANIFEST_LIMITS", "plan_workers", "read_manifest", "resolve_clip_path",
-    "require_ray", "run_clips", "start_ray",
+    "require_ray", "run_clips", "start_ray", "clip_zone",
 ]
 
 RAY_HINT = "the Ray engine needs Ray: pip install 'urbanlens[cluster]'"
@@ -60,6 +68,8 @@ class ClipTask:
     path: str
     camera_id: str
     start: datetime | None = None
+    track: Track | None = None
+    """The GPS track that places the clip's frames (a moving camera), shipped to the workers with the job."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,8 @@ class ClipOutcome:
     seconds: float
     clip_sha256: str = ""
     settings_key: str = ""
+    placement: str = ""
+    """How many frames the clip's GPS track placed (:meth:`~analytics.gpstrack.Placement.note`); empty without a track."""
 
 
 MANIFEST_LIMITS = {"bytes": 64 * 1024 * 1024, "value_chars": 4096}
@@ -207,6 +219,12 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> int:
     return int(ray.cluster_resources().get("CPU", 1))
 
 
+def clip_zone(camera: Mapping[str, Any], options: AnalysisOptions, settings: Settings) -> str:
+    """The zone a camera's clip start times are local time in: the camera's own ``timezone``, else ``options.timezone``,
+    else the settings' city zone (``URBANLENS_TIMEZONE``)."""
+    return camera_zone(dict(camera), options.timezone or settings.timezone)
+
+
 class _ClipWorker:
     """One Ray actor: a Parquet sink and the pipeline; called with a batch of clips, returns their outcomes.
 
@@ -216,13 +234,13 @@ class _ClipWorker:
 
     def __init__(
         self, out_dir: str, settings: Settings, cameras: Mapping[str, Mapping[str, Any]], zones: Mapping[str, pd.DataFrame],
-        options: AnalysisOptions, fault: Callable[[Path], None] | None = None,
+        options: AnalysisOptions, fault: Callable[[Path], None] | None = None, tracks: Mapping[str, Track] | None = None,
     ) -> None:
         calibrated = {c: row[CALIBRATION_KEY] for c, row in cameras.items() if row.get(CALIBRATION_KEY) is not None}
         self.sink = ParquetSink(out_dir, cameras, zones, before_rename=fault,
                                 calibrations={c: np.asarray(v["homography"], np.float64) for c, v in calibrated.items()},
                                 calibration_frames={c: tuple(v["frame"]) for c, v in calibrated.items()})
-        self.settings = settings
+        self.settings, self.cameras, self.tracks = settings, cameras, dict(tracks or {})
         self.options = dataclasses.replace(options, keep_previews=0)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -232,12 +250,16 @@ class _ClipWorker:
     def _one(self, path: str, camera_id: str, start: str) -> ClipOutcome:
         t0 = time.perf_counter()
         try:
-            options = dataclasses.replace(self.options, start_time=start or None)
-            r = analyse_clip(path, camera_id, self.sink, options, self.settings)
+            tz = clip_zone(self.cameras[camera_id], self.options, self.settings)
+            options = dataclasses.replace(self.options, start_time=start or None, timezone=tz)
+            track = self.tracks.get(path)
+            sink = PlacedSink(self.sink, camera_id, track, tz) if track is not None else None
+            r = analyse_clip(path, camera_id, sink or self.sink, options, self.settings)
         except Exception as exc:  # any failure of one clip is its outcome; the others go on
             return ClipOutcome(path, camera_id, "failed", 0, describe_error(exc), time.perf_counter() - t0)
         n = r.measurements.n if r.measurements is not None else 0
-        return ClipOutcome(path, camera_id, r.status, n, r.message, time.perf_counter() - t0, r.clip_sha256, r.settings_key)
+        note = sink.placements[-1].note() if sink is not None and sink.placements else ""
+        return ClipOutcome(path, camera_id, r.status, n, r.message, time.perf_counter() - t0, r.clip_sha256, r.settings_key, note)
 
 
 CALIBRATION_KEY = "ground_calibration"
@@ -253,7 +275,7 @@ def run_clips(
     """Analyse ``tasks`` on the started Ray cluster (:func:`start_ray`) into ``out_dir``; one outcome per task.
 
     ``options``: how each clip is analysed (:class:`~analytics.footage.pipeline.AnalysisOptions`,
-    shipped to the workers as it is; each clip's start time is the task's, no previews are kept);
+    shipped to the workers as it is; start times and tracks are the tasks', see above; no previews are kept);
     ``options.threads`` (default 1) ONNX Runtime threads per worker, ``workers`` workers.
     ``cameras``/``zones``: the rows and zones of every camera of the tasks (from the database); a row may
     carry its ground calibration under :data:`CALIBRATION_KEY` (``homography``, ``frame``) for speeds, as locally.
@@ -283,7 +305,7 @@ def run_clips(
             max_restarts=-1, max_task_retries=retries,  # Ray's default retries a clip forever: one that always kills would hang
             fn_constructor_kwargs={
                 "out_dir": str(out_dir), "settings": settings, "cameras": dict(cameras), "zones": dict(zones or {}),
-                "options": dataclasses.replace(options, threads=threads), "fault": fault,
+                "options": dataclasses.replace(options, threads=threads), "fault": fault, "tracks": {t.path: t.track for t in tasks if t.track is not None},
             },
         )
     ds.context.max_errored_blocks = -1  # a clip whose worker died `retries` + 1 times is dropped here, reported below

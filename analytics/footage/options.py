@@ -28,6 +28,7 @@ from analytics.footage.privacy import PREVIEW_WIDTH
 from analytics.footage.refine import check_refine, check_tta
 from analytics.footage.temporal import DEFAULT_ALPHA, FLOW_ALPHA, SMOOTHING_METHODS, smoothing_label
 from analytics.footage.video import Sampling
+from analytics.gpstrack import zone
 from analytics.models.zoo import ModelSpec, ResolvedModel
 from analytics.periods import parse_timestamp
 
@@ -155,6 +156,9 @@ class AnalysisOptions:
     replace_stored: bool = False
     """A clip stored already under another camera or start time is moved to this camera and start (its old rows
     replaced in the same transaction); False: it is refused before analysis, saying where it is (``--replace``)."""
+    timezone: str | None = None
+    """IANA zone of the clip's start time (the camera's own, else the city's): a creation tag (UTC) is read in it and
+    frames' local times follow a daylight-saving change inside the clip (docs/time.md); None: the settings' zone."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.sampling, Sampling):
@@ -174,6 +178,8 @@ class AnalysisOptions:
             raise InputError(f"review_width={self.review_width!r}; expected 0 (none) or a width from {PREVIEW_WIDTH} to "
                              f"{MAX_REVIEW_WIDTH} pixels")
         self._check_counting()
+        if self.timezone is not None:
+            zone(self.timezone)  # an unknown name: one line naming it
         if not isinstance(self.replace_stored, bool):
             raise InputError(f"replace_stored={self.replace_stored!r:.40}; expected True or False")
         for name in ("threads", "max_frames"):

@@ -70,6 +70,7 @@ from analytics.footage.scheduling import Scheduling, clip_scheduling
 from analytics.footage.stages import CONFIDENCE_STRIDE, StageContext, preview_positions
 from analytics.footage.video import Sampling, VideoInfo, VideoReader, open_video, probe, select_frames
 from analytics.geo import CAMERA_COLUMNS, parse_zones
+from analytics.gpstrack import utc_to_local, zone
 from analytics.models import zoo
 from analytics.models.zoo import ResolvedModel
 from analytics.records import ClipInfo, ClipMeasurements, Preview, RunInfo
@@ -237,11 +238,11 @@ def run_settings_key(
     return _run_info(m, options, settings, zones_df, plan).settings_key
 
 
-def clip_start_time(path: str | Path, start: datetime | None = None) -> datetime:
+def clip_start_time(path: str | Path, start: datetime | None = None, tz: str = "UTC") -> datetime:
     """The start time :func:`analyse_clip` gives the clip at ``path``: ``start`` when given, else the clip's
-    creation_time tag, else the file's modification time."""
+    creation_time tag, else the file's modification time (both as local time in zone ``tz``)."""
     with open_video(Path(path).expanduser(), "all") as reader:
-        return _start_time(start, Path(path).expanduser(), reader, [])
+        return _start_time(start, Path(path).expanduser(), reader, [], tz)
 
 
 def _cancel_check(cancel: threading.Event | Callable[[], bool] | None) -> Callable[[], bool]:
@@ -254,15 +255,17 @@ def _cancel_check(cancel: threading.Event | Callable[[], bool] | None) -> Callab
     raise InputError(f"cancel must be a threading.Event or a callable returning True to stop, got {type(cancel).__name__}")
 
 
-def _start_time(start: datetime | None, path: Path, reader: VideoReader, warnings: list[str]) -> datetime:
-    """The given start time, else the clip's creation_time tag, else the file's modification time (said in warnings)."""
+def _start_time(start: datetime | None, path: Path, reader: VideoReader, warnings: list[str], tz: str = "UTC") -> datetime:
+    """The given start time, else the clip's creation_time tag (UTC) as local time in zone ``tz``, else the file's
+    modification time there (said in warnings)."""
     if start is not None:
         return start
     tag = reader.creation_time
     if tag is not None:
-        warnings.append(f"start time taken from the clip's creation_time tag ({tag.isoformat(sep=' ')})")
-        return tag
-    mtime = datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
+        local = utc_to_local(tag, tz)
+        warnings.append(f"start time taken from the clip's creation_time tag ({local.isoformat(sep=' ')}, {tz})")
+        return local
+    mtime = datetime.fromtimestamp(path.stat().st_mtime, zone(tz)).replace(tzinfo=None, microsecond=0)
     warnings.append(f"start time not given: took the file's modification time {mtime.isoformat(sep=' ')}")
     return mtime
 
@@ -431,6 +434,8 @@ class _ClipRun:
         self.reading = contextlib.ExitStack()
         self.warnings: list[str] = []
         self.calibration: tuple[np.ndarray, tuple[int, int] | None] | None = None
+        self.tz = options.timezone or settings.timezone
+        """The zone of the clip's start time (the options', else the settings' city zone)."""
 
     def run(self) -> AnalysisResult:
         if self.sink is not None:
@@ -498,7 +503,7 @@ class _ClipRun:
             with clip_scheduling() as sched, Decoder(reader, m.card, sched, cadence) as decoder:  # decoding starts while the hash is checked
                 sha = hashing.result(hooks.cancelled)
                 run = _run_info(m, options, settings, zones_df, plan)
-                start = _start_time(options.start, self.path, reader, self.warnings)
+                start = _start_time(options.start, self.path, reader, self.warnings, self.tz)
                 if self._stored(sha, run.settings_key, start):
                     self.reading.close()
                     return AnalysisResult(
@@ -508,7 +513,7 @@ class _ClipRun:
                 frames = self._frames(m, (reader, n_segmented), decoder, sched, zones_df, plan)
             if reader.problem and reader.problem not in self.warnings:
                 self.warnings.append(reader.problem)
-        measurements = _measurements(frames, info, sha, self.camera_id, start, run, options.label or self.path.name)
+        measurements = _measurements(frames, info, sha, self.camera_id, start, run, options.label or self.path.name, self.tz)
         return AnalysisResult(
             self.path, "analysed", f"analysed {measurements.n} sampled frames", sha, run.settings_key, info, measurements, None,
             self.warnings, list(measurements.previews), list(frames.parts.get("review_previews", [])),
@@ -550,12 +555,13 @@ class _ClipRun:
 
 
 def _measurements(
-    frames: FrameRun, info: VideoInfo, sha: str, camera_id: str, start: datetime, run: RunInfo, label: str
+    frames: FrameRun, info: VideoInfo, sha: str, camera_id: str, start: datetime, run: RunInfo, label: str, tz: str | None = None,
 ) -> ClipMeasurements:
-    """The clip's measurements from the frames' rows and the stages' columns (other columns are left out)."""
+    """The clip's measurements from the frames' rows and the stages' columns (other columns are left out); ``tz``: the
+    zone ``start`` is local time in (frames' local times follow a clock change inside the clip)."""
     clip = ClipInfo(
         sha256=sha, camera_id=camera_id, start_time=start, duration_s=info.duration_s, fps=info.fps, width=info.width,
-        height=info.height, n_frames=info.n_frames, label=label, source_path=str(info.path.resolve()),
+        height=info.height, n_frames=info.n_frames, label=label, source_path=str(info.path.resolve()), timezone=tz,
     )
     parts = {k: v for k, v in frames.parts.items() if k in _MEASUREMENT_FIELDS}
     return ClipMeasurements(

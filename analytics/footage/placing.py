@@ -5,8 +5,9 @@ folder) and answers every call by passing it on, except :meth:`PlacedSink.ingest
 measurements of the track's camera get each frame's ``lon``, ``lat`` and ``heading`` from the track
 (:func:`analytics.gpstrack.place_measurements`) after the analysis and before the save, so the
 analysis loop is untouched. The store then assigns each placed frame to the district (and H3 cell)
-its own position lies in; frames without a position of their own (outside the track's span or
-in a gap) keep the camera's point there.
+its own position lies in; frames without a position (outside the track's span or in a gap) are stored
+with none (``lon``, ``lat``, ``heading`` and ``district_id`` NULL): they count for their camera, hour and
+day, not for any district or H3 cell, and a frame layer skips them.
 """
 
 from __future__ import annotations

@@ -82,11 +82,11 @@ def camera_previews(store: Store, camera_id: str, limit: int = 12) -> pd.DataFra
 
 
 def camera_track(store: Store, camera_id: str, start: date | None = None, end: date | None = None, limit: int = 5000) -> pd.DataFrame:
-    """Where a mobile camera's frames were taken in the period (positions rounded to about 10 m)."""
+    """Where a mobile camera's frames were taken in the period (positions rounded to about 10 m; frames without a position left out)."""
     window, params = period_filter(start, end, "ts")
     return store.query_df(
         "SELECT DISTINCT round(lon, 4) AS lon, round(lat, 4) AS lat FROM frames "
-        f"WHERE {_and('camera_id = $cam', 'active', *window)} LIMIT $lim",
+        f"WHERE {_and('camera_id = $cam', 'active', *window, 'lon IS NOT NULL', 'lat IS NOT NULL')} LIMIT $lim",
         {**params, "cam": camera_id, "lim": limit},
     )
 

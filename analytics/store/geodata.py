@@ -3,7 +3,8 @@
 :func:`export_layer` computes the indicators of a :class:`~analytics.selection.Selection` per
 district, H3 cell or camera (:func:`analytics.indicators.compute`) and joins the places' geometry;
 ``by="frame"`` reads each selected frame with its own position and the indicators of that frame
-(:func:`frame_points`).
+(:func:`frame_points`); frames without a position (a moving camera's frames outside its GPS track or in a
+gap) are left out of it and counted by :func:`unplaced_frames`.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import pandas as pd
 
 from analytics.errors import InputError, quote_value
 from analytics.gis import EXPORT_BY, cell_layer, frame_layer
-from analytics.indicators import INDICATORS, compute, selection_filter
+from analytics.indicators import INDICATORS, PLACED_FRAMES, compute, selection_filter
 from analytics.selection import Selection
 from analytics.store.database import Store
 
-__all__ = ["MAX_EXPORT_FRAMES", "export_layer", "frame_points", "route_frames"]
+__all__ = ["MAX_EXPORT_FRAMES", "export_layer", "frame_points", "route_frames", "unplaced_frames"]
 
 MAX_EXPORT_FRAMES = 2_000_000
 """Most frames a ``--by frame`` layer holds (a larger selection is refused: narrow the period or the cameras)."""
@@ -38,7 +39,7 @@ def frame_points(store: Store, selection: Selection, indicators: Sequence[str]) 
         for n in indicators
     )  # fixed formulas of the registry, names checked above
     sql = (f"SELECT f.frame_id, f.camera_id, f.district_id, f.clip_sha256, f.ts, f.lon, f.lat, f.heading{', ' + values if values else ''} "
-           f"FROM frames f WHERE {' AND '.join([*where, 'f.lon IS NOT NULL', 'f.lat IS NOT NULL'])} ORDER BY f.ts, f.frame_id LIMIT $lim")
+           f"FROM frames f WHERE {' AND '.join([*where, PLACED_FRAMES])} ORDER BY f.ts, f.frame_id LIMIT $lim")
     out = store.query_df(sql, {**params, "lim": MAX_EXPORT_FRAMES + 1})
     if len(out) > MAX_EXPORT_FRAMES:
         raise InputError(f"the selection holds over {MAX_EXPORT_FRAMES:,} frames; narrow the period (--from/--to) for a frame layer")
@@ -67,5 +68,12 @@ def route_frames(store: Store, selection: Selection, indicator: str) -> pd.DataF
     ind = INDICATORS[indicator]
     where, params = selection_filter(selection)
     sql = (f"SELECT f.lon, f.lat, CAST({ind.numerator} AS DOUBLE) AS {indicator}_num, CAST({ind.denominator} AS DOUBLE) AS "
-           f"{indicator}_den FROM frames f WHERE {' AND '.join([*where, 'f.lon IS NOT NULL'])} ORDER BY f.ts LIMIT $lim")
+           f"{indicator}_den FROM frames f WHERE {' AND '.join([*where, PLACED_FRAMES])} ORDER BY f.ts LIMIT $lim")
     return store.query_df(sql, {**params, "lim": MAX_EXPORT_FRAMES})
+
+
+def unplaced_frames(store: Store, selection: Selection) -> int:
+    """How many selected frames have no position (left out of a frame layer and of every district and H3 cell)."""
+    where, params = selection_filter(selection)
+    sql = f"SELECT count(*) AS n FROM frames f WHERE {' AND '.join(where)} AND NOT ({PLACED_FRAMES})"
+    return int(store.query_df(sql, params)["n"].iloc[0])

@@ -43,6 +43,7 @@ from analytics import __version__
 from analytics.errors import InputError
 from analytics.formatting import format_counted
 from analytics.geo import DistrictIndex
+from analytics.gpstrack import local_times
 from analytics.records import COUNT_COLUMNS, OBJECT_GROUPS, ClipMeasurements, CountTables
 from analytics.store.places import stored_district_index
 from analytics.store.schema import GROUP_COLUMNS
@@ -339,9 +340,9 @@ def _frame_columns(m: ClipMeasurements, camera: dict[str, Any], run_id: int, fir
     """Columns of the ``frames`` rows of one clip as numpy arrays (concatenated per batch)."""
     n = m.n
     groups = m.class_pixels @ _group_matrix(m)
-    lon = np.full(n, float(camera["lon"])) if m.lon is None else np.where(np.isnan(m.lon), float(camera["lon"]), m.lon)
-    lat = np.full(n, float(camera["lat"])) if m.lat is None else np.where(np.isnan(m.lat), float(camera["lat"]), m.lat)
-    start = pd.Timestamp(m.clip.start_time).as_unit("us").to_datetime64()
+    # a frame with positions of its own but NaN there (outside its GPS track or in a gap) has no position: stored NULL
+    lon = np.full(n, float(camera["lon"])) if m.lon is None else np.asarray(m.lon, np.float64)
+    lat = np.full(n, float(camera["lat"])) if m.lat is None else np.asarray(m.lat, np.float64)
     nan = np.full(n, np.nan)
     data: dict[str, Any] = {
         "frame_id": np.arange(first_id, first_id + n, dtype=np.int64),
@@ -351,7 +352,7 @@ def _frame_columns(m: ClipMeasurements, camera: dict[str, Any], run_id: int, fir
         "district_id": np.full(n, camera.get("district_id"), dtype=object),
         "frame_index": m.frame_index.astype(np.int32),
         "t_s": m.t_s,
-        "ts": start + np.round(m.t_s * 1e6).astype("timedelta64[us]"),
+        "ts": local_times(m.clip.start_time, m.t_s, m.clip.timezone),
         "lon": lon,
         "lat": lat,
         "active": np.ones(n, dtype=bool),
@@ -423,12 +424,11 @@ def _preview_rows(m: ClipMeasurements, run_id: int, ids: np.ndarray) -> list[dic
 def _count_rows(m: ClipMeasurements, c: CountTables, run_id: int) -> dict[str, pd.DataFrame]:
     """The clip's ``count_runs`` row and its ``tracks``, ``crossings`` and ``zone_visits`` rows.
 
-    Times: ``ts = clip start + t_s`` (the store's time rule for frames).
+    Times: local wall-clock time ``t_s`` after the clip's start (:func:`~analytics.gpstrack.local_times`, the store's time rule for frames).
     """
-    start = pd.Timestamp(m.clip.start_time)
 
     def at(seconds: pd.Series) -> np.ndarray:
-        return (start + pd.to_timedelta(seconds.to_numpy(dtype=np.float64), unit="s")).to_numpy()
+        return local_times(m.clip.start_time, seconds.to_numpy(dtype=np.float64), m.clip.timezone)
 
     key: dict[str, Any] = {"run_id": run_id, "clip_sha256": m.clip.sha256, "camera_id": m.clip.camera_id}
     run = pd.DataFrame([{

@@ -28,6 +28,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from analytics.errors import InputError, quote_value
+from analytics.gpstrack import zone
 from analytics.records import COUNT_COLUMNS, OBJECT_GROUPS, ClipInfo, ClipMeasurements, CountTables, RunInfo
 from analytics.store import Store
 from analytics.store.database import CursorQueries
@@ -229,13 +230,16 @@ CLIP_SCHEMA = pa.schema(
         ("distress_crack_px", pa.float64()), ("distress_pothole_px", pa.float64()), ("person_sidewalk_px", pa.int64()),
         ("low_trust", pa.bool_()), ("frame_pos", pa.int32()), ("class_pixels", pa.list_(pa.int64())),
         ("objects", pa.list_(_OBJECT)), ("zone_pixels", pa.list_(_ZONE)),
-        ("lane_mark_share", pa.float64()), ("curb_length_px", pa.float64()),
+        ("lane_mark_share", pa.float64()), ("curb_length_px", pa.float64()), ("heading", pa.float64()),
     ]
 )
 """Columns of a clip file: the ``frames`` columns the indicators read (``camera_id`` and ``day`` come
 from the folder names; ``run_id`` is a 63-bit hash of clip and settings, as no cluster-wide counter
 exists), then what rebuilds the clip's measurements for the database: the frame's position, its
-pixels per class, its object boxes and its zone pixels."""
+pixels per class, its object boxes and its zone pixels. A frame without a position (outside its GPS track) has
+``lon``, ``lat`` and ``heading`` null."""
+_LATER_COLUMNS = ("heading",)
+"""Columns of :data:`CLIP_SCHEMA` that a clip file of an earlier release lacks (read as missing values)."""
 
 
 COUNTS = "_counts"
@@ -348,8 +352,13 @@ def clip_table(m: ClipMeasurements, camera: Mapping[str, Any]) -> pa.Table:
     cols["class_pixels"] = pa.ListArray.from_arrays(np.arange(0, n + 1) * m.class_pixels.shape[1], m.class_pixels.ravel())
     cols["objects"] = _per_frame(m.objects, n, [f.name for f in _OBJECT])
     cols["zone_pixels"] = _per_frame(m.zone_pixels, n, [f.name for f in _ZONE])
+    cols["heading"] = m.heading if m.heading is not None else np.full(n, np.nan)
+    for name in ("lon", "lat", "heading"):  # no position (NaN): null, as in the database
+        v = np.asarray(cols[name], np.float64)
+        cols[name] = pa.array(v, pa.float64(), mask=np.isnan(v))
     arrays = [_arrow(cols[f.name], f.type) for f in CLIP_SCHEMA]
-    meta = {"format": CLIP_FORMAT, "settings_key": m.run.settings_key, "clip": _clip_meta(m), "run": _run_meta(m)}
+    meta = {"format": CLIP_FORMAT, "settings_key": m.run.settings_key, "clip": _clip_meta(m), "run": _run_meta(m),
+            "timezone": m.clip.timezone}
     return pa.Table.from_arrays(arrays, schema=CLIP_SCHEMA.with_metadata({_META_KEY: json.dumps(meta, default=str)}))
 
 
@@ -459,6 +468,7 @@ def read_clip(path: str | Path) -> ClipMeasurements:
     )
     if run.settings_key != meta["settings_key"]:
         raise InputError(f"{quote_value(path.name)}: its run settings do not give the settings key it records; the file was changed")
+    tz = _clip_zone(path, meta.get("timezone"))
     try:
         t = pf.read()
     except READ_ERRORS as exc:
@@ -472,7 +482,7 @@ def read_clip(path: str | Path) -> ClipMeasurements:
     zones = [{"frame_pos": i, **z} for i, row in enumerate(t.column("zone_pixels").to_pylist()) for z in row]
     n_classes = run.class_set.num_classes
     return ClipMeasurements(
-        clip=ClipInfo(**{**c, "start_time": datetime.fromisoformat(c["start_time"])}), run=run,
+        clip=ClipInfo(**{**c, "start_time": datetime.fromisoformat(c["start_time"]), "timezone": tz}), run=run,
         frame_index=col["frame_index"], t_s=col["t_s"],
         class_pixels=t.column("class_pixels").combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(-1, n_classes),
         mean_confidence=col["mean_confidence"], low_conf_share=col["low_conf_share"], flicker=col["flicker"],
@@ -482,8 +492,20 @@ def read_clip(path: str | Path) -> ClipMeasurements:
         objects=pd.DataFrame(objects, columns=["frame_pos", *[f.name for f in _OBJECT]]),
         zone_pixels=pd.DataFrame(zones, columns=["frame_pos", *[f.name for f in _ZONE]]) if zones else None,
         counts=_clip_counts(path, c["sha256"], meta["settings_key"], "counting" in r["params"]),
-        lane_mark_share=col.get("lane_mark_share"), curb_length_px=col.get("curb_length_px"),
+        lane_mark_share=col.get("lane_mark_share"), curb_length_px=col.get("curb_length_px"), heading=col.get("heading"),
     )
+
+
+def _clip_zone(path: Path, value: object) -> str | None:
+    """The time zone a clip file records for its start time (None: a file without one, read as before)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 64:
+        raise InputError(f"{quote_value(path.name)}: metadata timezone is {quote_value(value)}; expected an IANA name such as Europe/Zurich")
+    try:
+        return zone(value).key
+    except InputError as exc:
+        raise InputError(f"{quote_value(path.name)}: metadata {exc}") from None
 
 
 def _clip_counts(path: Path, clip_sha256: str, settings_key: str, counted: bool) -> CountTables | None:
@@ -522,7 +544,7 @@ def _open_clip(path: Path) -> tuple[pq.ParquetFile, dict[str, Any]]:
         schema = pf.schema_arrow
     except READ_ERRORS as exc:
         raise InputError(f"{quote_value(path.name)}: its Arrow schema cannot be read: {quote_value(exc, 120)}") from None
-    missing = [n for n in CLIP_SCHEMA.names if n not in schema.names]
+    missing = [n for n in CLIP_SCHEMA.names if n not in schema.names and n not in _LATER_COLUMNS]
     foreign = [n for n in schema.names if n not in CLIP_SCHEMA.names]
     if missing or foreign or len(set(schema.names)) != len(schema.names):
         what = "; ".join(

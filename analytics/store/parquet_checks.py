@@ -182,6 +182,7 @@ FRAME_RULES: dict[str, Rule] = {
     "curb_length_px": Rule("float", nulls=True, nan=True, lo=0, what="a length in pixels"),
     "low_trust": Rule("bool", nulls=True),
     "frame_pos": Rule("int", lo=0, hi="rows", what="a position in the clip"),
+    "heading": Rule("float", nulls=True, lo=0, hi=360, what="a heading in degrees"),
 }
 """Rules of the frame columns: those of the ``frames`` table, as :func:`export_frames` and clip files write them."""
 

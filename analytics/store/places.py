@@ -122,10 +122,11 @@ def assign_districts(cur: duckdb.DuckDBPyConnection) -> None:
         cur.unregister("_cam_d")
     cur.execute(  # frames placed by a GPS track (they have a heading) keep their own positions
         "UPDATE frames SET district_id = c.district_id FROM cameras c "
-        "WHERE frames.camera_id = c.camera_id AND c.kind = 'fixed' AND frames.heading IS NULL"
-    )
+        "WHERE frames.camera_id = c.camera_id AND c.kind = 'fixed' AND frames.heading IS NULL AND frames.lon IS NOT NULL"
+    )  # a frame without a position (outside its GPS track) stays in no district
     pts = cur.execute(
-        "SELECT DISTINCT f.lon, f.lat FROM frames f JOIN cameras c USING (camera_id) WHERE c.kind = 'mobile' OR f.heading IS NOT NULL"
+        "SELECT DISTINCT f.lon, f.lat FROM frames f JOIN cameras c USING (camera_id) "
+        "WHERE (c.kind = 'mobile' OR f.heading IS NOT NULL) AND f.lon IS NOT NULL AND f.lat IS NOT NULL"
     ).df()
     if pts.empty:
         return

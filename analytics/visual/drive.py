@@ -5,7 +5,7 @@ pieces, :mod:`analytics.visual.maps` for drawing them): grey district outlines w
 the route, a colour bar on the indicator's scale (:func:`~analytics.visual.layers.indicator_scale`,
 the same colours as the choropleths), a scale bar and a north arrow, offline unless a tile URL is
 set. The route is the camera's frames with a position (placed by a GPS track or at the camera's
-point), pooled per :data:`ROUTE_DECIMALS`-decimal lon/lat square (about 10 m) so a long drive
+point; frames outside their track have none and are not drawn), pooled per :data:`ROUTE_DECIMALS`-decimal lon/lat square (about 10 m) so a long drive
 stays a few thousand dots: each dot's value is ``Σ numerator / Σ denominator`` of its frames,
 the same ratio of sums as every indicator.
 """
