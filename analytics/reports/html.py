@@ -398,6 +398,7 @@ def _methods(c: ReportContent) -> str:
         "<h3>How the intervals are computed</h3>", f"<p>{_e(m.intervals)}</p>",
         "<h3>Thresholds and heuristics</h3>", _ul(m.thresholds),
         "<h3>Known weaknesses of the model</h3>", _ul(m.weaknesses),
+        *(["<h3>Glossary</h3>", _ul(m.glossary)] if m.glossary else []),
     ])
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from analytics.errors import UrbanLensError
-from analytics.formatting import format_percent
+from analytics.formatting import format_percent, glossary_lines, levels_note
 from analytics.indicators import CONGESTION_LEVELS, INDICATORS, OCCUPANCY_THRESHOLDS, STATIONARY_JAM
 from analytics.models.zoo import builtin_cards
 from analytics.reports.parts import Methods, ModelUsed
@@ -23,7 +23,7 @@ INTERVALS_TEXT = (
     "valid pixels. Frames from the same clip show the same street seconds apart, so they are not independent "
     "observations: the clip, not the frame, is treated as the unit of sampling. The 95% interval comes from how much "
     "the clips disagree with one another (a ratio estimator with clips as clusters, Cochran 1977, Sampling Techniques, "
-    "§6.3–6.4), widened with Student's t for the number of clips. Few clips, or clips that disagree, give a wide "
+    "§6.3–6.4; see the glossary), widened with Student's t for the number of clips. Few clips, or clips that disagree, give a wide "
     "interval; with a single clip no interval can be given. A value based on fewer than {min_frames} frames is "
     "reported as 'not enough data' instead of a number. Comparisons with the city average and the previous period "
     "are called 'in line' when the other value lies inside this value's interval. The interval covers sampling "
@@ -106,4 +106,5 @@ def methods_appendix(models: Sequence[ModelUsed], class_sets: dict[str, str], mi
         intervals=INTERVALS_TEXT.format(min_frames=min_frames),
         thresholds=thresholds,
         weaknesses=_weaknesses(models),
+        glossary=(*glossary_lines(), levels_note("congestion")),
     )

@@ -350,6 +350,8 @@ def _methods(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
         _p("Known weaknesses of the model", st["h3"]),
         _bullets(m.weaknesses, st["body"]),
     ]
+    if m.glossary:
+        out += [_p("Glossary", st["h3"]), _bullets(m.glossary, st["body"])]
     return out
 
 

@@ -13,6 +13,7 @@ from analytics.indicators import INDICATORS
 from analytics.visual import charts, linedraw, maps
 from analytics.visual.drive import drive_figure
 from dashboard import ui
+from dashboard.ui.data import show_glossary, table_columns
 
 __all__: list[str] = []  # a page: it lays out widgets and exports nothing
 
@@ -202,7 +203,7 @@ if not ts.empty:
                f"Mean of daily values: {format_value(name, float(now['value'].mean()) if len(now) else float('nan'))}.")
 with st.expander("Table behind this chart"):
     table = charts.readable_table(ts, ["camera", "day"], labels)
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(table, hide_index=True, width="stretch", column_config=table_columns(table, name))
     ui.downloads(table, f"urbanlens_{camera_id}_{name}", key="camera_dl")
 
 shares = ui.class_shares(path, here)
@@ -238,3 +239,6 @@ else:
     for i, p in enumerate(previews.head(6).itertuples(index=False)):
         cols[i % 3].image(bytes(p.image), caption=f"{escape_markdown(p.label)} · {'overlay' if p.kind == 'overlay' else 'frame'} (people blurred)",
                           width="stretch")
+
+show_glossary(("flicker", "95% range (interval)", "valid pixels", "Olofsson et al. 2014", "low trust"),
+              levels=("congestion",) if name == "congestion" else ())
