@@ -544,7 +544,7 @@ def low_trust_note(low_clips: int, low_frames: int, included: bool) -> str:
     if included:
         return f"{what} {verb} included in these numbers (sidebar switch)."
     return (f"{what} {verb} left out of these numbers: the model may not read this footage well (a heuristic; reasons in "
-            f"`urbanlens clips`). Switch \"Include low-trust clips\" on in the sidebar to count {'it' if low_clips == 1 else 'them'}.")
+            f"each camera's clip list). Switch \"Include low-trust clips\" on in the sidebar to count {'it' if low_clips == 1 else 'them'}.")
 
 
 def format_count_value(name: str, value: float | None, low: float | None = None, high: float | None = None) -> str:

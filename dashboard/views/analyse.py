@@ -260,7 +260,7 @@ if state:
             message = flow.save_upload(ui.user_store(), review.result, review.camera, state["path"], start_time,
                                        track=track_bytes, tz=settings.timezone, replace=replace)
         except StoredElsewhere as exc:
-            st.session_state["analyse_elsewhere"] = str(exc)
+            st.session_state["analyse_elsewhere"] = flow.elsewhere_message(review.file, exc.camera_id, exc.start_time)
             st.rerun()  # shows the message and the "Replace it" choice
         except UrbanLensError as exc:
             ui.show_error(exc)

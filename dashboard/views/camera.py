@@ -120,7 +120,7 @@ with st.expander("Draw count lines and zones", icon=":material/draw:"):
         st.caption("Drawing is for cameras of your own database; the demo city's lines and zones come with it and stay as generated.")
     elif frame is None:
         st.caption("Lines and zones are drawn in the pixels of the camera's clips: analyse a clip of this camera first "
-                   "(or give them in a zones file, `urbanlens cameras zones`).")
+                   "on the Analyse footage page.")
     else:
         size, image, mime = frame
         fig_col, form_col = st.columns([3, 1], gap="medium")
@@ -180,7 +180,7 @@ if cam.get("kind") == "mobile":
     st.plotly_chart(drive_figure(route, ui.districts(path), drive_ind, settings.tile_url), key="camera_drive",
                     config={"displaylogo": False})
     st.caption(f"Each dot pools the frames within about 10 m ({format_count(int(route['n_frames'].sum()) if not route.empty else 0)} "
-               f"frames in {period}); frames of clips ingested with a GPS track (`ingest --track`) sit where they were taken, "
+               f"frames in {period}); frames of clips analysed with a GPS track beside them sit where they were taken, "
                "the others at the camera's registered point.")
 
 st.divider()

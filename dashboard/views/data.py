@@ -107,8 +107,8 @@ with tab_models:
             ),
             hide_index=True, width="stretch",
         )
-        st.caption(f"Installed models live in `{settings.model_dir}`. Install one on the Analyse footage page or with "
-                   "`urbanlens models install NAME`.")
+        st.caption(f"Installed models live in `{settings.model_dir}`. Install one on the Analyse footage page "
+                   "(its *Install* button).")
     runs = ui.model_run_summary(path)
     if not runs.empty:
         st.markdown("Models behind the stored measurements")
@@ -134,7 +134,7 @@ with tab_export:
     st.markdown("##### GIS layer")
     st.caption("One feature per district (polygon), H3 cell (hexagon), camera (point) or frame (its own point: moving cameras "
                "placed by a GPS track), with each indicator, its 95% range, frames and clips, in EPSG:4326 for QGIS, "
-               "ArcGIS or kepler.gl. Same as `urbanlens export`.")
+               "ArcGIS or kepler.gl.")
     g1, g2 = st.columns([1, 3])
     gis_by = g1.selectbox("Feature per", list(gis.EXPORT_BY), key="data_gis_by")
     gis_names = g2.multiselect("Indicators", list(INDICATORS), default=["green_view"], key="data_gis_names",
