@@ -656,31 +656,32 @@ _WHOLE = ("heading", "duration_s", "size")
 
 
 def column_format(column: str, kind: str, indicator: str | None = None, typical: float = math.nan) -> str:
-    """The number format (printf style, or ``localized`` for counts: thousands separated) of a table column of
+    """The number format (printf style; ``,`` separates thousands, as in :func:`format_count`) of a table column of
     dtype ``kind`` (numpy's kind letter: ``i``/``u`` whole numbers, ``f`` floats); ``""`` for text.
 
-    Rule: whole numbers, and frame or clip counts, are counts (``localized``); coordinates have 5 decimals; headings,
+    Rule: whole numbers, and frame or clip counts, are counts (``%,d``); coordinates have 5 decimals; headings,
     durations and sizes none; a value of ``indicator`` (already on its displayed scale, ``typical`` a typical one)
     the decimals of :func:`format_number`; other floats 2.
 
     >>> column_format("n_frames", "i"), column_format("lon", "f"), column_format("value", "f", "green_view", 6.3)
-    ('localized', '%.5f', '%.1f')
-    >>> column_format("ci_low", "f", "pedestrian_share", 0.56), column_format("value", "f", "people_per_hour", 228.0)
-    ('%.2f', '%.0f')
+    ('%,d', '%.5f', '%,.1f')
+    >>> column_format("ci_low", "f", "pedestrian_share", 0.56), column_format("value", "f", "people_per_hour", 1926.4)
+    ('%,.2f', '%,.0f')
     >>> column_format("flicker", "f"), column_format("name", "O")
-    ('%.2f', '')
+    ('%,.2f', '')
     """
     if kind in "iu" or column in ("n_frames", "n_clips", "frames", "clips", "runs"):
-        return "localized" if kind in "iuf" else ""
+        return "%,d" if kind in "iuf" else ""
     if kind != "f":
         return ""
     if column in _COORDINATES:
         return "%.5f"
     if column in _WHOLE:
-        return "%.0f"
+        return "%,.0f"
+    digits = MEAN_DIGITS
     if indicator is not None and indicator in INDICATORS and column in ("value", "ci_low", "ci_high", indicator):
         if INDICATORS[indicator].is_share:
-            typical_share = typical / SHARE_TO_PERCENT if not _missing(typical) else 1.0
-            return f"%.{share_digits(typical_share)}f"
-        return f"%.{mean_digits(indicator)}f"
-    return f"%.{MEAN_DIGITS}f"
+            digits = share_digits(typical / SHARE_TO_PERCENT if not _missing(typical) else 1.0)
+        else:
+            digits = mean_digits(indicator)
+    return f"%,.{digits}f"

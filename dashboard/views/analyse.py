@@ -237,12 +237,12 @@ if state:
     if review.line_counts is not None:
         st.markdown("**Counts of this clip**")
         st.dataframe(review.line_counts, hide_index=True, key="analyse_counts",
-                     column_config={"count": st.column_config.NumberColumn("count", format="%d")})
+                     column_config={"count": st.column_config.NumberColumn("count", format="%,d")})
         st.caption(escape_markdown(review.counts_caption))
     st.markdown("**Indicators of this clip**")
     st.dataframe(review.table, hide_index=True, width="stretch",
-                 column_config={"frames": st.column_config.NumberColumn("frames", format="%d")})
-    st.caption("95% CI: –, one clip gives no between-clip interval. Indicators the model cannot measure are left out.")
+                 column_config={"frames": st.column_config.NumberColumn("frames", format="%,d")})
+    st.caption("95% range: –, one clip gives no range (it comes from how much clips disagree). Indicators the model cannot measure are left out.")
     if not start_confirmed:
         st.caption(":material/schedule: To save: confirm the clip's start time in step 1 (tick *This start time is right* or "
                    "set it).")

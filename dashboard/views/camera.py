@@ -218,14 +218,12 @@ else:
     show["confidence"] = as_percent(show["confidence"])
     st.dataframe(
         show, hide_index=True, width="stretch",
-        column_config={
-            "label": "clip", "start_time": st.column_config.DatetimeColumn("start", format="YYYY-MM-DD HH:mm"),
-            "duration_s": st.column_config.NumberColumn("duration (s)", format="%.0f"), "model_name": "model",
-            "n_frames": st.column_config.NumberColumn("frames sampled", format="%d"),
-            "flicker": st.column_config.NumberColumn("flicker (%)", format="%.1f", help="share of pixels changing class between sampled frames"),
-            "confidence": st.column_config.NumberColumn("confidence (%)", format="%.1f"),
-            "code_version": "code",
-        },
+        column_config=table_columns(
+            show, label="clip", start_time=st.column_config.DatetimeColumn("start", format="YYYY-MM-DD HH:mm"),
+            n_frames=st.column_config.NumberColumn("frames sampled", format="%,d"),
+            flicker=st.column_config.NumberColumn("flicker (%)", format="%.1f", help="share of pixels changing class between sampled frames"),
+            confidence=st.column_config.NumberColumn("confidence (%)", format="%.1f"), code_version="code",
+        ),
     )
     if len(clips) == 500:
         st.caption("Showing the latest 500 clips.")
