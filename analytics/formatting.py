@@ -120,6 +120,7 @@ __all__ = [
     "glossary_lines",
     "levels_note",
     "column_format",
+    "format_sampling",
 ]
 
 SHARE_TO_PERCENT = 100.0
@@ -401,11 +402,13 @@ def format_part_of(part: int, whole: int, noun: str, what: str) -> str:
 
     >>> format_part_of(1984, 1986, "clips", "synthetic"), format_part_of(19999, 20000, "clips", "synthetic")
     ('1,984 of 1,986 clips synthetic (99.9%)', '19,999 of 20,000 clips synthetic (99.995%)')
-    >>> format_part_of(14, 14, "clips", "synthetic"), format_part_of(1, 3000, "clips", "real")
-    ('14 of 14 clips synthetic (100%)', '1 of 3,000 clips real (0.03%)')
+    >>> format_part_of(14, 14, "clips", "synthetic"), format_part_of(1, 3000, "clips", "real"), format_part_of(0, 1, "clips", "synthetic")
+    ('14 of 14 clips synthetic (100%)', '1 of 3,000 clips real (0.03%)', '0 of 1 clip synthetic (0%)')
     """
     if whole <= 0 or not 0 <= part <= whole:
         raise InputError(f"part {part} of whole {whole}: need 0 <= part <= whole and whole > 0")
+    if whole == 1 and noun.endswith("s"):
+        noun = noun[:-1]  # "0 of 1 clip"
     share = part / whole
     digits = 0
     while digits < 3 and 0 < part < whole and float(f"{as_percent(share):.{digits}f}") in (0.0, 100.0):
@@ -685,3 +688,27 @@ def column_format(column: str, kind: str, indicator: str | None = None, typical:
         else:
             digits = mean_digits(indicator)
     return f"%,.{digits}f"
+
+
+def format_sampling(label: str) -> str:
+    """A run's sampling (its provenance text, ``fps=0.5``, ``every=5``, ``all``) in words; other text as it is.
+
+    >>> format_sampling("fps=0.5"), format_sampling("fps=2"), format_sampling("every=5"), format_sampling("all")
+    ('0.5 frames per second', '2 frames per second', 'every 5th frame', 'every frame')
+    >>> format_sampling("fps=1"), format_sampling("every=2"), format_sampling("synthetic")
+    ('1 frame per second', 'every 2nd frame', 'synthetic')
+    """
+    mode, _, value = label.partition("=")
+    if mode == "all" and not value:
+        return "every frame"
+    try:
+        number = float(value)
+    except ValueError:
+        return label
+    if mode == "fps":
+        return f"{number:g} frame{'' if number == 1 else 's'} per second"
+    if mode == "every" and number.is_integer():
+        n = int(number)
+        suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+        return f"every {n}{suffix} frame"
+    return label

@@ -29,6 +29,7 @@ from analytics.evaluation.apply import adjusted_indicators, camera_evaluations
 from analytics.formatting import (
     format_day,
     format_percent,
+    format_sampling,
 )
 from analytics.indicators import (
     HEADLINE,
@@ -205,7 +206,7 @@ def _models(store: Store, selection: Selection) -> tuple[tuple[ModelUsed, ...], 
         class_sets[cs_name] = str(row["class_set_json"])
         models.append(
             ModelUsed(
-                str(row["model_name"]), str(row["weights_sha256"]), str(row["code_version"]), str(row["sampling"]),
+                str(row["model_name"]), str(row["weights_sha256"]), str(row["code_version"]), format_sampling(str(row["sampling"])),
                 str(row["smoothing"]), cs_name, int(row["clips"]), int(row["frames"]),
             )
         )
