@@ -82,9 +82,9 @@ def _print_tables(crossings: pd.DataFrame, visits: pd.DataFrame, by: str) -> Non
 def _cell(value: Any) -> str:
     """A table cell: counts with thousands separators, other numbers (seconds) with one decimal, hours to the minute."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return format_count(value)
+        return format_count(int(value))
     if isinstance(value, (float, np.floating)):
-        return format_quantity(value, 1)
+        return format_quantity(float(value), 1)
     if isinstance(value, (pd.Timestamp, datetime)):
         return f"{value:%Y-%m-%d %H:%M}"
     return escape(str(value))

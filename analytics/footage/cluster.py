@@ -231,6 +231,12 @@ def drop_stderr_lines(drop: re.Pattern[str]) -> Iterator[None]:
             os.close(saved)
 
 
+def _quiet_rows(ds: Any) -> Iterator[dict[str, Any]]:
+    """The rows of a Ray Data job (its actors start as the first is asked for), :data:`RAY_NOISE` kept off standard error."""
+    with drop_stderr_lines(RAY_NOISE):
+        yield from ds.iter_rows()
+
+
 def start_ray(address: str | None = None, num_cpus: int | None = None) -> int:
     """Connect to the cluster at ``address``, or start a local one with ``num_cpus`` (default: this
     machine's cores); quiet (no dashboard, workers' logs not copied to this terminal, no progress
@@ -339,9 +345,8 @@ def run_clips(
 
     reason = f"its worker process died while analysing it, {retries + 1} time(s) (the cause is in Ray's worker logs)"
     try:
-        with drop_stderr_lines(RAY_NOISE):  # the actors start here
-            for row in ds.iter_rows():
-                tell(ClipOutcome(**{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}))
+        for row in _quiet_rows(ds):
+            tell(ClipOutcome(**{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}))
     except Exception as exc:  # the job itself died (the cluster lost): the rest are failed, a re-run does them
         reason = f"the cluster job stopped before this clip finished: {describe_error(exc).splitlines()[0][:300]}"
     done = {o.path for o in outcomes}
