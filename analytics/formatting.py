@@ -54,6 +54,17 @@ The rules:
   >>> format_count(12_345), format_count(float("nan"))
   ('12,345', '0')
 
+- **Other quantities** (:func:`format_quantity`): hours counted, seconds, km/h and rates that are not
+  indicator values: thousands separated by commas, the decimals the caller chooses, then the unit
+  (``1,926 people/h``, never ``42.8571 people/h``). Indicator numbers separate thousands the same way.
+
+- **Table columns** (:func:`column_label`, :func:`column_format`): planner words for stored column
+  names (``ci_low`` is ``low end of 95% range``, ``n_frames`` is ``frames``) and one number format
+  per column (counts ``%,d``, an indicator's values its own decimals).
+
+- **Words** (:data:`GLOSSARY`, :func:`levels_note`, :func:`format_sampling`): terms a planner may not
+  know in plain words, how the congestion level's text is made (a heuristic), sampling in words.
+
 - **Periods** (:func:`format_period`): days without leading zeros, the year once when both ends
   share it, optionally the length in days; :func:`format_previous` names the period before.
 
