@@ -54,6 +54,17 @@ The rules:
   >>> format_count(12_345), format_count(float("nan"))
   ('12,345', '0')
 
+- **Other quantities** (:func:`format_quantity`): hours counted, seconds, km/h and rates that are not
+  indicator values: thousands separated by commas, the decimals the caller chooses, then the unit
+  (``1,926 people/h``, never ``42.8571 people/h``). Indicator numbers separate thousands the same way.
+
+- **Table columns** (:func:`column_label`, :func:`column_format`): planner words for stored column
+  names (``ci_low`` is ``low end of 95% range``, ``n_frames`` is ``frames``) and one number format
+  per column (counts ``%,d``, an indicator's values its own decimals).
+
+- **Words** (:data:`GLOSSARY`, :func:`levels_note`, :func:`format_sampling`): terms a planner may not
+  know in plain words, how the congestion level's text is made (a heuristic), sampling in words.
+
 - **Periods** (:func:`format_period`): days without leading zeros, the year once when both ends
   share it, optionally the length in days; :func:`format_previous` names the period before.
 
@@ -113,6 +124,14 @@ __all__ = [
     "format_comparison",
     "MARKDOWN_SPECIAL",
     "escape_markdown",
+    "format_quantity",
+    "COLUMN_WORDS",
+    "column_label",
+    "GLOSSARY",
+    "glossary_lines",
+    "levels_note",
+    "column_format",
+    "format_sampling",
 ]
 
 SHARE_TO_PERCENT = 100.0
@@ -199,16 +218,24 @@ def mean_digits(name: str) -> int:
 
 
 def format_number(name: str, value: float, like: float | None = None, extra: int = 0) -> str:
-    """The number alone (shares in percent, no unit) with the decimals of ``like`` (default: ``value``), plus ``extra``.
+    """The number alone (shares in percent, no unit) with the decimals of ``like`` (default: ``value``), plus ``extra``;
+    thousands separated by commas.
 
     >>> format_number("green_view", 0.2869), format_number("people_per_frame", 0.655), format_number("green_view", 0.0101, like=0.0098)
     ('28.7', '0.66', '1.01')
+    >>> format_number("people_per_hour", 1926.4), format_value("people_per_hour", 1926.4)
+    ('1,926', '1,926 people/h')
     """
     if INDICATORS[name].is_share:
         digits = share_digits(value if like is None else like) + extra
     else:
         digits = mean_digits(name) + extra
-    return f"{to_display(name, float(value)):.{digits}f}"
+    return f"{to_display(name, float(value)):,.{digits}f}"
+
+
+def _as_float(number: str) -> float:
+    """The number a :func:`format_number` text shows (thousands separators dropped)."""
+    return float(number.replace(",", ""))
 
 
 def format_value(name: str, value: float | None) -> str:
@@ -285,7 +312,7 @@ def rounds_to_zero(name: str, diff: float) -> bool:
     >>> rounds_to_zero("green_view", 0.00004), rounds_to_zero("green_view", 0.004), rounds_to_zero("people_per_hour", 0.4)
     (True, False, True)
     """
-    return float(format_number(name, abs(diff))) == 0
+    return _as_float(format_number(name, abs(diff))) == 0
 
 
 def format_difference_interval(name: str, low: float, high: float) -> str:
@@ -299,7 +326,7 @@ def format_difference_interval(name: str, low: float, high: float) -> str:
     ends = []
     for v in (low, high):
         number = format_number(name, abs(v), like=like)
-        ends.append(("±" if float(number) == 0 else ("+" if v > 0 else "-")) + number)
+        ends.append(("±" if _as_float(number) == 0 else ("+" if v > 0 else "-")) + number)
     return f"{ends[0]} to {ends[1]} {'points' if ind.is_share else ('levels' if ind.levels else ind.unit)}"
 
 
@@ -386,11 +413,13 @@ def format_part_of(part: int, whole: int, noun: str, what: str) -> str:
 
     >>> format_part_of(1984, 1986, "clips", "synthetic"), format_part_of(19999, 20000, "clips", "synthetic")
     ('1,984 of 1,986 clips synthetic (99.9%)', '19,999 of 20,000 clips synthetic (99.995%)')
-    >>> format_part_of(14, 14, "clips", "synthetic"), format_part_of(1, 3000, "clips", "real")
-    ('14 of 14 clips synthetic (100%)', '1 of 3,000 clips real (0.03%)')
+    >>> format_part_of(14, 14, "clips", "synthetic"), format_part_of(1, 3000, "clips", "real"), format_part_of(0, 1, "clips", "synthetic")
+    ('14 of 14 clips synthetic (100%)', '1 of 3,000 clips real (0.03%)', '0 of 1 clip synthetic (0%)')
     """
     if whole <= 0 or not 0 <= part <= whole:
         raise InputError(f"part {part} of whole {whole}: need 0 <= part <= whole and whole > 0")
+    if whole == 1 and noun.endswith("s"):
+        noun = noun[:-1]  # "0 of 1 clip"
     share = part / whole
     digits = 0
     while digits < 3 and 0 < part < whole and float(f"{as_percent(share):.{digits}f}") in (0.0, 100.0):
@@ -529,7 +558,7 @@ def low_trust_note(low_clips: int, low_frames: int, included: bool) -> str:
     if included:
         return f"{what} {verb} included in these numbers (sidebar switch)."
     return (f"{what} {verb} left out of these numbers: the model may not read this footage well (a heuristic; reasons in "
-            f"`urbanlens clips`). Switch \"Include low-trust clips\" on in the sidebar to count {'it' if low_clips == 1 else 'them'}.")
+            f"each camera's clip list). Switch \"Include low-trust clips\" on in the sidebar to count {'it' if low_clips == 1 else 'them'}.")
 
 
 def format_count_value(name: str, value: float | None, low: float | None = None, high: float | None = None) -> str:
@@ -551,3 +580,146 @@ def format_count_value(name: str, value: float | None, low: float | None = None,
     if not (_missing(low) or _missing(high)):
         text += f" ({low:,.{ind.digits}f}–{high:,.{ind.digits}f})"
     return text
+
+
+def format_quantity(value: float | None, digits: int = 0, unit: str = "") -> str:
+    """A number that is not an indicator value (hours counted, seconds, km/h, a rate) the one way numbers are
+    written: thousands separated by commas, ``digits`` decimals, then the unit; missing reads ``–``.
+
+    Rule: ``f"{value:,.{digits}f} {unit}"``; choose ``digits`` for what the number can tell (a rate per hour: none).
+
+    >>> format_quantity(42.857142, 0, "people/h"), format_quantity(1926.0, unit="people/h"), format_quantity(0.84, 1, "h")
+    ('43 people/h', '1,926 people/h', '0.8 h')
+    >>> format_quantity(float("nan"), 1, "s"), format_quantity(12.345, 2)
+    ('–', '12.35')
+    """
+    if _missing(value):
+        return EMPTY_CELL
+    text = f"{float(value or 0):,.{digits}f}"
+    return f"{text} {unit}" if unit else text
+
+
+COLUMN_WORDS = {
+    "ci_low": "low end of 95% range", "ci_high": "high end of 95% range", "n_frames": "frames", "n_clips": "clips",
+    "model_name": "model", "camera_id": "camera", "camera_name": "camera name", "district_id": "district",
+    "district_name": "district name", "start_time": "start", "duration_s": "duration (s)", "code_version": "code version",
+    "direction_label": "direction", "schema_version": "database format version", "size_mb": "size",
+    "mean_dwell_s": "mean dwell (s)", "p85_dwell_s": "85th percentile dwell (s)", "weights_sha256": "weights (SHA-256)",
+    "class_set": "class set", "n_tracks": "tracks", "n_visits": "visits", "clip_sha256": "clip (SHA-256)",
+}
+"""Planner words for the column names of stored tables, as table headers (pages, reports and CLI tables)."""
+
+
+def column_label(column: str) -> str:
+    """The header a table shows for ``column``: :data:`COLUMN_WORDS`, else the name with ``_`` as spaces.
+
+    >>> column_label("ci_low"), column_label("n_frames"), column_label("model_name"), column_label("people_per_hour")
+    ('low end of 95% range', 'frames', 'model', 'people per hour')
+    """
+    return COLUMN_WORDS.get(column, column.replace("_", " "))
+
+
+GLOSSARY = {
+    "95% range (interval)": "the range the value would fall in for 95 of 100 repeats of the filming; narrow when many "
+    "clips agree. The low and high ends are the range's two ends.",
+    "clips as clusters": "frames of one clip show the same street seconds apart, so the range is worked out from how "
+    "much whole clips (not single frames) disagree with one another.",
+    "valid pixels": "the pixels of a frame the model gave a class; unlabelled ones (black borders, the car's own "
+    "bonnet) are left out of every share.",
+    "flicker": "the share of pixels whose class changes from one sampled frame to the next; high flicker means the "
+    "model is unsure of this footage.",
+    "Olofsson et al. 2014": "the method that corrects land-cover shares for a model's known mistakes, measured on frames "
+    "a person labelled ('error-adjusted'); its range also carries the uncertainty of those mistakes.",
+    "low trust": "a clip the model may not read well (a heuristic on confidence and on labels changing between "
+    "frames); left out of the numbers unless switched on.",
+}
+"""Terms a planner may not know, in plain words: the pages that use them show these once in a glossary, and the
+report's methods appendix has them."""
+
+
+def glossary_lines(terms: tuple[str, ...] | None = None) -> list[str]:
+    """``term: explanation`` lines of :data:`GLOSSARY` (``terms``: those, in their order; default: all).
+
+    >>> glossary_lines(("flicker",))[0].startswith("flicker: the share of pixels")
+    True
+    """
+    return [f"{t}: {GLOSSARY[t]}" for t in (terms or tuple(GLOSSARY))]
+
+
+def levels_note(name: str) -> str:
+    """How an ordinal indicator's text (``moderate · 0.9``) is made and how far to trust it; "" for other indicators.
+
+    >>> levels_note("congestion").startswith("Congestion level: each frame gets a level")
+    True
+    >>> levels_note("green_view")
+    ''
+    """
+    ind = INDICATORS[name]
+    if not ind.levels:
+        return ""
+    scale = ", ".join(f"{i} {n}" for i, n in enumerate(ind.levels))
+    return (f"{ind.label}: each frame gets a level ({scale}) from how much of the road vehicles cover and how much of "
+            f"that stands still; the text is the level nearest the mean over the frames, then the mean itself "
+            f"(\"{ind.levels[1]} · 0.9\" is a mean of 0.9, nearest to {ind.levels[1]}). A heuristic: the thresholds "
+            "were set on the demo city's design and looked at on the car-park sample clip only, not checked against "
+            "traffic-detector counts.")
+
+
+_COORDINATES = ("lon", "lat")
+_WHOLE = ("heading", "duration_s", "size")
+
+
+def column_format(column: str, kind: str, indicator: str | None = None, typical: float = math.nan) -> str:
+    """The number format (printf style; ``,`` separates thousands, as in :func:`format_count`) of a table column of
+    dtype ``kind`` (numpy's kind letter: ``i``/``u`` whole numbers, ``f`` floats); ``""`` for text.
+
+    Rule: whole numbers, and frame or clip counts, are counts (``%,d``); coordinates have 5 decimals; headings,
+    durations and sizes none; a value of ``indicator`` (already on its displayed scale, ``typical`` a typical one)
+    the decimals of :func:`format_number`; other floats 2.
+
+    >>> column_format("n_frames", "i"), column_format("lon", "f"), column_format("value", "f", "green_view", 6.3)
+    ('%,d', '%.5f', '%,.1f')
+    >>> column_format("ci_low", "f", "pedestrian_share", 0.56), column_format("value", "f", "people_per_hour", 1926.4)
+    ('%,.2f', '%,.0f')
+    >>> column_format("flicker", "f"), column_format("name", "O")
+    ('%,.2f', '')
+    """
+    if kind in "iu" or column in ("n_frames", "n_clips", "frames", "clips", "runs"):
+        return "%,d" if kind in "iuf" else ""
+    if kind != "f":
+        return ""
+    if column in _COORDINATES:
+        return "%.5f"
+    if column in _WHOLE:
+        return "%,.0f"
+    digits = MEAN_DIGITS
+    if indicator is not None and indicator in INDICATORS and column in ("value", "ci_low", "ci_high", indicator):
+        if INDICATORS[indicator].is_share:
+            digits = share_digits(typical / SHARE_TO_PERCENT if not _missing(typical) else 1.0)
+        else:
+            digits = mean_digits(indicator)
+    return f"%,.{digits}f"
+
+
+def format_sampling(label: str) -> str:
+    """A run's sampling (its provenance text, ``fps=0.5``, ``every=5``, ``all``) in words; other text as it is.
+
+    >>> format_sampling("fps=0.5"), format_sampling("fps=2"), format_sampling("every=5"), format_sampling("all")
+    ('0.5 frames per second', '2 frames per second', 'every 5th frame', 'every frame')
+    >>> format_sampling("fps=1"), format_sampling("every=2"), format_sampling("synthetic")
+    ('1 frame per second', 'every 2nd frame', 'synthetic')
+    """
+    mode, _, value = label.partition("=")
+    if mode == "all" and not value:
+        return "every frame"
+    try:
+        number = float(value)
+    except ValueError:
+        return label
+    if mode == "fps":
+        return f"{number:g} frame{'' if number == 1 else 's'} per second"
+    if mode == "every" and number.is_integer():
+        n = int(number)
+        suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+        return f"every {n}{suffix} frame"
+    return label

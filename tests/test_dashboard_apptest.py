@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -329,3 +331,54 @@ def test_overview_with_frames_but_no_districts(tmp_path: Path, monkeypatch: pyte
     assert any("No districts imported" in c.value for c in at.caption)
     at.radio(key="overview_areas").set_value("h3").run()
     no_exception(at)
+
+
+# -- planner words: no raw column names or unformatted numbers, terms explained once ---------------------------------
+RAW_NAMES = ("ci_low", "ci_high", "n_frames", "n_clips", "model_name", "camera_id", "district_id", "district_name",
+             "camera_name", "duration_s")
+RAW_TEXT = re.compile(r"\b(?:ci_low|ci_high|n_frames|n_clips|model_name|None|nan)\b|\d\.\d{4,}|(?<![\d.,])1 (?:cells|clips|cameras|frames)\b"
+                      r"|schema v\d|data all data|--[a-z]")
+
+
+def shown_headers_and_formats(el: Any) -> list[tuple[str, str, str]]:
+    """(column, header shown, number format) of each column a dataframe element shows (its ``column_config``)."""
+    config = json.loads(el.proto.columns or "{}")
+    out = []
+    for col in el.value.columns:
+        c = config.get(str(col), {})
+        if c.get("hidden"):
+            continue
+        out.append((str(col), str(c.get("label", col)), str(c.get("type_config", {}).get("format", ""))))
+    return out
+
+
+def page_words(at: AppTest) -> str:
+    """Every sentence a reader sees on the page, with the help texts of metrics and widgets."""
+    texts = [str(el.value) for kind in ("markdown", "caption", "info", "warning", "success", "error") for el in at.get(kind)]
+    texts += [f"{m.label} {m.value} {m.proto.help}" for m in at.metric]
+    texts += [str(getattr(w, "help", "") or "") for kind in ("toggle", "selectbox", "radio", "button") for w in at.get(kind)]
+    return shown_text("\n".join(texts))
+
+
+@pytest.mark.parametrize("page", ["views/overview.py", "views/explore.py", "views/camera.py", "views/data.py"])
+def test_pages_speak_planner_words(demo_db: Path, page: str) -> None:
+    at = run_page(page)  # the camera page: its first camera, the mobile one with a drive map
+    no_exception(at)
+    words = re.sub(r"-?\d+\.\d{5}, -?\d+\.\d{5}", "", page_words(at))  # a camera's position keeps its 5 decimals (about 1 m)
+    assert not RAW_TEXT.findall(words), RAW_TEXT.findall(words)
+    for el in at.dataframe:
+        for col, header, fmt in shown_headers_and_formats(el):
+            assert header not in RAW_NAMES, (col, header)
+            values = el.value[col]
+            if values.dtype.kind == "f" and not fmt:  # a float shown as stored: 6.316442, never
+                assert (values.dropna().round(3) == values.dropna()).all(), (col, values.head(3).tolist())
+            if fmt and col in ("n_frames", "n_clips", "frames", "clips", "runs"):
+                assert "," in fmt, (col, fmt)  # counts with thousands separators: 4,504 frames
+    if page in ("views/overview.py", "views/explore.py", "views/camera.py"):
+        [glossary] = [e for e in at.expander if e.label == "Words used on this page"]
+        explained = shown_text(" ".join(m.value for m in glossary.markdown))
+        assert "valid pixels" in explained and "95% range" in explained
+        if page == "views/overview.py":  # the congestion tile: its level is explained, as a heuristic
+            assert "0 free, 1 moderate, 2 heavy, 3 jammed" in explained and "heuristic" in explained
+        if page != "views/overview.py":
+            assert "Olofsson" in explained

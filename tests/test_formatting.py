@@ -160,3 +160,52 @@ def test_period_arithmetic() -> None:
     with pytest.raises(InputError, match="after it ends"):
         check_period(date(2026, 11, 3), date(2026, 11, 2))
     assert fm.format_previous(period_days(date(2026, 11, 2), date(2026, 11, 15))) == "the previous 14 days"
+
+
+# -- one number rule everywhere: thousands separators and a precision chosen for what the number can tell ----------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (fm.format_value("people_per_hour", 1926.4), "1,926 people/h"),  # an estimate in the thousands: separated
+        (fm.format_interval("people_per_hour", 1800.0, 2050.0, 1926.4), "1,800–2,050"),
+        (fm.format_difference("people_per_hour", -1234.0, signed=True), "-1,234 people/h"),
+        (fm.format_difference("people_per_hour", 0.3, signed=True), "±0 people/h"),  # rounds to zero, though "0" parses
+        (fm.format_quantity(42.857142, 0, "people/h"), "43 people/h"),  # never "42.8571 people/h"
+        (fm.format_quantity(12345.678, 1), "12,345.7"),
+        (fm.format_quantity(None, 1, "s"), "–"),
+        (fm.format_part_of(0, 1, "clips", "synthetic"), "0 of 1 clip synthetic (0%)"),  # never "1 clips"
+        (fm.format_sampling("fps=0.5"), "0.5 frames per second"),  # never the provenance text fps=0.5
+    ],
+)
+def test_numbers_are_formatted_one_way(text: str, expected: str) -> None:
+    assert text == expected
+
+
+@pytest.mark.parametrize(
+    ("column", "kind", "indicator", "typical", "label", "fmt"),
+    [
+        ("ci_low", "f", "green_view", 6.3, "low end of 95% range", "%,.1f"),  # the value's digits, planner words
+        ("ci_high", "f", "pedestrian_share", 0.5, "high end of 95% range", "%,.2f"),  # a share below 1%: two decimals
+        ("n_frames", "i", None, NAN, "frames", "%,d"),  # a count: thousands separated
+        ("n_clips", "f", None, NAN, "clips", "%,d"),  # a count stored as float (a missing one made it so)
+        ("model_name", "O", None, NAN, "model", ""),  # text: no number format
+        ("value", "f", "people_per_hour", 1926.0, "value", "%,.0f"),  # an estimate per hour: whole people
+        ("lat", "f", None, NAN, "lat", "%.5f"),  # coordinates: about 1 m
+        ("flicker", "f", None, NAN, "flicker", "%,.2f"),  # any other float: two decimals, never 4.524036
+    ],
+)
+def test_table_columns_have_planner_headers_and_one_number_format(
+    column: str, kind: str, indicator: str | None, typical: float, label: str, fmt: str
+) -> None:
+    assert fm.column_label(column) == label
+    assert fm.column_format(column, kind, indicator, typical) == fmt
+
+
+def test_every_glossary_term_and_the_congestion_level_are_explained_in_plain_words() -> None:
+    lines = fm.glossary_lines()
+    assert len(lines) == len(fm.GLOSSARY) and all(": " in ln for ln in lines)
+    for term in ("Olofsson et al. 2014", "clips as clusters", "valid pixels", "flicker"):
+        assert term in fm.GLOSSARY
+    note = fm.levels_note("congestion")
+    assert "0 free, 1 moderate, 2 heavy, 3 jammed" in note and "heuristic" in note and "checked against" in note
+    assert all(not fm.levels_note(n) for n in INDICATORS if not INDICATORS[n].levels)

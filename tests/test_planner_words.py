@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import io
 import math
+import re
 from datetime import date, datetime
 from pathlib import Path
 
@@ -16,6 +18,9 @@ from analytics import indicators as ind
 from analytics.cli import app
 from analytics.formatting import format_difference, format_value, rounds_to_zero
 from analytics.indicators import INDICATORS, PEDESTRIAN_DWELL_S, congestion_level
+from analytics.pages.analyse import elsewhere_message
+from analytics.reports import build_report, render_html
+from analytics.reports.content import IndicatorLine, key_points
 from analytics.selection import Selection
 from analytics.store import Store
 from analytics.visual.charts import indicator_title
@@ -128,3 +133,56 @@ def test_dashboard_icon_is_shipped() -> None:
     assert icon.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert ":material/" not in next(line for line in (root / "dashboard" / "app.py").read_text().splitlines()
                                     if "set_page_config" in line)
+
+
+# -- words in reports: the main indicator, the congestion level, the glossary, no raw names -------------------------
+RAW_NAMES = re.compile(r"\b(ci_low|ci_high|n_frames|n_clips|model_name|camera_id|district_id|None|nan)\b")
+LONG_DECIMALS = re.compile(r"(?<![\d.])\d+\.\d{4,}\b(?!°)")  # "42.8571" (coordinates in degrees keep their 5 decimals)
+ONE_PLURAL = re.compile(r"(?<![\d.,])1 (cells|clips|cameras|frames|days|districts)\b")
+
+
+def _line(name: str, value: float, low: float, high: float, city: float, n: int = 900) -> IndicatorLine:
+    return IndicatorLine(name, INDICATORS[name].label, value, low, high, n, 40, not math.isnan(value), math.nan, city,
+                         INDICATORS[name].heuristic, "")
+
+
+def test_key_points_lead_with_the_report_main_indicator() -> None:
+    lines = [
+        _line("green_view", 0.150, 0.140, 0.160, 0.152),  # in line with the city: no key point of its own before
+        _line("road_occupancy", 0.30, 0.28, 0.32, 0.15),  # a clear difference
+        _line("sky_view", math.nan, math.nan, math.nan, 0.1, n=12),  # too few frames
+    ]
+    points = key_points(lines, is_city=False, main="green_view")
+    assert points[0] == "Green view index: 15.0%, in line with the city average (15.2%)."
+    assert points[1].startswith("Road occupancy: 30.0%, 15.0 points above")
+    assert key_points(lines, is_city=False, main="sky_view", min_frames=30)[0] == \
+        "Sky view: not enough data (12 frames, fewer than the 30 needed)."
+    assert len(key_points(lines, is_city=False, limit=1, main="green_view")) == 1
+
+
+def _visible_text(page: str) -> str:
+    """The words of an HTML page a reader sees (no scripts, styles or tags)."""
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "\n", body))
+
+
+def test_report_explains_the_congestion_level_and_its_terms_and_shows_no_raw_names(traffic_store: Store) -> None:
+    content = build_report(traffic_store, Selection(min_frames=1), None, main_indicator="congestion")
+    assert content.key_points[0].startswith("Congestion level: ")  # the main indicator leads
+    [line] = [ln.text for ln in content.summary if ln.name == "congestion"]
+    assert "heavy · 1.5" in line and "0 free, 1 moderate, 2 heavy, 3 jammed" in line and "heuristic" in line
+    assert "not checked against traffic-detector counts" in line  # what the heuristic was (not) checked against
+    glossary = " ".join(content.methods.glossary)
+    for term in ("Olofsson", "clips as clusters", "valid pixels", "flicker"):
+        assert term in glossary, term
+    text = _visible_text(render_html(content))
+    assert "Glossary" in text
+    assert not RAW_NAMES.findall(text), RAW_NAMES.findall(text)
+    assert not LONG_DECIMALS.findall(text), LONG_DECIMALS.findall(text)
+    assert not ONE_PLURAL.findall(text), ONE_PLURAL.findall(text)
+
+
+def test_the_analyse_page_names_its_button_not_the_command_line_flag() -> None:
+    text = elsewhere_message("bikes.mp4", "market-street", datetime(2026, 5, 4, 8, 30))
+    assert "market-street" in text and "2026-05-04 08:30" in text and '"Replace it"' in text
+    assert "--" not in text and "urbanlens" not in text

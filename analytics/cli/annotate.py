@@ -23,6 +23,7 @@ from analytics.errors import InputError, quote_value
 from analytics.evaluation.annotate import Candidate, camera_candidates, image_candidates, select_and_package
 from analytics.evaluation.annotations import IMPORT_FORMATS, import_annotations, list_annotations
 from analytics.evaluation.select import STRATEGIES
+from analytics.formatting import format_counted
 from analytics.models.zoo import resolve
 from analytics.settings import load_settings
 
@@ -86,7 +87,8 @@ def _camera_frames(camera: str, db: Path | None) -> list[Candidate]:
             f"none of the {len(found.missing)} clips of camera {camera!r} can be read again (see the lines above): "
             "put the files back where they were ingested from, or export frames to a folder and use --images DIR"
         )
-    err_console.print(f"{len(found.candidates)} frames of {found.clips} clips of camera {camera}", markup=False, highlight=False)
+    err_console.print(f"{format_counted(len(found.candidates), 'frame')} of {format_counted(found.clips, 'clip')} of camera {camera}",
+                      markup=False, highlight=False)
     return found.candidates
 
 
@@ -103,10 +105,10 @@ def import_command(
             store.camera(camera)
     result = import_annotations(export, fmt, camera, settings)
     if not result.new:
-        console.print(f"already imported: annotation set {result.id} ({result.frames} frames) in {result.folder}; nothing changed",
+        console.print(f"already imported: annotation set {result.id} ({format_counted(result.frames, 'frame')}) in {result.folder}; nothing changed",
                       highlight=False, markup=False)
         return
-    console.print(f"imported annotation set {result.id}: {result.frames} frames, classes {', '.join(result.classes)}",
+    console.print(f"imported annotation set {result.id}: {format_counted(result.frames, 'frame')}, classes {', '.join(result.classes)}",
                   highlight=False, markup=False)
     console.print(f"stored in {result.folder}; use it with `urbanlens models adapt BASE --annotations {result.id} --name NEW`",
                   highlight=False, markup=False)

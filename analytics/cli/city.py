@@ -168,6 +168,19 @@ def _value_cell(row: pd.Series, name: str) -> str:
     return format_value(name, v) + (f" ({interval})" if interval else "") + mark
 
 
+def _key_cell(value: object) -> str:
+    """A cell's key as people read it: a whole number without ``.0`` (hour 6, not 6.0), a day as its date, text escaped.
+
+    >>> _key_cell(6.0), _key_cell(pd.Timestamp("2026-11-09")), _key_cell("old-town")
+    ('6', '2026-11-09', 'old-town')
+    """
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, pd.Timestamp) and value == value.normalize():
+        return f"{value:%Y-%m-%d}"
+    return escape(str(value))
+
+
 def _print_table(wide: pd.DataFrame, keys: list[str], names: list[str]) -> None:
     """One row per cell with a column per indicator where that fits the terminal, else one row per cell and indicator."""
     if wide.empty:
@@ -185,19 +198,19 @@ def _print_table(wide: pd.DataFrame, keys: list[str], names: list[str]) -> None:
         for n in names:
             table.add_column(_title(n), justify="right")
         for i, (_, row) in enumerate(wide.iterrows()):
-            table.add_row(*[escape(str(row[k])) for k in keys], format_count(row["n_frames"]), format_count(row["n_clips"]),
+            table.add_row(*[_key_cell(row[k]) for k in keys], format_count(row["n_frames"]), format_count(row["n_clips"]),
                           *[cells[n][i] for n in names])
     else:  # too many indicators for the terminal's width: one row each, grouped by cell
         table = Table(show_lines=False)
         for k in keys:
             table.add_column(k, no_wrap=True)
         table.add_column("indicator", ratio=1)
-        table.add_column("value (95% CI)", justify="right", ratio=1)
+        table.add_column("value (95% range)", justify="right", ratio=1)
         table.add_column("frames", justify="right", no_wrap=True)
         for i, (_, row) in enumerate(wide.iterrows()):
             for j, n in enumerate(names):
                 first = j == 0
-                table.add_row(*[escape(str(row[k])) if first else "" for k in keys], _title(n), cells[n][i],
+                table.add_row(*[_key_cell(row[k]) if first else "" for k in keys], _title(n), cells[n][i],
                               format_count(row.get(f"{n}_n_frames", row["n_frames"])), end_section=j == len(names) - 1)
     console.print(table)
 

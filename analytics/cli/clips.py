@@ -20,7 +20,7 @@ from rich.table import Table
 
 from analytics.cli._common import DbOption, console, db_path, open_db
 from analytics.errors import InputError
-from analytics.formatting import format_count
+from analytics.formatting import format_count, format_counted
 from analytics.store.catalog import list_clips
 
 __all__ = ["clips", "register"]
@@ -68,7 +68,7 @@ def clips(
     for r in _records(df):
         trust = str(r["trust"])
         table.add_row(
-            escape(str(r["label"] or str(r["clip_sha256"])[:12])), escape(str(r["camera_id"])), str(r["start_time"])[:16],
+            escape(str(r["label"] or str(r["clip_sha256"])[:12])), escape(str(r["camera_id"])), str(r["start_time"])[:16].replace("T", " "),
             format_count(int(r["n_frames"])), escape(str(r["model_name"])), f"[{STYLE.get(trust, 'white')}]{trust}[/]",
             escape("; ".join(r["reasons"])) or ("-" if trust != "not checked" else "stored before trust checks existed; counted as ok"),
         )
@@ -76,7 +76,7 @@ def clips(
     counts = df["trust"].value_counts()
     low = int(counts.get("low", 0))
     console.print(
-        f"{format_count(len(df))} clips: {format_count(int(counts.get('ok', 0)))} ok, {format_count(low)} low trust"
+        f"{format_counted(len(df), 'clip')}: {format_count(int(counts.get('ok', 0)))} ok, {format_count(low)} low trust"
         + (f", {format_count(int(counts.get('not checked', 0)))} not checked" if counts.get("not checked", 0) else "")
         + (". Low-trust clips are left out of indicators and reports unless --include-low-trust is given." if low else "."),
         markup=False, highlight=False,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 import typer
 from rich.markup import escape
@@ -15,7 +17,7 @@ from rich.table import Table
 from analytics import exports
 from analytics.cli._common import DbOption, console, err_console, open_db
 from analytics.errors import InputError
-from analytics.formatting import format_counted
+from analytics.formatting import column_label, format_count, format_counted, format_quantity
 from analytics.periods import parse_date
 from analytics.selection import Selection
 from analytics.store import Store
@@ -77,12 +79,23 @@ def _print_tables(crossings: pd.DataFrame, visits: pd.DataFrame, by: str) -> Non
         _table(shown.round({"mean_dwell_s": 1, "p85_dwell_s": 1}), "Visits to dwell zones (dwell in seconds)")
 
 
+def _cell(value: Any) -> str:
+    """A table cell: counts with thousands separators, other numbers (seconds) with one decimal, hours to the minute."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return format_count(int(value))
+    if isinstance(value, (float, np.floating)):
+        return format_quantity(float(value), 1)
+    if isinstance(value, (pd.Timestamp, datetime)):
+        return f"{value:%Y-%m-%d %H:%M}"
+    return escape(str(value))
+
+
 def _table(df: pd.DataFrame, title: str) -> None:
     table = Table(title=title)
     for col in df.columns:
-        table.add_column(escape(str(col)))
+        table.add_column(escape(column_label(str(col))), justify="right" if df[col].dtype.kind in "iuf" else "left")
     for row in df.itertuples(index=False):
-        table.add_row(*(escape(str(v)) for v in row))
+        table.add_row(*(_cell(v) for v in row))
     console.print(table)
 
 

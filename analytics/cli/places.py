@@ -14,6 +14,7 @@ from analytics.cli._common import DbOption, console, open_db
 from analytics.errors import InputError
 from analytics.footage.calibration import apply_homography, homography_from_points, parse_points, rectangle_ground_points
 from analytics.footage.countzones import CameraZones, read_camera_zones
+from analytics.formatting import column_label, format_counted
 from analytics.geo import read_cameras_csv, read_districts_geojson
 from analytics.store import Store
 
@@ -70,7 +71,8 @@ def cameras_add(
 def _say_zones(read: CameraZones) -> None:
     roles = read.rows["role"].value_counts()
     lines, dwell = int(roles.get("line", 0)), int(roles.get("dwell", 0))
-    console.print(f"Zones: {len(read.rows) - lines - dwell} segmentation zone(s), {lines} count line(s), {dwell} dwell zone(s).",
+    console.print(f"Zones: {format_counted(len(read.rows) - lines - dwell, 'segmentation zone')}, {format_counted(lines, 'count line')}, "
+                  f"{format_counted(dwell, 'dwell zone')}.",
                   markup=False, highlight=False)
     for note in read.notes:
         console.print(f"note: {note}", markup=False, highlight=False)
@@ -159,7 +161,7 @@ def cameras_import(
     df = read_cameras_csv(csv_path)
     with open_db(db) as store:
         n = store.upsert_cameras(df)
-    console.print(f"Imported {n} camera(s) from {csv_path}.", markup=False, highlight=False)
+    console.print(f"Imported {format_counted(n, 'camera')} from {csv_path}.", markup=False, highlight=False)
 
 
 @cameras_app.command("list")
@@ -173,7 +175,7 @@ def cameras_list(db: DbOption = None) -> None:
         return
     table = Table()
     for col in ("camera_id", "name", "lon", "lat", "kind", "district"):
-        table.add_column(col, no_wrap=col in ("camera_id", "lon", "lat"))
+        table.add_column(column_label(col), no_wrap=col in ("camera_id", "lon", "lat"))
     for _, r in df.iterrows():
         district = OUTSIDE_DISTRICTS if pd.isna(r["district_id"]) or r["district_id"] == "" else str(r["district_id"])
         table.add_row(escape(str(r["camera_id"])), escape(str(r["name"])), f"{float(r['lon']):.5f}", f"{float(r['lat']):.5f}",
@@ -190,7 +192,7 @@ def districts_import(
     df = read_districts_geojson(geojson)
     with open_db(db) as store:
         n = store.upsert_districts(df)
-    console.print(f"Imported {n} district(s) from {geojson}.", markup=False, highlight=False)
+    console.print(f"Imported {format_counted(n, 'district')} from {geojson}.", markup=False, highlight=False)
 
 
 def register(root: typer.Typer) -> None:

@@ -30,13 +30,17 @@ failed. Either way no partial clip is visible, and a re-run does only what is mi
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import logging
 import os
+import re
+import sys
+import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -55,7 +59,7 @@ from analytics.store.parquet import ParquetSink
 
 __all__ = [
     "CALIBRATION_KEY", "RAY_HINT", "ClipOutcome", "ClipTask", "MANIFEST_LIMITS", "plan_workers", "read_manifest", "resolve_clip_path",
-    "require_ray", "run_clips", "start_ray", "clip_zone",
+    "require_ray", "run_clips", "start_ray", "clip_zone", "RAY_NOISE", "drop_stderr_lines",
 ]
 
 RAY_HINT = "the Ray engine needs Ray: pip install 'urbanlens[cluster]'"
@@ -200,6 +204,51 @@ def require_ray() -> Any:
     return ray
 
 
+RAY_NOISE = re.compile(r"core_worker\.cc:\d+: Actor with class name: .*max_restarts > 0")
+"""Ray's C++ core, in this (the driver's) process, logs this error line to standard error at each worker start of a
+job that restarts its workers (``max_restarts``); it is no failure of the job and :func:`run_clips` does not show it
+(``RAY_BACKEND_LOG_LEVEL`` and ``ray.init(log_to_driver=False)`` do not reach it)."""
+
+
+@contextlib.contextmanager
+def drop_stderr_lines(drop: re.Pattern[str]) -> Iterator[None]:
+    """While inside, lines written to this process's file descriptor 2 (where native code such as Ray's C++ core
+    writes, below ``sys.stderr``) pass through to it unchanged, except those matching ``drop``.
+
+    Rule: fd 2 is pointed at a pipe; a thread copies each line that ``drop`` does not match back to the
+    original fd 2; on leaving, fd 2 is restored and the thread copies what is left (waiting at most 2 s).
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    read_fd, write_fd = os.pipe()
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+
+    def pump() -> None:
+        with os.fdopen(read_fd, "rb") as lines:
+            for line in lines:  # ends when the last write end (fd 2 here) is closed
+                if not drop.search(line.decode(errors="replace")):
+                    with contextlib.suppress(OSError):
+                        os.write(saved, line)
+
+    thread = threading.Thread(target=pump, name="stderr-filter", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # closes the pipe's write end: the thread reads to the end and stops
+        thread.join(timeout=2.0)
+        if not thread.is_alive():
+            os.close(saved)
+
+
+def _quiet_rows(ds: Any) -> Iterator[dict[str, Any]]:
+    """The rows of a Ray Data job (its actors start as the first is asked for), :data:`RAY_NOISE` kept off standard error."""
+    with drop_stderr_lines(RAY_NOISE):
+        yield from ds.iter_rows()
+
+
 def start_ray(address: str | None = None, num_cpus: int | None = None) -> int:
     """Connect to the cluster at ``address``, or start a local one with ``num_cpus`` (default: this
     machine's cores); quiet (no dashboard, workers' logs not copied to this terminal, no progress
@@ -318,7 +367,7 @@ def run_clips(
 
     reason = f"its worker process died while analysing it, {retries + 1} time(s) (the cause is in Ray's worker logs)"
     try:
-        for row in ds.iter_rows():
+        for row in _quiet_rows(ds):
             tell(ClipOutcome(**{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}))
     except Exception as exc:  # the job itself died (the cluster lost): the rest are failed, a re-run does them
         reason = f"the cluster job stopped before this clip finished: {describe_error(exc).splitlines()[0][:300]}"

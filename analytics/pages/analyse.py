@@ -55,7 +55,7 @@ __all__ = [
     "UPLOAD_FORMATS", "ClipReview", "ModelChoices", "Upload", "analyse_upload", "analysis_problems", "camera_slug", "counts_table",
     "existing_camera", "save_message", "fetch_progress", "finer_span", "fitting_span", "forget_upload", "model_choices", "new_camera",
     "picked_position", "picker_figure", "position_problem", "progress_text", "receive_upload", "review_clip", "save_upload", "start_caption",
-    "start_default", "stop_message", "placed_on_track",
+    "start_default", "stop_message", "placed_on_track", "elsewhere_message",
 ]
 
 UPLOAD_FORMATS = [s.lstrip(".") for s in VIDEO_SUFFIXES]
@@ -380,8 +380,8 @@ class ClipReview:
             return ""
         return (
             "The model may not be able to read this clip (a heuristic check): " + "; ".join(verdict.reasons) + ". "
-            "If you save it, it is stored as low trust and left out of indicators unless asked for "
-            "(`--include-low-trust`; see `urbanlens clips`)."
+            "If you save it, it is stored as low trust and left out of the numbers on every page until "
+            "\"Include low-trust clips\" is switched on in the sidebar."
         )
 
     @property
@@ -570,3 +570,16 @@ def save_message(status: str, n_frames: int, start: datetime | None, verdict: An
     why = "; ".join(verdict.reasons) or "low trust"
     return (f"{head} The model may not read this footage well (a heuristic: {why}), so these {format_counted(n_frames, 'frame')} "
             "are left out of the numbers on every page until \"Include low-trust clips\" is switched on in the sidebar.")
+
+
+def elsewhere_message(file: str, camera_id: str, start: datetime) -> str:
+    """What the page says of a clip stored already under another camera or start time (``StoredElsewhere``), naming its
+    button rather than the command line's flag.
+
+    >>> print(elsewhere_message("bikes.mp4", "market-street", datetime(2026, 5, 4, 8, 30)))  # doctest: +NORMALIZE_WHITESPACE
+    bikes.mp4 is stored already under market-street, starting 2026-05-04 08:30. "Replace it" moves it to this camera
+    and start time (its old numbers are replaced); "Discard" leaves it where it is.
+    """
+    when = f"{start:%Y-%m-%d %H:%M}" + (f":{start:%S}" if start.second else "")
+    return (f"{file} is stored already under {camera_id}, starting {when}. \"Replace it\" moves it to this camera and start "
+            "time (its old numbers are replaced); \"Discard\" leaves it where it is.")

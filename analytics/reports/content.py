@@ -29,6 +29,7 @@ from analytics.evaluation.apply import adjusted_indicators, camera_evaluations
 from analytics.formatting import (
     format_day,
     format_percent,
+    format_sampling,
 )
 from analytics.indicators import (
     HEADLINE,
@@ -205,7 +206,7 @@ def _models(store: Store, selection: Selection) -> tuple[tuple[ModelUsed, ...], 
         class_sets[cs_name] = str(row["class_set_json"])
         models.append(
             ModelUsed(
-                str(row["model_name"]), str(row["weights_sha256"]), str(row["code_version"]), str(row["sampling"]),
+                str(row["model_name"]), str(row["weights_sha256"]), str(row["code_version"]), format_sampling(str(row["sampling"])),
                 str(row["smoothing"]), cs_name, int(row["clips"]), int(row["frames"]),
             )
         )
@@ -217,10 +218,11 @@ def _models(store: Store, selection: Selection) -> tuple[tuple[ModelUsed, ...], 
 
 
 def _summary(
-    area: pd.DataFrame, city: pd.DataFrame | None, prev: pd.DataFrame | None, area_name: str, days: int, min_frames: int
+    area: pd.DataFrame, city: pd.DataFrame | None, prev: pd.DataFrame | None, area_name: str, days: int, min_frames: int,
+    names: Sequence[str] = HEADLINE,
 ) -> tuple[IndicatorLine, ...]:
     lines = []
-    for name in HEADLINE:
+    for name in names:
         ind = INDICATORS[name]
         v, lo, hi = indicator_value(area, name), indicator_value(area, name, "ci_low"), indicator_value(area, name, "ci_high")
         n, k = int(indicator_value(area, name, "n_frames")), int(indicator_value(area, name, "n_clips"))
@@ -418,8 +420,9 @@ def build_report(
     min_frames, lt = sel.min_frames, sel.include_low_trust
     sources = _sources(store, sel)
     models, class_sets = _models(store, sel)
-    area, city, prev = _headline(store, sel, area_id is None, adjusted=adjusted)
-    summary = _summary(area, city, prev, area_name, period_days(d0, d1), min_frames)
+    names = tuple(dict.fromkeys([*HEADLINE, main_indicator]))  # the main indicator is summed up too
+    area, city, prev = _headline(store, sel, area_id is None, adjusted=adjusted, names=names)
+    summary = _summary(area, city, prev, area_name, period_days(d0, d1), min_frames, names)
     hourly = _pattern(store, "hour", sel)
     daily = _pattern(store, "day", sel)
     cameras = _cameras(store, sel, main_indicator, adjusted)
@@ -431,7 +434,7 @@ def build_report(
         generated_at=generated_at or datetime.now().replace(microsecond=0), has_data=has_data, has_previous=prev is not None,
         no_data_reason="" if has_data else _no_data_reason(store, area_name, d0, d1),
         sources=sources, models=models, main_indicator=main_indicator, summary=summary,
-        key_points=key_points(summary, area_id is None) + (_city_spread(store, sel) if area_id is None else ()),
+        key_points=key_points(summary, area_id is None, main=main_indicator, min_frames=min_frames) + (_city_spread(store, sel) if area_id is None else ()),
         hourly=hourly, daily=daily, cameras=cameras, track=_drive(store, sel, cameras, main_indicator),
         districts=_districts_geo(store, sel, area_id, main_indicator),
         damage=damage, damage_note=damage_note,
@@ -454,19 +457,19 @@ def _counts(store: Store, selection: Selection) -> tuple[tuple[str, ...], ...]:
 
 
 def _headline(
-    store: Store, area: Selection, is_city: bool, *, adjusted: bool
+    store: Store, area: Selection, is_city: bool, *, adjusted: bool, names: Sequence[str] = HEADLINE
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
     """The headline and quality indicators of the area; the city's (for a district) and the previous period's, or None.
 
     The previous period is left out (None) beyond MAX_COMPARISON_DAYS, before the data, or when it holds no frame.
     """
-    area_long = _indicators(store, area, "city", [*HEADLINE, *QUALITY_INDICATORS], adjusted=adjusted)
-    city = None if is_city else _indicators(store, area.with_(districts=None), "city", HEADLINE, adjusted=adjusted)
+    area_long = _indicators(store, area, "city", list(dict.fromkeys([*names, *QUALITY_INDICATORS])), adjusted=adjusted)
+    city = None if is_city else _indicators(store, area.with_(districts=None), "city", names, adjusted=adjusted)
     d0, d1 = area.period
     if d0 is None or d1 is None:
         raise InputError(f"a report needs a closed period, not {d0} to {d1}")
     window = comparison_window(d0, d1, data_period(store)[0])  # none beyond MAX_COMPARISON_DAYS or before the data
-    prev = (_indicators(store, area.with_period(*previous_period(d0, d1)), "city", HEADLINE, adjusted=adjusted)
+    prev = (_indicators(store, area.with_period(*previous_period(d0, d1)), "city", names, adjusted=adjusted)
             if window else pd.DataFrame())
     has_previous = bool(prev["n_frames"].sum() > 0) if not prev.empty else False
     return area_long, city, prev if has_previous else None

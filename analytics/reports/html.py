@@ -26,6 +26,8 @@ from analytics.formatting import (
     display_scale,
     format_cell,
     format_count,
+    format_counted,
+    format_hours,
     format_interval,
     format_previous,
     format_value,
@@ -264,7 +266,7 @@ def _sources(c: ReportContent) -> str:
     s = c.sources
     span = f"{s.first_ts:%d %b %Y %H:%M} – {s.last_ts:%d %b %Y %H:%M}" if s.first_ts and s.last_ts else "none"
     rows = [["Cameras", f"{s.cameras}"], ["Clips", format_count(s.clips)], ["Sampled frames", format_count(s.frames)],
-            ["Hours of footage", f"{s.hours:,.1f}"], ["Synthetic share", s.synthetic_text or "no clips"],
+            ["Length of footage", format_hours(s.hours)], ["Synthetic share", s.synthetic_text or "no clips"],
             ["Footage from", span]]
     models = [[_e(m.name), f'<span class="mono">{_e(m.weights_sha256)}</span>', _e(m.code_version), _e(m.sampling),
                _e(m.smoothing), _e(m.class_set), f"{m.clips:,}"] for m in c.models]
@@ -337,7 +339,7 @@ def _cameras(c: ReportContent) -> str:
         rows.append([str(r["rank"] or "–"), name, format_count(r["n_frames"]), *vals, str(r.get("congestion_level") or "")])
     out.append(_table(header, rows, num_cols=list(range(2, 3 + len(cols)))))
     out.append(f'<p class="caption">Ranked by {_e(INDICATORS[c.main_indicator].label.lower())}, highest first. '
-               f"'–': fewer than {c.min_frames} frames (not enough data).</p>")
+               f"'–': fewer than {format_counted(c.min_frames, 'frame')} (not enough data).</p>")
     if c.accuracy:
         out += ['<h3 id="accuracy">Accuracy of each camera</h3>',
                 _table(["Camera", "Accuracy"], [[a.camera_name, a.text] for a in c.accuracy])]
@@ -398,6 +400,7 @@ def _methods(c: ReportContent) -> str:
         "<h3>How the intervals are computed</h3>", f"<p>{_e(m.intervals)}</p>",
         "<h3>Thresholds and heuristics</h3>", _ul(m.thresholds),
         "<h3>Known weaknesses of the model</h3>", _ul(m.weaknesses),
+        *(["<h3>Glossary</h3>", _ul(m.glossary)] if m.glossary else []),
     ])
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from analytics.errors import UrbanLensError
-from analytics.formatting import format_percent
+from analytics.formatting import format_counted, format_percent, format_sampling, glossary_lines, levels_note
 from analytics.indicators import CONGESTION_LEVELS, INDICATORS, OCCUPANCY_THRESHOLDS, STATIONARY_JAM
 from analytics.models.zoo import builtin_cards
 from analytics.reports.parts import Methods, ModelUsed
@@ -23,8 +23,8 @@ INTERVALS_TEXT = (
     "valid pixels. Frames from the same clip show the same street seconds apart, so they are not independent "
     "observations: the clip, not the frame, is treated as the unit of sampling. The 95% interval comes from how much "
     "the clips disagree with one another (a ratio estimator with clips as clusters, Cochran 1977, Sampling Techniques, "
-    "§6.3–6.4), widened with Student's t for the number of clips. Few clips, or clips that disagree, give a wide "
-    "interval; with a single clip no interval can be given. A value based on fewer than {min_frames} frames is "
+    "§6.3–6.4; see the glossary), widened with Student's t for the number of clips. Few clips, or clips that disagree, give a wide "
+    "interval; with a single clip no interval can be given. A value based on fewer than {frames} is "
     "reported as 'not enough data' instead of a number. Comparisons with the city average and the previous period "
     "are called 'in line' when the other value lies inside this value's interval. The interval covers sampling "
     "variation between clips only, not errors of the model itself."
@@ -89,7 +89,7 @@ def methods_appendix(models: Sequence[ModelUsed], class_sets: dict[str, str], mi
     )
     low, mid, high = OCCUPANCY_THRESHOLDS
     thresholds = (
-        f"A value needs at least {min_frames} sampled frames; with fewer it is shown as 'not enough data'.",
+        f"A value needs at least {format_counted(min_frames, 'sampled frame')}; with fewer it is shown as 'not enough data'.",
         f"Congestion levels ({', '.join(CONGESTION_LEVELS)}): jammed when road occupancy ≥ {format_percent(high)} and vehicle "
         f"stationarity ≥ {format_percent(STATIONARY_JAM)}; heavy when occupancy ≥ {format_percent(high)}, or ≥ {format_percent(mid)} with "
         f"stationarity ≥ {format_percent(STATIONARY_JAM)}; moderate when occupancy ≥ {format_percent(low)}; free below. Not calibrated "
@@ -101,9 +101,10 @@ def methods_appendix(models: Sequence[ModelUsed], class_sets: dict[str, str], mi
     return Methods(
         indicators=ind,
         groups=_class_groups(class_sets),
-        sampling=tuple(sorted({m.sampling for m in models})) or ("(no frames in this period)",),
+        sampling=tuple(sorted({format_sampling(m.sampling) for m in models})) or ("(no frames in this period)",),
         smoothing=tuple(sorted({m.smoothing for m in models})) or ("(no frames in this period)",),
-        intervals=INTERVALS_TEXT.format(min_frames=min_frames),
+        intervals=INTERVALS_TEXT.format(frames=format_counted(min_frames, 'frame')),
         thresholds=thresholds,
         weaknesses=_weaknesses(models),
+        glossary=(*glossary_lines(), levels_note("congestion")),
     )

@@ -129,6 +129,7 @@ class Methods:
     intervals: str
     thresholds: tuple[str, ...]
     weaknesses: tuple[str, ...]
+    glossary: tuple[str, ...] = ()  # "term: plain words" lines
 
 
 @dataclass(frozen=True)

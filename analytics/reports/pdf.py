@@ -36,7 +36,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from analytics.formatting import format_cell, format_count, format_previous, format_value
+from analytics.formatting import format_cell, format_count, format_counted, format_hours, format_previous, format_value
 from analytics.indicators import HEADLINE, INDICATORS
 from analytics.reports import figures
 from analytics.reports.content import COUNTS_HEADER, COUNTS_TEXT, SHORT_LABELS, ReportContent, camera_columns, day_caption, day_heading, format_lonlat
@@ -180,7 +180,7 @@ def _sources(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     span = f"{s.first_ts:%d %b %Y %H:%M} – {s.last_ts:%d %b %Y %H:%M}" if s.first_ts and s.last_ts else "none"
     rows = [
         ["Appendix: data sources", "", "", ""],
-        ["Cameras", f"{s.cameras}", "Hours of footage", f"{s.hours:,.1f}"],
+        ["Cameras", f"{s.cameras}", "Length of footage", format_hours(s.hours)],
         ["Clips", format_count(s.clips), "Synthetic share", s.synthetic_text or "no clips"],
         ["Sampled frames", format_count(s.frames), "Footage from", span],
     ]
@@ -272,7 +272,7 @@ def _cameras(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     w = (TEXT_W - fixed) / len(cols)
     out += [
         _table(rows, [8 * mm, 38 * mm, 15 * mm, *[w] * len(cols), 20 * mm], st),
-        _p(f"Ranked by {INDICATORS[c.main_indicator].label.lower()}, highest first. '–': fewer than {c.min_frames} frames "
+        _p(f"Ranked by {INDICATORS[c.main_indicator].label.lower()}, highest first. '–': fewer than {format_counted(c.min_frames, 'frame')} "
            "(not enough data). Congestion level from road occupancy and vehicle stationarity.", st["caption"]),
     ]
     if c.accuracy:
@@ -350,6 +350,8 @@ def _methods(c: ReportContent, st: dict[str, ParagraphStyle]) -> list[Flowable]:
         _p("Known weaknesses of the model", st["h3"]),
         _bullets(m.weaknesses, st["body"]),
     ]
+    if m.glossary:
+        out += [_p("Glossary", st["h3"]), _bullets(m.glossary, st["body"])]
     return out
 
 

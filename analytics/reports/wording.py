@@ -20,6 +20,7 @@ from analytics.formatting import (
     format_percent,
     format_previous,
     format_value,
+    levels_note,
 )
 from analytics.indicators import HEADLINE, INDICATORS
 from analytics.reports.parts import IndicatorLine, ModelUsed, ReportContent, Sources
@@ -48,6 +49,7 @@ __all__ = [
     "is_damage_finding",
     "is_missing",
     "key_points",
+    "main_point",
     "sentence",
 ]
 
@@ -127,7 +129,8 @@ def sentence(
             text += f"; in line with {format_previous(days)} ({format_value(name, previous)})."
         else:
             text += f"; {size} {'higher' if sign > 0 else 'lower'} than {format_previous(days)} ({format_value(name, previous)})."
-    return text
+    note = levels_note(name)
+    return f"{text} {note}" if note else text
 
 
 def day_heading(content: ReportContent) -> str:
@@ -208,21 +211,48 @@ def indicator_value(long: pd.DataFrame, name: str, col: str = "value") -> float:
     return math.nan if pd.isna(v) else float(v)
 
 
-def key_points(lines: Sequence[IndicatorLine], is_city: bool, limit: int = 4) -> tuple[str, ...]:
-    """The comparisons worth reading first: clear differences from the city average (the past, for the city), largest first."""
-    points = []
-    for ln in lines:
-        if not ln.enough:
-            continue
-        ref, what = (ln.previous, "previous period") if is_city else (ln.city, "city average")
-        if is_missing(ref) or (not is_missing(ln.ci_low) and ln.ci_low <= ref <= ln.ci_high):
-            continue
-        rel = abs(ln.value - ref) / abs(ref) if ref else math.inf
-        direction = "above" if ln.value > ref else "below"
-        points.append((rel, f"{ln.label}: {ln.value_text}, {format_difference(ln.name, ln.value - ref)} {direction} the {what} "
-                            f"({format_value(ln.name, ref)})."))
+def _key_point(ln: IndicatorLine, is_city: bool) -> tuple[float, str] | None:
+    """(relative size, text) of a clear difference from the reference (the city average; the past, for the city), or None."""
+    ref, what = (ln.previous, "previous period") if is_city else (ln.city, "city average")
+    if not ln.enough or is_missing(ref) or (not is_missing(ln.ci_low) and ln.ci_low <= ref <= ln.ci_high):
+        return None
+    rel = abs(ln.value - ref) / abs(ref) if ref else math.inf
+    direction = "above" if ln.value > ref else "below"
+    return rel, (f"{ln.label}: {ln.value_text}, {format_difference(ln.name, ln.value - ref)} {direction} the {what} "
+                 f"({format_value(ln.name, ref)}).")
+
+
+def main_point(ln: IndicatorLine, is_city: bool, min_frames: int = 0) -> str:
+    """The key point of the report's main indicator, whatever its size: its value against the reference, or why it has none.
+
+    >>> ln = IndicatorLine("green_view", "Green view index", 0.064, 0.063, 0.065, 4495, 192, True, 0.064, 0.151, False, "")
+    >>> main_point(ln, is_city=False)
+    'Green view index: 6.4%, 8.7 points below the city average (15.1%).'
+    >>> main_point(IndicatorLine("green_view", "Green view index", 0.15, 0.14, 0.16, 900, 40, True, 0.151, 0.15, False, ""), False)
+    'Green view index: 15.0%, in line with the city average (15.0%).'
+    >>> main_point(IndicatorLine("sky_view", "Sky view", float("nan"), float("nan"), float("nan"), 12, 1, False, 0.1, 0.1, False, ""), False, 30)
+    'Sky view: not enough data (12 frames, fewer than the 30 needed).'
+    """
+    point = _key_point(ln, is_city)
+    if point is not None:
+        return point[1]
+    if not ln.enough:
+        need = f", fewer than the {min_frames} needed" if min_frames else ""
+        return f"{ln.label}: not enough data ({format_counted(ln.n_frames, 'frame')}{need})."
+    ref, what = (ln.previous, "previous period") if is_city else (ln.city, "city average")
+    if is_missing(ref):
+        return f"{ln.label}: {ln.value_text}."
+    return f"{ln.label}: {ln.value_text}, in line with the {what} ({format_value(ln.name, ref)})."
+
+
+def key_points(lines: Sequence[IndicatorLine], is_city: bool, limit: int = 4, main: str | None = None,
+               min_frames: int = 0) -> tuple[str, ...]:
+    """The comparisons worth reading first: the ``main`` indicator's (the report's main indicator) always first,
+    then clear differences from the city average (the past, for the city), largest first, ``limit`` in all."""
+    head = [main_point(ln, is_city, min_frames) for ln in lines if ln.name == main][:1]
+    points = [p for ln in lines if ln.name != main and (p := _key_point(ln, is_city)) is not None]
     points.sort(key=lambda t: -t[0])
-    return tuple(p for _, p in points[:limit])
+    return tuple(head + [p for _, p in points[:limit - len(head)]])
 
 
 SPREAD_INDICATORS = ("green_view", "people_per_frame", "road_occupancy", "damage_ratio", "distress_share")

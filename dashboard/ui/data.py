@@ -27,7 +27,8 @@ import streamlit as st
 
 from analytics.evaluation.apply import adjusted_indicators
 from analytics.evaluation.apply import camera_evaluations as camera_evaluations_query
-from analytics.indicators import compute, data_period
+from analytics.formatting import column_format, column_label, escape_markdown, glossary_lines, levels_note
+from analytics.indicators import INDICATORS, compute, data_period
 from analytics.selection import Selection
 from analytics.settings import Settings, load_settings
 from analytics.store import Store, catalog
@@ -61,6 +62,8 @@ __all__ = [
     "zones",
     "count_crossings",
     "count_summary",
+    "table_columns",
+    "show_glossary",
 ]
 
 TTL = 600
@@ -243,3 +246,35 @@ def count_crossings(s: Store, selection: Selection, by: str = "hour") -> pd.Data
 def count_summary(s: Store, selection: Selection) -> pd.DataFrame:
     """:func:`analytics.store.counts.camera_count_summary`: one row per counting camera."""
     return count_queries.camera_count_summary(s, selection)
+
+
+# -- how tables are shown -----------------------------------------------------------------------------
+def table_columns(df: pd.DataFrame, indicator: str | None = None, hide: tuple[str, ...] = ("indicator",),
+                  **own: Any) -> dict[str, Any]:
+    """``column_config`` of ``st.dataframe`` for ``df``: planner headers (:func:`analytics.formatting.column_label`, never
+    ``ci_low`` or ``n_frames``; ``value (unit)`` for an ``indicator``'s displayed values) and the one number format
+    (:func:`analytics.formatting.column_format`). Columns in ``hide`` (the indicator's stored name, beside its label) are
+    not shown; ``own`` entries replace a column's."""
+    config: dict[str, Any] = {}
+    for col in df.columns:
+        name = str(col)
+        if name in hide and "label" in df.columns:
+            config[name] = None
+            continue
+        values = pd.to_numeric(df[col], errors="coerce") if df[col].dtype.kind == "f" else None
+        typical = float(values.abs().median()) if values is not None and values.notna().any() else float("nan")
+        fmt = column_format(name, df[col].dtype.kind, indicator, typical)
+        label = column_label(name)
+        if name == "value" and indicator in INDICATORS:
+            label = f"value ({INDICATORS[indicator].unit})"
+        config[name] = st.column_config.NumberColumn(label, format=fmt) if fmt else label
+    config.update(own)
+    return config
+
+
+def show_glossary(terms: tuple[str, ...], levels: tuple[str, ...] = ()) -> None:
+    """A closed "Words used on this page" expander: ``terms`` of :data:`analytics.formatting.GLOSSARY` in plain words,
+    and how the levels of the indicators ``levels`` (the congestion level) are made."""
+    with st.expander("Words used on this page", icon=":material/menu_book:"):
+        for line in [*glossary_lines(terms), *(levels_note(n) for n in levels)]:
+            st.markdown(f"- {escape_markdown(line)}")

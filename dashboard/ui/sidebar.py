@@ -91,7 +91,7 @@ def _trust_toggle() -> bool:
     return bool(st.toggle(
         "Include low-trust clips", value=False, key=INCLUDE_LOW_TRUST_KEY,
         help="Clips where the model may not read the footage well (a heuristic on confidence and on labels changing "
-             "between frames; reasons in `urbanlens clips`) are left out of every number by default. On: they count too.",
+             "between frames; reasons in each camera's clip list) are left out of every number by default. On: they count too.",
     ))
 
 

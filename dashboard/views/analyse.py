@@ -237,12 +237,12 @@ if state:
     if review.line_counts is not None:
         st.markdown("**Counts of this clip**")
         st.dataframe(review.line_counts, hide_index=True, key="analyse_counts",
-                     column_config={"count": st.column_config.NumberColumn("count", format="%d")})
+                     column_config={"count": st.column_config.NumberColumn("count", format="%,d")})
         st.caption(escape_markdown(review.counts_caption))
     st.markdown("**Indicators of this clip**")
     st.dataframe(review.table, hide_index=True, width="stretch",
-                 column_config={"frames": st.column_config.NumberColumn("frames", format="%d")})
-    st.caption("95% CI: –, one clip gives no between-clip interval. Indicators the model cannot measure are left out.")
+                 column_config={"frames": st.column_config.NumberColumn("frames", format="%,d")})
+    st.caption("95% range: –, one clip gives no range (it comes from how much clips disagree). Indicators the model cannot measure are left out.")
     if not start_confirmed:
         st.caption(":material/schedule: To save: confirm the clip's start time in step 1 (tick *This start time is right* or "
                    "set it).")
@@ -260,7 +260,7 @@ if state:
             message = flow.save_upload(ui.user_store(), review.result, review.camera, state["path"], start_time,
                                        track=track_bytes, tz=settings.timezone, replace=replace)
         except StoredElsewhere as exc:
-            st.session_state["analyse_elsewhere"] = str(exc)
+            st.session_state["analyse_elsewhere"] = flow.elsewhere_message(review.file, exc.camera_id, exc.start_time)
             st.rerun()  # shows the message and the "Replace it" choice
         except UrbanLensError as exc:
             ui.show_error(exc)

@@ -13,6 +13,7 @@ from analytics.indicators import INDICATORS
 from analytics.visual import charts, linedraw, maps
 from analytics.visual.drive import drive_figure
 from dashboard import ui
+from dashboard.ui.data import show_glossary, table_columns
 
 __all__: list[str] = []  # a page: it lays out widgets and exports nothing
 
@@ -119,7 +120,7 @@ with st.expander("Draw count lines and zones", icon=":material/draw:"):
         st.caption("Drawing is for cameras of your own database; the demo city's lines and zones come with it and stay as generated.")
     elif frame is None:
         st.caption("Lines and zones are drawn in the pixels of the camera's clips: analyse a clip of this camera first "
-                   "(or give them in a zones file, `urbanlens cameras zones`).")
+                   "on the Analyse footage page.")
     else:
         size, image, mime = frame
         fig_col, form_col = st.columns([3, 1], gap="medium")
@@ -179,7 +180,7 @@ if cam.get("kind") == "mobile":
     st.plotly_chart(drive_figure(route, ui.districts(path), drive_ind, settings.tile_url), key="camera_drive",
                     config={"displaylogo": False})
     st.caption(f"Each dot pools the frames within about 10 m ({format_count(int(route['n_frames'].sum()) if not route.empty else 0)} "
-               f"frames in {period}); frames of clips ingested with a GPS track (`ingest --track`) sit where they were taken, "
+               f"frames in {period}); frames of clips analysed with a GPS track beside them sit where they were taken, "
                "the others at the camera's registered point.")
 
 st.divider()
@@ -202,7 +203,7 @@ if not ts.empty:
                f"Mean of daily values: {format_value(name, float(now['value'].mean()) if len(now) else float('nan'))}.")
 with st.expander("Table behind this chart"):
     table = charts.readable_table(ts, ["camera", "day"], labels)
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(table, hide_index=True, width="stretch", column_config=table_columns(table, name))
     ui.downloads(table, f"urbanlens_{camera_id}_{name}", key="camera_dl")
 
 shares = ui.class_shares(path, here)
@@ -217,14 +218,12 @@ else:
     show["confidence"] = as_percent(show["confidence"])
     st.dataframe(
         show, hide_index=True, width="stretch",
-        column_config={
-            "label": "clip", "start_time": st.column_config.DatetimeColumn("start", format="YYYY-MM-DD HH:mm"),
-            "duration_s": st.column_config.NumberColumn("duration (s)", format="%.0f"), "model_name": "model",
-            "n_frames": st.column_config.NumberColumn("frames sampled", format="%d"),
-            "flicker": st.column_config.NumberColumn("flicker (%)", format="%.1f", help="share of pixels changing class between sampled frames"),
-            "confidence": st.column_config.NumberColumn("confidence (%)", format="%.1f"),
-            "code_version": "code",
-        },
+        column_config=table_columns(
+            show, label="clip", start_time=st.column_config.DatetimeColumn("start", format="YYYY-MM-DD HH:mm"),
+            n_frames=st.column_config.NumberColumn("frames sampled", format="%,d"),
+            flicker=st.column_config.NumberColumn("flicker (%)", format="%.1f", help="share of pixels changing class between sampled frames"),
+            confidence=st.column_config.NumberColumn("confidence (%)", format="%.1f"), code_version="code",
+        ),
     )
     if len(clips) == 500:
         st.caption("Showing the latest 500 clips.")
@@ -238,3 +237,6 @@ else:
     for i, p in enumerate(previews.head(6).itertuples(index=False)):
         cols[i % 3].image(bytes(p.image), caption=f"{escape_markdown(p.label)} · {'overlay' if p.kind == 'overlay' else 'frame'} (people blurred)",
                           width="stretch")
+
+show_glossary(("flicker", "95% range (interval)", "valid pixels", "Olofsson et al. 2014", "low trust"),
+              levels=("congestion",) if name == "congestion" else ())

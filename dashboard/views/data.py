@@ -16,6 +16,7 @@ from analytics.models.zoo import list_models
 from analytics.store.geodata import export_layer
 from analytics.visual import charts, maps
 from dashboard import ui
+from dashboard.ui.data import table_columns
 
 __all__: list[str] = []  # a page: it lays out widgets and exports nothing
 
@@ -58,12 +59,12 @@ with tab_cam:
         except UrbanLensError as exc:
             ui.show_error(exc)
         else:
-            st.dataframe(df, hide_index=True, width="stretch")
+            st.dataframe(df, hide_index=True, width="stretch", column_config=table_columns(df))
             ui.import_button(f"Import {len(df)} cameras", "data_import_cameras", lambda: ui.user_store().upsert_cameras(df),
                              "cameras")
     cams = ui.cameras(own_path)
     with st.expander(f"Cameras in your database ({len(cams)})"):
-        st.dataframe(cams, hide_index=True, width="stretch")
+        st.dataframe(cams, hide_index=True, width="stretch", column_config=table_columns(cams))
 
 with tab_dist:
     st.markdown("GeoJSON FeatureCollection of Polygon / MultiPolygon features in longitude/latitude (EPSG:4326), each with a "
@@ -76,7 +77,7 @@ with tab_dist:
             ui.show_error(exc)
         else:
             p1, p2 = st.columns([1, 2])
-            p1.dataframe(ddf[["district_id", "name"]], hide_index=True, width="stretch")
+            p1.dataframe(ddf[["district_id", "name"]], hide_index=True, width="stretch", column_config=table_columns(ddf))
             with p2:
                 st.plotly_chart(maps.camera_location_figure(None, ddf, height=320), key="data_district_preview",
                                 config={"displaylogo": False})
@@ -84,7 +85,7 @@ with tab_dist:
                              "districts")
     dists = ui.districts(own_path)
     with st.expander(f"Districts in your database ({len(dists)})"):
-        st.dataframe(dists[["district_id", "name", "source"]], hide_index=True, width="stretch")
+        st.dataframe(dists[["district_id", "name", "source"]], hide_index=True, width="stretch", column_config=table_columns(dists))
 
 with tab_models:
     try:
@@ -106,12 +107,12 @@ with tab_models:
             ),
             hide_index=True, width="stretch",
         )
-        st.caption(f"Installed models live in `{settings.model_dir}`. Install one on the Analyse footage page or with "
-                   "`urbanlens models install NAME`.")
+        st.caption(f"Installed models live in `{settings.model_dir}`. Install one on the Analyse footage page "
+                   "(its *Install* button).")
     runs = ui.model_run_summary(path)
     if not runs.empty:
         st.markdown("Models behind the stored measurements")
-        st.dataframe(runs, hide_index=True, width="stretch")
+        st.dataframe(runs, hide_index=True, width="stretch", column_config=table_columns(runs))
 
 with tab_export:
     period = format_period(start, end)
@@ -125,15 +126,15 @@ with tab_export:
     if "data_export" in st.session_state:
         keys, table = st.session_state["data_export"]
         st.caption(f"{len(table):,} rows grouped by {', '.join(keys)}")
-        st.dataframe(table.head(200), hide_index=True, width="stretch")
+        st.dataframe(table.head(200), hide_index=True, width="stretch", column_config=table_columns(table))
         ui.downloads(table, "urbanlens_indicators_" + "_".join(keys), key="data_export_dl")
 
 # -- GIS layers (the same files as `urbanlens export`) ----------------------------------------------
 with tab_export:
     st.markdown("##### GIS layer")
     st.caption("One feature per district (polygon), H3 cell (hexagon), camera (point) or frame (its own point: moving cameras "
-               "placed by a GPS track), with each indicator, its 95% interval, n_frames and n_clips, in EPSG:4326 for QGIS, "
-               "ArcGIS or kepler.gl. Same as `urbanlens export`.")
+               "placed by a GPS track), with each indicator, its 95% range, frames and clips, in EPSG:4326 for QGIS, "
+               "ArcGIS or kepler.gl.")
     g1, g2 = st.columns([1, 3])
     gis_by = g1.selectbox("Feature per", list(gis.EXPORT_BY), key="data_gis_by")
     gis_names = g2.multiselect("Indicators", list(INDICATORS), default=["green_view"], key="data_gis_names",

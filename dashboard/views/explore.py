@@ -10,6 +10,7 @@ from analytics.formatting import MISSING_TEXT, escape_markdown, format_period
 from analytics.indicators import INDICATORS
 from analytics.visual import charts
 from dashboard import ui
+from dashboard.ui.data import show_glossary, table_columns
 
 __all__: list[str] = []  # a page: it lays out widgets and exports nothing
 
@@ -63,11 +64,11 @@ with tab_ts:
     series_key = key if chosen else "city"
     st.plotly_chart(charts.timeseries_figure(ts, series_key, name, period, labels=labels, time_key=step), key="explore_ts",
                     config={"displaylogo": False})
-    st.caption("Line: value; band: 95% confidence interval (clips as clusters). Gaps: "
+    st.caption("Line: value; band: its 95% range (from how much the clips disagree). Gaps: "
                f"{MISSING_TEXT} (fewer than {settings.min_frames} frames).")
     table = charts.readable_table(ts, [series_key, step], labels)
     with st.expander("Table behind this chart"):
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.dataframe(table, hide_index=True, width="stretch", column_config=table_columns(table, name))
         ui.downloads(table, f"urbanlens_{name}_{key}_{step}", key="dl_ts")
 
 with tab_heat:
@@ -78,7 +79,7 @@ with tab_heat:
     st.caption(f"Scope: {escape_markdown(scope)}.")
     table = charts.readable_table(heat, ["weekday", "hour"])
     with st.expander("Table behind this chart"):
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.dataframe(table, hide_index=True, width="stretch", column_config=table_columns(table, name))
         ui.downloads(table, f"urbanlens_{name}_hour_weekday", key="dl_heat")
 
 with tab_rank:
@@ -86,7 +87,7 @@ with tab_rank:
                     config={"displaylogo": False})
     table = charts.readable_table(ranked, [key], labels)
     with st.expander("Table behind this chart"):
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.dataframe(table, hide_index=True, width="stretch", column_config=table_columns(table, name))
         ui.downloads(table, f"urbanlens_{name}_by_{key}", key="dl_rank")
 
 with tab_dist:
@@ -100,8 +101,11 @@ with tab_dist:
                "district.")
     table = charts.readable_table(per_day.drop(columns=["district_id"]), ["district", "camera", "day"], labels)
     with st.expander("Table behind this chart"):
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.dataframe(table, hide_index=True, width="stretch", column_config=table_columns(table, name))
         ui.downloads(table, f"urbanlens_{name}_camera_day", key="dl_dist")
 
 if INDICATORS[name].heuristic:
     st.caption(":orange-badge[heuristic] This indicator is an image heuristic; compare places and times, not absolute values.")
+
+show_glossary(("95% range (interval)", "clips as clusters", "valid pixels", "Olofsson et al. 2014", "low trust"),
+              levels=("congestion",) if name == "congestion" else ())

@@ -17,6 +17,7 @@ from analytics.formatting import (
     format_interval,
     format_period,
     format_value,
+    levels_note,
     rounds_to_zero,
 )
 from analytics.indicators import HEADLINE, INDICATORS
@@ -25,6 +26,7 @@ from analytics.visual import charts, maps
 from analytics.visual.clicks import clicked_point
 from analytics.visual.layers import DIRECTION_TEXT
 from dashboard import ui
+from dashboard.ui.data import show_glossary, table_columns
 
 __all__: list[str] = []  # a page: it lays out widgets and exports nothing
 
@@ -58,7 +60,7 @@ for col, r in zip(cols, kpi.itertuples(index=False)):
             help=f"{charts.indicator_title(r.indicator)}: {format_value(r.indicator, r.value)} = {INDICATORS[r.indicator].formula}. "
             f"{format_count(r.n_frames)} frames in "
             f"{period}; previous period {format_value(r.indicator, r.previous)} from {format_count(r.previous_n_frames)} frames. "
-            f"95% CI {format_interval(r.indicator, r.ci_low, r.ci_high, r.value) or 'none'}.",
+            f"95% range {format_interval(r.indicator, r.ci_low, r.ci_high, r.value) or 'none'}. {levels_note(r.indicator)}",
         )
         st.caption(f"n = {format_count(r.n_frames)} frames" + (" · :orange-badge[heuristic]" if r.heuristic else ""))
 
@@ -156,13 +158,8 @@ table = table.drop(columns=["enough"]).sort_values("value", ascending=False, na_
 with st.expander(f"Table: {charts.indicator_title(name)} by {'district' if kind == 'district' else 'H3 cell'}, {period}"):
     st.dataframe(
         table, hide_index=True, width="stretch",
-        column_config={
-            "id": "id", "name": "area",
-            "value": st.column_config.NumberColumn(INDICATORS[name].unit, format="%.2f"),
-            "ci_low": st.column_config.NumberColumn("95% CI low", format="%.2f"),
-            "ci_high": st.column_config.NumberColumn("95% CI high", format="%.2f"),
-            "n_frames": st.column_config.NumberColumn("frames", format="%d"),
-            "n_clips": st.column_config.NumberColumn("clips", format="%d"),
-        },
+        column_config=table_columns(table, name, id="id", name="area"),
     )
     ui.downloads(table, f"urbanlens_{name}_{kind}", key="overview_dl", indicator=name)
+
+show_glossary(("valid pixels", "95% range (interval)", "low trust"), levels=("congestion",))

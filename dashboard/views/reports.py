@@ -49,8 +49,7 @@ def _file_stem(area: str | None, start: date, end: date) -> str:
 
 st.title("Reports")
 st.caption("A report for officials on one district or the whole city over the sidebar's period: summary in plain words, map, "
-           "patterns, ranked cameras, road damage, coverage and caveats, and a methods appendix. "
-           "The same report as `urbanlens report --district NAME --from DATE --to DATE --out FILE.pdf`.")
+           "patterns, ranked cameras, road damage, coverage and caveats, and a methods appendix.")
 path = ui.db_path()
 try:
     stats = ui.stats(path)
