@@ -102,7 +102,7 @@ def test_csv_is_formula_safe_and_the_period_applies(city: Path, tmp_path: Path) 
     result = CliRunner().invoke(app, ["export", "--by", "district", "-i", "green_view", "--format", "csv", "--out", str(out),
                                       "--min-frames", "1", "--from", "2026-07-02"])
     assert result.exit_code == 0, result.output
-    assert "0 feature(s)" in result.output
+    assert "0 features" in result.output
     with Store(city) as s:
         text = layer_bytes(export_layer(s, Selection(min_frames=1), "district", ["green_view"]), "csv").decode()
     assert "'=HYPERLINK(1)" in text and "POLYGON" in text

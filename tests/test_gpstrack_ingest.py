@@ -131,7 +131,7 @@ def test_frames_outside_the_track_are_stored_without_a_position_and_count_for_th
     out = tmp_path / "frames.geojson"
     exported = CliRunner().invoke(app, ["export", "--by", "frame", "-i", "green_view", "--format", "geojson", "--out", str(out)])
     assert exported.exit_code == 0, exported.output
-    assert "11 feature(s) by frame" in exported.output and "9 frames without a position (outside their GPS track or in a gap) skipped" in exported.output
+    assert "11 features by frame" in exported.output and "9 frames without a position (outside their GPS track or in a gap) skipped" in exported.output
 
 
 def test_a_clip_through_the_spring_clock_change_stores_each_frame_at_its_local_time(drive: Path, tmp_path: Path) -> None:

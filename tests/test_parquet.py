@@ -169,7 +169,7 @@ def test_cli_stores_the_good_clips_names_each_refused_one_and_exits_1(tmp_path: 
     db = _db(tmp_path / "d.duckdb")
     res = CliRunner().invoke(app, ["import-parquet", str(tmp_path / "pq"), "--db", str(db)])
     assert res.exit_code == 1, res.output
-    assert "Imported 1 clip(s), 37 sampled frames" in res.output and "1 of 2 clip file(s) refused" in res.output
+    assert "Imported 1 clip, 37 sampled frames" in res.output and "1 of 2 clip files refused" in res.output
     with Store(db) as s:
         assert s.query_df("SELECT label FROM clips")["label"].tolist() == ["good"]
     res = CliRunner().invoke(app, ["import-parquet", str(tmp_path / "pq"), "--db", str(db)])  # good skipped, bad refused: still 1

@@ -135,10 +135,10 @@ def test_rerun_does_only_the_missing_clip(job: Any) -> None:
 def test_import_parquet_twice_is_a_no_op_and_indicators_read_the_folder(job: Any, tmp_path: Path) -> None:
     db = _db(tmp_path / "imported.duckdb")
     first = CliRunner().invoke(app, ["import-parquet", str(job["pq"]), "--db", str(db)])
-    assert first.exit_code == 0 and "Imported 2 clip(s), 4 sampled frames" in first.output, first.output
+    assert first.exit_code == 0 and "Imported 2 clips, 4 sampled frames" in first.output, first.output
     second = CliRunner().invoke(app, ["import-parquet", str(job["pq"]), "--db", str(db)])
     said = " ".join(second.output.split())  # the console may wrap the line at the width it was given
-    assert second.exit_code == 0 and "Imported 0 clip(s)" in said and "2 already stored" in said
+    assert second.exit_code == 0 and "Imported 0 clips" in said and "2 already stored" in said
     with Store(db) as s:
         assert _frames(s).equals(_frames(job["local"]))
     res = CliRunner().invoke(app, ["indicators", "--parquet", str(job["pq"]), "--by", "camera", "--db", str(db)])

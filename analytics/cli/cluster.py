@@ -23,6 +23,7 @@ from rich.markup import escape
 
 from analytics.cli._common import DbOption, console, error_line, open_db
 from analytics.errors import InputError
+from analytics.formatting import format_counted
 from analytics.store.parquet import import_clips
 
 __all__ = ["register"]
@@ -40,13 +41,13 @@ def import_parquet(
     stored = [r for r in results if r.status == "stored"]
     low = sum(1 for r in stored if r.trust == "low")
     console.print(
-        f"Imported {len(stored)} clip(s), {sum(r.n_frames for r in stored):,} sampled frames, from {escape(str(folder))}; "
-        f"{len(results) - len(stored)} already stored" + (f"; {low} low-trust clip(s) left out of indicators" if low else ""),
+        f"Imported {format_counted(len(stored), 'clip')}, {format_counted(sum(r.n_frames for r in stored), 'sampled frame')}, from {escape(str(folder))}; "
+        f"{len(results) - len(stored)} already stored" + (f"; {format_counted(low, 'low-trust clip')} left out of indicators" if low else ""),
         highlight=False,
     )
     if refused:
         shown = "; ".join(why for _, why in refused[:5]) + (f"; and {len(refused) - 5} more" if len(refused) > 5 else "")
-        line = f"{len(refused)} of {len(refused) + len(results)} clip file(s) refused, nothing of them stored: {shown}"
+        line = f"{len(refused)} of {format_counted(len(refused) + len(results), 'clip file')} refused, nothing of them stored: {shown}"
         if not results:
             raise InputError(line)
         error_line(line)

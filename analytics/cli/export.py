@@ -54,7 +54,7 @@ def export(
         layer = export_layer(store, selection, by, indicator or None, h3_resolution)
         unplaced = unplaced_frames(store, selection) if by in ("frame", "district", "h3") else 0
     written = write_layer(layer, fmt, out)
-    console.print(f"{len(layer)} feature(s) by {by} written to {written} ({fmt}, EPSG:4326)", markup=False, highlight=False)
+    console.print(f"{format_counted(len(layer), 'feature')} by {by} written to {written} ({fmt}, EPSG:4326)", markup=False, highlight=False)
     if unplaced:
         where = "skipped" if by == "frame" else f"left out of every {'district' if by == 'district' else 'H3 cell'}"
         console.print(f"{format_counted(unplaced, 'frame')} without a position (outside their GPS track or in a gap) {where}",

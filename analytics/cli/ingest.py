@@ -33,6 +33,7 @@ from analytics.cli._common import DbOption, error_line, open_db, say_wait
 from analytics.errors import InputError, quote_value
 from analytics.footage.placing import PlacedSink
 from analytics.footage.video import VIDEO_SUFFIXES, Sampling, clip_start, probe
+from analytics.formatting import format_counted
 from analytics.gpstrack import Track, camera_zone, check_track, clip_span_problem, local_to_utc, read_track, utc_to_local
 from analytics.periods import parse_timestamp
 from analytics.settings import Settings, load_settings
@@ -211,7 +212,7 @@ def _track_for(console: Console, path: Path | None, camera: str, clips: list[Pat
     tr = check_track(read_track(path), now=datetime.now(UTC).replace(tzinfo=None), what=f"track file {path.name!r}")
     start = utc_to_local(tr.span[0], tz)
     console.print(f"track {path.name}: {tr.n} points, {tr.span[0]:%Y-%m-%d %H:%M:%S}–{tr.span[1]:%H:%M:%S} UTC"
-                  + (f", {tr.n_bad} unreadable sentence(s) skipped" if tr.n_bad else ""), markup=False, highlight=False, soft_wrap=True)
+                  + (f", {format_counted(tr.n_bad, 'unreadable sentence')} skipped" if tr.n_bad else ""), markup=False, highlight=False, soft_wrap=True)
     return _Placed(camera, tr, tz, start)
 
 
@@ -320,8 +321,8 @@ def _ingest_on_ray(
             _track_for(out, None, cam, clips, settings)  # a mobile camera without a track: said to stay at its point
 
     def plan(p: RayPlan) -> None:
-        out.print(f"Ray: {p.clips} clip(s) on {p.workers} worker(s) x {p.threads} thread(s) ({p.cpus} CPUs); Parquet in {p.folder}",
-                  markup=False, highlight=False)
+        workers = f"{format_counted(p.workers, 'worker')} x {format_counted(p.threads, 'thread')}"
+        out.print(f"Ray: {format_counted(p.clips, 'clip')} on {workers} ({p.cpus} CPUs); Parquet in {p.folder}", markup=False, highlight=False)
 
     def told(o: ClipOutcome) -> None:
         out.print(f"  {Path(o.path).name}: {o.status} ({o.seconds:.1f} s)", markup=False, highlight=False)
@@ -343,7 +344,7 @@ def _finish(console: Console, result: BatchResult) -> None:
     if failed:
         shown = "; ".join(why if why.startswith(name) else f"{name}: {why}" for name, why in failed[:5])
         shown += f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
-        error_line(f"{len(failed)} of {len(result.outcomes)} clip(s) failed: {shown}")
+        error_line(f"{len(failed)} of {format_counted(len(result.outcomes), 'clip')} failed: {shown}")
     if failed and all(o.refused for o in result.failed):
         raise typer.Exit(2)
     if result.ok == 0 or failed:

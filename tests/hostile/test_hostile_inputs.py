@@ -241,13 +241,13 @@ CASES: list[Case] = [
          "control character (U+D800)"),
     Case("zones-deep", zones_with(b"[" * 100_000 + b"]" * 100_000), "too deeply"),
     # clips: each failed clip is named in one error line, and ingest exits 1
-    Case("clip-empty", ingest_clip(empty_clip), "1 of 1 clip(s) failed: empty.mp4: the file is empty (0 bytes)", code=1),
+    Case("clip-empty", ingest_clip(empty_clip), "1 of 1 clip failed: empty.mp4: the file is empty (0 bytes)", code=1),
     Case("clip-truncated", ingest_clip(truncated_clip), "truncated.mp4", code=1),
     Case("clip-renamed-text", ingest_clip(renamed_text), "notes.mp4 is not a video file", code=1),
     Case("clip-renamed-csv", ingest_clip(renamed_csv_as_avi), "cams.avi", code=1),
     Case("clip-too-long", ingest_clip(long_clip), "lasts 2:10:00, longer than the maximum of 1:00:00", code=1),
     Case("clip-too-long-flag", ingest_clip(long_clip, "--max-duration", "30"), "longer than the maximum of 30:00", code=1),
-    Case("batch-one-bad", batch_with_one_bad_clip, "1 of 2 clip(s) failed: b-broken.mp4", code=1, db_may_change=True),
+    Case("batch-one-bad", batch_with_one_bad_clip, "1 of 2 clips failed: b-broken.mp4", code=1, db_may_change=True),
     # accepted with a warning (exit 0): the note says what is odd
     Case("clip-17x4000-like", ingest_clip(strip_clip), "62 times taller than wide", code=0, db_may_change=True),
     Case("clip-fps-above-rate", ingest_clip(good_clip, "--fps", "30"), "above the clip's own 10 frames a second", code=0,
