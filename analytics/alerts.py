@@ -4,7 +4,8 @@ A camera is told about when its health status (:func:`analytics.store.health.hea
 ``stale``, and again when it recovers to ``ok`` after a stale alert; the status last told is the
 ``alerted`` column of ``watch_status``. An alert is remembered (``on_sent``) only after the
 receiver answered 2xx, so a failed post is tried again at the next check. Only ``http`` and
-``https`` URLs are accepted; a URL is shown without its credentials, path or query
+``https`` URLs are accepted; credentials in one (``https://user:password@host/…``) are sent as
+HTTP basic authentication; a URL is shown without its credentials, path or query
 (:func:`shown_url`), since webhook URLs often carry their secret there.
 
 The payload (one JSON object per camera and change)::
@@ -16,6 +17,7 @@ The payload (one JSON object per camera and change)::
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import urllib.error
@@ -23,7 +25,7 @@ import urllib.request
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import pandas as pd
 
@@ -137,13 +139,29 @@ def alert_payload(row: dict[str, Any], database: str, sent_at: datetime) -> dict
     }
 
 
+def _request_target(url: str) -> tuple[str, dict[str, str]]:
+    """The URL without its ``user:password@`` and the request headers, with HTTP basic authentication
+    for the credentials when the URL carries them.
+
+    >>> _request_target("https://u:p@h.example/x?y=1")
+    ('https://h.example/x?y=1', {'Content-Type': 'application/json', 'User-Agent': 'urbanlens-health', 'Authorization': 'Basic dTpw'})
+    """
+    parts = urlsplit(url)
+    headers = {"Content-Type": "application/json", "User-Agent": "urbanlens-health"}
+    if parts.username is None:
+        return url, headers
+    secret = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+    headers["Authorization"] = "Basic " + base64.b64encode(secret).decode("ascii")
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), headers
+
+
 def post_alert(url: str, payload: dict[str, Any], timeout_s: float = ALERT_TIMEOUT_S) -> str | None:
     """POST ``payload`` as JSON to ``url``; None when the receiver answered 2xx, else why not (one line,
     the URL shown by :func:`shown_url`); it waits at most ``timeout_s`` seconds."""
-    check_webhook_url(url)
+    target, headers = _request_target(check_webhook_url(url))
     body = json.dumps(payload).encode("utf-8")
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json", "User-Agent": "urbanlens-health"})
+    request = urllib.request.Request(target, data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as answer:  # noqa: S310 (scheme checked above)
             status = int(answer.status)

@@ -58,6 +58,7 @@ LAYERS: dict[str, int] = {
     "analytics.checksums": 2,
     "analytics.gpstrack": 2,
     "analytics.gis": 2,
+    "analytics.alerts": 2,
     # orchestration and outputs
     "analytics.footage.pipeline": 3,
     "analytics.footage.runner": 3,
