@@ -119,7 +119,7 @@ def _number(value: Any) -> float | None:
     return None if value is None or pd.isna(value) or not math.isfinite(float(value)) else float(value)
 
 
-def alert_payload(row: dict[str, Any], database: str, sent_at: datetime) -> dict[str, Any]:
+def alert_payload(row: dict[Any, Any], database: str, sent_at: datetime) -> dict[str, Any]:
     """The JSON object posted for one camera's change (``row``: a :func:`watch_health` row as a dict).
 
     ``previous`` is the status last told (``"ok"`` when none was); times are ISO 8601 UTC with ``Z``.

@@ -64,6 +64,7 @@ LAYERS: dict[str, int] = {
     "analytics.footage.runner": 3,
     "analytics.footage.batch": 3,
     "analytics.footage.cluster": 3,
+    "analytics.footage.supervise": 3,
     "analytics.evaluation.run": 3,
     "analytics.evaluation.annotate": 3,
     "analytics.evaluation.apply": 3,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -33,7 +33,7 @@ __all__ = ["HEALTH_FORMATS", "register"]
 HEALTH_FORMATS = ("table", "json")
 
 
-def _print_table(rows: list[dict[str, object]], title: str) -> None:
+def _print_table(rows: list[dict[Any, Any]], title: str) -> None:
     table = Table(title=title, title_justify="left")
     for col in TABLE_COLUMNS:
         table.add_column(col, justify="right" if col in ("frames last hour", "reconnects", "chunks", "dropped", "lag") else "left",
