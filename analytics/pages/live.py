@@ -9,31 +9,49 @@ the city zone (``URBANLENS_TIMEZONE``) beside how long ago they were.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
 from analytics.alerts import iso_utc
-from analytics.gpstrack import utc_to_local
+from analytics.gpstrack import camera_zone, utc_to_local
 from analytics.selection import Selection
-from analytics.store.health import HEALTH_COLUMNS
+from analytics.store.database import Store
+from analytics.store.health import HEALTH_COLUMNS, watch_health
 
 __all__ = [
+    "DEFAULT_STALE_MINUTES",
+    "LIVE_INDICATORS",
     "LIVE_REFRESH_S",
+    "STATUS_BADGES",
     "TABLE_COLUMNS",
     "ago_text",
+    "camera_health",
     "camera_health_line",
+    "current_health",
     "health_records",
     "health_summary",
     "health_table",
     "last_hour_selection",
+    "local_now",
     "local_text",
     "stale_ids",
+    "stale_rows",
+    "utc_now",
 ]
 
 LIVE_REFRESH_S = 5
 """Seconds between two refreshes of a watched camera's live view on the Camera page."""
+
+DEFAULT_STALE_MINUTES = 10.0
+"""The dashboard's threshold: a watched camera with no frame for this long is stale (``urbanlens health``'s default)."""
+
+STATUS_BADGES = {"ok": ":green-badge[ok]", "stale": ":red-badge[stale]", "stopped": ":gray-badge[stopped]"}
+"""How the dashboard marks each health status (Streamlit Markdown badges)."""
+
+LIVE_INDICATORS = ("green_view", "pedestrian_share", "people_per_frame", "road_occupancy", "congestion")
+"""Indicators of a watched camera's last hour on its live view."""
 
 TABLE_COLUMNS = ("camera", "status", "last frame", "ago", "frames last hour", "reconnects", "last error", "chunks", "dropped", "lag")
 """Columns of :func:`health_table`, in order."""
@@ -126,7 +144,7 @@ def stale_ids(health: pd.DataFrame) -> tuple[str, ...]:
     return tuple(str(c) for c in health.loc[health["status"] == "stale", "camera_id"]) if not health.empty else ()
 
 
-def camera_health_line(row: dict[str, Any], zone: str) -> str:
+def camera_health_line(row: dict[Any, Any], zone: str) -> str:
     """One camera's health as a sentence: status, last frame (local, how long ago), frames in the
     last hour, reconnects, dropped frames, lag and the last error."""
     last = row.get("last_frame_time")
@@ -154,3 +172,36 @@ def last_hour_selection(camera_id: str, local_now: datetime, min_frames: int = 1
     day = local_now.date()
     selection = Selection(start=day, end=day, cameras=(camera_id,), hours=(first, local_now.hour), min_frames=min_frames)
     return selection, f"today from {first:02d}:00 to now"
+
+
+def utc_now() -> datetime:
+    """This machine's clock as a naive UTC time (the times of ``watch_status``)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def current_health(store: Store, zone: str, stale_minutes: float = DEFAULT_STALE_MINUTES) -> pd.DataFrame:
+    """:func:`~analytics.store.health.watch_health` now (``zone``: the city's, for the last hour)."""
+    return watch_health(store, utc_now(), stale_minutes, zone)
+
+
+def camera_health(health: pd.DataFrame, camera_id: str) -> dict[str, Any] | None:
+    """The health row of one camera, or None when it is not watched."""
+    rows = health[health["camera_id"] == camera_id] if not health.empty else health
+    return None if rows.empty else {str(k): v for k, v in rows.iloc[0].to_dict().items()}
+
+
+def stale_rows(health: pd.DataFrame, cameras: pd.DataFrame, zone: str) -> pd.DataFrame:
+    """The stale cameras at their position, for the map: camera_id, name, lon, lat and a hover text
+    (``<name>: stale, last frame <local time> (<ago>) · <n> reconnects · last error``)."""
+    cols = ["camera_id", "name", "lon", "lat", "text"]
+    stale = health[health["status"] == "stale"] if not health.empty else health
+    if stale.empty:
+        return pd.DataFrame(columns=cols)
+    placed = stale.drop(columns=["name"]).merge(cameras[["camera_id", "name", "lon", "lat"]], on="camera_id", how="inner")
+    placed["text"] = [f"{r['name']}: {camera_health_line(r, zone)}" for r in placed.to_dict("records")]
+    return pd.DataFrame(placed[cols])
+
+
+def local_now(camera: dict[str, Any], city_zone: str) -> datetime:
+    """This instant as the camera's local wall-clock time (its own zone, else the city's): the clock of its frames."""
+    return utc_to_local(utc_now(), camera_zone(camera, city_zone))
