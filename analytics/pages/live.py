@@ -100,7 +100,7 @@ def health_table(health: pd.DataFrame, zone: str) -> pd.DataFrame:
             "status": r["status"], "last frame": local_text(r["last_frame_time"], zone),
             "ago": ago_text(r["minutes_since_frame"]) if r["last_frame_time"] is not None and not pd.isna(r["last_frame_time"]) else "never",
             "frames last hour": int(r["frames_last_hour"]), "reconnects": int(r["reconnects"]),
-            "last error": r["last_error"] or "", "chunks": int(r["chunks_stored"]), "dropped": int(r["frames_dropped"]),
+            "last error": r["last_error"] if isinstance(r["last_error"], str) else "", "chunks": int(r["chunks_stored"]), "dropped": int(r["frames_dropped"]),
             "lag": _lag_text(r["lag_s"]),
         }
         for r in health.to_dict("records")
