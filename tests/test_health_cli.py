@@ -21,13 +21,11 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-@pytest.fixture()
-def watched(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def watched_db(tmp_path_factory):
     """gate: a frame 2 minutes ago and 3 frames of the last hour stored in Zurich time; quay: started 25
-    minutes ago, reconnecting, no frame since."""
-    monkeypatch.setenv("URBANLENS_HOME", str(tmp_path))
-    monkeypatch.setenv("URBANLENS_TIMEZONE", "Europe/Zurich")
-    path = tmp_path / "live.duckdb"
+    minutes ago, reconnecting, no frame since. Read only by the tests."""
+    path = tmp_path_factory.mktemp("health") / "live.duckdb"
     now = _now()
     with store_with_cameras(str(path), [("gate", 8.5, 47.3), ("quay", 8.6, 47.3)]) as store:
         store.ingest([clip_from_pixels("gate", utc_to_local(now - timedelta(minutes=10), "Europe/Zurich"), [{0: 10}] * 3)])
@@ -38,6 +36,12 @@ def watched(tmp_path, monkeypatch):
         record_watch(store, "quay", WatchReport(state="reconnecting", reconnects=5, error="HTTP 404 on the playlist"),
                      now - timedelta(minutes=1))
     return path
+
+
+@pytest.fixture()
+def watched(watched_db, monkeypatch):
+    monkeypatch.setenv("URBANLENS_TIMEZONE", "Europe/Zurich")
+    return watched_db
 
 
 def test_the_table_names_the_stale_camera_and_exits_1(watched):
@@ -68,6 +72,7 @@ def test_json_rows_carry_iso_utc_times_and_the_last_hour_in_city_time(watched):
     # the 3 frames were stored 10 minutes ago in Zurich wall-clock time; read in UTC they would be 1-2 hours off
     assert gate["frames_last_hour"] == 3 and quay["frames_last_hour"] == 0
     assert (gate["reconnects"], quay["reconnects"], gate["frames_dropped"], gate["width"]) == (0, 5, 4, 640)
+    assert isinstance(gate["width"], int) and quay["width"] is None and isinstance(gate["pid"], int)
 
 
 def test_no_watched_camera_is_exit_0_with_a_line(tmp_path, monkeypatch):

@@ -108,19 +108,24 @@ def health_table(health: pd.DataFrame, zone: str) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=list(TABLE_COLUMNS))
 
 
-def _plain(value: Any) -> Any:
-    """A cell as JSON: times ISO 8601 UTC with ``Z``, NaN/NaT as null, numpy numbers as Python ones."""
+_WHOLE = ("frames_last_hour", "reconnects", "chunks_stored", "frames_stored", "frames_dropped", "width", "height", "pid")
+"""Columns that are whole numbers (a column with a missing value reads as floats in pandas)."""
+
+
+def _plain(name: str, value: Any) -> Any:
+    """A cell as JSON: times ISO 8601 UTC with ``Z``, NaN/NaT as null, numpy numbers as Python ones, counts as integers."""
     if isinstance(value, datetime | pd.Timestamp):
         return iso_utc(value)
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
-    return value.item() if hasattr(value, "item") else value
+    value = value.item() if hasattr(value, "item") else value
+    return int(value) if name in _WHOLE else value
 
 
 def health_records(health: pd.DataFrame) -> list[dict[str, Any]]:
     """The health rows for scripts: one dict per camera with every column of
     :data:`~analytics.store.health.HEALTH_COLUMNS`, times ISO 8601 UTC with ``Z``."""
-    return [{c: _plain(r[c]) for c in HEALTH_COLUMNS} for r in health.to_dict("records")]
+    return [{c: _plain(c, r[c]) for c in HEALTH_COLUMNS} for r in health.to_dict("records")]
 
 
 def health_summary(health: pd.DataFrame) -> str:
