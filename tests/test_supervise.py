@@ -19,7 +19,7 @@ from helpers import store_with_cameras
 from test_alerts import Receiver
 
 from analytics.errors import InputError
-from analytics.footage.supervise import CameraConfig, load_config, parse_config, supervise, watch_command
+from analytics.footage.supervise import CameraConfig, load_config, parse_config, run_config_command, supervise, watch_command
 from analytics.store import Store
 from analytics.store.health import watch_health, watch_started
 
@@ -181,7 +181,7 @@ def test_a_cameras_file_is_read_from_yaml(tmp_path):
     path.write_text("db: city.duckdb\nwebhook: https://hooks.example.org/x\ncameras:\n  - id: gate\n    url: rtsp://h/s\n    fps: 1\n"
                     "    threads: 1\n")
     config = load_config(path)
-    assert config.db == Path("city.duckdb") and config.cameras[0] == CameraConfig("gate", "rtsp://h/s", fps=1.0, threads=1)
+    assert config.db == tmp_path / "city.duckdb" and config.cameras[0] == CameraConfig("gate", "rtsp://h/s", fps=1.0, threads=1)
     path.write_text("cameras: [id: gate\n")
     with pytest.raises(InputError, match="is not valid YAML at line"):
-        load_config(path)
+        run_config_command(path, None)  # checked before any worker starts

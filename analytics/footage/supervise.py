@@ -2,7 +2,8 @@
 
 The cameras file (YAML)::
 
-    db: /var/lib/urbanlens/city.duckdb   # optional (default: --db, else $URBANLENS_DB / the settings' default)
+    db: /var/lib/urbanlens/city.duckdb   # optional (--db wins; default $URBANLENS_DB / the settings' default;
+                                         # a relative path is beside the cameras file)
     stale_minutes: 10                    # optional: the health check's threshold
     webhook: https://hooks.example.org/urbanlens   # optional: alerts when a camera turns stale or recovers
     cameras:
@@ -27,13 +28,14 @@ What the supervisor does (:func:`supervise`):
 - on SIGTERM or SIGINT (or ``stop`` set) sends the same signal to every worker, waits for them
   (each finishes or drops its current chunk), kills those still running after ``stop_timeout_s``,
   and returns 0;
-- every ``check_every_s`` reads the cameras' health (:func:`analytics.store.health.watch_health`)
+- every ``check_every_s``, in a thread of its own, reads the cameras' health (:func:`analytics.store.health.watch_health`)
   and posts the webhook's alerts (:func:`analytics.alerts.send_alerts`); a failed check is one
   line and does not stop anything.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -187,7 +189,10 @@ def load_config(path: Path) -> WatchConfig:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise InputError(f"cameras file {quote_value(str(path), 200)} is not valid YAML{at}; expected a mapping with a 'cameras' list") from None
-    return parse_config(data, str(path))
+    config = parse_config(data, str(path))
+    if config.db is not None and not config.db.is_absolute():  # a relative db is beside the cameras file, wherever it runs from
+        config = dataclasses.replace(config, db=Path(path).parent / config.db)
+    return config
 
 
 def watch_command(camera: CameraConfig, db: Path) -> list[str]:
@@ -331,19 +336,22 @@ def supervise(
     received: list[int] = []
     undo = _stop_on_signals(stop, received)
     pool = _Pool(config, path, worker_command, tell, first_delay_s)
-    next_check = time.monotonic() + check_every_s
+    next_check, checker = time.monotonic() + check_every_s, None
     try:
         while not stop.is_set():
             now = time.monotonic()
             pool.tend(now)
-            if now >= next_check:
-                _check_health(config, path, tell)
+            if now >= next_check and (checker is None or not checker.is_alive()):  # in a thread: a slow webhook holds up nothing
+                checker = threading.Thread(target=_check_health, args=(config, path, tell), name="health-check", daemon=True)
+                checker.start()
                 next_check = now + check_every_s
             stop.wait(0.2)
     finally:
         signum = received[0] if received else signal.SIGTERM
         tell(f"stopping {len(pool.running())} worker(s) ({signal.Signals(signum).name})")
         pool.stop(signum, stop_timeout_s)
+        if checker is not None:
+            checker.join(5.0)
         undo()
     return 0
 
