@@ -13,6 +13,18 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "warning: chromium is not installed (apt-get install chromium); the browser test will be skipped" >&2
   fi
 fi
+# The live-stream tests serve a sample clip over RTSP with Debian's GStreamer RTSP server (tests/rtsp_server.py, system Python).
+if ! /usr/bin/python3 tests/rtsp_server.py --check >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing Debian's GStreamer RTSP server for the live-stream tests..."
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gir1.2-gst-rtsp-server-1.0 \
+      python3-gi gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav >/dev/null) \
+      || echo "warning: could not install GStreamer's RTSP server; the RTSP tests will be skipped" >&2
+  else
+    echo "warning: GStreamer's RTSP server is not installed (apt-get install gir1.2-gst-rtsp-server-1.0 python3-gi" \
+      "gstreamer1.0-plugins-{base,good,bad} gstreamer1.0-libav); the RTSP tests will be skipped" >&2
+  fi
+fi
 if ! command -v pdftoppm >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null 2>&1 || true
 fi

@@ -58,11 +58,13 @@ LAYERS: dict[str, int] = {
     "analytics.checksums": 2,
     "analytics.gpstrack": 2,
     "analytics.gis": 2,
+    "analytics.alerts": 2,
     # orchestration and outputs
     "analytics.footage.pipeline": 3,
     "analytics.footage.runner": 3,
     "analytics.footage.batch": 3,
     "analytics.footage.cluster": 3,
+    "analytics.footage.supervise": 3,
     "analytics.evaluation.run": 3,
     "analytics.evaluation.annotate": 3,
     "analytics.evaluation.apply": 3,

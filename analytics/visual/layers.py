@@ -65,6 +65,9 @@ __all__ = [
     "NorthArrow",
     "north_arrow",
     "MapStack",
+    "STALE_COLOR",
+    "StaleMark",
+    "stale_layer",
 ]
 
 KM_PER_DEGREE = 111.32
@@ -542,3 +545,36 @@ class MapStack:
     @property
     def north_arrow(self) -> NorthArrow:
         return north_arrow(self.extent)
+
+
+# ---------------------------------------------------------------------------------------------
+# watched cameras that went stale (no frame for a while; analytics.store.health)
+
+STALE_COLOR = "#c62828"
+"""Ring and label of a stale watched camera."""
+
+
+@dataclass(frozen=True)
+class StaleMark:
+    """A watched camera that is stale, at its position, with its hover text."""
+
+    id: str
+    name: str
+    lon: float
+    lat: float
+    text: str
+
+
+def stale_layer(rows: pd.DataFrame) -> tuple[StaleMark, ...]:
+    """Stale cameras (camera_id, name, lon, lat, text) as marks; rows without a position are left out.
+
+    >>> rows = pd.DataFrame({"camera_id": ["a", "b"], "name": ["Gate", "Quay"], "lon": [8.5, None], "lat": [47.3, 47.4],
+    ...                      "text": ["Gate: stale", "Quay: stale"]})
+    >>> [(m.id, m.text) for m in stale_layer(rows)]
+    [('a', 'Gate: stale')]
+    """
+    if rows.empty:
+        return ()
+    placed = rows.dropna(subset=["lon", "lat"])
+    return tuple(StaleMark(str(r["camera_id"]), str(r["name"]), float(r["lon"]), float(r["lat"]), str(r["text"]))
+                 for r in placed.to_dict("records"))

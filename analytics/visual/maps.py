@@ -34,6 +34,7 @@ from analytics.visual.layers import (
     DAMAGE_COLOR,
     INK,
     MISSING_COLOR,
+    STALE_COLOR,
     Area,
     CameraPoint,
     ColourScale,
@@ -42,6 +43,7 @@ from analytics.visual.layers import (
     Label,
     NorthArrow,
     ScaleBar,
+    StaleMark,
     area_layer,
     camera_layer,
     extent_of,
@@ -78,6 +80,7 @@ __all__ = [
     "count_symbol_rows",
     "line_arrows",
     "zones_figure",
+    "add_stale_marks",
 ]
 
 HIGHLIGHT_FILL = "#c8e3e2"
@@ -590,3 +593,18 @@ def count_symbol_rows(summary: pd.DataFrame, cameras: pd.DataFrame) -> pd.DataFr
     df["text"] = [f"{r['name']}: " + ", ".join(format_count_value(n, float(r[n])) for n in rates) + f" ({r['hours']:.1f} h counted)"
                   for _, r in df.iterrows()]
     return pd.DataFrame(df[cols])
+
+
+def add_stale_marks(fig: go.Figure, marks: Sequence[StaleMark], tiles: bool = False) -> go.Figure:
+    """A red ring and the word "stale" around each stale watched camera (no frame for a while),
+    clickable as ``camera:<id>``; on tiles (where rings are not drawn) a large translucent red dot."""
+    if not marks:
+        return fig
+    marker: dict[str, Any] = ({"size": 26, "color": "rgba(198, 40, 40, 0.35)"} if tiles else
+                              {"size": 26, "symbol": "circle-open", "color": STALE_COLOR, "line": {"color": STALE_COLOR, "width": 3}})
+    return fig.add_trace(_scatter(
+        tiles, [m.lon for m in marks], [m.lat for m in marks], mode="markers+text", name="stale live camera",
+        marker=marker, text=["stale"] * len(marks), textposition="bottom center", textfont={"color": STALE_COLOR, "size": 11},
+        hovertext=[plot_text(m.text) for m in marks], hoverinfo="text", customdata=[f"camera:{m.id}" for m in marks],
+        unselected={"marker": {"opacity": 1.0}},
+    ))

@@ -8,8 +8,10 @@ from analytics import links
 from analytics.errors import UrbanLensError
 from analytics.evaluation.adjust import accuracy_table, adjustment_summary
 from analytics.footage.countzones import merge_drawn, without_zone
-from analytics.formatting import as_percent, escape_markdown, format_count, format_period, format_value
+from analytics.formatting import MISSING_TEXT, as_percent, escape_markdown, format_cell, format_count, format_period, format_value
+from analytics.gpstrack import camera_zone
 from analytics.indicators import INDICATORS
+from analytics.pages import live
 from analytics.visual import charts, linedraw, maps
 from analytics.visual.drive import drive_figure
 from dashboard import ui
@@ -50,6 +52,39 @@ st.markdown(
     f"{cam['lat']:.5f}, {cam['lon']:.5f}"
     + (f" · heading {cam['heading']:.0f}°" if cam.get("heading") == cam.get("heading") and cam.get("heading") is not None else "")
 )
+
+# -- live view: a watched camera's health, latest preview and last hour, refreshed without reloading the page ------
+if live.camera_health(live.current_health(ui.store_at(path), settings.timezone), camera_id) is not None:
+
+    @st.fragment(run_every=live.LIVE_REFRESH_S)
+    def _live_view() -> None:
+        row = live.camera_health(live.current_health(ui.store_at(path), settings.timezone), camera_id)
+        if row is None:
+            return
+        recent, span = live.last_hour_selection(camera_id, live.local_now(cam, settings.timezone), settings.min_frames)
+        with st.container(border=True, key="camera_live"):
+            st.markdown(f"##### Live {live.STATUS_BADGES.get(row['status'], '')}")
+            st.caption(escape_markdown(live.camera_health_line(row, camera_zone(cam, settings.timezone))))
+            picture, numbers = st.columns([2, 3], gap="medium")
+            shots = ui.camera_previews(path, camera_id)
+            shots = shots[shots["kind"] == "frame"] if not shots.empty else shots
+            if shots.empty:
+                picture.caption("No preview stored yet: the first one comes with the first stored chunk.")
+            else:
+                picture.image(bytes(shots["image"].iloc[0]), caption=f"Latest preview · {escape_markdown(shots['label'].iloc[0])} "
+                              "(people blurred)", width="stretch")
+            values = ui.indicators(path, recent, ("camera",), live.LIVE_INDICATORS)
+            shown = [(INDICATORS[r.indicator].short_label, format_cell(r.indicator, r.value if r.enough else None, MISSING_TEXT),
+                      f"{format_count(r.n_frames)} frames") for r in values.itertuples(index=False)]
+            counted = ui.count_summary(path, recent)
+            shown += charts.count_tiles(counted.iloc[0])[:3] if not counted.empty else []
+            for first in range(0, len(shown), 3):
+                for col, (label, value, detail) in zip(numbers.columns(3), shown[first:first + 3], strict=False):
+                    col.metric(label, value, help=detail)
+            numbers.caption(f"Indicators and counts of {span} (local time), refreshed every {live.LIVE_REFRESH_S} s.")
+
+    _live_view()
+# -- end of live view ------------------------------------------------------------------------------------------------
 
 clips = ui.camera_clips(path, camera_id, start, end)
 previews = ui.camera_previews(path, camera_id)

@@ -21,10 +21,11 @@ from analytics.formatting import (
     rounds_to_zero,
 )
 from analytics.indicators import HEADLINE, INDICATORS
+from analytics.pages import live
 from analytics.periods import comparison_window, period_days
 from analytics.visual import charts, maps
 from analytics.visual.clicks import clicked_point
-from analytics.visual.layers import DIRECTION_TEXT
+from analytics.visual.layers import DIRECTION_TEXT, stale_layer
 from dashboard import ui
 from dashboard.ui.data import show_glossary, table_columns
 
@@ -35,6 +36,18 @@ path = ui.db_path()
 settings = ui.settings()
 stats = ui.stats(path)
 start, end = ui.period()
+# -- live cameras: health of the cameras `urbanlens watch` follows (shown only where some are watched) ----------
+health = live.current_health(ui.store_at(path), settings.timezone)
+if not health.empty:
+    with st.container(border=True, key="overview_live"):
+        st.markdown(f"##### Live cameras · {escape_markdown(live.health_summary(health))}")
+        if live.stale_ids(health):
+            st.markdown(":red-badge[stale] " + escape_markdown(", ".join(live.stale_ids(health)))
+                        + f" · no frame for over {live.DEFAULT_STALE_MINUTES:g} minutes: check the stream, the camera or its worker.")
+        st.dataframe(live.health_table(health, settings.timezone), hide_index=True, width="stretch", key="overview_live_table")
+        st.caption(f"Last frame in local time ({escape_markdown(settings.timezone)}); lag: seconds from capture to store. "
+                   "The same table on the command line: `urbanlens health` (exit code 1 when a camera is stale).")
+# -- end of live cameras ---------------------------------------------------------------------------------------
 if not stats["frames"]:
     ui.empty_state("**No measurements yet.** The overview fills in as soon as the database holds analysed clips.")
     st.stop()
@@ -107,6 +120,10 @@ fig = maps.choropleth(polys, cams, name, period, kind=kind, tile_url=settings.ti
 count_rows = maps.count_symbol_rows(ui.count_summary(path, ui.selection()), ui.cameras(path))
 maps.add_count_symbols(fig, count_rows, tiles=bool(settings.tile_url))
 # -- end of counts ----------------------------------------------------------------------------------------
+# -- live cameras: stale ones ringed in red on the map -----------------------------------------------------
+stale_marks = stale_layer(live.stale_rows(health, ui.cameras(path), settings.timezone))
+maps.add_stale_marks(fig, stale_marks, tiles=bool(settings.tile_url))
+# -- end of live cameras on the map ------------------------------------------------------------------------
 with left:
     st.plotly_chart(fig, key="overview_map", on_select="rerun", selection_mode=("points",),
                     config={"displaylogo": False, "scrollZoom": True})
@@ -115,6 +132,9 @@ with left:
                f"{'district' if kind == 'district' else 'cell'} for its detail, or on a camera to open it."
                + (" Pink squares: cameras that count, sized by crossings per hour (people, cyclists and vehicles)."
                   if not count_rows.empty else ""))
+if stale_marks:  # live cameras: what the red rings mean
+    left.caption(f"Red rings: watched live cameras that are stale (no frame for over {live.DEFAULT_STALE_MINUTES:g} minutes); "
+                 "hover for the last frame, reconnects and the last error.")
 # -- detail / table ------------------------------------------------------------------------------
 with right:
     if area_id:
