@@ -77,8 +77,10 @@ td { padding: 4px 6px; border-bottom: 1px solid var(--grid); vertical-align: top
 tbody tr:nth-child(even) td { background: var(--light); }
 td.num, th.num { text-align: right; white-space: nowrap; }
 code, .mono { font-family: "DejaVu Sans Mono", Consolas, monospace; font-size: 12px; word-break: break-all; }
-.chart { width: 100%; }
-.scroll { overflow-x: auto; }
+.chart { width: 100%; max-width: 100%; overflow: hidden; }
+.scroll, .table-wrap { overflow-x: auto; max-width: 100%; }
+img, svg, .chart > div { max-width: 100%; }
+td { overflow-wrap: anywhere; }
 figure { margin: 10px 0; }
 figure img { max-width: 100%; border: 1px solid var(--grid); }
 .previews { display: flex; gap: 12px; flex-wrap: wrap; }
@@ -86,6 +88,8 @@ figure img { max-width: 100%; border: 1px solid var(--grid); }
 nav.toc { font-size: 13px; margin: 10px 0 0; }
 nav.toc a { color: var(--accent); margin-right: 12px; }
 footer { margin-top: 30px; font-size: 12px; color: var(--muted); border-top: 1px solid var(--grid); padding-top: 8px; }
+@media (max-width: 640px) { main { padding: 14px 12px 24px; } h1 { font-size: 24px; } h2 { font-size: 18px; }
+  table { font-size: 12px; } th, td { padding: 3px 4px; } nav.toc a { display: inline-block; margin: 2px 10px 2px 0; } }
 @media print { body { background: white; } main { padding: 0; max-width: none; } h2 { break-after: avoid; }
   figure, table { break-inside: avoid; } nav.toc { display: none; } }
 """
@@ -142,13 +146,13 @@ def map_figure(c: ReportContent) -> go.Figure:
     maps.add_labels(fig, m.labels, size=13)
     maps.add_route(fig, m.route, colour=list(m.route_colours) if m.route_colours else "#555555", size=5 if m.route_colours else 3)
     maps.add_colour_bar(fig, m.scale, _axis_title(c.main_indicator))
-    maps.add_cameras(fig, m.cameras, _camera_hover(c), "cameras", sized=False)
+    maps.add_cameras(fig, m.cameras, _camera_hover(c), "cameras", sized=False, places=m.camera_places)
     maps.add_findings(fig, m.findings)
     maps.add_scale_bar(fig, m.scale_bar)
     maps.add_north_arrow(fig, m.north_arrow)
     maps.set_extent(fig, m.extent, background="white")
     fig.update_layout(template="plotly_white", height=int(np.clip(860 * m.extent.ratio, 380, 700)), margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                      legend={"orientation": "h", "y": -0.02, "x": 0}, hovermode="closest")
+                      legend={"orientation": "h", "yref": "container", "y": 0.0, "yanchor": "bottom", "x": 0}, hovermode="closest")
     return fig
 
 
@@ -190,7 +194,8 @@ def _weekend_shapes(days: Any) -> list[dict[str, Any]]:
 
 
 def pattern_figure(df: pd.DataFrame, by: str) -> go.Figure:
-    """Pedestrian use and congestion by hour of day or by day, with 95% bands and congestion levels on hover.
+    """Pedestrian use and congestion by hour of day or by day, with 95% bands and congestion levels on hover,
+    one panel above the other (each the page's width, also on a phone), the legend under them.
 
     By day: days without footage are left out and the lines break at gaps (:func:`analytics.visual.charts.break_gaps`);
     weekends are shaded for periods up to :data:`~analytics.visual.charts.WEEKEND_SHADING_DAYS` days; the date
@@ -206,17 +211,17 @@ def pattern_figure(df: pd.DataFrame, by: str) -> go.Figure:
         rolled = charts.weekly_rollup_wide(df, PATTERN_INDICATORS) if weekly else df
         data = charts.break_gaps(rolled[rolled["n_frames"] > 0], "day", step=charts.WEEK if weekly else None)
         x = list(data["day"])
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Pedestrian use", "Congestion"), horizontal_spacing=0.1)
+    fig = make_subplots(rows=2, cols=1, subplot_titles=("Pedestrian use", "Congestion"), vertical_spacing=0.2)  # one above the other: a phone's width each
     for t in _band_traces(x, data, "people_per_frame", "#2c7fb8"):
         fig.add_trace(t, row=1, col=1)
     for t in _band_traces(x, data, "road_occupancy", "#d95f0e"):
-        fig.add_trace(t, row=1, col=2)
+        fig.add_trace(t, row=2, col=1)
     for t in _band_traces(x, data, "vehicle_stationarity", "#636363", dash="dash"):
-        fig.add_trace(t, row=1, col=2)
+        fig.add_trace(t, row=2, col=1)
     levels = [str(lv) if str(lv) in figures.LEVEL_COLORS else "unknown" for lv in data["congestion_level"]]
     fig.add_trace(go.Bar(x=x, y=[2.0 if lv != "unknown" else 0 for lv in levels], name="congestion level",
                          marker={"color": [figures.LEVEL_COLORS[lv] for lv in levels]}, text=levels,
-                         hovertemplate="congestion: %{text}<extra></extra>", textposition="none"), row=1, col=2)
+                         hovertemplate="congestion: %{text}<extra></extra>", textposition="none"), row=2, col=1)
     if by == "hour":
         fig.update_xaxes(title_text="hour of day", dtick=3, range=[-0.5, 23.5])
     else:
@@ -226,9 +231,9 @@ def pattern_figure(df: pd.DataFrame, by: str) -> go.Figure:
             if (span[1] - span[0]).days + 1 <= charts.WEEKEND_SHADING_DAYS:
                 fig.update_layout(shapes=_weekend_shapes(df["day"]))
     fig.update_yaxes(title_text="people per frame", rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(title_text="% of road / of vehicles", rangemode="tozero", row=1, col=2)
-    fig.update_layout(template="plotly_white", height=360, margin={"l": 50, "r": 10, "t": 40, "b": 40}, hovermode="x unified",
-                      legend={"orientation": "h", "y": -0.22}, bargap=0.05)
+    fig.update_yaxes(title_text="% of road / of vehicles", rangemode="tozero", row=2, col=1)
+    fig.update_layout(template="plotly_white", height=620, margin={"l": 50, "r": 10, "t": 40, "b": 40}, hovermode="x unified",
+                      legend={**charts.LEGEND_BELOW, "traceorder": "grouped"}, bargap=0.05)
     return fig
 
 
