@@ -723,7 +723,7 @@ def counts_figure(crossings: pd.DataFrame, period: str, title: str = "Counts by 
             ), row=1, col=i)
             shown.add(cls)
     fig.update_layout(barmode="stack")
-    fig.update_xaxes(title_text="hour of day", dtick=2, range=[-0.5, 23.5])
+    fig.update_xaxes(title_text="hour of day", dtick=4, range=[-0.5, 23.5])  # a panel per direction: six labels fit a phone
     fig.update_yaxes(title_text="crossings per hour", row=1, col=1)
     return _layout(fig, f"{title} · {period}", height=360)
 
