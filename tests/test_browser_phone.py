@@ -45,6 +45,8 @@ OVERLAPS = """() => {
   document.querySelectorAll('.js-plotly-plot').forEach((gd, i) => {
     const title = gd.querySelector('.gtitle'), legend = gd.querySelector('.legend');
     if (title && legend && hit(title.getBoundingClientRect(), legend.getBoundingClientRect())) out.push(`chart ${i}: legend over title`);
+    const notes = [...gd.querySelectorAll('.annotation-text, .gtitle')].filter(t => t.textContent).map(t => t.getBoundingClientRect());
+    notes.forEach((a, k) => notes.slice(k + 1).forEach(b => { if (hit(a, b)) out.push(`chart ${i}: titles overlap`); }));
     const ticks = [...gd.querySelectorAll('.xtick text')].filter(t => t.textContent).map(t => t.getBoundingClientRect());
     for (let k = 1; k < ticks.length; k++) if (hit(ticks[k - 1], ticks[k])) { out.push(`chart ${i}: x labels collide`); break; }
   });
@@ -164,15 +166,17 @@ def test_the_html_report_fits_a_phone_and_its_dates_do_not_collide(browser: Any,
     finally:
         store.close()
     report = write_html(content, tmp_path / "report.html")
-    for name, viewport in (("phone_report.png", PHONE), ("desktop_report.png", {"width": 1440, "height": 900})):
-        context = browser.new_context(viewport=viewport)
-        try:
-            page = context.new_page()
-            page.goto(report.as_uri(), wait_until="load")
+    context = browser.new_context(viewport=PHONE)
+    try:
+        page = context.new_page()
+        page.goto(report.as_uri(), wait_until="load")
+        for name, viewport in (("phone_report.png", PHONE), ("desktop_report.png", {"width": 1440, "height": 900})):
+            page.set_viewport_size(viewport)  # the charts are responsive: they redraw at the new width
+            page.wait_for_timeout(1000)
             page.locator("#ul-daily .xtick text").first.wait_for(timeout=20000)
             width, inner = page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
+            page.screenshot(path=str(ARTIFACTS / name), full_page=True)
             assert width <= inner, f"{name}: the report scrolls sideways ({width} > {inner} px)"
             assert not page.evaluate(OVERLAPS), name
-            page.screenshot(path=str(ARTIFACTS / name), full_page=True)
-        finally:
-            context.close()
+    finally:
+        context.close()

@@ -637,7 +637,7 @@ def class_share_figure(shares: pd.DataFrame, period: str, time_title: str = "day
             )
     if daily:
         fig.update_layout(barmode="stack", bargap=0.15)
-    fig = _layout(fig, f"Class shares (% of valid pixels) by {time_title} · {period}", height=440)
+    fig = _layout(fig, f"Class shares (% of valid pixels) by {time_title} · {period}", height=500)  # a phone's legend takes ten rows
     fig.update_yaxes(title="% of valid pixels", range=[0, 100])
     if time_title == "day":
         span = time_span(shares["t"])
@@ -725,7 +725,8 @@ def counts_figure(crossings: pd.DataFrame, period: str, title: str = "Counts by 
     fig.update_layout(barmode="stack")
     fig.update_xaxes(title_text="hour of day", dtick=4, range=[-0.5, 23.5])  # a panel per direction: six labels fit a phone
     fig.update_yaxes(title_text="crossings per hour", row=1, col=1)
-    return _layout(fig, f"{title} · {period}", height=360)
+    fig = _layout(fig, f"{title} · {period}", height=380)
+    return fig.update_annotations(font={"size": 11})  # panel titles side by side fit a phone's half width
 
 
 def count_tiles(summary: pd.Series) -> list[tuple[str, str, str]]:
