@@ -410,7 +410,7 @@ def _box_hits(cx: np.ndarray, cy: np.ndarray, points: np.ndarray, half_w: float,
 
 
 def clear_anchor(rings: Sequence[Ring], anchor: tuple[float, float], avoid: np.ndarray, extent: Extent,
-                 half_w: float = 0.07, half_h: float = 0.035, across: int = 16) -> tuple[float, float]:
+                 half_w: float = 0.09, half_h: float = 0.045, across: int = 16) -> tuple[float, float]:
     """Where an area's label goes so that no point of ``avoid`` (cameras, lon/lat) lies under it.
 
     The label is a box of ``half_w`` × ``half_h`` (fractions of the extent's width) around its
@@ -422,7 +422,7 @@ def clear_anchor(rings: Sequence[Ring], anchor: tuple[float, float], avoid: np.n
     >>> clear_anchor(sq, (0.5, 0.5), np.empty((0, 2)), Extent(0.0, 1.0, 0.0, 1.0))  # nothing to avoid: the anchor
     (0.5, 0.5)
     >>> x, y = clear_anchor(sq, (0.5, 0.5), np.array([[0.5, 0.5]]), Extent(0.0, 1.0, 0.0, 1.0))
-    >>> abs(x - 0.5) >= 0.07 or abs(y - 0.5) >= 0.035  # a camera at the anchor: moved off it
+    >>> abs(x - 0.5) >= 0.09 or abs(y - 0.5) >= 0.045  # a camera at the anchor: moved off it
     True
     """
     polys = [shapely.Polygon(r) for r in rings if len(r) >= 4]
