@@ -37,7 +37,7 @@ PAGES = [
 # shrinks with the window instead of ending in "…"; plotly charts never get wider than their column.
 TILE_CSS = """<style>
 [data-testid="stMetricValue"] { font-size: clamp(1.35rem, 2.1vw, 2.25rem); }
-[data-testid="stMetricValue"] > div, [data-testid="stMetricLabel"] div, [data-testid="stMetricLabel"] p {
+[data-testid="stMetricValue"] div, [data-testid="stMetricValue"] p, [data-testid="stMetricLabel"] div, [data-testid="stMetricLabel"] p {
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important; overflow-wrap: anywhere; }
 [data-testid="stPlotlyChart"] { max-width: 100%; }
 </style>"""
