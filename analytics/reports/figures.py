@@ -20,6 +20,7 @@ from matplotlib.colors import LinearSegmentedColormap, Normalize, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.patches import Polygon as MplPolygon
+from matplotlib.patheffects import withStroke
 
 from analytics.formatting import MISSING_TEXT, display_scale, format_value, to_display
 from analytics.geo import polygon_rings
@@ -117,7 +118,7 @@ def map_layers(content: ReportContent) -> MapStack:
 
     Areas: the districts, those of the report's area filled by the main indicator on its theme's
     scale (districts around it grey, for context); labels: their names, moved off the cameras
-    (:func:`~analytics.visual.layers.clear_anchor`); the mobile camera route;
+    and the drive (:func:`~analytics.visual.layers.clear_anchor`); the mobile camera route;
     fixed cameras coloured on the same scale and labelled with their rank and name at a corner where
     the label covers no other label (:func:`~analytics.visual.layers.camera_label_places`; left out
     where no corner is free: the table lists every camera); road-damage findings.
@@ -140,7 +141,7 @@ def map_layers(content: ReportContent) -> MapStack:
                              [f.camera_id in fixed_ids for f in content.damage])
     colours = route_colours(content.track, scale)
     cameras = camera_layer(ranked, scale, value=main, label="label")
-    avoid = np.array([(c.lon, c.lat) for c in cameras], dtype=float).reshape(-1, 2)
+    avoid = np.vstack([np.array([(c.lon, c.lat) for c in cameras], dtype=float).reshape(-1, 2), route[::5]])  # cameras and the drive
     labels = label_layer(areas, extent, alpha=MAP_ALPHA, avoid=avoid)
     return MapStack(extent, scale, areas, labels, route, cameras, findings, colours, camera_label_places(cameras, labels, extent))
 
@@ -201,6 +202,9 @@ def draw_route(ax: Any, route: np.ndarray, colours: Sequence[str] = ()) -> None:
         ax.scatter(route[:, 0], route[:, 1], s=2, color=ROUTE_GREY, alpha=0.5, zorder=3)
 
 
+HALO = [withStroke(linewidth=2.2, foreground="white")]
+"""A white edge around label text, so it reads over a route or a dot."""
+
 _CORNER_OFFSETS = {"top right": ((6, 4), "left", "bottom"), "top left": ((-6, 4), "right", "bottom"),
                    "bottom right": ((6, -4), "left", "top"), "bottom left": ((-6, -4), "right", "top")}
 """Matplotlib offset (points) and alignment of a camera label at each corner of its dot."""
@@ -217,7 +221,7 @@ def draw_cameras(ax: Any, cameras: Sequence[CameraPoint], places: Sequence[str] 
         if c.label and place:
             offset, ha, va = _CORNER_OFFSETS[place]
             ax.annotate(literal(c.label), (c.lon, c.lat), xytext=offset, textcoords="offset points", fontsize=6.5, color=INK,
-                        ha=ha, va=va, zorder=6)
+                        ha=ha, va=va, zorder=6, path_effects=HALO)
 
 
 def draw_findings(ax: Any, findings: Sequence[Finding]) -> None:
