@@ -371,7 +371,7 @@ def test_city_map_draws_the_drive_coloured_by_the_main_indicator(demo_path: Path
 
 
 def test_html_report_fits_a_phone(demo_path: Path) -> None:
-    page = _html(str(demo_path), None, *WEEK2)
+    page = _html(str(demo_path), None, START, END)  # the page test_html_is_self_contained renders: cached
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
     assert "@media (max-width: 640px)" in page and "container-type: inline-size" in page and "100cqw" in page
     assert page.count('<div class="scroll"><table>') == page.count("<table>"), "every table scrolls within itself"
