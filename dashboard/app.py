@@ -33,7 +33,17 @@ PAGES = [
     st.Page(HERE / "views" / "data.py", title="Data", icon=":material/database:", url_path="data"),
 ]
 
+# Metric tiles show whole values ("not enough data", "moderate") on narrow tiles: the text wraps and
+# shrinks with the window instead of ending in "…"; plotly charts never get wider than their column.
+TILE_CSS = """<style>
+[data-testid="stMetricValue"] { font-size: clamp(1.35rem, 2.1vw, 2.25rem); }
+[data-testid="stMetricValue"] div, [data-testid="stMetricValue"] p, [data-testid="stMetricLabel"] div, [data-testid="stMetricLabel"] p {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important; overflow-wrap: anywhere; }
+[data-testid="stPlotlyChart"] { max-width: 100%; }
+</style>"""
+
 page = st.navigation(PAGES)
+st.html(TILE_CSS)
 with st.sidebar:
     st.markdown("### :material/location_city: UrbanLens")
     st.caption("Street-level video → city indicators")

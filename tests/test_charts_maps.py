@@ -210,3 +210,58 @@ def test_a_clicked_point_reads_the_same_from_a_dict_and_an_attribute_event() -> 
         p = clicked_point(event, needs=("tag",))
         assert p is not None and (p.tag, p.curve, p.index, p.lat, p.lon) == (("camera", "old-town-1"), 2, 5, 52.3, 4.9)
     assert clicked_point(as_dict, curve=0) is None and clicked_point(None) is None  # no point of trace 0; no event
+
+
+# -- phone width: legends and colour bars under the plot, labels readable on their bars -----------
+
+
+def _long(values: list[float], indicator: str = "green_view") -> pd.DataFrame:
+    n = len(values)
+    return pd.DataFrame({"district": [f"d{i}" for i in range(n)], "indicator": indicator, "value": values,
+                         "ci_low": [v * 0.9 for v in values], "ci_high": [v * 1.1 for v in values], "n_frames": 100,
+                         "n_clips": 3, "enough": True, "day": [date(2026, 11, 2)] * n})
+
+
+def test_chart_legends_sit_under_the_plot_and_titles_take_two_lines() -> None:
+    days = pd.date_range("2026-11-02", periods=7).date
+    long = pd.concat([_long([0.1, 0.2, 0.3]).assign(day=d) for d in days], ignore_index=True)
+    fig = charts.timeseries_figure(long, "district", "green_view", "2 Nov – 8 Nov 2026")
+    legend = fig.layout.legend
+    assert (legend.orientation, legend.yref, legend.y, legend.yanchor) == ("h", "container", 0.0, "bottom")
+    assert fig.layout.title.text.startswith("Green view index (%) by day<br>") and "2 Nov – 8 Nov 2026" in fig.layout.title.text
+    assert fig.layout.xaxis.tickangle is None and list(fig.layout.xaxis.autotickangles) == [0, 30, 90], \
+        "crowded date labels turn instead of running into each other"
+    assert charts.two_line_title("no separator") == "no separator"
+
+
+def test_map_colour_bar_lies_under_the_map_and_the_view_fills_the_width() -> None:
+    polys = maps.polygons_frame(_areas(), _values([True, True]), "district", "green_view")
+    fig = maps.choropleth(polys, CAMS, "green_view", "1 Nov – 7 Nov 2026")
+    bar = _bar(fig).marker.colorbar
+    assert bar.orientation == "h" and bar.y < 0 and bar.yanchor == "top", "a colour bar at the side halves a phone's map"
+    assert fig.layout.xaxis.constrain == "range" and fig.layout.yaxis.constrain == "range"
+
+
+def test_a_camera_at_a_districts_label_point_does_not_hide_its_name() -> None:
+    polys = maps.polygons_frame(_areas(), _values([True, True]), "district", "green_view")
+    anchor = layers.label_point([np.array([[0, 0], [0, 1], [1, 1], [1, 0], [0, 0]], dtype=float)])
+    cams = CAMS.assign(lon=[anchor[0]], lat=[anchor[1]])
+    fig = maps.choropleth(polys, cams, "green_view", "p")
+    named = [(x, y) for tr in fig.data if tr.mode == "text" for x, y, t in zip(tr.x, tr.y, tr.text, strict=True) if "<b>A</b>" in t]
+    assert len(named) == 1 and named[0] != anchor, "the label moved off the camera"
+
+
+@pytest.mark.parametrize(
+    ("values", "pale_ink"),
+    [
+        ([0.05, 0.06, 0.30], True),  # the lowest values get the palest colours: dark text on them
+        ([0.30, 0.31, 0.32], True),  # all close: the scale still starts pale
+    ],
+)
+def test_bar_labels_contrast_with_their_bar(values: list[float], pale_ink: bool) -> None:
+    fig = charts.ranked_bars_figure(_long(values), "district", "green_view", "p")
+    bar = next(tr for tr in fig.data if tr.type == "bar" and tr.textposition == "inside")
+    pairs = list(zip(bar.marker.color, bar.textfont.color, strict=True))
+    for fill, ink in pairs:
+        assert ink == layers.text_colour(fill), (fill, ink)
+    assert (layers.INK in [ink for _, ink in pairs]) is pale_ink, "a pale bar gets dark text, not white"

@@ -115,3 +115,45 @@ def test_findings_need_parallel_sequences() -> None:
     assert found == (layers.Finding(1.0, 2.0, "rutted", False),)
     with pytest.raises(InputError, match="one length"):
         layers.finding_layer([1.0, 2.0], [2.0], ["x"], [True])
+
+
+# -- labels that give way to cameras ------------------------------------------------------------
+
+WIDE = [np.array([[0, 0], [4, 0], [4, 2], [0, 2], [0, 0]], dtype=float)]
+
+
+@pytest.mark.parametrize(
+    ("avoid", "moves"),
+    [
+        (np.empty((0, 2)), False),  # no cameras: the label stays at its anchor
+        (np.array([[3.8, 1.9]]), False),  # a camera in a far corner: nothing under the label, it stays
+        (np.array([[2.0, 1.0]]), True),  # a camera at the anchor: the label moves off it
+        (np.array([[2.0, 1.0], [2.1, 0.9], [1.9, 1.1]]), True),  # a cluster at the anchor: moved too
+    ],
+)
+def test_a_district_label_moves_off_the_cameras_it_would_cover(avoid: np.ndarray, moves: bool) -> None:
+    extent = layers.Extent(0.0, 4.0, 0.0, 2.0)
+    anchor = (2.0, 1.0)
+    lon, lat = layers.clear_anchor(WIDE, anchor, avoid, extent)
+    assert ((lon, lat) != anchor) is moves
+    half_w, half_h = 0.09 * 4, 0.045 * 4  # the label box, in map units
+    covered = [p for p in avoid if abs(p[0] - lon) < half_w and abs(p[1] - lat) < half_h]
+    assert not covered, f"the label at {(lon, lat)} still covers {covered}"
+    assert 0 < lon < 4 and 0 < lat < 2, "the label stays inside its district"
+
+
+def _camera(lon: float, lat: float, label: str) -> layers.CameraPoint:
+    return layers.CameraPoint(label, label, lon, lat, math.nan, None, 0.5, label)
+
+
+def test_camera_labels_take_a_free_corner_or_are_left_out() -> None:
+    extent = layers.Extent(0.0, 1.0, 0.0, 1.0)
+    district = layers.Label(0.6, 0.52, "Harbour", "6.3%", True, layers.INK)  # just up and right of the first camera
+    cams = [_camera(0.5, 0.5, "1 Dock Road"), _camera(0.9, 0.9, "2 Pier"), _camera(0.1, 0.1, "")]
+    places = layers.camera_label_places(cams, [district], extent)
+    assert places[0] in layers.CORNERS and places[0] != "top right", "the top right would cover 'Harbour'"
+    assert places[1] == "top right", "nothing near: the first corner"
+    assert places[2] == "", "no label to place"
+    # boxed in: district names on every side leave no corner free, so the label is left out
+    around = [layers.Label(0.5 + dx, 0.5 + dy, "Somewhere", "1.0%", True, layers.INK) for dx in (-0.06, 0.06) for dy in (-0.03, 0.03)]
+    assert layers.camera_label_places(cams[:1], around, extent) == ("",)

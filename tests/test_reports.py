@@ -365,3 +365,34 @@ def test_city_map_draws_the_drive_coloured_by_the_main_indicator(demo_path: Path
     m = map_layers(c)
     assert len(m.route_colours) == len(m.route) and len(set(m.route_colours)) > 1
     assert route_colours(c.track.drop(columns=["value"]), m.scale) == ()  # positions alone: plain grey dots
+
+
+# -- phone width and small data ------------------------------------------------------------------
+
+
+def test_html_report_fits_a_phone(demo_path: Path) -> None:
+    page = _html(str(demo_path), None, START, END)  # the page test_html_is_self_contained renders: cached
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert "@media (max-width: 640px)" in page and "container-type: inline-size" in page and "100cqw" in page
+    assert page.count('<div class="scroll"><table>') == page.count("<table>"), "every table scrolls within itself"
+
+
+def test_pattern_panels_are_stacked_and_the_map_shows_ranks(demo_path: Path) -> None:
+    c = _content(str(demo_path), None, *WEEK2)
+    fig = pattern_figure(c.daily, "day")
+    assert fig.layout.xaxis.domain == fig.layout.xaxis2.domain, "one panel above the other, each the full width"
+    assert fig.layout.yaxis.domain[0] > fig.layout.yaxis2.domain[1]
+    cams = next(tr for tr in map_figure(c).data if tr.name == "cameras (number: rank)")
+    assert all(t == "" or t.isdigit() or t == "–" for t in cams.text), cams.text
+
+
+def test_report_map_labels_stay_clear_of_the_cameras(demo_path: Path) -> None:
+    m = map_layers(_content(str(demo_path), None, *WEEK2))
+    width = m.extent.lon1 - m.extent.lon0
+    for lb in m.labels:
+        if lb.focus:
+            under = [c.name for c in m.cameras if abs(c.lon - lb.lon) < 0.09 * width
+                     and abs(c.lat - lb.lat) * m.extent.aspect < 0.045 * width]
+            assert not under, f"{lb.name}'s label covers {under}"
+    assert len(m.camera_places) == len(m.cameras)
+    assert set(m.camera_places) - {"top right"}, "crowded cameras: some labels go to another corner or are left out"

@@ -20,6 +20,7 @@ from matplotlib.colors import LinearSegmentedColormap, Normalize, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.patches import Polygon as MplPolygon
+from matplotlib.patheffects import withStroke
 
 from analytics.formatting import MISSING_TEXT, display_scale, format_value, to_display
 from analytics.geo import polygon_rings
@@ -40,6 +41,7 @@ from analytics.visual.layers import (
     NorthArrow,
     ScaleBar,
     area_layer,
+    camera_label_places,
     camera_layer,
     extent_of,
     finding_layer,
@@ -115,8 +117,11 @@ def map_layers(content: ReportContent) -> MapStack:
     """The report map, as layers both report formats draw.
 
     Areas: the districts, those of the report's area filled by the main indicator on its theme's
-    scale (districts around it grey, for context); labels: their names; the mobile camera route;
-    fixed cameras coloured on the same scale and labelled with their rank; road-damage findings.
+    scale (districts around it grey, for context); labels: their names, moved off the cameras
+    and the drive (:func:`~analytics.visual.layers.clear_anchor`); the mobile camera route;
+    fixed cameras coloured on the same scale and labelled with their rank and name at a corner where
+    the label covers no other label (:func:`~analytics.visual.layers.camera_label_places`; left out
+    where no corner is free: the table lists every camera); road-damage findings.
     The extent holds the area's districts, its cameras and (city report) the route, with 8% margin.
     """
     main = content.main_indicator
@@ -135,8 +140,10 @@ def map_layers(content: ReportContent) -> MapStack:
     findings = finding_layer([f.lon for f in content.damage], [f.lat for f in content.damage], [f.text for f in content.damage],
                              [f.camera_id in fixed_ids for f in content.damage])
     colours = route_colours(content.track, scale)
-    return MapStack(extent, scale, areas, label_layer(areas, extent, alpha=MAP_ALPHA), route,
-                    camera_layer(ranked, scale, value=main, label="label"), findings, colours)
+    cameras = camera_layer(ranked, scale, value=main, label="label")
+    avoid = np.vstack([np.array([(c.lon, c.lat) for c in cameras], dtype=float).reshape(-1, 2), route[::5]])  # cameras and the drive
+    labels = label_layer(areas, extent, alpha=MAP_ALPHA, avoid=avoid)
+    return MapStack(extent, scale, areas, labels, route, cameras, findings, colours, camera_label_places(cameras, labels, extent))
 
 
 def route_colours(track: pd.DataFrame, scale: ColourScale) -> tuple[str, ...]:
@@ -195,15 +202,26 @@ def draw_route(ax: Any, route: np.ndarray, colours: Sequence[str] = ()) -> None:
         ax.scatter(route[:, 0], route[:, 1], s=2, color=ROUTE_GREY, alpha=0.5, zorder=3)
 
 
-def draw_cameras(ax: Any, cameras: Sequence[CameraPoint]) -> None:
-    """Cameras as ringed dots in their fill (white when unfilled), each label beside its dot."""
+HALO = [withStroke(linewidth=2.2, foreground="white")]
+"""A white edge around label text, so it reads over a route or a dot."""
+
+_CORNER_OFFSETS = {"top right": ((6, 4), "left", "bottom"), "top left": ((-6, 4), "right", "bottom"),
+                   "bottom right": ((6, -4), "left", "top"), "bottom left": ((-6, -4), "right", "top")}
+"""Matplotlib offset (points) and alignment of a camera label at each corner of its dot."""
+
+
+def draw_cameras(ax: Any, cameras: Sequence[CameraPoint], places: Sequence[str] = ()) -> None:
+    """Cameras as ringed dots in their fill (white when unfilled), each label beside its dot at its place
+    (``places``, one per camera: a corner of :data:`~analytics.visual.layers.CORNERS`, '' for none; empty: top right)."""
     if not cameras:
         return
     ax.scatter([c.lon for c in cameras], [c.lat for c in cameras], s=70, c=[c.fill or "#ffffff" for c in cameras], edgecolors=INK,
                linewidths=0.9, zorder=4)
-    for c in cameras:
-        if c.label:
-            ax.annotate(literal(c.label), (c.lon, c.lat), xytext=(6, 5), textcoords="offset points", fontsize=6.5, color=INK, zorder=6)
+    for c, place in zip(cameras, places or ["top right"] * len(cameras), strict=True):
+        if c.label and place:
+            offset, ha, va = _CORNER_OFFSETS[place]
+            ax.annotate(literal(c.label), (c.lon, c.lat), xytext=offset, textcoords="offset points", fontsize=6.5, color=INK,
+                        ha=ha, va=va, zorder=6, path_effects=HALO)
 
 
 def draw_findings(ax: Any, findings: Sequence[Finding]) -> None:
@@ -276,7 +294,7 @@ def map_png(content: ReportContent) -> bytes:
         draw_areas(ax, m.areas)
         draw_labels(ax, m.labels)
         draw_route(ax, m.route, m.route_colours)
-        draw_cameras(ax, m.cameras)
+        draw_cameras(ax, m.cameras, m.camera_places)
         draw_findings(ax, m.findings)
         draw_scale_bar(ax, m.scale_bar)
         draw_north_arrow(ax, m.north_arrow)

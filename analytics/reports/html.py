@@ -9,13 +9,13 @@ Lays out a :class:`~analytics.reports.content.ReportContent`; it never queries t
 from __future__ import annotations
 
 import base64
+import dataclasses
 import math
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -45,7 +45,7 @@ from analytics.reports.content import (
     day_heading,
     format_lonlat,
 )
-from analytics.visual import charts, maps
+from analytics.visual import charts, layers, maps
 
 __all__ = ["CSP", "PLOTLY_BUNDLE_ID", "map_figure", "pattern_figure", "render_html", "write_html"]
 
@@ -79,8 +79,10 @@ td { padding: 4px 6px; border-bottom: 1px solid var(--grid); vertical-align: top
 tbody tr:nth-child(even) td { background: var(--light); }
 td.num, th.num { text-align: right; white-space: nowrap; }
 code, .mono { font-family: "DejaVu Sans Mono", Consolas, monospace; font-size: 12px; word-break: break-all; }
-.chart { width: 100%; }
-.scroll { overflow-x: auto; }
+.chart { width: 100%; max-width: 100%; overflow: hidden; }
+.map-box { container-type: inline-size; }
+.scroll, .table-wrap { overflow-x: auto; max-width: 100%; }
+img, svg, .chart > div { max-width: 100%; }
 figure { margin: 10px 0; }
 figure img { max-width: 100%; border: 1px solid var(--grid); }
 .previews { display: flex; gap: 12px; flex-wrap: wrap; }
@@ -88,6 +90,8 @@ figure img { max-width: 100%; border: 1px solid var(--grid); }
 nav.toc { font-size: 13px; margin: 10px 0 0; }
 nav.toc a { color: var(--accent); margin-right: 12px; }
 footer { margin-top: 30px; font-size: 12px; color: var(--muted); border-top: 1px solid var(--grid); padding-top: 8px; }
+@media (max-width: 640px) { main { padding: 14px 12px 24px; } h1 { font-size: 24px; } h2 { font-size: 18px; }
+  table { font-size: 12px; } th, td { padding: 3px 4px; } nav.toc a { display: inline-block; margin: 2px 10px 2px 0; } }
 @media print { body { background: white; } main { padding: 0; max-width: none; } h2 { break-after: avoid; }
   figure, table { break-inside: avoid; } nav.toc { display: none; } }
 """
@@ -136,22 +140,46 @@ def _camera_hover(c: ReportContent) -> list[str]:
     ]
 
 
+MAP_LEGEND_PX = 170
+"""Height (px) under the HTML map for its colour bar and legend."""
+
+
 def map_figure(c: ReportContent) -> go.Figure:
-    """The report map (:func:`~analytics.reports.figures.map_layers`) on plain axes: no tiles, so nothing to download."""
+    """The report map (:func:`~analytics.reports.figures.map_layers`) on plain axes: no tiles, so nothing to download.
+
+    Cameras are labelled with their rank only (the caption says so; names are in the table and on
+    hover), each at a corner where it covers no district name, sized for a map a phone wide
+    (:func:`~analytics.visual.layers.camera_label_places`). Its height follows the page width
+    (:func:`_map_html`); ``layout.height`` is the height at 900 px, for other writers.
+    """
     m = figures.map_layers(c)
+    ranks = tuple(dataclasses.replace(cam, label=cam.label.split(" ", 1)[0]) for cam in m.cameras)
+    places = layers.camera_label_places(ranks, m.labels, m.extent, char_w=0.022, line_h=0.045, area_char_w=0.025)
     fig = go.Figure()
     maps.add_areas(fig, m.areas, hover=[_e(f"{a.name}: {a.text}") for a in m.areas], edge="#222222", width=1.6, alpha=figures.MAP_ALPHA)
     maps.add_labels(fig, m.labels, size=13)
     maps.add_route(fig, m.route, colour=list(m.route_colours) if m.route_colours else "#555555", size=5 if m.route_colours else 3)
     maps.add_colour_bar(fig, m.scale, _axis_title(c.main_indicator))
-    maps.add_cameras(fig, m.cameras, _camera_hover(c), "cameras", sized=False)
+    maps.add_cameras(fig, ranks, _camera_hover(c), "cameras (number: rank)", sized=False, places=places)
     maps.add_findings(fig, m.findings)
     maps.add_scale_bar(fig, m.scale_bar)
     maps.add_north_arrow(fig, m.north_arrow)
     maps.set_extent(fig, m.extent, background="white")
-    fig.update_layout(template="plotly_white", height=int(np.clip(860 * m.extent.ratio, 380, 700)), margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                      legend={"orientation": "h", "y": -0.02, "x": 0}, hovermode="closest")
+    fig.update_layout(template="plotly_white", height=int(900 * min(m.extent.ratio, 1.2)) + MAP_LEGEND_PX,
+                      margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                      legend={"orientation": "h", "yref": "container", "y": 0.0, "yanchor": "bottom", "x": 0}, hovermode="closest")
     return fig
+
+
+def _map_html(fig: go.Figure, ratio: float) -> str:
+    """The map in a box whose height follows its width (CSS container units): the map's shape
+    (``ratio``, height / width, at most 1.2) plus :data:`MAP_LEGEND_PX` for the colour bar and
+    legend, so a phone shows no empty band above and below it."""
+    fig = go.Figure(fig).update_layout(height=None, autosize=True)
+    inner = pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id="ul-map", config=_CONFIG,
+                        default_width="100%", default_height="100%")
+    height = f"calc(100cqw * {min(ratio, 1.2):.3f} + {MAP_LEGEND_PX}px)"
+    return f'<div class="chart map-box"><div style="height: {height}">{inner}</div></div>'
 
 
 def _axis_title(name: str) -> str:
@@ -192,7 +220,8 @@ def _weekend_shapes(days: Any) -> list[dict[str, Any]]:
 
 
 def pattern_figure(df: pd.DataFrame, by: str) -> go.Figure:
-    """Pedestrian use and congestion by hour of day or by day, with 95% bands and congestion levels on hover.
+    """Pedestrian use and congestion by hour of day or by day, with 95% bands and congestion levels on hover,
+    one panel above the other (each the page's width, also on a phone), the legend under them.
 
     By day: days without footage are left out and the lines break at gaps (:func:`analytics.visual.charts.break_gaps`);
     weekends are shaded for periods up to :data:`~analytics.visual.charts.WEEKEND_SHADING_DAYS` days; the date
@@ -208,17 +237,17 @@ def pattern_figure(df: pd.DataFrame, by: str) -> go.Figure:
         rolled = charts.weekly_rollup_wide(df, PATTERN_INDICATORS) if weekly else df
         data = charts.break_gaps(rolled[rolled["n_frames"] > 0], "day", step=charts.WEEK if weekly else None)
         x = list(data["day"])
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Pedestrian use", "Congestion"), horizontal_spacing=0.1)
+    fig = make_subplots(rows=2, cols=1, subplot_titles=("Pedestrian use", "Congestion"), vertical_spacing=0.2)  # one above the other: a phone's width each
     for t in _band_traces(x, data, "people_per_frame", "#2c7fb8"):
         fig.add_trace(t, row=1, col=1)
     for t in _band_traces(x, data, "road_occupancy", "#d95f0e"):
-        fig.add_trace(t, row=1, col=2)
+        fig.add_trace(t, row=2, col=1)
     for t in _band_traces(x, data, "vehicle_stationarity", "#636363", dash="dash"):
-        fig.add_trace(t, row=1, col=2)
+        fig.add_trace(t, row=2, col=1)
     levels = [str(lv) if str(lv) in figures.LEVEL_COLORS else "unknown" for lv in data["congestion_level"]]
     fig.add_trace(go.Bar(x=x, y=[2.0 if lv != "unknown" else 0 for lv in levels], name="congestion level",
                          marker={"color": [figures.LEVEL_COLORS[lv] for lv in levels]}, text=levels,
-                         hovertemplate="congestion: %{text}<extra></extra>", textposition="none"), row=1, col=2)
+                         hovertemplate="congestion: %{text}<extra></extra>", textposition="none"), row=2, col=1)
     if by == "hour":
         fig.update_xaxes(title_text="hour of day", dtick=3, range=[-0.5, 23.5])
     else:
@@ -228,9 +257,9 @@ def pattern_figure(df: pd.DataFrame, by: str) -> go.Figure:
             if (span[1] - span[0]).days + 1 <= charts.WEEKEND_SHADING_DAYS:
                 fig.update_layout(shapes=_weekend_shapes(df["day"]))
     fig.update_yaxes(title_text="people per frame", rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(title_text="% of road / of vehicles", rangemode="tozero", row=1, col=2)
-    fig.update_layout(template="plotly_white", height=360, margin={"l": 50, "r": 10, "t": 40, "b": 40}, hovermode="x unified",
-                      legend={"orientation": "h", "y": -0.22}, bargap=0.05)
+    fig.update_yaxes(title_text="% of road / of vehicles", rangemode="tozero", row=2, col=1)
+    fig.update_layout(template="plotly_white", height=620, margin={"l": 50, "r": 10, "t": 40, "b": 40}, hovermode="x unified",
+                      legend={**charts.LEGEND_BELOW, "traceorder": "grouped"}, bargap=0.05)
     return fig
 
 
@@ -308,7 +337,7 @@ def _summary(c: ReportContent) -> str:
 def _map(c: ReportContent) -> str:
     label = INDICATORS[c.main_indicator].label
     what = "the districts" if c.is_city else f"{c.area_name} (outlined) and its neighbours (grey)"
-    return (f'<h2 id="map">Map: {_e(label)} by camera</h2><div class="chart">{_fig_html(map_figure(c), "ul-map")}</div>'
+    return (f'<h2 id="map">Map: {_e(label)} by camera</h2>{_map_html(map_figure(c), figures.map_layers(c).extent.ratio)}'
             f'<p class="caption">Map of {_e(what)}. Fill and camera colour: {_e(label.lower())} over the period; number: '
             "the camera's rank in the table below; red ring: road-damage finding. Hover for values. Drawn offline from the "
             "district polygons (no base map).</p>")

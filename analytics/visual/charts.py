@@ -33,7 +33,7 @@ from analytics.errors import InputError
 from analytics.formatting import MISSING_TEXT, as_percent, display_scale, format_count, format_count_value, format_difference, format_interval, format_value
 from analytics.indicators import COUNT_INDICATORS, HEADLINE, INDICATORS, WEEKDAYS, to_wide
 from analytics.taxonomy import GROUP_COLORS, group_label
-from analytics.visual.layers import MISSING_COLOR, ColourScale, indicator_scale
+from analytics.visual.layers import MISSING_COLOR, ColourScale, indicator_scale, text_colour
 
 __all__ = [
     "COUNT_CLASS_COLORS",
@@ -70,6 +70,9 @@ __all__ = [
     "class_share_figure",
     "headline_names",
     "clip_indicator_table",
+    "LEGEND_BELOW",
+    "COLOUR_BAR_BELOW",
+    "two_line_title",
 ]
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
@@ -127,7 +130,8 @@ def date_axis(start: date, end: date) -> dict[str, Any]:
 
     Up to 14 days: a tick a day (``Mon 02 Nov``); up to 92 days: day and month; longer: months
     (every 1, 3 or 6 as the span grows) and, beyond four years, years. A period that spans more
-    than one calendar year always shows the year.
+    than one calendar year always shows the year. Labels turn (plotly's ``autotickangles``)
+    where the axis is too narrow for them side by side, as on a phone.
 
     >>> date_axis(date(2026, 11, 2), date(2026, 11, 15))["tickformat"], date_axis(date(2025, 12, 20), date(2026, 1, 20))["tickformat"]
     ('%a %d %b', '%d %b %Y')
@@ -138,7 +142,7 @@ def date_axis(start: date, end: date) -> dict[str, Any]:
         raise InputError(f"the date axis starts ({start}) after it ends ({end})")
     days = (end - start).days + 1
     year = " %Y" if start.year != end.year else ""
-    axis: dict[str, Any] = {"hoverformat": "%a %d %b %Y", "tickangle": 0}
+    axis: dict[str, Any] = {"hoverformat": "%a %d %b %Y", "autotickangles": [0, 30, 90], "automargin": True}  # crowded labels turn
     if days <= 14:
         axis.update(tickformat=f"%a %d %b{year}", dtick=DAY_MS)
     elif days <= 92:
@@ -311,19 +315,45 @@ def indicator_title(name: str, with_unit: bool = True) -> str:
     return f"{ind.label} ({', '.join(bits)})" if bits else ind.label
 
 
+LEGEND_BELOW: dict[str, Any] = {"orientation": "h", "yref": "container", "y": 0.0, "yanchor": "bottom", "x": 0.0,
+                                "xanchor": "left", "traceorder": "normal"}
+"""Where chart legends go: under the plot, left-aligned, in rows (a legend at the side takes half a
+phone's width; one above the plot runs into the title)."""
+
+
+COLOUR_BAR_BELOW: dict[str, Any] = {"orientation": "h", "yref": "container", "y": 0.0, "yanchor": "bottom", "x": 0.0,
+                                    "xanchor": "left", "len": 0.6, "lenmode": "fraction", "thickness": 10}
+"""Where colour bars go: a horizontal bar under the plot (a bar at the side takes half a phone's width)."""
+
+
+def two_line_title(title: str) -> str:
+    """``title`` with its first ' · ' turned into a line break and the rest in smaller type, so a
+    title fits a phone's width (plotly does not wrap titles).
+
+    >>> two_line_title("Green view index (%) by day · 9 Nov – 15 Nov 2026")
+    "Green view index (%) by day<br><span style='font-size:12px'>9 Nov – 15 Nov 2026</span>"
+    """
+    head, sep, rest = title.partition(" · ")
+    return f"{head}<br><span style='font-size:12px'>{rest}</span>" if sep else title
+
+
 def _layout(fig: go.Figure, title: str, height: int = 380, **kw: Any) -> go.Figure:
+    """Shared look: a two-line title at the top left, the legend under the plot (:data:`LEGEND_BELOW`)."""
+    legend = {**LEGEND_BELOW, **kw.pop("legend", {})}
     fig.update_layout(
-        title={"text": title, "x": 0.0, "xanchor": "left", "font": {"size": 15}},
+        title={"text": two_line_title(title), "x": 0.0, "xanchor": "left", "font": {"size": 15}, "yref": "container", "y": 1.0,
+               "yanchor": "top", "pad": {"t": 12}},
         height=height,
-        margin={"l": 10, "r": 10, "t": 56, "b": 10},
+        margin={"l": 10, "r": 10, "t": 64, "b": 10},
         font={"family": FONT, "size": 12},
         plot_bgcolor="white",
         paper_bgcolor="white",
         hoverlabel={"font": {"family": FONT}},
+        legend=legend,
         **kw,
     )
-    fig.update_xaxes(showgrid=True, gridcolor="#eeeeee", zeroline=False)
-    fig.update_yaxes(showgrid=True, gridcolor="#eeeeee", zeroline=False)
+    fig.update_xaxes(showgrid=True, gridcolor="#eeeeee", zeroline=False, automargin=True)
+    fig.update_yaxes(showgrid=True, gridcolor="#eeeeee", zeroline=False, automargin=True)
     return fig
 
 
@@ -464,9 +494,7 @@ def timeseries_figure(
         )
     missing = int((~df["enough"]).sum())
     note = f" · {missing} cells with {MISSING_TEXT} left blank" if missing else ""
-    fig = _layout(fig, f"{indicator_title(name)} by {step} · {period}{note}",
-                  legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 1.0, "xanchor": "right"})
-    fig.update_layout(margin={"t": 80})
+    fig = _layout(fig, f"{indicator_title(name)} by {step} · {period}{note}", height=420)
     fig.update_yaxes(title=indicator_title(name), rangemode="tozero")
     if time_key == "hour":
         fig.update_xaxes(title="hour of day", dtick=2, range=[-0.5, 23.5])
@@ -510,7 +538,7 @@ def heatmap_figure(long: pd.DataFrame, name: str, period: str) -> go.Figure:
     fig.add_trace(
         go.Heatmap(
             z=z, x=hours, y=list(WEEKDAYS), **plotly_colours(scale), customdata=cell_text, xgap=1, ygap=1,
-            colorbar={"title": {"text": f"{INDICATORS[name].unit}<br><sub>{scale.reading}</sub>"}, "thickness": 12},
+            colorbar={**COLOUR_BAR_BELOW, "title": {"text": f"{INDICATORS[name].unit} · {scale.reading}", "side": "top"}},
             hovertemplate="%{y} %{x}:00<br>%{customdata}<extra></extra>",
         )
     )
@@ -551,7 +579,7 @@ def ranked_bars_figure(long: pd.DataFrame, key: str, name: str, period: str, lab
                          "color": "#444", "thickness": 1.2},
                 customdata=hover_texts(ok, name),
                 text=[format_value(name, x) for x in ok["value"]], textposition="inside", insidetextanchor="start",
-                textfont={"color": "white"},
+                textfont={"color": [text_colour(scale.colour(x) or MISSING_COLOR) for x in ok["value"].to_numpy(float)]},
                 hovertemplate="<b>%{y}</b><br>%{customdata[0]}<br>95% CI %{customdata[1]}<br>%{customdata[2]} frames<extra></extra>",
             )
         )
@@ -609,8 +637,7 @@ def class_share_figure(shares: pd.DataFrame, period: str, time_title: str = "day
             )
     if daily:
         fig.update_layout(barmode="stack", bargap=0.15)
-    fig = _layout(fig, f"Class shares (% of valid pixels) by {time_title} · {period}", height=420,
-                  legend={"orientation": "h", "y": -0.12, "yanchor": "top", "x": 0.0, "traceorder": "normal"})
+    fig = _layout(fig, f"Class shares (% of valid pixels) by {time_title} · {period}", height=500)  # a phone's legend takes ten rows
     fig.update_yaxes(title="% of valid pixels", range=[0, 100])
     if time_title == "day":
         span = time_span(shares["t"])
@@ -695,10 +722,11 @@ def counts_figure(crossings: pd.DataFrame, period: str, title: str = "Counts by 
                            zip(sel["hour_of_day"], sel["rate"], sel["count"], strict=True)], hoverinfo="text",
             ), row=1, col=i)
             shown.add(cls)
-    fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
-    fig.update_xaxes(title_text="hour of day", dtick=2, range=[-0.5, 23.5])
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(title_text="hour of day", dtick=4, range=[-0.5, 23.5])  # a panel per direction: six labels fit a phone
     fig.update_yaxes(title_text="crossings per hour", row=1, col=1)
-    return _layout(fig, f"{title} · {period}", height=360)
+    fig = _layout(fig, f"{title} · {period}", height=380)
+    return fig.update_annotations(font={"size": 11})  # panel titles side by side fit a phone's half width
 
 
 def count_tiles(summary: pd.Series) -> list[tuple[str, str, str]]:

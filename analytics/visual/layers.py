@@ -55,6 +55,9 @@ __all__ = [
     "hit_points",
     "Label",
     "label_layer",
+    "clear_anchor",
+    "CORNERS",
+    "camera_label_places",
     "CameraPoint",
     "camera_layer",
     "Finding",
@@ -400,20 +403,107 @@ class Label:
     colour: str
 
 
-def label_layer(areas: Sequence[Area], extent: Extent, alpha: float = 1.0, with_values: bool = False) -> tuple[Label, ...]:
+def _box_hits(cx: np.ndarray, cy: np.ndarray, points: np.ndarray, half_w: float, half_h: float) -> np.ndarray:
+    """How many of ``points`` (n, 2, map units) lie in the box of half sizes ``half_w`` × ``half_h`` around each (cx, cy)."""
+    if not len(points):
+        return np.zeros(len(cx), dtype=int)
+    dx = np.abs(cx[:, None] - points[None, :, 0])
+    dy = np.abs(cy[:, None] - points[None, :, 1])
+    return ((dx < half_w) & (dy < half_h)).sum(axis=1)
+
+
+def clear_anchor(rings: Sequence[Ring], anchor: tuple[float, float], avoid: np.ndarray, extent: Extent,
+                 half_w: float = 0.09, half_h: float = 0.045, across: int = 16) -> tuple[float, float]:
+    """Where an area's label goes so that no point of ``avoid`` (cameras, lon/lat) lies under it.
+
+    The label is a box of ``half_w`` × ``half_h`` (fractions of the extent's width) around its
+    point. Candidates: ``anchor`` and a lattice of ``across`` × ``across`` points inside the largest
+    ring; the one with the fewest ``avoid`` points in its box wins, ties going to the candidate
+    nearest ``anchor``. Distances are map distances (latitude times :attr:`Extent.aspect`).
+
+    >>> sq = [np.array([[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]], dtype=float)]
+    >>> clear_anchor(sq, (0.5, 0.5), np.empty((0, 2)), Extent(0.0, 1.0, 0.0, 1.0))  # nothing to avoid: the anchor
+    (0.5, 0.5)
+    >>> x, y = clear_anchor(sq, (0.5, 0.5), np.array([[0.5, 0.5]]), Extent(0.0, 1.0, 0.0, 1.0))
+    >>> abs(x - 0.5) >= 0.09 or abs(y - 0.5) >= 0.045  # a camera at the anchor: moved off it
+    True
+    """
+    polys = [shapely.Polygon(r) for r in rings if len(r) >= 4]
+    width = extent.lon1 - extent.lon0
+    if not polys or not len(avoid) or not math.isfinite(anchor[0]) or width <= 0:
+        return anchor
+    poly = max(polys, key=lambda p: p.area)
+    x0, y0, x1, y1 = poly.bounds
+    gx, gy = (g.ravel() for g in np.meshgrid(np.linspace(x0, x1, across + 2)[1:-1], np.linspace(y0, y1, across + 2)[1:-1]))
+    inside = shapely.contains_xy(poly, gx, gy)
+    cx, cy = np.r_[anchor[0], gx[inside]], np.r_[anchor[1], gy[inside]]
+    pts = np.column_stack([avoid[:, 0], avoid[:, 1] * extent.aspect])
+    hits = _box_hits(cx, cy * extent.aspect, pts, half_w * width, half_h * width)
+    far = np.hypot(cx - anchor[0], (cy - anchor[1]) * extent.aspect)
+    best = int(np.lexsort((far, hits))[0])
+    return float(cx[best]), float(cy[best])
+
+
+def label_layer(areas: Sequence[Area], extent: Extent, alpha: float = 1.0, with_values: bool = False,
+                avoid: np.ndarray | None = None) -> tuple[Label, ...]:
     """One label per area whose anchor lies inside ``extent``: its name, and its value text or 'not enough data'.
 
-    ``alpha`` is the opacity the fills are drawn with (it decides light or dark text).
+    ``alpha`` is the opacity the fills are drawn with (it decides light or dark text). ``avoid``
+    (n, 2 lon/lat: the cameras) moves a label off the points it would cover (:func:`clear_anchor`).
     """
     out = []
     for a in areas:
         lon, lat = a.anchor
         if not (math.isfinite(lon) and extent.contains(lon, lat)):
             continue
+        if avoid is not None and a.focus:
+            lon, lat = clear_anchor(a.rings, (lon, lat), avoid, extent)
         detail = (a.text if a.enough else MISSING_TEXT) if with_values and a.focus else ""
         colour = text_colour(a.fill, alpha) if a.focus else MUTED
         out.append(Label(lon, lat, a.name, detail, a.focus, colour))
     return tuple(out)
+
+
+CORNERS = ("top right", "top left", "bottom right", "bottom left")
+"""Where a camera's label may go beside its dot, in the order tried (plotly ``textposition`` names)."""
+
+
+def camera_label_places(cameras: Sequence[CameraPoint], labels: Sequence[Label], extent: Extent, char_w: float = 0.009,
+                        line_h: float = 0.022, area_char_w: float = 0.0125) -> tuple[str, ...]:
+    """For each camera, the first of :data:`CORNERS` where its label overlaps no area label, no other
+    camera's dot and no label already placed; '' (the label is left out) where none is free.
+
+    Sizes are fractions of the extent's width: ``char_w`` a character of a camera label, ``line_h``
+    a line, ``area_char_w`` a character of an area label (two lines: name and value). A dot is a
+    square of one ``line_h``. Greedy, in the cameras' order.
+    """
+    width = extent.lon1 - extent.lon0
+    boxes: list[tuple[float, float, float, float]] = []
+    for lb in labels:
+        hw = area_char_w * max(len(lb.name), len(lb.detail)) * width / 2
+        hh = line_h * (2 if lb.detail else 1) * width / 2 * 1.3
+        y = lb.lat * extent.aspect
+        boxes.append((lb.lon - hw, y - hh, lb.lon + hw, y + hh))
+    dot = line_h * width / 2
+    dots = [(c.lon - dot, c.lat * extent.aspect - dot, c.lon + dot, c.lat * extent.aspect + dot) for c in cameras]
+    places = []
+    for i, c in enumerate(cameras):
+        if not c.label:
+            places.append("")
+            continue
+        w, h, y = char_w * len(c.label) * width, line_h * width, c.lat * extent.aspect
+        chosen = ""
+        for corner in CORNERS:
+            x0 = c.lon + dot if corner.endswith("right") else c.lon - dot - w
+            y0 = y + dot / 2 if corner.startswith("top") else y - dot / 2 - h
+            box = (x0, y0, x0 + w, y0 + h)
+            others = [d for j, d in enumerate(dots) if j != i]
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in [*boxes, *others]):
+                chosen = corner
+                boxes.append(box)
+                break
+        places.append(chosen)
+    return tuple(places)
 
 
 @dataclass(frozen=True)
@@ -527,6 +617,8 @@ class MapStack:
 
     ``route`` is an (n, 2) lon/lat array of a mobile camera's positions (empty: none); ``route_colours``
     their colours on ``scale`` (the drive map: the main indicator along the street), empty: plain grey dots.
+    ``camera_places``: per camera, where its label goes beside the dot (:func:`camera_label_places`;
+    '' leaves it out); empty: every label at the top right.
     """
 
     extent: Extent
@@ -537,6 +629,7 @@ class MapStack:
     cameras: tuple[CameraPoint, ...] = ()
     findings: tuple[Finding, ...] = ()
     route_colours: tuple[str, ...] = ()
+    camera_places: tuple[str, ...] = ()
 
     @property
     def scale_bar(self) -> ScaleBar:

@@ -242,15 +242,18 @@ def add_labels(fig: go.Figure, labels: Sequence[Label], tiles: bool = False, siz
 
 
 def add_colour_bar(fig: go.Figure, scale: ColourScale, title: str, tiles: bool = False) -> go.Figure:
-    """The value scale as a colour bar at the right (an invisible trace that carries it), titled
-    ``title`` and, where the scale has one, how to read its direction ('darker green = better')."""
+    """The value scale as a horizontal colour bar under the map (an invisible trace that carries it), titled
+    ``title`` and, where the scale has one, how to read its direction ('darker green = better').
+
+    Under the map, not beside it: a bar at the side takes half of a phone's width from the map."""
     if scale.reading:
         title += f"<br><b>{scale.reading}</b>"
     return fig.add_trace(_scatter(
         tiles, [None], [None], mode="markers", hoverinfo="skip", showlegend=False,
         marker={"color": [scale.vmin], "colorscale": [list(s) for s in scale.stops], "cmin": scale.vmin, "cmax": scale.vmax,
                 "showscale": True, "opacity": 0,
-                "colorbar": {"title": {"text": title, "side": "top"}, "thickness": 14, "len": 0.75, "x": 1.0, "y": 0.5}},
+                "colorbar": {"title": {"text": title, "side": "top"}, "orientation": "h", "thickness": 12, "len": 0.8,
+                             "x": 0.0, "xanchor": "left", "y": -0.02, "yanchor": "top"}},
     ))
 
 
@@ -269,11 +272,13 @@ def add_route(
 
 def add_cameras(
     fig: go.Figure, cameras: Sequence[CameraPoint], hover: Sequence[str], name: str, tiles: bool = False, sized: bool = True,
+    places: Sequence[str] = (),
 ) -> go.Figure:
     """Cameras as ringed dots in their fill (white when unfilled), clickable as ``camera:<id>``.
 
     ``sized``: marker area grows with the camera's sample (6–18 px across), else 15 px; labels, if
-    any, beside each dot.
+    any, beside each dot at its place in ``places`` (a corner of :data:`~analytics.visual.layers.CORNERS`,
+    '' leaves the label out; empty: top right).
     """
     if not cameras:
         return fig
@@ -282,9 +287,11 @@ def add_cameras(
     if not tiles:
         marker["line"] = {"color": INK, "width": 1.5 if sized else 1.2}
     labelled = any(c.label for c in cameras)
+    where = list(places) or ["top right"] * len(cameras)
     return fig.add_trace(_scatter(
         tiles, [c.lon for c in cameras], [c.lat for c in cameras], mode="markers+text" if labelled else "markers", name=name,
-        marker=marker, text=[plot_text(c.label) for c in cameras] if labelled else None, textposition="top right",
+        marker=marker, text=[plot_text(c.label) if p else "" for c, p in zip(cameras, where, strict=True)] if labelled else None,
+        textposition="top right" if tiles or not places else [p or "top right" for p in where],
         customdata=[f"camera:{c.id}" for c in cameras], hovertext=list(hover), hoverinfo="text",
         unselected={"marker": {"opacity": 0.95}},
     ))
@@ -329,12 +336,13 @@ def add_north_arrow(fig: go.Figure, arrow: NorthArrow, tiles: bool = False) -> g
 def set_extent(fig: go.Figure, extent: Extent, background: str = "#f4f6f8") -> go.Figure:
     """Plain hidden axes showing exactly ``extent``, one degree of latitude drawn 1/cos(latitude) times one of longitude.
 
-    The plot area shrinks to the extent's shape (``constrain="domain"``), so corner layers (scale
-    bar, north arrow) stay in the corners as in the PDF.
+    The view widens past the extent to fill the plot area (``constrain="range"``), so the map takes
+    the whole width of a phone instead of shrinking to the extent's shape in a tall box; the scale
+    bar and north arrow stay at the extent's corners.
     """
     fig.update_layout(plot_bgcolor=background)
-    fig.update_xaxes(visible=False, range=[extent.lon0, extent.lon1], constrain="domain")
-    fig.update_yaxes(visible=False, range=[extent.lat0, extent.lat1], scaleanchor="x", scaleratio=extent.aspect, constrain="domain")
+    fig.update_xaxes(visible=False, range=[extent.lon0, extent.lon1], constrain="range")
+    fig.update_yaxes(visible=False, range=[extent.lat0, extent.lat1], scaleanchor="x", scaleratio=extent.aspect, constrain="range")
     return fig
 
 
@@ -412,8 +420,8 @@ def choropleth(
     in the legend ('district' or 'h3'); ``selected`` is the id of an area to outline; ``outlines``
     (id, name, geometry_geojson: :func:`district_areas`) are boundaries drawn over the areas (the
     districts over H3 cells). Layers: areas, hit points (hover and click anywhere inside an area),
-    boundaries, the selected area's outline, labels (districts only), colour bar, cameras, a scale
-    bar and a north arrow (on a tile map too).
+    boundaries, the selected area's outline, labels (districts only, moved off the cameras), colour
+    bar (under the map), cameras, a scale bar and a north arrow (on a tile map too).
     """
     if kind not in ("district", "h3"):
         raise InputError(f"map areas {kind!r}; expected 'district' or 'h3'")
@@ -433,14 +441,15 @@ def choropleth(
         add_outlines(fig, _outline_areas(outlines), colour="#333333", width=1.6, tiles=tiles,
                      name="district boundary" if kind == "h3" else None)
         add_outlines(fig, [a for a in areas if a.id == selected], colour="#000000", width=4, tiles=tiles)
-        if kind == "district":
-            add_labels(fig, label_layer(areas, extent, alpha=AREA_ALPHA, with_values=True), tiles=tiles)
-        add_colour_bar(fig, scale, f"{indicator_title(name)}<br><span style='font-size:10px'>{period}</span>", tiles=tiles)
+        if kind == "district":  # moved off the cameras: no camera hides a district's name
+            avoid = np.array([(c.lon, c.lat) for c in cams], dtype=float).reshape(-1, 2)
+            add_labels(fig, label_layer(areas, extent, alpha=AREA_ALPHA, with_values=True, avoid=avoid), tiles=tiles)
+        add_colour_bar(fig, scale, f"{indicator_title(name)}, <span style='font-size:10px'>{period}</span>", tiles=tiles)
     add_cameras(fig, cams, _camera_hover(cameras, name), "camera (size: frames sampled)", tiles=tiles)
     fig.update_layout(
         height=height if height > 0 else _map_height(extent), margin={"l": 0, "r": 0, "t": 40, "b": 0},
         font={"family": FONT, "size": 12}, title={"text": f"{indicator_title(name)} by {area_word} · {period}", "x": 0.0, "font": {"size": 15}},
-        legend={"orientation": "h", "y": 0.0, "x": 0.0, "bgcolor": "rgba(255,255,255,0.8)"},
+        legend={"orientation": "h", "yref": "container", "y": 0.0, "yanchor": "bottom", "x": 0.0, "bgcolor": "rgba(255,255,255,0.8)"},
         clickmode="event+select", dragmode="pan" if not tiles else None, paper_bgcolor="white", hovermode="closest",
     )
     add_scale_bar(fig, scale_bar(extent), tiles=tiles)
