@@ -249,7 +249,8 @@ class HlsFollower:
             return self._playlist()
         return playlist
 
-    def _new(self, playlist: Playlist) -> list[PlaylistSegment]:
+    def new_segments(self, playlist: Playlist) -> list[PlaylistSegment]:
+        """The playlist's segments after ``last_seq``; a ``restart`` fault when its sequence went back below it."""
         segs = playlist.segments
         if self.last_seq is not None and segs and segs[-1].seq < self.last_seq:
             first = segs[0].seq
@@ -262,7 +263,7 @@ class HlsFollower:
         last_new = time.monotonic()
         while not self.stopped():
             playlist = self._playlist()
-            new = self._new(playlist)
+            new = self.new_segments(playlist)
             received = _utcnow()
             for i, seg in enumerate(new):
                 if self.stopped():

@@ -368,6 +368,9 @@ class _Recorder:
             self.health.event("error", f"segment {seg.seq} holds no readable video ({len(fetched.data)} bytes): skipped")
             return
         follows = self.prev_seq is not None and seg.seq == self.prev_seq + 1 and not seg.discontinuity
+        if self.prev_seq is not None and seg.seq > self.prev_seq + 1:
+            self.health.event("drop", f"segments {self.prev_seq + 1} to {seg.seq - 1} left the playlist before they were read "
+                              "(this machine fell behind the stream)")
         start = self._segment_start(fetched, follows)
         cur = self.current
         if cur is not None and (not follows or size != cur.size or abs((start - self._end(cur)).total_seconds()) > 0.5):
