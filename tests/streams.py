@@ -30,8 +30,8 @@ import numpy as np
 __all__ = ["LiveHls", "Published", "clip_frames"]
 
 
-def clip_frames(clip: Path, n: int, fps: float) -> list[np.ndarray]:
-    """``n`` RGB frames of ``clip`` taken at ``fps`` (looped when the clip is shorter)."""
+def clip_frames(clip: Path, n: int, fps: float, size: tuple[int, int] | None = None) -> list[np.ndarray]:
+    """``n`` RGB frames of ``clip`` taken at ``fps`` (looped when the clip is shorter), resized to ``size`` when given."""
     out: list[np.ndarray] = []
     with av.open(str(clip)) as c:
         s = c.streams.video[0]
@@ -39,7 +39,8 @@ def clip_frames(clip: Path, n: int, fps: float) -> list[np.ndarray]:
         for frame in c.decode(s):
             t = float(frame.time or 0.0)
             if t + 1e-6 >= next_t:
-                out.append(frame.to_ndarray(format="rgb24"))
+                img = frame.to_ndarray(format="rgb24")
+                out.append(cv2.resize(img, size, interpolation=cv2.INTER_AREA) if size is not None else img)
                 next_t += 1.0 / fps
             if len(out) >= n:
                 break
@@ -80,7 +81,7 @@ class LiveHls:
 
     def __post_init__(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._source = clip_frames(self.clip, self.frames, self.fps)
+        self._source = clip_frames(self.clip, self.frames, self.fps, self.size)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._paused_until = 0.0
@@ -157,7 +158,9 @@ class LiveHls:
             s = out.add_stream("libx264", rate=self.fps, options={"preset": "ultrafast", "tune": "zerolatency", "g": str(n)})
             s.width, s.height, s.pix_fmt = size[0], size[1], "yuv420p"
             for i in range(first, first + n):
-                img = cv2.resize(self._source[i % len(self._source)], size, interpolation=cv2.INTER_AREA)
+                img = self._source[i % len(self._source)]
+                if (img.shape[1], img.shape[0]) != size:
+                    img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
                 frame = av.VideoFrame.from_ndarray(img, format="rgb24")
                 frame.pts = i
                 for packet in s.encode(frame):
