@@ -38,6 +38,8 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from analytics.models.zoo import install, install_detector, install_road  # noqa: E402
+from analytics.settings import load_settings  # noqa: E402
 from analytics.store import open_store  # noqa: E402
 from analytics.store.health import watch_health  # noqa: E402
 from tests.streams import LiveHls  # noqa: E402
@@ -71,6 +73,16 @@ def _prepare(root: Path) -> Path:
     return db
 
 
+def _install(home: Path) -> None:
+    """The default segmenter, road model and detector installed before the watch starts (not timed)."""
+    os.environ["URBANLENS_HOME"] = str(home)
+    os.environ["URBANLENS_MODEL_MIRROR"] = str(SHARED / "models")
+    settings = load_settings()
+    install(settings.default_model, settings)
+    install_road("road-segmentation-adas-0001", settings)
+    install_detector("deimv2-femto", settings)
+
+
 def _follow(proc: subprocess.Popen[str], lines: list[str]) -> None:
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -95,6 +107,7 @@ def main() -> None:
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="watch-bench-"))
     db = _prepare(root)
+    _install(root / "home")
     load_before = _load()
     with LiveHls(SHARED / "samples" / args.clip, root / "hls", size=SIZE, fps=10, segment_s=2.0, window=6, frames=150) as live:
         env = {**os.environ, "URBANLENS_HOME": str(root / "home"), "URBANLENS_MODEL_MIRROR": str(SHARED / "models")}

@@ -4,7 +4,8 @@
 (H.264, PyAV) every ``segment_s`` seconds from those frames (looped), with presentation times that run
 on from segment to segment as a camera's encoder does, and rewrites a sliding playlist; a
 ``http.server`` thread serves the folder. Faults on demand: :meth:`pause` (a stall), :meth:`restart`
-(the media sequence and the clock start again at 0, with no discontinuity tag: a restarted source),
+(the media sequence and the presentation times start again at 0, with no discontinuity tag: a restarted
+source; its program date-times, when written, go back ``back_s`` seconds),
 :meth:`garbage` (the next segment is random bytes), :meth:`resize` (later segments at another size),
 :meth:`down` (the server is gone for a while).
 """
@@ -88,6 +89,8 @@ class LiveHls:
         self._garbage_next = False
         self._epoch, self._seq, self._frame = 0, 0, 0
         self._listed: list[tuple[str, float, datetime, int]] = []
+        self._t0 = datetime.now(UTC).replace(tzinfo=None)
+        self._clock_s = 0.0  # stream seconds for the program date-times
         self._server: ThreadingHTTPServer | None = None
         self.port = 0
         self._serve()
@@ -127,9 +130,11 @@ class LiveHls:
         with self._lock:
             self.size = size
 
-    def restart(self) -> None:
-        """The source starts again: sequence 0, presentation times from 0, an empty playlist."""
+    def restart(self, back_s: float = 0.0) -> None:
+        """The source starts again: sequence 0, presentation times from 0, an empty playlist; its program
+        date-times (when written) ``back_s`` seconds behind where they were."""
         with self._lock:
+            self._clock_s -= back_s
             self._epoch += 1
             self._seq, self._frame = 0, 0
             self._listed = []
@@ -177,7 +182,9 @@ class LiveHls:
             data = random.Random(seq).randbytes(40_000) if garbage else self._encode(self._frame, n, size)
             name = f"e{epoch}-s{seq}.ts"
             (self.folder / name).write_bytes(data)
-            self._listed = [*self._listed, (name, n / self.fps, datetime.now(UTC).replace(tzinfo=None), seq)][-self.window:]
+            made = self._t0 + timedelta(seconds=self._clock_s)
+            self._clock_s += n / self.fps
+            self._listed = [*self._listed, (name, n / self.fps, made, seq)][-self.window:]
             self._write_playlist()
             self.published.append(Published(epoch, seq, size, garbage, n / self.fps))
             self._seq, self._frame = seq + 1, self._frame + n
@@ -188,7 +195,7 @@ class LiveHls:
                  f"#EXT-X-MEDIA-SEQUENCE:{first}"]
         for name, duration, made, _ in self._listed:
             if self.program_date_time:
-                lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{(made - timedelta(seconds=duration)).isoformat()}Z")
+                lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{made.isoformat()}Z")
             lines += [f"#EXTINF:{duration:.3f},", name]
         tmp = self.folder / "live.m3u8.tmp"
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -53,6 +53,7 @@ from analytics.settings import Settings
 from analytics.store.catalog import camera_clips
 from analytics.store.database import Store
 from analytics.store.health import WatchReport, add_watch_event, record_watch, watch_started
+from analytics.store.ingest import StoredElsewhere
 
 __all__ = ["Chunk", "ChunkQueue", "WatchOptions", "WatchSummary", "Watcher", "backoff_delay", "next_factor", "overlaps"]
 
@@ -205,10 +206,12 @@ def _utcnow() -> datetime:
 
 class _Health:
     """Writes health rows and events in a thread of its own, so that neither the recorder nor the
-    analysis waits for the database; ``say`` prints a line for each event."""
+    analysis waits for the database; ``say`` prints a line for each event. ``db_lock`` is the worker's
+    one turn at the database: the analysis of a chunk holds it, so this process's connections never
+    wait for each other (DuckDB refuses a read-only and a read-write connection of one process at once)."""
 
-    def __init__(self, store: Store, camera_id: str, say: Callable[[str], None]) -> None:
-        self.store, self.camera_id, self.say = store, camera_id, say
+    def __init__(self, store: Store, camera_id: str, say: Callable[[str], None], db_lock: threading.Lock) -> None:
+        self.store, self.camera_id, self.say, self.db_lock = store, camera_id, say, db_lock
         self._q: queue.Queue[tuple[str, Any] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="watch-health", daemon=True)
         self._thread.start()
@@ -224,12 +227,16 @@ class _Health:
         while (item := self._q.get()) is not None:
             what, value = item
             try:
-                if what == "report":
-                    record_watch(self.store, self.camera_id, value, _utcnow())
-                else:
-                    add_watch_event(self.store, self.camera_id, value[0], value[1], _utcnow())
+                with self.db_lock:
+                    self._write(what, value)
             except UrbanLensError as exc:  # a busy database: the row is left as it was, the worker goes on
                 self.say(f"health not recorded: {exc}")
+
+    def _write(self, what: str, value: Any) -> None:
+        if what == "report":
+            record_watch(self.store, self.camera_id, value, _utcnow())
+        else:
+            add_watch_event(self.store, self.camera_id, value[0], value[1], _utcnow())
 
     def close(self) -> None:
         self._q.put(None)
@@ -469,6 +476,7 @@ class Watcher:
         self._stop = threading.Event()
         self.chunks = ChunkQueue(options.queue_size)
         self.tz = "UTC"
+        self.db_lock = threading.Lock()
 
     def stop(self) -> None:
         """Finish the chunk being recorded, store every waiting chunk, then return from :meth:`run` (thread- and signal-safe)."""
@@ -488,7 +496,7 @@ class Watcher:
         self.tz = camera_zone(self.store.camera(self.camera_id), self.settings.timezone)  # an unknown camera: refused here
         self._clean_spool()
         watch_started(self.store, self.camera_id, self.source.shown, os.getpid(), _utcnow())
-        health = _Health(self.store, self.camera_id, self.say)
+        health = _Health(self.store, self.camera_id, self.say, self.db_lock)
         recorder = _Recorder(self.source, self.options, self.chunks, health, self._stop, lambda c: self._dropped(health, c))
         thread = threading.Thread(target=recorder.run, name="watch-recorder", daemon=True)
         thread.start()
@@ -531,26 +539,34 @@ class Watcher:
         options = self._options(chunk)
         factor, t0 = self.factor, time.monotonic()
         try:
-            result = analyse_clip(chunk.path, self.camera_id, self.store, options, self.settings, save=False)
-            m = result.measurements
-            assert m is not None
-            span = (m.clip.start_time, m.clip.start_time + timedelta(seconds=m.clip.duration_s))
-            with self.store.reading():
-                day = span[0].date()
-                stored = camera_clips(self.store, self.camera_id, day - timedelta(days=1), day + timedelta(days=1), limit=5000)
-            hit = overlaps(span, stored, min(0.25, 0.5 / max(m.clip.fps, 1.0)))
-            if not hit.empty:
-                self.summary.overlapping += 1
-                health.event("drop", f"chunk {options.label} overlaps stored clip {hit.iloc[0]['label']}: dropped")
-            else:
-                save_analysis(self.store, result)
-                self._stored(health, chunk, options, m.n)
+            with self.db_lock:
+                self._analyse_and_save(health, chunk, options)
+        except StoredElsewhere as exc:  # the very same bytes are stored already (a source that replays): not twice
+            self.summary.overlapping += 1
+            health.event("drop", f"chunk {options.label} holds the same bytes as a stored clip ({exc}): dropped")
         except UrbanLensError as exc:
             self.summary.failed += 1
             health.event("error", f"chunk {options.label}: {describe_error(exc)}")
         finally:
             self._dispose(chunk)
         self.factor = next_factor(factor, time.monotonic() - t0, chunk.duration_s, self.chunks.qsize(), self.options.min_factor)
+
+    def _analyse_and_save(self, health: _Health, chunk: Chunk, options: AnalysisOptions) -> None:
+        """Analyse the chunk (the camera's zones read from the store), drop it when it overlaps a stored clip, else store it."""
+        result = analyse_clip(chunk.path, self.camera_id, self.store, options, self.settings, save=False)
+        m = result.measurements
+        assert m is not None
+        span = (m.clip.start_time, m.clip.start_time + timedelta(seconds=m.clip.duration_s))
+        with self.store.reading():
+            day = span[0].date()
+            stored = camera_clips(self.store, self.camera_id, day - timedelta(days=1), day + timedelta(days=1), limit=5000)
+        hit = overlaps(span, stored, min(0.25, 0.5 / max(m.clip.fps, 1.0)))
+        if not hit.empty:
+            self.summary.overlapping += 1
+            health.event("drop", f"chunk {options.label} overlaps stored clip {hit.iloc[0]['label']}: dropped")
+        else:
+            save_analysis(self.store, result)
+            self._stored(health, chunk, options, m.n)
 
     def _stored(self, health: _Health, chunk: Chunk, options: AnalysisOptions, n: int) -> None:
         lag = (_utcnow() - chunk.end).total_seconds()
