@@ -28,7 +28,7 @@ import av
 import cv2
 import numpy as np
 
-__all__ = ["LiveHls", "Published", "clip_frames"]
+__all__ = ["LiveHls", "Published", "clip_frames", "write_clip"]
 
 
 def clip_frames(clip: Path, n: int, fps: float, size: tuple[int, int] | None = None) -> list[np.ndarray]:
@@ -48,6 +48,20 @@ def clip_frames(clip: Path, n: int, fps: float, size: tuple[int, int] | None = N
     while len(out) < n:
         out.extend(out[: n - len(out)])
     return out
+
+
+def write_clip(frames: list[np.ndarray], path: Path, fps: int, gop: int) -> Path:
+    """Encode RGB ``frames`` as an MP4 (H.264) at ``fps`` with a key frame every ``gop`` frames."""
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), mode="w") as out:
+        s = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "g": str(gop), "keyint_min": str(gop), "bf": "0"})
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        for i, img in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts = i
+            out.mux(s.encode(frame))
+        out.mux(s.encode())
+    return path
 
 
 @dataclass

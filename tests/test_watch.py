@@ -37,7 +37,7 @@ from analytics.settings import Settings, load_settings
 from analytics.store import open_store
 from analytics.store.catalog import camera_clips
 from analytics.store.health import watch_events, watch_health
-from tests.streams import LiveHls
+from tests.streams import LiveHls, clip_frames, write_clip
 from tests.tinymodels import install_colour_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -278,6 +278,22 @@ def test_sigkill_loses_at_most_the_current_chunk(session: Session) -> None:
     with open_store(db, read_only=True) as store:
         row = watch_health(store, _now() + timedelta(minutes=11)).iloc[0]
     assert row["state"] == "running" and row["status"] == "stale"  # killed without a word: it turns stale
+
+
+def test_a_local_file_is_remuxed_into_whole_chunks_at_key_frames(shared_dir: Path, tmp_path: Path) -> None:
+    frames = clip_frames(shared_dir / "samples" / "bikes.mp4", 25, STREAM_FPS, (320, 180))
+    clip = write_clip(frames, tmp_path / "street.mp4", STREAM_FPS, gop=10)
+    install_colour_model(tmp_path / "home")
+    settings = dataclasses.replace(load_settings(), home=tmp_path / "home", db_path=tmp_path / "file.duckdb")
+    _camera_db(settings.db_path, "cam")
+    options = AnalysisOptions.from_flags(fps=2, model="colours", road_model="none", count=False, keep_previews=0)
+    with open_store(settings.db_path) as store:
+        summary = Watcher(store, "cam", parse_source(str(clip)), options, settings, WatchOptions(spool=tmp_path / "spool", chunk_s=1.0),
+                          say=lambda _: None).run()  # the file's end ends the watch
+    clips, frames_df = _clips(settings.db_path, "cam")
+    assert summary.stored == 3 and clips["duration_s"].round(6).tolist() == [1.0, 1.0, 0.5]  # cut at key frames; the rest whole
+    assert frames_df["ts"].is_unique and clips["n_frames"].tolist() == [2, 2, 1]
+    assert (clips["start_time"].iloc[1:].to_numpy() == (clips["start_time"] + pd.to_timedelta(clips["duration_s"], unit="s")).iloc[:-1].to_numpy()).all()
 
 
 # -- the command's refusals ------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """``urbanlens watch --camera ID --url URL``: follow one camera's live stream and store it chunk by chunk.
 
 Reads RTSP (over TCP), HLS (``http(s)://....m3u8``), HTTP MJPEG/MP4/TS streams and local files or
-devices; each chunk (``--chunk-minutes``, default 1) is analysed like an ingested clip and stored as
+devices (a file is read once, at its own pace); each chunk (``--chunk-minutes``, default 1) is analysed like an ingested clip and stored as
 one clip in one transaction, its start the capture time in the camera's zone. One line is printed per
 stored chunk and per fault. Faults reconnect with a backoff of 1 s doubling to ``--backoff-max``
 (60 s). SIGTERM or SIGINT (Ctrl-C) stop it: the chunk being recorded is stored as a shorter clip,

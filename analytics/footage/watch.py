@@ -288,6 +288,9 @@ class _Recorder:
             while not self.stop.is_set():
                 try:
                     self._follow_hls() if self.source.kind == "hls" else self._follow_av()
+                    if self.source.kind == "file" and not self.stop.is_set():  # a file is read once: its end ends the watch
+                        self.health.event("stop", f"end of {self.source.shown}")
+                        self.stop.set()
                     if not self.stop.is_set():
                         raise StreamFault("end", "the stream ended")
                 except StreamFault as fault:
