@@ -9,8 +9,8 @@ segmented + 10 tracked frames a second, counting on a line across the middle, fo
 - lag per chunk (store time minus capture time of the chunk's last frame, from the command's lines):
   median and max, and the first and last five;
 - the watch process's resident memory (``VmRSS``, sampled every 10 s): at the start, median, max, and
-  the slope of a least-squares line through the samples after the first chunk was stored (MB per hour;
-  flat memory is a slope near 0);
+  the slope of a least-squares line through the samples after the first chunk was stored, and through the
+  second half of them (MB per hour; flat memory is a slope near 0), and the samples minute by minute;
 - frames dropped and chunks stored (the health row), and the load average before and after (the machine
   is shared: a figure means something only beside its load). Asserts nothing about time. Usage::
 
@@ -141,7 +141,9 @@ def _report(db: Path, lines: list[str], samples: list[tuple[float, float, int]],
         print(f"lag per chunk (s): median {statistics.median(lags):.1f}, max {max(lags):.1f}; first {lags[:5]}, last {lags[-5:]}")
     if mbs:
         print(f"RSS (MB): start {mbs[0]:.0f}, median {statistics.median(mbs):.0f}, max {max(mbs):.0f}, "
-              f"slope after the first chunk {_slope_mb_per_h(warm):+.1f} MB/h over {len(warm)} samples")
+              f"slope after the first chunk {_slope_mb_per_h(warm):+.1f} MB/h over {len(warm)} samples, "
+              f"over the second half {_slope_mb_per_h(warm[len(warm) // 2:]):+.1f} MB/h")
+        print("RSS (MB) every minute: " + " ".join(f"{mb:.0f}" for _, mb, _ in samples[::6]))
     print(f"load average before: {load_before}; after: {_load()}")
 
 
