@@ -375,6 +375,8 @@ class _Recorder:
         if size is None:
             self._finish()
             self.prev_seq = None
+            if self.prev_end is not None:  # its time passed all the same: the next segment starts after it
+                self.prev_end += timedelta(seconds=seg.duration)
             self.health.event("error", f"segment {seg.seq} holds no readable video ({len(fetched.data)} bytes): skipped")
             return
         follows = self.prev_seq is not None and seg.seq == self.prev_seq + 1 and not seg.discontinuity
