@@ -127,7 +127,8 @@ class LiveHls:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

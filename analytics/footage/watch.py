@@ -422,7 +422,7 @@ class _Recorder:
             container.close()
 
     def _remux(self, container: Any, vs: Any) -> None:
-        """Copy the video packets into chunk files, each starting on a key frame; a local file is read at its own pace."""
+        """Copy the video packets into chunk files, each starting on a key frame, at the stream's own pace."""
         size = (int(vs.codec_context.width or 0), int(vs.codec_context.height or 0))
         tb = float(vs.time_base)
         rate = vs.average_rate or vs.guessed_rate or vs.base_rate
@@ -438,8 +438,9 @@ class _Recorder:
             if anchor is None:
                 start = _utcnow()
                 anchor = (t, max(start, self.prev_end) if self.prev_end is not None else start, time.monotonic())
-            if self.source.kind == "file":  # a file plays as a camera would: in real time
-                time.sleep(max(0.0, anchor[2] + (t - anchor[0]) - time.monotonic()))
+            # never ahead of the stream's own clock: a file plays as a camera would, and a burst from a network
+            # source (a server's buffer sent at once) is spread out, so no capture time lies in the future
+            time.sleep(max(0.0, min(anchor[2] + (t - anchor[0]) - time.monotonic(), self.opts.stall_s)))
             self._packet(packet, vs, size, (t, anchor[1] + timedelta(seconds=t - anchor[0]), step))
 
     def _packet(self, packet: Any, vs: Any, size: tuple[int, int], when: tuple[float, datetime, float]) -> None:
