@@ -289,7 +289,7 @@ class _Recorder:
                 try:
                     self._follow_hls() if self.source.kind == "hls" else self._follow_av()
                     if self.source.kind == "file" and not self.stop.is_set():  # a file is read once: its end ends the watch
-                        self.health.event("stop", f"end of {self.source.shown}")
+                        self.health.say(f"end of {self.source.shown}: stopping")
                         self.stop.set()
                     if not self.stop.is_set():
                         raise StreamFault("end", "the stream ended")
