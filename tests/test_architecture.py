@@ -73,6 +73,7 @@ LAYERS: dict[str, int] = {
     "analytics.reports": 3,
     "analytics.demo": 3,
     "analytics.pages": 3,
+    "analytics.footage.watch": 3,
     # faces
     "analytics.cli": 4,
     "dashboard": 4,

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from analytics import __version__
-from analytics.cli import annotate, city, clips, cluster, counts, dashboard, evaluate, export, health, ingest, models, places, report, samples
+from analytics.cli import annotate, city, clips, cluster, counts, dashboard, evaluate, export, health, ingest, models, places, report, samples, watch
 from analytics.cli._common import console, error_line
 from analytics.cli._help import PlainHelpGroup
 from analytics.errors import UrbanLensError
@@ -29,7 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = (city, places, models, samples, ingest, cluster, clips, evaluate, annotate, report, dashboard, counts, export, health)
+COMMAND_MODULES = (city, places, models, samples, ingest, cluster, clips, evaluate, annotate, report, dashboard, counts, export, health, watch)
 
 
 def _print_version(value: bool) -> None:
