@@ -149,9 +149,10 @@ def test_the_health_check_posts_alerts_while_it_supervises(tmp_path, worker):
 def test_watch_command_passes_each_flag(tmp_path):
     cam = CameraConfig("gate", "rtsp://10.0.0.5/s", fps=1.0, track_fps=10.0, chunk_minutes=2.0, stall_seconds=8.0)
     argv = watch_command(cam, tmp_path / "c.duckdb")
-    assert argv[1:] == ["-m", "analytics.cli", "watch", "--camera", "gate", "--url", "rtsp://10.0.0.5/s", "--fps", "1",
+    assert argv[1:] == ["-m", "analytics.cli", "watch", "--camera", "gate", "--fps", "1",
                         "--track-fps", "10", "--chunk-minutes", "2", "--stall-seconds", "8", "--db", str(tmp_path / "c.duckdb")]
-    assert "--track-fps 0" in " ".join(watch_command(CameraConfig("gate", "u", count=False), tmp_path / "c.duckdb"))
+    uncounted = " ".join(watch_command(CameraConfig("gate", "rtsp://u:secret@cam/s", count=False), tmp_path / "c.duckdb"))
+    assert "--no-count" in uncounted and "--track-fps" not in uncounted and "secret" not in uncounted
 
 
 GOOD = {"id": "gate", "url": "rtsp://127.0.0.1/s"}

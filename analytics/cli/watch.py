@@ -11,6 +11,7 @@ docs/live.md.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import sys
@@ -23,6 +24,7 @@ from analytics.cli._common import DbOption, console, open_db
 from analytics.cli.ingest import CountOpt, DetectorOpt, KeepPreviewsOpt, ModelOpt, RoadModelOpt, ThreadsOpt, TrackFpsOpt
 from analytics.errors import InputError, quote_value
 from analytics.footage.stream import parse_source
+from analytics.footage.supervise import run_config_command
 from analytics.settings import load_settings
 
 if TYPE_CHECKING:  # the pipeline is imported when the command runs
@@ -31,7 +33,10 @@ if TYPE_CHECKING:  # the pipeline is imported when the command runs
 __all__ = ["register", "spool_folder"]
 
 UrlOpt = Annotated[str | None, typer.Option("--url", help="Stream: rtsp://..., http(s)://.../index.m3u8 (HLS), http(s) MJPEG/MP4/TS, "
-                                            "or a local file or device path. Credentials in it are never printed or stored.")]
+                                            "or a local file or device path. Credentials in it are never printed or stored. "
+                                            "Default: the environment variable URBANLENS_WATCH_URL (keeps a password off the command line).")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="A cameras file (YAML): one worker process per camera, restarted when it "
+                                                "fails, health checked every minute (docs/live.md). Not with --camera or --url.")]
 CameraOpt = Annotated[str | None, typer.Option("--camera", "-c", help="Camera id the stream comes from (see `urbanlens cameras`).")]
 WatchFpsOpt = Annotated[float, typer.Option("--fps", help="Segmented frames per second (lowered evenly when the analysis falls behind).")]
 ChunkOpt = Annotated[float, typer.Option("--chunk-minutes", help="Length of each stored clip, in minutes (fractions allowed, at least 1 s).")]
@@ -69,15 +74,20 @@ def watch(
     camera: CameraOpt = None, url: UrlOpt = None, fps: WatchFpsOpt = 1.0, track_fps: TrackFpsOpt = 10.0, chunk_minutes: ChunkOpt = 1.0,
     stall_seconds: StallOpt = 10.0, db: DbOption = None, count: CountOpt = True, road_model: RoadModelOpt = "road-segmentation-adas-0001",
     keep_chunks: KeepChunksOpt = None, model: ModelOpt = None, detector: DetectorOpt = "deimv2-femto", threads: ThreadsOpt = None,
-    keep_previews: KeepPreviewsOpt = 1, backoff_max: BackoffOpt = 60.0,
+    keep_previews: KeepPreviewsOpt = 1, backoff_max: BackoffOpt = 60.0, config: ConfigOpt = None,
 ) -> None:
     """Follow a camera's live stream and store it chunk by chunk (through :mod:`analytics.footage.watch`)."""
     # deferred: the pipeline loads ONNX Runtime, PyAV and OpenCV, which other commands do not need
     from analytics.footage.options import AnalysisOptions
     from analytics.footage.watch import Watcher, WatchOptions
 
+    if config is not None:
+        if camera or url:
+            raise InputError("give either --config FILE (several cameras) or --camera ID with --url URL (one camera), not both")
+        raise typer.Exit(run_config_command(config, db))
+    url = url or os.environ.get("URBANLENS_WATCH_URL") or None
     if not camera or not url:
-        raise InputError("give --camera ID and --url URL (see `urbanlens watch --help`)")
+        raise InputError("give --camera ID and --url URL (or URBANLENS_WATCH_URL), or --config FILE (see `urbanlens watch --help`)")
     source = parse_source(url)  # a bad scheme or a missing file: refused before anything starts
     settings = load_settings()
     if db is not None:

@@ -196,25 +196,27 @@ def load_config(path: Path) -> WatchConfig:
 
 
 def watch_command(camera: CameraConfig, db: Path) -> list[str]:
-    """The worker's command line: ``python -m analytics.cli watch --camera ID --url URL [--fps F]
-    [--track-fps F] [--chunk-minutes M] [--stall-seconds S] --db PATH`` (``count: false``: ``--track-fps 0``)."""
-    argv = [sys.executable, "-m", "analytics.cli", "watch", "--camera", camera.id, "--url", camera.url]
-    track = camera.track_fps if camera.count else 0.0
-    for flag, value in (("--fps", camera.fps), ("--track-fps", track), ("--chunk-minutes", camera.chunk_minutes),
-                        ("--stall-seconds", camera.stall_seconds)):
+    """The worker's command line: ``python -m analytics.cli watch --camera ID [--fps F] [--track-fps F |
+    --no-count] [--chunk-minutes M] [--stall-seconds S] --db PATH``. The stream's address travels in the
+    worker's environment (:func:`worker_env`), not on its command line, where ``ps`` would show its password."""
+    argv = [sys.executable, "-m", "analytics.cli", "watch", "--camera", camera.id]
+    for flag, value in (("--fps", camera.fps), ("--track-fps", camera.track_fps if camera.count else None),
+                        ("--chunk-minutes", camera.chunk_minutes), ("--stall-seconds", camera.stall_seconds)):
         if value is not None:
             argv += [flag, f"{value:g}"]
-    return argv + ["--db", str(db)]
+    return argv + ([] if camera.count else ["--no-count"]) + ["--db", str(db)]
 
 
 def worker_env(camera: CameraConfig, base: dict[str, str]) -> dict[str, str]:
-    """The worker's environment: ``base`` with its CPU budget (``threads``) as ``URBANLENS_THREADS``
+    """The worker's environment: ``base`` with the stream's address as ``URBANLENS_WATCH_URL`` (read by
+    ``urbanlens watch`` when ``--url`` is not given) and its CPU budget (``threads``) as ``URBANLENS_THREADS``
     (ONNX Runtime's threads, :class:`analytics.settings.Settings`) and ``OMP_NUM_THREADS``.
 
-    >>> worker_env(CameraConfig("a", "u", threads=2), {"PATH": "/bin"})
-    {'PATH': '/bin', 'URBANLENS_THREADS': '2', 'OMP_NUM_THREADS': '2'}
+    >>> worker_env(CameraConfig("a", "rtsp://u:p@cam/s", threads=2), {"PATH": "/bin"})
+    {'PATH': '/bin', 'URBANLENS_WATCH_URL': 'rtsp://u:p@cam/s', 'URBANLENS_THREADS': '2', 'OMP_NUM_THREADS': '2'}
     """
     env = dict(base)
+    env["URBANLENS_WATCH_URL"] = camera.url
     if camera.threads is not None:
         env["URBANLENS_THREADS"] = env["OMP_NUM_THREADS"] = str(camera.threads)
     return env
