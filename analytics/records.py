@@ -224,6 +224,14 @@ class ClipMeasurements:
     """Share of the frame's pixels the road model reads as lane marks; None where no road model ran."""
     curb_length_px: np.ndarray | None = None
     """Length of the curbs the road model finds, in frame pixels; None where no road model ran."""
+    segmenter_class_pixels: np.ndarray | None = None
+    """Optional: (n, classes) pixels of each class in the segmenter's own labels, before the road model's
+    fusion; None where no road model ran (``class_pixels`` are then its own). The trust verdict's class-mix
+    checks judge these; not stored per frame (the verdict is)."""
+    road_disagreement: np.ndarray | None = None
+    """Optional: per frame, the share of the picture the road model reads as road where the segmenter reads
+    something else (:func:`analytics.footage.roads.road_disagreement`); None where no road model ran. A trust
+    check; not stored per frame (the verdict is)."""
 
     def __post_init__(self) -> None:
         self.frame_index = np.asarray(self.frame_index, dtype=np.int64)
@@ -245,12 +253,16 @@ class ClipMeasurements:
             _check_1d(name, arr, n)
             setattr(self, name, arr)
         for name in ("distress_crack_px", "distress_pothole_px", "lon", "lat", "label_change", "heading", "lane_mark_share",
-                     "curb_length_px"):
+                     "curb_length_px", "road_disagreement"):
             val = getattr(self, name)
             if val is not None:
                 arr = np.asarray(val, dtype=np.float64)
                 _check_1d(name, arr, n)
                 setattr(self, name, arr)
+        if self.segmenter_class_pixels is not None:
+            self.segmenter_class_pixels = np.asarray(self.segmenter_class_pixels, dtype=np.int64)
+            if self.segmenter_class_pixels.shape != (n, c):
+                raise InputError(f"segmenter_class_pixels: expected shape ({n}, {c}), got {self.segmenter_class_pixels.shape}")
         _check_1d("t_s", self.t_s, n)
         if np.any(np.diff(self.frame_index) <= 0):
             raise InputError("frame_index must be strictly increasing")

@@ -27,7 +27,18 @@ frames with at least :data:`MIN_FRAME_PIXELS` valid pixels (``n`` is then their 
 - ``filled = |{i : max_g s_g(i) >= FILL_SHARE}| / n``, one thing (e.g. "vehicle") read over
   almost the whole picture: low above :data:`MAX_FILLED_FRAMES`;
 - ``no_sky_no_built = |{i : s_sky(i) < MIN_VIEW_SHARE, s_built(i) < MIN_VIEW_SHARE}| / n``, a
-  street-level view shows sky or buildings: low above :data:`MAX_NO_SKY_NO_BUILT`.
+  street-level view shows sky or buildings: low above :data:`MAX_NO_SKY_NO_BUILT`;
+- ``road_disagreement = mean_i d(i)`` where a road model runs beside the segmenter, ``d(i)`` the share
+  of frame ``i`` the road model reads as road where the segmenter reads something else
+  (:func:`analytics.footage.roads.road_disagreement`): low above :data:`MAX_ROAD_DISAGREEMENT`. Two
+  models made for street views agree on where the road is in a street view (they differ at its edges);
+  on a view from above the segmenter reads the ground as buildings or vehicles and the road model as
+  road. A mean over frames, it does not depend on how many frames show a vehicle or on the rate.
+
+The class-mix shares ``s_g`` are those of the segmenter's own labels (before a road model corrects
+them: :attr:`analytics.records.ClipMeasurements.segmenter_class_pixels`), so the class-mix checks
+give the same answer with the road model on or off; the road model enters the verdict only through
+``road_disagreement``.
 
 Calibration (``bench/trust_calibration.py`` prints this table again; ``espnetv2-s2`` at 384x768,
 2 sampled frames per second, low-confidence threshold 0.5, confidence on every 4th pixel as the
@@ -52,7 +63,7 @@ no sky in view). The synthetic demo city passes every check (its rush-hour jams 
 the road, with sky above them). These are heuristics set on four clips, not a measured error rate.
 
 >>> v = verdict(ClipStats(n_frames=10, confidence=0.85, low_conf=0.07, flicker=0.1, vehicles_over_road=0.0,
-...                       filled=0.0, no_sky_no_built=0.0))
+...                       filled=0.0, no_sky_no_built=0.0, road_disagreement=0.02))
 >>> v.trust, v.reasons
 ('ok', ())
 """
@@ -75,6 +86,7 @@ __all__ = [
     "MAX_FLICKER",
     "MAX_LOW_CONF_SHARE",
     "MAX_NO_SKY_NO_BUILT",
+    "MAX_ROAD_DISAGREEMENT",
     "MAX_VEHICLES_OVER_ROAD",
     "MIN_MEAN_CONFIDENCE",
     "MIN_VEHICLE_SHARE",
@@ -117,6 +129,11 @@ MIN_VIEW_SHARE = 0.01
 """Sky or built below this share of a frame counts as absent."""
 MAX_NO_SKY_NO_BUILT = 0.50
 """Share of frames with neither sky nor built, above which the clip is not a street-level view."""
+MAX_ROAD_DISAGREEMENT = 0.07
+"""Mean share of the picture the road model reads as road where the segmenter reads something else, above
+which the two models disagree on where the ground is (a heuristic; measured at 0.2-5 frames a second,
+docs/trust.md: CamVid val 1%, bikes.mp4 at most 3%, car-detection.mp4 from above 14-15%, the car-park
+GIF from above 56-65%; the limit sits about twice above the street clips and twice below the car park)."""
 
 _ROAD, _VEHICLE, _SKY, _BUILT, _VOID = (GROUPS.index(g) for g in ("road", "vehicle", "sky", "built", "void"))
 
@@ -134,6 +151,8 @@ class ClipStats:
     no_sky_no_built: float
     filled_group: str = ""
     """The group that most often fills the picture ("" when none does)."""
+    road_disagreement: float = float("nan")
+    """Mean share of the picture the road model made road where the segmenter read something else (NaN: no road model ran)."""
 
 
 @dataclass(frozen=True)
@@ -175,12 +194,13 @@ def _frame_shares(class_pixels: np.ndarray, groups: Sequence[str]) -> np.ndarray
 
 def clip_stats(
     class_pixels: np.ndarray, groups: Sequence[str], mean_confidence: np.ndarray, low_conf_share: np.ndarray,
-    flicker: np.ndarray,
+    flicker: np.ndarray, road_disagreement: np.ndarray | None = None,
 ) -> ClipStats:
     """The statistics of the module docstring from per-frame arrays.
 
-    ``class_pixels`` is (n, classes); ``groups`` names the indicator group of each class; the
-    other three are length ``n`` (NaN where not measured).
+    ``class_pixels`` is (n, classes) (the segmenter's own labels); ``groups`` names the indicator group
+    of each class; the other arrays are length ``n`` (NaN where not measured; ``road_disagreement`` None
+    where no road model ran).
 
     >>> cp = np.array([[500, 400, 100], [100, 900, 0]]) * 10  # classes: road, vehicle, sky
     >>> s = clip_stats(cp, ["road", "vehicle", "sky"], np.array([0.8, 0.6]), np.array([0.1, 0.3]), np.array([np.nan, 0.2]))
@@ -192,7 +212,9 @@ def clip_stats(
         raise InputError(f"class_pixels: expected shape (frames >= 1, {len(groups)}), got {cp.shape}")
     n = cp.shape[0]
     arrays = []
-    for name, arr in (("mean_confidence", mean_confidence), ("low_conf_share", low_conf_share), ("flicker", flicker)):
+    disagreement = np.full(n, np.nan) if road_disagreement is None else road_disagreement
+    for name, arr in (("mean_confidence", mean_confidence), ("low_conf_share", low_conf_share), ("flicker", flicker),
+                      ("road_disagreement", disagreement)):
         a = np.asarray(arr, dtype=np.float64)
         if a.shape != (n,):
             raise InputError(f"{name}: expected shape ({n},), got {a.shape}")
@@ -200,7 +222,7 @@ def clip_stats(
     shares = _frame_shares(cp, groups)
     if shares.shape[0] == 0:
         nan = float("nan")
-        return ClipStats(n, _mean(arrays[0]), _mean(arrays[1]), _mean(arrays[2]), nan, nan, nan)
+        return ClipStats(n, _mean(arrays[0]), _mean(arrays[1]), _mean(arrays[2]), nan, nan, nan, road_disagreement=_mean(arrays[3]))
     veh, road = shares[:, _VEHICLE], shares[:, _ROAD]
     no_sky = shares[:, _SKY] < MIN_VIEW_SHARE
     over = (veh > road) & (veh >= MIN_VEHICLE_SHARE) & no_sky
@@ -210,7 +232,7 @@ def clip_stats(
     return ClipStats(
         n_frames=n, confidence=_mean(arrays[0]), low_conf=_mean(arrays[1]), flicker=_mean(arrays[2]),
         vehicles_over_road=float(over.mean()), filled=float(filled.mean()), no_sky_no_built=float(blind.mean()),
-        filled_group=GROUPS[int(top.argmax())] if filled.any() else "",
+        filled_group=GROUPS[int(top.argmax())] if filled.any() else "", road_disagreement=_mean(arrays[3]),
     )
 
 
@@ -266,15 +288,20 @@ def verdict(stats: ClipStats) -> TrustVerdict:
         reasons.append(
             f"no sky and no buildings in {_pct(stats.no_sky_no_built)} of frames (a street-level view shows one or the other)"
         )
+    if above(stats.road_disagreement, MAX_ROAD_DISAGREEMENT):
+        reasons.append(
+            f"the road model reads {_pct(stats.road_disagreement)} of the picture as road where the segmenter reads "
+            f"something else (expected at most {_pct(MAX_ROAD_DISAGREEMENT)}; e.g. the ground seen from above)"
+        )
     return TrustVerdict("low" if reasons else "ok", tuple(reasons), stats)
 
 
 def assess(
     class_pixels: np.ndarray, groups: Sequence[str], mean_confidence: np.ndarray, low_conf_share: np.ndarray,
-    flicker: np.ndarray,
+    flicker: np.ndarray, road_disagreement: np.ndarray | None = None,
 ) -> TrustVerdict:
     """:func:`verdict` of :func:`clip_stats` of per-frame arrays."""
-    return verdict(clip_stats(class_pixels, groups, mean_confidence, low_conf_share, flicker))
+    return verdict(clip_stats(class_pixels, groups, mean_confidence, low_conf_share, flicker, road_disagreement))
 
 
 def assess_measurements(m: ClipMeasurements) -> TrustVerdict:
@@ -283,11 +310,15 @@ def assess_measurements(m: ClipMeasurements) -> TrustVerdict:
     The stability check judges ``m.label_change`` (label change along motion); measurements without
     it (made by hand, or read back from a Parquet folder, which keeps the raw flicker only) fail no
     stability check rather than being judged on the raw flicker, which grows with the sampling gap.
+    The class mix is the segmenter's own (``m.segmenter_class_pixels`` where a road model ran, else
+    ``m.class_pixels``); ``m.road_disagreement`` is judged where a road model ran (measurements read back
+    from Parquet keep neither: they are judged on the fused class mix, without that check).
     """
     if not isinstance(m, ClipMeasurements):
         raise InputError(f"expected ClipMeasurements, got {type(m).__name__}")
     change = m.label_change if m.label_change is not None else np.full(m.n, np.nan)
-    return assess(m.class_pixels, m.run.class_set.groups, m.mean_confidence, m.low_conf_share, change)
+    own = m.segmenter_class_pixels if m.segmenter_class_pixels is not None else m.class_pixels
+    return assess(own, m.run.class_set.groups, m.mean_confidence, m.low_conf_share, change, m.road_disagreement)
 
 
 def left_out_note(n_clips: int) -> str:

@@ -12,11 +12,17 @@ import numpy as np
 import pytest
 
 from analytics import trust
+from analytics.cards import ModelCard
 from analytics.errors import InputError
 from analytics.footage import stages
+from analytics.footage.change import ChangeStage
+from analytics.footage.geometry import frame_geometry
 from analytics.footage.pipeline import AnalysisOptions, analyse_clip
+from analytics.footage.segment import Segmentation
+from analytics.footage.stages import FrameItem, StageContext
 from analytics.footage.temporal import MIN_FOLLOWED_SHARE, flicker, motion_change
 from analytics.settings import load_settings
+from analytics.taxonomy import CITYSCAPES
 
 SHIFT = 2
 """Pixels the pattern moves per frame of the synthetic clip."""
@@ -86,7 +92,9 @@ class _Keep:
         _Keep.kept = []
 
     def frame(self, item, segmentation) -> None:  # type: ignore[no-untyped-def]
-        _Keep.kept.append((cv2.cvtColor(item.view, cv2.COLOR_BGR2GRAY), segmentation.content()[0].copy()))
+        y0, y1, x0, x1 = segmentation.geometry.content
+        own = segmentation.own_labels[y0:y1, x0:x1] if segmentation.own_labels is not None else segmentation.content()[0]
+        _Keep.kept.append((cv2.cvtColor(item.view, cv2.COLOR_BGR2GRAY), own.copy()))  # the segmenter's own labels
 
     def finish(self) -> dict[str, object]:
         return {}
@@ -105,6 +113,7 @@ def test_bikes_verdict_is_the_same_at_half_one_and_two_frames_a_second(  # type:
     finally:
         stages.STAGES.remove(_Keep)
     assert m is not None and m.label_change is not None and len(_Keep.kept) == m.n == 20
+    assert m.segmenter_class_pixels is not None and m.road_disagreement is not None  # the default analysis: road model on
     verdicts, raw = {2.0: trust.assess_measurements(m)}, {}
     for fps, step in ((1.0, 2), (0.5, 4)):
         pos = np.arange(0, m.n, step)
@@ -112,8 +121,33 @@ def test_bikes_verdict_is_the_same_at_half_one_and_two_frames_a_second(  # type:
         kept = [_Keep.kept[i] for i in pos]
         change = [math.nan] + [motion_change(a[0], b[0], a[1], b[1])[0] for a, b in zip(kept, kept[1:])]
         raw[fps] = np.nanmean([flicker(a[1], b[1]) for a, b in zip(kept, kept[1:])])
-        verdicts[fps] = trust.assess(m.class_pixels[pos], m.run.class_set.groups, m.mean_confidence[pos], m.low_conf_share[pos],
-                                     np.array(change))
+        verdicts[fps] = trust.assess(m.segmenter_class_pixels[pos], m.run.class_set.groups, m.mean_confidence[pos],
+                                     m.low_conf_share[pos], np.array(change), m.road_disagreement[pos])
     assert raw[0.5] > trust.MAX_FLICKER  # the raw flicker alone would say "low" at 0.5 frames a second
     assert {v.trust for v in verdicts.values()} == {"ok"}, {f: v.reasons for f, v in verdicts.items()}
     assert 0.05 < verdicts[2.0].stats.flicker < trust.MAX_FLICKER  # at 2 frames a second the handheld motion is followed
+
+
+def test_change_stage_keeps_the_segmenters_own_reading_beside_the_road_model() -> None:
+    """Frames known by construction: the segmenter reads the lower half as building (id 2), the road model's
+    fusion made a quarter of the picture road (id 0). The stage counts the segmenter's own classes, the share
+    the fusion made road, and measures label change on the segmenter's labels."""
+    g = frame_geometry(32, 64, 32, 64, "letterbox")
+    own = np.zeros((32, 64), np.uint8)
+    own[16:] = 2
+    fused = own.copy()
+    fused[16:, :32] = 0
+    view = cv2.GaussianBlur(np.random.default_rng(0).integers(0, 255, (32, 64, 3), dtype=np.uint8), (5, 5), 0)
+    stage = ChangeStage()
+    stage.start(StageContext(card=ModelCard("m", CITYSCAPES, 32, 64)))
+    for _ in range(2):
+        seg = Segmentation(fused.copy(), np.ones((32, 64), np.float32), g, road=np.zeros((32, 64), np.uint8), own_labels=own.copy())
+        stage.frame(FrameItem(0, 0, 0.0, view, np.zeros(1), g), seg)
+    out = stage.finish()
+    assert out["segmenter_class_pixels"][:, [0, 2]].tolist() == [[1024, 1024]] * 2  # own: half road, half building
+    assert out["road_disagreement"].tolist() == [0.25, 0.25]
+    assert out["label_change"][1] == pytest.approx(0.0)  # the same own labels twice: nothing changed
+    alone = ChangeStage()  # no road model: the labels are the segmenter's own, no extra columns
+    alone.start(StageContext(card=ModelCard("m", CITYSCAPES, 32, 64)))
+    alone.frame(FrameItem(0, 0, 0.0, view, np.zeros(1), g), Segmentation(own, np.ones((32, 64), np.float32), g))
+    assert set(alone.finish()) == {"label_change"}

@@ -134,3 +134,27 @@ def test_main_prints_one_line(setup: tuple[Path, Path], tmp_path: Path, monkeypa
     assert exit_info.value.code == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 1 and "error:" in lines[0] and "no images and no masks found" in lines[0]
+
+
+def test_bad_label_map_is_refused_before_the_road_model_is_installed(
+    setup: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The default analysis runs the road model beside the segmenter; a bad label map is refused before
+    the road model is looked for, so nothing is fetched from the mirror (an empty folder here) or the network."""
+    images, masks = setup
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    monkeypatch.setenv("URBANLENS_MODEL_MIRROR", str(mirror))
+
+    def no_install(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the road model was installed before the inputs were checked")
+
+    monkeypatch.setattr(zoo, "install_road", no_install)
+    lm = tmp_path / "map.json"
+    lm.write_text(json.dumps({"road": "Road", "lamp post": "Pole"}))
+    args = ["evaluate", "--model", "colours", "--images", str(images), "--masks", str(masks), "--label-map", str(lm)]
+    result = runner.invoke(app, args)
+    assert isinstance(result.exception, UrbanLensError), result.output
+    assert re.search(r"names model class\(es\) \['lamp post'\]", str(result.exception)), str(result.exception)
+    assert sorted(p.name for p in load_settings().model_dir.iterdir()) == ["colours"]
+    assert not any(mirror.iterdir()) and _stored() == 0

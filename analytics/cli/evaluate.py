@@ -22,7 +22,7 @@ from analytics.cli._common import DbOption, console, db_path, err_console, say_w
 from analytics.errors import InputError
 from analytics.evaluation.labelmaps import load_label_map
 from analytics.evaluation.readers import FORMATS, read_ground_truth
-from analytics.evaluation.run import Evaluation, evaluate
+from analytics.evaluation.run import Evaluation, evaluate, scoring_label_map
 from analytics.models.roadcard import DEFAULT_ROAD_MODEL
 from analytics.models.zoo import resolve, with_road
 from analytics.settings import load_settings
@@ -95,14 +95,16 @@ def evaluate_command(
     if fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}; accepted: {', '.join(FORMATS)}")
     settings = load_settings()
-    installed = with_road(resolve(model or settings.default_model, settings), road_model, settings)
+    segmenter = resolve(model or settings.default_model, settings)
     gt = read_ground_truth(fmt, masks, images)
-    lm = load_label_map(label_map) if label_map else None
+    lm = scoring_label_map(segmenter.card.class_set, gt, load_label_map(label_map) if label_map else None)
     path = db_path(db)
     if camera is not None and not no_store:
         # fail on an unknown camera before the long part
         with open_store(path, read_only=False, lock_timeout_s=settings.lock_timeout_s, on_wait=say_wait) as store:
             store.camera(camera)
+    # the road model last: installing it (from the mirror or the network) comes after every input is checked
+    installed = with_road(segmenter, road_model, settings)
     columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=True) as bar:
         road = f" + {installed.road.name}" if installed.road is not None else ""

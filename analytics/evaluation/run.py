@@ -31,7 +31,14 @@ import cv2
 import numpy as np
 
 from analytics.errors import DataFormatError, InputError
-from analytics.evaluation.labelmaps import LabelMap, annotation_groups, default_label_map, indicator_classes, label_lut
+from analytics.evaluation.labelmaps import (
+    LabelMap,
+    annotation_groups,
+    check_label_map,
+    default_label_map,
+    indicator_classes,
+    label_lut,
+)
 from analytics.evaluation.metrics import (
     IGNORE,
     ErrorSummary,
@@ -47,8 +54,9 @@ from analytics.evaluation.readers import GroundTruth, Sample
 from analytics.footage.segment import Segmenter, labels_to_frame
 from analytics.models.zoo import InstalledModel
 from analytics.store.evaluations import EvaluationRow
+from analytics.taxonomy import ClassSet
 
-__all__ = ["Evaluation", "evaluate"]
+__all__ = ["Evaluation", "evaluate", "scoring_label_map"]
 
 Progress = Callable[[int, int], None]
 
@@ -203,6 +211,25 @@ def _road_name(segmenter: Segmenter) -> str:
     return segmenter.road.card.name if segmenter.road is not None else "none"
 
 
+def scoring_label_map(model: ClassSet, gt: GroundTruth, label_map: LabelMap | None = None) -> LabelMap:
+    """The label map :func:`evaluate` scores ``gt`` with (``label_map``, else
+    :func:`~analytics.evaluation.labelmaps.default_label_map`), checked against the model's classes
+    ``model`` and the annotation's (:func:`~analytics.evaluation.labelmaps.check_label_map`): an
+    :class:`~analytics.errors.InputError` names what it lacks. Reads no model file, so a caller checks
+    its inputs with it before any model is run or installed.
+
+    >>> cs = ClassSet("toy", ("road", "tree"), ("road", "vegetation"))
+    >>> gt = GroundTruth("cvat-mask", ("road", "tree"), None, (), lambda data, name: np.zeros(1))
+    >>> scoring_label_map(cs, gt).pairs
+    (('road', 'road'), ('tree', 'tree'))
+    """
+    if not isinstance(gt, GroundTruth):
+        raise InputError(f"ground truth must be a GroundTruth, got {type(gt).__name__}")
+    lm = label_map if label_map is not None else default_label_map(model, gt.format, gt.class_names)
+    check_label_map(lm, model, gt.class_names)
+    return lm
+
+
 def evaluate(
     model: InstalledModel, gt: GroundTruth, label_map: LabelMap | None = None, *, threads: int | None = None, spin: bool = False,
     n_boot: int = 2000, seed: int = 0, progress: Progress | None = None, refine: str = "none", tta: str = "none",
@@ -219,7 +246,7 @@ def evaluate(
     if not isinstance(gt, GroundTruth) or not gt.samples:
         raise InputError("the ground truth holds no annotated images")
     card = model.card
-    lm = label_map if label_map is not None else default_label_map(card.class_set, gt.format, gt.class_names)
+    lm = scoring_label_map(card.class_set, gt, label_map)
     lut = label_lut(lm, card.class_set, gt.class_names)
     groups = gt.groups if gt.groups is not None else annotation_groups(lm, card.class_set, gt.class_names)
     segmenter = Segmenter(model.onnx_path, card, threads=threads, spin=spin, refine=refine, tta=tta).set_road(model.road)

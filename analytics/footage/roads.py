@@ -17,6 +17,7 @@ The fusion (:func:`fuse_road`) on the segmenter's labels ``L`` with the road mod
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,8 @@ from analytics.models.zoo import ResolvedModel
 
 __all__ = [
     "BACKGROUND", "CURB", "DEFAULT_ROAD_MODEL", "LANE_MARK", "NO_ROAD_MODEL", "ROAD", "ROAD_CLASSES", "ROAD_THRESHOLD",
-    "SIDEWALK_THRESHOLD", "RoadMarksStage", "RoadModel", "RoadView", "fuse_road", "road_class_ids", "road_params", "road_view",
+    "SIDEWALK_THRESHOLD", "RoadMarksStage", "RoadModel", "RoadView", "fuse_road", "road_class_ids", "road_disagreement", "road_params",
+    "road_view",
 ]
 
 BACKGROUND, ROAD, CURB, LANE_MARK = 0, 1, 2, 3
@@ -93,6 +95,26 @@ def fuse_road(
     out[(labels == road) & (off_road > t_sidewalk)] = sidewalk
     out[on_road > t_road] = road
     return out
+
+
+def road_disagreement(own: np.ndarray, fused: np.ndarray, road_ids: Sequence[int]) -> float:
+    """Share of the picture the road model made road where the segmenter read something else:
+    ``|{x : fused(x) in R, own(x) not in R}| / |x|`` with ``R`` the segmenter's road classes ``road_ids``
+    (``own`` its labels before :func:`fuse_road`, ``fused`` after). On street views the two models agree on
+    where the road is and this stays small (the road model moves the road's edges); where the segmenter reads
+    the ground as buildings or vehicles, as on a car park seen from above, it is large (docs/trust.md).
+
+    >>> own = np.array([[2, 2, 0, 13]], np.uint8)                # building, building, road, car
+    >>> road_disagreement(own, np.array([[0, 2, 0, 0]], np.uint8), [0])
+    0.5
+    """
+    if own.shape != fused.shape:
+        raise InputError(f"labels before {own.shape} and after {fused.shape} the fusion differ in shape")
+    if own.size == 0:
+        return float("nan")
+    road = np.zeros(256, bool)
+    road[list(road_ids)] = True
+    return float((road[fused] & ~road[own]).mean())
 
 
 class RoadView:

@@ -176,6 +176,9 @@ class Segmentation:
     confidence: np.ndarray
     geometry: Geometry
     road: np.ndarray | None = None
+    own_labels: np.ndarray | None = None
+    """The segmenter's own labels before the road model's fusion (None where no road model ran:
+    ``labels`` are then its own); the trust verdict judges the segmenter's reading on them."""
 
     def content(self) -> tuple[np.ndarray, np.ndarray]:
         """Labels and confidence of the frame's own pixels (letterbox padding removed)."""
@@ -500,11 +503,12 @@ class Segmenter:
         assert self.road is not None and self._road_ids is not None
         y0, y1, x0, x1 = seg.geometry.content
         view = self.road.view(np.ascontiguousarray(input_image(x[:, y0:y1, x0:x1], self.card)))
-        labels = seg.labels if seg.labels.flags.writeable else seg.labels.copy()
+        own = seg.labels
+        labels = own.copy()
         labels[y0:y1, x0:x1] = fuse_road(labels[y0:y1, x0:x1], view.off_road, view.on_road, self._road_ids)
         road = np.full(labels.shape, 255, np.uint8)
         road[y0:y1, x0:x1] = view.classes
-        seg.labels, seg.road = labels, road
+        seg.labels, seg.road, seg.own_labels = labels, road, own
 
     def _run(self, batch: np.ndarray, geometries: Sequence[Geometry]) -> list[Segmentation]:
         if batch.ndim != 4 or batch.shape[1:] != (3, self.card.input_height, self.card.input_width):
