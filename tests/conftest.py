@@ -12,10 +12,13 @@ SHARED = REPO.parent / "shared"
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own URBANLENS_HOME so nothing touches ~/.urbanlens."""
+    """Every test gets its own URBANLENS_HOME so nothing touches ~/.urbanlens, and no $COLUMNS from the shell
+    that started pytest: CLI output is written as to a pipe (tables :data:`~analytics.cli._common.PIPE_WIDTH`
+    wide) unless a test sets a width itself."""
     home = tmp_path / "urbanlens-home"
     monkeypatch.setenv("URBANLENS_HOME", str(home))
     monkeypatch.delenv("URBANLENS_DB", raising=False)
+    monkeypatch.delenv("COLUMNS", raising=False)
     return home
 
 

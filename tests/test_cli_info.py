@@ -56,7 +56,7 @@ def test_tables_are_wide_on_a_pipe_and_fit_a_terminal_or_columns(monkeypatch):
     monkeypatch.delenv("COLUMNS", raising=False)
     assert table_width(Stream(False)) == PIPE_WIDTH and table_width(Stream(True)) is None
     monkeypatch.setenv("COLUMNS", "100")
-    assert table_width(Stream(False)) is None  # rich reads $COLUMNS
+    assert table_width(Stream(False)) == 100 and table_width(Stream(True)) == 100  # $COLUMNS wins, read at each print
 
 
 def test_piped_tables_keep_whole_ids(tmp_path, monkeypatch):

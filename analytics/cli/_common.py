@@ -31,9 +31,13 @@ camera ids, clip names and paths stay whole on their line for ``grep``, ``cut`` 
 
 
 def table_width(stream: object) -> int | None:
-    """A terminal's own width (None: rich measures it), $COLUMNS when set, else :data:`PIPE_WIDTH`."""
+    """Columns to print in: $COLUMNS when set (read at each print, not when the console was made), else None
+    for a terminal (rich measures it), else :data:`PIPE_WIDTH`."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
     isatty = getattr(stream, "isatty", None)
-    if (callable(isatty) and isatty()) or os.environ.get("COLUMNS", "").isdigit():
+    if callable(isatty) and isatty():
         return None
     return PIPE_WIDTH
 
