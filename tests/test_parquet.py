@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
+from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from helpers import clip_from_pixels
 
 from analytics import indicators as ind
 from analytics.demo.city import build_demo
 from analytics.errors import InputError
 from analytics.selection import Selection
 from analytics.store import Store
-from analytics.store.parquet import ParquetStore, export_frames
+from analytics.store.parquet import ParquetStore, export_frames, read_clip, write_clip
+from analytics.trust import assess_measurements
 
 
 def test_same_indicators_from_parquet(tmp_path: Path) -> None:
@@ -231,3 +236,21 @@ def test_a_footer_claiming_1e12_rows_is_refused_under_a_memory_limit(tmp_path: P
     lines = res.stderr.splitlines()
     assert res.returncode == 2 and len(lines) == 1 and "claims 1,000,000,000,000 rows" in lines[0], (res.returncode, res.stderr)
     assert took < 30, took
+
+
+def test_a_clip_file_keeps_what_its_trust_verdict_was_judged_on(tmp_path):
+    """Label change, the road model's disagreement and the segmenter's own pixels travel through a clip file,
+    so a clip imported from a cluster folder gets the verdict its worker gave it; a clip without them reads back None."""
+    plain = clip_from_pixels("cam", datetime(2026, 5, 4, 8), [{0: 60, 8: 40}, {0: 50, 8: 50}], label="a")
+    judged = dataclasses.replace(
+        plain, label_change=np.array([np.nan, 0.1]), road_disagreement=np.array([0.2, 0.3]),
+        segmenter_class_pixels=plain.class_pixels[:, ::-1].copy(),
+    )
+    camera = {"lon": 8.54, "lat": 47.37, "district_id": None, "kind": "fixed"}
+    back = read_clip(write_clip(tmp_path / "a", judged, camera))
+    assert np.allclose(back.road_disagreement, [0.2, 0.3]) and np.array_equal(back.segmenter_class_pixels, judged.segmenter_class_pixels)
+    assert np.isnan(back.label_change[0]) and back.label_change[1] == 0.1
+    verdict, original = assess_measurements(back), assess_measurements(judged)
+    assert (verdict.trust, verdict.reasons) == (original.trust, original.reasons) and verdict.low  # the disagreement judged again
+    bare = read_clip(write_clip(tmp_path / "b", plain, camera))
+    assert bare.road_disagreement is None and bare.segmenter_class_pixels is None

@@ -34,6 +34,7 @@ from analytics.store import Store
 from analytics.store.database import CursorQueries
 from analytics.store.ingest import IngestResult, _frame_columns
 from analytics.store.parquet_checks import (
+    CLIP_RULES,
     FRAME_RULES,
     MAX_CLIP_ROWS,
     MAX_FRAME_PIXELS,
@@ -231,14 +232,17 @@ CLIP_SCHEMA = pa.schema(
         ("low_trust", pa.bool_()), ("frame_pos", pa.int32()), ("class_pixels", pa.list_(pa.int64())),
         ("objects", pa.list_(_OBJECT)), ("zone_pixels", pa.list_(_ZONE)),
         ("lane_mark_share", pa.float64()), ("curb_length_px", pa.float64()), ("heading", pa.float64()),
+        ("label_change", pa.float64()), ("road_disagreement", pa.float64()), ("own_class_pixels", pa.list_(pa.int64())),
     ]
 )
 """Columns of a clip file: the ``frames`` columns the indicators read (``camera_id`` and ``day`` come
 from the folder names; ``run_id`` is a 63-bit hash of clip and settings, as no cluster-wide counter
 exists), then what rebuilds the clip's measurements for the database: the frame's position, its
 pixels per class, its object boxes and its zone pixels. A frame without a position (outside its GPS track) has
-``lon``, ``lat`` and ``heading`` null."""
-_LATER_COLUMNS = ("heading",)
+``lon``, ``lat`` and ``heading`` null. The last three keep what the clip's trust verdict was judged on
+(label change along motion, the road model's disagreement and the segmenter's own pixels per class; null
+where not measured), so a clip imported into a database gets the verdict the worker gave it."""
+_LATER_COLUMNS = ("heading", "label_change", "road_disagreement", "own_class_pixels")
 """Columns of :data:`CLIP_SCHEMA` that a clip file of an earlier release lacks (read as missing values)."""
 
 
@@ -353,7 +357,12 @@ def clip_table(m: ClipMeasurements, camera: Mapping[str, Any]) -> pa.Table:
     cols["objects"] = _per_frame(m.objects, n, [f.name for f in _OBJECT])
     cols["zone_pixels"] = _per_frame(m.zone_pixels, n, [f.name for f in _ZONE])
     cols["heading"] = m.heading if m.heading is not None else np.full(n, np.nan)
-    for name in ("lon", "lat", "heading"):  # no position (NaN): null, as in the database
+    cols["label_change"] = m.label_change if m.label_change is not None else np.full(n, np.nan)
+    cols["road_disagreement"] = m.road_disagreement if m.road_disagreement is not None else np.full(n, np.nan)
+    own = m.segmenter_class_pixels
+    cols["own_class_pixels"] = (pa.nulls(n, pa.list_(pa.int64())) if own is None
+                                else pa.ListArray.from_arrays(np.arange(0, n + 1) * own.shape[1], own.ravel()))
+    for name in ("lon", "lat", "heading", "road_disagreement"):  # not measured (NaN): null, as in the database
         v = np.asarray(cols[name], np.float64)
         cols[name] = pa.array(v, pa.float64(), mask=np.isnan(v))
     arrays = [_arrow(cols[f.name], f.type) for f in CLIP_SCHEMA]
@@ -474,10 +483,11 @@ def read_clip(path: str | Path) -> ClipMeasurements:
     except READ_ERRORS as exc:
         raise InputError(f"{quote_value(path.name)} is not a readable Parquet file: {quote_value(exc, 120)}") from None
     area = pixel_limit(c, r["params"])
-    check_columns(path, t, FRAME_RULES, {"area": area, "rows": max(t.num_rows - 1, 0)})
+    check_columns(path, t, CLIP_RULES, {"area": area, "rows": max(t.num_rows - 1, 0)})
     check_clip_lists(path, t, run.class_set.num_classes, area)
     col = {name: t.column(name).to_numpy() for name in CLIP_SCHEMA.names
-           if name not in ("class_pixels", "objects", "zone_pixels") and name in t.column_names}  # older files lack the road columns
+           if name not in ("class_pixels", "objects", "zone_pixels", "own_class_pixels")
+           and name in t.column_names}  # older files lack the road and trust columns
     objects = [{"frame_pos": i, **o} for i, row in enumerate(t.column("objects").to_pylist()) for o in row]
     zones = [{"frame_pos": i, **z} for i, row in enumerate(t.column("zone_pixels").to_pylist()) for z in row]
     n_classes = run.class_set.num_classes
@@ -493,7 +503,21 @@ def read_clip(path: str | Path) -> ClipMeasurements:
         zone_pixels=pd.DataFrame(zones, columns=["frame_pos", *[f.name for f in _ZONE]]) if zones else None,
         counts=_clip_counts(path, c["sha256"], meta["settings_key"], "counting" in r["params"]),
         lane_mark_share=col.get("lane_mark_share"), curb_length_px=col.get("curb_length_px"), heading=col.get("heading"),
+        label_change=col.get("label_change"), road_disagreement=_measured(col.get("road_disagreement")),
+        segmenter_class_pixels=_own_pixels(t, n_classes),
     )
+
+
+def _measured(values: np.ndarray | None) -> np.ndarray | None:
+    """A per-frame column read back: None where the file lacks it or no frame was measured (all null)."""
+    return None if values is None or np.isnan(np.asarray(values, np.float64)).all() else np.asarray(values, np.float64)
+
+
+def _own_pixels(t: pa.Table, n_classes: int) -> np.ndarray | None:
+    """The segmenter's own pixels per class read back (None: no road model ran, or a file of an earlier release)."""
+    if "own_class_pixels" not in t.column_names or t.column("own_class_pixels").null_count == t.num_rows:
+        return None
+    return t.column("own_class_pixels").combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(-1, n_classes)
 
 
 def _clip_zone(path: Path, value: object) -> str | None:
@@ -556,7 +580,7 @@ def _open_clip(path: Path) -> tuple[pq.ParquetFile, dict[str, Any]]:
             f"{quote_value(str(path), 120)}: {what}; expected the columns of a clip file written by `urbanlens ingest --engine ray` "
             "(a folder from `export-parquet` holds frame rows only: read it with `indicators --parquet`)"
         )
-    check_types(path, schema, FRAME_RULES, {f.name: f.type for f in CLIP_SCHEMA})
+    check_types(path, schema, CLIP_RULES, {f.name: f.type for f in CLIP_SCHEMA})
     raw = (schema.metadata or {}).get(_META_KEY)
     try:
         meta = json.loads(raw) if raw else None

@@ -42,7 +42,7 @@ from analytics.store.schema import GROUP_COLUMNS
 from analytics.taxonomy import GROUPS
 
 __all__ = [
-    "EXPANSION", "FRAME_RULES", "MAX_CLIP_ROWS", "MAX_FOOTER_BYTES", "MAX_FRAME_PIXELS", "MAX_LEAF_COLUMNS", "MAX_ROW_GROUPS",
+    "CLIP_RULES", "EXPANSION", "FRAME_RULES", "MAX_CLIP_ROWS", "MAX_FOOTER_BYTES", "MAX_FRAME_PIXELS", "MAX_LEAF_COLUMNS", "MAX_ROW_GROUPS",
     "MAX_SECONDS", "MAX_SIDE", "MAX_TEXT", "MAX_UNCOMPRESSED_BYTES", "READ_ERRORS", "TIME_RANGE", "Rule",
     "check_clip_lists", "check_clip_meta", "check_columns", "check_types", "check_values", "kind_of", "open_parquet", "pixel_limit",
 ]
@@ -185,6 +185,13 @@ FRAME_RULES: dict[str, Rule] = {
     "heading": Rule("float", nulls=True, lo=0, hi=360, what="a heading in degrees"),
 }
 """Rules of the frame columns: those of the ``frames`` table, as :func:`export_frames` and clip files write them."""
+CLIP_RULES: dict[str, Rule] = {
+    **FRAME_RULES,
+    "label_change": Rule("float", nulls=True, nan=True, lo=0, hi=1, what="a share"),
+    "road_disagreement": Rule("float", nulls=True, nan=True, lo=0, hi=1, what="a share"),
+}
+"""Rules of a clip file's columns: :data:`FRAME_RULES` and the per-frame trust measurements that only clip
+files keep (label change along motion, the road model's disagreement; null where not measured)."""
 
 
 def kind_of(t: pa.DataType) -> str:
@@ -430,9 +437,27 @@ def check_clip_lists(path: Path, table: pa.Table, num_classes: int, area: int) -
     unknown = [g for g in groups if g not in ("person", "two_wheeler", "vehicle")]
     if unknown:
         raise InputError(f"{where}: column 'objects' names the group {quote_value(unknown[0])}; expected person, two_wheeler or vehicle")
+    if "own_class_pixels" in table.column_names:
+        _check_own_pixels(where, table.column("own_class_pixels").combine_chunks(), num_classes, limits)
     _check_entries(where, "zone_pixels", _list_column(where, table, "zone_pixels"), {
         "zone": Rule("text", what="a zone name"), "role": Rule("text", what="a zone role"),
         "class_id": Rule("int", lo=0, hi="class", what="a class id"), "pixels": Rule("int", lo=0, hi="area", what=_PX)}, limits)
+
+
+def _check_own_pixels(where: str, own: pa.ListArray, num_classes: int, limits: Mapping[str, float]) -> None:
+    """``own_class_pixels`` (the segmenter's own pixels per class where a road model ran): null in every row or
+    in none, ``num_classes`` counts a row, each a pixel count."""
+    if own.null_count == len(own):
+        return
+    if own.null_count:
+        raise InputError(f"{where}: column 'own_class_pixels' is empty (null) in row {int(np.argmax(own.is_null().to_numpy(zero_copy_only=False)))}; "
+                         "expected counts in every row or in none")
+    lengths = pc.list_value_length(own).to_numpy(zero_copy_only=False)
+    if (lengths != num_classes).any():
+        row = int(np.argmax(lengths != num_classes))
+        raise InputError(f"{where}: column 'own_class_pixels' holds {int(lengths[row])} counts in row {row}; "
+                         f"expected one per class of the run's class set ({num_classes})")
+    _check_entries(where, "own_class_pixels", own, {"": Rule("int", lo=0, hi="area", what=_PX)}, limits)
 
 
 def _list_column(where: str, table: pa.Table, name: str) -> pa.ListArray:
