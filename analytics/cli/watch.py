@@ -25,6 +25,7 @@ from analytics.cli.ingest import CountOpt, DetectorOpt, KeepPreviewsOpt, ModelOp
 from analytics.errors import InputError, quote_value
 from analytics.footage.stream import parse_source
 from analytics.footage.supervise import run_config_command
+from analytics.formatting import format_counted
 from analytics.settings import load_settings
 
 if TYPE_CHECKING:  # the pipeline is imported when the command runs
@@ -113,8 +114,9 @@ def watch(
     s = watcher.run()
     lags = sorted(s.lags)
     lag = f", lag median {lags[len(lags) // 2]:.1f} s, max {lags[-1]:.1f} s" if lags else ""
-    _say(f"stopped: {s.stored} chunk(s) stored ({s.frames} frames), {s.reconnects} reconnect(s), {s.dropped_frames} frame(s) "
-         f"dropped, {s.overlapping} overlapping chunk(s) dropped, {s.failed} failed{lag}")
+    _say(f"stopped: {format_counted(s.stored, 'chunk')} stored ({format_counted(s.frames, 'frame')}), "
+         f"{format_counted(s.reconnects, 'reconnect')}, {format_counted(s.dropped_frames, 'frame')} dropped, "
+         f"{format_counted(s.overlapping, 'overlapping chunk')} dropped, {s.failed} failed{lag}")
 
 
 def register(app: typer.Typer) -> None:

@@ -48,6 +48,7 @@ from analytics.footage.options import AnalysisOptions
 from analytics.footage.pipeline import analyse_clip, describe_error, save_analysis
 from analytics.footage.stream import FetchedSegment, HlsFollower, StreamFault, StreamSource, open_av, probe_segment
 from analytics.footage.video import Sampling
+from analytics.formatting import format_counted
 from analytics.gpstrack import camera_zone, utc_to_local
 from analytics.settings import Settings
 from analytics.store.catalog import camera_clips
@@ -520,7 +521,7 @@ class Watcher:
             self.summary.reconnects = recorder.reconnects
             now = _utcnow()
             record_watch(self.store, self.camera_id, WatchReport(state="stopped"), now)
-            add_watch_event(self.store, self.camera_id, "stop", f"stopped: {self.summary.stored} chunk(s) stored", now)
+            add_watch_event(self.store, self.camera_id, "stop", f"stopped: {format_counted(self.summary.stored, 'chunk')} stored", now)
         return self.summary
 
     def _dropped(self, health: _Health, chunk: Chunk) -> None:
