@@ -11,7 +11,7 @@ import pytest
 
 from analytics.store import Store
 from analytics.store.health import WatchReport, record_watch
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, dashboard_server
+from tests.test_browser import ARTIFACTS, chromium, dashboard_server
 from tests.test_live_dashboard import live_database
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -28,11 +28,7 @@ def server(live_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 def test_health_panel_and_a_live_view_that_refreshes_itself(server: str, live_db: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(server)  # the panel is drawn before the map: no need to wait for the whole page
         panel = page.locator(".st-key-overview_live")

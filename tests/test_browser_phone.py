@@ -25,7 +25,7 @@ from analytics.reports.html import write_html
 from analytics.selection import Selection
 from analytics.store import Store
 from tests.helpers import clip_from_pixels, store_with_cameras
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, dashboard_server, wait_for_page
+from tests.test_browser import ARTIFACTS, chromium, dashboard_server, wait_for_page
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -75,15 +75,8 @@ def server(home: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser(server: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from analytics.demo.city import DEMO_START, build_demo
 from analytics.indicators import INDICATORS
 from tests.clips import write_cv2
 from tests.helpers import clip_from_pixels, store_with_cameras
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, dashboard_server, wait_for_page
+from tests.test_browser import ARTIFACTS, chromium, dashboard_server, wait_for_page
 from tests.tinymodels import bgr, colour_card, colour_model
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -54,15 +54,8 @@ def server(home: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser(server: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

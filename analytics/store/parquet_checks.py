@@ -418,12 +418,7 @@ def check_clip_lists(path: Path, table: pa.Table, num_classes: int, area: int) -
     where = _where(path)
     limits = {"area": area, "side": MAX_SIDE, "class": num_classes - 1}
     pixels = _list_column(where, table, "class_pixels")
-    lengths = pc.list_value_length(pixels).to_numpy(zero_copy_only=False)
-    if (lengths != num_classes).any():
-        row = int(np.argmax(lengths != num_classes))
-        raise InputError(f"{where}: column 'class_pixels' holds {int(lengths[row])} counts in row {row}; "
-                         f"expected one per class of the run's class set ({num_classes})")
-    _check_entries(where, "class_pixels", pixels, {"": Rule("int", lo=0, hi="area", what=_PX)}, limits)
+    _check_per_class(where, "class_pixels", pixels, num_classes, limits)
     sums = pixels.flatten().to_numpy(zero_copy_only=False).astype(np.float64).reshape(-1, num_classes).sum(axis=1)
     if (sums > area).any():
         row = int(np.argmax(sums > area))
@@ -452,12 +447,17 @@ def _check_own_pixels(where: str, own: pa.ListArray, num_classes: int, limits: M
     if own.null_count:
         raise InputError(f"{where}: column 'own_class_pixels' is empty (null) in row {int(np.argmax(own.is_null().to_numpy(zero_copy_only=False)))}; "
                          "expected counts in every row or in none")
-    lengths = pc.list_value_length(own).to_numpy(zero_copy_only=False)
+    _check_per_class(where, "own_class_pixels", own, num_classes, limits)
+
+
+def _check_per_class(where: str, name: str, pixels: pa.ListArray, num_classes: int, limits: Mapping[str, float]) -> None:
+    """A list column of pixels per class: ``num_classes`` counts a row, each from 0 to the frame's pixels."""
+    lengths = pc.list_value_length(pixels).to_numpy(zero_copy_only=False)
     if (lengths != num_classes).any():
         row = int(np.argmax(lengths != num_classes))
-        raise InputError(f"{where}: column 'own_class_pixels' holds {int(lengths[row])} counts in row {row}; "
+        raise InputError(f"{where}: column {name!r} holds {int(lengths[row])} counts in row {row}; "
                          f"expected one per class of the run's class set ({num_classes})")
-    _check_entries(where, "own_class_pixels", own, {"": Rule("int", lo=0, hi="area", what=_PX)}, limits)
+    _check_entries(where, name, pixels, {"": Rule("int", lo=0, hi="area", what=_PX)}, limits)
 
 
 def _list_column(where: str, table: pa.Table, name: str) -> pa.ListArray:
